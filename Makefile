@@ -1,0 +1,106 @@
+# mssante-milter - build, test, demo and install.
+#
+#   make            build the daemon and mssantectl into build/
+#   make check      unit tests, then integration tests through real Postfix/Redis
+#   make check SAN=1  the same tests, built with AddressSanitizer + UBSan
+#   make demo       a loopback Postfix + Redis + milter, a few messages, verdicts
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Sources are picked up by directory: a new file in policy/ or whitelist/
+# needs no Makefile change.  Each tests/unit/test_*.c is its own program.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+MANDIR   ?= $(PREFIX)/share/man
+VERSION  := 0.1.0
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -DMSSANTE_VERSION='"$(VERSION)"' \
+            -DMSSANTE_DEFAULT_CONF='"$(SYSCONFDIR)/mssante-milter.conf"' -I.
+LIBS     := -lmilter -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
+
+ifeq ($(SAN),1)
+BUILD    ?= build-san
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    ?= build
+endif
+
+# Library code shared by the daemon, mssantectl and the tests.
+LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c) \
+            $(filter-out milter/main.c,$(wildcard milter/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CTL_SRC  := $(wildcard ctl/*.c)
+CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+DAEMON   := $(BUILD)/mssante-milter
+CTL      := $(BUILD)/mssantectl
+
+.PHONY: all check unit integration demo install clean bench
+all: $(DAEMON) $(CTL)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmssante.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(DAEMON): $(BUILD)/milter/main.o $(BUILD)/libmssante.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(CTL): $(CTL_OBJ) $(BUILD)/libmssante.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmssante.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libmssante.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmssante.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The test runner prints one line per test and a closing "N passed, N failed".
+check: all $(TEST_BIN) $(HELPER_BIN)
+	BUILD=$(BUILD) tests/run-all.sh
+
+unit: all $(TEST_BIN)
+	BUILD=$(BUILD) tests/run-all.sh --unit
+
+integration: all $(HELPER_BIN)
+	BUILD=$(BUILD) tests/run-all.sh --integration
+
+demo: all $(HELPER_BIN)
+	BUILD=$(BUILD) tests/demo.sh
+
+bench: all $(BENCH_BIN)
+	BUILD=$(BUILD) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 postfix-examples/mssante-milter.conf $(DESTDIR)$(SYSCONFDIR)/mssante-milter.conf.example
+	for m in $(wildcard man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in $(wildcard man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+.SECONDARY:

@@ -1,0 +1,27 @@
+/*
+ * log.h - syslog with a level filter, and a copy on stderr when asked.
+ *
+ * The daemon logs to syslog (facility from SyslogFacility); in the
+ * foreground (-f) every line is also written to stderr, which is what the
+ * tests read.  One verdict line per message is the contract with operators:
+ * keep its "key=value" format stable.
+ */
+#ifndef MSSANTE_LOG_H
+#define MSSANTE_LOG_H
+
+#include <stdbool.h>
+#include "milter/config.h"
+
+void log_open(const char *ident, const char *facility, enum log_level level, bool to_stderr);
+void log_set_level(enum log_level level);
+void log_close(void);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)   log_msg(LOGL_ERROR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOGL_WARNING, __VA_ARGS__)
+#define log_notice(...)  log_msg(LOGL_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_msg(LOGL_INFO, __VA_ARGS__)
+#define log_debug(...)   log_msg(LOGL_DEBUG, __VA_ARGS__)
+
+#endif

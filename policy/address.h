@@ -1,0 +1,44 @@
+/*
+ * address.h - parse and normalise an SMTP envelope address.
+ *
+ * Pure string work, no allocation: the result lives in caller-provided
+ * fixed buffers, so the per-message path stays allocation-free.
+ * The domain comes out lower-cased with any trailing dot removed, which is
+ * the form the whitelist is keyed on.
+ */
+#ifndef MSSANTE_ADDRESS_H
+#define MSSANTE_ADDRESS_H
+
+#include <stdbool.h>
+
+#define ADDR_LOCAL_MAX  256   /* RFC 5321 says 64; be lenient, but bounded */
+#define ADDR_DOMAIN_MAX 256   /* 255 + NUL */
+
+enum addr_status {
+    ADDR_OK = 0,
+    ADDR_NULL,        /* "<>": the null sender */
+    ADDR_MALFORMED    /* see *why */
+};
+
+struct mailaddr {
+    char local[ADDR_LOCAL_MAX + 1];    /* as given (case kept: local parts are case-sensitive) */
+    char domain[ADDR_DOMAIN_MAX + 1];  /* lower-cased, trailing dot stripped */
+    bool domain_literal;               /* [192.0.2.1] form: never MSSante */
+    bool domain_utf8;                  /* non-ASCII (U-label) domain, see address.c */
+};
+
+/*
+ * Parse IN, the argument libmilter hands to envfrom/envrcpt ("<a@b>", "a@b",
+ * "<@route:a@b>", "<>").  On ADDR_MALFORMED, *why (if non-NULL) points to a
+ * static English explanation.
+ */
+enum addr_status addr_parse(const char *in, struct mailaddr *out, const char **why);
+
+/* Normalise a bare domain in place: lower-case ASCII, strip one trailing dot.
+ * Returns false if what is left is not a syntactically valid host name. */
+bool addr_normalize_domain(char *domain);
+
+/* Write "local@domain" into buf (truncating safely). Returns buf. */
+char *addr_format(const struct mailaddr *a, char *buf, unsigned long size);
+
+#endif

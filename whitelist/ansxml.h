@@ -1,0 +1,45 @@
+/*
+ * ansxml.h - parse the ANS "liste blanche" XML with expat, streaming.
+ *
+ * Accepts only a complete, well-formed document whose root element is
+ * ListeBlancheMSSante in namespace https://listeblanche.mssante.fr/schema,
+ * with a DateDeGeneration and at least one domain.  Anything else (truncated,
+ * HTML error page, empty list, another XML document) is refused with an
+ * error message fit for an operator; the caller keeps its previous list.
+ *
+ * Per <Domaine>, the <Nom> goes into the domain set and the CN of
+ * <DNCertificatOperateur> into the (domain, CN) pairs used by the operator
+ * certificate rule and stored by whitelist/store.c.
+ */
+#ifndef MSSANTE_ANSXML_H
+#define MSSANTE_ANSXML_H
+
+#include <stddef.h>
+#include "whitelist/whitelist.h"
+
+#define ANS_NAMESPACE "https://listeblanche.mssante.fr/schema"
+
+struct ans_operator_cn {
+    char *domain;    /* normalised */
+    char *cn;        /* CN value from DNCertificatOperateur, as written */
+};
+
+struct ans_list {
+    struct whitelist *wl;            /* domains + generated + sha256 + entries */
+    struct ans_operator_cn *certs;   /* one per <Domaine> that had a CN */
+    size_t n_certs;
+    size_t skipped;                  /* <Nom> values that were not valid domains */
+};
+
+/* Parse a whole file / buffer.  On success returns a new ans_list (caller
+ * frees with ans_list_free) and fills wl->sha256, wl->source.  On failure
+ * returns NULL and writes a one-line reason into err. */
+struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen);
+struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
+                                  char *err, size_t errlen);
+
+/* Detach the whitelist (caller now owns it) and free the rest. */
+struct whitelist *ans_list_take_whitelist(struct ans_list *list);
+void ans_list_free(struct ans_list *list);
+
+#endif

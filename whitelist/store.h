@@ -1,0 +1,44 @@
+/*
+ * store.h - the whitelist in Redis, shared by every MX node.
+ *
+ * Layout (PREFIX defaults to "mssante:"):
+ *   PREFIX wl:seq                   INCR counter for version ids
+ *   PREFIX wl:current               id of the version in force
+ *   PREFIX wl:previous              id of the one before (for rollback)
+ *   PREFIX wl:v:ID:domains          SET of normalised domains
+ *   PREFIX wl:v:ID:certs            HASH domain -> operator CNs, '\n'-separated
+ *   PREFIX wl:v:ID:meta             HASH generated, loaded, count, entries, sha256, source
+ * A new version is written completely under new keys, then wl:current is
+ * switched in one MULTI/EXEC; readers therefore never see half a list.
+ * Versions older than "previous" are deleted after the switch.
+ */
+#ifndef MSSANTE_STORE_H
+#define MSSANTE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include "milter/config.h"
+#include "whitelist/ansxml.h"
+
+/* Connect (and AUTH when RedisPassword is set) with RedisTimeout applied to
+ * connect and commands.  NULL + err on failure. */
+redisContext *store_connect(const struct config *cfg, char *err, size_t errlen);
+
+/* Publish LIST as a new version and make it current.  When only_if_empty is
+ * true, nothing is published if a current version already exists (returns 0
+ * and sets *published=false).  Returns 0 on success, -1 + err on failure.
+ * The new id is written to version_out. */
+int store_publish(redisContext *c, const char *prefix, const struct ans_list *list,
+                  bool only_if_empty, bool *published,
+                  char *version_out, size_t vlen, char *err, size_t errlen);
+
+/* Current version id: 1 found, 0 none, -1 error. */
+int store_current_version(redisContext *c, const char *prefix,
+                          char *version_out, size_t vlen, char *err, size_t errlen);
+
+/* Load version ID (domains + metadata) into a new whitelist. */
+struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
+                                     char *err, size_t errlen);
+
+#endif
