@@ -1,0 +1,369 @@
+/*
+ * test_ansxml.c - the ANS whitelist XML parser: the real quirks (mixed
+ * case, repeated domains, DN spellings, multi-line contacts), every kind of
+ * document that must be refused, chunk boundaries, and the real March 2025
+ * list when it is available next to the repository.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/unit/testlib.h"
+#include "whitelist/ansxml.h"
+
+#define NS "https://listeblanche.mssante.fr/schema"
+
+static char path_buf[1024];
+
+static const char *fixture(const char *name)
+{
+    snprintf(path_buf, sizeof(path_buf), "%s/%s", testlib_fixtures(), name);
+    return path_buf;
+}
+
+static bool has_cert(const struct ans_list *l, const char *domain, const char *cn)
+{
+    size_t i;
+
+    for (i = 0; i < l->n_certs; i++)
+        if (strcmp(l->certs[i].domain, domain) == 0 && strcmp(l->certs[i].cn, cn) == 0)
+            return true;
+    return false;
+}
+
+/* sha256 of a file by an independent tool, to check ours. */
+static void sha256_of(const char *path, char *out, size_t outlen)
+{
+    char cmd[1200];
+    FILE *fp;
+
+    out[0] = '\0';
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    fp = popen(cmd, "r");
+    if (fp == NULL)
+        return;
+    if (fgets(out, (int)outlen, fp) != NULL && strlen(out) >= 64)
+        out[64] = '\0';
+    pclose(fp);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (fp == NULL)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0
+        && (buf = malloc((size_t)n + 1)) != NULL) {
+        *len = fread(buf, 1, (size_t)n, fp);
+        buf[*len] = '\0';
+    }
+    fclose(fp);
+    return buf;
+}
+
+static void test_small(void)
+{
+    char err[512] = "", sum[128];
+    const char *path = fixture("ans-small.xml");
+    struct ans_list *l = ans_parse_file(path, err, sizeof(err));
+    struct whitelist *wl;
+
+    CHECK(l != NULL);
+    if (l == NULL) {
+        fprintf(stderr, "ans-small.xml: %s\n", err);
+        return;
+    }
+    wl = l->wl;
+    CHECK(wl->entries == 9);
+    CHECK(domainset_count(wl->domains) == 7);
+    CHECK(l->skipped == 1);
+    CHECK(l->n_certs == 8);
+    CHECK_STR(wl->generated, "2025-03-13T14:54:10Z");   /* trimmed */
+    CHECK_STR(wl->version, "");
+    CHECK_STR(wl->source, path);
+    sha256_of(path, sum, sizeof(sum));
+    CHECK_STR(wl->sha256, sum);
+
+    CHECK(whitelist_lookup(wl, "chu-lille.mssante.fr"));
+    CHECK(whitelist_lookup(wl, "uc-cmp.mssante.fr"));          /* was UC-CMP */
+    CHECK(whitelist_lookup(wl, "medecin.mssante.fr"));
+    CHECK(whitelist_lookup(wl, "pharmacien.mssante.fr"));
+    CHECK(whitelist_lookup(wl, "interop-mssante.apicrypt.org"));
+    CHECK(whitelist_lookup(wl, "lgpi.mssante.fr"));            /* padded, trailing dot */
+    CHECK(whitelist_lookup(wl, "patient.mssante.fr"));
+    CHECK(!whitelist_lookup(wl, "mssante.fr"));
+    CHECK(!whitelist_lookup(wl, "ase.exemple.mssante.fr"));
+    CHECK(!whitelist_lookup(wl, "sessad@ase.exemple.mssante.fr"));
+    CHECK(!whitelist_lookup(wl, "apicrypt.org"));
+
+    CHECK(has_cert(l, "chu-lille.mssante.fr", "mss.chu-lille.fr"));
+    CHECK(has_cert(l, "uc-cmp.mssante.fr", "smtp.operateur-exemple.fr"));  /* ", " DN */
+    CHECK(has_cert(l, "medecin.mssante.fr", "smtp-1.mssante.exemple.fr"));
+    CHECK(has_cert(l, "medecin.mssante.fr", "smtp-2.mssante.exemple.fr"));
+    CHECK(has_cert(l, "pharmacien.mssante.fr", "mss.pharma-exemple.fr"));  /* L= */
+    CHECK(has_cert(l, "interop-mssante.apicrypt.org", "mss.apicrypt-exemple.org"));
+    CHECK(has_cert(l, "lgpi.mssante.fr", "smtp.lgpi-exemple.fr"));
+    CHECK(has_cert(l, "patient.mssante.fr", "mss.patient-exemple.fr"));
+
+    wl = ans_list_take_whitelist(l);
+    CHECK(wl != NULL && whitelist_lookup(wl, "medecin.mssante.fr"));
+    whitelist_free(wl);
+}
+
+/* The same bytes through the buffer entry point give the same list. */
+static void test_buffer_matches_file(void)
+{
+    char err[512] = "";
+    size_t len = 0;
+    char *buf = slurp(fixture("ans-small.xml"), &len);
+    struct ans_list *a, *b;
+
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    a = ans_parse_file(fixture("ans-small.xml"), err, sizeof(err));
+    b = ans_parse_buffer(buf, len, "https://example.invalid/listeblanchemssante.xml",
+                         err, sizeof(err));
+    CHECK(a != NULL && b != NULL);
+    if (a != NULL && b != NULL) {
+        CHECK_STR(a->wl->sha256, b->wl->sha256);
+        CHECK_STR(b->wl->source, "https://example.invalid/listeblanchemssante.xml");
+        CHECK(domainset_count(b->wl->domains) == 7);
+        CHECK(b->n_certs == a->n_certs);
+    }
+    ans_list_free(a);
+    ans_list_free(b);
+    free(buf);
+}
+
+/* Parse must fail and the message must contain WANT and be one line. */
+static void expect_refused(struct ans_list *l, const char *err, const char *want)
+{
+    CHECK(l == NULL);
+    ans_list_free(l);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, want);
+    CHECK(strstr(err, want) != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+}
+
+static void refuse_file(const char *name, const char *want)
+{
+    char err[512] = "";
+    const char *path = fixture(name);
+
+    expect_refused(ans_parse_file(path, err, sizeof(err)), err, want);
+    CHECK(strncmp(err, path, strlen(path)) == 0);        /* names the file */
+}
+
+static void refuse_buffer(const char *doc, const char *want)
+{
+    char err[512] = "";
+
+    expect_refused(ans_parse_buffer(doc, strlen(doc), "test", err, sizeof(err)), err, want);
+}
+
+static void test_refused_files(void)
+{
+    char err[512];
+
+    refuse_file("ans-truncated.xml",
+                "ans-truncated.xml: line 42: XML error: no element found (truncated file?)");
+    refuse_file("ans-html.html", ": not an ANS whitelist document (HTML page)");
+    refuse_file("ans-empty.xml", ": empty whitelist: no valid domain in 0 <Domaine> entries");
+    refuse_file("ans-wrong-ns.xml", ": not an ANS whitelist document (root element "
+                "{urn:example:not-the-ans-schema}ListeBlancheMSSante)");
+    refuse_file("ans-no-date.xml", ": missing DateDeGeneration");
+    refuse_file("does-not-exist.xml", ": cannot open: No such file or directory");
+
+    /* A zero-byte download. */
+    expect_refused(ans_parse_buffer("", 0, "empty", err, sizeof(err)), err, "empty: empty file");
+}
+
+static void test_refused_buffers(void)
+{
+    refuse_buffer("<?xml version=\"1.0\"?>\n<ListeBlancheMSSante xmlns=\"" NS "\">\n"
+                  "<DateDeGeneration>x</DateDeGeneration>\n<ListeDomaines>\n"
+                  "<Domaine><Nom>a.fr</Domaine>\n</ListeDomaines></ListeBlancheMSSante>\n",
+                  "test: line 5: XML error: mismatched tag");
+    /* Right name, no namespace at all. */
+    refuse_buffer("<ListeBlancheMSSante><DateDeGeneration>x</DateDeGeneration>"
+                  "</ListeBlancheMSSante>",
+                  "test: not an ANS whitelist document (root element ListeBlancheMSSante)");
+    /* Well-formed XHTML is still not the list. */
+    refuse_buffer("<html xmlns=\"http://www.w3.org/1999/xhtml\"><body/></html>",
+                  "test: not an ANS whitelist document (HTML page)");
+    refuse_buffer("<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"/>",
+                  "test: not an ANS whitelist document (root element "
+                  "{http://www.w3.org/2005/Atom}feed)");
+    refuse_buffer("  <!doctype html><html><body><p>Not found</body></html>",
+                  "test: not an ANS whitelist document (HTML page)");
+    refuse_buffer("not xml at all", "test: line 1: XML error: syntax error");
+    /* Cut inside a tag. */
+    refuse_buffer("<ListeBlancheMSSante xmlns=\"" NS "\">\n<DateDeGeneration>d</DateDeGeneration>"
+                  "\n<ListeDomaines><Domaine><Nom>a.fr</Nom></Dom",
+                  "test: line 3: XML error: unclosed token (truncated file?)");
+    /* Every name invalid: the list is empty. */
+    refuse_buffer("<ListeBlancheMSSante xmlns=\"" NS "\"><DateDeGeneration>d</DateDeGeneration>"
+                  "<ListeDomaines><Domaine><Nom>mssant\xc3\xa9.fr</Nom></Domaine>"
+                  "<Domaine><Nom></Nom></Domaine><Domaine/></ListeDomaines></ListeBlancheMSSante>",
+                  "test: empty whitelist: no valid domain in 3 <Domaine> entries");
+    refuse_buffer("<ListeBlancheMSSante xmlns=\"" NS "\"><DateDeGeneration> </DateDeGeneration>"
+                  "</ListeBlancheMSSante>", "test: DateDeGeneration is empty");
+    /* DateDeGeneration must be a child of the root, not nested elsewhere. */
+    refuse_buffer("<ListeBlancheMSSante xmlns=\"" NS "\"><ListeDomaines><Domaine>"
+                  "<DateDeGeneration>d</DateDeGeneration><Nom>a.fr</Nom></Domaine>"
+                  "</ListeDomaines></ListeBlancheMSSante>", "test: missing DateDeGeneration");
+    refuse_buffer("<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\">]>"
+                  "<ListeBlancheMSSante xmlns=\"" NS "\"><DateDeGeneration>&a;</DateDeGeneration>"
+                  "</ListeBlancheMSSante>", "test: entity declarations are not allowed");
+}
+
+/* DN spellings and odd but valid documents, via the buffer entry point. */
+static void test_dn_variants(void)
+{
+    const char *doc =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<l:ListeBlancheMSSante xmlns:l=\"" NS "\" xmlns:x=\"urn:other\">"
+        "<l:DateDeGeneration>2026-01-02T03:04:05Z</l:DateDeGeneration><l:ListeDomaines>"
+        "<l:Domaine><l:Nom>a.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>C=FR, O=X, CN = mx.a.fr , OU=1</l:DNCertificatOperateur>"
+        "</l:Domaine>"
+        "<l:Domaine><l:Nom>b.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>CN=mx\\,b.fr,O=Y</l:DNCertificatOperateur></l:Domaine>"
+        "<l:Domaine><l:Nom>c.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>/C=FR/O=Z/CN=mx.c.fr</l:DNCertificatOperateur></l:Domaine>"
+        "<l:Domaine><l:Nom>d.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>O=NoCN,C=FR</l:DNCertificatOperateur></l:Domaine>"
+        "<l:Domaine><l:Nom>e.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>cn=mx.e.fr+serialNumber=1,C=FR</l:DNCertificatOperateur>"
+        "<x:Nom>ignored.example.com</x:Nom></l:Domaine>"
+        "<l:Domaine><l:Nom>g.mssante.fr</l:Nom>"
+        "<l:DNCertificatOperateur>CN=mx\ng.fr,O=Z</l:DNCertificatOperateur></l:Domaine>"
+        "<l:Domaine><l:Nom><![CDATA[F.MSSante.fr]]></l:Nom>"
+        "<l:DNCertificatOperateur>CN=mx&#46;f.fr</l:DNCertificatOperateur></l:Domaine>"
+        "</l:ListeDomaines></l:ListeBlancheMSSante>";
+    char err[512] = "";
+    struct ans_list *l = ans_parse_buffer(doc, strlen(doc), NULL, err, sizeof(err));
+
+    CHECK(l != NULL);
+    if (l == NULL) {
+        fprintf(stderr, "dn variants: %s\n", err);
+        return;
+    }
+    CHECK_STR(l->wl->generated, "2026-01-02T03:04:05Z");
+    CHECK_STR(l->wl->source, "(buffer)");
+    CHECK(l->wl->entries == 7);
+    CHECK(domainset_count(l->wl->domains) == 7);
+    CHECK(!whitelist_lookup(l->wl, "ignored.example.com"));
+    CHECK(whitelist_lookup(l->wl, "f.mssante.fr"));
+    CHECK(l->n_certs == 5);             /* d has no CN, g's has a newline in it */
+    CHECK(has_cert(l, "a.mssante.fr", "mx.a.fr"));
+    CHECK(has_cert(l, "b.mssante.fr", "mx,b.fr"));
+    CHECK(has_cert(l, "c.mssante.fr", "mx.c.fr"));
+    CHECK(has_cert(l, "e.mssante.fr", "mx.e.fr"));
+    CHECK(has_cert(l, "f.mssante.fr", "mx.f.fr"));
+    ans_list_free(l);
+}
+
+/* Far more than one 64 KiB chunk: names and DNs get split across calls. */
+static void test_many_chunks(void)
+{
+    enum { N = 3000 };
+    size_t cap = (size_t)N * 300 + 1000, len = 0, i;
+    char *doc = malloc(cap);
+    char err[512] = "", want[64];
+    struct ans_list *l;
+
+    len += (size_t)snprintf(doc + len, cap - len, "<ListeBlancheMSSante xmlns=\"%s\">"
+                            "<DateDeGeneration>d</DateDeGeneration><ListeDomaines>\n", NS);
+    for (i = 0; i < N; i++)
+        len += (size_t)snprintf(doc + len, cap - len,
+                                "<Domaine>\n  <Nom>Etab-%zu.MSSante.fr</Nom>\n"
+                                "  <Description>%0*d</Description>\n"
+                                "  <DNCertificatOperateur>CN=mx-%zu.operateur.fr, O=Op, C=FR"
+                                "</DNCertificatOperateur>\n</Domaine>\n",
+                                i, (int)(i % 97), 0, i % 10);
+    len += (size_t)snprintf(doc + len, cap - len, "</ListeDomaines></ListeBlancheMSSante>\n");
+    CHECK(len > 3 * 65536);
+    l = ans_parse_buffer(doc, len, "chunks", err, sizeof(err));
+    CHECK(l != NULL);
+    if (l != NULL) {
+        CHECK(l->wl->entries == N);
+        CHECK(domainset_count(l->wl->domains) == N);
+        CHECK(l->n_certs == N);
+        for (i = 0; i < N; i += 7) {
+            snprintf(want, sizeof(want), "etab-%zu.mssante.fr", i);
+            CHECK(whitelist_lookup(l->wl, want));
+        }
+        CHECK(has_cert(l, "etab-2999.mssante.fr", "mx-9.operateur.fr"));
+    }
+    ans_list_free(l);
+    free(doc);
+}
+
+static const char *real_list_path(void)
+{
+    const char *p = getenv("MSSANTE_REAL_LIST");
+
+    return p ? p : "../shared/data/listeblanche-2025-03.xml";
+}
+
+static void test_real_list(void)
+{
+    const char *path = real_list_path();
+    char err[512] = "", sum[128];
+    struct timespec t0, t1;
+    struct ans_list *l;
+    FILE *fp = fopen(path, "rb");
+
+    if (fp == NULL) {
+        printf("note: %s not found, real-list test skipped\n", path);
+        return;
+    }
+    fclose(fp);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    l = ans_parse_file(path, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(l != NULL);
+    if (l == NULL) {
+        fprintf(stderr, "real list: %s\n", err);
+        return;
+    }
+    printf("real list parsed in %.1f ms\n",
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    CHECK(l->wl->entries == 6554);
+    /* 5002 distinct names, one of which ("sessad@ase.ditepbeziers.mssante.fr")
+     * is not a domain at all: it is skipped, the other 5001 are the set. */
+    CHECK(domainset_count(l->wl->domains) == 5001);
+    CHECK(l->skipped == 1);
+    CHECK(domainset_count(l->wl->domains) + l->skipped == 5002);
+    CHECK(l->n_certs == 6553);
+    CHECK_STR(l->wl->generated, "2025-03-13T14:54:10Z");
+    sha256_of(path, sum, sizeof(sum));
+    CHECK_STR(l->wl->sha256, sum);
+    CHECK(whitelist_lookup(l->wl, "uc-cmp.mssante.fr"));
+    CHECK(whitelist_lookup(l->wl, "adsea29.mssante.fr"));
+    CHECK(whitelist_lookup(l->wl, "zenidoc.mssante.fr"));
+    CHECK(whitelist_lookup(l->wl, "ase.ditepbeziers.mssante.fr"));
+    CHECK(!whitelist_lookup(l->wl, "mssante.fr"));
+    CHECK(!whitelist_lookup(l->wl, "evilmssante.fr"));
+    CHECK(has_cert(l, "zenidoc.mssante.fr", "smtp-2.mssante.adista.fr"));
+    CHECK(has_cert(l, "adsea29.mssante.fr", "medimail-asip.mipih.fr"));
+    ans_list_free(l);
+}
+
+int main(void)
+{
+    test_small();
+    test_buffer_matches_file();
+    test_refused_files();
+    test_refused_buffers();
+    test_dn_variants();
+    test_many_chunks();
+    test_real_list();
+    TEST_DONE();
+}

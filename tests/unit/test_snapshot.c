@@ -1,0 +1,294 @@
+/*
+ * test_snapshot.c - the on-disk snapshot: a round trip keeps every domain
+ * and every metadata field, the write is atomic (no temporary file left,
+ * an existing snapshot replaced whole), and the reader refuses every kind
+ * of damaged file instead of serving part of a list.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/unit/testlib.h"
+#include "whitelist/ansxml.h"
+#include "whitelist/snapshot.h"
+
+static char dir[] = "/tmp/mssante-test-snapshot-XXXXXX";
+
+static const char *in_dir(const char *name)
+{
+    static char buf[256];
+
+    snprintf(buf, sizeof(buf), "%s/%s", dir, name);
+    return buf;
+}
+
+static struct whitelist *load_fixture(void)
+{
+    char path[512], err[512] = "";
+    struct ans_list *l;
+
+    snprintf(path, sizeof(path), "%s/ans-small.xml", testlib_fixtures());
+    l = ans_parse_file(path, err, sizeof(err));
+    if (l == NULL)
+        fprintf(stderr, "%s\n", err);
+    return ans_list_take_whitelist(l);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    if (fp != NULL) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+}
+
+struct cmp {
+    const struct domainset *other;
+    size_t missing;
+};
+
+static int cmp_fn(const char *domain, void *arg)
+{
+    struct cmp *c = arg;
+
+    c->missing += !domainset_contains(c->other, domain);
+    return 0;
+}
+
+/* Same domains, in both directions. */
+static bool same_domains(const struct domainset *a, const struct domainset *b)
+{
+    struct cmp c1 = { b, 0 }, c2 = { a, 0 };
+
+    domainset_foreach(a, cmp_fn, &c1);
+    domainset_foreach(b, cmp_fn, &c2);
+    return domainset_count(a) == domainset_count(b) && c1.missing == 0 && c2.missing == 0;
+}
+
+static int count_entries(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_round_trip(void)
+{
+    struct whitelist *wl = load_fixture(), *back;
+    char err[512] = "", line[128];
+    const char *path = in_dir("wl.snap");
+    FILE *fp;
+
+    CHECK(wl != NULL);
+    if (wl == NULL)
+        return;
+    snprintf(wl->version, sizeof(wl->version), "42");
+    wl->loaded_at = 1741877650;
+    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
+    CHECK(count_entries() == 1);                     /* no leftover .tmp.<pid> */
+
+    fp = fopen(path, "r");
+    CHECK(fp != NULL);
+    if (fp != NULL) {
+        CHECK(fgets(line, sizeof(line), fp) != NULL);
+        CHECK_STR(line, "# mssante-milter whitelist snapshot\n");
+        CHECK(fgets(line, sizeof(line), fp) != NULL);
+        CHECK_STR(line, "format 1\n");
+        CHECK(fgets(line, sizeof(line), fp) != NULL);
+        CHECK_STR(line, "version 42\n");
+        fclose(fp);
+    }
+
+    back = snapshot_read(path, err, sizeof(err));
+    CHECK(back != NULL);
+    if (back != NULL) {
+        CHECK_STR(back->version, "42");
+        CHECK_STR(back->generated, "2025-03-13T14:54:10Z");
+        CHECK_STR(back->sha256, wl->sha256);
+        CHECK(strlen(back->sha256) == 64);
+        CHECK_STR(back->source, wl->source);
+        CHECK(back->loaded_at == 1741877650);
+        CHECK(back->entries == 9);
+        CHECK(same_domains(wl->domains, back->domains));
+        CHECK(whitelist_lookup(back, "uc-cmp.mssante.fr"));
+        CHECK(!whitelist_lookup(back, "mssante.fr"));
+    }
+    whitelist_free(back);
+
+    /* A second write replaces the first as a whole. */
+    snprintf(wl->version, sizeof(wl->version), "43");
+    domainset_add(wl->domains, "nouveau.mssante.fr", 18);
+    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
+    back = snapshot_read(path, err, sizeof(err));
+    CHECK(back != NULL && strcmp(back->version, "43") == 0);
+    CHECK(back != NULL && domainset_count(back->domains) == 8);
+    CHECK(back != NULL && whitelist_lookup(back, "nouveau.mssante.fr"));
+    CHECK(count_entries() == 1);
+    whitelist_free(back);
+    whitelist_free(wl);
+}
+
+/* Metadata may be empty (a list built by hand, or before publication). */
+static void test_empty_metadata(void)
+{
+    struct whitelist *wl = whitelist_new(), *back;
+    char err[512] = "";
+    const char *path = in_dir("bare.snap");
+
+    wl->domains = domainset_new(2);
+    domainset_add(wl->domains, "a.mssante.fr", 12);
+    /* A control character in a value must not break the line structure. */
+    snprintf(wl->source, sizeof(wl->source), "bad\nsource");
+    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
+    back = snapshot_read(path, err, sizeof(err));
+    CHECK(back != NULL);
+    if (back != NULL) {
+        CHECK_STR(back->version, "");
+        CHECK_STR(back->generated, "");
+        CHECK_STR(back->sha256, "");
+        CHECK_STR(back->source, "bad?source");
+        CHECK(back->loaded_at == 0 && back->entries == 0);
+        CHECK(whitelist_lookup(back, "a.mssante.fr"));
+    }
+    whitelist_free(back);
+    whitelist_free(wl);
+    unlink(path);
+}
+
+static void test_write_errors(void)
+{
+    struct whitelist *wl = whitelist_new();
+    char err[512] = "";
+
+    wl->domains = domainset_new(1);
+    CHECK(snapshot_write(in_dir("empty.snap"), wl, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "refusing to write an empty whitelist") != NULL);
+    CHECK(access(in_dir("empty.snap"), F_OK) != 0);
+
+    domainset_add(wl->domains, "a.mssante.fr", 12);
+    CHECK(snapshot_write("/nonexistent-dir-for-test/x.snap", wl, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "cannot create") != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+    whitelist_free(wl);
+}
+
+#define HEAD "# mssante-milter whitelist snapshot\nformat 1\nversion 7\n" \
+             "generated 2025-03-13T14:54:10Z\nsha256 \nsource /x.xml\nloaded 1\nentries 3\n"
+
+static void expect_bad(const char *name, const char *text, const char *want)
+{
+    char err[512] = "";
+    const char *path = in_dir(name);
+    struct whitelist *wl;
+
+    write_text(path, text);
+    wl = snapshot_read(path, err, sizeof(err));
+    CHECK(wl == NULL);
+    whitelist_free(wl);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err, want);
+    CHECK(strstr(err, want) != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+    unlink(path);
+}
+
+static void test_damaged(void)
+{
+    char err[512] = "";
+    struct whitelist *wl;
+
+    /* The hand-written good file the damaged ones are made from. */
+    write_text(in_dir("good.snap"), HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\n");
+    wl = snapshot_read(in_dir("good.snap"), err, sizeof(err));
+    CHECK(wl != NULL && domainset_count(wl->domains) == 2 && wl->entries == 3);
+    whitelist_free(wl);
+    unlink(in_dir("good.snap"));
+
+    expect_bad("noend", HEAD "count 2\ndomains\na.fr\nb.fr\n", "truncated after line 12");
+    expect_bad("cut-domain", HEAD "count 2\ndomains\na.fr\nb.", "no \"end\" line");
+    expect_bad("cut-end", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2", "no \"end\" line");
+    expect_bad("cut-head", HEAD, "truncated after line 8 (count)");
+    expect_bad("end-mismatch", HEAD "count 2\ndomains\na.fr\nb.fr\nend 3\n", "count mismatch");
+    expect_bad("count-mismatch", HEAD "count 3\ndomains\na.fr\nb.fr\nend 3\n", "count mismatch");
+    expect_bad("end-junk", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2x\n", "count mismatch");
+    expect_bad("after-end", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\nc.fr\n",
+               "data after \"end\"");
+    expect_bad("magic", "# something else\nformat 1\n", "not a mssante-milter snapshot");
+    expect_bad("empty", "", "not a mssante-milter snapshot");
+    expect_bad("format", "# mssante-milter whitelist snapshot\nformat 2\n",
+               "unsupported format \"2\"");
+    expect_bad("order", "# mssante-milter whitelist snapshot\nformat 1\ngenerated x\n",
+               "line 3: expected \"version\"");
+    expect_bad("loaded", "# mssante-milter whitelist snapshot\nformat 1\nversion\ngenerated\n"
+               "sha256\nsource\nloaded -5\n", "line 7: bad loaded \"-5\"");
+    expect_bad("zero", HEAD "count 0\ndomains\nend 0\n", "implausible domain count 0");
+    expect_bad("bad-domain", HEAD "count 2\ndomains\na.fr\nmssant\xc3\xa9.fr\nend 2\n",
+               "line 12: bad domain");
+    expect_bad("upper", HEAD "count 2\ndomains\na.fr\nB.fr\nend 2\n", "line 12: bad domain");
+    expect_bad("dup", HEAD "count 2\ndomains\na.fr\na.fr\nend 2\n",
+               "line 12: duplicate domain \"a.fr\"");
+    expect_bad("crlf", HEAD "count 1\ndomains\na.fr\r\nend 1\n", "line 11: bad domain");
+    expect_bad("long-version", "# mssante-milter whitelist snapshot\nformat 1\nversion "
+               "0123456789012345678901234567890123456789012345678901234567890123456789\n",
+               "line 3: version too long");
+
+    wl = snapshot_read(in_dir("missing.snap"), err, sizeof(err));
+    CHECK(wl == NULL);
+    CHECK(strstr(err, "cannot open: No such file or directory") != NULL);
+}
+
+static void test_real_list(void)
+{
+    const char *path = getenv("MSSANTE_REAL_LIST");
+    char err[512] = "";
+    struct ans_list *l;
+    struct whitelist *back;
+
+    if (path == NULL)
+        path = "../shared/data/listeblanche-2025-03.xml";
+    if (access(path, R_OK) != 0) {
+        printf("note: %s not found, real-list snapshot test skipped\n", path);
+        return;
+    }
+    l = ans_parse_file(path, err, sizeof(err));
+    CHECK(l != NULL);
+    if (l == NULL)
+        return;
+    CHECK(snapshot_write(in_dir("real.snap"), l->wl, err, sizeof(err)) == 0);
+    back = snapshot_read(in_dir("real.snap"), err, sizeof(err));
+    CHECK(back != NULL);
+    if (back != NULL) {
+        CHECK(domainset_count(back->domains) == 5001);
+        CHECK(back->entries == 6554);
+        CHECK(same_domains(l->wl->domains, back->domains));
+    }
+    whitelist_free(back);
+    ans_list_free(l);
+    unlink(in_dir("real.snap"));
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_round_trip();
+    test_empty_metadata();
+    test_write_errors();
+    test_damaged();
+    test_real_list();
+    unlink(in_dir("wl.snap"));
+    rmdir(dir);
+    TEST_DONE();
+}
