@@ -53,7 +53,8 @@ struct msg_policy {
     struct mailaddr sender;
     enum addr_class sender_class;
     unsigned n_rcpt;
-    unsigned n_offenders;          /* classic recipients of an outbound message */
+    unsigned n_offenders;          /* classic recipients of an outbound message named in offenders[] */
+    unsigned n_classic_total;      /* all classic recipients of an outbound message (>= n_offenders) */
     char offenders[MSG_MAX_OFFENDERS][ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
     struct verdict deferred;       /* first refusal held back for end of message */
 };
