@@ -8,9 +8,12 @@
  *   PREFIX wl:v:ID:domains          SET of normalised domains
  *   PREFIX wl:v:ID:certs            HASH domain -> operator CNs, '\n'-separated
  *   PREFIX wl:v:ID:meta             HASH generated, loaded, count, entries, sha256, source
+ *   PREFIX wl:versions              LIST of ids ever written and not yet deleted
  * A new version is written completely under new keys, then wl:current is
  * switched in one MULTI/EXEC; readers therefore never see half a list.
- * Versions older than "previous" are deleted after the switch.
+ * Versions older than "previous" are deleted after the switch.  Ids only
+ * grow, and wl:current never moves to an id lower than the one in force, so
+ * a slow concurrent publisher cannot bring back an older list.
  */
 #ifndef MSSANTE_STORE_H
 #define MSSANTE_STORE_H
@@ -40,5 +43,25 @@ int store_current_version(redisContext *c, const char *prefix,
 /* Load version ID (domains + metadata) into a new whitelist. */
 struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
                                      char *err, size_t errlen);
+
+/* Metadata of one stored version, read back without its domain set
+ * (mssantectl whitelist status). */
+struct store_meta {
+    char version[64];        /* the id */
+    char generated[40];      /* DateDeGeneration, as in the file */
+    char sha256[65];
+    char source[512];
+    long long loaded;        /* unix time of the publish */
+    size_t count;            /* distinct domains */
+    size_t entries;          /* <Domaine> entries */
+};
+
+/* Metadata of version ID: 1 found, 0 no such version, -1 error. */
+int store_read_meta(redisContext *c, const char *prefix, const char *id,
+                    struct store_meta *meta, char *err, size_t errlen);
+
+/* Id of the version before the current one: 1 found, 0 none, -1 error. */
+int store_previous_version(redisContext *c, const char *prefix,
+                           char *version_out, size_t vlen, char *err, size_t errlen);
 
 #endif

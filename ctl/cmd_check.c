@@ -1,0 +1,187 @@
+/*
+ * cmd_check.c - "mssantectl check ADDRESS...": which side of the trust
+ * space each address is on, and why.
+ *
+ * The verdict comes from policy_classify() over the daemon's own whitelist
+ * (see source.c), plus the INS matricule check for patient addresses, so
+ * this is the answer the daemon would act on: an operator can check a
+ * bounce without reading logs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+#include "policy/address.h"
+#include "policy/classify.h"
+#include "policy/ins.h"
+
+#define ADDR_COLUMN_MAX 48   /* text output: wider addresses just push the rest */
+
+struct verdict_line {
+    const char *given;           /* as typed */
+    char domain[ADDR_DOMAIN_MAX + 1];
+    enum addr_class cls;
+    char reason[160];
+};
+
+/*
+ * A patient address is only usable with a well-formed INS matricule whose
+ * key matches: the daemon refuses anything else, since a typo would send
+ * health data to a stranger.  Say so here too.  The expected key is not
+ * shown, on purpose: it would let someone "fix" a mistyped number into
+ * another patient's valid one.
+ */
+static void check_patient(const struct mailaddr *addr, struct verdict_line *out)
+{
+    struct ins_result res;
+
+    switch (ins_check(addr->local, &res)) {
+    case INS_OK:
+        snprintf(out->reason, sizeof(out->reason),
+                 "the PatientDomain, valid INS matricule");
+        return;
+    case INS_BAD_SHAPE:
+        out->cls = CLASS_INVALID;
+        snprintf(out->reason, sizeof(out->reason),
+                 "patient address with a malformed INS matricule (%s)", res.reason);
+        return;
+    case INS_BAD_KEY:
+        out->cls = CLASS_INVALID;
+        snprintf(out->reason, sizeof(out->reason),
+                 "patient address whose INS matricule key does not match (typo?)");
+        return;
+    }
+}
+
+static void classify_one(const struct policy_env *env, const char *given,
+                         struct verdict_line *out)
+{
+    struct mailaddr addr;
+    const char *why = NULL;
+
+    out->given = given;
+    out->domain[0] = '\0';
+    switch (addr_parse(given, &addr, &why)) {
+    case ADDR_NULL:
+        out->cls = CLASS_INVALID;
+        snprintf(out->reason, sizeof(out->reason), "the null sender <> is not an address");
+        return;
+    case ADDR_MALFORMED:
+        out->cls = CLASS_INVALID;
+        snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "malformed address");
+        return;
+    case ADDR_OK:
+        break;
+    }
+    snprintf(out->domain, sizeof(out->domain), "%s", addr.domain);
+    out->cls = policy_classify(env, &addr, &why);
+    snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
+    if (out->cls == CLASS_PATIENT)
+        check_patient(&addr, out);
+}
+
+static json_t *whitelist_json(const struct wl_info *info)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "version", json_text(info->version));
+    json_object_set_new(o, "origin", json_text(wl_origin_name(info->origin)));
+    json_object_set_new(o, "source", json_string_or_null(info->source));
+    json_object_set_new(o, "generated", json_string_or_null(info->generated));
+    json_object_set_new(o, "count", json_integer((json_int_t)info->count));
+    return o;
+}
+
+static int print_json_report(const struct wl_info *info, const struct verdict_line *v, int n)
+{
+    json_t *root = json_object(), *list = json_array();
+    int i;
+
+    for (i = 0; i < n; i++) {
+        json_t *o = json_object();
+
+        json_object_set_new(o, "address", json_text(v[i].given));
+        json_object_set_new(o, "domain", json_string_or_null(v[i].domain));
+        json_object_set_new(o, "class", json_text(addr_class_name(v[i].cls)));
+        json_object_set_new(o, "reason", json_text(v[i].reason));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(root, "whitelist", whitelist_json(info));
+    json_object_set_new(root, "addresses", list);
+    return print_json(root);
+}
+
+/* Columns on a terminal: count UTF-8 characters, not bytes, so that a
+ * lookalike with an accent does not shift its line. */
+static int display_width(const char *s)
+{
+    int w = 0;
+
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+static void print_text_report(const struct verdict_line *v, int n)
+{
+    int i, width = 0;
+
+    for (i = 0; i < n; i++) {
+        int len = display_width(v[i].given);
+
+        if (len > width)
+            width = len;
+    }
+    if (width > ADDR_COLUMN_MAX)
+        width = ADDR_COLUMN_MAX;
+    for (i = 0; i < n; i++) {
+        int pad = width - display_width(v[i].given);
+
+        printf("%s%*s  %-7s  %s\n", v[i].given, pad > 0 ? pad : 0, "",
+               addr_class_name(v[i].cls), v[i].reason);
+    }
+}
+
+int cmd_check(const struct ctl *ctl, int argc, char **argv)
+{
+    const struct config *cfg = ctl->cfg;
+    struct policy_env env;
+    struct wl_info info;
+    struct verdict_line *lines;
+    int i, n = argc - 1, rc = CTL_OK;
+
+    if (n < 1) {
+        ctl_error("check: give at least one address (mssantectl check ADDRESS...)");
+        return CTL_USAGE;
+    }
+    if (wl_find(cfg, true, &info) < 0)
+        return CTL_UNAVAILABLE;
+    lines = calloc((size_t)n, sizeof(*lines));
+    if (lines == NULL) {
+        ctl_error("out of memory");
+        wl_info_release(&info);
+        return CTL_UNAVAILABLE;
+    }
+    memset(&env, 0, sizeof(env));
+    env.is_listed = whitelist_lookup;
+    env.lookup_ctx = info.wl;
+    env.local_domains = (const char *const *)cfg->local_domains;
+    env.n_local_domains = cfg->n_local_domains;
+    env.patient_domain = cfg->patient_domain;
+    for (i = 0; i < n; i++) {
+        classify_one(&env, argv[i + 1], &lines[i]);
+        if (lines[i].cls == CLASS_CLASSIC || lines[i].cls == CLASS_INVALID)
+            rc = CTL_FAIL;
+    }
+    if (ctl->json) {
+        if (print_json_report(&info, lines, n) < 0)
+            rc = CTL_UNAVAILABLE;
+    } else {
+        print_text_report(lines, n);
+    }
+    free(lines);
+    wl_info_release(&info);
+    return rc;
+}

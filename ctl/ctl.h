@@ -1,0 +1,77 @@
+/*
+ * ctl.h - what the parts of mssantectl share: exit codes, messages, where
+ * the whitelist comes from, and the two command families.
+ *
+ * mssantectl is the operator's tool next to the daemon: it reads the same
+ * configuration file and the same whitelist (Redis, then the snapshot, or
+ * the WhitelistFile), and classifies addresses with the daemon's own policy
+ * code, so its answers are the daemon's answers.
+ */
+#ifndef MSSANTE_CTL_H
+#define MSSANTE_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "milter/config.h"
+#include "whitelist/whitelist.h"
+
+/* Exit codes (documented in the usage text). */
+#define CTL_OK           0   /* done; for check: every address is in the trust space */
+#define CTL_FAIL         1   /* check: a classic/invalid address; load: file refused */
+#define CTL_USAGE        2   /* bad command line or configuration */
+#define CTL_UNAVAILABLE  3   /* no whitelist could be read, or Redis failed */
+
+struct ctl {
+    const struct config *cfg;
+    bool json;
+};
+
+/* "mssantectl: ..." / "mssantectl: warning: ..." on stderr, one line. */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Where the list in use was read from. */
+enum wl_origin { WL_FROM_REDIS = 0, WL_FROM_SNAPSHOT, WL_FROM_FILE };
+const char *wl_origin_name(enum wl_origin o);     /* "redis", "snapshot", "file" */
+
+/* The list the daemon would serve, and what is known about it. */
+struct wl_info {
+    enum wl_origin origin;
+    char version[64];
+    char previous[64];       /* "" when none (or not from Redis) */
+    char generated[40];
+    char sha256[65];
+    char source[512];
+    time_t loaded;           /* 0 when unknown */
+    size_t count;
+    size_t entries;
+    struct whitelist *wl;    /* owned; NULL when only the metadata was asked for */
+};
+
+/*
+ * Find the list the way the daemon does: Redis when configured (falling
+ * back to SnapshotFile, with a warning, when Redis cannot be read, and to
+ * WhitelistFile when Redis holds no list yet, since the daemon would publish
+ * it); WhitelistFile when Redis is not configured.  With need_domains false
+ * only the metadata is read from Redis.  Returns 0, or -1 after printing why
+ * nothing could be read.
+ */
+int wl_find(const struct config *cfg, bool need_domains, struct wl_info *info);
+void wl_info_release(struct wl_info *info);
+
+/* Commands: argv[0] is the command word; they return an exit code. */
+int cmd_check(const struct ctl *ctl, int argc, char **argv);
+int cmd_whitelist(const struct ctl *ctl, int argc, char **argv);
+
+/* Output helpers (output.c). */
+int parse_iso8601(const char *text, time_t *out);          /* 0 or -1 */
+void format_utc(time_t t, char *buf, size_t size);          /* 2025-03-13T14:54:10Z */
+void format_age(long long seconds, char *buf, size_t size); /* "12d 3h", "5h 2m", "7m" */
+int print_json(json_t *root);                               /* steals root; 0 or -1 */
+json_t *json_text(const char *s);      /* a JSON string even from bad UTF-8 */
+json_t *json_string_or_null(const char *s);                 /* NULL/"" -> null */
+
+#endif

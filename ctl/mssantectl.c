@@ -1,0 +1,164 @@
+/*
+ * mssantectl.c - the operator's command-line tool: command line, config,
+ * dispatch.
+ *
+ *   mssantectl [-c FILE] [--json] COMMAND ...
+ *
+ * It reads the daemon's configuration file (same default path), so that it
+ * talks to the same Redis, with the same prefix, and applies the same
+ * LocalDomains and PatientDomain.  The commands live in cmd_*.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+
+#ifndef MSSANTE_DEFAULT_CONF
+#define MSSANTE_DEFAULT_CONF "/etc/mssante-milter.conf"
+#endif
+#ifndef MSSANTE_VERSION
+#define MSSANTE_VERSION "unknown"
+#endif
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: mssantectl [-c FILE] [--json] COMMAND ...\n"
+        "\n"
+        "commands:\n"
+        "  check ADDRESS...        class of each address (mssante, patient, classic,\n"
+        "                          invalid) and why, against the list in force\n"
+        "  whitelist load FILE     parse an ANS XML list and publish it to Redis as\n"
+        "                          the new current version (a bad file changes nothing)\n"
+        "  whitelist status        version, dates, age and size of the list in force\n"
+        "\n"
+        "options:\n"
+        "  -c FILE    configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
+        "  --json     JSON output (also accepted after the command)\n"
+        "  -h         this help\n"
+        "  -V         version\n"
+        "\n"
+        "exit status: 0 success (check: every address is mssante or patient),\n"
+        "1 check: some address is classic or invalid / load: the file was refused,\n"
+        "2 usage or configuration error, 3 no whitelist available or Redis failed\n");
+}
+
+struct cmdline {
+    const char *config;
+    bool json;
+    int first;          /* index of the command word in argv */
+};
+
+/* Global options, up to the command word.  Returns -1 to exit with
+ * *status (help, version, error). */
+static int parse_global(int argc, char **argv, struct cmdline *cl, int *status)
+{
+    int i;
+
+    cl->config = MSSANTE_DEFAULT_CONF;
+    cl->json = false;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                ctl_error("%s needs a FILE argument", a);
+                *status = CTL_USAGE;
+                return -1;
+            }
+            cl->config = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cl->config = a + 9;
+        } else if (strncmp(a, "-c", 2) == 0 && a[2] != '\0') {
+            cl->config = a + 2;
+        } else if (strcmp(a, "--json") == 0) {
+            cl->json = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            *status = CTL_OK;
+            return -1;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("mssantectl %s\n", MSSANTE_VERSION);
+            *status = CTL_OK;
+            return -1;
+        } else if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            ctl_error("unknown option %s (try mssantectl --help)", a);
+            *status = CTL_USAGE;
+            return -1;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        ctl_error("no command given (try mssantectl --help)");
+        *status = CTL_USAGE;
+        return -1;
+    }
+    cl->first = i;
+    return 0;
+}
+
+/* Take "--json" out of the command's own arguments (it may follow the
+ * command or a sub-command); "--" ends that, so an address may start with
+ * dashes.  Returns the new argc. */
+static int strip_json(int argc, char **argv, bool *json)
+{
+    int i, out = 0;
+    bool done = false;
+
+    for (i = 0; i < argc; i++) {
+        if (!done && strcmp(argv[i], "--json") == 0) {
+            *json = true;
+            continue;
+        }
+        if (!done && i > 0 && strcmp(argv[i], "--") == 0) {
+            done = true;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    struct cmdline cl;
+    struct ctl ctl;
+    struct config *cfg;
+    int status, cargc;
+    char **cargv;
+    int (*run)(const struct ctl *, int, char **);
+
+    if (parse_global(argc, argv, &cl, &status) < 0)
+        return status;
+    cargv = argv + cl.first;
+    cargc = strip_json(argc - cl.first, cargv, &cl.json);
+    if (strcmp(cargv[0], "check") == 0) {
+        run = cmd_check;
+    } else if (strcmp(cargv[0], "whitelist") == 0) {
+        run = cmd_whitelist;
+    } else if (strcmp(cargv[0], "help") == 0) {
+        usage(stdout);
+        return CTL_OK;
+    } else {
+        ctl_error("unknown command \"%s\" (try mssantectl --help)", cargv[0]);
+        return CTL_USAGE;
+    }
+    cfg = config_load(cl.config);
+    if (cfg == NULL) {
+        ctl_error("cannot use configuration %s", cl.config);
+        return CTL_USAGE;
+    }
+    ctl.cfg = cfg;
+    ctl.json = cl.json;
+    status = run(&ctl, cargc, cargv);
+    config_free(cfg);
+    if (fflush(stdout) != 0 && status == CTL_OK) {
+        ctl_error("cannot write output");
+        status = CTL_UNAVAILABLE;
+    }
+    return status;
+}

@@ -1,0 +1,167 @@
+/*
+ * output.c - how mssantectl talks: one-line errors and warnings on stderr,
+ * dates and ages for people, JSON for scripts.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/ctl.h"
+
+static void vmessage(const char *kind, const char *fmt, va_list ap)
+{
+    char line[2048];
+    char *p;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    /* One message, one line: reasons may quote file content. */
+    for (p = line; *p != '\0'; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fprintf(stderr, "mssantectl: %s%s\n", kind, line);
+}
+
+void ctl_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmessage("", fmt, ap);
+    va_end(ap);
+}
+
+void ctl_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmessage("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+/* Offset suffix of an ISO 8601 time: "Z", "+hh:mm", "-hhmm" or nothing
+ * (taken as UTC, which is what the ANS writes).  Seconds east of UTC, or
+ * -1 on anything else. */
+static int parse_offset(const char *s, long *east)
+{
+    int hh, mm, n = 0;
+
+    *east = 0;
+    if (*s == '\0' || ((*s == 'Z' || *s == 'z') && s[1] == '\0'))
+        return 0;
+    if ((*s != '+' && *s != '-')
+        || (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2
+            && sscanf(s + 1, "%2d%2d%n", &hh, &mm, &n) != 2)
+        || s[1 + n] != '\0' || hh > 23 || mm > 59)
+        return -1;
+    *east = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
+    return 0;
+}
+
+int parse_iso8601(const char *text, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+    long east;
+    char sep;
+    const char *p;
+    time_t t;
+
+    if (text == NULL)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &sep, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7
+        || (sep != 'T' && sep != 't' && sep != ' '))
+        return -1;
+    p = text + n;
+    if (*p == '.' || *p == ',')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    if (parse_offset(p, &east) < 0 || tm.tm_mon < 1 || tm.tm_mon > 12)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = t - east;
+    return 0;
+}
+
+void format_utc(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+
+    if (t <= 0 || gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, size, "unknown");
+        return;
+    }
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void format_age(long long seconds, char *buf, size_t size)
+{
+    long long d, h, m;
+
+    if (seconds < 0) {
+        /* A generation date in the future: a clock is wrong somewhere. */
+        snprintf(buf, size, "in the future");
+        return;
+    }
+    d = seconds / 86400;
+    h = seconds % 86400 / 3600;
+    m = seconds % 3600 / 60;
+    if (d > 0)
+        snprintf(buf, size, "%lldd %lldh", d, h);
+    else if (h > 0)
+        snprintf(buf, size, "%lldh %lldm", h, m);
+    else
+        snprintf(buf, size, "%lldm", m);
+}
+
+json_t *json_text(const char *s)
+{
+    json_t *j;
+    char *copy, *p;
+
+    if (s == NULL)
+        s = "";
+    j = json_string(s);
+    if (j != NULL)
+        return j;
+    /* Not UTF-8 (a mistyped address, a Latin-1 path): show it anyway. */
+    copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    for (p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+json_t *json_string_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? json_text(s) : json_null();
+}
+
+int print_json(json_t *root)
+{
+    int rc;
+
+    if (root == NULL) {
+        ctl_error("out of memory");
+        return -1;
+    }
+    rc = json_dumpf(root, stdout, JSON_INDENT(2));
+    json_decref(root);
+    if (rc != 0 || fputc('\n', stdout) == EOF) {
+        ctl_error("cannot write JSON output");
+        return -1;
+    }
+    return 0;
+}
