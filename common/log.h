@@ -16,6 +16,10 @@ void log_open(const char *ident, const char *facility, enum log_level level, boo
 void log_set_level(enum log_level level);
 void log_close(void);
 
+/* syslog facility code for NAME ("mail", "daemon", "local0".."local7", ...),
+ * or -1 when unknown.  Used by the config parser to validate SyslogFacility. */
+int log_facility_code(const char *name);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...)   log_msg(LOGL_ERROR, __VA_ARGS__)

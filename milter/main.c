@@ -1,0 +1,394 @@
+/*
+ * main.c - mssante-milter: command line, start-up and shut-down.
+ *
+ * Start-up order matters:
+ *   config -> log -> socket (as root: it may live in a root-owned directory
+ *   and is chown'ed to the milter user) -> drop privileges -> daemonize ->
+ *   pid file -> load the whitelist (threads only after the fork) ->
+ *   smfi_main.
+ * The parent of the daemon waits on a pipe until the child is ready, so
+ * that "mssante-milter" exits non-zero when start-up fails after the fork.
+ * SIGTERM/SIGINT/SIGHUP are handled by libmilter's signal thread
+ * (smfi_stop); they are blocked here before any thread is created so that
+ * the whitelist poll thread never receives them instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "common/log.h"
+#include "milter/callbacks.h"
+#include "milter/config.h"
+#include "milter/socket.h"
+#include "whitelist/live.h"
+
+#define PROG "mssante-milter"
+#define EXIT_USAGE 64
+
+struct options {
+    const char *conf;
+    const char *socket;
+    const char *user;
+    const char *pid_file;
+    bool foreground;
+    bool check_only;
+};
+
+struct identity {
+    bool set;
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " PROG " [-fnVh] [-c FILE] [-p SOCKET] [-u USER[:GROUP]] [-P PIDFILE]\n"
+            "  -c FILE     configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
+            "  -p SOCKET   milter socket: unix:/path, local:/path, inet:PORT@HOST,\n"
+            "              inet6:PORT@HOST (overrides Socket)\n"
+            "  -f          stay in the foreground and log to stderr too\n"
+            "  -u USER[:GROUP]  run as USER (overrides UserID)\n"
+            "  -P PIDFILE  write the process id there (overrides PidFile)\n"
+            "  -n          check the configuration and exit\n"
+            "  -V          print the version and exit\n"
+            "  -h          this help\n");
+}
+
+static void print_version(void)
+{
+    unsigned int major = 0, minor = 0, patch = 0;
+
+    smfi_version(&major, &minor, &patch);
+    printf(PROG " %s (libmilter %u.%u.%u)\n", MSSANTE_VERSION, major, minor, patch);
+}
+
+/* Replace a relative *path by an absolute one: the daemon chdirs to /. */
+static int absolutize(char **path)
+{
+    char cwd[PATH_MAX], *abs;
+
+    if (*path == NULL || (*path)[0] == '/')
+        return 0;
+    if (getcwd(cwd, sizeof(cwd)) == NULL || asprintf(&abs, "%s/%s", cwd, *path) < 0)
+        return -1;
+    free(*path);
+    *path = abs;
+    return 0;
+}
+
+static int replace_string(char **slot, const char *value)
+{
+    char *copy;
+
+    if (value == NULL)
+        return 0;
+    if ((copy = strdup(value)) == NULL)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* "user" or "user:group" -> uid, gid (the user's own group by default). */
+static int resolve_identity(const char *spec, struct identity *id)
+{
+    const char *colon = strchr(spec, ':');
+    size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
+    struct passwd *pw;
+
+    if (ulen == 0 || ulen >= sizeof(id->name)) {
+        fprintf(stderr, PROG ": invalid user \"%s\"\n", spec);
+        return -1;
+    }
+    memcpy(id->name, spec, ulen);
+    id->name[ulen] = '\0';
+    if ((pw = getpwnam(id->name)) == NULL) {
+        fprintf(stderr, PROG ": unknown user \"%s\"\n", id->name);
+        return -1;
+    }
+    id->uid = pw->pw_uid;
+    id->gid = pw->pw_gid;
+    if (colon != NULL) {
+        struct group *gr = getgrnam(colon + 1);
+        if (gr == NULL) {
+            fprintf(stderr, PROG ": unknown group \"%s\"\n", colon + 1);
+            return -1;
+        }
+        id->gid = gr->gr_gid;
+    }
+    id->set = true;
+    return 0;
+}
+
+/* Command-line overrides and checks that need more than the file. */
+static int finish_config(struct config *cfg, const struct options *opt, struct identity *id)
+{
+    const char *why;
+    int errors = 0;
+
+    if (replace_string(&cfg->socket, opt->socket) < 0
+        || replace_string(&cfg->user, opt->user) < 0
+        || replace_string(&cfg->pid_file, opt->pid_file) < 0) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return -1;
+    }
+    if (cfg->socket == NULL) {
+        fprintf(stderr, "%s: no Socket configured (set Socket or use -p)\n", cfg->path);
+        errors++;
+    } else if (!socket_spec_valid(cfg->socket, &why)) {
+        fprintf(stderr, PROG ": -p: %s, got \"%s\"\n", why, cfg->socket);
+        errors++;
+    }
+    if (cfg->user != NULL && resolve_identity(cfg->user, id) < 0)
+        errors++;
+    if (absolutize(&cfg->pid_file) < 0 || absolutize(&cfg->whitelist_file) < 0
+        || absolutize(&cfg->snapshot_file) < 0) {
+        fprintf(stderr, PROG ": cannot make paths absolute: %s\n", strerror(errno));
+        errors++;
+    }
+    return errors ? -1 : 0;
+}
+
+static int drop_privileges(const struct identity *id)
+{
+    if (!id->set)
+        return 0;
+    if (getuid() == id->uid && geteuid() == id->uid && getgid() == id->gid)
+        return 0;
+    if (geteuid() != 0) {
+        log_error("must be started as root to run as user %s", id->name);
+        return -1;
+    }
+    if (setgid(id->gid) < 0 || initgroups(id->name, id->gid) < 0 || setuid(id->uid) < 0) {
+        log_error("cannot switch to user %s: %s", id->name, strerror(errno));
+        return -1;
+    }
+    if (id->uid != 0 && setuid(0) == 0) {
+        log_error("privileges were not dropped (setuid(0) still works)");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Fork into the background.  The parent waits until the child writes one
+ * byte on the pipe (start-up done), then exits 0; 1 if the child died first.
+ * Returns the write end of the pipe in the child.
+ */
+static int daemonize(void)
+{
+    int pipefd[2], devnull;
+    pid_t pid;
+    char ok;
+
+    if (pipe(pipefd) < 0) {
+        log_error("pipe: %s", strerror(errno));
+        return -1;
+    }
+    if ((pid = fork()) < 0) {
+        log_error("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid > 0) {
+        ssize_t n;
+
+        close(pipefd[1]);
+        do
+            n = read(pipefd[0], &ok, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 ? 0 : 1);
+    }
+    close(pipefd[0]);
+    if (setsid() < 0 || chdir("/") < 0) {
+        log_error("cannot detach: %s", strerror(errno));
+        return -1;
+    }
+    if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        if (devnull > STDERR_FILENO)
+            close(devnull);
+    }
+    return pipefd[1];
+}
+
+static void tell_parent_ready(int fd)
+{
+    char ok = 1;
+
+    if (fd < 0)
+        return;
+    if (write(fd, &ok, 1) != 1)
+        log_warning("cannot notify the parent process: %s", strerror(errno));
+    close(fd);
+}
+
+static const char *pid_file_written;
+
+static int write_pid_file(const char *path)
+{
+    FILE *fp;
+
+    if (path == NULL)
+        return 0;
+    if ((fp = fopen(path, "w")) == NULL) {
+        log_error("cannot write pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(fp, "%ld\n", (long)getpid());
+    if (fclose(fp) != 0) {
+        log_error("cannot write pid file %s: %s", path, strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    pid_file_written = path;
+    return 0;
+}
+
+static void remove_pid_file(void)
+{
+    if (pid_file_written != NULL && unlink(pid_file_written) < 0 && errno != ENOENT)
+        log_warning("cannot remove pid file %s: %s", pid_file_written, strerror(errno));
+    pid_file_written = NULL;
+}
+
+/* Tell the operator about LocalDomains the ANS list does not know. */
+static void warn_unlisted_local_domains(const struct config *cfg)
+{
+    const struct whitelist *wl = live_acquire();
+
+    for (size_t i = 0; wl != NULL && i < cfg->n_local_domains; i++)
+        if (!whitelist_lookup(wl, cfg->local_domains[i]))
+            log_warning("LocalDomains: %s is not on the whitelist in force (version %s): "
+                        "other operators will refuse its mail", cfg->local_domains[i],
+                        wl->version);
+    live_release();
+}
+
+static void block_stop_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* hiredis writes to sockets a Redis restart may close. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+    int ch;
+
+    memset(opt, 0, sizeof(*opt));
+    opt->conf = MSSANTE_DEFAULT_CONF;
+    while ((ch = getopt(argc, argv, "c:p:fu:P:nVh")) != -1) {
+        switch (ch) {
+        case 'c': opt->conf = optarg; break;
+        case 'p': opt->socket = optarg; break;
+        case 'f': opt->foreground = true; break;
+        case 'u': opt->user = optarg; break;
+        case 'P': opt->pid_file = optarg; break;
+        case 'n': opt->check_only = true; break;
+        case 'V': print_version(); exit(0);
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(EXIT_USAGE);
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, PROG ": unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        exit(EXIT_USAGE);
+    }
+}
+
+/* Start-up failed after the socket was created: leave nothing behind (a
+ * later start would only find the socket stale, but an operator would
+ * wonder).  After the privilege drop this may fail for lack of rights. */
+static int start_failed(void)
+{
+    socket_cleanup();
+    remove_pid_file();
+    return 1;
+}
+
+/* Everything between a valid configuration and smfi_main's return. */
+static int run(struct config *cfg, const struct options *opt, const struct identity *id)
+{
+    uid_t owner = id->set ? id->uid : (uid_t)-1;
+    gid_t group = id->set ? id->gid : (gid_t)-1;
+    int ready_fd = -1, rc;
+
+    /* Until the daemon detaches, whoever started it sees its errors. */
+    log_open(PROG, cfg->syslog_facility, cfg->log_level, true);
+    if (callbacks_register(cfg) < 0 || socket_prepare(cfg->socket, cfg->socket_mode,
+                                                      owner, group) < 0)
+        return 1;
+    if (drop_privileges(id) < 0)
+        return start_failed();
+    if (!opt->foreground) {
+        if ((ready_fd = daemonize()) < 0)
+            return start_failed();
+        log_open(PROG, cfg->syslog_facility, cfg->log_level, false);
+    }
+    if (write_pid_file(cfg->pid_file) < 0)
+        return start_failed();
+
+    block_stop_signals();
+    if (live_start(cfg) < 0) {
+        live_stop();
+        return start_failed();
+    }
+    warn_unlisted_local_domains(cfg);
+    log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
+               cfg->socket, cfg->n_local_domains, cfg->dry_run ? ", DryRun: nothing refused" : "");
+    tell_parent_ready(ready_fd);
+
+    rc = smfi_main();
+    log_notice("stopping " PROG);
+    live_stop();
+    socket_cleanup();
+    remove_pid_file();
+    return rc == MI_SUCCESS ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct identity id = { 0 };
+    struct options opt;
+    struct config *cfg;
+    int rc;
+
+    parse_options(argc, argv, &opt);
+    if ((cfg = config_load(opt.conf)) == NULL)
+        return 1;
+    if (finish_config(cfg, &opt, &id) < 0) {
+        config_free(cfg);
+        return 1;
+    }
+    if (opt.check_only) {
+        printf("%s: configuration OK\n", opt.conf);
+        config_free(cfg);
+        return 0;
+    }
+    rc = run(cfg, &opt, &id);
+    log_close();
+    config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,194 @@
+/*
+ * socket.c - prepare the listening socket before libmilter takes it over.
+ *
+ * libmilter can unlink an existing unix socket blindly (smfi_opensocket(true)),
+ * which would silently steal the path from a milter that is still running.
+ * We probe instead: if something accepts a connection on the path, we refuse
+ * to start; if nothing answers (ECONNREFUSED), the socket is a leftover of a
+ * dead process and is removed.  The socket is then created by libmilter
+ * under a umask that yields SocketMode directly, so it is never, even
+ * briefly, more open than configured.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "common/log.h"
+#include "milter/socket.h"
+
+#define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+const char *socket_unix_path(const char *spec)
+{
+    if (spec == NULL)
+        return NULL;
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    if (spec[0] == '/')
+        return spec;
+    return NULL;
+}
+
+static bool has_space(const char *s)
+{
+    for (; *s; s++)
+        if (*s == ' ' || *s == '\t')
+            return true;
+    return false;
+}
+
+/* "PORT" or "PORT@HOST"; PORT is a number or a service name. */
+static bool inet_part_valid(const char *s)
+{
+    const char *at = strchr(s, '@');
+    size_t port_len = at ? (size_t)(at - s) : strlen(s);
+
+    if (port_len == 0 || has_space(s))
+        return false;
+    for (size_t i = 0; i < port_len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || c == '-'))
+            return false;
+    }
+    return at == NULL || at[1] != '\0';
+}
+
+bool socket_spec_valid(const char *spec, const char **why)
+{
+    static const char expect[] =
+        "expected unix:/absolute/path, local:/absolute/path, inet:PORT@HOST or inet6:PORT@HOST";
+    const char *path;
+
+    if (why)
+        *why = expect;
+    if (spec == NULL || spec[0] == '\0')
+        return false;
+    if ((path = socket_unix_path(spec)) != NULL) {
+        if (path[0] != '/')
+            return false;
+        if (strlen(path) > UNIX_PATH_MAX_LEN) {
+            if (why)
+                *why = "unix socket path too long (at most 107 bytes)";
+            return false;
+        }
+        return !has_space(path);
+    }
+    if (strncmp(spec, "inet:", 5) == 0)
+        return inet_part_valid(spec + 5);
+    if (strncmp(spec, "inet6:", 6) == 0)
+        return inet_part_valid(spec + 6);
+    return false;
+}
+
+/* 0: path free (absent or stale and removed); -1: refuse to start. */
+static int clear_unix_path(const char *path)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    int fd, rc, saved;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        log_error("cannot check socket %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        log_error("%s exists and is not a socket: refusing to replace it", path);
+        return -1;
+    }
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        log_error("socket: %s", strerror(errno));
+        return -1;
+    }
+    rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    saved = errno;
+    close(fd);
+
+    if (rc == 0) {
+        log_error("another milter is listening on %s: refusing to start", path);
+        return -1;
+    }
+    if (saved != ECONNREFUSED) {
+        log_error("cannot check socket %s: %s", path, strerror(saved));
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_error("cannot remove stale socket %s: %s", path, strerror(errno));
+        return -1;
+    }
+    log_notice("removed stale socket %s (nothing was listening)", path);
+    return 0;
+}
+
+/* The unix socket we created, to remove it at exit (and only it). */
+static char created_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static dev_t created_dev;
+static ino_t created_ino;
+
+void socket_cleanup(void)
+{
+    struct stat st;
+
+    if (created_path[0] == '\0')
+        return;
+    if (lstat(created_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == created_dev
+        && st.st_ino == created_ino)
+        unlink(created_path);
+    created_path[0] = '\0';
+}
+
+int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group)
+{
+    struct stat st;
+    const char *path = socket_unix_path(spec);
+    mode_t old_mask = 0;
+    int rc;
+
+    if (path != NULL && clear_unix_path(path) < 0)
+        return -1;
+
+    /* smfi_setconn keeps the pointer: SPEC must outlive smfi_main. */
+    if (smfi_setconn((char *)spec) == MI_FAILURE) {
+        log_error("libmilter refused socket %s", spec);
+        return -1;
+    }
+    if (path != NULL)
+        old_mask = umask((mode_t)(0777 & ~mode));
+    errno = 0;
+    rc = smfi_opensocket(false);
+    if (path != NULL)
+        umask(old_mask);
+    if (rc == MI_FAILURE) {
+        log_error("cannot open milter socket %s%s%s", spec, errno ? ": " : "",
+                  errno ? strerror(errno) : "");
+        return -1;
+    }
+
+    if (path == NULL)
+        return 0;
+    if (lstat(path, &st) == 0) {
+        snprintf(created_path, sizeof(created_path), "%s", path);
+        created_dev = st.st_dev;
+        created_ino = st.st_ino;
+    }
+    if ((owner != (uid_t)-1 || group != (gid_t)-1) && chown(path, owner, group) < 0) {
+        log_error("cannot chown socket %s: %s", path, strerror(errno));
+        socket_cleanup();
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,116 @@
+#!/bin/bash
+# demo.sh - "make demo": mssante-milter in front of a real Postfix, on
+# loopback, for five minutes of understanding.
+#
+# Starts Redis, a capture sink (standing for the rest of the world), a
+# private Postfix configured with postfix-examples/main.cf.snippet, and the
+# milter configured from postfix-examples/mssante-milter.conf; publishes the
+# sample whitelist (tests/fixtures/it-list.xml) with "mssantectl whitelist
+# load"; sends a handful of messages; prints what happened to each; stops
+# everything.  Builds nothing itself: make has done it.  Needs root (a
+# private Postfix runs its daemons as user postfix).
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "make demo runs a private Postfix and needs root (try: sudo make demo)" >&2
+    exit 1
+fi
+for f in "$MILTER_BIN" "$CTL_BIN" "$CAPSINK_BIN"; do
+    [ -x "$f" ] || { echo "demo: $f is missing: run make first" >&2; exit 1; }
+done
+for b in postfix redis-server swaks ss; do
+    command -v "$b" >/dev/null || { echo "demo: $b is not installed (see README.md)" >&2; exit 1; }
+done
+h_init
+
+say() { printf '%s\n' "$*"; }
+
+say "== Starting Redis, a capture sink, Postfix and mssante-milter on 127.0.0.1"
+start_redis || exit 1
+start_capsink || exit 1
+free_port MILTER_PORT || exit 1
+start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
+
+# The example configuration, with this demo's values for the keys it sets.
+conf=$W/milter/mssante-milter.conf
+grep -v -i -E '^[[:space:]]*(Socket|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll)[[:space:]]' \
+    "$H_ROOT/postfix-examples/mssante-milter.conf" >"$conf"
+cat >>"$conf" <<EOF
+
+# --- set by tests/demo.sh ---
+LocalDomains chu-test.mssante.fr
+Redis 127.0.0.1:$REDIS_PORT
+SnapshotFile $W/milter/whitelist.snapshot
+WhitelistPoll 2s
+EOF
+
+say "== mssantectl whitelist load tests/fixtures/it-list.xml"
+ctl -c "$conf" whitelist load "$FIXTURES/it-list.xml" | sed 's/^/   /'
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+ctl -c "$conf" whitelist status | sed 's/^/   /'
+start_milter "$conf" || exit 1
+say "   Postfix smtpd on 127.0.0.1:$SMTP_PORT, milter on inet:$MILTER_PORT@127.0.0.1," \
+    "Redis on 127.0.0.1:$REDIS_PORT"
+say "   our MSSante domain: chu-test.mssante.fr"
+say ""
+
+LOCAL=dr.martin@chu-test.mssante.fr
+scenarios=(
+    "outbound to MSSante|$LOCAL|confrere@medecin.mssante.fr"
+    "outbound to a classic address|$LOCAL|secretariat@outlook.fr"
+    "mixed recipient list|$LOCAL|confrere@medecin.mssante.fr,secretariat@outlook.fr"
+    "inbound from a classic domain|someone@gmail.com|$LOCAL"
+    "lookalike domain (typo)|$LOCAL|dr.x@interop-mssante.apycrypt.org"
+    "inbound from a listed domain|dr.durand@chu-lille.mssante.fr|$LOCAL"
+    "inbound bounce (null sender)|<>|$LOCAL"
+)
+
+# final_reply FILE: the reply that decided the message's fate: the first
+# error, or the reply to the end of data.
+final_reply() {
+    local r
+    r=$(grep -m1 '^<\*\* ' "$1" | sed 's/^<\*\* *//')
+    [ -n "$r" ] || r=$(smtp_reply "$1" .)
+    echo "${r:-no reply}"
+}
+
+n=0
+rows=()
+for s in "${scenarios[@]}"; do
+    IFS='|' read -r title from to <<<"$s"
+    n=$((n + 1))
+    before=$(wc -l <"$W/milter/milter.log")
+    sink_before=$(sink_count)
+    send_mail "demo-$n" "$from" "$to"
+    reply=$(final_reply "$LAST_TRANSCRIPT")
+    delivered=no
+    if [ "${reply:0:1}" = 2 ]; then
+        wait_delivered $((sink_before + 1)) 10 && delivered=yes
+    fi
+    sleep 0.2      # let the daemon write its line
+    verdict=$(tail -n +$((before + 1)) "$W/milter/milter.log" | grep 'direction=' | tail -1)
+    verdict=${verdict#*]: }      # drop the time stamp and process id
+    rows+=("$n|$title|$from -> $to|$reply|$delivered|$verdict")
+done
+
+say "== Results"
+fmt='%-2s %-31s %-10s %-10s %s\n'
+printf "$fmt" "#" "scenario" "reply" "delivered" "milter verdict"
+for r in "${rows[@]}"; do
+    IFS='|' read -r i title env reply delivered verdict <<<"$r"
+    v=$(grep -o -E 'verdict=[a-z]+( would=[a-z]+)?( rule=[a-z-]+)?' <<<"$verdict")
+    printf "$fmt" "$i" "$title" "${reply:0:9}" "$delivered" "${v:-?}"
+done
+say ""
+say "== Details"
+for r in "${rows[@]}"; do
+    IFS='|' read -r i title env reply delivered verdict <<<"$r"
+    say "[$i] $title"
+    say "    envelope : $env"
+    say "    reply    : $reply"
+    say "    delivered: $delivered"
+    say "    milter   : ${verdict:-(no log line)}"
+done
+say ""
+say "== Stopping everything"

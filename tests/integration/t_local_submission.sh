@@ -1,0 +1,145 @@
+#!/bin/bash
+# t_local_submission.sh - mail submitted with sendmail(1) (web mail, scripts)
+# goes through non_smtpd_milters.  There Postfix forbids refusing the
+# simulated RCPT, so the daemon decides at end of message: a message for a
+# classic address must never reach it (refused -> bounced to the sender,
+# or held), a message within the trust space is delivered.
+set -u
+. "$(dirname "$0")/../lib/harness.sh"
+h_require_root
+h_require_built
+h_init
+
+LOCAL=dr.martin@chu-test.mssante.fr
+PEER=confrere@medecin.mssante.fr
+CLASSIC=secretariat@outlook.fr
+
+start_capsink || exit 1
+free_port MILTER_PORT || exit 1
+start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
+conf=$W/milter/mssante-milter.conf
+milter_conf "$conf"
+echo "WhitelistFile $FIXTURES/it-list.xml" >>"$conf"
+start_milter "$conf" || exit 1
+
+# submit SUBJECT TO...: a small message through sendmail -C.
+submit() {
+    local subject=$1
+    shift
+    printf 'From: %s\nTo: %s\nSubject: %s\n\nCompte rendu de consultation.\n' \
+        "$LOCAL" "$*" "$subject" | local_submit "$LOCAL" "$@"
+}
+
+# got_message SUBJECT RCPT: the sink holds that message for that recipient.
+got_message() {
+    local i f
+    for i in $(seq 1 200); do
+        for f in $(sink_file_for_rcpt "$2"); do
+            grep -q -x -F "Subject: $1" "$f" && return 0
+        done
+        sleep 0.1
+    done
+    h_fail "no \"$1\" for $2 in the sink"
+}
+
+# never_reached SUBJECT RCPT...: once Postfix is done with the message
+# (bounced, or parked in the hold queue), none of RCPT got it.
+never_reached() {
+    local subject=$1 r f
+    shift
+    settle_queue || return 1
+    for r in "$@"; do
+        for f in $(sink_file_for_rcpt "$r"); do
+            if grep -q -x -F "Subject: $subject" "$f"; then
+                h_fail "\"$subject\" reached $r ($f)"
+                return 1
+            fi
+        done
+    done
+}
+
+# settle_queue: wait until only held messages remain in the queue.
+settle_queue() {
+    local i
+    for i in $(seq 1 200); do
+        queue_json | grep -v '"queue_name": *"hold"' | grep -q '^{' || return 0
+        sleep 0.1
+    done
+    h_fail "the queue did not settle: $(queue_json)"
+}
+
+held_count() { queue_json | grep -c '"queue_name": *"hold"'; }
+
+# stopped_by_milter SUBJECT HELD_BEFORE: Postfix says the milter refused or
+# held it: either a bounce for the sender that quotes the 5.7.1 reply, or
+# one more message in the hold queue than HELD_BEFORE.
+stopped_by_milter() {
+    local i f
+    for i in $(seq 1 100); do
+        if [ "$(held_count)" -gt "$2" ]; then
+            STOPPED_HOW=held
+            return 0
+        fi
+        for f in $(sink_file_for_rcpt "$LOCAL"); do
+            if grep -q -x -F 'X-Capsink-From: <>' "$f" && grep -q -F "Subject: $1" "$f" &&
+               grep -q '5\.7\.1' "$f"; then
+                STOPPED_HOW="bounced to the sender"
+                return 0
+            fi
+        done
+        sleep 0.1
+    done
+    h_fail "neither a bounce quoting 5.7.1 nor a held message for \"$1\"; maillog:
+$(maillog | tail -8)"
+}
+
+submit local-mss "$PEER"
+check "sendmail: submission to MSSante accepted" test $? = 0
+check "sendmail: outbound to MSSante delivered" got_message local-mss "$PEER"
+qid=$(maillog_qid "from=<$LOCAL>")
+check "sendmail: log line with queue id ${qid:-?} says outbound, accept" \
+    verdict_logged "$qid" "outbound.*accept|accept.*outbound"
+
+held=$(held_count)
+submit local-classic "$CLASSIC"
+check "sendmail: outbound to @outlook.fr never reaches it" never_reached local-classic "$CLASSIC"
+STOPPED_HOW=
+check "sendmail: outbound to @outlook.fr stopped by the milter at end of message" \
+    stopped_by_milter local-classic "$held"
+note "stopped: ${STOPPED_HOW:-?}"
+qid=$(maillog_qid "milter-(reject|hold): .*from=<$LOCAL>")
+check "sendmail: log line with queue id ${qid:-?} says reject or hold" \
+    verdict_logged "$qid" "reject|hold"
+
+held=$(held_count)
+submit local-mixed "$PEER" "$CLASSIC"
+check "sendmail: mixed list reaches nobody" never_reached local-mixed "$PEER" "$CLASSIC"
+check "sendmail: mixed list stopped by the milter" stopped_by_milter local-mixed "$held"
+
+stop_milter
+
+# --- no list at all: a local submission is held, not lost ---------------------
+# Over SMTP the client would get 451 and retry; sendmail(1) has already
+# handed the message over, so the daemon parks it in the hold queue.
+
+free_port DEAD_REDIS_PORT || exit 1
+nolist=$W/milter/nolist.conf
+milter_conf "$nolist"
+cat >>"$nolist" <<EOF
+Redis 127.0.0.1:$DEAD_REDIS_PORT
+RedisTimeout 500ms
+SnapshotFile $W/milter/no-such.snapshot
+EOF
+start_milter "$nolist" || exit 1
+held=$(held_count)
+submit local-nolist "$PEER"
+check "sendmail with no list at all: the message is held" stopped_by_milter local-nolist "$held"
+check "sendmail with no list at all: not delivered meanwhile" never_reached local-nolist "$PEER"
+check "sendmail with no list at all: maillog shows the hold" contains "$(maillog)" "milter-hold"
+stop_milter "no list"
+
+# Once a list is back, the operator releases the hold queue.
+start_milter "$conf" || exit 1
+postsuper -c "$H_PF_ETC" -H ALL 2>/dev/null
+check "released from hold: delivered" got_message local-nolist "$PEER"
+stop_milter quiet

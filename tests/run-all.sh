@@ -1,0 +1,113 @@
+#!/bin/bash
+# run-all.sh - run the unit and integration tests, print one line per case
+# and a closing "N passed, N failed[, N skipped]".
+#
+#   tests/run-all.sh [--unit | --integration] [PATTERN]
+#
+# Unit tests are the programs $BUILD/tests/test_* (one case each: ok when it
+# exits 0; its own output is shown as "# " lines when it fails).
+# Integration tests are tests/integration/t_*.sh; each prints its own
+# "ok - / not ok - / skip - " lines (see tests/lib/harness.sh).  They run a
+# private Postfix and therefore need root: otherwise they are skipped.
+# PATTERN, when given, keeps only the tests whose file name contains it.
+#
+# Exit status: 0 when nothing failed.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+export BUILD=${BUILD:-build}
+
+run_unit=1
+run_integration=1
+pattern=
+for arg in "$@"; do
+    case $arg in
+        --unit)        run_integration=0 ;;
+        --integration) run_unit=0 ;;
+        -h|--help)     sed -n '2,15p' "$0"; exit 0 ;;
+        -*)            echo "run-all.sh: unknown option $arg" >&2; exit 2 ;;
+        *)             pattern=$arg ;;
+    esac
+done
+
+passed=0
+failed=0
+skipped=0
+out=$(mktemp /tmp/mssante-run.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+# count LINE: tally one protocol line.
+count() {
+    case $1 in
+        "ok - "*)     passed=$((passed + 1)) ;;
+        "not ok - "*) failed=$((failed + 1)) ;;
+        "skip - "*)   skipped=$((skipped + 1)) ;;
+    esac
+}
+
+wanted() { [ -z "$pattern" ] || [[ $(basename "$1") == *"$pattern"* ]]; }
+
+if [ "$run_unit" = 1 ]; then
+    found=0
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        wanted "$t" || continue
+        found=1
+        name=unit/$(basename "$t")
+        if MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1; then
+            line="ok - $name"
+        else
+            line="not ok - $name"
+        fi
+        echo "$line"
+        count "$line"
+        case $line in not*) sed 's/^/# /' "$out" | tail -40 ;; esac
+    done
+    if [ "$found" = 0 ] && [ -z "$pattern" ]; then
+        line="not ok - unit tests built in $BUILD/tests"
+        echo "$line"
+        count "$line"
+    fi
+fi
+
+if [ "$run_integration" = 1 ]; then
+    for t in tests/integration/t_*.sh; do
+        [ -f "$t" ] || continue
+        wanted "$t" || continue
+        name=$(basename "$t")
+        if [ "$(id -u)" != 0 ]; then
+            line="skip - $name # needs root to run a private Postfix"
+            echo "$line"
+            count "$line"
+            continue
+        fi
+        start=$(date +%s)
+        saw_fail=0
+        # Stream the script's lines as they come; anything that is not a
+        # protocol line (stray stderr) is shown as a comment.
+        while IFS= read -r line; do
+            case $line in
+                "ok - "*|"not ok - "*|"skip - "*|"#"*) ;;
+                *) line="# $line" ;;
+            esac
+            echo "$line"
+            count "$line"
+            case $line in "not ok - "*) saw_fail=1 ;; esac
+        done < <(bash "$t" 2>&1)
+        wait $! 2>/dev/null
+        rc=$?
+        # A script that died without saying why still counts as a failure.
+        if [ "$rc" != 0 ] && [ "$saw_fail" = 0 ]; then
+            line="not ok - $name exited with status $rc"
+            echo "$line"
+            count "$line"
+        fi
+        echo "# $name: $(($(date +%s) - start))s"
+    done
+fi
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,381 @@
+/*
+ * live.c - the whitelist in force in the daemon, and the thread that keeps
+ * it in step with Redis.
+ *
+ * Concurrency: milter threads hold the read side of a rwlock around their
+ * lookups; the only write-side critical section is the pointer swap.  The
+ * rwlock prefers writers so that a steady stream of milter callbacks cannot
+ * starve a swap (readers never nest, which that kind requires).  The old
+ * list is freed after the unlock.  Only live_start() and the poll thread
+ * ever install a list, so they can read the version in force without the
+ * lock; everyone else goes through live_acquire().
+ *
+ * Errors talking to Redis are logged once per outage, not once per poll:
+ * a Redis restart must not flood the mail log.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "whitelist/ansxml.h"
+#include "whitelist/live.h"
+#include "whitelist/snapshot.h"
+#include "whitelist/store.h"
+
+#define ERR_MAX 512
+
+static pthread_rwlock_t live_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static struct whitelist *live_list;           /* guarded by live_lock */
+
+static const struct config *live_cfg;
+/* Identity of the list in force; written by live_start and the poller only. */
+static char in_force[sizeof(((struct whitelist *)0)->version)];
+static char in_force_sha[sizeof(((struct whitelist *)0)->sha256)];
+static bool seed_pending;     /* WhitelistFile not yet offered to Redis */
+static bool recheck_pending;  /* compare content even if the version id matches */
+
+static pthread_t poll_thread;
+static bool poll_running;
+static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond;
+static bool stop_requested;
+
+const struct whitelist *live_acquire(void)
+{
+    pthread_rwlock_rdlock(&live_lock);
+    return live_list;
+}
+
+void live_release(void)
+{
+    pthread_rwlock_unlock(&live_lock);
+}
+
+/* Make WL the list in force (takes ownership) and log the change. */
+static void install(struct whitelist *wl, const char *how)
+{
+    struct whitelist *old;
+    char old_version[sizeof(in_force)];
+
+    snprintf(old_version, sizeof(old_version), "%s", in_force);
+    snprintf(in_force, sizeof(in_force), "%s", wl->version);
+    snprintf(in_force_sha, sizeof(in_force_sha), "%s", wl->sha256);
+
+    pthread_rwlock_wrlock(&live_lock);
+    old = live_list;
+    live_list = wl;
+    pthread_rwlock_unlock(&live_lock);
+
+    whitelist_free(old);
+    log_info("whitelist %s: version=%s old=%s domains=%zu entries=%zu generated=%s source=%s",
+             how, wl->version, old_version[0] ? old_version : "none",
+             domainset_count(wl->domains), wl->entries,
+             wl->generated[0] ? wl->generated : "unknown", wl->source);
+}
+
+static void save_snapshot(const struct whitelist *wl)
+{
+    char err[ERR_MAX];
+
+    if (live_cfg->snapshot_file == NULL)
+        return;
+    if (snapshot_write(live_cfg->snapshot_file, wl, err, sizeof(err)) < 0)
+        log_warning("cannot write snapshot %s: %s", live_cfg->snapshot_file, err);
+}
+
+static struct whitelist *load_file(const char *path)
+{
+    char err[ERR_MAX];
+    struct ans_list *list = ans_parse_file(path, err, sizeof(err));
+    struct whitelist *wl;
+
+    if (list == NULL) {
+        log_error("cannot load whitelist file %s: %s", path, err);
+        return NULL;
+    }
+    wl = ans_list_take_whitelist(list);
+    if (wl != NULL) {
+        snprintf(wl->version, sizeof(wl->version), "file");
+        if (wl->loaded_at == 0)
+            wl->loaded_at = time(NULL);
+    }
+    return wl;
+}
+
+static struct whitelist *load_snapshot(void)
+{
+    const char *path = live_cfg->snapshot_file;
+    char err[ERR_MAX];
+    struct whitelist *wl;
+    struct stat st;
+
+    if (path == NULL)
+        return NULL;
+    if ((wl = snapshot_read(path, err, sizeof(err))) == NULL) {
+        log_error("cannot use snapshot %s: %s", path, err);
+        return NULL;
+    }
+    if (stat(path, &st) == 0)
+        log_notice("using snapshot %s: version %s generated %s, written %lds ago",
+                   path, wl->version, wl->generated[0] ? wl->generated : "unknown",
+                   (long)(time(NULL) - st.st_mtime));
+    return wl;
+}
+
+/* Publish WhitelistFile as the first version when Redis has none. */
+static int seed_redis(redisContext *c, char *err, size_t errlen)
+{
+    const char *file = live_cfg->whitelist_file;
+    char version[64];
+    struct ans_list *list;
+    bool published = false;
+    int rc;
+
+    seed_pending = false;
+    if ((list = ans_parse_file(file, err, errlen)) == NULL) {
+        log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err);
+        return 0;
+    }
+    rc = store_publish(c, live_cfg->redis_prefix, list, true, &published, version,
+                       sizeof(version), err, errlen);
+    ans_list_free(list);
+    if (rc < 0)
+        return -1;
+    if (published)
+        log_notice("Redis held no whitelist: published %s as version %s", file, version);
+    return 0;
+}
+
+/*
+ * Bring the list in force up to Redis's current version.
+ *
+ * Version ids come from a Redis counter: a Redis that lost its data counts
+ * from 1 again, so an id equal to the one in force does not prove the same
+ * list.  After a reconnection, or after Redis was seen empty, the next
+ * current version is therefore loaded whatever its id (recheck_pending) and
+ * replaces the list in force only if its content (sha256) differs.
+ *
+ * Returns 1 when a new list was installed, 0 when there is nothing new (or
+ * Redis holds no list), -1 on error with err filled in.
+ */
+static int refresh_from_redis(redisContext *c, const char *how, char *err, size_t errlen)
+{
+    char version[64];
+    struct whitelist *wl;
+    int rc;
+
+    rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
+                               err, errlen);
+    if (rc == 0 && seed_pending && live_cfg->whitelist_file != NULL) {
+        if (seed_redis(c, err, errlen) < 0)
+            return -1;
+        rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
+                                   err, errlen);
+    }
+    if (rc < 0)
+        return rc;
+    /* Seed only a Redis that never held a list since we started: one that
+     * lost its data later must not get an older file pushed back into it. */
+    seed_pending = false;
+    if (rc == 0) {
+        recheck_pending = true;
+        return 0;
+    }
+    if (!recheck_pending && strcmp(version, in_force) == 0)
+        return 0;
+
+    wl = store_load_version(c, live_cfg->redis_prefix, version, err, errlen);
+    if (wl == NULL)
+        return -1;
+    if (wl->version[0] == '\0')
+        snprintf(wl->version, sizeof(wl->version), "%s", version);
+    recheck_pending = false;
+    if (strcmp(wl->version, in_force) == 0 && strcmp(wl->sha256, in_force_sha) == 0) {
+        whitelist_free(wl);    /* the very list in force */
+        return 0;
+    }
+    install(wl, how);
+    save_snapshot(wl);
+    return 1;
+}
+
+static void start_without_redis(void)
+{
+    struct whitelist *wl = load_file(live_cfg->whitelist_file);
+
+    if (wl != NULL) {
+        install(wl, "loaded");
+        save_snapshot(wl);
+        return;
+    }
+    /* The file is broken: the last good list, if any, is still better than none. */
+    if ((wl = load_snapshot()) != NULL)
+        install(wl, "loaded");
+}
+
+static void start_with_redis(void)
+{
+    char err[ERR_MAX];
+    redisContext *c = store_connect(live_cfg, err, sizeof(err));
+    struct whitelist *wl;
+    int rc = -1;
+
+    if (c == NULL) {
+        log_error("Redis unreachable at start: %s", err);
+    } else {
+        rc = refresh_from_redis(c, "loaded", err, sizeof(err));
+        if (rc < 0)
+            log_error("cannot load the whitelist from Redis: %s", err);
+        else if (rc == 0)
+            log_warning("Redis holds no whitelist yet (mssantectl whitelist load FILE)");
+        redisFree(c);
+    }
+    if (rc == 1)
+        return;
+    if ((wl = load_snapshot()) != NULL)
+        install(wl, "loaded");
+}
+
+/* Sleep for the poll interval; true when asked to stop. */
+static bool wait_for_stop(int ms)
+{
+    struct timespec until;
+    bool stop;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&stop_mutex);
+    while (!stop_requested) {
+        if (pthread_cond_timedwait(&stop_cond, &stop_mutex, &until) == ETIMEDOUT)
+            break;
+    }
+    stop = stop_requested;
+    pthread_mutex_unlock(&stop_mutex);
+    return stop;
+}
+
+static void *poll_main(void *arg)
+{
+    char err[ERR_MAX], failed[64] = "";
+    redisContext *c = NULL;
+    bool outage = false;
+
+    (void)arg;
+    while (!wait_for_stop(live_cfg->whitelist_poll_ms)) {
+        int rc;
+
+        if (c == NULL) {
+            if ((c = store_connect(live_cfg, err, sizeof(err))) == NULL) {
+                if (!outage)
+                    log_warning("Redis unreachable: %s; keeping whitelist version %s",
+                                err, in_force[0] ? in_force : "none");
+                outage = true;
+                continue;
+            }
+            /* Whatever happened while we were not connected, look at the
+             * content of the next version once. */
+            recheck_pending = true;
+        }
+        rc = refresh_from_redis(c, "swapped", err, sizeof(err));
+        if (rc >= 0 || c->err == 0) {
+            if (outage)
+                log_notice("Redis reachable again");
+            outage = false;
+        }
+        if (rc >= 0) {
+            failed[0] = '\0';
+            continue;
+        }
+        if (c->err != 0) {
+            /* Connection-level failure: reconnect on the next poll. */
+            if (!outage)
+                log_warning("Redis error: %s; keeping whitelist version %s",
+                            err, in_force[0] ? in_force : "none");
+            outage = true;
+            redisFree(c);
+            c = NULL;
+        } else if (strcmp(failed, err) != 0) {
+            /* Bad data: say it once, keep the list in force. */
+            log_error("cannot load the current whitelist from Redis: %s; keeping version %s",
+                      err, in_force[0] ? in_force : "none");
+            snprintf(failed, sizeof(failed), "%.63s", err);
+        }
+    }
+    if (c != NULL)
+        redisFree(c);
+    return NULL;
+}
+
+static int start_poller(void)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&stop_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    stop_requested = false;
+
+    if ((rc = pthread_create(&poll_thread, NULL, poll_main, NULL)) != 0) {
+        log_error("cannot start the whitelist poll thread: %s", strerror(rc));
+        pthread_cond_destroy(&stop_cond);
+        return -1;
+    }
+    poll_running = true;
+    return 0;
+}
+
+int live_start(const struct config *cfg)
+{
+    live_cfg = cfg;
+    in_force[0] = '\0';
+    in_force_sha[0] = '\0';
+    seed_pending = true;
+    recheck_pending = false;
+
+    if (!cfg->redis_enabled)
+        start_without_redis();
+    else
+        start_with_redis();
+
+    if (in_force[0] == '\0')
+        log_error("no whitelist in force: mail is deferred (451 4.3.0) until one is loaded");
+    if (cfg->redis_enabled)
+        return start_poller();
+    return 0;
+}
+
+void live_stop(void)
+{
+    struct whitelist *old;
+
+    if (poll_running) {
+        pthread_mutex_lock(&stop_mutex);
+        stop_requested = true;
+        pthread_cond_signal(&stop_cond);
+        pthread_mutex_unlock(&stop_mutex);
+        pthread_join(poll_thread, NULL);
+        pthread_cond_destroy(&stop_cond);
+        poll_running = false;
+    }
+    pthread_rwlock_wrlock(&live_lock);
+    old = live_list;
+    live_list = NULL;
+    pthread_rwlock_unlock(&live_lock);
+    whitelist_free(old);
+    in_force[0] = '\0';
+    in_force_sha[0] = '\0';
+}

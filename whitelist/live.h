@@ -1,0 +1,39 @@
+/*
+ * live.h - the whitelist in force in the daemon.
+ *
+ * One pointer, read by every milter thread and replaced when a new version
+ * shows up in Redis.  Readers bracket their lookups with live_acquire() /
+ * live_release() (a read lock); the poller's write side only swaps the
+ * pointer, and the old list is freed after the lock is released, so a swap
+ * never holds up a lookup for longer than a pointer assignment.
+ *
+ * Sources, by configuration:
+ *  - no Redis: WhitelistFile, parsed once at start (version "file");
+ *  - Redis: the current version in Redis (WhitelistFile is only a seed,
+ *    published when Redis holds no list yet), re-checked every
+ *    WhitelistPoll by a background thread; SnapshotFile is the fallback for
+ *    a cold start while Redis is unreachable and is rewritten after every
+ *    successful load.
+ * With no usable source the daemon runs with no list and the policy answers
+ * 451 4.3.0 until one appears.
+ */
+#ifndef MSSANTE_LIVE_H
+#define MSSANTE_LIVE_H
+
+#include "milter/config.h"
+#include "whitelist/whitelist.h"
+
+/* Initial load, then (with Redis) start the poll thread.  CFG must outlive
+ * live_stop().  Returns 0, or -1 only when the poll thread cannot be
+ * started; having no list is not an error (it is logged). */
+int live_start(const struct config *cfg);
+
+/* The list in force (NULL when none), valid until live_release().  Take it
+ * once per milter callback; do not nest. */
+const struct whitelist *live_acquire(void);
+void live_release(void);
+
+/* Stop the poll thread and free the list in force. */
+void live_stop(void);
+
+#endif
