@@ -32,7 +32,7 @@ BUILD    ?= build
 endif
 
 # Library code shared by the daemon, mssantectl and the tests.
-LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c) \
+LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c) \
             $(filter-out milter/main.c,$(wildcard milter/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CTL_SRC  := $(wildcard ctl/*.c)
