@@ -55,11 +55,12 @@ if [ "$run_unit" = 1 ]; then
         wanted "$t" || continue
         found=1
         name=unit/$(basename "$t")
-        if MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1; then
-            line="ok - $name"
-        else
-            line="not ok - $name"
-        fi
+        MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1
+        case $? in
+            0)  line="ok - $name" ;;
+            77) line="skip - $name # $(tail -n 1 "$out")" ;;   # automake's "skipped"
+            *)  line="not ok - $name" ;;
+        esac
         echo "$line"
         count "$line"
         case $line in not*) sed 's/^/# /' "$out" | tail -40 ;; esac
