@@ -14,6 +14,7 @@ DESTDIR  ?=
 SBINDIR  ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 VERSION  := 0.1.0
 
 CC       ?= cc
@@ -32,7 +33,7 @@ BUILD    ?= build
 endif
 
 # Library code shared by the daemon, mssantectl and the tests.
-LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c) \
+LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c forward/*.c notify/*.c) \
             $(filter-out milter/main.c,$(wildcard milter/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CTL_SRC  := $(wildcard ctl/*.c)
@@ -97,6 +98,11 @@ install: all
 	install -m 0644 postfix-examples/mssante-milter.conf $(DESTDIR)$(SYSCONFDIR)/mssante-milter.conf.example
 	for m in $(wildcard man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for m in $(wildcard man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|' -e 's|/etc/mssante-milter.conf|$(SYSCONFDIR)/mssante-milter.conf|' \
+	    contrib/mssante-milter.service > $(DESTDIR)$(UNITDIR)/mssante-milter.service
+	install -m 0644 contrib/mssante-milter.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/mssante-milter.conf
+	install -m 0644 contrib/mssante-milter.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/mssante-milter.conf
 
 clean:
 	rm -rf build build-san

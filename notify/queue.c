@@ -1,0 +1,857 @@
+/*
+ * queue.c - the durable notice queue in Redis and its sending worker
+ * (layout, claiming and retry rules in queue.h).
+ *
+ * Every state change of an item is one Lua script, so that "is it due /
+ * is it still mine" and the change happen in one step inside Redis even
+ * with several workers on several MX nodes.  The worker is one thread with
+ * its own Redis connection and one libcurl easy handle per notice; it
+ * sleeps on a condition variable between polls, so that the milter can
+ * wake it (notify_worker_kick) and stopping it is immediate.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+#include "notify/queue.h"
+#include "policy/address.h"
+#include "whitelist/fetch.h"
+
+#define DEFAULT_PREFIX  "mssante:"
+#define PREFIX_MAX      100
+#define KEY_MAX         (PREFIX_MAX + 64)
+#define ADDR_MAX        (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
+#define ENQUEUE_MAX     1000          /* notices per call: one message's worth */
+#define RECONNECT_MS    5000          /* between attempts while Redis is away */
+#define ERRTEXT_MAX     300
+
+/* KEYS: seq, queue, stats.  ARGV: item key prefix, now, then mailbox,
+ * target pairs.  Returns the number queued. */
+static const char enqueue_lua[] =
+    "local n = 0\n"
+    "for i = 3, #ARGV, 2 do\n"
+    "  local id = redis.call('INCR', KEYS[1])\n"
+    "  redis.call('HSET', ARGV[1] .. id, 'mailbox', ARGV[i], 'target', ARGV[i + 1],\n"
+    "             'created', ARGV[2], 'attempts', '0')\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[2], id)\n"
+    "  n = n + 1\n"
+    "end\n"
+    "redis.call('HINCRBY', KEYS[3], 'enqueued', n)\n"
+    "return n\n";
+
+/* KEYS: queue.  ARGV: item key prefix, now, lease end, token.
+ * Returns nil, or {id, mailbox, target, created, attempts}.  An id whose
+ * hash is gone (deleted by hand) is dropped from the queue. */
+static const char claim_lua[] =
+    "while true do\n"
+    "  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, 1)\n"
+    "  if #ids == 0 then return false end\n"
+    "  local id = ids[1]\n"
+    "  local k = ARGV[1] .. id\n"
+    "  local f = redis.call('HMGET', k, 'mailbox', 'target', 'created', 'attempts')\n"
+    "  if f[2] then\n"
+    "    redis.call('ZADD', KEYS[1], ARGV[3], id)\n"
+    "    redis.call('HSET', k, 'claim', ARGV[4])\n"
+    "    return {id, f[1] or '', f[2], f[3] or '0', f[4] or '0'}\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], id)\n"
+    "end\n";
+
+/* KEYS: queue, item, stats.  ARGV: id, token, counter.  The item is
+ * deleted (sent or given up) only by the worker that holds it.
+ * Returns 1 done, 0 not ours any more. */
+static const char finish_lua[] =
+    "if redis.call('HGET', KEYS[2], 'claim') ~= ARGV[2] then return 0 end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "redis.call('HINCRBY', KEYS[3], ARGV[3], 1)\n"
+    "return 1\n";
+
+/* KEYS: queue, item, stats.  ARGV: id, token, next attempt, error, "1" to
+ * count a failed attempt ("0": handed back untried).  Returns 1 or 0. */
+static const char retry_lua[] =
+    "if redis.call('HGET', KEYS[2], 'claim') ~= ARGV[2] then return 0 end\n"
+    "redis.call('HDEL', KEYS[2], 'claim')\n"
+    "if ARGV[5] == '1' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'attempts', 1)\n"
+    "  redis.call('HSET', KEYS[2], 'last_error', ARGV[4])\n"
+    "  redis.call('HINCRBY', KEYS[3], 'retried', 1)\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])\n"
+    "return 1\n";
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void redis_error(const redisContext *c, const redisReply *r, const char *what,
+                        char *err, size_t errlen)
+{
+    const char *why;
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        why = r->str;
+    else if (r != NULL)
+        why = "unexpected reply";
+    else if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
+        why = "timed out";
+    else if (c->err == REDIS_ERR_EOF)
+        why = "connection closed by server";
+    else
+        why = c->errstr[0] ? c->errstr : "no reply";
+    seterr(err, errlen, "redis: %s: %s", what, why);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct qkeys {
+    char seq[KEY_MAX], queue[KEY_MAX], stats[KEY_MAX], item[KEY_MAX];
+};
+
+static int make_keys(struct qkeys *k, const char *prefix, char *err, size_t errlen)
+{
+    const char *p = prefix != NULL ? prefix : DEFAULT_PREFIX;
+
+    if (strlen(p) > PREFIX_MAX) {
+        seterr(err, errlen, "notify: redis key prefix too long");
+        return -1;
+    }
+    snprintf(k->seq, sizeof(k->seq), "%snotify:seq", p);
+    snprintf(k->queue, sizeof(k->queue), "%snotify:queue", p);
+    snprintf(k->stats, sizeof(k->stats), "%snotify:stats", p);
+    snprintf(k->item, sizeof(k->item), "%snotify:item:", p);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queueing                                                             */
+/* ------------------------------------------------------------------ */
+
+static int check_addr(const char *what, const char *a, bool may_be_empty, char *err,
+                      size_t errlen)
+{
+    struct mailaddr m;
+    const char *why = NULL;
+
+    if ((a == NULL || a[0] == '\0') && may_be_empty)
+        return 0;
+    if (a == NULL || strpbrk(a, "\r\n<>,;") != NULL || addr_parse(a, &m, &why) != ADDR_OK) {
+        seterr(err, errlen, "notify: %s \"%s\": %s", what, a ? a : "",
+               why ? why : "not a plain address");
+        return -1;
+    }
+    return 0;
+}
+
+int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *mailboxes,
+                        const char *const *targets, size_t n, long long when_ms,
+                        char *err, size_t errlen)
+{
+    struct qkeys k;
+    const char **argv;
+    char now[32];
+    redisReply *r;
+    size_t i, argc;
+    int rc = -1;
+
+    if (n == 0)
+        return 0;
+    if (c == NULL) {
+        seterr(err, errlen, "notify: no Redis connection");
+        return -1;
+    }
+    if (n > ENQUEUE_MAX) {
+        seterr(err, errlen, "notify: more than %d notices at once", ENQUEUE_MAX);
+        return -1;
+    }
+    if (make_keys(&k, prefix, err, errlen) < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (check_addr("mailbox", mailboxes ? mailboxes[i] : NULL, true, err, errlen) < 0
+            || check_addr("target", targets[i], false, err, errlen) < 0)
+            return -1;
+    }
+    snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : now_ms());
+    argc = 8 + 2 * n;
+    if ((argv = calloc(argc, sizeof(*argv))) == NULL) {
+        seterr(err, errlen, "notify: out of memory");
+        return -1;
+    }
+    argv[0] = "EVAL";
+    argv[1] = enqueue_lua;
+    argv[2] = "3";
+    argv[3] = k.seq;
+    argv[4] = k.queue;
+    argv[5] = k.stats;
+    argv[6] = k.item;
+    /* ARGV[1] is the item key prefix (argv[6]), ARGV[2] the time, then
+     * the (mailbox, target) pairs. */
+    argc = 7;
+    argv[argc++] = now;
+    for (i = 0; i < n; i++) {
+        argv[argc++] = mailboxes && mailboxes[i] ? mailboxes[i] : "";
+        argv[argc++] = targets[i];
+    }
+    r = redisCommandArgv(c, (int)argc, argv, NULL);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        redis_error(c, r, "EVAL enqueue", err, errlen);
+    else
+        rc = 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    free(argv);
+    return rc;
+}
+
+int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,
+                   const char *target, char *err, size_t errlen)
+{
+    const char *m[1] = { mailbox }, *t[1] = { target };
+
+    return notify_enqueue_many(c, prefix, m, t, 1, 0, err, errlen);
+}
+
+int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *out,
+                     char *err, size_t errlen)
+{
+    const char *hgetall[2], *zcard[2];
+    redisReply *rs = NULL, *rz = NULL;
+    struct qkeys k;
+    size_t i;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (c == NULL) {
+        seterr(err, errlen, "notify: no Redis connection");
+        return -1;
+    }
+    if (make_keys(&k, prefix, err, errlen) < 0)
+        return -1;
+    hgetall[0] = "HGETALL";
+    hgetall[1] = k.stats;
+    zcard[0] = "ZCARD";
+    zcard[1] = k.queue;
+    if (redisAppendCommandArgv(c, 2, hgetall, NULL) != REDIS_OK
+        || redisAppendCommandArgv(c, 2, zcard, NULL) != REDIS_OK) {
+        redis_error(c, NULL, "HGETALL", err, errlen);
+        return -1;
+    }
+    /* Read both replies before looking at either, so that the connection
+     * stays in step whatever the first one says. */
+    if (redisGetReply(c, (void **)&rs) != REDIS_OK)
+        rs = NULL;
+    if (rs != NULL && redisGetReply(c, (void **)&rz) != REDIS_OK)
+        rz = NULL;
+    if (rs == NULL || rs->type != REDIS_REPLY_ARRAY) {
+        redis_error(c, rs, "HGETALL", err, errlen);
+        goto out;
+    }
+    if (rz == NULL || rz->type != REDIS_REPLY_INTEGER) {
+        redis_error(c, rz, "ZCARD", err, errlen);
+        goto out;
+    }
+    for (i = 0; i + 1 < rs->elements; i += 2) {
+        const char *f = rs->element[i]->str, *v = rs->element[i + 1]->str;
+        long long n = v ? strtoll(v, NULL, 10) : 0;
+
+        if (f == NULL)
+            continue;
+        if (strcmp(f, "enqueued") == 0)
+            out->enqueued = n;
+        else if (strcmp(f, "sent") == 0)
+            out->sent = n;
+        else if (strcmp(f, "retried") == 0)
+            out->retried = n;
+        else if (strcmp(f, "failed") == 0)
+            out->failed = n;
+    }
+    out->pending = rz->integer;
+    rc = 0;
+out:
+    if (rs != NULL)
+        freeReplyObject(rs);
+    if (rz != NULL)
+        freeReplyObject(rz);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parameters                                                           */
+/* ------------------------------------------------------------------ */
+
+void notify_worker_params_init(struct notify_worker_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->poll_ms = 1000;
+    p->retry_min_ms = 30 * 1000LL;
+    p->retry_max_ms = 3600 * 1000LL;
+    p->max_age_ms = 2 * 86400 * 1000LL;
+    p->max_attempts = 50;
+    p->smtp_timeout_ms = 30 * 1000LL;
+    p->lease_ms = 5 * 60 * 1000LL;
+}
+
+int notify_check_smtp_url(const char *url, char *err, size_t errlen)
+{
+    const char *host;
+
+    if (url == NULL || url[0] == '\0') {
+        seterr(err, errlen, "no NotifySMTP URL");
+        return -1;
+    }
+    if (strncmp(url, "smtp://", 7) == 0)
+        host = url + 7;
+    else if (strncmp(url, "smtps://", 8) == 0)
+        host = url + 8;
+    else {
+        seterr(err, errlen, "NotifySMTP \"%s\": must start with smtp:// or smtps://", url);
+        return -1;
+    }
+    if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
+        seterr(err, errlen, "NotifySMTP \"%s\": no host", url);
+        return -1;
+    }
+    if (strpbrk(url, " \t\r\n") != NULL) {
+        seterr(err, errlen, "NotifySMTP \"%s\": white space in URL", url);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker                                                           */
+/* ------------------------------------------------------------------ */
+
+struct notify_worker {
+    struct notify_worker_params p;   /* strings point at the copies below */
+    char *prefix, *url, *sender, *helo;
+    struct qkeys k;
+    char token_base[96];
+    unsigned long long claims;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;                   /* under mu; also read unlocked by curl's callback */
+    bool kicked;
+};
+
+/* One claimed item. */
+struct item {
+    char id[32];
+    char mailbox[ADDR_MAX];
+    char target[ADDR_MAX];
+    long long created;
+    long long attempts;
+    char token[128];
+};
+
+enum send_result { SEND_OK, SEND_TEMPORARY, SEND_PERMANENT, SEND_ABORTED };
+
+static bool is_stopping(struct notify_worker *w)
+{
+    bool s;
+
+    pthread_mutex_lock(&w->mu);
+    s = w->stopping;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+/* Sleep up to MS, or until kicked or stopped. */
+static void nap(struct notify_worker *w, long long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping && !w->kicked) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    w->kicked = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void copy_field(char *dst, size_t size, const redisReply *e)
+{
+    snprintf(dst, size, "%s", e != NULL && e->type == REDIS_REPLY_STRING ? e->str : "");
+}
+
+/* Claim the first due item: 1 claimed, 0 none due, -1 Redis error. */
+static int claim(struct notify_worker *w, redisContext *c, struct item *it,
+                 char *err, size_t errlen)
+{
+    char now[32], until[32];
+    const char *argv[8];
+    redisReply *r;
+    long long t = now_ms();
+    char buf[32];
+    int rc = -1;
+
+    memset(it, 0, sizeof(*it));
+    snprintf(it->token, sizeof(it->token), "%s:%llu", w->token_base, ++w->claims);
+    snprintf(now, sizeof(now), "%lld", t);
+    snprintf(until, sizeof(until), "%lld", t + w->p.lease_ms);
+    argv[0] = "EVAL";
+    argv[1] = claim_lua;
+    argv[2] = "1";
+    argv[3] = w->k.queue;
+    argv[4] = w->k.item;
+    argv[5] = now;
+    argv[6] = until;
+    argv[7] = it->token;
+    r = redisCommandArgv(c, 8, argv, NULL);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        redis_error(c, r, "EVAL claim", err, errlen);
+    } else if (r->type == REDIS_REPLY_NIL) {
+        rc = 0;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
+        copy_field(it->id, sizeof(it->id), r->element[0]);
+        copy_field(it->mailbox, sizeof(it->mailbox), r->element[1]);
+        copy_field(it->target, sizeof(it->target), r->element[2]);
+        copy_field(buf, sizeof(buf), r->element[3]);
+        it->created = strtoll(buf, NULL, 10);
+        copy_field(buf, sizeof(buf), r->element[4]);
+        it->attempts = strtoll(buf, NULL, 10);
+        rc = 1;
+    } else {
+        redis_error(c, r, "EVAL claim", err, errlen);
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Run one of the item scripts.  1 done, 0 the item was not ours, -1 error. */
+static int item_script(struct notify_worker *w, redisContext *c, const struct item *it,
+                       const char *script, const char *what, const char *a3,
+                       const char *a4, const char *a5, char *err, size_t errlen)
+{
+    char key[KEY_MAX + 32];
+    const char *argv[11];
+    redisReply *r;
+    int argc = 0, rc = -1;
+
+    snprintf(key, sizeof(key), "%s%s", w->k.item, it->id);
+    argv[argc++] = "EVAL";
+    argv[argc++] = script;
+    argv[argc++] = "3";
+    argv[argc++] = w->k.queue;
+    argv[argc++] = key;
+    argv[argc++] = w->k.stats;
+    argv[argc++] = it->id;
+    argv[argc++] = it->token;
+    argv[argc++] = a3;
+    if (a4 != NULL) {
+        argv[argc++] = a4;
+        argv[argc++] = a5;
+    }
+    r = redisCommandArgv(c, argc, argv, NULL);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        redis_error(c, r, what, err, errlen);
+    else
+        rc = r->integer == 1 ? 1 : 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* ---- SMTP ------------------------------------------------------------ */
+
+struct upload {
+    const char *data;
+    size_t len, off;
+};
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+    struct upload *u = arg;
+    size_t room = size * nitems, n = u->len - u->off;
+
+    if (n > room)
+        n = room;
+    memcpy(buf, u->data + u->off, n);
+    u->off += n;
+    return n;
+}
+
+/* Abort the transfer when the worker is asked to stop. */
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return is_stopping(arg) ? 1 : 0;
+}
+
+static enum send_result smtp_send(struct notify_worker *w, const struct item *it,
+                                  const char *msg, size_t len, char *why, size_t whylen)
+{
+    char from[ADDR_MAX + 2], to[ADDR_MAX + 2], url[1024], errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *rcpt = NULL;
+    struct upload u = { msg, len, 0 };
+    enum send_result res;
+    long code = 0;
+    CURLcode rc;
+    CURL *h;
+
+    if ((h = curl_easy_init()) == NULL) {
+        seterr(why, whylen, "cannot create a libcurl handle");
+        return SEND_TEMPORARY;
+    }
+    snprintf(from, sizeof(from), "<%s>", w->sender);
+    snprintf(to, sizeof(to), "<%s>", it->target);
+    /* The URL path is the EHLO name for libcurl's SMTP. */
+    if (w->helo != NULL && strchr(strstr(w->url, "://") + 3, '/') == NULL)
+        snprintf(url, sizeof(url), "%s/%s", w->url, w->helo);
+    else
+        snprintf(url, sizeof(url), "%s", w->url);
+    if ((rcpt = curl_slist_append(NULL, to)) == NULL) {
+        curl_easy_cleanup(h);
+        seterr(why, whylen, "out of memory");
+        return SEND_TEMPORARY;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(h, CURLOPT_READDATA, &u);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);   /* threads: no SIGALRM */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)w->p.smtp_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(w->p.smtp_timeout_ms < 10000 ? w->p.smtp_timeout_ms : 10000));
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == CURLE_OK) {
+        res = SEND_OK;
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        res = SEND_ABORTED;
+        seterr(why, whylen, "stopped");
+    } else {
+        res = code >= 500 && code < 600 ? SEND_PERMANENT : SEND_TEMPORARY;
+        if (code > 0)
+            seterr(why, whylen, "%s: SMTP %ld%s%s", curl_easy_strerror(rc), code,
+                   errbuf[0] ? ": " : "", errbuf);
+        else
+            seterr(why, whylen, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
+                   errbuf);
+    }
+    curl_slist_free_all(rcpt);
+    curl_easy_cleanup(h);
+    return res;
+}
+
+/* Delay before the attempt after N failed ones. */
+static long long backoff_ms(const struct notify_worker_params *p, long long n)
+{
+    long long d = p->retry_min_ms;
+
+    while (--n > 0 && d < p->retry_max_ms)
+        d *= 2;
+    return d < p->retry_max_ms ? d : p->retry_max_ms;
+}
+
+static const char *show_mailbox(const struct item *it)
+{
+    return it->mailbox[0] ? it->mailbox : "(unknown)";
+}
+
+/*
+ * Send one claimed item and record the outcome.  Returns -1 when Redis
+ * failed (the caller reconnects; the item comes back after its lease).
+ */
+static int process(struct notify_worker *w, redisContext *c, struct item *it)
+{
+    char unique[160], why[ERRTEXT_MAX] = "", err[ERRTEXT_MAX + 64], next[32];
+    struct notify_params np;
+    enum send_result res;
+    const char *counter;
+    long long failed, t;
+    size_t len = 0;
+    char *msg;
+    int rc;
+
+    snprintf(unique, sizeof(unique), "mssante-notify.%s.%lld.%s", it->id, it->attempts,
+             strrchr(w->token_base, ':') + 1);
+    np.from = w->sender;
+    np.to = it->target;
+    np.mailbox = it->mailbox;
+    np.date = now_ms() / 1000;
+    np.unique = unique;
+    np.tmpl = w->p.tmpl;
+    if ((msg = notify_message_build(&np, &len, why, sizeof(why))) == NULL) {
+        res = SEND_PERMANENT;          /* a stored address we cannot use */
+    } else {
+        res = smtp_send(w, it, msg, len, why, sizeof(why));
+        free(msg);
+    }
+
+    t = now_ms();
+    switch (res) {
+    case SEND_OK:
+        rc = item_script(w, c, it, finish_lua, "EVAL finish", "sent", NULL, NULL,
+                         err, sizeof(err));
+        if (rc >= 0)
+            log_info("notify: sent id=%s mailbox=%s to=<%s> attempts=%lld", it->id,
+                     show_mailbox(it), it->target, it->attempts + 1);
+        break;
+    case SEND_ABORTED:
+        snprintf(next, sizeof(next), "%lld", t);
+        rc = item_script(w, c, it, retry_lua, "EVAL release", next, "", "0", err, sizeof(err));
+        if (rc >= 0)
+            log_info("notify: id=%s to=<%s> handed back to the queue: stopping", it->id,
+                     it->target);
+        break;
+    default:
+        failed = it->attempts + 1;
+        if (res == SEND_PERMANENT
+            || (w->p.max_attempts > 0 && failed >= (long long)w->p.max_attempts)
+            || t - it->created >= w->p.max_age_ms) {
+            counter = "failed";
+            rc = item_script(w, c, it, finish_lua, "EVAL finish", counter, NULL, NULL,
+                             err, sizeof(err));
+            if (rc >= 0)
+                log_warning("notify: gave up id=%s mailbox=%s to=<%s> attempts=%lld: %s",
+                            it->id, show_mailbox(it), it->target, failed, why);
+        } else {
+            long long delay = backoff_ms(&w->p, failed);
+
+            snprintf(next, sizeof(next), "%lld", t + delay);
+            rc = item_script(w, c, it, retry_lua, "EVAL retry", next, why, "1",
+                             err, sizeof(err));
+            if (rc >= 0)
+                log_info("notify: deferred id=%s mailbox=%s to=<%s> attempts=%lld "
+                         "retry_in=%llds: %s", it->id, show_mailbox(it), it->target, failed,
+                         (delay + 999) / 1000, why);
+        }
+    }
+    if (rc < 0) {
+        log_warning("notify: id=%s: %s (the notice comes back when its lease ends)", it->id,
+                    err);
+        return -1;
+    }
+    if (rc == 0)
+        log_warning("notify: id=%s: claim lost to another worker (lease %llds too short?)",
+                    it->id, w->p.lease_ms / 1000);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct notify_worker *w = arg;
+    redisContext *c = NULL;
+    bool down = false;
+    char err[512];
+
+    log_info("notify: worker started, sending to %s", w->url);
+    while (!is_stopping(w)) {
+        struct item it;
+        int got;
+
+        if (c == NULL) {
+            err[0] = '\0';
+            if ((c = w->p.connect(w->p.connect_arg, err, sizeof(err))) == NULL) {
+                if (!down)
+                    log_warning("notify: %s; notices wait in Redis until it is back", err);
+                down = true;
+                nap(w, RECONNECT_MS < w->p.poll_ms ? w->p.poll_ms : RECONNECT_MS);
+                continue;
+            }
+            if (down)
+                log_notice("notify: Redis reachable again");
+            down = false;
+        }
+        got = claim(w, c, &it, err, sizeof(err));
+        if (got < 0) {
+            log_warning("notify: %s", err);
+            redisFree(c);
+            c = NULL;
+            continue;
+        }
+        if (got == 0) {
+            nap(w, w->p.poll_ms);
+            continue;
+        }
+        if (process(w, c, &it) < 0) {
+            redisFree(c);
+            c = NULL;
+        }
+    }
+    if (c != NULL)
+        redisFree(c);
+    log_info("notify: worker stopped");
+    return NULL;
+}
+
+static void worker_free(struct notify_worker *w)
+{
+    if (w == NULL)
+        return;
+    free(w->prefix);
+    free(w->url);
+    free(w->sender);
+    free(w->helo);
+    free(w);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    if ((d = strdup(s)) == NULL)
+        *failed = true;
+    return d;
+}
+
+/* "host:pid:random": identifies this worker's claims in Redis. */
+static void make_token_base(char *buf, size_t size)
+{
+    unsigned char rnd[6];
+    char host[64] = "";
+    size_t i, len;
+
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "host");
+    for (i = 0; host[i]; i++) {
+        if (host[i] == ':' || host[i] == '.')
+            host[i] = '-';      /* ':' separates the parts; '.' the Message-ID's */
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        unsigned long long x = (unsigned long long)now_ms() ^ ((unsigned long long)getpid() << 20);
+
+        for (i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)(x >> (8 * i));
+    }
+    len = (size_t)snprintf(buf, size, "%s:%ld:", host, (long)getpid());
+    for (i = 0; i < sizeof(rnd) && len + 3 <= size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%02x", rnd[i]);
+}
+
+struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
+                                          char *err, size_t errlen)
+{
+    struct notify_worker *w;
+    pthread_condattr_t ca;
+    bool failed = false;
+
+    if (p == NULL || p->connect == NULL) {
+        seterr(err, errlen, "notify: no Redis connection function");
+        return NULL;
+    }
+    if (notify_check_smtp_url(p->smtp_url, err, errlen) < 0
+        || check_addr("NotifySender", p->sender, false, err, errlen) < 0)
+        return NULL;
+    if (p->poll_ms <= 0 || p->retry_min_ms <= 0 || p->retry_max_ms < p->retry_min_ms
+        || p->max_age_ms <= 0 || p->smtp_timeout_ms <= 0 || p->lease_ms <= p->smtp_timeout_ms) {
+        seterr(err, errlen, "notify: bad worker timing (the lease must exceed the SMTP "
+               "timeout, the retry cap the first delay)");
+        return NULL;
+    }
+    if (fetch_global_init(err, errlen) < 0)
+        return NULL;
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        seterr(err, errlen, "notify: out of memory");
+        return NULL;
+    }
+    w->p = *p;
+    w->prefix = dup_or_null(p->prefix ? p->prefix : DEFAULT_PREFIX, &failed);
+    w->url = dup_or_null(p->smtp_url, &failed);
+    w->sender = dup_or_null(p->sender, &failed);
+    w->helo = dup_or_null(p->helo, &failed);
+    if (failed || make_keys(&w->k, w->prefix, err, errlen) < 0) {
+        if (failed)
+            seterr(err, errlen, "notify: out of memory");
+        worker_free(w);
+        return NULL;
+    }
+    w->p.prefix = w->prefix;
+    w->p.smtp_url = w->url;
+    w->p.sender = w->sender;
+    w->p.helo = w->helo;
+    make_token_base(w->token_base, sizeof(w->token_base));
+
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        seterr(err, errlen, "notify: cannot start the worker thread");
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void notify_worker_kick(struct notify_worker *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->kicked = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void notify_worker_stop(struct notify_worker *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    worker_free(w);
+}
