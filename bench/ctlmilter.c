@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+
+#include "milter/socket.h"   /* the product's TCP_NODELAY fix: same measure for both */
 #include <libmilter/mfdef.h>
 
 /*
@@ -165,35 +167,6 @@ static struct smfiDesc ctl_desc = {
  * smfi_opensocket() and before smfi_main() starts accepting.  Returns the
  * number of sockets changed.
  */
-static int set_nodelay_on_listeners(void)
-{
-    int changed = 0;
-    long maxfd = sysconf(_SC_OPEN_MAX);
-
-    if (maxfd < 0 || maxfd > 65536)
-        maxfd = 65536;
-    for (int fd = 0; fd < maxfd; fd++) {
-        int listening = 0, one = 1;
-        socklen_t len = sizeof(listening);
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0
-            || !listening)
-            continue;
-        if (getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0)
-            continue;
-        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
-            continue;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
-            changed++;
-        else
-            fprintf(stderr, "ctlmilter: TCP_NODELAY on fd %d: %s\n",
-                    fd, strerror(errno));
-    }
-    return changed;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: ctlmilter -p SOCKET [-t TIMEOUT_SECONDS]\n"
@@ -237,7 +210,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ctlmilter: cannot open socket %s\n", spec);
         return 1;
     }
-    if (strncmp(spec, "inet", 4) == 0 && set_nodelay_on_listeners() == 0)
+    if (strncmp(spec, "inet", 4) == 0 && socket_set_nodelay() == 0)
         fprintf(stderr, "ctlmilter: warning: no listening TCP socket found "
                         "for TCP_NODELAY\n");
     return smfi_main() == MI_SUCCESS ? 0 : 1;

@@ -8,8 +8,14 @@
  * dead process and is removed.  The socket is then created by libmilter
  * under a umask that yields SocketMode directly, so it is never, even
  * briefly, more open than configured.
+ *
+ * For inet sockets we turn Nagle's algorithm off: libmilter writes a reply
+ * and the end-of-message actions in several small writes, and with Nagle
+ * on, Postfix's delayed ACK turns each of them into a ~40 ms stall.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -151,6 +157,39 @@ void socket_cleanup(void)
     created_path[0] = '\0';
 }
 
+/*
+ * libmilter keeps its listening descriptor to itself, so find it: right
+ * after smfi_opensocket() it is the only listening TCP socket we have.
+ * Linux copies TCP_NODELAY from the listener to every accepted connection.
+ */
+int socket_set_nodelay(void)
+{
+    long maxfd = sysconf(_SC_OPEN_MAX);
+    int changed = 0;
+
+    if (maxfd < 0 || maxfd > 65536)
+        maxfd = 65536;
+    for (int fd = 0; fd < maxfd; fd++) {
+        int listening = 0, one = 1;
+        socklen_t len = sizeof(listening);
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+            continue;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0
+            || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+            changed++;
+        else
+            log_warning("TCP_NODELAY on the milter socket: %s", strerror(errno));
+    }
+    if (changed == 0)
+        log_warning("no listening TCP socket found to set TCP_NODELAY on");
+    return changed;
+}
+
 int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group)
 {
     struct stat st;
@@ -178,8 +217,10 @@ int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group)
         return -1;
     }
 
-    if (path == NULL)
+    if (path == NULL) {
+        socket_set_nodelay();
         return 0;
+    }
     if (lstat(path, &st) == 0) {
         snprintf(created_path, sizeof(created_path), "%s", path);
         created_dev = st.st_dev;

@@ -34,6 +34,10 @@ const char *socket_unix_path(const char *spec);
  */
 int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group);
 
+/* Set TCP_NODELAY on libmilter's listening TCP socket (socket_prepare does
+ * it for inet specs).  Returns how many sockets were changed. */
+int socket_set_nodelay(void);
+
 /* At exit: remove the unix socket socket_prepare() created, if it is still
  * the same file.  libmilter does this itself only when not running as root. */
 void socket_cleanup(void);

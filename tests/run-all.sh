@@ -85,8 +85,17 @@ if [ "$run_integration" = 1 ]; then
         fi
         start=$(date +%s)
         saw_fail=0
-        # Stream the script's lines as they come; anything that is not a
-        # protocol line (stray stderr) is shown as a comment.
+        # Each script runs in a session of its own, bounded in time; whatever
+        # it leaves behind in that session (a server its trap missed) is
+        # killed afterwards, so a straggler can neither hang this runner nor
+        # leak into the next script.
+        log=$(mktemp /tmp/mssante-it-log.XXXXXX)
+        setsid timeout -k 10 "${MSSANTE_TEST_TIMEOUT:-900}" bash "$t" >"$log" 2>&1 </dev/null &
+        sid=$!
+        wait "$sid"
+        rc=$?
+        pkill -KILL -s "$sid" 2>/dev/null
+        # Anything that is not a protocol line (stray stderr) is shown as a comment.
         while IFS= read -r line; do
             case $line in
                 "ok - "*|"not ok - "*|"skip - "*|"#"*) ;;
@@ -95,9 +104,9 @@ if [ "$run_integration" = 1 ]; then
             echo "$line"
             count "$line"
             case $line in "not ok - "*) saw_fail=1 ;; esac
-        done < <(bash "$t" 2>&1)
-        wait $! 2>/dev/null
-        rc=$?
+        done <"$log"
+        rm -f "$log"
+        [ "$rc" = 124 ] && echo "# $name: killed after ${MSSANTE_TEST_TIMEOUT:-900}s"
         # A script that died without saying why still counts as a failure.
         if [ "$rc" != 0 ] && [ "$saw_fail" = 0 ]; then
             line="not ok - $name exited with status $rc"
