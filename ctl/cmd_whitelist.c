@@ -1,6 +1,6 @@
 /*
  * cmd_whitelist.c - "mssantectl whitelist load FILE" and
- * "mssantectl whitelist status".
+ * "mssantectl whitelist status" (fetch and rollback live in cmd_fetch.c).
  *
  * load is how a new ANS list reaches every MX node: the file is parsed
  * with the daemon's parser, and only a list the daemon would accept is
@@ -135,7 +135,7 @@ static long long list_age(const struct wl_info *info, bool *known)
     return *known ? (long long)(time(NULL) - gen) : 0;
 }
 
-static int status_json(const struct wl_info *info)
+static int status_json(const struct config *cfg, const struct wl_info *info)
 {
     json_t *o = json_object();
     char loaded[32], age[32];
@@ -157,10 +157,11 @@ static int status_json(const struct wl_info *info)
     json_object_set_new(o, "sha256", json_string_or_null(info->sha256));
     json_object_set_new(o, "source", json_string_or_null(info->source));
     json_object_set_new(o, "previous", json_string_or_null(info->previous));
+    json_object_set_new(o, "fetch", fetch_status_json(cfg));
     return print_json(o);
 }
 
-static void status_text(const struct wl_info *info)
+static void status_text(const struct config *cfg, const struct wl_info *info)
 {
     char loaded[32], age[32];
     bool known;
@@ -178,6 +179,7 @@ static void status_text(const struct wl_info *info)
     printf("sha256:     %s\n", info->sha256[0] ? info->sha256 : "unknown");
     printf("source:     %s\n", info->source[0] ? info->source : "unknown");
     printf("previous:   %s\n", info->previous[0] ? info->previous : "none");
+    fetch_status_text(cfg);
 }
 
 static int whitelist_status(const struct ctl *ctl)
@@ -188,10 +190,10 @@ static int whitelist_status(const struct ctl *ctl)
     if (wl_find(ctl->cfg, false, &info) < 0)
         return CTL_UNAVAILABLE;
     if (ctl->json) {
-        if (status_json(&info) < 0)
+        if (status_json(ctl->cfg, &info) < 0)
             rc = CTL_UNAVAILABLE;
     } else {
-        status_text(&info);
+        status_text(ctl->cfg, &info);
     }
     wl_info_release(&info);
     return rc;
@@ -213,7 +215,11 @@ int cmd_whitelist(const struct ctl *ctl, int argc, char **argv)
         }
         return whitelist_status(ctl);
     }
-    ctl_error("whitelist: expected \"load FILE\" or \"status\"%s%s",
+    if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
+        return cmd_whitelist_fetch(ctl, argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "rollback") == 0)
+        return cmd_whitelist_rollback(ctl, argc, argv);
+    ctl_error("whitelist: expected \"load FILE\", \"status\", \"fetch\" or \"rollback\"%s%s",
               argc >= 2 ? ", not " : "", argc >= 2 ? argv[1] : "");
     return CTL_USAGE;
 }

@@ -80,6 +80,7 @@ const char *fetch_error_name(enum fetch_error_kind kind)
     case FETCH_ERR_TOO_LARGE:  return "too-large";
     case FETCH_ERR_TRUNCATED:  return "truncated";
     case FETCH_ERR_OTHER:      return "other";
+    case FETCH_ERR_CANCELLED:  return "cancelled";
     }
     return "other";
 }
@@ -463,6 +464,8 @@ static enum fetch_status curl_error(CURL *curl, CURLcode rc, const struct fetch_
                     host, errbuf);
     case CURLE_TOO_MANY_REDIRECTS:
         return fail(res, FETCH_ERR_HTTP, "too many redirects from %s (%s)", host, errbuf);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return fail(res, FETCH_ERR_CANCELLED, "download from %s cancelled", host);
     case CURLE_SSL_CLIENTCERT:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_RECV_ERROR:
@@ -544,6 +547,20 @@ static enum fetch_status http_result(CURL *curl, const struct fetch_options *opt
 /* ------------------------------------------------------------------ */
 /* The transfer                                                        */
 
+/* CURLOPT_XFERINFOFUNCTION: libcurl calls it at least once a second, also
+ * while connecting or waiting for a silent server. */
+static int cancel_check(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                        curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct fetch_options *opt = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return opt->cancel(opt->cancel_arg) != 0;
+}
+
 static int setup(CURL *curl, const struct fetch_options *opt, struct sink *s,
                  struct tls_watch *w, struct curl_slist **headers, char *errbuf)
 {
@@ -581,6 +598,11 @@ static int setup(CURL *curl, const struct fetch_options *opt, struct sink *s,
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opt->max_size);
     SET(CURLOPT_WRITEFUNCTION, sink_write);
     SET(CURLOPT_WRITEDATA, s);
+    if (opt->cancel) {
+        SET(CURLOPT_XFERINFOFUNCTION, cancel_check);
+        SET(CURLOPT_XFERINFODATA, (void *)opt);
+        SET(CURLOPT_NOPROGRESS, 0L);
+    }
 
     /* The validators are sent back exactly as the server wrote them
      * (RFC 9110 13.1), not re-formatted from a parsed date. */

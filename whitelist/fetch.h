@@ -44,6 +44,11 @@ struct fetch_options {
     const char *last_modified;       /* previous Last-Modified, as received, or NULL;
                                       * send them only while the list they came
                                       * with is the one in force */
+    int (*cancel)(void *arg);        /* optional: called about once a second
+                                      * during the transfer; non-zero aborts it
+                                      * (FETCH_ERR_CANCELLED), so a daemon's
+                                      * shutdown need not wait out timeout_ms */
+    void *cancel_arg;
 };
 
 enum fetch_status {
@@ -64,7 +69,8 @@ enum fetch_error_kind {
     FETCH_ERR_HTTP,                  /* status other than 200/304, or empty 200 */
     FETCH_ERR_TOO_LARGE,             /* body larger than max_size */
     FETCH_ERR_TRUNCATED,             /* connection closed before the whole body */
-    FETCH_ERR_OTHER                  /* anything else libcurl reports */
+    FETCH_ERR_OTHER,                 /* anything else libcurl reports */
+    FETCH_ERR_CANCELLED              /* the cancel hook asked to stop */
 };
 
 struct fetch_result {

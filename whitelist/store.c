@@ -686,6 +686,103 @@ static int switch_current(redisContext *c, const char *prefix, const char *id,
 }
 
 /* ------------------------------------------------------------------ */
+/* Rolling back                                                         */
+/* ------------------------------------------------------------------ */
+
+/* 1 when version ID's metadata exists (a version is complete once its
+ * meta is written), 0 when not, -1 on error. */
+static int version_exists(redisContext *c, const char *prefix, const char *id,
+                          char *err, size_t errlen)
+{
+    char km[KEY_MAX];
+    redisReply *r;
+    int rc;
+
+    if (key_version(km, prefix, id, "meta", err, errlen) < 0)
+        return -1;
+    r = run1(c, err, errlen, "EXISTS", km);
+    if (r == NULL)
+        return -1;
+    rc = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* One optimistic attempt: 1 swapped, 0 lost a race (retry), -1 error. */
+static int rollback_once(redisContext *c, const char *prefix, const char *kcur,
+                         const char *kprev, char *cur, char *prev, size_t vlen,
+                         char *err, size_t errlen)
+{
+    redisReply *r;
+    int rc;
+
+    if (run_ok(c, err, errlen, 3, (const char *[]){ "WATCH", kcur, kprev }) < 0)
+        return -1;
+    if (get_string(c, kcur, cur, vlen, err, errlen) < 0
+        || get_string(c, kprev, prev, vlen, err, errlen) < 0) {
+        unwatch(c);
+        return -1;
+    }
+    if (cur[0] == '\0' || prev[0] == '\0') {
+        unwatch(c);
+        seterr(err, errlen, "no previous version to roll back to%s",
+               cur[0] == '\0' ? " (Redis holds no list)" : "");
+        return -1;
+    }
+    /* A publish deletes the versions before "previous" only after moving
+     * wl:current, which is watched: if this says yes, EXEC can trust it. */
+    rc = version_exists(c, prefix, prev, err, errlen);
+    if (rc <= 0) {
+        unwatch(c);
+        if (rc == 0)
+            seterr(err, errlen, "previous version %s no longer exists in Redis", prev);
+        return -1;
+    }
+    if (run_ok(c, err, errlen, 1, (const char *[]){ "MULTI" }) < 0)
+        return -1;
+    if (run_ok(c, err, errlen, 3, (const char *[]){ "SET", kcur, prev }) < 0
+        || run_ok(c, err, errlen, 3, (const char *[]){ "SET", kprev, cur }) < 0) {
+        discard(c);
+        return -1;
+    }
+    r = run1(c, err, errlen, "EXEC", NULL);
+    if (r == NULL)
+        return -1;
+    rc = r->type == REDIS_REPLY_NIL ? 0 : 1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_rollback(redisContext *c, const char *prefix, char *current_out,
+                   char *previous_out, size_t vlen, char *err, size_t errlen)
+{
+    char kcur[KEY_MAX], kprev[KEY_MAX], cur[64], prev[64];
+    int attempt, rc;
+
+    if (key_global(kcur, prefix, "current", err, errlen) < 0
+        || key_global(kprev, prefix, "previous", err, errlen) < 0)
+        return -1;
+    for (attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+        rc = rollback_once(c, prefix, kcur, kprev, cur, prev, sizeof(cur), err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            if (strlen(prev) >= vlen || strlen(cur) >= vlen) {
+                seterr(err, errlen, "version id buffer too small");
+                return -1;
+            }
+            /* Swapped: the old previous is current now. */
+            snprintf(current_out, vlen, "%s", prev);
+            snprintf(previous_out, vlen, "%s", cur);
+            return 0;
+        }
+    }
+    seterr(err, errlen, "%s kept changing under concurrent publishers; gave up after %d attempts",
+           kcur, SWITCH_ATTEMPTS);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
 /* Publishing                                                           */
 /* ------------------------------------------------------------------ */
 

@@ -64,4 +64,12 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
 int store_previous_version(redisContext *c, const char *prefix,
                            char *version_out, size_t vlen, char *err, size_t errlen);
 
+/* Make the previous version current again, and the current one previous
+ * (so a second rollback undoes the first), in one WATCH/MULTI/EXEC.  The
+ * one exception to "ids only grow": an operator's explicit choice.
+ * 0 with the ids now current and now previous, or -1 + err (no previous
+ * version, or its keys are gone). */
+int store_rollback(redisContext *c, const char *prefix, char *current_out,
+                   char *previous_out, size_t vlen, char *err, size_t errlen);
+
 #endif

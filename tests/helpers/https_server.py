@@ -11,6 +11,8 @@ server has and the failures the fetcher must survive:
                              the first read, then fails on a missing cert)
   --gzip                     gzip the body when the client accepts it
   --no-validators            send neither ETag nor Last-Modified
+  --delay SECONDS            wait that long before answering each request
+                             (a slow server: concurrent fetchers overlap)
   --mode MODE                normal | truncate | truncate-abrupt | error500 |
                              hang | redirect-http
       truncate       Content-Length of the whole body, half of it sent,
@@ -77,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         opts = self.server.opts
+        if opts.delay > 0:
+            time.sleep(opts.delay)
         if opts.mode == "hang":
             self.record("hang")
             self.close_connection = True
@@ -207,6 +211,7 @@ def main():
     ap.add_argument("--tls12-only", action="store_true")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--no-validators", action="store_true")
+    ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "truncate", "truncate-abrupt", "error500", "hang",
                              "redirect-http"])

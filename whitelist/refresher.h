@@ -1,0 +1,24 @@
+/*
+ * refresher.h - the daemon's background thread for the whitelist fetcher
+ * (WhitelistRefresh) and the stale-list warning (WhitelistMaxAge).
+ *
+ * It never touches the milter callbacks: it publishes to Redis with its own
+ * connection, and the live poller (whitelist/live.h) installs the new
+ * version within WhitelistPoll, like any other publication.  Every node
+ * may run it: the Redis lock lets one fetch at a time, and a node skips
+ * its turn when another attempted less than half an interval ago.
+ */
+#ifndef MSSANTE_REFRESHER_H
+#define MSSANTE_REFRESHER_H
+
+#include "milter/config.h"
+
+/* Start the thread when WhitelistRefresh or WhitelistMaxAge asks for it
+ * (otherwise do nothing).  Call after live_start(); CFG must outlive
+ * refresher_stop().  0, or -1 when the thread cannot be created. */
+int refresher_start(const struct config *cfg);
+
+/* Stop it, cancelling a download in progress; safe if never started. */
+void refresher_stop(void);
+
+#endif
