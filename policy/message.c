@@ -160,9 +160,11 @@ struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw,
             note_offender(mp, a);
         return verdict_continue();
     }
-    /* Inbound: only mail for our own mailboxes is ours to judge. */
+    /* Inbound: only mail for our own mailboxes is ours to judge.  A
+     * patient sender is the patient rule's to decide (milter/patients.c:
+     * open conversation or pharmacy), not a trust-space refusal. */
     if (policy_is_local_domain(mp->env, a->domain) && !mp->null_sender
-        && mp->sender_class != CLASS_MSSANTE) {
+        && mp->sender_class != CLASS_MSSANTE && mp->sender_class != CLASS_PATIENT) {
         reply_inbound_sender(&v, mp->sender.domain);
         return refuse(mp, &v);
     }

@@ -11,7 +11,8 @@
  *    every recipient must be MSSante or patient; one classic recipient
  *    refuses the whole message at DATA, naming up to MSG_MAX_OFFENDERS.
  *  - inbound (anything else) to a local mailbox: the sender domain must be
- *    MSSante; the null sender is accepted.  Refused at RCPT.
+ *    MSSante; the null sender is accepted.  Refused at RCPT.  A patient
+ *    sender (PatientDomain) is left to the patient rule (milter/patients.h).
  *  - no whitelist loaded at all: temporary failure (451 4.3.0).
  *  - local submission (non_smtpd_milters): Postfix forbids refusing the
  *    simulated RCPT, so every refusal is held back until end of message.

@@ -44,8 +44,12 @@ qid=$(queue_id_of "$LAST_TRANSCRIPT")
 check "outbound to MSSante: one log line with queue id $qid, outbound, accept" \
     verdict_logged "$qid" "outbound.*accept|accept.*outbound"
 
+# A patient is in the trust space, but a message to one opens a
+# conversation, which lives in Redis: without Redis it is deferred, never
+# lost (t_patients.sh covers the patient rules with Redis).
 send_mail out-patient "$LOCAL" "279035121518989@patient.mssante.fr"
-check "outbound to a patient address: delivered" delivered out-patient
+check "outbound to a patient address, no Redis: deferred at RCPT with 451 4.3.0" \
+    assert_reply "$LAST_TRANSCRIPT" "RCPT TO" '^451 4\.3\.0 '
 
 send_mail out-classic "$LOCAL" "$CLASSIC"
 rc=$?

@@ -300,6 +300,12 @@ static void test_inbound(void)
     CHECK(o.mp.dir == DIR_INBOUND);
     CHECK_STR(o.step, "none");
 
+    /* a patient: not a trust-space refusal, the patient rule decides */
+    run(&o, &env, false, false, "<279035121518989@patient.mssante.fr>", local, 1);
+    CHECK(o.mp.sender_class == CLASS_PATIENT);
+    CHECK(o.mp.dir == DIR_INBOUND);
+    CHECK_STR(o.step, "none");
+
     /* not for a local mailbox: Postfix's relay rules decide */
     run(&o, &env, false, false, "<x@outlook.fr>", relay, 1);
     CHECK_STR(o.step, "none");

@@ -1,0 +1,540 @@
+/*
+ * patients.c - the patient rules inside the daemon: what libmilter hands
+ * over goes to policy/patient.c for a decision and to conversation/store.c
+ * for the state (see patients.h for the steps).
+ *
+ * Notes on the choices made here:
+ *  - The patient's id is the INS matricule as ins_check() normalises it
+ *    ("2a" -> "2A"); only PatientKeyCheck warn lets a malformed one
+ *    through, and then the local part as given is the id, so that the
+ *    patient's reply from that same address finds the conversation.
+ *  - Only a valid envelope sender can own a conversation: an outbound
+ *    message with the null sender (an authenticated client's DSN) to a
+ *    patient is checked, but records nothing.
+ *  - The state is written before any header is changed, and a closure is
+ *    never accepted unless every conversation was recorded: a failure
+ *    answers 451 and Postfix (or the client) tries again.  conv_close is
+ *    idempotent per queue id, so running the whole batch again after a
+ *    failure part-way (the pool's retry on a fresh connection) records no
+ *    closure twice.
+ *  - Under DryRun the state is still recorded (so that it is right on the
+ *    day DryRun is switched off), but the message is not rewritten.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "conversation/store.h"
+#include "milter/patients.h"
+#include "milter/redis_pool.h"
+#include "policy/replies.h"
+
+#define ERR_MAX  512
+#define MAILBOX_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                        */
+/* ------------------------------------------------------------------ */
+
+static struct verdict verdict_ok(void)
+{
+    struct verdict v;
+
+    memset(&v, 0, sizeof(v));
+    v.action = ACT_CONTINUE;
+    return v;
+}
+
+static const char *qid_or_noqueue(const char *qid)
+{
+    return qid != NULL && qid[0] != '\0' ? qid : "NOQUEUE";
+}
+
+static struct patient_policy policy_of(const struct config *cfg)
+{
+    struct patient_policy pp;
+
+    memset(&pp, 0, sizeof(pp));
+    pp.ins_warn = cfg->patient_key_warn;
+    pp.fin_content_accept = cfg->fin_content_accept;
+    pp.pharmacies = (const char *const *)cfg->pharmacy_mailboxes;
+    pp.n_pharmacies = cfg->n_pharmacy_mailboxes;
+    return pp;
+}
+
+/* Append " FMT..." to the verdict line fields; past the room, count it. */
+static void add_log(struct pat_msg *pm, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add_log(struct pat_msg *pm, const char *fmt, ...)
+{
+    size_t room = sizeof(pm->log) - pm->log_len;
+    va_list ap;
+    int n;
+
+    /* Keep room for " +N more". */
+    if (room <= 32) {
+        pm->log_more++;
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(pm->log + pm->log_len, room - 32, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room - 32) {
+        pm->log[pm->log_len] = '\0';
+        pm->log_more++;
+        return;
+    }
+    pm->log_len += (size_t)n;
+}
+
+/* Log text from the network: no spaces, quotes or control characters. */
+static void safe_copy(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    for (i = 0; src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char ch = (unsigned char)src[i];
+
+        dst[i] = (ch <= 0x20 || ch >= 0x7f || ch == '"') ? '?' : (char)ch;
+    }
+    dst[i] = '\0';
+}
+
+/*
+ * The conversation id of the patient whose local part is LOCAL, given the
+ * INS check's result R: the normalised matricule, or (malformed, warn
+ * mode only) the local part itself.  -1 when it does not fit.
+ */
+static int patient_id(const char *local, const struct ins_result *r, char *out, size_t size)
+{
+    const char *id = r->status == INS_BAD_SHAPE ? local : r->normalized;
+
+    if (id[0] == '\0' || strlen(id) >= size || strlen(id) > PAT_ID_MAX)
+        return -1;
+    memcpy(out, id, strlen(id) + 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                               */
+/* ------------------------------------------------------------------ */
+
+void patients_init(const struct config *cfg)
+{
+    redis_pool_init(cfg);
+}
+
+void patients_shutdown(void)
+{
+    redis_pool_shutdown();
+}
+
+const char *patients_config_warning(const struct config *cfg)
+{
+    if (cfg->redis_enabled)
+        return NULL;
+    return "Redis is not configured: patient conversations cannot be recorded, so mail "
+           "to patients, and from patients except to PharmacyMailboxes, is deferred "
+           "(451 4.3.0)";
+}
+
+/* ------------------------------------------------------------------ */
+/* RCPT                                                                 */
+/* ------------------------------------------------------------------ */
+
+void patients_reset(struct pat_msg *pm)
+{
+    /* The big buffers are only read up to what the counters say. */
+    pm->active = false;
+    pm->n_patients = 0;
+    pm->n_subjects = 0;
+    pm->variant_subjects = 0;
+    pm->subject_fin = FIN_NONE;
+    pm->mes_fin = false;
+    pm->n_ctypes = 0;
+    pm->ctype[0] = '\0';
+    pm->doubt = false;
+    pm->doubt_why = NULL;
+    pm->probing = false;
+    pm->log[0] = '\0';
+    pm->log_len = 0;
+    pm->log_more = 0;
+}
+
+static void reply_too_many(struct verdict *v)
+{
+    verdict_set(v, ACT_TEMPFAIL, "patient-too-many", "452", "4.5.3",
+                "Trop de patients destinataires de ce message, envoyez la suite dans un "
+                "autre message / Too many patient recipients in this message, please send "
+                "to the others in another message");
+}
+
+/* Remember patient ID for end of message (once, however often given). */
+static struct verdict remember_patient(struct pat_msg *pm, const char *id)
+{
+    struct verdict v = verdict_ok();
+    unsigned i;
+
+    for (i = 0; i < pm->n_patients; i++)
+        if (strcasecmp(pm->patients[i], id) == 0)
+            return v;
+    if (pm->n_patients == PAT_MAX_PATIENTS) {
+        reply_too_many(&v);
+        return v;
+    }
+    snprintf(pm->patients[pm->n_patients++], sizeof(pm->patients[0]), "%s", id);
+    pm->active = true;
+    return v;
+}
+
+/* A recipient in PatientDomain, whatever the direction. */
+static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
+                                 const struct msg_policy *mp, const struct mailaddr *rcpt,
+                                 const char *qid)
+{
+    struct patient_policy pp = policy_of(cfg);
+    char addr[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
+    struct ins_result ins;
+    struct verdict v;
+
+    addr_format(rcpt, addr, sizeof(addr));
+    safe_copy(shown, sizeof(shown), addr);
+    v = patient_outbound_rcpt(&pp, rcpt->local, addr, &ins);
+    if (v.action != ACT_CONTINUE) {
+        log_notice("%s: patient address <%s> refused: %s", qid_or_noqueue(qid), shown,
+                   ins.reason);
+        return v;
+    }
+    if (ins.status != INS_OK)
+        log_warning("%s: patient address <%s>: %s (PatientKeyCheck warn: accepted)",
+                    qid_or_noqueue(qid), shown, ins.reason);
+    /* Only a local mailbox writing to the patient owns a conversation. */
+    if (mp->dir != DIR_OUTBOUND || !mp->sender_valid)
+        return verdict_ok();
+    if (patient_id(rcpt->local, &ins, id, sizeof(id)) < 0) {
+        patient_reply_bad_ins(&v, &ins, addr);   /* longer than any local part may be */
+        return v;
+    }
+    if (!cfg->redis_enabled) {
+        log_warning("%s: message to patient <%s> deferred: Redis is not configured, "
+                    "the conversation cannot be recorded", qid_or_noqueue(qid), shown);
+        patient_reply_state_unavailable(&v);
+        return v;
+    }
+    return remember_patient(pm, id);
+}
+
+struct open_job {
+    const char *prefix;
+    const char *mailbox;
+    const char *patient;
+};
+
+static int job_is_open(redisContext *c, void *arg, char *err, size_t errlen)
+{
+    const struct open_job *j = arg;
+
+    return conv_is_open(c, j->prefix, j->mailbox, j->patient, err, errlen);
+}
+
+/* A patient writing to local mailbox RCPT: pharmacy, or open conversation. */
+static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
+                                   const struct msg_policy *mp, const struct mailaddr *rcpt,
+                                   const char *qid)
+{
+    char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1], err[ERR_MAX];
+    struct ins_result ins;
+    struct open_job job;
+    bool pharmacy;
+    int open = 0;
+
+    addr_format(rcpt, mailbox, sizeof(mailbox));
+    safe_copy(shown, sizeof(shown), mailbox);
+    pharmacy = patient_is_pharmacy((const char *const *)cfg->pharmacy_mailboxes,
+                                   cfg->n_pharmacy_mailboxes, rcpt->local, rcpt->domain);
+    if (pharmacy) {
+        add_log(pm, " conv=pharmacy:<%s>", shown);
+        return patient_inbound_rcpt(true, 0);
+    }
+    (void)ins_check(mp->sender.local, &ins);
+    if (patient_id(mp->sender.local, &ins, id, sizeof(id)) < 0) {
+        open = 0;   /* no such conversation can exist */
+    } else if (!cfg->redis_enabled) {
+        log_warning("%s: patient message to <%s> deferred: Redis is not configured, "
+                    "the conversation cannot be checked", qid_or_noqueue(qid), shown);
+        open = -1;
+    } else {
+        job.prefix = cfg->redis_prefix;
+        job.mailbox = mailbox;
+        job.patient = id;
+        open = redis_pool_run(job_is_open, &job, true, err, sizeof(err));
+        if (open < 0)
+            log_error("%s: conversation state for <%s>: %s", qid_or_noqueue(qid), shown, err);
+    }
+    if (open == 1)
+        add_log(pm, " conv=reply:<%s>", shown);
+    return patient_inbound_rcpt(false, open);
+}
+
+struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
+                             const struct msg_policy *mp, const struct mailaddr *rcpt,
+                             enum addr_class cls, const char *qid)
+{
+    if (cfg == NULL || rcpt == NULL)
+        return verdict_ok();
+    if (cls == CLASS_PATIENT)
+        return to_patient(pm, cfg, mp, rcpt, qid);
+    if (mp->dir == DIR_INBOUND && mp->sender_valid && mp->sender_class == CLASS_PATIENT &&
+        cls != CLASS_INVALID && config_is_local_domain(cfg, rcpt->domain))
+        return from_patient(pm, cfg, mp, rcpt, qid);
+    return verdict_ok();
+}
+
+/* ------------------------------------------------------------------ */
+/* Headers and body                                                     */
+/* ------------------------------------------------------------------ */
+
+static void doubt(struct pat_msg *pm, const char *why)
+{
+    if (!pm->doubt) {
+        pm->doubt = true;
+        pm->doubt_why = why;
+    }
+}
+
+/* A top-level Content-Disposition other than a plain "inline" makes the
+ * whole message a file: content, for a closure. */
+static bool plain_inline(const char *value)
+{
+    const char *s = value;
+
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    if (strncasecmp(s, "inline", 6) != 0)
+        return false;
+    for (s += 6; *s != '\0'; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+            return false;
+    return true;
+}
+
+static void subject_header(struct pat_msg *pm, const char *value)
+{
+    enum fin_kind k = patient_subject_fin(value);
+    unsigned idx = pm->n_subjects++;
+
+    if (k == FIN_EXACT || (k == FIN_VARIANT && pm->subject_fin == FIN_NONE))
+        pm->subject_fin = k;
+    if (k != FIN_VARIANT)
+        return;
+    if (idx < PAT_MAX_SUBJECTS)
+        pm->variant_subjects |= (uint32_t)1 << idx;
+    else
+        doubt(pm, "too many Subject headers to rewrite");
+}
+
+void patients_header(struct pat_msg *pm, const char *name, const char *value)
+{
+    if (!pm->active || name == NULL || value == NULL)
+        return;
+    if (strcasecmp(name, "Subject") == 0) {
+        subject_header(pm, value);
+    } else if (strcasecmp(name, PATIENT_MES_HEADER) == 0) {
+        if (patient_mes_fin(value))
+            pm->mes_fin = true;
+    } else if (strcasecmp(name, "Content-Type") == 0) {
+        /* Two of them: which one the reader obeys is anyone's guess. */
+        if (pm->n_ctypes++ > 0)
+            doubt(pm, "two Content-Type headers");
+        else if (strlen(value) >= sizeof(pm->ctype))
+            doubt(pm, "Content-Type header too long to check");
+        else
+            snprintf(pm->ctype, sizeof(pm->ctype), "%s", value);
+    } else if (strcasecmp(name, "Content-Disposition") == 0) {
+        if (!plain_inline(value))
+            doubt(pm, "the message is an attachment");
+    }
+}
+
+void patients_eoh(struct pat_msg *pm)
+{
+    struct patient_msg m;
+
+    pm->probing = false;
+    if (!pm->active)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.subject_fin = pm->subject_fin;
+    m.mes_fin = pm->mes_fin;
+    if (!patient_closure_candidate(&m))
+        return;
+    body_probe_init(&pm->probe, pm->n_ctypes == 1 && !pm->doubt ? pm->ctype : NULL);
+    pm->probing = true;
+}
+
+bool patients_body(struct pat_msg *pm, const void *buf, size_t len)
+{
+    if (!pm->probing || pm->doubt)
+        return false;
+    body_probe_feed(&pm->probe, buf, len);
+    /* Once content is found nothing that follows can make it empty. */
+    return body_probe_why(&pm->probe) == NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* End of message                                                       */
+/* ------------------------------------------------------------------ */
+
+struct record_job {
+    struct pat_msg *pm;
+    const struct config *cfg;
+    enum patient_op op;
+    const char *mailbox;
+    const char *qid;
+    long long now;
+    int result[PAT_MAX_PATIENTS];
+};
+
+static int job_record(redisContext *c, void *arg, char *err, size_t errlen)
+{
+    struct record_job *j = arg;
+    unsigned i;
+
+    for (i = 0; i < j->pm->n_patients; i++) {
+        const char *id = j->pm->patients[i];
+
+        if (j->op == PATOP_CLOSE)
+            j->result[i] = conv_close(c, j->cfg->redis_prefix, j->mailbox, id, j->qid,
+                                      j->now, j->cfg->conversation_ttl, err, errlen);
+        else
+            j->result[i] = conv_open_or_refresh(c, j->cfg->redis_prefix, j->mailbox, id,
+                                                j->now, j->cfg->conversation_ttl, err, errlen);
+        if (j->result[i] < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Write the plan's state for every patient; -1 after logging why. */
+static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op op,
+                  const struct msg_policy *mp, const char *qid)
+{
+    char mailbox[MAILBOX_MAX], err[ERR_MAX], shown[MAILBOX_MAX];
+    struct record_job job;
+    unsigned i;
+
+    addr_format(&mp->sender, mailbox, sizeof(mailbox));
+    memset(&job, 0, sizeof(job));
+    job.pm = pm;
+    job.cfg = cfg;
+    job.op = op;
+    job.mailbox = mailbox;
+    job.qid = qid;
+    job.now = (long long)time(NULL);
+    /* Safe to run twice: refreshes, and closures idempotent per queue id. */
+    if (redis_pool_run(job_record, &job, true, err, sizeof(err)) < 0) {
+        safe_copy(shown, sizeof(shown), mailbox);
+        log_error("%s: conversation state of <%s> not recorded: %s", qid_or_noqueue(qid),
+                  shown, err);
+        return -1;
+    }
+    for (i = 0; i < pm->n_patients; i++) {
+        const char *what = op == PATOP_CLOSE ? (job.result[i] ? "close" : "close-again")
+                                             : (job.result[i] ? "open" : "refresh");
+        char id[PAT_ID_MAX + 1];
+
+        safe_copy(id, sizeof(id), pm->patients[i]);
+        add_log(pm, " conv=%s:%s", what, id);
+    }
+    return 0;
+}
+
+/* A closure: each [FIN] variant Subject becomes exactly "[FIN]", and the
+ * message says so in X-MSS-MES when it did not already. */
+static int rewrite(SMFICTX *ctx, struct pat_msg *pm, const struct patient_plan *plan,
+                   const char *qid)
+{
+    bool add = plan->add_mes_header;
+    unsigned i;
+
+    for (i = 0; i < PAT_MAX_SUBJECTS && i < pm->n_subjects; i++) {
+        if (!(pm->variant_subjects & ((uint32_t)1 << i)))
+            continue;
+        if (smfi_chgheader(ctx, "Subject", (int)(i + 1), PATIENT_FIN_SUBJECT) != MI_SUCCESS) {
+            log_error("%s: cannot rewrite Subject header #%u", qid_or_noqueue(qid), i + 1);
+            return -1;
+        }
+        add = add || !pm->mes_fin;
+    }
+    if (add && smfi_addheader(ctx, PATIENT_MES_HEADER, PATIENT_MES_FIN) != MI_SUCCESS) {
+        log_error("%s: cannot add the %s header", qid_or_noqueue(qid), PATIENT_MES_HEADER);
+        return -1;
+    }
+    return 0;
+}
+
+/* Say what the [FIN] rules made of the message, on its verdict line. */
+static struct verdict noted(struct pat_msg *pm, const char *note, struct verdict v)
+{
+    if (note != NULL)
+        add_log(pm, " patient=\"%s\"", note);
+    return v;
+}
+
+static void log_content(const struct pat_msg *pm, const char *qid)
+{
+    const char *why = pm->doubt ? pm->doubt_why
+                      : pm->probing ? body_probe_why(&pm->probe) : NULL;
+
+    log_info("%s: closure-like message with content: %s", qid_or_noqueue(qid),
+             why != NULL ? why : "body not read");
+}
+
+struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct config *cfg,
+                            const struct msg_policy *mp, const char *qid)
+{
+    struct patient_policy pp;
+    struct patient_plan plan;
+    struct patient_msg m;
+    struct verdict v;
+
+    if (cfg == NULL || !pm->active || pm->n_patients == 0)
+        return verdict_ok();
+    pp = policy_of(cfg);
+    memset(&m, 0, sizeof(m));
+    m.subject_fin = pm->subject_fin;
+    m.mes_fin = pm->mes_fin;
+    m.body_empty = pm->probing && !pm->doubt && body_probe_empty(&pm->probe);
+    v = patient_outbound_eom(&pp, &m, &plan);
+    if (patient_closure_candidate(&m) && !m.body_empty)
+        log_content(pm, qid);
+    if (v.action != ACT_CONTINUE || plan.op == PATOP_NONE)
+        return noted(pm, plan.note, v);
+    if (record(pm, cfg, plan.op, mp, qid) < 0) {
+        patient_reply_state_unavailable(&v);
+        return noted(pm, plan.note, v);
+    }
+    if (plan.op != PATOP_CLOSE || (!plan.rewrite_subject && pm->variant_subjects == 0))
+        return noted(pm, plan.note, v);
+    /* DryRun records the closure but leaves the message as it was sent. */
+    if (cfg->dry_run)
+        return noted(pm, "closure, subject not rewritten (DryRun)", v);
+    if (rewrite(ctx, pm, &plan, qid) < 0)
+        reply_internal(&v);
+    return noted(pm, plan.rewrite_subject || plan.content_lost
+                     ? plan.note : "closure, subject rewritten to [FIN]", v);
+}
+
+const char *patients_log(const struct pat_msg *pm)
+{
+    static _Thread_local char buf[PAT_LOG_MAX + 32];
+
+    if (pm->log_more == 0)
+        return pm->log;
+    snprintf(buf, sizeof(buf), "%s +%u more", pm->log, pm->log_more);
+    return buf;
+}
