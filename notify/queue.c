@@ -596,6 +596,12 @@ static long long backoff_ms(const struct notify_worker_params *p, long long n)
     return d < p->retry_max_ms ? d : p->retry_max_ms;
 }
 
+static void report_event(const struct notify_worker *w, enum notify_event ev)
+{
+    if (w->p.on_event != NULL)
+        w->p.on_event(w->p.event_arg, ev);
+}
+
 static const char *show_mailbox(const struct item *it)
 {
     return it->mailbox[0] ? it->mailbox : "(unknown)";
@@ -636,6 +642,8 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     case SEND_OK:
         rc = item_script(w, c, it, finish_lua, "EVAL finish", "sent", NULL, NULL,
                          err, sizeof(err));
+        if (rc > 0)
+            report_event(w, NOTIFY_EVENT_SENT);
         if (rc >= 0)
             log_info("notify: sent id=%s mailbox=%s to=<%s> attempts=%lld", it->id,
                      show_mailbox(it), it->target, it->attempts + 1);
@@ -655,6 +663,8 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
             counter = "failed";
             rc = item_script(w, c, it, finish_lua, "EVAL finish", counter, NULL, NULL,
                              err, sizeof(err));
+            if (rc > 0)
+                report_event(w, NOTIFY_EVENT_FAILED);
             if (rc >= 0)
                 log_warning("notify: gave up id=%s mailbox=%s to=<%s> attempts=%lld: %s",
                             it->id, show_mailbox(it), it->target, failed, why);
@@ -664,6 +674,8 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
             snprintf(next, sizeof(next), "%lld", t + delay);
             rc = item_script(w, c, it, retry_lua, "EVAL retry", next, why, "1",
                              err, sizeof(err));
+            if (rc > 0)
+                report_event(w, NOTIFY_EVENT_RETRIED);
             if (rc >= 0)
                 log_info("notify: deferred id=%s mailbox=%s to=<%s> attempts=%lld "
                          "retry_in=%llds: %s", it->id, show_mailbox(it), it->target, failed,

@@ -64,6 +64,10 @@ int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *o
 /* How the worker gets a Redis connection (and a new one after an error). */
 typedef redisContext *(*notify_connect_fn)(void *arg, char *err, size_t errlen);
 
+/* What became of one attempt, for the caller's own counters. */
+enum notify_event { NOTIFY_EVENT_SENT = 0, NOTIFY_EVENT_RETRIED, NOTIFY_EVENT_FAILED };
+typedef void (*notify_event_fn)(void *arg, enum notify_event ev);
+
 struct notify_worker_params {
     const char *prefix;            /* RedisPrefix (copied) */
     const char *smtp_url;          /* NotifySMTP, smtp:// or smtps:// (copied) */
@@ -79,6 +83,8 @@ struct notify_worker_params {
     unsigned max_attempts;         /* give up after that many, default 50; 0 = no limit */
     long long smtp_timeout_ms;     /* one SMTP transaction, default 30 s */
     long long lease_ms;            /* claim lease, default 5 min; > smtp_timeout_ms */
+    notify_event_fn on_event;      /* NULL, or called by the worker after each outcome */
+    void *event_arg;
 };
 
 /* Fill P with the defaults (no prefix, URL, sender or connect). */

@@ -287,12 +287,14 @@ sink_file_for_rcpt() {
 # everything to the sink.  main.cf is postfix-examples/main.cf.snippet (as
 # a sysadmin would paste it) with the milter socket replaced by the test's,
 # then test-only overrides; master.cf is a minimal chroot-less one plus
-# postfix-examples/master.cf.snippet.
+# postfix-examples/master.cf.snippet, whose notification listener (the
+# milter's NotifySMTP, 127.0.0.1:10027 there) moves to NOTIFY_PORT.
 start_postfix() {
     local milter_sock=$1
     local pf=$W/postfix
     H_PF_ETC=$pf/etc
     free_port SMTP_PORT || return 1
+    free_port NOTIFY_PORT || return 1
     mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/log"
     chown postfix "$pf/data"
 
@@ -347,7 +349,8 @@ start_postfix() {
                    "postlog unix-dgram n - n - 1 postlogd"; do
             echo "$svc"
         done
-        cat "$H_ROOT/postfix-examples/master.cf.snippet"
+        sed "s/^127\.0\.0\.1:10027 /127.0.0.1:$NOTIFY_PORT /" \
+            "$H_ROOT/postfix-examples/master.cf.snippet"
     } >"$pf/etc/master.cf"
 
     # "postfix start" reports its fatal errors to syslog only; "check" run
