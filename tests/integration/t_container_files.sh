@@ -1,0 +1,298 @@
+#!/bin/bash
+# t_container_files.sh - what can be checked of postfix-examples/Dockerfile,
+# compose.yaml, docker-entrypoint.sh and ci/ without a Docker engine:
+#   - compose.yaml parses ("docker compose config", or "docker-compose
+#     config"), publishes SMTP on 127.0.0.1 only and has a health check
+#     that runs the entrypoint's own;
+#   - the Dockerfile starts from Debian 12 and installs exactly the Debian
+#     packages .ci/run installs, with the same debconf answer for Postfix;
+#     the files it copies exist;
+#   - the scripts pass bash -n and shellcheck; the GitHub Actions workflow
+#     parses and runs files that exist;
+#   - the entrypoint itself runs here, natively, in a scratch root (the
+#     MSSANTE_ROOT prefix) with loopback ports: its health check passes,
+#     ci/smoke-test.sh gets the expected verdicts, accepted mail reaches the
+#     relay host (a capture sink), and SIGTERM stops everything it started.
+# The Docker image itself is not built here: that needs an engine.
+set -u
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+h_init
+
+PX=$H_ROOT/postfix-examples
+DOCKERFILE=$PX/Dockerfile
+COMPOSE=$PX/compose.yaml
+ENTRYPOINT=$PX/docker-entrypoint.sh
+SMOKE=$PX/ci/smoke-test.sh
+WORKFLOW=$PX/ci/github-actions.yml
+for f in "$DOCKERFILE" "$COMPOSE" "$ENTRYPOINT" "$SMOKE" "$WORKFLOW"; do
+    [ -f "$f" ] || { not_ok "${f#"$H_ROOT"/} exists"; exit 1; }
+done
+PATH=$PATH:/usr/sbin:/sbin
+
+# A Python with the yaml module (Debian's python3-yaml), if any.
+PY=
+for p in /usr/bin/python3 python3; do
+    if "$p" -c 'import yaml' 2>/dev/null; then PY=$p; break; fi
+done
+
+# ---------------------------------------------------------------- compose.yaml
+
+if docker compose version >/dev/null 2>&1; then
+    compose=(docker compose)
+elif command -v docker-compose >/dev/null; then
+    compose=(docker-compose)
+else
+    compose=()
+fi
+if [ ${#compose[@]} -gt 0 ]; then
+    out=$("${compose[@]}" -f "$COMPOSE" config 2>&1 >"$W/compose.out")
+    check "compose.yaml parses (${compose[*]} config)" test $? = 0
+    [ -z "$out" ] || note "$out"
+else
+    skip "compose.yaml parses" "neither docker compose nor docker-compose is installed"
+fi
+
+if [ -n "$PY" ]; then
+    out=$("$PY" - "$COMPOSE" <<'EOF' 2>&1
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+svc = doc["services"]["mta"]
+problems = []
+if svc["build"]["dockerfile"] != "postfix-examples/Dockerfile" or svc["build"]["context"] != "..":
+    problems.append("build is not postfix-examples/Dockerfile in context ..")
+for p in svc.get("ports", []):
+    if not str(p).startswith("127.0.0.1:"):
+        problems.append("port %s is not bound to 127.0.0.1" % p)
+if svc["healthcheck"]["test"] != ["CMD", "/usr/local/bin/docker-entrypoint.sh", "health"]:
+    problems.append("the health check is not the entrypoint's")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+)
+    check "compose.yaml: the Dockerfile, SMTP on 127.0.0.1 only, the entrypoint's health check" \
+        test $? = 0
+    [ -z "$out" ] || note "$out"
+else
+    skip "compose.yaml contents" "no python3 with the yaml module"
+fi
+
+# ---------------------------------------------------------------- Dockerfile
+
+# apt_packages FILE: the packages of the first "apt-get install" command in
+# FILE, one per line, sorted (continuation lines joined, options dropped).
+# Only the first: .ci/run may install tools for its own checks (linters)
+# with a second apt-get install that the image does not need.
+apt_packages() {
+    sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' "$1" |
+        grep -E 'apt-get install' | head -1 |
+        sed -e 's/.*apt-get install//' -e 's/&&.*//' -e 's/;.*//' |
+        tr -s ' \t' '\n' | grep -v -E '^(-|$)' | sort -u
+}
+apt_packages "$H_ROOT/.ci/run" >"$W/ci.pkgs"
+apt_packages "$DOCKERFILE" >"$W/docker.pkgs"
+# shellcheck disable=SC2317  # called through check
+same_packages() {
+    [ -s "$W/ci.pkgs" ] || h_fail "no apt-get install found in .ci/run"
+    diff "$W/ci.pkgs" "$W/docker.pkgs" >/dev/null ||
+        h_fail "< only in .ci/run, > only in the Dockerfile:
+$(diff "$W/ci.pkgs" "$W/docker.pkgs" | grep '^[<>]')"
+}
+check "the Dockerfile installs the packages .ci/run installs ($(wc -l <"$W/ci.pkgs") packages)" \
+    same_packages
+
+debconf='postfix postfix/main_mailer_type select No configuration'
+check "the Dockerfile preseeds Postfix like .ci/run (no main.cf written)" \
+    test -n "$(grep -F "$debconf" "$H_ROOT/.ci/run")" -a -n "$(grep -F "$debconf" "$DOCKERFILE")"
+check "the Dockerfile starts from Debian 12" \
+    grep -q -E '^FROM debian:(12|bookworm)(-slim)?([[:space:]]|$)' "$DOCKERFILE"
+check "the Dockerfile's health check and entrypoint are docker-entrypoint.sh" \
+    test -n "$(grep -E '^[[:space:]]*CMD \["/usr/local/bin/docker-entrypoint.sh", "health"\]' "$DOCKERFILE")" \
+         -a -n "$(grep -E '^ENTRYPOINT \["/usr/local/bin/docker-entrypoint.sh"\]' "$DOCKERFILE")"
+missing=
+while read -r f; do
+    [ -e "$H_ROOT/$f" ] || missing="$missing $f"
+done < <(grep -o -E '(postfix-examples|tests/fixtures)/[A-Za-z0-9._/-]+' "$DOCKERFILE" | sort -u)
+check "the files the Dockerfile installs exist" test -z "$missing"
+[ -z "$missing" ] || note "missing:$missing"
+
+# ---------------------------------------------------------------- scripts, workflow
+
+for f in "$ENTRYPOINT" "$SMOKE"; do
+    rel=${f#"$H_ROOT"/}
+    check "$rel passes bash -n" bash -n "$f"
+    check "$rel is executable" test -x "$f"
+    if command -v shellcheck >/dev/null; then
+        out=$(shellcheck -s bash "$f" 2>&1)
+        check "$rel passes shellcheck" test -z "$out"
+        [ -z "$out" ] || note "$out"
+    else
+        skip "$rel passes shellcheck" "shellcheck is not installed"
+    fi
+done
+
+if [ -n "$PY" ]; then
+    out=$(cd "$H_ROOT" && "$PY" - "$WORKFLOW" <<'EOF' 2>&1
+import os, re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+problems = []
+# YAML 1.1 reads the key "on" as True.
+triggers = doc.get("on", doc.get(True))
+if not triggers:
+    problems.append("no 'on:' triggers")
+jobs = doc.get("jobs") or {}
+if not jobs:
+    problems.append("no jobs")
+runs = []
+for name, job in jobs.items():
+    if "runs-on" not in job:
+        problems.append("job %s has no runs-on" % name)
+    for step in job.get("steps", []):
+        if ("run" in step) == ("uses" in step):
+            problems.append("a step of %s needs exactly one of run/uses: %r" % (name, step))
+        runs.append(step.get("run", ""))
+    env = job.get("env", {})
+    if env.get("COMPOSE_FILE") and not os.path.exists(env["COMPOSE_FILE"]):
+        problems.append("COMPOSE_FILE %s does not exist" % env["COMPOSE_FILE"])
+text = "\n".join(runs)
+for path in sorted(set(re.findall(r"postfix-examples/[A-Za-z0-9._/-]+", text))):
+    if not os.path.exists(path):
+        problems.append("%s does not exist" % path)
+if not re.search(r"docker compose up .*--wait", text):
+    problems.append("the stack is not started with 'docker compose up --wait'")
+if "postfix-examples/ci/smoke-test.sh" not in text:
+    problems.append("the smoke test is not run")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+)
+    check "ci/github-actions.yml parses, starts the stack with --wait, runs the smoke test" \
+        test $? = 0
+    [ -z "$out" ] || note "$out"
+else
+    skip "ci/github-actions.yml parses" "no python3 with the yaml module"
+fi
+
+# ---------------------------------------------------------------- the entrypoint, live
+
+why=
+if [ "$(id -u)" != 0 ]; then
+    why="needs root (Postfix, setpriv)"
+elif [ ! -x "$MILTER_BIN" ] || [ ! -x "$CTL_BIN" ] || [ ! -x "$CAPSINK_BIN" ]; then
+    why="build first: make BUILD=${BUILD##*/} (and its test helpers)"
+else
+    for b in postfix postconf redis-server redis-cli swaks setpriv setsid ss; do
+        command -v "$b" >/dev/null || { why="$b is not installed"; break; }
+    done
+    getent passwd nobody >/dev/null && getent passwd redis >/dev/null ||
+        why="needs the users nobody and redis"
+fi
+if [ -n "$why" ]; then
+    skip "docker-entrypoint.sh runs natively" "$why"
+    exit 0
+fi
+
+start_capsink || { not_ok "the capture sink starts"; exit 1; }
+free_port EP_SMTP_PORT && free_port EP_REDIS_PORT || exit 1
+EP_ROOT=$W/root
+mkdir -p "$EP_ROOT"
+chmod 755 "$EP_ROOT"
+# What a container would get from compose.yaml, pointed at this tree:
+# nobody stands for the image's mssante-milter user.
+ep_env=(
+    MSSANTE_ROOT="$EP_ROOT"
+    MSSANTE_SBIN="$BUILD"
+    MSSANTE_SHARE="$PX"
+    MSSANTE_WHITELIST="$FIXTURES/it-list.xml"
+    MSSANTE_LOCAL_DOMAINS=chu-test.mssante.fr
+    MSSANTE_USER=nobody
+    MSSANTE_SMTP_ADDR=127.0.0.1
+    MSSANTE_SMTP_PORT="$EP_SMTP_PORT"
+    MSSANTE_REDIS_PORT="$EP_REDIS_PORT"
+    MSSANTE_RELAYHOST="[127.0.0.1]:$SINK_PORT"
+    MSSANTE_MAILLOG="$EP_ROOT/var/log/mail.log"
+)
+EP_PID=
+
+# Everything the entrypoint started, by the pid files it keeps.
+ep_children() { cat "$EP_ROOT"/run/mssante-milter/*.pid 2>/dev/null; }
+
+stop_entrypoint() {
+    [ -n "$EP_PID" ] || return 0
+    local kids
+    kids=$(ep_children)
+    kill "$EP_PID" 2>/dev/null
+    if ! wait_pid_gone "$EP_PID" 45; then
+        # shellcheck disable=SC2086  # one pid per word
+        kill -9 "$EP_PID" $kids 2>/dev/null
+    fi
+    wait "$EP_PID" 2>/dev/null
+    EP_STATUS=$?
+    EP_PID=
+}
+trap 'rc=$?; stop_entrypoint; (exit $rc); h_cleanup' EXIT
+
+env "${ep_env[@]}" bash "$ENTRYPOINT" run >"$W/entrypoint.log" 2>&1 &
+EP_PID=$!
+ready=0
+for _ in $(seq 1 600); do
+    grep -q '^docker-entrypoint: ready' "$W/entrypoint.log" 2>/dev/null && { ready=1; break; }
+    kill -0 "$EP_PID" 2>/dev/null || break
+    sleep 0.1
+done
+check "the entrypoint starts Redis, loads the whitelist, starts the milter and Postfix" \
+    test "$ready" = 1
+if [ "$ready" != 1 ]; then
+    note "$(tail -30 "$W/entrypoint.log")"
+    exit 1
+fi
+
+check "it published the whitelist with mssantectl whitelist load" \
+    grep -q -E '^published version [0-9]+: 8 domains' "$W/entrypoint.log"
+conf=$EP_ROOT/etc/mssante-milter.conf
+check "it wrote mssante-milter.conf for a unix socket in the Postfix queue directory" \
+    grep -q -x "Socket unix:$EP_ROOT/var/spool/postfix/mssante-milter/mssante-milter.sock" "$conf"
+check "mssante-milter.conf is root:<milter group> 0640 (it may hold RedisPassword)" \
+    test "$(stat -c '%a %U %G' "$conf")" = "640 root $(id -gn nobody)"
+milter_pid=$(cat "$EP_ROOT/run/mssante-milter/mssante-milter.pid" 2>/dev/null)
+redis_pid=$(cat "$EP_ROOT/run/mssante-milter/redis.pid" 2>/dev/null)
+check "the entrypoint's pid files are those of the milter and Redis themselves" \
+    test "$(ps -o comm= -p "${milter_pid:-0}") $(ps -o comm= -p "${redis_pid:-0}")" \
+        = "mssante-milter redis-server"
+check "the milter runs as the unprivileged user" \
+    test "$(ps -o user= -p "${milter_pid:-0}" 2>/dev/null | tr -d ' ')" = nobody
+sock=$EP_ROOT/var/spool/postfix/mssante-milter/mssante-milter.sock
+check "the milter socket is mode 0660, group postfix" \
+    test "$(stat -c '%a %G' "$sock" 2>/dev/null)" = "660 postfix"
+
+out=$(env "${ep_env[@]}" bash "$ENTRYPOINT" health 2>&1)
+check "docker-entrypoint.sh health passes" test $? = 0
+[ -z "$out" ] || note "$out"
+
+while IFS= read -r line; do
+    case $line in
+        "ok - "*)     ok "smoke test: ${line#ok - }" ;;
+        "not ok - "*) not_ok "smoke test: ${line#not ok - }" ;;
+        *)            note "${line#\# }" ;;
+    esac
+done < <(bash "$SMOKE" 127.0.0.1 "$EP_SMTP_PORT" chu-test.mssante.fr 2>&1)
+check "the two accepted messages reach the relay host" wait_delivered 2 20
+check "and nothing else does" test "$(sink_count)" = 2
+
+kids=$(ep_children)
+stop_entrypoint
+check "SIGTERM stops the entrypoint with status 0" test "${EP_STATUS:-1}" = 0
+left=
+for pid in $kids; do
+    kill -0 "$pid" 2>/dev/null && left="$left $pid"
+done
+check "and every process it started" test -n "$kids" -a -z "$left"
+[ -z "$left" ] || note "still running:$left" "$(tail -20 "$W/entrypoint.log")"
+check "the milter socket is removed" test ! -e "$sock"
+sanitizer=$(grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$W/entrypoint.log")
+check "no sanitizer report in the entrypoint's output" test -z "$sanitizer"
+[ -z "$sanitizer" ] || note "$sanitizer"
+check "nothing listens on the SMTP and Redis ports any more" \
+    test -z "$(ss -Hltn "( sport = :$EP_SMTP_PORT or sport = :$EP_REDIS_PORT )")"
+
+exit 0
