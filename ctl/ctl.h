@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "milter/config.h"
+#include "policy/classify.h"
 #include "whitelist/whitelist.h"
 
 /* Exit codes (documented in the usage text). */
@@ -65,6 +66,30 @@ void wl_info_release(struct wl_info *info);
 /* Commands: argv[0] is the command word; they return an exit code. */
 int cmd_check(const struct ctl *ctl, int argc, char **argv);
 int cmd_whitelist(const struct ctl *ctl, int argc, char **argv);
+
+/* The fetcher's sub-commands and its part of "whitelist status"
+ * (cmd_fetch.c); argv[1] is the sub-command word. */
+int cmd_whitelist_fetch(const struct ctl *ctl, int argc, char **argv);
+int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv);
+json_t *fetch_status_json(const struct config *cfg);     /* never NULL */
+void fetch_status_text(const struct config *cfg);
+int cmd_conversation(const struct ctl *ctl, int argc, char **argv);
+int cmd_stats(const struct ctl *ctl, int argc, char **argv);      /* cmd_stats.c */
+
+/* Forwarding rules, Postfix table audit, notices (cmd_forwards.c,
+ * cmd_forwards_audit.c, cmd_notify.c); argv[1] is the sub-command word. */
+int cmd_forwards(const struct ctl *ctl, int argc, char **argv);
+int cmd_forwards_audit(const struct ctl *ctl, int argc, char **argv);
+int cmd_forwards_rewrite(const struct ctl *ctl, int argc, char **argv);
+int cmd_notify(const struct ctl *ctl, int argc, char **argv);
+struct redisContext;
+/* A Redis connection for the rules, or NULL after saying why. */
+struct redisContext *fwd_ctl_connect(const struct config *cfg);
+/* ENV for classifying addresses: LocalDomains, PatientDomain and, when
+ * the list can be read (0), the whitelist in INFO (release it).  -1: no
+ * list (ENV classifies nothing); a warning unless REQUIRED. */
+int fwd_ctl_env(const struct config *cfg, bool required, struct wl_info *info,
+                struct policy_env *env);
 
 /* Output helpers (output.c). */
 int parse_iso8601(const char *text, time_t *out);          /* 0 or -1 */

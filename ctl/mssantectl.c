@@ -30,7 +30,37 @@ static void usage(FILE *fp)
         "                          invalid) and why, against the list in force\n"
         "  whitelist load FILE     parse an ANS XML list and publish it to Redis as\n"
         "                          the new current version (a bad file changes nothing)\n"
-        "  whitelist status        version, dates, age and size of the list in force\n"
+        "  whitelist status        version, dates, age and size of the list in force,\n"
+        "                          and the fetcher's last success, attempt and error\n"
+        "  whitelist fetch         download WhitelistURL and publish it to Redis if it\n"
+        "                          passes the checks; --force skips the shrink and age\n"
+        "                          checks (exit 0 when the list in Redis is current)\n"
+        "  whitelist rollback      make the previous version current again\n"
+        "  conversation show MAILBOX PATIENT\n"
+        "                          state of a patient conversation (Redis)\n"
+        "  conversation list MAILBOX\n"
+        "                          every conversation of a mailbox\n"
+        "  conversation open MAILBOX PATIENT\n"
+        "  conversation close MAILBOX PATIENT\n"
+        "                          admin override, logged to syslog; PATIENT is an\n"
+        "                          INS matricule or the patient's address\n"
+        "  forwards add MAILBOX copy|redirect TARGET...\n"
+        "                          forward or copy a local mailbox's mail; a classic\n"
+        "                          target only ever gets a content-free notice\n"
+        "  forwards del MAILBOX [TARGET...]\n"
+        "                          remove targets, or the mailbox's whole rule\n"
+        "  forwards list [MAILBOX] the forwarding rules (classic targets marked)\n"
+        "  forwards export         every rule as JSON\n"
+        "  forwards import FILE    rules from JSON; --replace sets each rule exactly\n"
+        "  forwards audit FILE...  forwards to classic mail in virtual(5), aliases(5)\n"
+        "                          or Sieve files (--type, --domain D, --mailbox M);\n"
+        "                          exit 1 when there are any\n"
+        "  forwards rewrite FILE   the same file without them (dry run; --print shows\n"
+        "                          it, --apply imports notice rules, keeps FILE.bak\n"
+        "                          and rewrites it)\n"
+        "  notify status           notices queued, sent, retried, failed, pending\n"
+        "  stats                   counters of every node (verdicts by rule, latency,\n"
+        "                          whitelist, Redis errors) and the cluster total\n"
         "\n"
         "options:\n"
         "  -c FILE    configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
@@ -40,7 +70,10 @@ static void usage(FILE *fp)
         "\n"
         "exit status: 0 success (check: every address is mssante or patient),\n"
         "1 check: some address is classic or invalid / load: the file was refused,\n"
-        "2 usage or configuration error, 3 no whitelist available or Redis failed\n");
+        "2 usage or configuration error, 3 no whitelist available or Redis failed;\n"
+        "conversation show: 1 when there is no such conversation;\n"
+        "forwards list MAILBOX: 1 when it has no rule; forwards audit: 1 when a\n"
+        "classic target is found; forwards import: 1 when the document is refused\n");
 }
 
 struct cmdline {
@@ -140,6 +173,14 @@ int main(int argc, char **argv)
         run = cmd_check;
     } else if (strcmp(cargv[0], "whitelist") == 0) {
         run = cmd_whitelist;
+    } else if (strcmp(cargv[0], "conversation") == 0) {
+        run = cmd_conversation;
+    } else if (strcmp(cargv[0], "stats") == 0) {
+        run = cmd_stats;
+    } else if (strcmp(cargv[0], "forwards") == 0) {
+        run = cmd_forwards;
+    } else if (strcmp(cargv[0], "notify") == 0) {
+        run = cmd_notify;
     } else if (strcmp(cargv[0], "help") == 0) {
         usage(stdout);
         return CTL_OK;

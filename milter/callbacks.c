@@ -16,6 +16,13 @@
  * refusal that ends the transaction (MAIL, DATA, end of message), or when
  * the transaction ends otherwise (abort, disconnect).  A refusal at RCPT
  * only removes that recipient, so it is written into the line at the end.
+ * The message is counted (milter/stats.h) where that line is written.
+ *
+ * Configuration: a connection uses the one in force when it opened
+ * (c->cfg, a reference from milter/service.h) until it closes, whatever
+ * reloads happen meanwhile.  libmilter may run the callbacks of one
+ * connection on different threads (Debian's is built with a worker pool):
+ * per-connection state lives in struct conn, never in thread-locals.
  *
  * Local submission (non_smtpd_milters): Postfix's cleanup server emulates
  * an SMTP session for mail from sendmail(1), and it must not be refused at
@@ -27,6 +34,8 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +45,10 @@
 
 #include "common/log.h"
 #include "milter/callbacks.h"
+#include "milter/forwarding.h"
+#include "milter/patients.h"
+#include "milter/service.h"
+#include "milter/stats.h"
 #include "policy/message.h"
 #include "policy/replies.h"
 #include "whitelist/live.h"
@@ -51,10 +64,14 @@ enum step { STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_EOM };
 
 struct conn {
     bool local_submission;       /* Postfix cleanup's emulated session */
+    const struct config *cfg;    /* the configuration in force at connect: a reference
+                                  * (milter/service.h), so a reload never changes the
+                                  * rules under a connection in flight */
     struct policy_env env;       /* lookup fields valid only inside a callback */
 
     /* Current message (reset at MAIL). */
     bool in_txn;                 /* MAIL seen, log line not yet written */
+    uint64_t started;            /* stats_message_begin() at MAIL */
     struct msg_policy mp;
     char queue_id[QUEUE_ID_MAX];
     char sender[LOG_ADDR_MAX];
@@ -67,9 +84,21 @@ struct conn {
     struct verdict would;        /* ... the first one */
     bool have_pending;           /* local submission: refusal kept for EOM */
     struct verdict pending;
+
+    struct pat_msg pat;          /* patient rules (milter/patients.h) */
+    struct fwd_msg fwd;          /* forwarding (milter/forwarding.h) */
 };
 
-static const struct config *cb_cfg;
+/*
+ * Protocol features some MTA session went without (SMFIP_NR_HDR,
+ * SMFIP_SKIP).  Process-wide, because cb_negotiate runs before the
+ * connection has its struct conn, and sticky: once one session lacked a
+ * feature no later one relies on it.  That is always safe: a session that
+ * did negotiate it only loses an optimisation (libmilter turns a reply to
+ * an NR_HDR header into no reply), while a session that did not never gets
+ * an answer it cannot parse, since its negotiation precedes its headers.
+ */
+static atomic_bool mta_lacks_nr_hdr, mta_lacks_skip;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -142,6 +171,8 @@ static void reset_message(struct conn *c)
     c->rcpts_len = 0;
     c->n_rcpt_logged = c->n_rcpt_more = c->n_rcpt_ok = 0;
     c->rcpt_refused = c->have_would = c->have_pending = false;
+    patients_reset(&c->pat);
+    forwarding_reset(&c->fwd);
 }
 
 static void note_rcpt(struct conn *c, const char *addr, enum addr_class cls, bool refused)
@@ -192,7 +223,9 @@ static void set_reply(SMFICTX *ctx, const struct verdict *v)
  * The line (keep it stable, operators parse it):
  *   QUEUEID: direction=DIR sender=<a@b> rcpt=<c@d>/CLASS[/refused] ... [+N more]
  *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
- *   [dryrun=yes] [reply="CODE X.Y.Z text" | reason="text"]
+ *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
+ *   [fwd_add=N fwd_del=N notify=N hold=yes|no] [fwd=memory|unavailable|no-redis]
+ *   [reply="CODE X.Y.Z text" | reason="text"]
  * QUEUEID is NOQUEUE before Postfix assigned one.  FINAL is the verdict
  * that applied; NULL when the transaction ended without one ("abort").
  */
@@ -222,13 +255,15 @@ static void log_message(struct conn *c, const struct verdict *final)
             snprintf(reply, sizeof(reply), " reply=\"%s %s %s\"", final->rcode, final->xcode,
                      text);
     }
-    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s",
+    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s",
              c->queue_id[0] ? c->queue_id : "NOQUEUE", direction_name(c->mp.dir),
              c->sender[0] ? c->sender : "<>", c->rcpts, more, verdict, would,
              rule ? " rule=" : "", rule ? rule : "",
              c->mp.authenticated ? " auth=yes" : "",
              c->local_submission ? " submission=local" : "",
-             cb_cfg->dry_run ? " dryrun=yes" : "", reply);
+             c->cfg->dry_run ? " dryrun=yes" : "", patients_log(&c->pat),
+             forwarding_log(&c->fwd), reply);
+    stats_message_end(final, would[0] ? &c->would : NULL, c->started);
     c->in_txn = false;
 }
 
@@ -267,7 +302,7 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct verdict *v, enu
     *refused = false;
     if (!refusal(v->action))
         return SMFIS_CONTINUE;
-    if (cb_cfg->dry_run) {
+    if (c->cfg->dry_run) {
         if (!c->have_would) {
             c->would = *v;
             c->have_would = true;
@@ -298,6 +333,19 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct verdict *v, enu
         log_message(c, v);
     }
     return v->action == ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/* The daemon is stopping (SIGTERM): new sessions and new messages are
+ * deferred, so that the messages in flight can finish (milter/service.h). */
+static sfsistat refuse_stopping(SMFICTX *ctx, struct conn *c)
+{
+    struct verdict v;
+
+    service_stopping_reply(&v);
+    set_reply(ctx, &v);
+    if (c != NULL && c->in_txn)
+        log_message(c, &v);
+    return SMFIS_TEMPFAIL;
 }
 
 /* ---- callbacks -------------------------------------------------------- */
@@ -349,10 +397,14 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-    /* Steps we do not need.  A later rule that reads headers or the body
-     * drops SMFIP_NOHDRS / SMFIP_NOBODY here and registers the callback. */
-    const unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
-    const unsigned long actions = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    /* Steps we do not need.  Headers and body are read for the patient
+     * rules ([FIN]); headers need no reply each (SMFIP_NR_HDR, which
+     * libmilter fakes for an MTA without it), and the body of a message
+     * no rule needs is cut short with SMFIS_SKIP when the MTA offers it. */
+    const unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
+    const unsigned long extra = SMFIP_NR_HDR | SMFIP_SKIP;
+    const unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE
+                                  | SMFIF_SETSYMLIST | SMFIF_ADDRCPT | SMFIF_DELRCPT;
 
     (void)ctx;
     (void)f2;
@@ -361,7 +413,13 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
         log_warning("the MTA does not offer every milter action needed "
                     "(offered 0x%lx, wanted 0x%lx)", f0, actions);
     *pf0 = f0 & actions;
-    *pf1 = f1 & skip;
+    if (!(f1 & SMFIP_NR_HDR))
+        atomic_store(&mta_lacks_nr_hdr, true);
+    if (!(f1 & SMFIP_SKIP))
+        atomic_store(&mta_lacks_skip, true);
+    *pf1 = f1 & (skip | extra);
+    if (atomic_load(&mta_lacks_nr_hdr))
+        *pf1 &= ~(unsigned long)SMFIP_NR_HDR;
     *pf2 = 0;
     *pf3 = 0;
 
@@ -378,19 +436,27 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c;
 
-    if (c == NULL)
+    if (service_stopping())
+        return refuse_stopping(ctx, NULL);
+    if ((c = calloc(1, sizeof(*c))) == NULL)
         return internal_error(ctx, NULL, "out of memory for a new connection");
+    if ((c->cfg = service_config_acquire()) == NULL) {
+        free(c);
+        return internal_error(ctx, NULL, "no configuration in force");
+    }
     c->local_submission = is_local_submission(hostname, hostaddr);
-    c->env.local_domains = (const char *const *)cb_cfg->local_domains;
-    c->env.n_local_domains = cb_cfg->n_local_domains;
-    c->env.patient_domain = cb_cfg->patient_domain;
+    c->env.local_domains = (const char *const *)c->cfg->local_domains;
+    c->env.n_local_domains = c->cfg->n_local_domains;
+    c->env.patient_domain = c->cfg->patient_domain;
     if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+        service_config_release(c->cfg);
         free(c);
         return internal_error(ctx, NULL, "smfi_setpriv failed");
     }
-    if (cb_cfg->log_level >= LOGL_DEBUG) {
+    stats_connection_open();
+    if (c->cfg->log_level >= LOGL_DEBUG) {
         char addr[INET6_ADDRSTRLEN + 16];
         describe_peer(hostaddr, addr, sizeof(addr));
         log_debug("connect from %s%s%s", hostname ? hostname : "unknown", addr,
@@ -411,6 +477,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     log_unfinished(c);
     reset_message(c);
     c->in_txn = true;
+    c->started = stats_message_begin();
     read_queue_id(ctx, c);
     auth = smfi_getsymval(ctx, "{auth_authen}");
 
@@ -422,6 +489,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     format_addr(c->sender, sizeof(c->sender),
                 c->mp.sender_valid ? ADDR_OK : c->mp.null_sender ? ADDR_NULL : ADDR_MALFORMED,
                 &c->mp.sender, argv[0]);
+    if (service_stopping())
+        return refuse_stopping(ctx, c);
     return apply(ctx, c, &v, STEP_MAIL, &refused);
 }
 
@@ -442,13 +511,17 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     env_enter(c);
     v = msgpol_recipient(&c->mp, argv[0], &cls, &parsed);
     env_leave(c);
+    if (!refusal(v.action))
+        v = patients_rcpt(&c->pat, c->cfg, &c->mp, &parsed, cls, c->queue_id);
 
     rc = apply(ctx, c, &v, STEP_RCPT, &refused);
     format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
                 &parsed, argv[0]);
     note_rcpt(c, addr, cls, refused);
-    if (!refused)
+    if (!refused) {
         c->n_rcpt_ok++;
+        forwarding_rcpt(&c->fwd, argv[0], cls == CLASS_INVALID ? NULL : &parsed, cls);
+    }
     return rc;
 }
 
@@ -468,6 +541,16 @@ static sfsistat cb_data(SMFICTX *ctx)
     return apply(ctx, c, &v, STEP_DATA, &refused);
 }
 
+/* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH. */
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c != NULL && c->in_txn)
+        patients_header(&c->pat, name, value);
+    return atomic_load(&mta_lacks_nr_hdr) ? SMFIS_CONTINUE : SMFIS_NOREPLY;
+}
+
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
@@ -475,7 +558,20 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     if (c == NULL)
         return internal_error(ctx, c, "end of headers without connection context");
     read_queue_id(ctx, c);
+    patients_eoh(&c->pat);
     return SMFIS_CONTINUE;
+}
+
+/* The body is read only while a rule needs it; then the rest is skipped. */
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL)
+        return internal_error(ctx, c, "body without connection context");
+    if (patients_body(&c->pat, buf, len))
+        return SMFIS_CONTINUE;
+    return atomic_load(&mta_lacks_skip) ? SMFIS_CONTINUE : SMFIS_SKIP;
 }
 
 static void add_dry_run_header(SMFICTX *ctx, const struct conn *c)
@@ -518,10 +614,20 @@ static sfsistat cb_eom(SMFICTX *ctx)
     env_enter(c);
     v = msgpol_end(&c->mp);
     env_leave(c);
+    /* A forward re-injected through sendmail: the plan removes and
+     * notifies the classic recipients instead (milter/forwarding.h). */
+    if (forwarding_replaces(c->cfg, &c->mp, &v)) {
+        memset(&v, 0, sizeof(v));
+        v.action = ACT_CONTINUE;
+    }
     if (!refusal(v.action) && c->have_pending)
         v = c->pending;
+    if (!refusal(v.action))
+        v = patients_eom(ctx, &c->pat, c->cfg, &c->mp, c->queue_id);
+    if (!refusal(v.action))
+        v = forwarding_eom(ctx, &c->fwd, c->cfg, &c->mp, &c->env, c->queue_id);
 
-    if (cb_cfg->dry_run) {
+    if (c->cfg->dry_run) {
         (void)apply(ctx, c, &v, STEP_EOM, &refused);
         add_dry_run_header(ctx, c);
         memset(&v, 0, sizeof(v));
@@ -555,7 +661,10 @@ static sfsistat cb_close(SMFICTX *ctx)
     if (c != NULL) {
         log_unfinished(c);
         smfi_setpriv(ctx, NULL);
+        service_config_release(c->cfg);
+        forwarding_free(&c->fwd);
         free(c);
+        stats_connection_close();
     }
     return SMFIS_CONTINUE;
 }
@@ -564,16 +673,20 @@ int callbacks_register(const struct config *cfg)
 {
     struct smfiDesc desc;
 
-    cb_cfg = cfg;
+    patients_init(cfg);
+    forwarding_init(cfg);
     memset(&desc, 0, sizeof(desc));
     desc.xxfi_name = "mssante-milter";
     desc.xxfi_version = SMFI_VERSION;
-    desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST
+                      | SMFIF_ADDRCPT | SMFIF_DELRCPT;
     desc.xxfi_connect = cb_connect;
     desc.xxfi_envfrom = cb_envfrom;
     desc.xxfi_envrcpt = cb_envrcpt;
     desc.xxfi_data = cb_data;
+    desc.xxfi_header = cb_header;
     desc.xxfi_eoh = cb_eoh;
+    desc.xxfi_body = cb_body;
     desc.xxfi_eom = cb_eom;
     desc.xxfi_abort = cb_abort;
     desc.xxfi_close = cb_close;

@@ -20,7 +20,10 @@
 #include "common/log.h"
 #include "milter/config.h"
 #include "milter/socket.h"
+#include "notify/message.h"
+#include "notify/queue.h"
 #include "policy/address.h"
+#include "policy/patient.h"
 
 #define WHY_MAX 256
 
@@ -408,6 +411,209 @@ static bool parse_facility(struct config *cfg, const struct key_def *key, const 
     return parse_string(cfg, key, value, why, whylen);
 }
 
+/* A decimal number without sign; false on anything else or overflow. */
+static bool decimal(const char **p, unsigned long long *out)
+{
+    unsigned long long n = 0;
+
+    if (**p < '0' || **p > '9')
+        return false;
+    for (; **p >= '0' && **p <= '9'; (*p)++) {
+        if (n > (ULLONG_MAX - 9) / 10)
+            return false;
+        n = n * 10 + (unsigned long long)(**p - '0');
+    }
+    *out = n;
+    return true;
+}
+
+/* A plain integer between key->min and key->max (counts, percentages). */
+static bool parse_int(struct config *cfg, const struct key_def *key, const char *value,
+                      char *why, size_t whylen)
+{
+    const char *p = value;
+    unsigned long long n;
+
+    if (!decimal(&p, &n) || *p != '\0' || n < (unsigned long long)key->min
+        || n > (unsigned long long)key->max) {
+        snprintf(why, whylen, "expected a whole number between %lld and %lld, got \"%s\"",
+                 key->min, key->max, value);
+        return false;
+    }
+    *FIELD(cfg, key, int) = (int)n;
+    return true;
+}
+
+/* A size in bytes, with an optional K, M or G suffix (powers of 1024). */
+static bool parse_size(struct config *cfg, const struct key_def *key, const char *value,
+                       char *why, size_t whylen)
+{
+    const char *p = value;
+    unsigned long long n, unit = 1;
+
+    if (decimal(&p, &n)) {
+        switch (*p) {
+        case 'k': case 'K': unit = 1ULL << 10; p++; break;
+        case 'm': case 'M': unit = 1ULL << 20; p++; break;
+        case 'g': case 'G': unit = 1ULL << 30; p++; break;
+        default: break;
+        }
+        if (*p == '\0' && n <= (unsigned long long)key->max / unit
+            && n * unit >= (unsigned long long)key->min) {
+            *FIELD(cfg, key, size_t) = (size_t)(n * unit);
+            return true;
+        }
+    }
+    snprintf(why, whylen, "expected a size between %lldK and %lldM such as 32M or 500K, "
+             "got \"%s\"", key->min >> 10, key->max >> 20, value);
+    return false;
+}
+
+/* WhitelistURL: the list is health-data policy, fetched over https only
+ * (whitelist/fetch.c checks again, with libcurl's URL parser). */
+static bool parse_https_url(struct config *cfg, const struct key_def *key, const char *value,
+                            char *why, size_t whylen)
+{
+    if (has_space(value) || strncasecmp(value, "https://", 8) != 0 || value[8] == '\0') {
+        snprintf(why, whylen, "expected an https:// URL, got \"%s\"", value);
+        return false;
+    }
+    return parse_string(cfg, key, value, why, whylen);
+}
+
+/* ---- patients (milter/patients.h) ------------------------------------ */
+
+/* A word out of two: *FIELD is true for YES, false for NO. */
+static bool parse_choice(struct config *cfg, const struct key_def *key, const char *value,
+                         const char *no, const char *yes, char *why, size_t whylen)
+{
+    if (strcasecmp(value, no) == 0 || strcasecmp(value, yes) == 0) {
+        *FIELD(cfg, key, bool) = strcasecmp(value, yes) == 0;
+        return true;
+    }
+    snprintf(why, whylen, "expected %s or %s, got \"%s\"", no, yes, value);
+    return false;
+}
+
+static bool parse_key_check(struct config *cfg, const struct key_def *key, const char *value,
+                            char *why, size_t whylen)
+{
+    return parse_choice(cfg, key, value, "reject", "warn", why, whylen);
+}
+
+static bool parse_fin_content(struct config *cfg, const struct key_def *key, const char *value,
+                              char *why, size_t whylen)
+{
+    return parse_choice(cfg, key, value, "reject", "accept", why, whylen);
+}
+
+/* PharmacyMailboxes: "local@domain" and "@domain" entries, comma and/or
+ * space separated, kept as written (matching ignores case). */
+static bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char *value,
+                             char *why, size_t whylen)
+{
+    size_t n = 0, len;
+    char **list;
+    const char *p;
+
+    (void)key;
+    for (p = value; *p;) {
+        while (*p == ',' || is_space(*p))
+            p++;
+        for (len = 0; p[len] && p[len] != ',' && !is_space(p[len]); len++)
+            continue;
+        n += len > 0;
+        p += len;
+    }
+    if (n == 0 || (list = calloc(n + 1, sizeof(*list))) == NULL) {
+        snprintf(why, whylen, n == 0 ? "expected one or more mailboxes" : "out of memory");
+        return false;
+    }
+    for (n = 0, p = value; *p;) {
+        while (*p == ',' || is_space(*p))
+            p++;
+        for (len = 0; p[len] && p[len] != ',' && !is_space(p[len]); len++)
+            continue;
+        if (len == 0)
+            break;
+        if ((list[n] = strndup(p, len)) == NULL) {
+            snprintf(why, whylen, "out of memory");
+            free_list(list);
+            return false;
+        }
+        if (!patient_pharmacy_entry_valid(list[n])) {
+            snprintf(why, whylen, "\"%s\" is neither local@domain nor @domain", list[n]);
+            free_list(list);
+            return false;
+        }
+        n++;
+        p += len;
+    }
+    free_list(cfg->pharmacy_mailboxes);
+    cfg->pharmacy_mailboxes = list;
+    cfg->n_pharmacy_mailboxes = n;
+    return true;
+}
+
+/* ConversationTTL: whole seconds, 0 = an open conversation never expires. */
+static bool parse_ttl_seconds(struct config *cfg, const struct key_def *key, const char *value,
+                              char *why, size_t whylen)
+{
+    long long ms;
+
+    if (config_parse_duration_ms(value, &ms) < 0 || ms % 1000 != 0 || ms / 1000 > key->max) {
+        snprintf(why, whylen, "expected 0 (no expiry) or a duration in whole seconds up to "
+                 "%lldd such as 30d, 12h, got \"%s\"", key->max / 86400, value);
+        return false;
+    }
+    *FIELD(cfg, key, long long) = ms / 1000;
+    return true;
+}
+
+/* ---- forwarding and notices (milter/forwarding.h) -------------------- */
+
+/* NotifySMTP: smtp:// or smtps:// URL of the listener without milters. */
+static bool parse_notify_smtp(struct config *cfg, const struct key_def *key, const char *value,
+                              char *why, size_t whylen)
+{
+    if (notify_check_smtp_url(value, why, whylen) < 0)
+        return false;
+    return parse_string(cfg, key, value, why, whylen);
+}
+
+/* NotifySender: one plain address, the envelope and From: of every notice. */
+static bool parse_address(struct config *cfg, const struct key_def *key, const char *value,
+                          char *why, size_t whylen)
+{
+    struct mailaddr a;
+    const char *reason = NULL;
+
+    if (strpbrk(value, "<>,; \t") != NULL || addr_parse(value, &a, &reason) != ADDR_OK) {
+        snprintf(why, whylen, "expected a plain address such as no-reply@example.fr, "
+                 "got \"%s\"%s%s", value, reason ? ": " : "", reason ? reason : "");
+        return false;
+    }
+    return parse_string(cfg, key, value, why, whylen);
+}
+
+/* NotifyTemplate: read and checked now, so that "-n" and a reload report
+ * a bad template with the rest, and the daemon never reads it again. */
+static bool parse_notify_template(struct config *cfg, const struct key_def *key,
+                                  const char *value, char *why, size_t whylen)
+{
+    struct notify_template *t = notify_template_load(value, why, whylen);
+
+    if (t == NULL)
+        return false;
+    if (!parse_string(cfg, key, value, why, whylen)) {
+        notify_template_free(t);
+        return false;
+    }
+    notify_template_free(cfg->notify_template);
+    cfg->notify_template = t;
+    return true;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f) offsetof(struct config, f)
@@ -429,6 +635,35 @@ static const struct key_def keys[] = {
     { "DryRun",         parse_bool,          OFF(dry_run),           0, 0 },
     { "LogLevel",       parse_log_level,     OFF(log_level),         0, 0 },
     { "SyslogFacility", parse_facility,      OFF(syslog_facility),   0, 0 },
+    { "WhitelistURL",   parse_https_url,     OFF(whitelist_url),     0, 0 },
+    { "WhitelistCAFile", parse_string,       OFF(whitelist_ca_file), 0, 0 },
+    { "WhitelistClientCert", parse_string,   OFF(whitelist_client_cert), 0, 0 },
+    { "WhitelistClientKey", parse_string,    OFF(whitelist_client_key), 0, 0 },
+    { "WhitelistConnectTimeout", parse_duration, OFF(whitelist_connect_timeout_ms), 100, 600000 },
+    { "WhitelistTimeout", parse_duration,    OFF(whitelist_timeout_ms), 1000, 3600000 },
+    { "WhitelistMaxSize", parse_size,        OFF(whitelist_max_size), 1 << 10, 1 << 30 },
+    { "WhitelistMinDomains", parse_int,      OFF(whitelist_min_domains), 1, 10000000 },
+    { "WhitelistMaxShrink", parse_int,       OFF(whitelist_max_shrink), 0, 100 },
+    /* 0 turns these two off; the bounds keep the int of milliseconds. */
+    { "WhitelistRefresh", parse_duration,    OFF(whitelist_refresh_ms), 0, 604800000 },
+    { "WhitelistMaxAge", parse_duration,     OFF(whitelist_max_age_ms), 0, 1814400000 },
+    { "PatientKeyCheck", parse_key_check,    OFF(patient_key_warn),  0, 0 },
+    { "FinWithContent", parse_fin_content,   OFF(fin_content_accept), 0, 0 },
+    { "PharmacyMailboxes", parse_pharmacies, OFF(pharmacy_mailboxes), 0, 0 },
+    { "ConversationTTL", parse_ttl_seconds,  OFF(conversation_ttl),  0, 3650LL * 86400 },
+    { "StatsFile",      parse_string,        OFF(stats_file),        0, 0 },
+    { "StatsInterval",  parse_duration,      OFF(stats_interval_ms), 1000, 86400000 },
+    { "ShutdownTimeout", parse_duration,     OFF(shutdown_timeout_ms), 0, 600000 },
+    { "Forwarding",     parse_bool,          OFF(forwarding),        0, 0 },
+    { "NotifyWorker",   parse_bool,          OFF(notify_worker),     0, 0 },
+    { "NotifySMTP",     parse_notify_smtp,   OFF(notify_smtp),       0, 0 },
+    { "NotifySender",   parse_address,       OFF(notify_sender),     0, 0 },
+    { "NotifyTemplate", parse_notify_template, OFF(notify_template_file), 0, 0 },
+    { "NotifyRetry",    parse_duration,      OFF(notify_retry_ms),   1000, 86400000 },
+    { "NotifyRetryMax", parse_duration,      OFF(notify_retry_max_ms), 1000, 604800000 },
+    { "NotifyMaxAge",   parse_duration,      OFF(notify_max_age_ms), 60000, 1728000000 },
+    { "NotifyMaxAttempts", parse_int,        OFF(notify_max_attempts), 0, 1000000 },
+    { "NotifyTimeout",  parse_duration,      OFF(notify_timeout_ms), 1000, 600000 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -438,6 +673,8 @@ static const struct key_def keys[] = {
 struct reader {
     const char *file;
     unsigned errors;
+    config_error_sink sink;      /* NULL: stderr */
+    void *sink_arg;
 };
 
 static void report(struct reader *rd, unsigned line, const char *fmt, ...)
@@ -445,16 +682,22 @@ static void report(struct reader *rd, unsigned line, const char *fmt, ...)
 
 static void report(struct reader *rd, unsigned line, const char *fmt, ...)
 {
+    char text[WHY_MAX * 2];
+    size_t len;
     va_list ap;
 
     if (line > 0)
-        fprintf(stderr, "%s:%u: ", rd->file, line);
+        snprintf(text, sizeof(text), "%s:%u: ", rd->file, line);
     else
-        fprintf(stderr, "%s: ", rd->file);
+        snprintf(text, sizeof(text), "%s: ", rd->file);
+    len = strlen(text);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text + len, sizeof(text) - len, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (rd->sink != NULL)
+        rd->sink(rd->sink_arg, text);
+    else
+        fprintf(stderr, "%s\n", text);
     rd->errors++;
 }
 
@@ -569,6 +812,15 @@ static bool key_seen(const unsigned *seen, const char *name)
     return false;
 }
 
+/* Line where NAME was set, 0 when it was not. */
+static unsigned key_line(const unsigned *seen, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return seen[i];
+    return 0;
+}
+
 /* Checks across keys.  A key that is present but invalid was reported on
  * its own line already: do not report it a second time as missing. */
 static void check_whole(struct reader *rd, const struct config *cfg, const unsigned *seen)
@@ -578,6 +830,21 @@ static void check_whole(struct reader *rd, const struct config *cfg, const unsig
         report(rd, 0, "no whitelist source: set WhitelistFile, Redis, or both");
     if (cfg->n_local_domains == 0 && !key_seen(seen, "LocalDomains"))
         report(rd, 0, "LocalDomains is required (the operator's own MSSante domains)");
+    /* The fetched list is published to Redis for every MX; a daemon
+     * without Redis serves WhitelistFile and would have nowhere to put it. */
+    if (cfg->whitelist_refresh_ms > 0 && !cfg->redis_enabled && !key_seen(seen, "Redis"))
+        report(rd, key_line(seen, "WhitelistRefresh"),
+               "WhitelistRefresh needs Redis: the downloaded list is published there");
+    if (cfg->whitelist_refresh_ms > 0 && cfg->whitelist_refresh_ms < 1000)
+        report(rd, key_line(seen, "WhitelistRefresh"),
+               "WhitelistRefresh: expected 0 (off) or at least 1s");
+    if (cfg->whitelist_client_key != NULL && cfg->whitelist_client_cert == NULL
+        && !key_seen(seen, "WhitelistClientCert"))
+        report(rd, key_line(seen, "WhitelistClientKey"),
+               "WhitelistClientKey is set without WhitelistClientCert");
+    if (cfg->notify_retry_max_ms < cfg->notify_retry_ms)
+        report(rd, key_line(seen, "NotifyRetryMax"),
+               "NotifyRetryMax is shorter than NotifyRetry");
 }
 
 struct config *config_defaults(void)
@@ -594,8 +861,29 @@ struct config *config_defaults(void)
     cfg->redis_prefix = strdup("mssante:");
     cfg->syslog_facility = strdup("mail");
     cfg->local_domains = calloc(1, sizeof(char *));
+    /* Same as FETCH_DEFAULT_URL (whitelist/fetch.h), written out so the
+     * default reads the same here, in the docs and in the manual page. */
+    cfg->whitelist_url = strdup("https://espacedeconfiance.mssante.fr/listeblanchemssante.xml");
+    cfg->whitelist_connect_timeout_ms = 10000;
+    cfg->whitelist_timeout_ms = 120000;
+    cfg->whitelist_max_size = (size_t)32 << 20;
+    cfg->whitelist_min_domains = 1000;
+    cfg->whitelist_max_shrink = 20;
+    cfg->whitelist_refresh_ms = 0;
+    cfg->whitelist_max_age_ms = 259200000;
+    cfg->conversation_ttl = 30LL * 86400;
+    cfg->stats_interval_ms = 15000;
+    cfg->shutdown_timeout_ms = 15000;
+    cfg->forwarding = true;
+    cfg->notify_worker = true;
+    cfg->notify_smtp = strdup("smtp://127.0.0.1:10027");
+    cfg->notify_retry_ms = 30000;
+    cfg->notify_retry_max_ms = 3600000;
+    cfg->notify_max_age_ms = 172800000;
+    cfg->notify_max_attempts = 50;
+    cfg->notify_timeout_ms = 30000;
     if (!cfg->patient_domain || !cfg->redis_prefix || !cfg->syslog_facility
-        || !cfg->local_domains) {
+        || !cfg->local_domains || !cfg->whitelist_url || !cfg->notify_smtp) {
         config_free(cfg);
         return NULL;
     }
@@ -604,7 +892,12 @@ struct config *config_defaults(void)
 
 struct config *config_load(const char *file)
 {
-    struct reader rd = { file, 0 };
+    return config_load_report(file, NULL, NULL);
+}
+
+struct config *config_load_report(const char *file, config_error_sink sink, void *arg)
+{
+    struct reader rd = { file, 0, sink, arg };
     unsigned seen[N_KEYS] = { 0 };
     struct config *cfg;
     struct stat st;
@@ -614,16 +907,16 @@ struct config *config_load(const char *file)
     FILE *fp;
 
     if ((fp = fopen(file, "r")) == NULL) {
-        fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno));
+        report(&rd, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
     if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: cannot open: %s\n", file, strerror(EISDIR));
+        report(&rd, 0, "cannot open: %s", strerror(EISDIR));
         fclose(fp);
         return NULL;
     }
     if ((cfg = config_defaults()) == NULL || (cfg->path = strdup(file)) == NULL) {
-        fprintf(stderr, "%s: out of memory\n", file);
+        report(&rd, 0, "out of memory");
         config_free(cfg);
         fclose(fp);
         return NULL;
@@ -664,6 +957,16 @@ void config_free(struct config *cfg)
     free(cfg->redis_prefix);
     free(cfg->snapshot_file);
     free(cfg->syslog_facility);
+    free(cfg->whitelist_url);
+    free(cfg->whitelist_ca_file);
+    free(cfg->whitelist_client_cert);
+    free(cfg->whitelist_client_key);
+    free_list(cfg->pharmacy_mailboxes);
+    free(cfg->stats_file);
+    free(cfg->notify_smtp);
+    free(cfg->notify_sender);
+    free(cfg->notify_template_file);
+    notify_template_free(cfg->notify_template);
     free(cfg);
 }
 

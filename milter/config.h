@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct notify_template;      /* notify/message.h */
+
 enum log_level { LOGL_ERROR = 0, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 struct redis_endpoint {
@@ -44,6 +46,45 @@ struct config {
     bool dry_run;                /* DryRun */
     enum log_level log_level;    /* LogLevel, default info */
     char *syslog_facility;       /* SyslogFacility, default mail */
+
+    /* Whitelist fetcher (whitelist/refresh.h): where the ANS list is
+     * downloaded from, how, and what a download must look like. */
+    char *whitelist_url;               /* WhitelistURL, https only */
+    char *whitelist_ca_file;           /* WhitelistCAFile; NULL = system bundle */
+    char *whitelist_client_cert;       /* WhitelistClientCert (mutual TLS) */
+    char *whitelist_client_key;        /* WhitelistClientKey; NULL = in the cert */
+    int whitelist_connect_timeout_ms;  /* WhitelistConnectTimeout, default 10 s */
+    int whitelist_timeout_ms;          /* WhitelistTimeout, default 120 s */
+    size_t whitelist_max_size;         /* WhitelistMaxSize, bytes, default 32M */
+    int whitelist_min_domains;         /* WhitelistMinDomains, default 1000 */
+    int whitelist_max_shrink;          /* WhitelistMaxShrink, percent, default 20 */
+    int whitelist_refresh_ms;          /* WhitelistRefresh, 0 = no refresh thread */
+    int whitelist_max_age_ms;          /* WhitelistMaxAge, 0 = no warning */
+
+    /* Patients (milter/patients.h): INS check, [FIN], conversations. */
+    bool patient_key_warn;             /* PatientKeyCheck warn (default reject) */
+    bool fin_content_accept;           /* FinWithContent accept (default reject) */
+    char **pharmacy_mailboxes;         /* PharmacyMailboxes, NULL-terminated */
+    size_t n_pharmacy_mailboxes;
+    long long conversation_ttl;        /* ConversationTTL, seconds, default 30 days */
+
+    /* Operations (milter/stats.h, milter/service.h). */
+    char *stats_file;                  /* StatsFile: Prometheus text file; NULL = none */
+    int stats_interval_ms;             /* StatsInterval, default 15 s */
+    int shutdown_timeout_ms;           /* ShutdownTimeout, default 15 s */
+
+    /* Forwarding and notices (milter/forwarding.h, notify/queue.h). */
+    bool forwarding;                   /* Forwarding, default yes (needs Redis) */
+    bool notify_worker;                /* NotifyWorker, default yes (needs Redis) */
+    char *notify_smtp;                 /* NotifySMTP, default smtp://127.0.0.1:10027 */
+    char *notify_sender;               /* NotifySender; NULL = no-reply@<first LocalDomain> */
+    char *notify_template_file;        /* NotifyTemplate; NULL = the built-in text */
+    struct notify_template *notify_template;   /* ... read and checked at load, owned */
+    int notify_retry_ms;               /* NotifyRetry, default 30 s */
+    int notify_retry_max_ms;           /* NotifyRetryMax, default 1 h */
+    int notify_max_age_ms;             /* NotifyMaxAge, default 2 days */
+    int notify_max_attempts;           /* NotifyMaxAttempts, default 50; 0 = no limit */
+    int notify_timeout_ms;             /* NotifyTimeout, default 30 s */
 };
 
 /*
@@ -53,6 +94,11 @@ struct config {
  * A missing file is an error.
  */
 struct config *config_load(const char *file);
+
+/* The same, but each error line goes to SINK(ARG, "FILE:LINE: message")
+ * instead of stderr (a reload in the daemon logs them). */
+typedef void (*config_error_sink)(void *arg, const char *line);
+struct config *config_load_report(const char *file, config_error_sink sink, void *arg);
 
 /* Defaults only (used by tests and when composing a config in code). */
 struct config *config_defaults(void);

@@ -8,9 +8,10 @@
  *   smfi_main.
  * The parent of the daemon waits on a pipe until the child is ready, so
  * that "mssante-milter" exits non-zero when start-up fails after the fork.
- * SIGTERM/SIGINT/SIGHUP are handled by libmilter's signal thread
- * (smfi_stop); they are blocked here before any thread is created so that
- * the whitelist poll thread never receives them instead.
+ * Signals (milter/service.h): SIGHUP and SIGUSR1 reload the configuration,
+ * SIGTERM stops after the messages in flight are answered, SIGINT aborts
+ * (libmilter).  They are blocked here before any thread is created, and
+ * waited for by the service thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +31,14 @@
 #include "common/log.h"
 #include "milter/callbacks.h"
 #include "milter/config.h"
+#include "milter/forwarding.h"
+#include "milter/patients.h"
+#include "milter/service.h"
 #include "milter/socket.h"
+#include "milter/stats.h"
+#include "whitelist/fetch.h"
 #include "whitelist/live.h"
+#include "whitelist/refresher.h"
 
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
@@ -75,14 +82,21 @@ static void print_version(void)
     printf(PROG " %s (libmilter %u.%u.%u)\n", MSSANTE_VERSION, major, minor, patch);
 }
 
+/* The directory the daemon was started from: relative paths in the file
+ * mean the same at start and at a reload, after the daemon chdir'ed to /. */
+static char start_dir[PATH_MAX];
+
+/* The command line, applied again to each reloaded configuration. */
+static const struct options *cmdline;
+
 /* Replace a relative *path by an absolute one: the daemon chdirs to /. */
 static int absolutize(char **path)
 {
-    char cwd[PATH_MAX], *abs;
+    char *abs;
 
     if (*path == NULL || (*path)[0] == '/')
         return 0;
-    if (getcwd(cwd, sizeof(cwd)) == NULL || asprintf(&abs, "%s/%s", cwd, *path) < 0)
+    if (start_dir[0] == '\0' || asprintf(&abs, "%s/%s", start_dir, *path) < 0)
         return -1;
     free(*path);
     *path = abs;
@@ -133,16 +147,43 @@ static int resolve_identity(const char *spec, struct identity *id)
     return 0;
 }
 
+/* Command-line overrides, relative paths made absolute: at start and
+ * for each reloaded configuration.  -1 with errno set. */
+static int apply_command_line(struct config *cfg)
+{
+    if (replace_string(&cfg->socket, cmdline->socket) < 0
+        || replace_string(&cfg->user, cmdline->user) < 0
+        || replace_string(&cfg->pid_file, cmdline->pid_file) < 0)
+        return -1;
+    /* The file itself too: a reload reads it again after the chdir. */
+    if (absolutize(&cfg->path) < 0
+        || absolutize(&cfg->pid_file) < 0 || absolutize(&cfg->whitelist_file) < 0
+        || absolutize(&cfg->snapshot_file) < 0 || absolutize(&cfg->whitelist_ca_file) < 0
+        || absolutize(&cfg->whitelist_client_cert) < 0
+        || absolutize(&cfg->whitelist_client_key) < 0 || absolutize(&cfg->stats_file) < 0)
+        return -1;
+    return 0;
+}
+
+/* service_finish_fn for a reload (milter/service.h). */
+static int finish_reloaded(struct config *cfg)
+{
+    if (apply_command_line(cfg) < 0) {
+        log_error("reload: cannot apply the command line: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Command-line overrides and checks that need more than the file. */
-static int finish_config(struct config *cfg, const struct options *opt, struct identity *id)
+static int finish_config(struct config *cfg, struct identity *id)
 {
     const char *why;
     int errors = 0;
 
-    if (replace_string(&cfg->socket, opt->socket) < 0
-        || replace_string(&cfg->user, opt->user) < 0
-        || replace_string(&cfg->pid_file, opt->pid_file) < 0) {
-        fprintf(stderr, PROG ": out of memory\n");
+    if (apply_command_line(cfg) < 0) {
+        fprintf(stderr, PROG ": cannot apply the command line (start directory %s): %s\n",
+                start_dir[0] ? start_dir : "unknown", strerror(errno));
         return -1;
     }
     if (cfg->socket == NULL) {
@@ -154,11 +195,6 @@ static int finish_config(struct config *cfg, const struct options *opt, struct i
     }
     if (cfg->user != NULL && resolve_identity(cfg->user, id) < 0)
         errors++;
-    if (absolutize(&cfg->pid_file) < 0 || absolutize(&cfg->whitelist_file) < 0
-        || absolutize(&cfg->snapshot_file) < 0) {
-        fprintf(stderr, PROG ": cannot make paths absolute: %s\n", strerror(errno));
-        errors++;
-    }
     return errors ? -1 : 0;
 }
 
@@ -281,13 +317,7 @@ static void warn_unlisted_local_domains(const struct config *cfg)
 
 static void block_stop_signals(void)
 {
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    service_block_signals();
     /* hiredis writes to sockets a Redis restart may close. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -334,6 +364,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     uid_t owner = id->set ? id->uid : (uid_t)-1;
     gid_t group = id->set ? id->gid : (gid_t)-1;
     int ready_fd = -1, rc;
+    char why[256];
 
     /* Until the daemon detaches, whoever started it sees its errors. */
     log_open(PROG, cfg->syslog_facility, cfg->log_level, true);
@@ -351,18 +382,45 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         return start_failed();
 
     block_stop_signals();
+    /* libcurl's global state, before any thread (whitelist/fetch.h). */
+    if (cfg->whitelist_refresh_ms > 0 && fetch_global_init(why, sizeof(why)) < 0) {
+        log_error("%s", why);
+        return start_failed();
+    }
+    /* The notice worker (its libcurl init, too, before other threads). */
+    if (forwarding_start(cfg) < 0)
+        return start_failed();
     if (live_start(cfg) < 0) {
         live_stop();
         return start_failed();
     }
+    if (refresher_start(cfg) < 0) {
+        live_stop();
+        return start_failed();
+    }
+    if (service_start(cfg, finish_reloaded) < 0 || stats_start(cfg) < 0) {
+        service_stop();
+        refresher_stop();
+        live_stop();
+        return start_failed();
+    }
     warn_unlisted_local_domains(cfg);
+    if (patients_config_warning(cfg) != NULL)
+        log_warning("%s", patients_config_warning(cfg));
+    if (forwarding_config_warning(cfg) != NULL)
+        log_warning("%s", forwarding_config_warning(cfg));
     log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
                cfg->socket, cfg->n_local_domains, cfg->dry_run ? ", DryRun: nothing refused" : "");
     tell_parent_ready(ready_fd);
 
     rc = smfi_main();
     log_notice("stopping " PROG);
+    forwarding_stop();
+    stats_stop();
+    service_stop();
+    refresher_stop();
     live_stop();
+    patients_shutdown();
     socket_cleanup();
     remove_pid_file();
     return rc == MI_SUCCESS ? 0 : 1;
@@ -376,13 +434,20 @@ int main(int argc, char **argv)
     int rc;
 
     parse_options(argc, argv, &opt);
+    cmdline = &opt;
+    if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+        start_dir[0] = '\0';   /* relative paths are refused, with errno set */
     if ((cfg = config_load(opt.conf)) == NULL)
         return 1;
-    if (finish_config(cfg, &opt, &id) < 0) {
+    if (finish_config(cfg, &id) < 0) {
         config_free(cfg);
         return 1;
     }
     if (opt.check_only) {
+        if (patients_config_warning(cfg) != NULL)
+            fprintf(stderr, "%s: warning: %s\n", opt.conf, patients_config_warning(cfg));
+        if (forwarding_config_warning(cfg) != NULL)
+            fprintf(stderr, "%s: warning: %s\n", opt.conf, forwarding_config_warning(cfg));
         printf("%s: configuration OK\n", opt.conf);
         config_free(cfg);
         return 0;
