@@ -1,6 +1,8 @@
 /*
- * stats.c - the daemon's counters, the StatsFile (Prometheus text format)
- * and the per-node HASH in Redis that "mssantectl stats" reads.
+ * stats.c - the daemon's counters: messages by verdict and rule, the
+ * latency histogram, connections, reloads, Redis errors, notifications,
+ * and the snapshot of all of them that the exporters read
+ * (milter/stats_export.c writes the StatsFile and the node HASH).
  *
  * Hot path: every counter is a relaxed atomic.  Counters by rule live in a
  * fixed table of slots, looked up without a lock (rule ids are a handful of
@@ -14,51 +16,33 @@
  * counter and not yet in another until the next round.  Counters only grow,
  * which is what Prometheus' rate() and the cluster sums need.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <hiredis/hiredis.h>
-
-#include "common/log.h"
-#include "milter/service.h"
 #include "milter/stats.h"
-#include "whitelist/domainset.h"
-#include "whitelist/live.h"
-#include "whitelist/store.h"
-#include "whitelist/whitelist.h"
+#include "milter/stats_snapshot.h"
 
-#ifndef MSSANTE_VERSION
-#define MSSANTE_VERSION "unknown"
-#endif
-
-#define N_VERDICTS    5          /* accept, reject, tempfail, hold, abort */
+#define N_VERDICTS    STATS_N_VERDICTS
 #define V_ABORT       4
-#define MAX_RULES     64
-#define RULE_NAME_MAX 48
-#define SLOT_NONE     0          /* no rule applied */
+#define MAX_RULES     STATS_MAX_RULES
+#define RULE_NAME_MAX STATS_RULE_NAME_MAX
+#define SLOT_NONE     STATS_SLOT_NONE
 #define SLOT_OTHER    1          /* the table is full */
-#define ERR_MAX       512
-#define KEY_MAX       512
-#define MIN_TTL_S     60
+#define N_BUCKETS     STATS_N_BUCKETS
 
-static const char *const verdict_names[N_VERDICTS] = {
+const char *const stats_verdict_names[STATS_N_VERDICTS] = {
     "accept", "reject", "tempfail", "hold", "abort"
 };
 
-/* Upper bounds of the latency buckets, in microseconds (+Inf is implied). */
-static const uint64_t bucket_us[] = {
+const char *const stats_notify_names[STATS_N_NOTIFY] = { "queued", "sent", "failed" };
+
+const uint64_t stats_bucket_us[STATS_N_BUCKETS - 1] = {
     5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
     10000000, 30000000, 60000000,
 };
-#define N_BUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]) + 1)
 
 struct rule_slot {
     char name[RULE_NAME_MAX];
@@ -75,18 +59,11 @@ static atomic_ullong latency_bucket[N_BUCKETS];   /* not cumulative */
 static atomic_ullong latency_sum_us, latency_count;
 static atomic_int in_flight, conn_open;
 static atomic_ullong conn_total, redis_errors, reloads_ok, reloads_failed;
-static atomic_ullong notify_count[3];
+static atomic_ullong notify_count[STATS_N_NOTIFY];
 static atomic_llong started_at;
 
-static const char *const notify_names[3] = { "queued", "sent", "failed" };
-
-/* Cluster-wide notification counters, read from Redis by the publisher. */
-struct cluster_notify {
-    bool known;
-    long long enqueued, sent, retried, failed, pending;
-};
 static pthread_mutex_t cluster_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cluster_notify cluster;
+static struct stats_cluster_notify cluster;
 
 #define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 #define ADD(x, n) atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
@@ -181,7 +158,7 @@ void stats_message_end(const struct verdict *final, const struct verdict *would,
         uint64_t now = monotonic_us(), us = now > started ? now - started : 0;
         size_t b = 0;
 
-        while (b < N_BUCKETS - 1 && us > bucket_us[b])
+        while (b < N_BUCKETS - 1 && us > stats_bucket_us[b])
             b++;
         INC(latency_bucket[b]);
         ADD(latency_sum_us, us);
@@ -210,7 +187,7 @@ void stats_redis_error(void)
 
 void stats_notify(enum stats_notify_event ev, unsigned n)
 {
-    if ((unsigned)ev < 3)
+    if ((unsigned)ev < STATS_N_NOTIFY)
         ADD(notify_count[ev], n);
 }
 
@@ -255,621 +232,60 @@ void stats_reset(void)
     atomic_store(&redis_errors, 0);
     atomic_store(&reloads_ok, 0);
     atomic_store(&reloads_failed, 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < STATS_N_NOTIFY; i++)
         atomic_store(&notify_count[i], 0);
     pthread_mutex_lock(&cluster_lock);
     memset(&cluster, 0, sizeof(cluster));
     pthread_mutex_unlock(&cluster_lock);
 }
 
-/* ---- the whitelist in force ------------------------------------------------ */
+/* ---- for the exporters (milter/stats_snapshot.h) ---------------------------- */
 
-struct wl_state {
-    bool loaded;
-    size_t domains, entries;
-    long long age;           /* seconds since DateDeGeneration (or the load); -1 unknown */
-    char version[64];
-};
-
-/* "2025-03-13T14:54:10Z" -> Unix time, or -1. */
-static long long parse_generated(const char *s)
-{
-    struct tm tm;
-    int y, mo, d, h, mi, se;
-    char z = 0;
-
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) < 6)
-        return -1;
-    if (z != 0 && z != 'Z' && z != '.')
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    return (long long)timegm(&tm);
-}
-
-static void read_whitelist(struct wl_state *st)
-{
-    const struct whitelist *wl = live_acquire();
-
-    memset(st, 0, sizeof(*st));
-    st->age = -1;
-    if (wl != NULL) {
-        long long when = parse_generated(wl->generated);
-
-        if (when < 0 && wl->loaded_at > 0)
-            when = (long long)wl->loaded_at;
-        st->loaded = true;
-        st->domains = wl->domains != NULL ? domainset_count(wl->domains) : 0;
-        st->entries = wl->entries;
-        if (when >= 0)
-            st->age = (long long)time(NULL) - when;
-        snprintf(st->version, sizeof(st->version), "%s", wl->version);
-    }
-    live_release();
-}
-
-/* ---- Prometheus text format ------------------------------------------------- */
-
-/* Label values: backslash, double quote and newline are escaped. */
-static void put_label(FILE *fp, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\\' || *s == '"')
-            fputc('\\', fp);
-        if (*s == '\n')
-            fputs("\\n", fp);
-        else
-            fputc(*s, fp);
-    }
-}
-
-static void header(FILE *fp, const char *name, const char *type, const char *help)
-{
-    fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void prom_messages(FILE *fp, unsigned n)
-{
-    header(fp, "mssante_milter_messages_total", "counter",
-           "Messages by final verdict and the rule that decided it (rule=\"none\": no rule).");
-    for (unsigned i = 0; i < n; i++)
-        for (unsigned v = 0; v < N_VERDICTS; v++) {
-            unsigned long long c = GET(slots[i].messages[v]);
-            if (c == 0 && i != SLOT_NONE)
-                continue;
-            fprintf(fp, "mssante_milter_messages_total{verdict=\"%s\",rule=\"",
-                    verdict_names[v]);
-            put_label(fp, slots[i].name);
-            fprintf(fp, "\"} %llu\n", c);
-        }
-    header(fp, "mssante_milter_dryrun_would_total", "counter",
-           "DryRun: messages that would have been refused, by verdict and rule.");
-    for (unsigned i = 0; i < n; i++)
-        for (unsigned v = 0; v < N_VERDICTS; v++) {
-            unsigned long long c = GET(slots[i].would[v]);
-            if (c == 0)
-                continue;
-            fprintf(fp, "mssante_milter_dryrun_would_total{verdict=\"%s\",rule=\"",
-                    verdict_names[v]);
-            put_label(fp, slots[i].name);
-            fprintf(fp, "\"} %llu\n", c);
-        }
-    header(fp, "mssante_milter_tempfail_total", "counter",
-           "Messages deferred (4xx) by cause.");
-    for (unsigned i = 0; i < n; i++) {
-        unsigned long long c = GET(slots[i].tempfail);
-        if (c == 0)
-            continue;
-        fputs("mssante_milter_tempfail_total{cause=\"", fp);
-        put_label(fp, slots[i].name);
-        fprintf(fp, "\"} %llu\n", c);
-    }
-}
-
-static void prom_latency(FILE *fp)
-{
-    unsigned long long cumulative = 0;
-
-    header(fp, "mssante_milter_message_duration_seconds", "histogram",
-           "Time from MAIL FROM to the verdict, per message.");
-    for (size_t b = 0; b < N_BUCKETS; b++) {
-        cumulative += GET(latency_bucket[b]);
-        if (b < N_BUCKETS - 1)
-            fprintf(fp, "mssante_milter_message_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    (double)bucket_us[b] / 1e6, cumulative);
-        else
-            fprintf(fp, "mssante_milter_message_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                    cumulative);
-    }
-    fprintf(fp, "mssante_milter_message_duration_seconds_sum %.6f\n",
-            (double)GET(latency_sum_us) / 1e6);
-    fprintf(fp, "mssante_milter_message_duration_seconds_count %llu\n", GET(latency_count));
-}
-
-static void prom_whitelist(FILE *fp)
-{
-    struct wl_state wl;
-
-    read_whitelist(&wl);
-    header(fp, "mssante_milter_whitelist_loaded", "gauge",
-           "1 when a whitelist is in force, 0 when mail is deferred for lack of one.");
-    fprintf(fp, "mssante_milter_whitelist_loaded %d\n", wl.loaded ? 1 : 0);
-    header(fp, "mssante_milter_whitelist_domains", "gauge",
-           "Distinct domains on the whitelist in force.");
-    fprintf(fp, "mssante_milter_whitelist_domains %zu\n", wl.domains);
-    header(fp, "mssante_milter_whitelist_entries", "gauge",
-           "Entries (domain, operator certificate) of the whitelist in force.");
-    fprintf(fp, "mssante_milter_whitelist_entries %zu\n", wl.entries);
-    if (wl.age >= 0) {
-        header(fp, "mssante_milter_whitelist_age_seconds", "gauge",
-               "Seconds since the whitelist in force was generated by the ANS.");
-        fprintf(fp, "mssante_milter_whitelist_age_seconds %lld\n", wl.age);
-    }
-}
-
-static void prom_notify(FILE *fp)
-{
-    struct cluster_notify cn;
-
-    header(fp, "mssante_milter_notifications_total", "counter",
-           "Notifications of forwarded mail handled by this node, by event.");
-    for (int i = 0; i < 3; i++)
-        fprintf(fp, "mssante_milter_notifications_total{event=\"%s\"} %llu\n",
-                notify_names[i], GET(notify_count[i]));
-    pthread_mutex_lock(&cluster_lock);
-    cn = cluster;
-    pthread_mutex_unlock(&cluster_lock);
-    if (!cn.known)
-        return;
-    header(fp, "mssante_milter_cluster_notifications_total", "counter",
-           "Notification queue counters of the whole cluster (Redis): the same on every node.");
-    fprintf(fp, "mssante_milter_cluster_notifications_total{state=\"enqueued\"} %lld\n"
-                "mssante_milter_cluster_notifications_total{state=\"sent\"} %lld\n"
-                "mssante_milter_cluster_notifications_total{state=\"retried\"} %lld\n"
-                "mssante_milter_cluster_notifications_total{state=\"failed\"} %lld\n",
-            cn.enqueued, cn.sent, cn.retried, cn.failed);
-    header(fp, "mssante_milter_cluster_notifications_pending", "gauge",
-           "Notifications waiting in the cluster's queue (Redis).");
-    fprintf(fp, "mssante_milter_cluster_notifications_pending %lld\n", cn.pending);
-}
-
-int stats_write_prometheus(FILE *fp)
+void stats_take_snapshot(struct stats_snapshot *snap)
 {
     unsigned n;
 
+    memset(snap, 0, sizeof(*snap));
     (void)find_slot(NULL);          /* the fixed slots exist from the start */
     n = atomic_load_explicit(&n_slots, memory_order_acquire);
-    prom_messages(fp, n);
-    prom_latency(fp);
-    header(fp, "mssante_milter_redis_errors_total", "counter",
-           "Redis commands or connections that failed.");
-    fprintf(fp, "mssante_milter_redis_errors_total %llu\n", GET(redis_errors));
-    prom_whitelist(fp);
-    prom_notify(fp);
-    header(fp, "mssante_milter_connections_open", "gauge", "Milter connections open now.");
-    fprintf(fp, "mssante_milter_connections_open %u\n", stats_open_connections());
-    header(fp, "mssante_milter_connections_total", "counter", "Milter connections accepted.");
-    fprintf(fp, "mssante_milter_connections_total %llu\n", GET(conn_total));
-    header(fp, "mssante_milter_messages_in_flight", "gauge",
-           "Messages between MAIL FROM and their verdict now.");
-    fprintf(fp, "mssante_milter_messages_in_flight %u\n", stats_in_flight());
-    header(fp, "mssante_milter_config_reloads_total", "counter",
-           "Configuration reloads, applied (ok) or refused (failed).");
-    fprintf(fp, "mssante_milter_config_reloads_total{result=\"ok\"} %llu\n"
-                "mssante_milter_config_reloads_total{result=\"failed\"} %llu\n",
-            GET(reloads_ok), GET(reloads_failed));
-    header(fp, "mssante_milter_start_time_seconds", "gauge",
-           "When the daemon started (Unix time).");
-    fprintf(fp, "mssante_milter_start_time_seconds %lld\n", (long long)atomic_load(&started_at));
-    header(fp, "mssante_milter_build_info", "gauge", "The daemon's version.");
-    fputs("mssante_milter_build_info{version=\"", fp);
-    put_label(fp, MSSANTE_VERSION);
-    fputs("\"} 1\n", fp);
-    return ferror(fp) ? -1 : 0;
-}
+    snap->n_rules = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct stats_rule_counts *r = &snap->rules[i];
 
-int stats_write_file(const char *path, char *err, size_t errlen)
-{
-    char tmp[4096];
-    FILE *fp;
-    int fd;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "path too long");
-        return -1;
-    }
-    /* 0644: node_exporter runs as another user. */
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    if ((fp = fdopen(fd, "w")) == NULL) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (stats_write_prometheus(fp) < 0 || fclose(fp) != 0) {
-        snprintf(err, errlen, "%s: write error", tmp);
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errlen, "rename to %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- the node HASH ------------------------------------------------------------ */
-
-bool stats_field_is_counter(const char *field)
-{
-    static const char *const prefixes[] = {
-        "messages:", "would:", "tempfail:", "notify:", "latency:", "reloads:",
-    };
-
-    if (field == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(field, prefixes[i], strlen(prefixes[i])) == 0)
-            return true;
-    return strcmp(field, "redis_errors") == 0 || strcmp(field, "connections:total") == 0;
-}
-
-void stats_node_name(char *buf, size_t size)
-{
-    char host[STATS_NODE_MAX];
-
-    if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
-        snprintf(host, sizeof(host), "unknown");
-    host[sizeof(host) - 1] = '\0';
-    for (char *p = host; *p != '\0'; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            *p = '_';
-    snprintf(buf, size, "%s", host);
-}
-
-/* argv for HSET KEY FIELD VALUE ..., each string owned. */
-struct fields {
-    char **argv;
-    size_t n, cap;
-    bool failed;
-};
-
-static void add_arg(struct fields *f, const char *s)
-{
-    if (f->failed)
-        return;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 64;
-        char **grown = realloc(f->argv, cap * sizeof(*grown));
-        if (grown == NULL) {
-            f->failed = true;
-            return;
-        }
-        f->argv = grown;
-        f->cap = cap;
-    }
-    if ((f->argv[f->n] = strdup(s)) == NULL) {
-        f->failed = true;
-        return;
-    }
-    f->n++;
-}
-
-static void add_field(struct fields *f, const char *name, unsigned long long value)
-{
-    char num[32];
-
-    snprintf(num, sizeof(num), "%llu", value);
-    add_arg(f, name);
-    add_arg(f, num);
-}
-
-static void add_field_s(struct fields *f, const char *name, const char *value)
-{
-    add_arg(f, name);
-    add_arg(f, value);
-}
-
-static void free_fields(struct fields *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->argv[i]);
-    free(f->argv);
-}
-
-/* Every field of this node's HASH after "HSET KEY". */
-static void node_fields(struct fields *f, int interval_s)
-{
-    unsigned n = atomic_load_explicit(&n_slots, memory_order_acquire);
-    unsigned long long cumulative = 0;
-    struct wl_state wl;
-    char name[160];
-
-    for (unsigned i = 0; i < n; i++)
+        memcpy(r->name, slots[i].name, RULE_NAME_MAX);
         for (unsigned v = 0; v < N_VERDICTS; v++) {
-            unsigned long long c = GET(slots[i].messages[v]), w = GET(slots[i].would[v]);
-            if (c > 0) {
-                snprintf(name, sizeof(name), "messages:%s:%.*s", verdict_names[v], RULE_NAME_MAX,
-                         slots[i].name);
-                add_field(f, name, c);
-            }
-            if (w > 0) {
-                snprintf(name, sizeof(name), "would:%s:%.*s", verdict_names[v], RULE_NAME_MAX,
-                         slots[i].name);
-                add_field(f, name, w);
-            }
-            if (v == 0 && GET(slots[i].tempfail) > 0) {
-                snprintf(name, sizeof(name), "tempfail:%.*s", RULE_NAME_MAX, slots[i].name);
-                add_field(f, name, GET(slots[i].tempfail));
-            }
+            r->messages[v] = GET(slots[i].messages[v]);
+            r->would[v] = GET(slots[i].would[v]);
         }
-    for (size_t b = 0; b < N_BUCKETS; b++) {
-        cumulative += GET(latency_bucket[b]);
-        if (b < N_BUCKETS - 1)
-            snprintf(name, sizeof(name), "latency:le:%g", (double)bucket_us[b] / 1e6);
-        else
-            snprintf(name, sizeof(name), "latency:le:+Inf");
-        add_field(f, name, cumulative);
+        r->tempfail = GET(slots[i].tempfail);
     }
-    add_field(f, "latency:sum_us", GET(latency_sum_us));
-    add_field(f, "latency:count", GET(latency_count));
-    add_field(f, "redis_errors", GET(redis_errors));
-    for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof(name), "notify:%s", notify_names[i]);
-        add_field(f, name, GET(notify_count[i]));
-    }
-    add_field(f, "connections:total", GET(conn_total));
-    add_field(f, "connections:open", stats_open_connections());
-    add_field(f, "reloads:ok", GET(reloads_ok));
-    add_field(f, "reloads:failed", GET(reloads_failed));
-    read_whitelist(&wl);
-    add_field(f, "whitelist:domains", wl.domains);
-    add_field(f, "whitelist:entries", wl.entries);
-    if (wl.age >= 0)
-        add_field(f, "whitelist:age", (unsigned long long)wl.age);
-    add_field_s(f, "whitelist:version", wl.loaded ? wl.version : "none");
-    add_field(f, "started", (unsigned long long)atomic_load(&started_at));
-    add_field(f, "updated", (unsigned long long)time(NULL));
-    add_field(f, "interval", (unsigned long long)interval_s);
-    add_field_s(f, "version", MSSANTE_VERSION);
-}
-
-/* Read the replies of N pipelined commands; -1 + err on the first failure. */
-static int read_replies(redisContext *c, int n, char *err, size_t errlen)
-{
-    int rc = 0;
-
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-
-        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
-            snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
-            return -1;
-        }
-        if (r != NULL && r->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(err, errlen, "%s", r->str);
-            rc = -1;
-        }
-        freeReplyObject(r);
-    }
-    return rc;
-}
-
-/* The cluster's notification counters (notify/queue.h's keys). */
-static void read_cluster_notify(redisContext *c, const char *prefix)
-{
-    struct cluster_notify cn = { 0 };
-    redisReply *r;
-
-    r = redisCommand(c, "HMGET %snotify:stats enqueued sent retried failed", prefix);
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
-        long long *dst[4] = { &cn.enqueued, &cn.sent, &cn.retried, &cn.failed };
-        for (size_t i = 0; i < 4; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING)
-                *dst[i] = atoll(r->element[i]->str);
-        cn.known = true;
-    }
-    freeReplyObject(r);
-    if (cn.known) {
-        r = redisCommand(c, "ZCARD %snotify:queue", prefix);
-        if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-            cn.pending = r->integer;
-        freeReplyObject(r);
-    }
+    for (size_t b = 0; b < N_BUCKETS; b++)
+        snap->latency_bucket[b] = GET(latency_bucket[b]);
+    snap->latency_sum_us = GET(latency_sum_us);
+    snap->latency_count = GET(latency_count);
+    snap->redis_errors = GET(redis_errors);
+    snap->conn_total = GET(conn_total);
+    snap->reloads_ok = GET(reloads_ok);
+    snap->reloads_failed = GET(reloads_failed);
+    for (int i = 0; i < STATS_N_NOTIFY; i++)
+        snap->notify[i] = GET(notify_count[i]);
+    snap->conn_open = stats_open_connections();
+    snap->in_flight = stats_in_flight();
+    snap->started_at = atomic_load(&started_at);
     pthread_mutex_lock(&cluster_lock);
-    cluster = cn;
+    snap->cluster = cluster;
     pthread_mutex_unlock(&cluster_lock);
 }
 
-static int publish_redis(redisContext *c, const struct config *startup, int interval_s,
-                         char *err, size_t errlen)
+void stats_set_cluster_notify(const struct stats_cluster_notify *cn)
 {
-    char node[STATS_NODE_MAX], key[KEY_MAX], nodes[KEY_MAX], score[32], cutoff[32], ttl[32];
-    const char *prefix = startup->redis_prefix != NULL ? startup->redis_prefix : "";
-    struct fields f = { 0 };
-    int rc, ttl_s = interval_s * 4 > MIN_TTL_S ? interval_s * 4 : MIN_TTL_S;
-    time_t now = time(NULL);
-
-    stats_node_name(node, sizeof(node));
-    snprintf(key, sizeof(key), "%s" STATS_NODE_KEY "%s", prefix, node);
-    snprintf(nodes, sizeof(nodes), "%s" STATS_NODES_KEY, prefix);
-    snprintf(score, sizeof(score), "%lld", (long long)now);
-    snprintf(cutoff, sizeof(cutoff), "(%lld", (long long)now - 86400);
-    snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-
-    add_arg(&f, "HSET");
-    add_arg(&f, key);
-    node_fields(&f, interval_s);
-    if (f.failed) {
-        free_fields(&f);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* One MULTI: a reader never sees the HASH half rewritten or without
-     * its expiry.  DEL first, so a counter that went back to zero (a new
-     * rule slot order after a restart) does not linger. */
-    redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "DEL %s", key);
-    redisAppendCommandArgv(c, (int)f.n, (const char **)f.argv, NULL);
-    redisAppendCommand(c, "EXPIRE %s %s", key, ttl);
-    redisAppendCommand(c, "ZADD %s %s %s", nodes, score, node);
-    /* Nodes gone for a day are forgotten. */
-    redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %s", nodes, cutoff);
-    redisAppendCommand(c, "EXEC");
-    free_fields(&f);
-    rc = read_replies(c, 7, err, errlen);
-    if (rc == 0)
-        read_cluster_notify(c, prefix);
-    return rc;
+    pthread_mutex_lock(&cluster_lock);
+    cluster = *cn;
+    pthread_mutex_unlock(&cluster_lock);
 }
 
-/* ---- the publishing thread ---------------------------------------------------- */
-
-static const struct config *pub_startup;
-static pthread_t pub_thread;
-static bool pub_running;
-static pthread_mutex_t pub_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pub_cond;
-static bool pub_stop;
-
-struct pub_state {
-    redisContext *redis;
-    bool redis_down;             /* an outage was logged */
-    char file_error[ERR_MAX];    /* last StatsFile error logged */
-};
-
-static void publish_round(struct pub_state *ps, const struct config *cfg)
+void stats_mark_started(void)
 {
-    int interval_s = cfg->stats_interval_ms / 1000;
-    char err[ERR_MAX];
-
-    if (pub_startup->redis_enabled) {
-        if (ps->redis == NULL && (ps->redis = store_connect(pub_startup, err, sizeof(err))) == NULL)
-            stats_redis_error();
-        if (ps->redis != NULL && publish_redis(ps->redis, pub_startup, interval_s, err,
-                                               sizeof(err)) < 0) {
-            stats_redis_error();
-            redisFree(ps->redis);
-            ps->redis = NULL;
-        }
-        if (ps->redis == NULL && !ps->redis_down)
-            log_warning("stats: cannot publish to Redis: %s", err);
-        else if (ps->redis != NULL && ps->redis_down)
-            log_notice("stats: publishing to Redis again");
-        ps->redis_down = ps->redis == NULL;
-    }
-    if (cfg->stats_file != NULL) {
-        if (stats_write_file(cfg->stats_file, err, sizeof(err)) < 0) {
-            if (strcmp(err, ps->file_error) != 0)
-                log_warning("stats: cannot write StatsFile: %s", err);
-            snprintf(ps->file_error, sizeof(ps->file_error), "%s", err);
-        } else {
-            ps->file_error[0] = '\0';
-        }
-    }
-}
-
-/* Sleep for MS; true when asked to stop. */
-static bool pub_wait(int ms)
-{
-    struct timespec until;
-    bool stop;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&pub_mutex);
-    while (!pub_stop)
-        if (pthread_cond_timedwait(&pub_cond, &pub_mutex, &until) == ETIMEDOUT)
-            break;
-    stop = pub_stop;
-    pthread_mutex_unlock(&pub_mutex);
-    return stop;
-}
-
-/* StatsFile and StatsInterval from the configuration in force. */
-static const struct config *current_config(void)
-{
-    const struct config *cfg = service_config_acquire();
-
-    return cfg != NULL ? cfg : pub_startup;
-}
-
-static void release_config(const struct config *cfg)
-{
-    if (cfg != pub_startup)
-        service_config_release(cfg);
-}
-
-static void *pub_main(void *arg)
-{
-    struct pub_state ps = { 0 };
-    const struct config *cfg;
-    bool stop = false;
-
-    (void)arg;
-    while (!stop) {
-        int interval;
-
-        cfg = current_config();
-        publish_round(&ps, cfg);
-        interval = cfg->stats_interval_ms;
-        release_config(cfg);
-        stop = pub_wait(interval);
-    }
-    /* The last numbers, so that a stopped node's totals are complete. */
-    cfg = current_config();
-    publish_round(&ps, cfg);
-    release_config(cfg);
-    if (ps.redis != NULL)
-        redisFree(ps.redis);
-    return NULL;
-}
-
-int stats_start(const struct config *startup)
-{
-    pthread_condattr_t attr;
-    int rc;
-
     atomic_store(&started_at, (long long)time(NULL));
     (void)find_slot(NULL);
-    pub_startup = startup;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pub_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    pub_stop = false;
-    if ((rc = pthread_create(&pub_thread, NULL, pub_main, NULL)) != 0) {
-        log_error("cannot start the stats thread: %s", strerror(rc));
-        pthread_cond_destroy(&pub_cond);
-        return -1;
-    }
-    pub_running = true;
-    return 0;
-}
-
-void stats_stop(void)
-{
-    if (!pub_running)
-        return;
-    pthread_mutex_lock(&pub_mutex);
-    pub_stop = true;
-    pthread_cond_signal(&pub_cond);
-    pthread_mutex_unlock(&pub_mutex);
-    pthread_join(pub_thread, NULL);
-    pthread_cond_destroy(&pub_cond);
-    pub_running = false;
 }
