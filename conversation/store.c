@@ -13,12 +13,11 @@
  * Errors are one line naming the Redis endpoint and the command, e.g.
  * "redis 127.0.0.1:6379: HGET mssante:conv:a@b.fr:2790...: timed out".
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/redis.h"
 #include "conversation/store.h"
 
 #define DEFAULT_PREFIX "mssante:"
@@ -72,60 +71,6 @@ static const char *const record_fields[] = {
 #define N_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
 
 /* ------------------------------------------------------------------ */
-/* Errors                                                               */
-/* ------------------------------------------------------------------ */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void endpoint_name(const redisContext *c, char *buf, size_t size)
-{
-    if (c->connection_type == REDIS_CONN_UNIX)
-        snprintf(buf, size, "unix:%s", c->unix_sock.path ? c->unix_sock.path : "?");
-    else if (c->tcp.host != NULL && strchr(c->tcp.host, ':') != NULL)
-        snprintf(buf, size, "[%s]:%d", c->tcp.host, c->tcp.port);
-    else
-        snprintf(buf, size, "%s:%d", c->tcp.host ? c->tcp.host : "?", c->tcp.port);
-}
-
-/* hiredis reports a command timeout as strerror(EAGAIN); say what it is. */
-static const char *context_error(const redisContext *c)
-{
-    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        return "timed out";
-    if (c->err == REDIS_ERR_EOF)
-        return "connection closed by server";
-    return c->errstr[0] ? c->errstr : "no reply";
-}
-
-/* Why "VERB KEY" failed: R is NULL on a connection error. */
-static void command_error(const redisContext *c, const redisReply *r, const char *verb,
-                          const char *key, char *err, size_t errlen)
-{
-    char name[300];
-
-    endpoint_name(c, name, sizeof(name));
-    if (r == NULL)
-        seterr(err, errlen, "redis %s: %s %s: %s", name, verb, key, context_error(c));
-    else if (r->type == REDIS_REPLY_ERROR)
-        seterr(err, errlen, "redis %s: %s %s: %s", name, verb, key, r->str);
-    else
-        seterr(err, errlen, "redis %s: %s %s: unexpected reply type %d", name, verb, key,
-               r->type);
-}
-
-/* ------------------------------------------------------------------ */
 /* Keys                                                                 */
 /* ------------------------------------------------------------------ */
 
@@ -165,12 +110,12 @@ static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbo
     int n;
 
     if (copy_id(k->mailbox, mailbox, 0) != 0) {
-        seterr(err, errlen, "conversation: mailbox missing or longer than %d bytes",
-               CONV_ID_MAX);
+        redis_seterr(err, errlen, "conversation: mailbox missing or longer than %d bytes",
+                     CONV_ID_MAX);
         return -1;
     }
     if (strlen(pfx) > 100) {
-        seterr(err, errlen, "conversation: redis key prefix too long");
+        redis_seterr(err, errlen, "conversation: redis key prefix too long");
         return -1;
     }
     snprintf(k->index, sizeof(k->index), "%sconv-idx:%s", pfx, k->mailbox);
@@ -179,8 +124,8 @@ static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbo
         return 0;
     }
     if (copy_id(k->patient, patient, 1) != 0) {
-        seterr(err, errlen, "conversation: patient missing or longer than %d bytes",
-               CONV_ID_MAX);
+        redis_seterr(err, errlen, "conversation: patient missing or longer than %d bytes",
+                     CONV_ID_MAX);
         return -1;
     }
     n = snprintf(k->conv, sizeof(k->conv), "%sconv:%s:%s", pfx, k->mailbox, k->patient);
@@ -190,7 +135,7 @@ static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbo
 static int check_context(redisContext *c, char *err, size_t errlen)
 {
     if (c == NULL) {
-        seterr(err, errlen, "conversation: no Redis connection");
+        redis_seterr(err, errlen, "conversation: no Redis connection");
         return -1;
     }
     return 0;
@@ -217,7 +162,7 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
     snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl);
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        command_error(c, r, "EVAL", k->conv, err, errlen);
+        redis_command_error(c, r, "EVAL", k->conv, err, errlen);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -250,8 +195,8 @@ int conv_close(redisContext *c, const char *prefix, const char *mailbox,
         return -1;
     /* Without a queue id a retry could not be told from a new closure. */
     if (qid == NULL || qid[0] == '\0' || strlen(qid) > CONV_QID_MAX) {
-        seterr(err, errlen, "conversation: closing needs a queue id of 1 to %d bytes",
-               CONV_QID_MAX);
+        redis_seterr(err, errlen, "conversation: closing needs a queue id of 1 to %d bytes",
+                     CONV_QID_MAX);
         return -1;
     }
     return run_script(c, close_lua, &k, now, ttl, qid, err, errlen);
@@ -277,7 +222,7 @@ int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
     argv[2] = "state";
     r = redisCommandArgv(c, 3, argv, NULL);
     if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        command_error(c, r, "HGET", k.conv, err, errlen);
+        redis_command_error(c, r, "HGET", k.conv, err, errlen);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -325,7 +270,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     out->ttl = -1;
     if (h->type != REDIS_REPLY_ARRAY || h->elements != N_FIELDS ||
         t->type != REDIS_REPLY_INTEGER) {
-        seterr(err, errlen, "conversation %s: unexpected reply", key);
+        redis_seterr(err, errlen, "conversation %s: unexpected reply", key);
         return -1;
     }
     state = h->element[0];
@@ -336,7 +281,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     else if (state->type == REDIS_REPLY_STRING && strcmp(state->str, "closed") == 0)
         out->state = CONV_CLOSED;
     else {
-        seterr(err, errlen, "conversation %s: unknown state", key);
+        redis_seterr(err, errlen, "conversation %s: unknown state", key);
         return -1;
     }
     out->opened_at = field_number(h->element[1]);
@@ -359,19 +304,19 @@ static int read_record(redisContext *c, const char *key, struct conv_info *out,
     int rc;
 
     if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
-        command_error(c, NULL, "HMGET", key, err, errlen);
+        redis_command_error(c, NULL, "HMGET", key, err, errlen);
         return -1;
     }
     if (redisGetReply(c, (void **)&t) != REDIS_OK || t == NULL) {
-        command_error(c, NULL, "TTL", key, err, errlen);
+        redis_command_error(c, NULL, "TTL", key, err, errlen);
         freeReplyObject(h);
         return -1;
     }
     if (h->type == REDIS_REPLY_ERROR) {
-        command_error(c, h, "HMGET", key, err, errlen);
+        redis_command_error(c, h, "HMGET", key, err, errlen);
         rc = -1;
     } else if (t->type == REDIS_REPLY_ERROR) {
-        command_error(c, t, "TTL", key, err, errlen);
+        redis_command_error(c, t, "TTL", key, err, errlen);
         rc = -1;
     } else {
         rc = parse_record(h, t, key, out, err, errlen);
@@ -392,7 +337,7 @@ int conv_get(redisContext *c, const char *prefix, const char *mailbox,
         return -1;
     snprintf(out->patient, sizeof(out->patient), "%s", k.patient);
     if (append_record_query(c, k.conv) != 0) {
-        command_error(c, NULL, "HMGET", k.conv, err, errlen);
+        redis_command_error(c, NULL, "HMGET", k.conv, err, errlen);
         return -1;
     }
     return read_record(c, k.conv, out, err, errlen);
@@ -476,7 +421,7 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
         for (i = start; i < end; i++) {
             snprintf(key, sizeof(key), "%sconv:%s:%s", pfx, k->mailbox, members[i]->str);
             if (append_record_query(c, key) != 0) {
-                command_error(c, NULL, "HMGET", key, err, errlen);
+                redis_command_error(c, NULL, "HMGET", key, err, errlen);
                 return -1;
             }
         }
@@ -520,7 +465,7 @@ int conv_list(redisContext *c, const char *prefix, const char *mailbox,
     argv[1] = k.index;
     r = redisCommandArgv(c, 2, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        command_error(c, r, "SMEMBERS", k.index, err, errlen);
+        redis_command_error(c, r, "SMEMBERS", k.index, err, errlen);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -530,7 +475,7 @@ int conv_list(redisContext *c, const char *prefix, const char *mailbox,
 
         if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > CONV_ID_MAX ||
             memchr(m->str, '\0', m->len) != NULL) {
-            seterr(err, errlen, "conversation index %s: unexpected member", k.index);
+            redis_seterr(err, errlen, "conversation index %s: unexpected member", k.index);
             freeReplyObject(r);
             return -1;
         }

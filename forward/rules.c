@@ -11,8 +11,6 @@
  * Keys and values go through redisCommandArgv, never a format string: a
  * local part may hold any printable byte, including '%'.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/redis.h"
 #include "forward/rules.h"
 
 #define DEFAULT_PREFIX "mssante:"
@@ -33,42 +32,16 @@
 /* Errors                                                               */
 /* ------------------------------------------------------------------ */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* "redis HOST:PORT: VERB KEY: why" for a failed command (R NULL: I/O). */
+/* "redis HOST:PORT: VERB KEY: why" for a failed command (R NULL: I/O).
+ * A reply of the wrong type is worded "unexpected reply", without the type
+ * number redis_command_error() would add. */
 static void redis_error(const redisContext *c, const redisReply *r, const char *verb,
                         const char *key, char *err, size_t errlen)
 {
     char where[300];
-    const char *why;
 
-    if (c->connection_type == REDIS_CONN_UNIX)
-        snprintf(where, sizeof(where), "unix:%s", c->unix_sock.path ? c->unix_sock.path : "?");
-    else
-        snprintf(where, sizeof(where), "%s:%d", c->tcp.host ? c->tcp.host : "?", c->tcp.port);
-    if (r != NULL && r->type == REDIS_REPLY_ERROR)
-        why = r->str;
-    else if (r != NULL)
-        why = "unexpected reply";
-    else if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        why = "timed out";     /* hiredis words a command timeout as EAGAIN */
-    else if (c->err == REDIS_ERR_EOF)
-        why = "connection closed by server";
-    else
-        why = c->errstr[0] ? c->errstr : "no reply";
-    seterr(err, errlen, "redis %s: %s %s: %s", where, verb, key, why);
+    redis_endpoint_name(c, where, sizeof(where));
+    redis_seterr(err, errlen, "redis %s: %s %s: %s", where, verb, key, redis_failure(c, r));
 }
 
 static redisReply *command(redisContext *c, int argc, const char **argv, char *err,
@@ -118,15 +91,15 @@ static int normalize(const char *in, char *out, size_t outlen, bool fold_local,
     char *p;
 
     if (st == ADDR_NULL) {
-        seterr(err, errlen, "%s: the null address <> is not a mailbox", what);
+        redis_seterr(err, errlen, "%s: the null address <> is not a mailbox", what);
         return -1;
     }
     if (st != ADDR_OK) {
-        seterr(err, errlen, "%s \"%s\": %s", what, in ? in : "", why ? why : "malformed");
+        redis_seterr(err, errlen, "%s \"%s\": %s", what, in ? in : "", why ? why : "malformed");
         return -1;
     }
     if ((size_t)snprintf(out, outlen, "%s@%s", a.local, a.domain) >= outlen) {
-        seterr(err, errlen, "%s \"%s\": too long", what, in);
+        redis_seterr(err, errlen, "%s \"%s\": too long", what, in);
         return -1;
     }
     if (fold_local) {
@@ -154,7 +127,7 @@ static int make_key(char *key, size_t size, const char *prefix, const char *suff
     const char *pfx = prefix != NULL ? prefix : DEFAULT_PREFIX;
 
     if (strlen(pfx) > PREFIX_MAX) {
-        seterr(err, errlen, "forwarding rules: redis key prefix too long");
+        redis_seterr(err, errlen, "forwarding rules: redis key prefix too long");
         return -1;
     }
     snprintf(key, size, "%s%s%s", pfx, suffix, mailbox ? mailbox : "");
@@ -264,18 +237,18 @@ static struct fwd_rule *rule_from_fields(const char *mailbox, const char *mode,
     if (r == NULL || (r->mailbox = strdup(mailbox)) == NULL)
         goto nomem;
     if (mode == NULL || fwd_mode_parse(mode, &r->mode) != 0) {
-        seterr(err, errlen, "forwarding rule of %s: bad mode \"%s\"", mailbox,
-               mode ? mode : "(missing)");
+        redis_seterr(err, errlen, "forwarding rule of %s: bad mode \"%s\"", mailbox,
+                     mode ? mode : "(missing)");
         goto fail;
     }
     if (targets_json == NULL || (arr = json_loads(targets_json, 0, &jerr)) == NULL
         || !json_is_array(arr)) {
-        seterr(err, errlen, "forwarding rule of %s: targets are not a JSON array", mailbox);
+        redis_seterr(err, errlen, "forwarding rule of %s: targets are not a JSON array", mailbox);
         goto fail;
     }
     json_array_foreach(arr, i, v) {
         if (!json_is_string(v)) {
-            seterr(err, errlen, "forwarding rule of %s: a target is not a string", mailbox);
+            redis_seterr(err, errlen, "forwarding rule of %s: a target is not a string", mailbox);
             goto fail;
         }
         if (append_target(&r->targets, &r->n_targets, json_string_value(v)) < 0)
@@ -284,7 +257,7 @@ static struct fwd_rule *rule_from_fields(const char *mailbox, const char *mode,
     json_decref(arr);
     return r;
 nomem:
-    seterr(err, errlen, "forwarding rule of %s: out of memory", mailbox);
+    redis_seterr(err, errlen, "forwarding rule of %s: out of memory", mailbox);
 fail:
     json_decref(arr);
     fwd_rule_free(r);
@@ -310,7 +283,7 @@ static int rule_from_reply(const redisReply *r, const char *mailbox, struct fwd_
 
     *out = NULL;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        seterr(err, errlen, "forwarding rule of %s: unexpected reply", mailbox);
+        redis_seterr(err, errlen, "forwarding rule of %s: unexpected reply", mailbox);
         return -1;
     }
     if (mode == NULL && targets == NULL)
@@ -349,7 +322,7 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
     size_t i;
 
     if (sent == NULL) {
-        seterr(err, errlen, "forwarding rules: out of memory");
+        redis_seterr(err, errlen, "forwarding rules: out of memory");
         return -1;
     }
     for (i = lo; i < hi; i++) {
@@ -418,7 +391,7 @@ int fwd_rules_get_many(redisContext *c, const char *prefix, const char *const *m
     for (i = 0; i < n; i++)
         out[i] = NULL;
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     for (lo = 0; lo < n; lo += GET_BATCH) {
@@ -453,7 +426,7 @@ int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
 
     fwd_rules_clear(out);
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     if (make_key(key, sizeof(key), prefix, "fwd-idx", NULL, err, errlen) < 0)
@@ -470,7 +443,7 @@ int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
     names = calloc(n ? n : 1, sizeof(*names));
     got = calloc(n ? n : 1, sizeof(*got));
     if (names == NULL || got == NULL) {
-        seterr(err, errlen, "forwarding rules: out of memory");
+        redis_seterr(err, errlen, "forwarding rules: out of memory");
         goto out;
     }
     for (i = 0; i < n; i++)
@@ -479,7 +452,7 @@ int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
     if (fwd_rules_get_many(c, prefix, names, n, got, err, errlen) < 0)
         goto out;
     if ((out->v = calloc(n ? n : 1, sizeof(*out->v))) == NULL) {
-        seterr(err, errlen, "forwarding rules: out of memory");
+        redis_seterr(err, errlen, "forwarding rules: out of memory");
         goto out;
     }
     /* An index entry without its hash (deleted by hand) is not a rule. */
@@ -512,7 +485,7 @@ long long fwd_rules_version(redisContext *c, const char *prefix, char *err, size
     long long v = 0;
 
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     if (make_key(key, sizeof(key), prefix, "fwd-version", NULL, err, errlen) < 0)
@@ -577,17 +550,17 @@ static int check_targets(const char *mailbox, const char *const *targets, size_t
         if (fwd_normalize_target(targets[i], norm, sizeof(norm), err, errlen) < 0)
             goto fail;
         if (strcasecmp(norm, mailbox) == 0) {
-            seterr(err, errlen, "target %s: a mailbox cannot forward to itself "
-                   "(copy mode keeps the message in the mailbox)", norm);
+            redis_seterr(err, errlen, "target %s: a mailbox cannot forward to itself "
+                         "(copy mode keeps the message in the mailbox)", norm);
             goto fail;
         }
         if (append_target(out, n_out, norm) < 0) {
-            seterr(err, errlen, "forwarding rules: out of memory");
+            redis_seterr(err, errlen, "forwarding rules: out of memory");
             goto fail;
         }
     }
     if (*n_out > FWD_MAX_TARGETS) {
-        seterr(err, errlen, "mailbox %s: more than %d targets", mailbox, FWD_MAX_TARGETS);
+        redis_seterr(err, errlen, "mailbox %s: more than %d targets", mailbox, FWD_MAX_TARGETS);
         goto fail;
     }
     return 0;
@@ -645,7 +618,7 @@ static int write_rule(redisContext *c, const struct rule_keys *k, bool delete_fi
     redisReply *r = NULL;
 
     if (n > 0 && (json = targets_to_json(targets, n)) == NULL) {
-        seterr(err, errlen, "forwarding rules: out of memory");
+        redis_seterr(err, errlen, "forwarding rules: out of memory");
         return -1;
     }
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
@@ -718,13 +691,13 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
         res = &dummy;
     memset(res, 0, sizeof(*res));
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     if (rule_keys(&k, prefix, mailbox, err, errlen) < 0)
         return -1;
     if (n == 0) {
-        seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
+        redis_seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
         return -1;
     }
     if (check_targets(k.mailbox, targets, n, &add, &n_add, err, errlen) < 0)
@@ -758,7 +731,7 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
             int a = append_target(&merged, &n_merged, add[i]);
 
             if (a < 0) {
-                seterr(err, errlen, "forwarding rules: out of memory");
+                redis_seterr(err, errlen, "forwarding rules: out of memory");
                 free_targets(merged, n_merged);
                 unwatch(c);
                 goto out;
@@ -775,7 +748,8 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
             goto out;
         }
         if (n_merged > FWD_MAX_TARGETS) {
-            seterr(err, errlen, "mailbox %s: more than %d targets", k.mailbox, FWD_MAX_TARGETS);
+            redis_seterr(err, errlen, "mailbox %s: more than %d targets", k.mailbox,
+                         FWD_MAX_TARGETS);
             free_targets(merged, n_merged);
             unwatch(c);
             goto out;
@@ -787,7 +761,7 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
             goto out;
         }
     }
-    seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k.mailbox);
+    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k.mailbox);
 out:
     free_targets(add, n_add);
     return rc;
@@ -813,7 +787,7 @@ static int del_all(redisContext *c, const struct rule_keys *k, size_t *n_removed
         if ((got = write_rule(c, k, true, FWD_COPY, NULL, 0, err, errlen)) != 0)
             return got > 0 ? 0 : -1;
     }
-    seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
+    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
     return -1;
 }
 
@@ -871,7 +845,7 @@ static int del_some(redisContext *c, const struct rule_keys *k, const char *cons
             return 0;
         }
     }
-    seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
+    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
     return -1;
 }
 
@@ -891,7 +865,7 @@ int fwd_rules_del(redisContext *c, const char *prefix, const char *mailbox,
     *n_removed = 0;
     *gone = false;
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     if (rule_keys(&k, prefix, mailbox, err, errlen) < 0)
@@ -912,13 +886,13 @@ int fwd_rules_set(redisContext *c, const char *prefix, const struct fwd_rule *ru
     int rc;
 
     if (c == NULL) {
-        seterr(err, errlen, "forwarding rules: no Redis connection");
+        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
         return -1;
     }
     if (rule == NULL || rule_keys(&k, prefix, rule->mailbox, err, errlen) < 0)
         return -1;
     if (rule->n_targets == 0) {
-        seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
+        redis_seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
         return -1;
     }
     if (check_targets(k.mailbox, (const char *const *)rule->targets, rule->n_targets,
@@ -986,59 +960,59 @@ static int rule_from_json(json_t *o, size_t idx, struct fwd_rule *r, char *err, 
     size_t i;
 
     if (!json_is_object(o)) {
-        seterr(err, errlen, "rules[%zu]: not an object", idx);
+        redis_seterr(err, errlen, "rules[%zu]: not an object", idx);
         return -1;
     }
     json_object_foreach(o, key, v) {
         if (strcmp(key, "mailbox") != 0 && strcmp(key, "mode") != 0
             && strcmp(key, "targets") != 0) {
-            seterr(err, errlen, "rules[%zu]: unknown member \"%s\"", idx, key);
+            redis_seterr(err, errlen, "rules[%zu]: unknown member \"%s\"", idx, key);
             return -1;
         }
     }
     if (!json_is_string(jm)) {
-        seterr(err, errlen, "rules[%zu].mailbox: missing or not a string", idx);
+        redis_seterr(err, errlen, "rules[%zu].mailbox: missing or not a string", idx);
         return -1;
     }
     if (fwd_normalize_mailbox(json_string_value(jm), norm, sizeof(norm), why, sizeof(why)) < 0) {
-        seterr(err, errlen, "rules[%zu].mailbox: %s", idx, why);
+        redis_seterr(err, errlen, "rules[%zu].mailbox: %s", idx, why);
         return -1;
     }
     if ((r->mailbox = strdup(norm)) == NULL)
         goto nomem;
     if (!json_is_string(jmode) || fwd_mode_parse(json_string_value(jmode), &r->mode) != 0) {
-        seterr(err, errlen, "rules[%zu].mode: must be \"copy\" or \"redirect\"", idx);
+        redis_seterr(err, errlen, "rules[%zu].mode: must be \"copy\" or \"redirect\"", idx);
         return -1;
     }
     if (!json_is_array(jt) || json_array_size(jt) == 0) {
-        seterr(err, errlen, "rules[%zu].targets: missing, empty or not an array", idx);
+        redis_seterr(err, errlen, "rules[%zu].targets: missing, empty or not an array", idx);
         return -1;
     }
     json_array_foreach(jt, i, v) {
         char t[FWD_ADDR_MAX];
 
         if (!json_is_string(v)) {
-            seterr(err, errlen, "rules[%zu].targets[%zu]: not a string", idx, i);
+            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: not a string", idx, i);
             return -1;
         }
         if (fwd_normalize_target(json_string_value(v), t, sizeof(t), why, sizeof(why)) < 0) {
-            seterr(err, errlen, "rules[%zu].targets[%zu]: %s", idx, i, why);
+            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: %s", idx, i, why);
             return -1;
         }
         if (strcasecmp(t, r->mailbox) == 0) {
-            seterr(err, errlen, "rules[%zu].targets[%zu]: %s forwards to itself", idx, i, t);
+            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: %s forwards to itself", idx, i, t);
             return -1;
         }
         if (append_target(&r->targets, &r->n_targets, t) < 0)
             goto nomem;
     }
     if (r->n_targets > FWD_MAX_TARGETS) {
-        seterr(err, errlen, "rules[%zu].targets: more than %d targets", idx, FWD_MAX_TARGETS);
+        redis_seterr(err, errlen, "rules[%zu].targets: more than %d targets", idx, FWD_MAX_TARGETS);
         return -1;
     }
     return 0;
 nomem:
-    seterr(err, errlen, "rules[%zu]: out of memory", idx);
+    redis_seterr(err, errlen, "rules[%zu]: out of memory", idx);
     return -1;
 }
 
@@ -1050,17 +1024,17 @@ int fwd_rules_from_json(const char *text, struct fwd_rules *out, char *err, size
 
     fwd_rules_clear(out);
     if ((root = json_loads(text ? text : "", 0, &jerr)) == NULL) {
-        seterr(err, errlen, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        redis_seterr(err, errlen, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return -1;
     }
     arr = json_object_get(root, "rules");
     if (!json_is_object(root) || !json_is_array(arr)) {
-        seterr(err, errlen, "expected an object with a \"rules\" array");
+        redis_seterr(err, errlen, "expected an object with a \"rules\" array");
         json_decref(root);
         return -1;
     }
     if ((out->v = calloc(json_array_size(arr) + 1, sizeof(*out->v))) == NULL) {
-        seterr(err, errlen, "out of memory");
+        redis_seterr(err, errlen, "out of memory");
         json_decref(root);
         return -1;
     }
@@ -1072,8 +1046,8 @@ int fwd_rules_from_json(const char *text, struct fwd_rules *out, char *err, size
         out->n = i + 1;
         for (j = 0; j < i; j++) {
             if (strcmp(out->v[j].mailbox, out->v[i].mailbox) == 0) {
-                seterr(err, errlen, "rules[%zu]: mailbox %s already given in rules[%zu]",
-                       i, out->v[i].mailbox, j);
+                redis_seterr(err, errlen, "rules[%zu]: mailbox %s already given in rules[%zu]",
+                             i, out->v[i].mailbox, j);
                 goto fail;
             }
         }

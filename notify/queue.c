@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "common/log.h"
+#include "common/redis.h"
 #include "notify/queue.h"
 #include "policy/address.h"
 #include "whitelist/fetch.h"
@@ -89,36 +89,11 @@ static const char retry_lua[] =
     "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])\n"
     "return 1\n";
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
+/* "redis: WHAT: why" for a failed command (R NULL: I/O). */
 static void redis_error(const redisContext *c, const redisReply *r, const char *what,
                         char *err, size_t errlen)
 {
-    const char *why;
-
-    if (r != NULL && r->type == REDIS_REPLY_ERROR)
-        why = r->str;
-    else if (r != NULL)
-        why = "unexpected reply";
-    else if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        why = "timed out";
-    else if (c->err == REDIS_ERR_EOF)
-        why = "connection closed by server";
-    else
-        why = c->errstr[0] ? c->errstr : "no reply";
-    seterr(err, errlen, "redis: %s: %s", what, why);
+    redis_seterr(err, errlen, "redis: %s: %s", what, redis_failure(c, r));
 }
 
 static long long now_ms(void)
@@ -142,7 +117,7 @@ static int make_keys(struct qkeys *k, const char *prefix, char *err, size_t errl
     const char *p = prefix != NULL ? prefix : DEFAULT_PREFIX;
 
     if (strlen(p) > PREFIX_MAX) {
-        seterr(err, errlen, "notify: redis key prefix too long");
+        redis_seterr(err, errlen, "notify: redis key prefix too long");
         return -1;
     }
     snprintf(k->seq, sizeof(k->seq), "%snotify:seq", p);
@@ -165,8 +140,8 @@ static int check_addr(const char *what, const char *a, bool may_be_empty, char *
     if ((a == NULL || a[0] == '\0') && may_be_empty)
         return 0;
     if (a == NULL || strpbrk(a, "\r\n<>,;") != NULL || addr_parse(a, &m, &why) != ADDR_OK) {
-        seterr(err, errlen, "notify: %s \"%s\": %s", what, a ? a : "",
-               why ? why : "not a plain address");
+        redis_seterr(err, errlen, "notify: %s \"%s\": %s", what, a ? a : "",
+                     why ? why : "not a plain address");
         return -1;
     }
     return 0;
@@ -186,11 +161,11 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
     if (n == 0)
         return 0;
     if (c == NULL) {
-        seterr(err, errlen, "notify: no Redis connection");
+        redis_seterr(err, errlen, "notify: no Redis connection");
         return -1;
     }
     if (n > ENQUEUE_MAX) {
-        seterr(err, errlen, "notify: more than %d notices at once", ENQUEUE_MAX);
+        redis_seterr(err, errlen, "notify: more than %d notices at once", ENQUEUE_MAX);
         return -1;
     }
     if (make_keys(&k, prefix, err, errlen) < 0)
@@ -203,7 +178,7 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
     snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : now_ms());
     argc = 8 + 2 * n;
     if ((argv = calloc(argc, sizeof(*argv))) == NULL) {
-        seterr(err, errlen, "notify: out of memory");
+        redis_seterr(err, errlen, "notify: out of memory");
         return -1;
     }
     argv[0] = "EVAL";
@@ -251,7 +226,7 @@ int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *o
 
     memset(out, 0, sizeof(*out));
     if (c == NULL) {
-        seterr(err, errlen, "notify: no Redis connection");
+        redis_seterr(err, errlen, "notify: no Redis connection");
         return -1;
     }
     if (make_keys(&k, prefix, err, errlen) < 0)
@@ -325,7 +300,7 @@ int notify_check_smtp_url(const char *url, char *err, size_t errlen)
     const char *host;
 
     if (url == NULL || url[0] == '\0') {
-        seterr(err, errlen, "no NotifySMTP URL");
+        redis_seterr(err, errlen, "no NotifySMTP URL");
         return -1;
     }
     if (strncmp(url, "smtp://", 7) == 0)
@@ -333,15 +308,15 @@ int notify_check_smtp_url(const char *url, char *err, size_t errlen)
     else if (strncmp(url, "smtps://", 8) == 0)
         host = url + 8;
     else {
-        seterr(err, errlen, "NotifySMTP \"%s\": must start with smtp:// or smtps://", url);
+        redis_seterr(err, errlen, "NotifySMTP \"%s\": must start with smtp:// or smtps://", url);
         return -1;
     }
     if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
-        seterr(err, errlen, "NotifySMTP \"%s\": no host", url);
+        redis_seterr(err, errlen, "NotifySMTP \"%s\": no host", url);
         return -1;
     }
     if (strpbrk(url, " \t\r\n") != NULL) {
-        seterr(err, errlen, "NotifySMTP \"%s\": white space in URL", url);
+        redis_seterr(err, errlen, "NotifySMTP \"%s\": white space in URL", url);
         return -1;
     }
     return 0;
@@ -534,7 +509,7 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
     CURL *h;
 
     if ((h = curl_easy_init()) == NULL) {
-        seterr(why, whylen, "cannot create a libcurl handle");
+        redis_seterr(why, whylen, "cannot create a libcurl handle");
         return SEND_TEMPORARY;
     }
     snprintf(from, sizeof(from), "<%s>", w->sender);
@@ -546,7 +521,7 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
         snprintf(url, sizeof(url), "%s", w->url);
     if ((rcpt = curl_slist_append(NULL, to)) == NULL) {
         curl_easy_cleanup(h);
-        seterr(why, whylen, "out of memory");
+        redis_seterr(why, whylen, "out of memory");
         return SEND_TEMPORARY;
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -571,15 +546,15 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
         res = SEND_OK;
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         res = SEND_ABORTED;
-        seterr(why, whylen, "stopped");
+        redis_seterr(why, whylen, "stopped");
     } else {
         res = code >= 500 && code < 600 ? SEND_PERMANENT : SEND_TEMPORARY;
         if (code > 0)
-            seterr(why, whylen, "%s: SMTP %ld%s%s", curl_easy_strerror(rc), code,
-                   errbuf[0] ? ": " : "", errbuf);
+            redis_seterr(why, whylen, "%s: SMTP %ld%s%s", curl_easy_strerror(rc), code,
+                         errbuf[0] ? ": " : "", errbuf);
         else
-            seterr(why, whylen, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-                   errbuf);
+            redis_seterr(why, whylen, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
+                         errbuf);
     }
     curl_slist_free_all(rcpt);
     curl_easy_cleanup(h);
@@ -794,7 +769,7 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     bool failed = false;
 
     if (p == NULL || p->connect == NULL) {
-        seterr(err, errlen, "notify: no Redis connection function");
+        redis_seterr(err, errlen, "notify: no Redis connection function");
         return NULL;
     }
     if (notify_check_smtp_url(p->smtp_url, err, errlen) < 0
@@ -802,14 +777,14 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
         return NULL;
     if (p->poll_ms <= 0 || p->retry_min_ms <= 0 || p->retry_max_ms < p->retry_min_ms
         || p->max_age_ms <= 0 || p->smtp_timeout_ms <= 0 || p->lease_ms <= p->smtp_timeout_ms) {
-        seterr(err, errlen, "notify: bad worker timing (the lease must exceed the SMTP "
-               "timeout, the retry cap the first delay)");
+        redis_seterr(err, errlen, "notify: bad worker timing (the lease must exceed the SMTP "
+                     "timeout, the retry cap the first delay)");
         return NULL;
     }
     if (fetch_global_init(err, errlen) < 0)
         return NULL;
     if ((w = calloc(1, sizeof(*w))) == NULL) {
-        seterr(err, errlen, "notify: out of memory");
+        redis_seterr(err, errlen, "notify: out of memory");
         return NULL;
     }
     w->p = *p;
@@ -819,7 +794,7 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     w->helo = dup_or_null(p->helo, &failed);
     if (failed || make_keys(&w->k, w->prefix, err, errlen) < 0) {
         if (failed)
-            seterr(err, errlen, "notify: out of memory");
+            redis_seterr(err, errlen, "notify: out of memory");
         worker_free(w);
         return NULL;
     }
@@ -835,7 +810,7 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-        seterr(err, errlen, "notify: cannot start the worker thread");
+        redis_seterr(err, errlen, "notify: cannot start the worker thread");
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         worker_free(w);

@@ -15,7 +15,6 @@
  * with.  After a rollback or a manual "whitelist load" they are not sent,
  * and the next fetch downloads the whole list and goes through the guard.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/redis.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
 #include "whitelist/guard.h"
@@ -40,20 +40,6 @@
 static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) else return 0 end";
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void refresh_options_init(struct refresh_options *opt)
 {
@@ -93,7 +79,7 @@ static int make_key(char *buf, const char *prefix, const char *name, char *err, 
     int n = snprintf(buf, KEY_MAX, "%s%s", prefix ? prefix : DEFAULT_PREFIX, name);
 
     if (n < 0 || n >= KEY_MAX) {
-        seterr(err, errlen, "redis key prefix too long");
+        redis_seterr(err, errlen, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -108,10 +94,10 @@ static redisReply *run(redisContext *c, char *err, size_t errlen, int argc, cons
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
         return r;
     if (r == NULL)
-        seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "",
-               c->errstr[0] ? c->errstr : "no reply");
+        redis_seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "",
+                     c->errstr[0] ? c->errstr : "no reply");
     else
-        seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "", r->str);
+        redis_seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "", r->str);
     if (r != NULL)
         freeReplyObject(r);
     return NULL;
@@ -231,7 +217,7 @@ int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state
     if ((r = run(c, err, errlen, 2, argv)) == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        seterr(err, errlen, "redis: HGETALL %s: unexpected reply type %d", key, r->type);
+        redis_seterr(err, errlen, "redis: HGETALL %s: unexpected reply type %d", key, r->type);
         freeReplyObject(r);
         return -1;
     }

@@ -18,7 +18,6 @@
  * "redis 127.0.0.1:6379: GET mssante:wl:current: timed out".
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/redis.h"
 #include "whitelist/store.h"
 #include "whitelist/domainset.h"
 #include "whitelist/whitelist.h"
@@ -42,82 +42,14 @@
 /* Errors and keys                                                      */
 /* ------------------------------------------------------------------ */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* "host:port", "[v6]:port" or "unix:/path", for error messages. */
-static void endpoint_name(const redisContext *c, char *buf, size_t size)
-{
-    if (c->connection_type == REDIS_CONN_UNIX)
-        snprintf(buf, size, "unix:%s", c->unix_sock.path ? c->unix_sock.path : "?");
-    else if (c->tcp.host != NULL && strchr(c->tcp.host, ':') != NULL)
-        snprintf(buf, size, "[%s]:%d", c->tcp.host, c->tcp.port);
-    else
-        snprintf(buf, size, "%s:%d", c->tcp.host ? c->tcp.host : "?", c->tcp.port);
-}
-
-/* hiredis reports a command timeout as the strerror of EAGAIN, which tells
- * an operator nothing; say what happened. */
-static const char *context_error(const redisContext *c)
-{
-    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        return "timed out";
-    if (c->err == REDIS_ERR_EOF)
-        return "connection closed by server";
-    return c->errstr[0] ? c->errstr : "no reply";
-}
-
-/* Record why the command WHAT (verb + key) failed: R is NULL on a
- * connection error, or an error reply. */
-static void reply_error(redisContext *c, const redisReply *r, const char *what,
-                        char *err, size_t errlen)
-{
-    char name[300];
-
-    endpoint_name(c, name, sizeof(name));
-    if (r == NULL)
-        seterr(err, errlen, "redis %s: %s: %s", name, what, context_error(c));
-    else if (r->type == REDIS_REPLY_ERROR)
-        seterr(err, errlen, "redis %s: %s: %s", name, what, r->str);
-    else
-        seterr(err, errlen, "redis %s: %s: unexpected reply type %d", name, what, r->type);
-}
-
-/* Run a command given as argv (no format string: keys and values may hold
- * any byte).  Returns the reply, or NULL with err set on a connection error
- * or an error reply; WHAT names the command in that error. */
-static redisReply *run_as(redisContext *c, const char *what, char *err, size_t errlen,
-                          int argc, const char **argv)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-
-    if (r != NULL && r->type != REDIS_REPLY_ERROR)
-        return r;
-    reply_error(c, r, what, err, errlen);
-    if (r != NULL)
-        freeReplyObject(r);
-    return NULL;
-}
-
-/* run_as() naming the command by its verb and key. */
+/* redis_run_argv() naming the command by its verb and key. */
 static redisReply *run(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
 {
     char what[KEY_MAX + 32];
 
     snprintf(what, sizeof(what), "%s%s%s", argv[0], argc > 1 ? " " : "",
              argc > 1 ? argv[1] : "");
-    return run_as(c, what, err, errlen, argc, argv);
+    return redis_run_argv(c, what, err, errlen, argc, argv);
 }
 
 static redisReply *run1(redisContext *c, char *err, size_t errlen, const char *cmd,
@@ -152,7 +84,7 @@ static int key_global(char *buf, const char *prefix, const char *name,
     int n = snprintf(buf, KEY_MAX, "%swl:%s", pfx(prefix), name);
 
     if (n < 0 || n >= KEY_MAX) {
-        seterr(err, errlen, "redis key prefix too long");
+        redis_seterr(err, errlen, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -165,7 +97,7 @@ static int key_version(char *buf, const char *prefix, const char *id, const char
     int n = snprintf(buf, KEY_MAX, "%swl:v:%s:%s", pfx(prefix), id, part);
 
     if (n < 0 || n >= KEY_MAX) {
-        seterr(err, errlen, "redis key prefix too long");
+        redis_seterr(err, errlen, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -224,7 +156,7 @@ static int handshake(redisContext *c, const struct config *cfg, const char *name
         const char *argv[] = { "AUTH", cfg->redis_password };
 
         /* Named "AUTH" alone: the password must never reach a log. */
-        r = run_as(c, "AUTH", err, errlen, 2, argv);
+        r = redis_run_argv(c, "AUTH", err, errlen, 2, argv);
         if (r == NULL)
             return -1;
         freeReplyObject(r);
@@ -233,7 +165,7 @@ static int handshake(redisContext *c, const struct config *cfg, const char *name
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
-        seterr(err, errlen, "redis %s: PING: unexpected answer", name);
+        redis_seterr(err, errlen, "redis %s: PING: unexpected answer", name);
         freeReplyObject(r);
         return -1;
     }
@@ -250,7 +182,7 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
     redisContext *c;
 
     if (!cfg->redis_enabled || (ep->host == NULL && ep->unix_path == NULL)) {
-        seterr(err, errlen, "Redis is not configured");
+        redis_seterr(err, errlen, "Redis is not configured");
         return NULL;
     }
     config_endpoint_name(cfg, name, sizeof(name));
@@ -264,16 +196,16 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
         c = redisConnectWithTimeout(ep->host, ep->port, tv);
     }
     if (c == NULL) {
-        seterr(err, errlen, "redis %s: out of memory", name);
+        redis_seterr(err, errlen, "redis %s: out of memory", name);
         return NULL;
     }
     if (c->err) {
-        seterr(err, errlen, "redis %s: %s", name, c->errstr);
+        redis_seterr(err, errlen, "redis %s: %s", name, c->errstr);
         redisFree(c);
         return NULL;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        seterr(err, errlen, "redis %s: cannot set timeout: %s", name, c->errstr);
+        redis_seterr(err, errlen, "redis %s: cannot set timeout: %s", name, c->errstr);
         redisFree(c);
         return NULL;
     }
@@ -314,7 +246,7 @@ static struct batch *batch_new(redisContext *c, const char *cmd, const char *key
     struct batch *b = calloc(1, sizeof(*b));
 
     if (b == NULL) {
-        seterr(err, errlen, "out of memory");
+        redis_seterr(err, errlen, "out of memory");
         return NULL;
     }
     b->c = c;
@@ -339,7 +271,7 @@ static void batch_drain(struct batch *b)
 
         if (redisGetReply(b->c, &reply) != REDIS_OK) {
             if (!b->failed)
-                reply_error(b->c, NULL, b->argv[0], b->err, b->errlen);
+                redis_command_error(b->c, NULL, b->argv[0], NULL, b->err, b->errlen);
             b->failed = 1;
             b->pending = 0;
             return;
@@ -349,7 +281,7 @@ static void batch_drain(struct batch *b)
             char what[KEY_MAX + 16];
 
             snprintf(what, sizeof(what), "%s %s", b->argv[0], b->argv[1]);
-            reply_error(b->c, r, what, b->err, b->errlen);
+            redis_command_error(b->c, r, what, NULL, b->err, b->errlen);
             b->failed = 1;
         }
         freeReplyObject(r);
@@ -363,7 +295,7 @@ static void batch_send(struct batch *b)
 
     if (b->argc > 2 && !b->failed) {
         if (redisAppendCommandArgv(b->c, b->argc, b->argv, b->argvlen) != REDIS_OK) {
-            reply_error(b->c, NULL, b->argv[0], b->err, b->errlen);
+            redis_command_error(b->c, NULL, b->argv[0], NULL, b->err, b->errlen);
             b->failed = 1;
         } else {
             b->pending++;
@@ -474,7 +406,7 @@ static int write_certs(redisContext *c, const char *key, const struct ans_list *
         return 0;
     sorted = malloc(list->n_certs * sizeof(*sorted));
     if (sorted == NULL) {
-        seterr(err, errlen, "out of memory");
+        redis_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (i = 0; i < list->n_certs; i++) {
@@ -500,7 +432,7 @@ static int write_certs(redisContext *c, const char *key, const struct ans_list *
             ;
         joined = join_cns(sorted, start, i);
         if (joined == NULL) {
-            seterr(err, errlen, "out of memory");
+            redis_seterr(err, errlen, "out of memory");
             b->failed = 1;
             break;
         }
@@ -612,11 +544,11 @@ static int get_string(redisContext *c, const char *key, char *out, size_t size,
     out[0] = '\0';
     if (r->type == REDIS_REPLY_STRING) {
         if (copy_str(out, size, r->str, r->len) < 0) {
-            seterr(err, errlen, "redis: %s holds an over-long value", key);
+            redis_seterr(err, errlen, "redis: %s holds an over-long value", key);
             rc = -1;
         }
     } else if (r->type != REDIS_REPLY_NIL) {
-        reply_error(c, r, key, err, errlen);
+        redis_command_error(c, r, key, NULL, err, errlen);
         rc = -1;
     }
     freeReplyObject(r);
@@ -643,8 +575,8 @@ static int switch_once(redisContext *c, const char *kcur, const char *kprev, con
     }
     if (old[0] != '\0' && id_number(old) > id_number(id)) {
         unwatch(c);
-        seterr(err, errlen, "version %s was made current while version %s was being written;"
-               " %s discarded", old, id, id);
+        redis_seterr(err, errlen, "version %s was made current while version %s was being written;"
+                     " %s discarded", old, id, id);
         return -1;
     }
     if (run_ok(c, err, errlen, 1, (const char *[]){ "MULTI" }) < 0)
@@ -680,8 +612,9 @@ static int switch_current(redisContext *c, const char *prefix, const char *id,
         if (rc != 0)
             return rc;
     }
-    seterr(err, errlen, "%s kept changing under concurrent publishers; gave up after %d attempts",
-           kcur, SWITCH_ATTEMPTS);
+    redis_seterr(err, errlen,
+                 "%s kept changing under concurrent publishers; gave up after %d attempts",
+                 kcur, SWITCH_ATTEMPTS);
     return -1;
 }
 
@@ -725,8 +658,8 @@ static int rollback_once(redisContext *c, const char *prefix, const char *kcur,
     }
     if (cur[0] == '\0' || prev[0] == '\0') {
         unwatch(c);
-        seterr(err, errlen, "no previous version to roll back to%s",
-               cur[0] == '\0' ? " (Redis holds no list)" : "");
+        redis_seterr(err, errlen, "no previous version to roll back to%s",
+                     cur[0] == '\0' ? " (Redis holds no list)" : "");
         return -1;
     }
     /* A publish deletes the versions before "previous" only after moving
@@ -735,7 +668,7 @@ static int rollback_once(redisContext *c, const char *prefix, const char *kcur,
     if (rc <= 0) {
         unwatch(c);
         if (rc == 0)
-            seterr(err, errlen, "previous version %s no longer exists in Redis", prev);
+            redis_seterr(err, errlen, "previous version %s no longer exists in Redis", prev);
         return -1;
     }
     if (run_ok(c, err, errlen, 1, (const char *[]){ "MULTI" }) < 0)
@@ -768,7 +701,7 @@ int store_rollback(redisContext *c, const char *prefix, char *current_out,
             return -1;
         if (rc == 1) {
             if (strlen(prev) >= vlen || strlen(cur) >= vlen) {
-                seterr(err, errlen, "version id buffer too small");
+                redis_seterr(err, errlen, "version id buffer too small");
                 return -1;
             }
             /* Swapped: the old previous is current now. */
@@ -777,8 +710,9 @@ int store_rollback(redisContext *c, const char *prefix, char *current_out,
             return 0;
         }
     }
-    seterr(err, errlen, "%s kept changing under concurrent publishers; gave up after %d attempts",
-           kcur, SWITCH_ATTEMPTS);
+    redis_seterr(err, errlen,
+                 "%s kept changing under concurrent publishers; gave up after %d attempts",
+                 kcur, SWITCH_ATTEMPTS);
     return -1;
 }
 
@@ -802,7 +736,7 @@ static int new_version_id(redisContext *c, const char *prefix, char *id, size_t 
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_INTEGER) {
-        reply_error(c, r, "INCR", err, errlen);
+        redis_command_error(c, r, "INCR", NULL, err, errlen);
         freeReplyObject(r);
         return -1;
     }
@@ -838,7 +772,7 @@ int store_publish(redisContext *c, const char *prefix, const struct ans_list *li
     *published = false;
     if (list == NULL || list->wl == NULL || list->wl->domains == NULL
         || domainset_count(list->wl->domains) == 0) {
-        seterr(err, errlen, "refusing to publish an empty whitelist");
+        redis_seterr(err, errlen, "refusing to publish an empty whitelist");
         return -1;
     }
     /* The daemon calls this at every start: when a list is already in
@@ -852,7 +786,7 @@ int store_publish(redisContext *c, const char *prefix, const struct ans_list *li
     if (new_version_id(c, prefix, id, sizeof(id), err, errlen) < 0)
         return -1;
     if (strlen(id) >= vlen) {
-        seterr(err, errlen, "version id buffer too small");
+        redis_seterr(err, errlen, "version id buffer too small");
         drop_version(c, prefix, id);
         return -1;
     }
@@ -887,7 +821,7 @@ static int read_pointer(redisContext *c, const char *prefix, const char *name,
     if (val[0] == '\0')
         return 0;
     if (strlen(val) >= vlen) {
-        seterr(err, errlen, "version id buffer too small");
+        redis_seterr(err, errlen, "version id buffer too small");
         return -1;
     }
     snprintf(version_out, vlen, "%s", val);
@@ -939,7 +873,7 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
 
     memset(meta, 0, sizeof(*meta));
     if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(meta->version)) {
-        seterr(err, errlen, "invalid version id");
+        redis_seterr(err, errlen, "invalid version id");
         return -1;
     }
     if (key_version(key, prefix, id, "meta", err, errlen) < 0)
@@ -948,7 +882,7 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        reply_error(c, r, key, err, errlen);
+        redis_command_error(c, r, key, NULL, err, errlen);
         freeReplyObject(r);
         return -1;
     }
@@ -981,12 +915,12 @@ static int add_page(struct domainset *set, const redisReply *members, const char
             continue;
         rc = domainset_add(set, m->str, m->len);
         if (rc == -2) {
-            seterr(err, errlen, "out of memory");
+            redis_seterr(err, errlen, "out of memory");
             return -1;
         }
         if (rc == -1) {
-            seterr(err, errlen, "redis: %s holds an invalid domain \"%.*s\"", key,
-                   (int)(m->len > 80 ? 80 : m->len), m->str);
+            redis_seterr(err, errlen, "redis: %s holds an invalid domain \"%.*s\"", key,
+                         (int)(m->len > 80 ? 80 : m->len), m->str);
             return -1;
         }
     }
@@ -1009,7 +943,7 @@ static int scan_domains(redisContext *c, const char *key, struct domainset *set,
             || r->element[0]->type != REDIS_REPLY_STRING
             || r->element[1]->type != REDIS_REPLY_ARRAY
             || copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
-            reply_error(c, r, "SSCAN", err, errlen);
+            redis_command_error(c, r, "SSCAN", NULL, err, errlen);
             freeReplyObject(r);
             return -1;
         }
@@ -1032,14 +966,14 @@ struct whitelist *store_load_version(redisContext *c, const char *prefix, const 
     rc = store_read_meta(c, prefix, id, &m, err, errlen);
     if (rc <= 0) {
         if (rc == 0)
-            seterr(err, errlen, "redis: whitelist version %s not found", id);
+            redis_seterr(err, errlen, "redis: whitelist version %s not found", id);
         return NULL;
     }
     if (key_version(key, prefix, id, "domains", err, errlen) < 0)
         return NULL;
     wl = whitelist_new();
     if (wl == NULL || (wl->domains = domainset_new(m.count)) == NULL) {
-        seterr(err, errlen, "out of memory");
+        redis_seterr(err, errlen, "out of memory");
         whitelist_free(wl);
         return NULL;
     }
@@ -1050,8 +984,9 @@ struct whitelist *store_load_version(redisContext *c, const char *prefix, const 
     /* Fewer members than announced: the version was deleted (or never
      * completed) while we read it.  Serving it would drop real domains. */
     if (domainset_count(wl->domains) != m.count || m.count == 0) {
-        seterr(err, errlen, "redis: whitelist version %s has %zu domains, its metadata says %zu"
-               " (deleted while being read?)", id, domainset_count(wl->domains), m.count);
+        redis_seterr(err, errlen,
+                     "redis: whitelist version %s has %zu domains, its metadata says %zu"
+                     " (deleted while being read?)", id, domainset_count(wl->domains), m.count);
         whitelist_free(wl);
         return NULL;
     }
