@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "common/stopsignal.h"
 #include "milter/service.h"
 #include "milter/stats.h"
 #include "milter/stats_snapshot.h"
@@ -517,9 +518,7 @@ static int publish_redis(redisContext *c, const struct config *startup, int inte
 static const struct config *pub_startup;
 static pthread_t pub_thread;
 static bool pub_running;
-static pthread_mutex_t pub_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pub_cond;
-static bool pub_stop;
+static struct stop_signal pub_stop;
 
 struct pub_state {
     redisContext *redis;
@@ -558,28 +557,6 @@ static void publish_round(struct pub_state *ps, const struct config *cfg)
     }
 }
 
-/* Sleep for MS; true when asked to stop. */
-static bool pub_wait(int ms)
-{
-    struct timespec until;
-    bool stop;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&pub_mutex);
-    while (!pub_stop)
-        if (pthread_cond_timedwait(&pub_cond, &pub_mutex, &until) == ETIMEDOUT)
-            break;
-    stop = pub_stop;
-    pthread_mutex_unlock(&pub_mutex);
-    return stop;
-}
-
 /* StatsFile and StatsInterval from the configuration in force. */
 static const struct config *current_config(void)
 {
@@ -608,7 +585,7 @@ static void *pub_main(void *arg)
         publish_round(&ps, cfg);
         interval = cfg->stats_interval_ms;
         release_config(cfg);
-        stop = pub_wait(interval);
+        stop = stop_signal_wait_ms(&pub_stop, interval);
     }
     /* The last numbers, so that a stopped node's totals are complete. */
     cfg = current_config();
@@ -621,19 +598,17 @@ static void *pub_main(void *arg)
 
 int stats_start(const struct config *startup)
 {
-    pthread_condattr_t attr;
     int rc;
 
     stats_mark_started();
     pub_startup = startup;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pub_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    pub_stop = false;
+    if ((rc = stop_signal_init(&pub_stop)) != 0) {
+        log_error("cannot start the stats thread: %s", strerror(rc));
+        return -1;
+    }
     if ((rc = pthread_create(&pub_thread, NULL, pub_main, NULL)) != 0) {
         log_error("cannot start the stats thread: %s", strerror(rc));
-        pthread_cond_destroy(&pub_cond);
+        stop_signal_destroy(&pub_stop);
         return -1;
     }
     pub_running = true;
@@ -644,11 +619,8 @@ void stats_stop(void)
 {
     if (!pub_running)
         return;
-    pthread_mutex_lock(&pub_mutex);
-    pub_stop = true;
-    pthread_cond_signal(&pub_cond);
-    pthread_mutex_unlock(&pub_mutex);
+    stop_signal_raise(&pub_stop);
     pthread_join(pub_thread, NULL);
-    pthread_cond_destroy(&pub_cond);
+    stop_signal_destroy(&pub_stop);
     pub_running = false;
 }

@@ -24,6 +24,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "common/stopsignal.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/live.h"
 #include "whitelist/snapshot.h"
@@ -43,9 +44,7 @@ static bool recheck_pending;  /* compare content even if the version id matches 
 
 static pthread_t poll_thread;
 static bool poll_running;
-static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cond;
-static bool stop_requested;
+static struct stop_signal poll_stop;
 
 const struct whitelist *live_acquire(void)
 {
@@ -243,29 +242,6 @@ static void start_with_redis(void)
         install(wl, "loaded");
 }
 
-/* Sleep for the poll interval; true when asked to stop. */
-static bool wait_for_stop(int ms)
-{
-    struct timespec until;
-    bool stop;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&stop_mutex);
-    while (!stop_requested) {
-        if (pthread_cond_timedwait(&stop_cond, &stop_mutex, &until) == ETIMEDOUT)
-            break;
-    }
-    stop = stop_requested;
-    pthread_mutex_unlock(&stop_mutex);
-    return stop;
-}
-
 static void *poll_main(void *arg)
 {
     char err[ERR_MAX], failed[64] = "";
@@ -273,7 +249,7 @@ static void *poll_main(void *arg)
     bool outage = false;
 
     (void)arg;
-    while (!wait_for_stop(live_cfg->whitelist_poll_ms)) {
+    while (!stop_signal_wait_ms(&poll_stop, live_cfg->whitelist_poll_ms)) {
         int rc;
 
         if (c == NULL) {
@@ -320,18 +296,15 @@ static void *poll_main(void *arg)
 
 static int start_poller(void)
 {
-    pthread_condattr_t attr;
     int rc;
 
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&stop_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    stop_requested = false;
-
+    if ((rc = stop_signal_init(&poll_stop)) != 0) {
+        log_error("cannot start the whitelist poll thread: %s", strerror(rc));
+        return -1;
+    }
     if ((rc = pthread_create(&poll_thread, NULL, poll_main, NULL)) != 0) {
         log_error("cannot start the whitelist poll thread: %s", strerror(rc));
-        pthread_cond_destroy(&stop_cond);
+        stop_signal_destroy(&poll_stop);
         return -1;
     }
     poll_running = true;
@@ -363,12 +336,9 @@ void live_stop(void)
     struct whitelist *old;
 
     if (poll_running) {
-        pthread_mutex_lock(&stop_mutex);
-        stop_requested = true;
-        pthread_cond_signal(&stop_cond);
-        pthread_mutex_unlock(&stop_mutex);
+        stop_signal_raise(&poll_stop);
         pthread_join(poll_thread, NULL);
-        pthread_cond_destroy(&stop_cond);
+        stop_signal_destroy(&poll_stop);
         poll_running = false;
     }
     pthread_rwlock_wrlock(&live_lock);

@@ -32,6 +32,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "common/stopsignal.h"
 #include "whitelist/fetch.h"
 #include "whitelist/guard.h"
 #include "whitelist/live.h"
@@ -48,9 +49,7 @@
 static const struct config *rcfg;
 static pthread_t thread;
 static bool running;
-static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cond;
-static atomic_bool stopping;
+static struct stop_signal refresh_stop;   /* raised by refresher_stop() */
 
 /* What the thread keeps between rounds. */
 struct watch {
@@ -64,33 +63,7 @@ struct watch {
 static int cancel_hook(void *arg)
 {
     (void)arg;
-    return atomic_load(&stopping) ? 1 : 0;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep until the monotonic time DEADLINE (ms); true when asked to stop. */
-static bool sleep_until(long long deadline)
-{
-    struct timespec until;
-    bool stop;
-
-    until.tv_sec = (time_t)(deadline / 1000);
-    until.tv_nsec = (long)(deadline % 1000) * 1000000L;
-    pthread_mutex_lock(&stop_mutex);
-    while (!atomic_load(&stopping)) {
-        if (pthread_cond_timedwait(&stop_cond, &stop_mutex, &until) == ETIMEDOUT)
-            break;
-    }
-    stop = atomic_load(&stopping);
-    pthread_mutex_unlock(&stop_mutex);
-    return stop;
+    return stop_signal_raised(&refresh_stop) ? 1 : 0;
 }
 
 /* INTERVAL +- 10 %. */
@@ -294,7 +267,7 @@ static void *refresher_main(void *arg)
 {
     struct watch w = { .c = NULL };
     long long refresh_ms = rcfg->whitelist_refresh_ms, max_age_ms = rcfg->whitelist_max_age_ms;
-    long long age_every = max_age_ms / 4, now = mono_ms();
+    long long age_every = max_age_ms / 4, now = monotonic_ms();
     long long next_refresh = LLONG_MAX, next_age = LLONG_MAX;
 
     (void)arg;
@@ -309,23 +282,24 @@ static void *refresher_main(void *arg)
     if (max_age_ms > 0)
         next_age = now;
 
-    while (!sleep_until(next_refresh < next_age ? next_refresh : next_age)) {
-        now = mono_ms();
+    while (!stop_signal_wait_until(&refresh_stop,
+                                   next_refresh < next_age ? next_refresh : next_age)) {
+        now = monotonic_ms();
         if (now >= next_refresh) {
             bool ok = refresh_turn(&w);
 
-            now = mono_ms();
+            now = monotonic_ms();
             next_refresh = now + jitter(&w, refresh_ms);
             /* Let the poller install what was just confirmed before
              * judging the age of the list in force. */
             if (ok && max_age_ms > 0 && next_age < now + rcfg->whitelist_poll_ms + 1000)
                 next_age = now + rcfg->whitelist_poll_ms + 1000;
         }
-        if (atomic_load(&stopping))
+        if (stop_signal_raised(&refresh_stop))
             break;
         if (now >= next_age) {
             age_turn(&w);
-            next_age = mono_ms() + age_every;
+            next_age = monotonic_ms() + age_every;
         }
     }
     if (w.c != NULL)
@@ -356,21 +330,19 @@ static void announce(const struct config *cfg)
 
 int refresher_start(const struct config *cfg)
 {
-    pthread_condattr_t attr;
     int rc;
 
     if (cfg->whitelist_refresh_ms <= 0 && cfg->whitelist_max_age_ms <= 0)
         return 0;
     rcfg = cfg;
-    atomic_store(&stopping, false);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&stop_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    if ((rc = stop_signal_init(&refresh_stop)) != 0) {
+        log_error("cannot start the whitelist refresh thread: %s", strerror(rc));
+        return -1;
+    }
     announce(cfg);
     if ((rc = pthread_create(&thread, NULL, refresher_main, NULL)) != 0) {
         log_error("cannot start the whitelist refresh thread: %s", strerror(rc));
-        pthread_cond_destroy(&stop_cond);
+        stop_signal_destroy(&refresh_stop);
         return -1;
     }
     running = true;
@@ -381,11 +353,8 @@ void refresher_stop(void)
 {
     if (!running)
         return;
-    pthread_mutex_lock(&stop_mutex);
-    atomic_store(&stopping, true);
-    pthread_cond_signal(&stop_cond);
-    pthread_mutex_unlock(&stop_mutex);
+    stop_signal_raise(&refresh_stop);
     pthread_join(thread, NULL);
-    pthread_cond_destroy(&stop_cond);
+    stop_signal_destroy(&refresh_stop);
     running = false;
 }
