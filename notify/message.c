@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/utf8.h"
 #include "notify/message.h"
 #include "policy/address.h"
 
@@ -117,35 +118,6 @@ static void sb_str(struct sbuf *b, const char *s)
 /* Templates                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at S (first byte >= 0x80), 0 if bad. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-    unsigned long cp;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2; cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3; cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4; cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > left)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Check TEXT; on error say where ("line N: ..."). */
 static int template_check(const char *text, size_t len, char *err, size_t errlen)
 {
@@ -170,7 +142,7 @@ static int template_check(const char *text, size_t len, char *err, size_t errlen
             seterr(err, errlen, "line %u: control character 0x%02x", line, c);
             return -1;
         } else if (c >= 0x80) {
-            size_t n = utf8_len(p + i, len - i);
+            size_t n = utf8_seq_len(p + i, len - i);
 
             if (n == 0) {
                 seterr(err, errlen, "line %u: invalid UTF-8", line);

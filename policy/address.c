@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "policy/address.h"
 
 #define HOST_MAX  253   /* RFC 1035 presentation form, without the trailing dot */
@@ -30,37 +31,6 @@ static bool is_ctl(unsigned char c)
 static char ascii_lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence starting at S (which begins with a
- * byte >= 0x80), or 0 when it is not one (overlong forms, surrogates and
- * code points above U+10FFFF are refused, as are stray continuation bytes).
- */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-    unsigned long cp;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2; cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3; cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4; cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 /*
@@ -101,7 +71,7 @@ static bool host_syntax_ok(const char *name, bool allow_utf8, bool *saw_utf8,
             continue;
         }
         if (*p >= 0x80) {
-            size_t n = allow_utf8 ? utf8_seq_len(p) : 0;
+            size_t n = allow_utf8 ? utf8_seq_len(p, 4) : 0;
 
             if (n == 0) {
                 *why = allow_utf8 ? "invalid UTF-8 in domain" : "non-ASCII character in domain";
