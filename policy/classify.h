@@ -21,12 +21,22 @@ enum addr_class {
 /* Answers "is this exact, normalised domain on the whitelist?". */
 typedef bool (*domain_lookup_fn)(const void *ctx, const char *domain);
 
+/*
+ * Answers "does the whitelist list CN as the CN of one of DOMAIN's operator
+ * MTA certificates?" (the CN= of a <DNCertificatOperateur> of that domain),
+ * compared case-insensitively.  DOMAIN is normalised; NULL asks "listed for
+ * any domain of the list" (the null sender has no domain to match).  Same
+ * context as is_listed: the CNs travel with the version they came with.
+ */
+typedef bool (*cn_lookup_fn)(const void *ctx, const char *domain, const char *cn);
+
 struct policy_env {
     domain_lookup_fn is_listed;
     const void *lookup_ctx;
     const char *const *local_domains;   /* normalised */
     unsigned long n_local_domains;
     const char *patient_domain;         /* normalised */
+    cn_lookup_fn is_cn_listed;          /* NULL when no list is in force */
 };
 
 /* Class of a parsed address.  *reason gets a static English phrase that

@@ -38,7 +38,7 @@ static const char *const listed[] = {
 static const struct array_list wl = { listed, sizeof(listed) / sizeof(listed[0]) };
 static const char *const locals[] = { "hopital-exemple.mssante.fr", "autre.mssante.fr" };
 static const struct policy_env env = {
-    array_lookup, &wl, locals, 2, "patient.mssante.fr"
+    array_lookup, &wl, locals, 2, "patient.mssante.fr", NULL
 };
 
 /* Class of the address IN (which must parse), and its reason. */

@@ -26,7 +26,7 @@ static bool list_lookup(const void *ctx, const char *domain)
 }
 
 static const struct policy_env env = {
-    list_lookup, NULL, locals, 2, "patient.mssante.fr"
+    list_lookup, NULL, locals, 2, "patient.mssante.fr", NULL
 };
 
 /* The whole fixture NAME (malloc'd), its length in *len; NULL if absent. */

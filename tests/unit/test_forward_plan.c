@@ -27,7 +27,7 @@ static bool list_lookup(const void *ctx, const char *domain)
 }
 
 static const struct policy_env env = {
-    list_lookup, NULL, locals, 1, "patient.mssante.fr"
+    list_lookup, NULL, locals, 1, "patient.mssante.fr", NULL
 };
 
 #define A_LOCAL   "dr.a@chu-test.mssante.fr"

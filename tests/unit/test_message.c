@@ -29,10 +29,10 @@ static bool array_lookup(const void *ctx, const char *domain)
 
 static const char *const locals[] = { "hopital-exemple.mssante.fr" };
 static const struct policy_env env = {
-    array_lookup, listed, locals, 1, "patient.mssante.fr"
+    array_lookup, listed, locals, 1, "patient.mssante.fr", NULL
 };
 static const struct policy_env env_nolist = {
-    NULL, NULL, locals, 1, "patient.mssante.fr"
+    NULL, NULL, locals, 1, "patient.mssante.fr", NULL
 };
 
 /* What happened to one message fed through every step. */
