@@ -318,6 +318,36 @@ enum addr_status addr_parse(const char *in, struct mailaddr *out, const char **w
     return ADDR_OK;
 }
 
+bool addr_route_form(const struct mailaddr *a, const char **why)
+{
+    const char *dummy;
+    bool quoted;
+
+    if (why == NULL)
+        why = &dummy;
+    *why = NULL;
+    if (a == NULL)
+        return false;
+    quoted = a->local[0] == '"';
+    if (quoted && strpbrk(a->local, "@%!") != NULL) {
+        *why = "quoted local part holding '@', '%' or '!'";
+        return true;
+    }
+    if (strchr(a->local, '%') != NULL) {
+        *why = "'%' in the local part (percent hack)";
+        return true;
+    }
+    if (strchr(a->local, '!') != NULL) {
+        *why = "'!' in the local part (bang path)";
+        return true;
+    }
+    if (a->domain_literal) {
+        *why = "address literal instead of a domain";
+        return true;
+    }
+    return false;
+}
+
 /*
  * Used for configured names (LocalDomains, PatientDomain) and anything else
  * compared with the whitelist: those must be ASCII host names (the ANS list

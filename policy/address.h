@@ -34,6 +34,22 @@ struct mailaddr {
  */
 enum addr_status addr_parse(const char *in, struct mailaddr *out, const char **why);
 
+/*
+ * Is A (as addr_parse returned it) a route address: a form that Postfix may
+ * rewrite and deliver somewhere other than its literal domain?
+ *   - '%' in the local part: the "percent hack" (user%other@here);
+ *   - '!' in the local part: a UUCP bang path (other!user@here);
+ *   - a quoted local part holding '@' (or '%' or '!'): Postfix dequotes it
+ *     ("user@other"@here) and may resolve what is inside;
+ *   - an address literal domain ([192.0.2.1]): a host, not a domain, so
+ *     nothing says whose mailboxes are behind it.
+ * Returns true with *why (if non-NULL) set to a static English phrase.
+ * The obsolete source route ("@relay:user@domain") is not one: Postfix
+ * strips the route and delivers to user@domain, which is what addr_parse
+ * keeps and the policy judges.
+ */
+bool addr_route_form(const struct mailaddr *a, const char **why);
+
 /* Normalise a bare domain in place: lower-case ASCII, strip one trailing dot.
  * Returns false if what is left is not a syntactically valid host name. */
 bool addr_normalize_domain(char *domain);

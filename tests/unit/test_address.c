@@ -2,6 +2,7 @@
  * test_address.c - envelope address parsing and domain normalisation
  * (policy/address.c).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -228,6 +229,58 @@ static void test_format(void)
     CHECK(addr_format(&a, buf, 0) == buf);
 }
 
+/* IN parses; expect addr_route_form() to say ROUTE (with a reason when so). */
+static void expect_route(const char *in, bool route)
+{
+    struct mailaddr a;
+    const char *why = "unset";
+
+    CHECK(addr_parse(in, &a, NULL) == ADDR_OK);
+    CHECK(addr_route_form(&a, &why) == route);
+    if (route)
+        CHECK(why != NULL && why[0] != '\0');
+    else
+        CHECK(why == NULL);
+    if (addr_route_form(&a, NULL) != route)
+        fprintf(stderr, "  input \"%s\": route form expected %s\n", in, route ? "yes" : "no");
+}
+
+static void test_route_forms(void)
+{
+    struct mailaddr a;
+    const char *why;
+
+    /* the forms Postfix rewrites with its defaults (issue 10) */
+    expect_route("<dr.martin%chu-test.mssante.fr@[127.0.0.1]>", true);
+    expect_route("<dr.martin%chu-test.mssante.fr@localhost>", true);
+    expect_route("<victim%gmail.com@chu-test.mssante.fr>", true);
+    expect_route("<chu-test.mssante.fr!dr.martin@[127.0.0.1]>", true);
+    expect_route("<chu-test.mssante.fr!dr.martin@mx.example.fr>", true);
+    expect_route("<\"dr.martin@chu-test.mssante.fr\"@[127.0.0.1]>", true);
+    expect_route("<\"dr.martin@chu-test.mssante.fr\"@mx.example.fr>", true);
+    expect_route("<\"victim%gmail.com\"@chu-test.mssante.fr>", true);
+    expect_route("<\"gmail.com!victim\"@chu-test.mssante.fr>", true);
+    expect_route("<dr.martin@[192.0.2.10]>", true);
+    expect_route("<dr.martin@[IPv6:2001:db8::1]>", true);
+    expect_route("<a+tag/x=y!#$%&'*?^_`{|}~@x.fr>", true);
+    /* ordinary addresses, quoted or not, and the stripped source route */
+    expect_route("<dr.martin@chu-test.mssante.fr>", false);
+    expect_route("<\"jean dupont\"@chu-test.mssante.fr>", false);
+    expect_route("<a+tag@x.fr>", false);
+    expect_route("<@relay.example:dr.martin@chu-test.mssante.fr>", false);
+    expect_route("<279035121518989@patient.mssante.fr>", false);
+    /* the reason says which form */
+    CHECK(addr_parse("<a%b@x.fr>", &a, NULL) == ADDR_OK);
+    CHECK(addr_route_form(&a, &why) && strstr(why, "percent") != NULL);
+    CHECK(addr_parse("<b!a@x.fr>", &a, NULL) == ADDR_OK);
+    CHECK(addr_route_form(&a, &why) && strstr(why, "bang") != NULL);
+    CHECK(addr_parse("<\"a@b\"@x.fr>", &a, NULL) == ADDR_OK);
+    CHECK(addr_route_form(&a, &why) && strstr(why, "quoted") != NULL);
+    CHECK(addr_parse("<a@[192.0.2.1]>", &a, NULL) == ADDR_OK);
+    CHECK(addr_route_form(&a, &why) && strstr(why, "literal") != NULL);
+    CHECK(!addr_route_form(NULL, &why) && why == NULL);
+}
+
 int main(void)
 {
     test_plain_forms();
@@ -238,5 +291,6 @@ int main(void)
     test_malformed();
     test_normalize_domain();
     test_format();
+    test_route_forms();
     TEST_DONE();
 }
