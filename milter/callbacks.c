@@ -43,6 +43,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "common/cidr.h"
 #include "common/log.h"
 #include "milter/callbacks.h"
 #include "milter/forwarding.h"
@@ -59,11 +60,14 @@
 #define RCPT_LOG_MAX   100     /* recipients named in the log line */
 #define RCPT_LOG_BYTES 4096    /* and the room they may take */
 #define VERDICT_HEADER "X-MSSante-Verdict"
+#define CERT_LOG_MAX   (MSG_CERT_CN_MAX + 1)
 
 enum step { STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_EOM };
 
 struct conn {
     bool local_submission;       /* Postfix cleanup's emulated session */
+    bool internal_host;          /* an SMTP client whose address is in InternalHosts */
+    char myhostname[ADDR_DOMAIN_MAX + 1];   /* Postfix's $myhostname (macro j), "" if none */
     const struct config *cfg;    /* the configuration in force at connect: a reference
                                   * (milter/service.h), so a reload never changes the
                                   * rules under a connection in flight */
@@ -84,6 +88,7 @@ struct conn {
     struct verdict would;        /* ... the first one */
     bool have_pending;           /* local submission: refusal kept for EOM */
     struct verdict pending;
+    char cert_issuer[CERT_LOG_MAX];  /* {cert_issuer} for the log, made safe; "" = none */
 
     struct pat_msg pat;          /* patient rules (milter/patients.h) */
     struct fwd_msg fwd;          /* forwarding (milter/forwarding.h) */
@@ -171,6 +176,7 @@ static void reset_message(struct conn *c)
     c->rcpts_len = 0;
     c->n_rcpt_logged = c->n_rcpt_more = c->n_rcpt_ok = 0;
     c->rcpt_refused = c->have_would = c->have_pending = false;
+    c->cert_issuer[0] = '\0';
     patients_reset(&c->pat);
     forwarding_reset(&c->fwd);
 }
@@ -193,6 +199,41 @@ static void note_rcpt(struct conn *c, const char *addr, enum addr_class cls, boo
     }
     c->rcpts_len += (size_t)n;
     c->n_rcpt_logged++;
+}
+
+/* " cert=STATUS[ cert_cn=CN][ cert_issuer="NAME"]", or "" when the
+ * operator-certificate rule did not look at the message. */
+static void format_cert(const struct conn *c, char *buf, size_t size)
+{
+    const char *status = cert_status_name(c->mp.cert);
+    char cn[CERT_LOG_MAX];
+    int n;
+
+    buf[0] = '\0';
+    if (status == NULL)
+        return;
+    n = snprintf(buf, size, " cert=%s", status);
+    if (c->mp.cert_cn[0] != '\0' && n > 0 && (size_t)n < size) {
+        copy_field(cn, sizeof(cn), c->mp.cert_cn);
+        n += snprintf(buf + n, size - (size_t)n, " cert_cn=%s%s", cn,
+                      c->mp.cert_cn_cut ? "..." : "");
+    }
+    if (c->cert_issuer[0] != '\0' && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " cert_issuer=\"%s\"", c->cert_issuer);
+}
+
+/* Text from the network inside a quoted log field: no quote, no control
+ * character, no non-ASCII byte. */
+static void copy_quoted(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') ? '?' : (char)ch;
+    }
+    if (size > 0)
+        dst[i] = '\0';
 }
 
 /* The reply text goes through a printf-like expansion in the MTA. */
@@ -223,17 +264,25 @@ static void set_reply(SMFICTX *ctx, const struct verdict *v)
  * The line (keep it stable, operators parse it):
  *   QUEUEID: direction=DIR sender=<a@b> rcpt=<c@d>/CLASS[/refused] ... [+N more]
  *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
+ *   [internal=yes] [cert=ok|none|mismatch [cert_cn=CN] [cert_issuer="CN"]]
  *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
  *   [fwd_add=N fwd_del=N notify=N hold=yes|no] [fwd=memory|unavailable|no-redis]
  *   [reply="CODE X.Y.Z text" | reason="text"]
  * QUEUEID is NOQUEUE before Postfix assigned one.  FINAL is the verdict
  * that applied; NULL when the transaction ended without one ("abort").
+ * direction= says which rules applied (policy/message.h): outbound for a
+ * client inside (auth=, internal= or submission= says why) or a sender of
+ * our own domains let in by its operator's certificate, inbound for the
+ * rest of the outside.  cert= is there when the operator-certificate rule
+ * looked at the message; the CN and issuer come from the network and are
+ * made safe for the line.
  */
 static void log_message(struct conn *c, const struct verdict *final)
 {
     const char *verdict = final != NULL ? action_name(final->action) : "abort";
     const char *rule = final != NULL && refusal(final->action) ? final->rule : NULL;
     char more[32] = "", would[96] = "", reply[VERDICT_TEXT_MAX + 32] = "";
+    char cert[3 * CERT_LOG_MAX + 64] = "";
 
     if (c->n_rcpt_more > 0)
         snprintf(more, sizeof(more), " +%u more", c->n_rcpt_more);
@@ -255,12 +304,14 @@ static void log_message(struct conn *c, const struct verdict *final)
             snprintf(reply, sizeof(reply), " reply=\"%s %s %s\"", final->rcode, final->xcode,
                      text);
     }
-    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s",
+    format_cert(c, cert, sizeof(cert));
+    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s",
              c->queue_id[0] ? c->queue_id : "NOQUEUE", direction_name(c->mp.dir),
              c->sender[0] ? c->sender : "<>", c->rcpts, more, verdict, would,
              rule ? " rule=" : "", rule ? rule : "",
              c->mp.authenticated ? " auth=yes" : "",
              c->local_submission ? " submission=local" : "",
+             c->internal_host ? " internal=yes" : "", cert,
              c->cfg->dry_run ? " dryrun=yes" : "", patients_log(&c->pat),
              forwarding_log(&c->fwd), reply);
     stats_message_end(final, would[0] ? &c->would : NULL, c->started);
@@ -425,8 +476,13 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
     /* Ask for the macros we use, whatever the milter_*_macros settings. */
     if (*pf0 & SMFIF_SETSYMLIST) {
-        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
-        smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+        /* {cert_subject} / {cert_issuer}: the CNs of the client certificate,
+         * set only when Postfix verified it (smtpd_tls_CAfile); asked for at
+         * MAIL rather than relying on milter_helo_macros.  {rcpt_mailer}:
+         * "local" for a recipient delivered on this machine (system mail). */
+        smfi_setsymlist(ctx, SMFIM_CONNECT, "j");
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {cert_subject} {cert_issuer}");
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i {rcpt_mailer}");
         smfi_setsymlist(ctx, SMFIM_DATA, "i");
         smfi_setsymlist(ctx, SMFIM_EOH, "i");
         smfi_setsymlist(ctx, SMFIM_EOM, "i");
@@ -447,6 +503,9 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
         return internal_error(ctx, NULL, "no configuration in force");
     }
     c->local_submission = is_local_submission(hostname, hostaddr);
+    c->internal_host = !c->local_submission
+                       && cidr_list_match_sockaddr(&c->cfg->internal_hosts, hostaddr);
+    copy_field(c->myhostname, sizeof(c->myhostname), smfi_getsymval(ctx, "j"));
     c->env.local_domains = (const char *const *)c->cfg->local_domains;
     c->env.n_local_domains = c->cfg->n_local_domains;
     c->env.patient_domain = c->cfg->patient_domain;
@@ -460,7 +519,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
         char addr[INET6_ADDRSTRLEN + 16];
         describe_peer(hostaddr, addr, sizeof(addr));
         log_debug("connect from %s%s%s", hostname ? hostname : "unknown", addr,
-                  c->local_submission ? " (local submission)" : "");
+                  c->local_submission ? " (local submission)"
+                  : c->internal_host ? " (InternalHosts)" : "");
     }
     return SMFIS_CONTINUE;
 }
@@ -468,6 +528,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     struct conn *c = smfi_getpriv(ctx);
+    struct msg_client client;
     const char *auth;
     struct verdict v;
     bool refused;
@@ -480,9 +541,17 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     c->started = stats_message_begin();
     read_queue_id(ctx, c);
     auth = smfi_getsymval(ctx, "{auth_authen}");
+    memset(&client, 0, sizeof(client));
+    client.local_submission = c->local_submission;
+    client.internal_host = c->internal_host;
+    client.authenticated = auth != NULL && auth[0] != '\0';
+    client.cert_cn = smfi_getsymval(ctx, "{cert_subject}");
+    client.cert_mode = c->cfg->operator_certificate;
+    client.myhostname = c->myhostname;
+    copy_quoted(c->cert_issuer, sizeof(c->cert_issuer), smfi_getsymval(ctx, "{cert_issuer}"));
 
     env_enter(c);
-    msgpol_begin(&c->mp, &c->env, c->local_submission, auth != NULL && auth[0] != '\0');
+    msgpol_begin(&c->mp, &c->env, &client);
     v = msgpol_sender(&c->mp, argv[0]);
     env_leave(c);
 
@@ -500,6 +569,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     char addr[LOG_ADDR_MAX];
     enum addr_class cls = CLASS_INVALID;
     struct mailaddr parsed;
+    const char *mailer;
     struct verdict v;
     sfsistat rc;
     bool refused;
@@ -507,9 +577,18 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     if (c == NULL || !c->in_txn || argv == NULL || argv[0] == NULL)
         return internal_error(ctx, c, "RCPT outside a transaction");
     read_queue_id(ctx, c);
+    mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
+    if (c->cfg->log_level >= LOGL_DEBUG) {
+        char shown[LOG_ADDR_MAX], how[64];
+
+        copy_field(shown, sizeof(shown), argv[0]);
+        copy_field(how, sizeof(how), mailer != NULL ? mailer : "(none)");
+        log_debug("%s: RCPT %s {rcpt_mailer}=%s", c->queue_id[0] ? c->queue_id : "NOQUEUE",
+                  shown, how);
+    }
 
     env_enter(c);
-    v = msgpol_recipient(&c->mp, argv[0], &cls, &parsed);
+    v = msgpol_recipient(&c->mp, argv[0], mailer, &cls, &parsed);
     env_leave(c);
     if (!refusal(v.action))
         v = patients_rcpt(&c->pat, c->cfg, &c->mp, &parsed, cls, c->queue_id);

@@ -23,6 +23,9 @@
 
 #define WHY_MAX 256
 
+/* The loopback: local web mail and scripts speaking SMTP to 127.0.0.1. */
+#define DEFAULT_INTERNAL_HOSTS "127.0.0.0/8 ::1"
+
 /* ---- two-word keys (milter/patients.h) -------------------------------- */
 
 static bool parse_key_check(struct config *cfg, const struct key_def *key, const char *value,
@@ -48,6 +51,8 @@ static const struct key_def keys[] = {
     { "PidFile",        parse_string,        OFF(pid_file),          0, 0 },
     { "LocalDomains",   parse_local_domains, OFF(local_domains),     0, 0 },
     { "PatientDomain",  parse_domain,        OFF(patient_domain),    0, 0 },
+    { "InternalHosts",  parse_internal_hosts, OFF(internal_hosts),   0, 0 },
+    { "OperatorCertificate", parse_operator_certificate, OFF(operator_certificate), 0, 0 },
     { "WhitelistFile",  parse_string,        OFF(whitelist_file),    0, 0 },
     { "Redis",          parse_redis,         OFF(redis),             0, 0 },
     { "RedisPassword",  parse_string,        OFF(redis_password),    0, 0 },
@@ -273,6 +278,7 @@ static void check_whole(struct reader *rd, const struct config *cfg, const unsig
 struct config *config_defaults(void)
 {
     struct config *cfg = calloc(1, sizeof(*cfg));
+    char why[WHY_MAX];
 
     if (cfg == NULL)
         return NULL;
@@ -295,6 +301,7 @@ struct config *config_defaults(void)
     cfg->whitelist_refresh_ms = 0;
     cfg->whitelist_max_age_ms = 259200000;
     cfg->conversation_ttl = 30LL * 86400;
+    cfg->operator_certificate = CERT_MODE_LOG;
     cfg->stats_interval_ms = 15000;
     cfg->shutdown_timeout_ms = 15000;
     cfg->forwarding = true;
@@ -305,7 +312,8 @@ struct config *config_defaults(void)
     cfg->notify_max_age_ms = 172800000;
     cfg->notify_max_attempts = 50;
     cfg->notify_timeout_ms = 30000;
-    if (!cfg->patient_domain || !cfg->redis_prefix || !cfg->syslog_facility
+    if (cidr_list_parse(DEFAULT_INTERNAL_HOSTS, &cfg->internal_hosts, why, sizeof(why)) < 0
+        || !cfg->patient_domain || !cfg->redis_prefix || !cfg->syslog_facility
         || !cfg->local_domains || !cfg->whitelist_url || !cfg->notify_smtp) {
         config_free(cfg);
         return NULL;
@@ -373,6 +381,7 @@ void config_free(struct config *cfg)
     free(cfg->pid_file);
     config_free_list(cfg->local_domains);
     free(cfg->patient_domain);
+    cidr_list_free(&cfg->internal_hosts);
     free(cfg->whitelist_file);
     free(cfg->redis.host);
     free(cfg->redis.unix_path);

@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cidr.h"
+#include "policy/message.h"
+
 struct notify_template;      /* notify/message.h */
 
 enum log_level { LOGL_ERROR = 0, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
@@ -33,6 +36,12 @@ struct config {
     char **local_domains;        /* LocalDomains, lower-cased, NULL-terminated */
     size_t n_local_domains;
     char *patient_domain;        /* PatientDomain, default patient.mssante.fr */
+
+    /* Trust boundary (policy/message.h): which clients are inside, and
+     * what the operator certificate of an outside client must be. */
+    struct cidr_list internal_hosts;   /* InternalHosts, default 127.0.0.0/8 ::1;
+                                        * "none": empty */
+    enum cert_mode operator_certificate;   /* OperatorCertificate, default log */
 
     char *whitelist_file;        /* WhitelistFile: ANS XML */
     bool redis_enabled;          /* Redis given */

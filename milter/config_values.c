@@ -570,6 +570,36 @@ bool parse_address(struct config *cfg, const struct key_def *key, const char *va
 
 /* NotifyTemplate: read and checked now, so that "-n" and a reload report
  * a bad template with the rest, and the daemon never reads it again. */
+/* InternalHosts: addresses and CIDR blocks (common/cidr.h), or "none". */
+bool parse_internal_hosts(struct config *cfg, const struct key_def *key, const char *value,
+                          char *why, size_t whylen)
+{
+    struct cidr_list *list = FIELD(cfg, key, struct cidr_list);
+
+    if (strcasecmp(value, "none") == 0) {
+        cidr_list_free(list);
+        return true;
+    }
+    return cidr_list_parse(value, list, why, whylen) == 0;
+}
+
+bool parse_operator_certificate(struct config *cfg, const struct key_def *key,
+                                const char *value, char *why, size_t whylen)
+{
+    static const struct { const char *name; enum cert_mode mode; } modes[] = {
+        { "off", CERT_MODE_OFF }, { "log", CERT_MODE_LOG }, { "enforce", CERT_MODE_ENFORCE },
+    };
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcasecmp(value, modes[i].name) == 0) {
+            *FIELD(cfg, key, enum cert_mode) = modes[i].mode;
+            return true;
+        }
+    }
+    snprintf(why, whylen, "expected off, log or enforce, got \"%s\"", value);
+    return false;
+}
+
 bool parse_notify_template(struct config *cfg, const struct key_def *key,
                            const char *value, char *why, size_t whylen)
 {

@@ -82,6 +82,10 @@ bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char 
                       char *why, size_t whylen);
 bool parse_notify_smtp(struct config *cfg, const struct key_def *key, const char *value,
                        char *why, size_t whylen);
+bool parse_internal_hosts(struct config *cfg, const struct key_def *key,
+                          const char *value, char *why, size_t whylen);
+bool parse_operator_certificate(struct config *cfg, const struct key_def *key,
+                                const char *value, char *why, size_t whylen);
 bool parse_notify_template(struct config *cfg, const struct key_def *key,
                            const char *value, char *why, size_t whylen);
 

@@ -357,12 +357,21 @@ static bool trust_space(enum addr_class c)
     return c == CLASS_MSSANTE || c == CLASS_PATIENT;
 }
 
+/*
+ * Without Redis there is no notice queue, and forwarding_eom() holds a
+ * forward made elsewhere instead: that too replaces the refusal, but only
+ * for a sender that is not ours (the author of a message a mailbox
+ * redirected, who must not get a bounce for a recipient it never wrote
+ * to).  A local sender's own message to a classic address stays refused.
+ */
 bool forwarding_replaces(const struct config *cfg, const struct msg_policy *mp,
                          const struct verdict *v)
 {
-    return active(cfg) && mp->local_submission && mp->sender_valid
-           && trust_space(mp->sender_class) && v->action == ACT_REJECT && v->rule != NULL
-           && strcmp(v->rule, POLICY_OUTBOUND_CLASSIC) == 0;
+    if (!cfg->forwarding || !mp->local_submission || !mp->sender_valid
+        || !trust_space(mp->sender_class) || v->action != ACT_REJECT || v->rule == NULL
+        || strcmp(v->rule, POLICY_OUTBOUND_CLASSIC) != 0)
+        return false;
+    return active(cfg) || !config_is_local_domain(cfg, mp->sender.domain);
 }
 
 static struct verdict verdict_ok(void)

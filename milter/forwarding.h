@@ -98,9 +98,10 @@ void forwarding_rcpt(struct fwd_msg *fm, const char *raw, const struct mailaddr 
  * V is the verdict the trust-space policy kept for end of message (MP its
  * state).  True when the forwarding plan takes its place: an "outbound
  * classic recipient" refusal of a local submission from a trust-space
- * sender, while forwarding is on.  The caller then goes on as if the
- * policy had accepted, and forwarding_eom() removes and notifies the
- * classic recipients (or holds the message).
+ * sender, while forwarding is on (without Redis: only for a sender outside
+ * LocalDomains, whose message is then held).  The caller then goes on as
+ * if the policy had accepted, and forwarding_eom() removes and notifies
+ * the classic recipients (or holds the message).
  */
 bool forwarding_replaces(const struct config *cfg, const struct msg_policy *mp,
                          const struct verdict *v);

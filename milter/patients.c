@@ -288,8 +288,10 @@ struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
         return verdict_ok();
     if (cls == CLASS_PATIENT)
         return to_patient(pm, cfg, mp, rcpt, qid);
-    if (mp->dir == DIR_INBOUND && mp->sender_valid && mp->sender_class == CLASS_PATIENT &&
-        cls != CLASS_INVALID && config_is_local_domain(cfg, rcpt->domain))
+    /* From inside or outside alike (issue 10): the client's side never
+     * lets a patient start a conversation. */
+    if (mp->sender_valid && mp->sender_class == CLASS_PATIENT && cls != CLASS_INVALID
+        && config_is_local_domain(cfg, rcpt->domain))
         return from_patient(pm, cfg, mp, rcpt, qid);
     return verdict_ok();
 }

@@ -4,11 +4,23 @@
  * The milter layer feeds MAIL FROM, each RCPT TO, DATA and end of message;
  * each step answers a verdict.  See message.h for the rules.  Notes on the
  * choices made here:
- *  - Direction is fixed at MAIL FROM: outbound when the sender's domain is
- *    one of our LocalDomains or the client authenticated (an authenticated
- *    client is one of our users even when it sends with a foreign or null
- *    envelope sender: treating it as inbound would let it mail health data
- *    to a classic address), inbound otherwise.
+ *  - Inside or outside is fixed at MAIL FROM from what the milter knows of
+ *    the client (AUTH, InternalHosts, local submission), never from the
+ *    envelope: the attacker writes the envelope.  An inside client's mail
+ *    to a non-local recipient is outbound whatever its sender (a foreign
+ *    one, the null sender): treating it as inbound would let it mail health
+ *    data to a classic address.
+ *  - A sender in LocalDomains from the outside is a forgery unless the
+ *    client proved to be another MTA of the same operator (a verified
+ *    certificate CN listed for that domain); the mail it is then let
+ *    through with is outbound too, as it always was: its non-local
+ *    recipients must be MSSante.
+ *  - Route addresses are refused, never judged: the policy cannot know
+ *    where Postfix would deliver them.  The sender's route form is found at
+ *    MAIL FROM but refused at RCPT, like every sender rule here.
+ *  - The certificate rule's finding (mp->cert) is computed at MAIL FROM
+ *    in every mode but off, so that log mode can say what enforce would
+ *    have done.
  *  - Outbound classic recipients are not refused at RCPT: the whole message
  *    is refused at DATA so that a mixed list reaches nobody, and the bounce
  *    names the offenders.
@@ -72,15 +84,76 @@ static struct verdict no_whitelist(struct msg_policy *mp)
 }
 
 void msgpol_begin(struct msg_policy *mp, const struct policy_env *env,
-                  bool local_submission, bool authenticated)
+                  const struct msg_client *client)
 {
     memset(mp, 0, sizeof(*mp));
     mp->env = env;
-    mp->local_submission = local_submission;
-    mp->authenticated = authenticated;
-    mp->dir = DIR_INBOUND;
+    if (client != NULL) {
+        mp->local_submission = client->local_submission;
+        mp->authenticated = client->authenticated;
+        mp->internal_host = client->internal_host;
+        mp->cert_mode = client->cert_mode;
+        if (client->cert_cn != NULL) {
+            size_t len = strlen(client->cert_cn);
+
+            mp->cert_cn_cut = len > MSG_CERT_CN_MAX;
+            if (mp->cert_cn_cut)
+                len = MSG_CERT_CN_MAX;
+            memcpy(mp->cert_cn, client->cert_cn, len);
+            mp->cert_cn[len] = '\0';
+        }
+        if (client->myhostname != NULL && strlen(client->myhostname) < sizeof(mp->myhostname)) {
+            memcpy(mp->myhostname, client->myhostname, strlen(client->myhostname) + 1);
+            if (!addr_normalize_domain(mp->myhostname))
+                mp->myhostname[0] = '\0';
+        }
+    }
+    mp->inside = mp->local_submission || mp->authenticated || mp->internal_host;
+    mp->dir = mp->inside ? DIR_OUTBOUND : DIR_INBOUND;
     mp->sender_class = CLASS_INVALID;   /* until a valid MAIL FROM is seen */
     mp->deferred = verdict_continue();
+}
+
+/* Is the verified certificate's CN listed for DOMAIN (NULL: any domain)? */
+static bool cn_listed(const struct msg_policy *mp, const char *domain)
+{
+    if (mp->cert_cn[0] == '\0' || mp->cert_cn_cut || mp->env == NULL
+        || mp->env->is_cn_listed == NULL)
+        return false;
+    return mp->env->is_cn_listed(mp->env->lookup_ctx, domain, mp->cert_cn);
+}
+
+/* The certificate's finding for a check against DOMAIN (NULL: any). */
+static enum cert_status judge_cn(const struct msg_policy *mp, const char *domain)
+{
+    if (mp->cert_cn[0] == '\0')
+        return CERT_NONE;
+    return cn_listed(mp, domain) ? CERT_OK : CERT_MISMATCH;
+}
+
+/*
+ * The operator-certificate finding, for mail from the outside: always for
+ * a sender of our own domains (the forgery rule holds in every mode);
+ * with OperatorCertificate log or enforce, for a sender whose domain is
+ * on the whitelist and for the null sender (whose CN may be any listed
+ * operator's: a bounce has no domain to match).
+ */
+static enum cert_status judge_certificate(const struct msg_policy *mp)
+{
+    const struct mailaddr *s = &mp->sender;
+
+    if (mp->inside || mp->sender_route)
+        return CERT_NOT_CHECKED;
+    if (mp->sender_valid && policy_is_local_domain(mp->env, s->domain))
+        return judge_cn(mp, s->domain);
+    if (mp->cert_mode == CERT_MODE_OFF)
+        return CERT_NOT_CHECKED;
+    if (mp->null_sender)
+        return judge_cn(mp, NULL);
+    if (mp->sender_valid && !s->domain_literal && !s->domain_utf8
+        && mp->env->is_listed(mp->env->lookup_ctx, s->domain))
+        return judge_cn(mp, s->domain);
+    return CERT_NOT_CHECKED;
 }
 
 /*
@@ -96,12 +169,14 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
     mp->null_sender = (st == ADDR_NULL);
     mp->sender_valid = (st == ADDR_OK);
     mp->sender_class = CLASS_INVALID;
+    mp->sender_route = false;
+    mp->sender_route_why = NULL;
+    mp->cert = CERT_NOT_CHECKED;
     if (st == ADDR_OK) {
         mp->sender_class = policy_classify(mp->env, &mp->sender, NULL);
-        mp->dir = (mp->authenticated || policy_is_local_domain(mp->env, mp->sender.domain))
-                  ? DIR_OUTBOUND : DIR_INBOUND;
-    } else {
-        mp->dir = mp->authenticated ? DIR_OUTBOUND : DIR_INBOUND;
+        mp->sender_route = addr_route_form(&mp->sender, &mp->sender_route_why);
+        if (!mp->sender_route && policy_is_local_domain(mp->env, mp->sender.domain))
+            mp->dir = DIR_OUTBOUND;
     }
 
     if (whitelist_missing(mp))
@@ -110,6 +185,7 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
         reply_bad_sender(&v, why);
         return refuse(mp, &v);
     }
+    mp->cert = judge_certificate(mp);
     return verdict_continue();
 }
 
@@ -130,14 +206,69 @@ static void note_offender(struct msg_policy *mp, const struct mailaddr *a)
     mp->n_classic_total++;
 }
 
-struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw,
+/* The rules about the sender, for mail from the outside (see message.h). */
+static bool outside_sender_refused(struct msg_policy *mp, struct verdict *v)
+{
+    const struct mailaddr *s = &mp->sender;
+
+    if (mp->inside)
+        return false;
+    if (mp->sender_valid && policy_is_local_domain(mp->env, s->domain)) {
+        if (mp->cert == CERT_OK)
+            return false;
+        reply_own_domain_forged(v, s->domain);
+        return true;
+    }
+    if (mp->cert_mode != CERT_MODE_ENFORCE)
+        return false;
+    if (mp->cert == CERT_NONE) {
+        reply_operator_cert_missing(v, mp->null_sender ? NULL : s->domain);
+        return true;
+    }
+    if (mp->cert == CERT_MISMATCH) {
+        reply_operator_cert_mismatch(v, mp->null_sender ? NULL : s->domain, mp->cert_cn);
+        return true;
+    }
+    return false;
+}
+
+/* A route address as sender, or as recipient A. */
+static bool route_refused(struct msg_policy *mp, const struct mailaddr *a, struct verdict *v)
+{
+    char text[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
+
+    if (mp->sender_route) {
+        reply_route_address(v, true, addr_format(&mp->sender, text, sizeof(text)));
+        return true;
+    }
+    if (addr_route_form(a, NULL)) {
+        reply_route_address(v, false, addr_format(a, text, sizeof(text)));
+        return true;
+    }
+    return false;
+}
+
+bool msgpol_delivered_here(const struct msg_policy *mp, const struct mailaddr *a,
+                           const char *rcpt_mailer)
+{
+    if (rcpt_mailer != NULL && rcpt_mailer[0] != '\0')
+        return strcmp(rcpt_mailer, "local") == 0;
+    if (a == NULL || a->domain_literal)
+        return false;
+    return strcmp(a->domain, "localhost") == 0
+           || (mp->myhostname[0] != '\0' && strcmp(a->domain, mp->myhostname) == 0);
+}
+
+struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw, const char *rcpt_mailer,
                                 enum addr_class *cls, struct mailaddr *parsed)
 {
     struct mailaddr local_addr, *a = parsed ? parsed : &local_addr;
+    char text[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
     const char *why = NULL;
     enum addr_status st = addr_parse(raw, a, &why);
     enum addr_class c = CLASS_INVALID;
     struct verdict v;
+    bool local_rcpt;
 
     mp->n_rcpt++;
     if (st == ADDR_NULL) {
@@ -155,16 +286,26 @@ struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw,
         reply_bad_recipient(&v, why);
         return refuse(mp, &v);
     }
-    if (mp->dir == DIR_OUTBOUND) {
-        if (c == CLASS_CLASSIC)
-            note_offender(mp, a);
-        return verdict_continue();
+    if (route_refused(mp, a, &v) || outside_sender_refused(mp, &v))
+        return refuse(mp, &v);
+    local_rcpt = policy_is_local_domain(mp->env, a->domain);
+    if (!local_rcpt && msgpol_delivered_here(mp, a, rcpt_mailer)) {
+        /* A system mailbox of this machine (root@localhost): system mail
+         * from a local submission; nobody's business from the outside. */
+        if (!mp->inside) {
+            reply_system_recipient(&v, addr_format(a, text, sizeof(text)));
+            return refuse(mp, &v);
+        }
+        if (mp->local_submission)
+            return verdict_continue();
     }
-    /* Inbound: only mail for our own mailboxes is ours to judge.  A
-     * patient sender is the patient rule's to decide (milter/patients.c:
-     * open conversation or pharmacy), not a trust-space refusal. */
-    if (policy_is_local_domain(mp->env, a->domain) && !mp->null_sender
-        && mp->sender_class != CLASS_MSSANTE && mp->sender_class != CLASS_PATIENT) {
+    if (mp->dir == DIR_OUTBOUND && c == CLASS_CLASSIC)
+        note_offender(mp, a);
+    /* Our own mailboxes, from inside or outside: the sender must be in the
+     * trust space.  A patient sender is the patient rule's to decide
+     * (milter/patients.c: open conversation or pharmacy). */
+    if (local_rcpt && !mp->null_sender && mp->sender_class != CLASS_MSSANTE
+        && mp->sender_class != CLASS_PATIENT) {
         reply_inbound_sender(&v, mp->sender.domain);
         return refuse(mp, &v);
     }
@@ -209,6 +350,21 @@ const char *direction_name(enum direction d)
         return "outbound";
     }
     return "unknown";
+}
+
+const char *cert_status_name(enum cert_status s)
+{
+    switch (s) {
+    case CERT_NOT_CHECKED:
+        return NULL;
+    case CERT_OK:
+        return "ok";
+    case CERT_NONE:
+        return "none";
+    case CERT_MISMATCH:
+        return "mismatch";
+    }
+    return NULL;
 }
 
 const char *action_name(enum action a)

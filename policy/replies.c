@@ -163,3 +163,79 @@ void reply_internal(struct verdict *v)
                 "Erreur interne temporaire, nouvel essai plus tard / "
                 "Temporary internal error, please try again later");
 }
+
+/* ---- trust boundary (issue 10) ----------------------------------------- */
+
+#define REPLY_CN_MAX 64      /* X.520's upper bound for a CN */
+
+void reply_route_address(struct verdict *v, bool sender, const char *addr)
+{
+    char shown[REPLY_ADDR_MAX + 1];
+
+    shorten(addr != NULL ? addr : "", shown);
+    verdict_set(v, ACT_REJECT, "route-address", "550", "5.1.3",
+                "Les adresses de routage ne sont pas acceptees dans l'espace de confiance "
+                "MSSante (%s %s) / Route addresses are not accepted in the MSSante trust "
+                "space (%s %s)", sender ? "expediteur" : "destinataire", shown,
+                sender ? "sender" : "recipient", shown);
+}
+
+void reply_own_domain_forged(struct verdict *v, const char *domain)
+{
+    char dom[REPLY_ADDR_MAX + 1];
+
+    shorten(domain != NULL ? domain : "", dom);
+    verdict_set(v, ACT_REJECT, "own-domain-forged", "550", "5.7.1",
+                "Expediteur du domaine %s refuse : ce message ne vient pas d'un serveur de "
+                "l'operateur de ce domaine / Sender domain %s refused: this message does not "
+                "come from a server of that domain's operator", dom, dom);
+}
+
+void reply_operator_cert_missing(struct verdict *v, const char *domain)
+{
+    char dom[REPLY_ADDR_MAX + 1];
+
+    if (domain == NULL) {
+        verdict_set(v, ACT_TEMPFAIL, "operator-certificate-missing", "450", "4.7.1",
+                    "Certificat serveur IGC-Sante requis (STARTTLS) pour un expediteur vide, "
+                    "nouvel essai plus tard / IGC-Sante server certificate required (STARTTLS) "
+                    "for a null sender, please try again later");
+        return;
+    }
+    shorten(domain, dom);
+    verdict_set(v, ACT_TEMPFAIL, "operator-certificate-missing", "450", "4.7.1",
+                "Certificat serveur IGC-Sante requis (STARTTLS) pour le domaine %s, nouvel "
+                "essai plus tard / IGC-Sante server certificate required (STARTTLS) for "
+                "domain %s, please try again later", dom, dom);
+}
+
+void reply_operator_cert_mismatch(struct verdict *v, const char *domain, const char *cn)
+{
+    char dom[REPLY_ADDR_MAX + 1], name[REPLY_CN_MAX + 4];
+
+    snprintf(name, sizeof(name), "%.*s%s", REPLY_CN_MAX, cn != NULL ? cn : "",
+             cn != NULL && strlen(cn) > REPLY_CN_MAX ? "..." : "");
+    if (domain == NULL) {
+        verdict_set(v, ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1",
+                    "Le certificat %s n'est celui d'aucun operateur de la liste blanche "
+                    "MSSante / Certificate %s belongs to no operator of the MSSante whitelist",
+                    name, name);
+        return;
+    }
+    shorten(domain, dom);
+    verdict_set(v, ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1",
+                "Le certificat %s n'est pas celui d'un serveur de l'operateur du domaine %s / "
+                "Certificate %s is not one of the servers of domain %s's operator",
+                name, dom, name, dom);
+}
+
+void reply_system_recipient(struct verdict *v, const char *addr)
+{
+    char shown[REPLY_ADDR_MAX + 1];
+
+    shorten(addr != NULL ? addr : "", shown);
+    verdict_set(v, ACT_REJECT, "system-recipient", "550", "5.7.1",
+                "Destinataire %s : boite systeme de ce serveur, fermee au courrier de "
+                "l'exterieur / Recipient %s: a system mailbox of this server, closed to mail "
+                "from outside", shown, shown);
+}

@@ -149,6 +149,11 @@ static void test_defaults(void)
         CHECK(!cfg->dry_run);
         CHECK(cfg->log_level == LOGL_INFO);
         CHECK_STR(cfg->syslog_facility, "mail");
+        CHECK(cfg->operator_certificate == CERT_MODE_LOG);
+        CHECK(cfg->internal_hosts.n == 2);
+        CHECK(cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->internal_hosts, "::1", NULL));
+        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "192.0.2.1", NULL));
     }
     config_free(cfg);
     free(err);
@@ -404,6 +409,63 @@ static void test_socket_specs(void)
     }
 }
 
+/* Issue 10: InternalHosts and OperatorCertificate, good and bad values. */
+static void test_trust_boundary_keys(void)
+{
+    static const struct { const char *value; const char *error; } bad[] = {
+        { "InternalHosts 10.0.0.0/33", "InternalHosts: 10.0.0.0/33: prefix length must be 0..32 for an IPv4 address" },
+        { "InternalHosts 127.0.0.0/8, 192.0.2.1/24",
+          "InternalHosts: 192.0.2.1/24: bits set after the /24 prefix (did you mean 192.0.2.0/24?)" },
+        { "InternalHosts mx.chu-exemple.fr", "InternalHosts: mx.chu-exemple.fr: not an IPv4 or "
+          "IPv6 address or CIDR block (host names are not accepted)" },
+        { "InternalHosts ::1/200", "InternalHosts: ::1/200: prefix length must be 0..128 for an IPv6 address" },
+        { "OperatorCertificate strict", "OperatorCertificate: expected off, log or enforce, got "
+          "\"strict\"" },
+    };
+    struct config *cfg;
+    char *err, text[256], want[512];
+    const char *path;
+
+    path = write_conf("LocalDomains chu-exemple.mssante.fr\nWhitelistFile /x.xml\n"
+                      "InternalHosts 10.0.0.0/8, 2001:db8::/32 192.0.2.7\n"
+                      "operatorcertificate ENFORCE\n");
+    err = load_captured(path, &cfg);
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL);
+    if (cfg != NULL) {
+        CHECK(cfg->operator_certificate == CERT_MODE_ENFORCE);
+        CHECK(cfg->internal_hosts.n == 3);
+        CHECK(cidr_list_match_text(&cfg->internal_hosts, "10.200.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->internal_hosts, "::ffff:10.200.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->internal_hosts, "192.0.2.7", NULL));
+        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
+    }
+    config_free(cfg);
+    free(err);
+
+    path = write_conf("LocalDomains chu-exemple.mssante.fr\nWhitelistFile /x.xml\n"
+                      "InternalHosts none\nOperatorCertificate off\n");
+    err = load_captured(path, &cfg);
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL && cfg->internal_hosts.n == 0 && cfg->operator_certificate == CERT_MODE_OFF);
+    if (cfg != NULL)
+        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
+    config_free(cfg);
+    free(err);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "LocalDomains chu-exemple.mssante.fr\n"
+                 "WhitelistFile /x.xml\n%s\n", bad[i].value);
+        path = write_conf(text);
+        err = load_captured(path, &cfg);
+        CHECK(cfg == NULL);
+        snprintf(want, sizeof(want), "%s:3: %s\n", path, bad[i].error);
+        CHECK_STR(err, want);
+        config_free(cfg);
+        free(err);
+    }
+}
+
 static void cleanup(void)
 {
     char path[300];
@@ -430,6 +492,7 @@ int main(void)
     test_durations();
     test_redis_endpoints();
     test_socket_specs();
+    test_trust_boundary_keys();
     cleanup();
     TEST_DONE();
 }

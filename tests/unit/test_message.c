@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tests/unit/testlib.h"
 #include "policy/message.h"
@@ -27,10 +28,55 @@ static bool array_lookup(const void *ctx, const char *domain)
     return false;
 }
 
+/* (domain, operator certificate CN) pairs, as the whitelist lists them. */
+static const char *const cn_pairs[][2] = {
+    { "chu-lille.mssante.fr", "smtp.chu-lille.fr" },
+    { "chu-lille.mssante.fr", "smtp2.chu-lille.fr" },
+    { "medecin.mssante.fr", "mx.mailiz.example" },
+    { "hopital-exemple.mssante.fr", "mx2.hopital-exemple.fr" },
+};
+static unsigned cn_lookups;
+
+/* policy_env.is_cn_listed: case-insensitive, DOMAIN NULL = any domain. */
+static bool pair_lookup(const void *ctx, const char *domain, const char *cn)
+{
+    unsigned i;
+
+    (void)ctx;
+    cn_lookups++;
+    for (i = 0; i < sizeof(cn_pairs) / sizeof(cn_pairs[0]); i++) {
+        if ((domain == NULL || strcmp(cn_pairs[i][0], domain) == 0)
+            && strcasecmp(cn_pairs[i][1], cn) == 0)
+            return true;
+    }
+    return false;
+}
+
 static const char *const locals[] = { "hopital-exemple.mssante.fr" };
 static const struct policy_env env = {
+    array_lookup, listed, locals, 1, "patient.mssante.fr", pair_lookup
+};
+static const struct policy_env env_nocn = {
     array_lookup, listed, locals, 1, "patient.mssante.fr", NULL
 };
+
+/* Clients (msgpol_begin).  OUTSIDE: an Internet client, no certificate. */
+static const struct msg_client OUTSIDE = { false, false, false, NULL, CERT_MODE_OFF, NULL };
+static const struct msg_client INTERNAL = { false, true, false, NULL, CERT_MODE_OFF, NULL };
+static const struct msg_client AUTH = { false, false, true, NULL, CERT_MODE_OFF, NULL };
+static const struct msg_client LOCAL = {
+    true, false, false, NULL, CERT_MODE_OFF, "MX.Hopital-Exemple.FR."
+};
+
+/* An outside client presenting CN (NULL: no certificate) under MODE. */
+static struct msg_client outside_cert(const char *cn, enum cert_mode mode)
+{
+    struct msg_client c = OUTSIDE;
+
+    c.cert_cn = cn;
+    c.cert_mode = mode;
+    return c;
+}
 static const struct policy_env env_nolist = {
     NULL, NULL, locals, 1, "patient.mssante.fr", NULL
 };
@@ -45,8 +91,11 @@ struct outcome {
 /*
  * Feed a message like the milter does: stop at the first refusal (as
  * Postfix would), except that a refused RCPT only drops that recipient.
+ * A recipient written "=addr" is one Postfix delivers on this machine
+ * ({rcpt_mailer} local); the others get "smtp" from an SMTP client and no
+ * {rcpt_mailer} at all from a local submission, as Postfix does.
  */
-static void run(struct outcome *o, const struct policy_env *e, bool local, bool auth,
+static void run(struct outcome *o, const struct policy_env *e, const struct msg_client *client,
                 const char *sender, const char *const *rcpts, unsigned n)
 {
     struct verdict v;
@@ -54,7 +103,7 @@ static void run(struct outcome *o, const struct policy_env *e, bool local, bool 
 
     memset(o, 0, sizeof(*o));
     o->step = "none";
-    msgpol_begin(&o->mp, e, local, auth);
+    msgpol_begin(&o->mp, e, client);
     v = msgpol_sender(&o->mp, sender);
     if (v.action != ACT_CONTINUE) {
         o->step = "mail";
@@ -62,7 +111,10 @@ static void run(struct outcome *o, const struct policy_env *e, bool local, bool 
         return;
     }
     for (i = 0; i < n; i++) {
-        v = msgpol_recipient(&o->mp, rcpts[i], NULL, NULL);
+        bool here = rcpts[i][0] == '=';
+        const char *mailer = here ? "local" : o->mp.local_submission ? NULL : "smtp";
+
+        v = msgpol_recipient(&o->mp, rcpts[i] + (here ? 1 : 0), mailer, NULL, NULL);
         if (v.action == ACT_CONTINUE) {
             accepted++;
         } else if (strcmp(o->step, "none") == 0) {
@@ -122,19 +174,19 @@ static void test_outbound(void)
         "<a@mssante.apicrypt.org>", "<b@gmail.com>",
     };
 
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", good, N(good));
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", good, N(good));
     CHECK_STR(o.step, "none");
     CHECK(o.mp.dir == DIR_OUTBOUND);
     CHECK(o.mp.n_rcpt == 4);
     CHECK(o.mp.n_classic_total == 0);
 
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", classic, N(classic));
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", classic, N(classic));
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
     CHECK(strstr(o.v.text, "secretaire@outlook.fr") != NULL);
     CHECK(strstr(o.v.text, "autre") == NULL);
 
     /* a mixed list is refused as a whole, naming only the offenders */
-    run(&o, &env, false, false, "<Cardio@Hopital-Exemple.MSSante.FR.>", mixed, N(mixed));
+    run(&o, &env, &INTERNAL, "<Cardio@Hopital-Exemple.MSSante.FR.>", mixed, N(mixed));
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
     CHECK(strstr(o.v.text, "secretaire@outlook.fr, b@gmail.com") != NULL);
     CHECK(strstr(o.v.text, "medecin.mssante.fr") == NULL);
@@ -151,7 +203,7 @@ static void test_outbound_lookalikes(void)
     static const char *const looks[] = {
         "<a@medecin.mssant\xc3\xa9.fr>", "<a@interop-mssante.apycrypt.org>",
         "<a@apicrypt.org>", "<a@chu-lille.mssante.fr.example.com>",
-        "<a@evilmssante.fr>", "<a@outlook.fr>", "<a@[192.0.2.1]>",
+        "<a@evilmssante.fr>", "<a@outlook.fr>",
     };
     struct outcome o;
     unsigned i;
@@ -159,12 +211,12 @@ static void test_outbound_lookalikes(void)
     for (i = 0; i < N(looks); i++) {
         const char *one[2] = { "<ok@medecin.mssante.fr>", looks[i] };
 
-        run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", one, 2);
+        run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", one, 2);
         expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
         CHECK(o.mp.n_classic_total == 1);
     }
     /* the UTF-8 domain is named, in ASCII */
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", looks, 1);
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", looks, 1);
     CHECK(strstr(o.v.text, "a@medecin.mssant??.fr") != NULL);
 }
 
@@ -176,7 +228,7 @@ static void test_many_offenders(void)
     };
     struct outcome o;
 
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", seven, N(seven));
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", seven, N(seven));
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
     CHECK(o.mp.n_offenders == 5);
     CHECK(o.mp.n_classic_total == 7);
@@ -192,7 +244,7 @@ static void test_duplicate_offender(void)
     static const char *const twice[] = { "<x@outlook.fr>", "<x@Outlook.FR.>", "<y@gmail.com>" };
     struct outcome o;
 
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", twice, N(twice));
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", twice, N(twice));
     CHECK(o.mp.n_classic_total == 2);
     CHECK(o.mp.n_offenders == 2);
     CHECK(strstr(o.v.text, "Not MSSante: x@outlook.fr, y@gmail.com") != NULL);
@@ -213,7 +265,7 @@ static void test_long_offenders(void)
         snprintf(addr[i] + 201, sizeof(addr[i]) - 201, "@outlook.fr>");
         rcpts[i] = addr[i];
     }
-    run(&o, &env, false, false, "<cardio@hopital-exemple.mssante.fr>", rcpts, 5);
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", rcpts, 5);
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
     CHECK(strlen(o.v.text) <= 450);
     CHECK(strstr(o.v.text, "...") != NULL);
@@ -245,18 +297,22 @@ static void test_authenticated(void)
     struct outcome o;
 
     /* authenticated with a foreign sender domain: outbound */
-    run(&o, &env, false, true, "<dr.martin@gmail.com>", classic, 1);
+    run(&o, &env, &AUTH, "<dr.martin@gmail.com>", classic, 1);
     CHECK(o.mp.dir == DIR_OUTBOUND);
+    CHECK(o.mp.inside);
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
-    /* ... and its mail to a local mailbox is not judged as inbound */
-    run(&o, &env, false, true, "<dr.martin@gmail.com>", local, 1);
+    /* ... and its mail to a local mailbox keeps the sender rule (issue 10:
+     * mail to local mailboxes is judged on its sender from inside too) */
+    run(&o, &env, &AUTH, "<dr.martin@gmail.com>", local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
+    run(&o, &env, &AUTH, "<dr.martin@hopital-exemple.mssante.fr>", local, 1);
     CHECK_STR(o.step, "none");
     /* the same sender unauthenticated: inbound, relay not our business */
-    run(&o, &env, false, false, "<dr.martin@gmail.com>", classic, 1);
+    run(&o, &env, &OUTSIDE, "<dr.martin@gmail.com>", classic, 1);
     CHECK(o.mp.dir == DIR_INBOUND);
     CHECK_STR(o.step, "none");
     /* an authenticated client cannot slip out with the null sender */
-    run(&o, &env, false, true, "<>", classic, 1);
+    run(&o, &env, &AUTH, "<>", classic, 1);
     CHECK(o.mp.dir == DIR_OUTBOUND);
     expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
 }
@@ -269,45 +325,387 @@ static void test_inbound(void)
     static const char *const bad_senders[] = {
         "<x@outlook.fr>", "<x@medecin.mssant\xc3\xa9.fr>", "<x@interop-mssante.apycrypt.org>",
         "<x@apicrypt.org>", "<x@chu-lille.mssante.fr.example.com>", "<x@evilmssante.fr>",
-        "<x@[192.0.2.1]>",
     };
     struct outcome o;
     unsigned i;
 
-    run(&o, &env, false, false, "<dr.martin@medecin.mssante.fr>", local, 1);
+    run(&o, &env, &OUTSIDE, "<dr.martin@medecin.mssante.fr>", local, 1);
     CHECK(o.mp.dir == DIR_INBOUND);
     CHECK(o.mp.sender_valid);
     CHECK(o.mp.sender_class == CLASS_MSSANTE);
     CHECK_STR(o.step, "none");
-    run(&o, &env, false, false, "<Dr.Martin@MEDECIN.MSSANTE.FR.>", local_upper, 1);
+    run(&o, &env, &OUTSIDE, "<Dr.Martin@MEDECIN.MSSANTE.FR.>", local_upper, 1);
     CHECK_STR(o.step, "none");
-    run(&o, &env, false, false, "<a@interop-mssante.apicrypt.org>", local, 1);
+    run(&o, &env, &OUTSIDE, "<a@interop-mssante.apicrypt.org>", local, 1);
     CHECK_STR(o.step, "none");
 
     for (i = 0; i < N(bad_senders); i++) {
-        run(&o, &env, false, false, bad_senders[i], local, 1);
+        run(&o, &env, &OUTSIDE, bad_senders[i], local, 1);
         expect_refusal(&o, "rcpt", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
     }
-    run(&o, &env, false, false, "<x@Outlook.FR>", local, 1);
+    run(&o, &env, &OUTSIDE, "<x@Outlook.FR>", local, 1);
     CHECK(strstr(o.v.text, "(domaine outlook.fr)") != NULL);
     CHECK(strstr(o.v.text, "(domain outlook.fr)") != NULL);
     CHECK(strstr(o.v.text, "Expediteur") == o.v.text);
 
     /* bounces and read receipts */
-    run(&o, &env, false, false, "<>", local, 1);
+    run(&o, &env, &OUTSIDE, "<>", local, 1);
     CHECK(o.mp.null_sender);
     CHECK(!o.mp.sender_valid);
     CHECK(o.mp.dir == DIR_INBOUND);
     CHECK_STR(o.step, "none");
 
     /* a patient: not a trust-space refusal, the patient rule decides */
-    run(&o, &env, false, false, "<279035121518989@patient.mssante.fr>", local, 1);
+    run(&o, &env, &OUTSIDE, "<279035121518989@patient.mssante.fr>", local, 1);
     CHECK(o.mp.sender_class == CLASS_PATIENT);
     CHECK(o.mp.dir == DIR_INBOUND);
     CHECK_STR(o.step, "none");
 
     /* not for a local mailbox: Postfix's relay rules decide */
-    run(&o, &env, false, false, "<x@outlook.fr>", relay, 1);
+    run(&o, &env, &OUTSIDE, "<x@outlook.fr>", relay, 1);
+    CHECK_STR(o.step, "none");
+}
+
+/* Issue 10: from the inside, the outbound rule holds whatever the sender. */
+static void test_inside_any_sender(void)
+{
+    static const char *const classic[] = { "<secretaire@outlook.fr>" };
+    static const char *const mixed[] = { "<ok@medecin.mssante.fr>", "<secretaire@outlook.fr>" };
+    static const char *const fine[] = { "<ok@medecin.mssante.fr>", "<c@hopital-exemple.mssante.fr>" };
+    static const char *const senders[] = {
+        "<>", "<app@gmail.com>", "<dr.durand@chu-lille.mssante.fr>",
+        "<cardio@hopital-exemple.mssante.fr>",
+    };
+    const struct msg_client *smtp_clients[] = { &INTERNAL, &AUTH };
+    struct outcome o;
+    unsigned i, k;
+
+    for (i = 0; i < N(senders); i++) {
+        for (k = 0; k < N(smtp_clients); k++) {
+            run(&o, &env, smtp_clients[k], senders[i], classic, 1);
+            expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+            CHECK(o.mp.dir == DIR_OUTBOUND);
+            run(&o, &env, smtp_clients[k], senders[i], mixed, N(mixed));
+            expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+            CHECK(strstr(o.v.text, "secretaire@outlook.fr") != NULL);
+            CHECK(strstr(o.v.text, "ok@medecin") == NULL);
+        }
+        /* sendmail -f: the same refusal, at end of message */
+        run(&o, &env, &LOCAL, senders[i], classic, 1);
+        expect_refusal(&o, "end", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    }
+    /* the null sender and a listed sender may still write inside the trust space */
+    run(&o, &env, &INTERNAL, "<>", fine, N(fine));
+    CHECK_STR(o.step, "none");
+    run(&o, &env, &INTERNAL, "<dr.durand@chu-lille.mssante.fr>", fine, N(fine));
+    CHECK_STR(o.step, "none");
+    /* a foreign classic sender from the inside: the outbound rule for the
+     * others, the sender rule for the local mailbox */
+    run(&o, &env, &INTERNAL, "<app@gmail.com>", fine, N(fine));
+    expect_refusal(&o, "rcpt", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
+    /* the same messages from the outside are not outbound */
+    run(&o, &env, &OUTSIDE, "<app@gmail.com>", classic, 1);
+    CHECK(o.mp.dir == DIR_INBOUND && !o.mp.inside);
+    CHECK_STR(o.step, "none");
+    run(&o, &env, &OUTSIDE, "<>", classic, 1);
+    CHECK_STR(o.step, "none");
+}
+
+static void test_own_domain_forged(void)
+{
+    static const char *const local[] = { "<cardio@hopital-exemple.mssante.fr>" };
+    static const char *const out[] = { "<ok@medecin.mssante.fr>", "<x@gmail.com>" };
+    static const enum cert_mode modes[] = { CERT_MODE_OFF, CERT_MODE_LOG, CERT_MODE_ENFORCE };
+    struct msg_client cl;
+    struct outcome o;
+    unsigned i;
+
+    for (i = 0; i < N(modes); i++) {
+        /* no certificate, whatever the mode: 550, never the enforce 450 */
+        cl = outside_cert(NULL, modes[i]);
+        run(&o, &env, &cl, "<directeur@hopital-exemple.mssante.fr>", local, 1);
+        expect_refusal(&o, "rcpt", ACT_REJECT, "own-domain-forged", "550", "5.7.1");
+        CHECK(strstr(o.v.text, "hopital-exemple.mssante.fr") != NULL);
+        CHECK(o.mp.cert == CERT_NONE);
+        /* a verified certificate of another operator */
+        cl = outside_cert("smtp.chu-lille.fr", modes[i]);
+        run(&o, &env, &cl, "<directeur@Hopital-Exemple.MSSante.fr.>", local, 1);
+        expect_refusal(&o, "rcpt", ACT_REJECT, "own-domain-forged", "550", "5.7.1");
+        CHECK(o.mp.cert == CERT_MISMATCH);
+        /* our own operator's other MTA (CN compared case-insensitively) */
+        cl = outside_cert("MX2.Hopital-Exemple.FR", modes[i]);
+        run(&o, &env, &cl, "<directeur@hopital-exemple.mssante.fr>", local, 1);
+        CHECK_STR(o.step, "none");
+        CHECK(o.mp.cert == CERT_OK);
+        CHECK(o.mp.dir == DIR_OUTBOUND);
+        /* ... whose mail to the rest of the world is outbound as it always was */
+        run(&o, &env, &cl, "<directeur@hopital-exemple.mssante.fr>", out, N(out));
+        expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    }
+    /* no CN lookup available (no list of CNs): never let in */
+    cl = outside_cert("mx2.hopital-exemple.fr", CERT_MODE_LOG);
+    run(&o, &env_nocn, &cl, "<directeur@hopital-exemple.mssante.fr>", local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "own-domain-forged", "550", "5.7.1");
+    /* from the inside the same sender is the ordinary case */
+    run(&o, &env, &INTERNAL, "<directeur@hopital-exemple.mssante.fr>", local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_NOT_CHECKED);
+    /* sendmail: at end of message */
+    run(&o, &env, &LOCAL, "<directeur@hopital-exemple.mssante.fr>", local, 1);
+    CHECK_STR(o.step, "none");
+}
+
+static void test_operator_certificate(void)
+{
+    static const char *const local[] = { "<cardio@hopital-exemple.mssante.fr>" };
+    static const char *const two[] = {
+        "<cardio@hopital-exemple.mssante.fr>", "<accueil@hopital-exemple.mssante.fr>",
+    };
+    const char *sender = "<dr.durand@chu-lille.mssante.fr>";
+    char long_cn[MSG_CERT_CN_MAX + 40];
+    struct msg_client cl;
+    struct outcome o;
+    unsigned before;
+
+    /* off: nothing looked at */
+    cl = outside_cert(NULL, CERT_MODE_OFF);
+    before = cn_lookups;
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_NOT_CHECKED);
+    CHECK(cn_lookups == before);
+    cl = outside_cert("smtp.intrus.example", CERT_MODE_OFF);
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+
+    /* log: never refused, the finding is kept for the verdict line */
+    cl = outside_cert(NULL, CERT_MODE_LOG);
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_NONE);
+    CHECK_STR(cert_status_name(o.mp.cert), "none");
+    cl = outside_cert("smtp.intrus.example", CERT_MODE_LOG);
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_MISMATCH);
+    CHECK_STR(o.mp.cert_cn, "smtp.intrus.example");
+    CHECK_STR(cert_status_name(o.mp.cert), "mismatch");
+    cl = outside_cert("smtp2.chu-lille.fr", CERT_MODE_LOG);
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK(o.mp.cert == CERT_OK);
+    CHECK_STR(cert_status_name(o.mp.cert), "ok");
+
+    /* enforce: no certificate, 450 4.7.1 naming the domain, on every recipient */
+    cl = outside_cert(NULL, CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, two, N(two));
+    expect_refusal(&o, "rcpt", ACT_TEMPFAIL, "operator-certificate-missing", "450", "4.7.1");
+    CHECK(strstr(o.v.text, "chu-lille.mssante.fr") != NULL);
+    CHECK(strstr(o.v.text, "IGC-Sante") != NULL);
+    cl = outside_cert("", CERT_MODE_ENFORCE);   /* Postfix's empty macro */
+    run(&o, &env, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_TEMPFAIL, "operator-certificate-missing", "450", "4.7.1");
+    /* enforce: a CN not listed for the domain (even one listed for another) */
+    cl = outside_cert("smtp.intrus.example", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+    CHECK(strstr(o.v.text, "smtp.intrus.example") != NULL);
+    CHECK(strstr(o.v.text, "chu-lille.mssante.fr") != NULL);
+    cl = outside_cert("mx.mailiz.example", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+    /* enforce: a listed CN, any case */
+    cl = outside_cert("SMTP.CHU-LILLE.FR", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+
+    /* the null sender: a CN listed for any domain of the list */
+    cl = outside_cert(NULL, CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, "<>", local, 1);
+    expect_refusal(&o, "rcpt", ACT_TEMPFAIL, "operator-certificate-missing", "450", "4.7.1");
+    cl = outside_cert("mx.mailiz.example", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, "<>", local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_OK);
+    cl = outside_cert("smtp.intrus.example", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, "<>", local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+    CHECK(strstr(o.v.text, "smtp.intrus.example") != NULL);
+
+    /* a sender off the list: the certificate rule does not apply, the
+     * sender rule refuses (550, not the 450 that would invite a retry) */
+    cl = outside_cert(NULL, CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, "<x@gmail.com>", local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
+    CHECK(o.mp.cert == CERT_NOT_CHECKED);
+    /* from the inside: not applied */
+    cl = INTERNAL;
+    cl.cert_mode = CERT_MODE_ENFORCE;
+    run(&o, &env, &cl, sender, local, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.cert == CERT_NOT_CHECKED);
+
+    /* a CN from the network: shown printable in the reply, never matched
+     * past what was kept */
+    cl = outside_cert("evil\r\n250 ok\x01\xc3\xa9", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+    CHECK(strstr(o.v.text, "evil??250 ok??? ") != NULL);
+    memset(long_cn, 'a', sizeof(long_cn) - 1);
+    long_cn[sizeof(long_cn) - 1] = '\0';
+    cl = outside_cert(long_cn, CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+    CHECK(o.mp.cert_cn_cut);
+    CHECK(strlen(o.mp.cert_cn) == MSG_CERT_CN_MAX);
+    /* no CN lookup: a certificate cannot be vouched for */
+    cl = outside_cert("smtp.chu-lille.fr", CERT_MODE_ENFORCE);
+    run(&o, &env_nocn, &cl, sender, local, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "operator-certificate-mismatch", "550", "5.7.1");
+}
+
+static void test_route_addresses(void)
+{
+    static const char *const forms[] = {
+        "<dr.martin%hopital-exemple.mssante.fr@[127.0.0.1]>",
+        "<dr.martin%hopital-exemple.mssante.fr@localhost>",
+        "<hopital-exemple.mssante.fr!dr.martin@[127.0.0.1]>",
+        "<\"dr.martin@hopital-exemple.mssante.fr\"@[127.0.0.1]>",
+        "<\"dr.martin@hopital-exemple.mssante.fr\"@mx.example.fr>",
+        "<dr.martin@[192.0.2.10]>",
+        "<dr.martin@[IPv6:2001:db8::10]>",
+        "<victim%gmail.com@hopital-exemple.mssante.fr>",
+        "<gmail.com!victim@hopital-exemple.mssante.fr>",
+    };
+    const struct msg_client *clients[] = { &OUTSIDE, &INTERNAL, &AUTH };
+    struct msg_client enforce_ok = outside_cert("smtp.chu-lille.fr", CERT_MODE_ENFORCE);
+    struct outcome o;
+    unsigned i, k;
+
+    for (i = 0; i < N(forms); i++) {
+        const char *one[1] = { forms[i] };
+        const char *sender_local[1] = { "<cardio@hopital-exemple.mssante.fr>" };
+
+        for (k = 0; k < N(clients); k++) {
+            const char *sender = clients[k] == &OUTSIDE ? "<dr@chu-lille.mssante.fr>"
+                                                        : "<cardio@hopital-exemple.mssante.fr>";
+
+            run(&o, &env, clients[k], sender, one, 1);
+            expect_refusal(&o, "rcpt", ACT_REJECT, "route-address", "550", "5.1.3");
+            CHECK(strstr(o.v.text, "Route addresses are not accepted in the MSSante trust "
+                                   "space") != NULL);
+            CHECK(strstr(o.v.text, "recipient") != NULL);
+            /* as the sender: refused at RCPT too, inside and outside */
+            run(&o, &env, clients[k], forms[i], sender_local, 1);
+            expect_refusal(&o, "rcpt", ACT_REJECT, "route-address", "550", "5.1.3");
+            CHECK(strstr(o.v.text, "(sender ") != NULL);
+        }
+        /* with a good certificate too */
+        run(&o, &env, &enforce_ok, "<dr@chu-lille.mssante.fr>", one, 1);
+        expect_refusal(&o, "rcpt", ACT_REJECT, "route-address", "550", "5.1.3");
+        /* sendmail: at end of message */
+        run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", one, 1);
+        expect_refusal(&o, "end", ACT_REJECT, "route-address", "550", "5.1.3");
+        run(&o, &env, &LOCAL, forms[i], sender_local, 1);
+        expect_refusal(&o, "end", ACT_REJECT, "route-address", "550", "5.1.3");
+    }
+    /* the route form wins over the forgery and certificate refusals */
+    run(&o, &env, &OUTSIDE, "<x%gmail.com@hopital-exemple.mssante.fr>", forms, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "route-address", "550", "5.1.3");
+    /* a source route is not a route address: judged on its final domain */
+    {
+        const char *one[1] = { "<@relay.example:ok@medecin.mssante.fr>" };
+
+        run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", one, 1);
+        CHECK_STR(o.step, "none");
+    }
+}
+
+static void test_system_recipient(void)
+{
+    static const char *const root[] = { "=<root@localhost>" };
+    static const char *const root_fqdn[] = { "=<root@mx.hopital-exemple.fr>" };
+    static const char *const root_and_classic[] = { "=<root@localhost>", "<x@gmail.com>" };
+    static const char *const local_here[] = { "=<cardio@hopital-exemple.mssante.fr>" };
+    struct msg_client cl;
+    struct outcome o;
+
+    /* cron, logwatch: sendmail to a recipient Postfix delivers here */
+    run(&o, &env, &LOCAL, "<root@mx.hopital-exemple.fr>", root, 1);
+    CHECK_STR(o.step, "none");
+    CHECK(o.mp.n_classic_total == 0);
+    run(&o, &env, &LOCAL, "<>", root_fqdn, 1);
+    CHECK_STR(o.step, "none");
+    /* ... which does not excuse a classic recipient beside it */
+    run(&o, &env, &LOCAL, "<root@mx.hopital-exemple.fr>", root_and_classic, 2);
+    expect_refusal(&o, "end", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    CHECK(strstr(o.v.text, "root@localhost") == NULL);
+    /* from the outside: refused, whatever the sender and the certificate */
+    run(&o, &env, &OUTSIDE, "<dr@chu-lille.mssante.fr>", root, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "system-recipient", "550", "5.7.1");
+    CHECK(strstr(o.v.text, "root@localhost") != NULL);
+    run(&o, &env, &OUTSIDE, "<>", root, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "system-recipient", "550", "5.7.1");
+    cl = outside_cert("smtp.chu-lille.fr", CERT_MODE_ENFORCE);
+    run(&o, &env, &cl, "<dr@chu-lille.mssante.fr>", root, 1);
+    expect_refusal(&o, "rcpt", ACT_REJECT, "system-recipient", "550", "5.7.1");
+    /* an SMTP client inside: not system mail, a classic recipient */
+    run(&o, &env, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", root, 1);
+    expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    run(&o, &env, &AUTH, "<cardio@hopital-exemple.mssante.fr>", root, 1);
+    expect_refusal(&o, "data", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    /* sendmail: Postfix gives no {rcpt_mailer}; localhost and $myhostname are here */
+    {
+        static const char *const plain[] = {
+            "<root@localhost>", "<root@mx.hopital-exemple.fr>", "<logwatch@MX.Hopital-Exemple.fr.>",
+        };
+        static const char *const not_here[] = {
+            "<root@localhost.gmail.com>", "<root@hopital-exemple.fr>", "<root@[127.0.0.1]>",
+        };
+        struct msg_policy mp;
+        struct mailaddr a;
+        unsigned i;
+
+        for (i = 0; i < N(plain); i++) {
+            const char *one[1] = { plain[i] };
+
+            run(&o, &env, &LOCAL, "<>", one, 1);
+            CHECK_STR(o.step, "none");
+        }
+        for (i = 0; i < N(not_here); i++) {
+            const char *one[1] = { not_here[i] };
+
+            run(&o, &env, &LOCAL, "<>", one, 1);
+            CHECK_STR(o.step, "end");
+            CHECK(o.v.action == ACT_REJECT);
+        }
+        /* the macro, when there is one, is what counts */
+        msgpol_begin(&mp, &env, &LOCAL);
+        CHECK(addr_parse("<root@localhost>", &a, NULL) == ADDR_OK);
+        CHECK(msgpol_delivered_here(&mp, &a, NULL));
+        CHECK(!msgpol_delivered_here(&mp, &a, "smtp"));
+        CHECK(msgpol_delivered_here(&mp, &a, "local"));
+        CHECK(addr_parse("<root@elsewhere.example>", &a, NULL) == ADDR_OK);
+        CHECK(msgpol_delivered_here(&mp, &a, "local"));
+        CHECK(!msgpol_delivered_here(&mp, &a, ""));
+        /* no j macro: only localhost */
+        msgpol_begin(&mp, &env, &OUTSIDE);
+        CHECK(addr_parse("<root@mx.hopital-exemple.fr>", &a, NULL) == ADDR_OK);
+        CHECK(!msgpol_delivered_here(&mp, &a, NULL));
+    }
+    /* from the outside with no {rcpt_mailer} (an MTA that sent no macro):
+     * the domain decides, and refuses */
+    {
+        static const char *const one[1] = { "<root@localhost>" };
+        struct msg_policy mp;
+
+        msgpol_begin(&mp, &env, &OUTSIDE);
+        CHECK(msgpol_sender(&mp, "<dr@chu-lille.mssante.fr>").action == ACT_CONTINUE);
+        CHECK(msgpol_recipient(&mp, one[0], NULL, NULL, NULL).action == ACT_REJECT);
+    }
+    /* a mailbox of LocalDomains delivered by local(8) is a local mailbox */
+    run(&o, &env, &LOCAL, "<root@mx.hopital-exemple.fr>", local_here, 1);
+    expect_refusal(&o, "end", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
+    run(&o, &env, &OUTSIDE, "<dr@chu-lille.mssante.fr>", local_here, 1);
     CHECK_STR(o.step, "none");
 }
 
@@ -318,20 +716,20 @@ static void test_recipient_outputs(void)
     enum addr_class c;
     struct verdict v;
 
-    msgpol_begin(&mp, &env, false, false);
+    msgpol_begin(&mp, &env, &INTERNAL);
     v = msgpol_sender(&mp, "<cardio@hopital-exemple.mssante.fr>");
     CHECK(v.action == ACT_CONTINUE && v.rule == NULL);
-    v = msgpol_recipient(&mp, "<X@Medecin.MSSante.fr>", &c, &a);
+    v = msgpol_recipient(&mp, "<X@Medecin.MSSante.fr>", "smtp", &c, &a);
     CHECK(v.action == ACT_CONTINUE);
     CHECK(c == CLASS_MSSANTE);
     CHECK_STR(a.local, "X");
     CHECK_STR(a.domain, "medecin.mssante.fr");
-    v = msgpol_recipient(&mp, "<279035121518989@patient.mssante.fr>", &c, NULL);
+    v = msgpol_recipient(&mp, "<279035121518989@patient.mssante.fr>", "smtp", &c, NULL);
     CHECK(c == CLASS_PATIENT);
-    v = msgpol_recipient(&mp, "<y@outlook.fr>", &c, NULL);
+    v = msgpol_recipient(&mp, "<y@outlook.fr>", "smtp", &c, NULL);
     CHECK(v.action == ACT_CONTINUE);
     CHECK(c == CLASS_CLASSIC);
-    v = msgpol_recipient(&mp, "<bad recipient@x.fr>", &c, NULL);
+    v = msgpol_recipient(&mp, "<bad recipient@x.fr>", "smtp", &c, NULL);
     CHECK(c == CLASS_INVALID);
     CHECK(v.action == ACT_REJECT);
     CHECK_STR(v.rule, "bad-recipient-address");
@@ -349,12 +747,12 @@ static void test_malformed(void)
     static const char *const nullrcpt[] = { "<>" };
     struct outcome o;
 
-    run(&o, &env, false, false, "<no-at-sign>", local, 1);
+    run(&o, &env, &OUTSIDE, "<no-at-sign>", local, 1);
     expect_refusal(&o, "mail", ACT_REJECT, "bad-sender-address", "550", "5.1.7");
     CHECK(strstr(o.v.text, "missing '@'") != NULL);
     CHECK(!o.mp.sender_valid);
 
-    run(&o, &env, false, false, "<dr@medecin.mssante.fr>", nullrcpt, 1);
+    run(&o, &env, &OUTSIDE, "<dr@medecin.mssante.fr>", nullrcpt, 1);
     expect_refusal(&o, "rcpt", ACT_REJECT, "bad-recipient-address", "550", "5.1.3");
 }
 
@@ -370,34 +768,34 @@ static void test_local_submission(void)
     struct verdict v;
 
     /* outbound mixed list: nothing refused before end of message */
-    run(&o, &env, true, false, "<cardio@hopital-exemple.mssante.fr>", mixed, N(mixed));
+    run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", mixed, N(mixed));
     expect_refusal(&o, "end", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
     CHECK(strstr(o.v.text, "x@outlook.fr") != NULL);
 
     /* inbound from a classic sender to a local mailbox */
-    run(&o, &env, true, false, "<root@server.example.com>", local, 1);
+    run(&o, &env, &LOCAL, "<root@server.example.com>", local, 1);
     expect_refusal(&o, "end", ACT_REJECT, "inbound-classic-sender", "550", "5.7.1");
 
     /* malformed sender */
-    run(&o, &env, true, false, "<a b@x.fr>", local, 1);
+    run(&o, &env, &LOCAL, "<a b@x.fr>", local, 1);
     expect_refusal(&o, "end", ACT_REJECT, "bad-sender-address", "550", "5.1.7");
 
     /* the first refusal is the one kept */
-    run(&o, &env, true, false, "<root@server.example.com>", bad_then_local, N(bad_then_local));
+    run(&o, &env, &LOCAL, "<root@server.example.com>", bad_then_local, N(bad_then_local));
     expect_refusal(&o, "end", ACT_REJECT, "bad-recipient-address", "550", "5.1.3");
-    run(&o, &env, true, false, "<cardio@hopital-exemple.mssante.fr>", bad_then_local,
+    run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", bad_then_local,
         N(bad_then_local));
     expect_refusal(&o, "end", ACT_REJECT, "bad-recipient-address", "550", "5.1.3");
 
     /* a clean local submission goes through */
-    run(&o, &env, true, false, "<cardio@hopital-exemple.mssante.fr>", local, 1);
+    run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", local, 1);
     CHECK_STR(o.step, "none");
 
     /* step by step: every step answers CONTINUE */
-    msgpol_begin(&mp, &env, true, false);
+    msgpol_begin(&mp, &env, &LOCAL);
     CHECK(msgpol_sender(&mp, "<cardio@hopital-exemple.mssante.fr>").action == ACT_CONTINUE);
-    CHECK(msgpol_recipient(&mp, "<x@outlook.fr>", NULL, NULL).action == ACT_CONTINUE);
-    CHECK(msgpol_recipient(&mp, "<bad@@x.fr>", NULL, NULL).action == ACT_CONTINUE);
+    CHECK(msgpol_recipient(&mp, "<x@outlook.fr>", NULL, NULL, NULL).action == ACT_CONTINUE);
+    CHECK(msgpol_recipient(&mp, "<bad@@x.fr>", NULL, NULL, NULL).action == ACT_CONTINUE);
     CHECK(mp.deferred.action == ACT_REJECT);
     CHECK(msgpol_data(&mp).action == ACT_CONTINUE);
     v = msgpol_end(&mp);
@@ -412,28 +810,28 @@ static void test_no_whitelist(void)
     struct msg_policy mp;
     struct verdict v;
 
-    run(&o, &env_nolist, false, false, "<cardio@hopital-exemple.mssante.fr>", rcpts, 1);
+    run(&o, &env_nolist, &INTERNAL, "<cardio@hopital-exemple.mssante.fr>", rcpts, 1);
     expect_refusal(&o, "mail", ACT_TEMPFAIL, "no-whitelist", "451", "4.3.0");
-    run(&o, &env_nolist, false, false, "<>", rcpts, 1);
+    run(&o, &env_nolist, &INTERNAL, "<>", rcpts, 1);
     expect_refusal(&o, "mail", ACT_TEMPFAIL, "no-whitelist", "451", "4.3.0");
 
     /* local submission: held, never refused, never let through */
-    run(&o, &env_nolist, true, false, "<cardio@hopital-exemple.mssante.fr>", rcpts, 1);
+    run(&o, &env_nolist, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", rcpts, 1);
     expect_refusal(&o, "end", ACT_HOLD, "no-whitelist", "451", "4.3.0");
-    run(&o, &env_nolist, true, false, "<not an address>", rcpts, 1);
+    run(&o, &env_nolist, &LOCAL, "<not an address>", rcpts, 1);
     expect_refusal(&o, "end", ACT_HOLD, "no-whitelist", "451", "4.3.0");
 
     /* a milter layer that ignored the tempfail still gets no accept */
-    msgpol_begin(&mp, &env_nolist, false, false);
+    msgpol_begin(&mp, &env_nolist, &INTERNAL);
     (void)msgpol_sender(&mp, "<cardio@hopital-exemple.mssante.fr>");
-    CHECK(msgpol_recipient(&mp, rcpts[0], NULL, NULL).action == ACT_TEMPFAIL);
+    CHECK(msgpol_recipient(&mp, rcpts[0], "smtp", NULL, NULL).action == ACT_TEMPFAIL);
     CHECK(msgpol_data(&mp).action == ACT_TEMPFAIL);
     v = msgpol_end(&mp);
     CHECK(v.action == ACT_TEMPFAIL);
     CHECK(mp.deferred.action == ACT_CONTINUE);
 
     /* env == NULL is "no whitelist" too */
-    msgpol_begin(&mp, NULL, false, false);
+    msgpol_begin(&mp, NULL, NULL);
     CHECK(msgpol_sender(&mp, "<a@b.fr>").action == ACT_TEMPFAIL);
 }
 
@@ -492,5 +890,10 @@ int main(void)
     test_local_submission();
     test_no_whitelist();
     test_replies();
+    test_inside_any_sender();
+    test_own_domain_forged();
+    test_operator_certificate();
+    test_route_addresses();
+    test_system_recipient();
     TEST_DONE();
 }
