@@ -166,6 +166,7 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
     }
     memset(&env, 0, sizeof(env));
     env.is_listed = whitelist_lookup;
+    env.is_cn_listed = whitelist_cn_lookup;
     env.lookup_ctx = info.wl;
     env.local_domains = (const char *const *)cfg->local_domains;
     env.n_local_domains = cfg->n_local_domains;

@@ -65,6 +65,7 @@ int fwd_ctl_env(const struct config *cfg, bool required, struct wl_info *info,
         return -1;
     }
     env->is_listed = whitelist_lookup;
+    env->is_cn_listed = whitelist_cn_lookup;
     env->lookup_ctx = info->wl;
     return 0;
 }

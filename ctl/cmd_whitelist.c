@@ -74,6 +74,8 @@ static int report_published(const struct ctl *ctl, const struct ans_list *list, 
     json_object_set_new(o, "count", json_integer((json_int_t)count));
     json_object_set_new(o, "entries", json_integer((json_int_t)wl->entries));
     json_object_set_new(o, "skipped", json_integer((json_int_t)list->skipped));
+    json_object_set_new(o, "operator_cns", json_integer((json_int_t)certset_pairs(wl->certs)));
+    json_object_set_new(o, "cn_skipped", json_integer((json_int_t)list->cn_skipped));
     json_object_set_new(o, "generated", json_string_or_null(wl->generated));
     json_object_set_new(o, "sha256", json_string_or_null(wl->sha256));
     json_object_set_new(o, "source", json_string_or_null(wl->source));
@@ -105,6 +107,9 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
     if (list->skipped > 0)
         ctl_warn("%zu <Nom> value%s not a valid domain name, skipped", list->skipped,
                  list->skipped == 1 ? " is" : "s are");
+    if (list->cn_skipped > 0)
+        ctl_warn("%zu <DNCertificatOperateur> value%s no usable CN, skipped",
+                 list->cn_skipped, list->cn_skipped == 1 ? " has" : "s have");
     c = store_connect(cfg, err, sizeof(err));
     if (c == NULL) {
         ctl_error("%s", err);

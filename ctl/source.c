@@ -94,6 +94,9 @@ static int from_snapshot(const struct config *cfg, struct wl_info *info)
         ctl_warn("SnapshotFile unusable: %s", err);
         return -1;
     }
+    if (wl->certs == NULL)
+        ctl_warn("SnapshotFile %s is in the old format 1: it holds no operator"
+                 " certificate CNs", cfg->snapshot_file);
     info_take(info, WL_FROM_SNAPSHOT, wl);
     return 0;
 }

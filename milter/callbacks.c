@@ -135,12 +135,14 @@ static void env_enter(struct conn *c)
     const struct whitelist *wl = live_acquire();
 
     c->env.is_listed = wl != NULL ? whitelist_lookup : NULL;
+    c->env.is_cn_listed = wl != NULL ? whitelist_cn_lookup : NULL;
     c->env.lookup_ctx = wl;
 }
 
 static void env_leave(struct conn *c)
 {
     c->env.is_listed = NULL;
+    c->env.is_cn_listed = NULL;
     c->env.lookup_ctx = NULL;
     live_release();
 }

@@ -513,6 +513,7 @@ static int compute(struct eom *e, const struct policy_env *base, const struct ms
         return 1;
     }
     env.is_listed = whitelist_lookup;
+    env.is_cn_listed = whitelist_cn_lookup;
     env.lookup_ctx = wl;
     for (i = 0; i < e->fm->n_rcpts; i++) {
         const struct fwd_msg_rcpt *r = &e->fm->rcpts[i];

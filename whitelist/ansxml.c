@@ -51,7 +51,6 @@ struct parse {
     bool root_seen;
     bool date_seen;
     int domaine_depth;          /* depth of the open <Domaine>, or 0 */
-    size_t certs_cap;
 
     enum capture cap;           /* element whose text is being collected */
     int cap_depth;
@@ -62,6 +61,7 @@ struct parse {
     char nom[TEXT_MAX];         /* current <Domaine>'s fields */
     size_t nom_len;
     bool have_nom;
+    bool have_dn;
     char cn[TEXT_MAX];
     size_t cn_len;
 
@@ -253,6 +253,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         p->domaine_depth = p->depth;
         p->have_nom = false;
         p->nom_len = 0;
+        p->have_dn = false;
         p->cn_len = 0;
     } else if (p->domaine_depth != 0 && p->depth == p->domaine_depth + 1) {
         if (strcmp(local, "Nom") == 0)
@@ -308,6 +309,7 @@ static void end_capture(struct parse *p)
         memcpy(p->nom, s, p->nom_len);
         break;
     case CAP_DN:
+        p->have_dn = true;
         p->cn_len = p->text_overflow ? 0 : dn_find_cn(s, n, p->cn, sizeof(p->cn));
         break;
     case CAP_NONE:
@@ -316,42 +318,23 @@ static void end_capture(struct parse *p)
     p->cap = CAP_NONE;
 }
 
-/* Remember (domain, CN) for the operator certificate rule. */
-static int add_cert(struct parse *p)
+/* Remember (domain, CN) for the operator certificate rule.  A CN the set
+ * refuses is counted, not fatal: the domain itself is still listed. */
+static void add_cn(struct parse *p)
 {
-    struct ans_list *l = p->list;
-    struct ans_operator_cn *c;
-    size_t i, n = p->nom_len;
+    int rc;
 
-    if (l->n_certs == p->certs_cap) {
-        size_t cap = p->certs_cap ? p->certs_cap * 2 : 256;
-        void *grown = realloc(l->certs, cap * sizeof(*l->certs));
-
-        if (grown == NULL)
-            return -1;
-        l->certs = grown;
-        p->certs_cap = cap;
+    if (!p->have_dn)
+        return;
+    if (p->cn_len == 0) {
+        p->list->cn_skipped++;
+        return;
     }
-    c = &l->certs[l->n_certs];
-    if (n > 0 && p->nom[n - 1] == '.')
-        n--;
-    c->domain = malloc(n + 1);
-    c->cn = strndup(p->cn, p->cn_len);
-    if (c->domain == NULL || c->cn == NULL) {
-        free(c->domain);
-        free(c->cn);
-        return -1;
-    }
-    /* The name passed domainset_add, so it is ASCII: lower-casing is all
-     * that is left of the normal form. */
-    for (i = 0; i < n; i++) {
-        char ch = p->nom[i];
-
-        c->domain[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-    }
-    c->domain[n] = '\0';
-    l->n_certs++;
-    return 0;
+    rc = certset_add(p->list->wl->certs, p->nom, p->nom_len, p->cn, p->cn_len);
+    if (rc == CERTSET_NOMEM)
+        fail(p, "out of memory");
+    else if (rc < 0)
+        p->list->cn_skipped++;
 }
 
 static void end_domaine(struct parse *p)
@@ -369,8 +352,10 @@ static void end_domaine(struct parse *p)
         p->list->skipped++;
         return;
     }
-    if (rc == -2 || (p->cn_len > 0 && add_cert(p) < 0))
+    if (rc == -2)
         fail(p, "out of memory");
+    else
+        add_cn(p);
 }
 
 static void XMLCALL on_end(void *ud, const XML_Char *name)
@@ -471,6 +456,7 @@ static int parse_begin(struct parse *p, const char *source, size_t size_hint,
     if (p->list == NULL || p->xp == NULL || p->md == NULL
         || (p->list->wl = whitelist_new()) == NULL
         || (p->list->wl->domains = domainset_new(size_hint / 400 + 64)) == NULL
+        || (p->list->wl->certs = certset_new(size_hint / 400 + 64)) == NULL
         || EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1) {
         fail(p, "out of memory");
         return -1;
@@ -594,15 +580,8 @@ struct whitelist *ans_list_take_whitelist(struct ans_list *list)
 
 void ans_list_free(struct ans_list *list)
 {
-    size_t i;
-
     if (list == NULL)
         return;
-    for (i = 0; i < list->n_certs; i++) {
-        free(list->certs[i].domain);
-        free(list->certs[i].cn);
-    }
-    free(list->certs);
     whitelist_free(list->wl);
     free(list);
 }

@@ -8,8 +8,8 @@
  * error message fit for an operator; the caller keeps its previous list.
  *
  * Per <Domaine>, the <Nom> goes into the domain set and the CN of
- * <DNCertificatOperateur> into the (domain, CN) pairs used by the operator
- * certificate rule and stored by whitelist/store.c.
+ * <DNCertificatOperateur> into the version's CN set (whitelist/certset.h),
+ * used by the operator certificate rule and the outbound TLS policy.
  */
 #ifndef MSSANTE_ANSXML_H
 #define MSSANTE_ANSXML_H
@@ -19,16 +19,12 @@
 
 #define ANS_NAMESPACE "https://listeblanche.mssante.fr/schema"
 
-struct ans_operator_cn {
-    char *domain;    /* normalised */
-    char *cn;        /* CN value from DNCertificatOperateur, as written */
-};
-
 struct ans_list {
-    struct whitelist *wl;            /* domains + generated + sha256 + entries */
-    struct ans_operator_cn *certs;   /* one per <Domaine> that had a CN */
-    size_t n_certs;
+    struct whitelist *wl;            /* domains, CNs, generated, sha256, entries */
     size_t skipped;                  /* <Nom> values that were not valid domains */
+    size_t cn_skipped;               /* entries of a valid domain whose DN gave no
+                                        usable CN (none, a control character, too
+                                        long, or over the per-domain maximum) */
 };
 
 /* Parse a whole file / buffer.  On success returns a new ans_list (caller

@@ -73,9 +73,10 @@ static void install(struct whitelist *wl, const char *how)
     pthread_rwlock_unlock(&live_lock);
 
     whitelist_free(old);
-    log_info("whitelist %s: version=%s old=%s domains=%zu entries=%zu generated=%s source=%s",
+    log_info("whitelist %s: version=%s old=%s domains=%zu entries=%zu operator_cns=%zu"
+             " generated=%s source=%s",
              how, wl->version, old_version[0] ? old_version : "none",
-             domainset_count(wl->domains), wl->entries,
+             domainset_count(wl->domains), wl->entries, certset_pairs(wl->certs),
              wl->generated[0] ? wl->generated : "unknown", wl->source);
 }
 
@@ -125,6 +126,10 @@ static struct whitelist *load_snapshot(void)
         log_notice("using snapshot %s: version %s generated %s, written %lds ago",
                    path, wl->version, wl->generated[0] ? wl->generated : "unknown",
                    (long)(time(NULL) - st.st_mtime));
+    if (wl->certs == NULL)
+        log_warning("snapshot %s was written by an older version (format 1) and holds no"
+                    " operator certificate CNs: no CN is listed until a list is loaded"
+                    " from Redis", path);
     return wl;
 }
 

@@ -491,6 +491,9 @@ static enum refresh_status consider(struct attempt *a)
     if (list->skipped > 0)
         snprintf(why + strlen(why), sizeof(why) - strlen(why),
                  " (%zu <Nom> values were not valid domain names, skipped)", list->skipped);
+    if (list->cn_skipped > 0)
+        snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                 " (%zu operator certificate DNs gave no usable CN)", list->cn_skipped);
     write_snapshot(a, list->wl);
     ans_list_free(list);
     return finish(a, REFRESH_PUBLISHED, "%s", why);

@@ -4,15 +4,23 @@
  * Format (text, one item per line, fixed order):
  *
  *   # mssante-milter whitelist snapshot
- *   format 1
+ *   format 2
  *   version <id>          generated <date>      sha256 <hex>
  *   source <source>       loaded <unix time>    entries <n>
  *   count <distinct domains>
  *   domains
  *   <one normalised domain per line>
  *   end <count>
+ *   certs <pairs>
+ *   <domain> <operator CN>    one (domain, CN) pair per line, by domain then CN
+ *   end <pairs>
  *
- * (each key on its own line; a value may be empty).  The snapshot is only
+ * (each key on its own line; a value may be empty).  A CN is lower-case and
+ * has no control character (whitelist/certset.h), so it cannot break the
+ * line structure; it may hold spaces, hence "the first space separates".
+ * Format 1, written before the CNs were kept, stops after the domains:
+ * it is still read, and gives a list without CNs (wl->certs NULL), which
+ * the caller reports.  The snapshot is only
  * read on a cold start with Redis down, i.e. exactly when nothing else can
  * vouch for it, so the reader is strict: a wrong header, a bad or duplicate
  * domain, a missing "end" or a count that does not add up refuses the whole
@@ -34,7 +42,8 @@
 #include "whitelist/snapshot.h"
 
 #define SNAP_MAGIC   "# mssante-milter whitelist snapshot"
-#define SNAP_FORMAT  "1"
+#define SNAP_FORMAT  "2"
+#define SNAP_FORMAT_NO_CERTS "1"
 #define SNAP_MAX_COUNT 10000000UL   /* far above any real list: a sanity bound */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -75,8 +84,20 @@ static int put_domain(const char *domain, void *arg)
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
 
+static int put_pairs(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    FILE *fp = arg;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        fprintf(fp, "%s %s\n", domain, cns[i]);
+    return ferror(fp) ? -1 : 0;
+}
+
 static int write_body(FILE *fp, const struct whitelist *wl)
 {
+    size_t pairs = certset_pairs(wl->certs);
+
     size_t count = domainset_count(wl->domains);
 
     fprintf(fp, "%s\nformat %s\n", SNAP_MAGIC, SNAP_FORMAT);
@@ -88,7 +109,10 @@ static int write_body(FILE *fp, const struct whitelist *wl)
             (intmax_t)wl->loaded_at, wl->entries, count);
     if (domainset_foreach(wl->domains, put_domain, fp) != 0)
         return -1;
-    fprintf(fp, "end %zu\n", count);
+    fprintf(fp, "end %zu\ncerts %zu\n", count, pairs);
+    if (certset_foreach(wl->certs, put_pairs, fp) != 0)
+        return -1;
+    fprintf(fp, "end %zu\n", pairs);
     return ferror(fp) ? -1 : 0;
 }
 
@@ -235,7 +259,8 @@ static bool number_field(struct reader *r, const char *key, unsigned long long *
     return true;
 }
 
-static bool read_header(struct reader *r, struct whitelist *wl, unsigned long long *count)
+static bool read_header(struct reader *r, struct whitelist *wl, unsigned long long *count,
+                        bool *with_certs)
 {
     unsigned long long loaded, entries;
     const char *v;
@@ -246,7 +271,8 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
     }
     if ((v = field(r, "format")) == NULL)
         return false;
-    if (strcmp(v, SNAP_FORMAT) != 0) {
+    *with_certs = strcmp(v, SNAP_FORMAT) == 0;
+    if (!*with_certs && strcmp(v, SNAP_FORMAT_NO_CERTS) != 0) {
         set_err(r->err, r->errlen, "snapshot %s: unsupported format \"%s\"", r->path, v);
         return false;
     }
@@ -308,8 +334,73 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
                 "%llu domains, %s)", r->path, r->lineno, count, seen, r->line);
         return false;
     }
-    if (getc(r->fp) != EOF) {
-        bad(r, "data after \"end\"");
+    return true;
+}
+
+/* One "<domain> <cn>" line: a listed domain, a CN the set accepts, and a
+ * pair not seen before (the writer never repeats one). */
+static bool read_pair(struct reader *r, struct whitelist *wl)
+{
+    char *sp = memchr(r->line, ' ', r->len);
+    int rc;
+
+    if (sp == NULL) {
+        bad(r, "expected \"<domain> <CN>\"");
+        return false;
+    }
+    *sp = '\0';
+    if (!domainset_contains(wl->domains, r->line)) {
+        set_err(r->err, r->errlen, "snapshot %s: line %lu: CN for \"%.255s\", which is not a"
+                " listed domain", r->path, r->lineno, r->line);
+        return false;
+    }
+    rc = certset_add(wl->certs, r->line, (size_t)(sp - r->line), sp + 1,
+                     r->len - (size_t)(sp - r->line) - 1);
+    if (rc == CERTSET_NOMEM) {
+        set_err(r->err, r->errlen, "snapshot %s: out of memory", r->path);
+        return false;
+    }
+    if (rc != CERTSET_ADDED) {
+        set_err(r->err, r->errlen, "snapshot %s: line %lu: %s CN for %.255s", r->path,
+                r->lineno, rc == CERTSET_PRESENT ? "duplicate" : "bad", r->line);
+        return false;
+    }
+    return true;
+}
+
+/* "certs N", the N pairs, "end N". */
+static bool read_certs(struct reader *r, struct whitelist *wl, unsigned long long domains)
+{
+    unsigned long long pairs, i, end_count;
+    char *end;
+
+    if (!number_field(r, "certs", &pairs))
+        return false;
+    if (pairs > domains * CERTSET_PER_DOMAIN_MAX) {
+        set_err(r->err, r->errlen, "snapshot %s: implausible CN count %llu", r->path, pairs);
+        return false;
+    }
+    if ((wl->certs = certset_new((size_t)domains)) == NULL) {
+        set_err(r->err, r->errlen, "snapshot %s: out of memory", r->path);
+        return false;
+    }
+    for (i = 0; i < pairs; i++) {
+        if (!next_line(r)) {
+            truncated(r, "operator CNs");
+            return false;
+        }
+        if (!read_pair(r, wl))
+            return false;
+    }
+    if (!next_line(r)) {
+        truncated(r, "no \"end\" line after the CNs");
+        return false;
+    }
+    errno = 0;
+    end_count = strncmp(r->line, "end ", 4) == 0 ? strtoull(r->line + 4, &end, 10) : 0;
+    if (strncmp(r->line, "end ", 4) != 0 || *end != '\0' || errno != 0 || end_count != pairs) {
+        set_err(r->err, r->errlen, "snapshot %s: line %lu: expected \"end %llu\"", r->path,
+                r->lineno, pairs);
         return false;
     }
     return true;
@@ -320,7 +411,7 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
     struct reader r = { .path = path, .err = err, .errlen = errlen };
     struct whitelist *wl;
     unsigned long long count = 0;
-    bool ok;
+    bool ok, with_certs = false;
 
     r.fp = fopen(path, "r");
     if (r.fp == NULL) {
@@ -328,7 +419,7 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
         return NULL;
     }
     wl = whitelist_new();
-    ok = wl != NULL && read_header(&r, wl, &count);
+    ok = wl != NULL && read_header(&r, wl, &count, &with_certs);
     if (ok) {
         wl->domains = domainset_new((size_t)count);
         if (wl->domains == NULL) {
@@ -339,6 +430,11 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "snapshot %s: out of memory", path);
     }
     ok = ok && read_domains(&r, wl, count);
+    ok = ok && (!with_certs || read_certs(&r, wl, count));
+    if (ok && getc(r.fp) != EOF) {
+        bad(&r, "data after \"end\"");
+        ok = false;
+    }
     if (ok && ferror(r.fp)) {
         set_err(err, errlen, "snapshot %s: read error: %s", path, strerror(errno));
         ok = false;

@@ -3,10 +3,10 @@
  * (the key layout is in store.h; publishing and rollback are in
  * store_publish.c).
  *
- * Reading uses SSCAN with large pages, which keeps Redis responsive for the
- * other MX nodes while a big set is read, and checks the number of domains
- * read against the count in meta, so a version deleted mid-read is noticed
- * instead of being served half empty.
+ * Reading uses SSCAN and HSCAN with large pages, which keeps Redis
+ * responsive for the other MX nodes while a big set is read, and checks the
+ * number of domains and of operator CNs read against the counts in meta, so
+ * a version deleted mid-read is noticed instead of being served half empty.
  *
  * This file also holds the helpers both halves share (store_internal.h):
  * running a command, building keys, reading a string.
@@ -273,6 +273,8 @@ static void meta_field(struct store_meta *m, const redisReply *f, const redisRep
         m->count = (size_t)strtoull(v->str, NULL, 10);
     else if (strcmp(name, "entries") == 0)
         m->entries = (size_t)strtoull(v->str, NULL, 10);
+    else if (strcmp(name, "certs") == 0)
+        m->certs = strtoll(v->str, NULL, 10);
 }
 
 int store_read_meta(redisContext *c, const char *prefix, const char *id,
@@ -283,6 +285,7 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
     size_t i;
 
     memset(meta, 0, sizeof(*meta));
+    meta->certs = -1;
     if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(meta->version)) {
         redis_seterr(err, errlen, "invalid version id");
         return -1;
@@ -366,6 +369,106 @@ static int scan_domains(redisContext *c, const char *key, struct domainset *set,
     return 0;
 }
 
+/* Add one HSCAN page of domain -> "CN\nCN..." fields.  Strict like the
+ * domain set: only our publishers write there, so anything odd means the
+ * version is damaged, and serving it would refuse real operators. */
+static int add_cert_page(struct whitelist *wl, const redisReply *fields, const char *key,
+                         char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *f = fields->element[i], *v = fields->element[i + 1];
+        const char *cn, *end;
+
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (!domainset_contains(wl->domains, f->str)) {
+            redis_seterr(err, errlen, "redis: %s holds CNs for \"%.80s\", which is not in the"
+                         " version's domain set", key, f->str);
+            return -1;
+        }
+        for (cn = v->str; cn <= v->str + v->len; cn = end + 1) {
+            int rc;
+
+            end = memchr(cn, '\n', (size_t)(v->str + v->len - cn));
+            if (end == NULL)
+                end = v->str + v->len;
+            rc = certset_add(wl->certs, f->str, f->len, cn, (size_t)(end - cn));
+            if (rc == CERTSET_NOMEM) {
+                redis_seterr(err, errlen, "out of memory");
+                return -1;
+            }
+            if (rc < 0) {
+                redis_seterr(err, errlen, "redis: %s holds an invalid or extra CN for %.80s",
+                             key, f->str);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int scan_certs(redisContext *c, const char *key, struct whitelist *wl,
+                      char *err, size_t errlen)
+{
+    char cursor[32] = "0";
+
+    do {
+        const char *argv[] = { "HSCAN", key, cursor, "COUNT", SCAN_COUNT };
+        redisReply *r = wls_run(c, err, errlen, 5, argv);
+        int rc;
+
+        if (r == NULL)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+            || r->element[0]->type != REDIS_REPLY_STRING
+            || r->element[1]->type != REDIS_REPLY_ARRAY
+            || wls_copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
+            redis_command_error(c, r, "HSCAN", NULL, err, errlen);
+            freeReplyObject(r);
+            return -1;
+        }
+        rc = add_cert_page(wl, r->element[1], key, err, errlen);
+        freeReplyObject(r);
+        if (rc < 0)
+            return -1;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* The CNs of version ID into WL, checked against the pair count in meta
+ * (or, for a version that predates it, against the version still being
+ * there once read: its keys are deleted together).  0 or -1. */
+static int load_certs(redisContext *c, const char *prefix, const char *id,
+                      const struct store_meta *m, struct whitelist *wl,
+                      char *err, size_t errlen)
+{
+    char key[KEY_MAX];
+    struct store_meta again;
+
+    if (wls_key_version(key, prefix, id, "certs", err, errlen) < 0)
+        return -1;
+    if ((wl->certs = certset_new(m->count)) == NULL) {
+        redis_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    if (scan_certs(c, key, wl, err, errlen) < 0)
+        return -1;
+    if (m->certs >= 0) {
+        if ((size_t)m->certs == certset_pairs(wl->certs))
+            return 0;
+        redis_seterr(err, errlen, "redis: whitelist version %s has %zu operator CNs, its"
+                     " metadata says %lld (deleted while being read?)", id,
+                     certset_pairs(wl->certs), m->certs);
+        return -1;
+    }
+    if (store_read_meta(c, prefix, id, &again, err, errlen) == 1)
+        return 0;
+    redis_seterr(err, errlen, "redis: whitelist version %s was deleted while being read", id);
+    return -1;
+}
+
 struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
                                      char *err, size_t errlen)
 {
@@ -398,6 +501,10 @@ struct whitelist *store_load_version(redisContext *c, const char *prefix, const 
         redis_seterr(err, errlen,
                      "redis: whitelist version %s has %zu domains, its metadata says %zu"
                      " (deleted while being read?)", id, domainset_count(wl->domains), m.count);
+        whitelist_free(wl);
+        return NULL;
+    }
+    if (load_certs(c, prefix, id, &m, wl, err, errlen) < 0) {
         whitelist_free(wl);
         return NULL;
     }

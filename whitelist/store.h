@@ -7,7 +7,9 @@
  *   PREFIX wl:previous              id of the one before (for rollback)
  *   PREFIX wl:v:ID:domains          SET of normalised domains
  *   PREFIX wl:v:ID:certs            HASH domain -> operator CNs, '\n'-separated
- *   PREFIX wl:v:ID:meta             HASH generated, loaded, count, entries, sha256, source
+ *                                   (lower case, sorted, each once)
+ *   PREFIX wl:v:ID:meta             HASH generated, loaded, count, entries, sha256,
+ *                                   source, certs (number of (domain, CN) pairs)
  *   PREFIX wl:versions              LIST of ids ever written and not yet deleted
  * A new version is written completely under new keys, then wl:current is
  * switched in one MULTI/EXEC; readers therefore never see half a list.
@@ -40,7 +42,9 @@ int store_publish(redisContext *c, const char *prefix, const struct ans_list *li
 int store_current_version(redisContext *c, const char *prefix,
                           char *version_out, size_t vlen, char *err, size_t errlen);
 
-/* Load version ID (domains + metadata) into a new whitelist. */
+/* Load version ID (domains, operator CNs, metadata) into a new whitelist.
+ * A version published before meta carried "certs" is read too: its CN
+ * hash, whatever it holds, is its CN set. */
 struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
                                      char *err, size_t errlen);
 
@@ -54,6 +58,7 @@ struct store_meta {
     long long loaded;        /* unix time of the publish */
     size_t count;            /* distinct domains */
     size_t entries;          /* <Domaine> entries */
+    long long certs;         /* (domain, CN) pairs; -1 when not recorded */
 };
 
 /* Metadata of version ID: 1 found, 0 no such version, -1 error. */

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/redis.h"
@@ -188,100 +187,63 @@ static int write_domains(redisContext *c, const char *key, const struct domainse
     return batch_finish(b);
 }
 
-static int cmp_cert(const void *pa, const void *pb)
+/* One HSET field: DOMAIN -> its CNs joined by '\n' (already lower-case,
+ * sorted and unique: certset_foreach hands them so). */
+static int add_domain_cns(const char *domain, const char *const *cns, size_t n, void *arg)
 {
-    const struct ans_operator_cn *a = *(const struct ans_operator_cn *const *)pa;
-    const struct ans_operator_cn *b = *(const struct ans_operator_cn *const *)pb;
-    int d = strcmp(a->domain, b->domain);
-
-    return d != 0 ? d : strcasecmp(a->cn, b->cn);
-}
-
-/* The CNs of certs[from..to) (one domain, sorted), joined by '\n', each
- * once: host names compare case-insensitively.  Caller frees. */
-static char *join_cns(const struct ans_operator_cn *const *certs, size_t from, size_t to)
-{
+    struct batch *b = arg;
     size_t i, len = 0, total = 1;
-    char *out;
+    char *joined;
 
-    for (i = from; i < to; i++)
-        total += strlen(certs[i]->cn) + 1;
-    out = malloc(total);
-    if (out == NULL)
-        return NULL;
-    for (i = from; i < to; i++) {
-        size_t n = strlen(certs[i]->cn);
-
-        if (i > from && strcasecmp(certs[i]->cn, certs[i - 1]->cn) == 0)
-            continue;
-        if (len > 0)
-            out[len++] = '\n';
-        memcpy(out + len, certs[i]->cn, n);
-        len += n;
+    for (i = 0; i < n; i++)
+        total += strlen(cns[i]) + 1;
+    if ((joined = malloc(total)) == NULL) {
+        redis_seterr(b->err, b->errlen, "out of memory");
+        b->failed = 1;
+        return -1;
     }
-    out[len] = '\0';
-    return out;
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(cns[i]);
+
+        if (i > 0)
+            joined[len++] = '\n';
+        memcpy(joined + len, cns[i], l);
+        len += l;
+    }
+    joined[len] = '\0';
+    b->owned[b->nowned++] = joined;
+    batch_arg(b, domain, strlen(domain));
+    batch_arg(b, joined, len);
+    batch_item_done(b);
+    return b->failed;
 }
 
-static int write_certs(redisContext *c, const char *key, const struct ans_list *list,
+static int write_certs(redisContext *c, const char *key, const struct certset *certs,
                        char *err, size_t errlen)
 {
-    const struct ans_operator_cn **sorted;
     struct batch *b;
-    size_t i, n = 0, start;
 
-    if (list->n_certs == 0)
+    if (certset_pairs(certs) == 0)
         return 0;
-    sorted = malloc(list->n_certs * sizeof(*sorted));
-    if (sorted == NULL) {
+    if ((b = batch_new(c, "HSET", key, 2, err, errlen)) == NULL)
+        return -1;
+    if (certset_foreach(certs, add_domain_cns, b) == -1 && !b->failed) {
         redis_seterr(err, errlen, "out of memory");
-        return -1;
+        b->failed = 1;
     }
-    for (i = 0; i < list->n_certs; i++) {
-        const struct ans_operator_cn *oc = &list->certs[i];
-
-        if (oc->domain != NULL && oc->cn != NULL && oc->cn[0] != '\0')
-            sorted[n++] = oc;
-    }
-    if (n == 0) {
-        free(sorted);
-        return 0;
-    }
-    qsort(sorted, n, sizeof(*sorted), cmp_cert);
-    b = batch_new(c, "HSET", key, 2, err, errlen);
-    if (b == NULL) {
-        free(sorted);
-        return -1;
-    }
-    for (start = 0; start < n && !b->failed; start = i) {
-        char *joined;
-
-        for (i = start + 1; i < n && strcmp(sorted[i]->domain, sorted[start]->domain) == 0; i++)
-            ;
-        joined = join_cns(sorted, start, i);
-        if (joined == NULL) {
-            redis_seterr(err, errlen, "out of memory");
-            b->failed = 1;
-            break;
-        }
-        b->owned[b->nowned++] = joined;
-        batch_arg(b, sorted[start]->domain, strlen(sorted[start]->domain));
-        batch_arg(b, joined, strlen(joined));
-        batch_item_done(b);
-    }
-    free(sorted);
     return batch_finish(b);
 }
 
 static int write_meta(redisContext *c, const char *key, const struct whitelist *wl,
                       char *err, size_t errlen)
 {
-    char loaded[32], count[32], entries[32];
-    const char *argv[14];
+    char loaded[32], count[32], entries[32], certs[32];
+    const char *argv[16];
 
     snprintf(loaded, sizeof(loaded), "%lld", (long long)time(NULL));
     snprintf(count, sizeof(count), "%zu", domainset_count(wl->domains));
     snprintf(entries, sizeof(entries), "%zu", wl->entries);
+    snprintf(certs, sizeof(certs), "%zu", certset_pairs(wl->certs));
     argv[0] = "HSET";
     argv[1] = key;
     argv[2] = "generated";  argv[3] = wl->generated;
@@ -290,7 +252,8 @@ static int write_meta(redisContext *c, const char *key, const struct whitelist *
     argv[8] = "entries";    argv[9] = entries;
     argv[10] = "sha256";    argv[11] = wl->sha256;
     argv[12] = "source";    argv[13] = wl->source;
-    return wls_run_ok(c, err, errlen, 14, argv);
+    argv[14] = "certs";     argv[15] = certs;   /* lets a reader see a partial read */
+    return wls_run_ok(c, err, errlen, 16, argv);
 }
 
 /* Delete a version's keys and forget its id.  Best effort: used on the way
@@ -561,7 +524,7 @@ static int write_version(redisContext *c, const char *prefix, const char *id,
         return -1;
     /* meta last: a version whose meta exists is complete. */
     if (write_domains(c, kd, list->wl->domains, err, errlen) < 0
-        || write_certs(c, kc, list, err, errlen) < 0
+        || write_certs(c, kc, list->wl->certs, err, errlen) < 0
         || write_meta(c, km, list->wl, err, errlen) < 0)
         return -1;
     return 0;

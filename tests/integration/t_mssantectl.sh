@@ -231,6 +231,15 @@ same "certs hash joins a domain's operator CNs" \
     "smtp-1.mssante.exemple.fr smtp-2.mssante.exemple.fr "
 same "meta records the file's sha256" "$(rcli hget "${PREFIX}wl:v:$V1:meta" sha256)" \
     "$(sha256sum "$FIX/ans-small.xml" | cut -d' ' -f1)"
+same "meta counts the (domain, CN) pairs" "$(rcli hget "${PREFIX}wl:v:$V1:meta" certs)" 8
+same "certs hash holds a one-CN domain" \
+    "$(rcli hget "${PREFIX}wl:v:$V1:certs" uc-cmp.mssante.fr)" "smtp.operateur-exemple.fr"
+if grep -q '^format 2$' "$TMP/snapshot" && grep -q '^certs 8$' "$TMP/snapshot" \
+    && grep -q '^medecin.mssante.fr smtp-2.mssante.exemple.fr$' "$TMP/snapshot"; then
+    ok "load writes the operator CNs into the snapshot"
+else
+    notok "load writes the operator CNs into the snapshot" "$(sed -n '1,3p;/^end/,$p' "$TMP/snapshot" 2>&1)"
+fi
 
 run "$CONF" whitelist status
 if [ "$RC" = 0 ] && grep -q "^version: *$V1\$" "$TMP/out" && grep -q '^count: *7$' "$TMP/out" \

@@ -1,11 +1,13 @@
 /*
- * test_snapshot.c - the on-disk snapshot: a round trip keeps every domain
- * and every metadata field, the write is atomic (no temporary file left,
- * an existing snapshot replaced whole), and the reader refuses every kind
- * of damaged file instead of serving part of a list.
+ * test_snapshot.c - the on-disk snapshot: a round trip keeps every domain,
+ * every operator CN and every metadata field, the write is atomic (no
+ * temporary file left, an existing snapshot replaced whole), a format-1
+ * file from before the CNs is still read (without CNs), and the reader
+ * refuses every kind of damaged file instead of serving part of a list.
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +70,36 @@ static bool same_domains(const struct domainset *a, const struct domainset *b)
     return domainset_count(a) == domainset_count(b) && c1.missing == 0 && c2.missing == 0;
 }
 
+/* Both sets give the same sorted walk (domains, then each one's CNs). */
+static int dump_fn(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    FILE *fp = arg;
+    size_t i;
+
+    fprintf(fp, "%s:", domain);
+    for (i = 0; i < n; i++)
+        fprintf(fp, " %s", cns[i]);
+    fputc('\n', fp);
+    return 0;
+}
+
+static bool same_certs(const struct certset *a, const struct certset *b)
+{
+    char *ta = NULL, *tb = NULL;
+    size_t la = 0, lb = 0;
+    FILE *fa = open_memstream(&ta, &la), *fb = open_memstream(&tb, &lb);
+    bool same;
+
+    certset_foreach(a, dump_fn, fa);
+    certset_foreach(b, dump_fn, fb);
+    fclose(fa);
+    fclose(fb);
+    same = la == lb && memcmp(ta, tb, la) == 0 && certset_pairs(a) == certset_pairs(b);
+    free(ta);
+    free(tb);
+    return same;
+}
+
 static int count_entries(void)
 {
     DIR *d = opendir(dir);
@@ -103,7 +135,7 @@ static void test_round_trip(void)
         CHECK(fgets(line, sizeof(line), fp) != NULL);
         CHECK_STR(line, "# mssante-milter whitelist snapshot\n");
         CHECK(fgets(line, sizeof(line), fp) != NULL);
-        CHECK_STR(line, "format 1\n");
+        CHECK_STR(line, "format 2\n");
         CHECK(fgets(line, sizeof(line), fp) != NULL);
         CHECK_STR(line, "version 42\n");
         fclose(fp);
@@ -122,6 +154,13 @@ static void test_round_trip(void)
         CHECK(same_domains(wl->domains, back->domains));
         CHECK(whitelist_lookup(back, "uc-cmp.mssante.fr"));
         CHECK(!whitelist_lookup(back, "mssante.fr"));
+        CHECK(back->certs != NULL);
+        CHECK(same_certs(wl->certs, back->certs));
+        CHECK(certset_pairs(back->certs) == 8);
+        CHECK(whitelist_cn_lookup(back, "medecin.mssante.fr", "smtp-2.mssante.exemple.fr"));
+        CHECK(whitelist_cn_lookup(back, "medecin.mssante.fr", "SMTP-1.mssante.exemple.fr"));
+        CHECK(!whitelist_cn_lookup(back, "medecin.mssante.fr", "mss.chu-lille.fr"));
+        CHECK(whitelist_cn_lookup(back, NULL, "mss.patient-exemple.fr"));
     }
     whitelist_free(back);
 
@@ -225,8 +264,8 @@ static void test_damaged(void)
                "data after \"end\"");
     expect_bad("magic", "# something else\nformat 1\n", "not a mssante-milter snapshot");
     expect_bad("empty", "", "not a mssante-milter snapshot");
-    expect_bad("format", "# mssante-milter whitelist snapshot\nformat 2\n",
-               "unsupported format \"2\"");
+    expect_bad("format", "# mssante-milter whitelist snapshot\nformat 3\n",
+               "unsupported format \"3\"");
     expect_bad("order", "# mssante-milter whitelist snapshot\nformat 1\ngenerated x\n",
                "line 3: expected \"version\"");
     expect_bad("loaded", "# mssante-milter whitelist snapshot\nformat 1\nversion\ngenerated\n"
@@ -245,6 +284,68 @@ static void test_damaged(void)
     wl = snapshot_read(in_dir("missing.snap"), err, sizeof(err));
     CHECK(wl == NULL);
     CHECK(strstr(err, "cannot open: No such file or directory") != NULL);
+}
+
+#define HEAD2 "# mssante-milter whitelist snapshot\nformat 2\nversion 7\n" \
+              "generated 2025-03-13T14:54:10Z\nsha256 \nsource /x.xml\nloaded 1\nentries 3\n" \
+              "count 2\ndomains\na.fr\nb.fr\nend 2\n"
+
+/* Format 2's CN section, and format 1 files written before it existed. */
+static void test_cn_section(void)
+{
+    char err[512] = "";
+    struct whitelist *wl;
+
+    write_text(in_dir("v2.snap"), HEAD2 "certs 3\na.fr mx.a.fr\na.fr Serveur A\nb.fr mx.a.fr\n"
+               "end 3\n");
+    wl = snapshot_read(in_dir("v2.snap"), err, sizeof(err));
+    CHECK(wl != NULL && wl->certs != NULL);
+    if (wl != NULL && wl->certs != NULL) {
+        CHECK(certset_pairs(wl->certs) == 3);
+        CHECK(whitelist_cn_lookup(wl, "a.fr", "serveur a"));   /* a CN may hold a space */
+        CHECK(whitelist_cn_lookup(wl, "b.fr", "MX.A.FR"));
+        CHECK(!whitelist_cn_lookup(wl, "b.fr", "serveur a"));
+    }
+    whitelist_free(wl);
+
+    /* A version with no CN at all is not one whose CNs are unknown. */
+    write_text(in_dir("v2-none.snap"), HEAD2 "certs 0\nend 0\n");
+    wl = snapshot_read(in_dir("v2-none.snap"), err, sizeof(err));
+    CHECK(wl != NULL && wl->certs != NULL && certset_pairs(wl->certs) == 0);
+    whitelist_free(wl);
+
+    /* Format 1: the domains, and no CN information. */
+    write_text(in_dir("v1.snap"), HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\n");
+    wl = snapshot_read(in_dir("v1.snap"), err, sizeof(err));
+    CHECK(wl != NULL);
+    if (wl != NULL) {
+        CHECK(wl->certs == NULL);
+        CHECK(whitelist_lookup(wl, "b.fr"));
+        CHECK(!whitelist_cn_lookup(wl, NULL, "mx.a.fr"));
+    }
+    whitelist_free(wl);
+    unlink(in_dir("v2.snap"));
+    unlink(in_dir("v2-none.snap"));
+    unlink(in_dir("v1.snap"));
+
+    expect_bad("v2-no-certs", HEAD2, "truncated after line 13 (certs)");
+    expect_bad("v2-cut-pairs", HEAD2 "certs 2\na.fr mx.a.fr\n", "truncated after line 15");
+    expect_bad("v2-cut-end", HEAD2 "certs 1\na.fr mx.a.fr\n", "no \"end\" line after the CNs");
+    expect_bad("v2-end-mismatch", HEAD2 "certs 1\na.fr mx.a.fr\nend 2\n",
+               "line 16: expected \"end 1\"");
+    expect_bad("v2-more-pairs", HEAD2 "certs 1\na.fr mx.a.fr\nb.fr mx.b.fr\nend 1\n",
+               "line 16: expected \"end 1\"");
+    expect_bad("v2-unlisted", HEAD2 "certs 1\nc.fr mx.c.fr\nend 1\n",
+               "line 15: CN for \"c.fr\", which is not a listed domain");
+    expect_bad("v2-no-space", HEAD2 "certs 1\na.fr\nend 1\n", "line 15: expected \"<domain> <CN>\"");
+    expect_bad("v2-empty-cn", HEAD2 "certs 1\na.fr \nend 1\n", "line 15: bad CN for a.fr");
+    expect_bad("v2-ctrl-cn", HEAD2 "certs 1\na.fr mx\ta.fr\nend 1\n", "line 15: bad CN for a.fr");
+    expect_bad("v2-dup", HEAD2 "certs 2\na.fr mx.a.fr\na.fr MX.a.fr\nend 2\n",
+               "line 16: duplicate CN for a.fr");
+    expect_bad("v2-implausible", HEAD2 "certs 999\nend 999\n", "implausible CN count 999");
+    expect_bad("v2-after-end", HEAD2 "certs 0\nend 0\nx\n", "data after \"end\"");
+    expect_bad("v1-with-certs", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\ncerts 0\nend 0\n",
+               "data after \"end\"");
 }
 
 static void test_real_list(void)
@@ -271,6 +372,8 @@ static void test_real_list(void)
         CHECK(domainset_count(back->domains) == 5001);
         CHECK(back->entries == 6554);
         CHECK(same_domains(l->wl->domains, back->domains));
+        CHECK(same_certs(l->wl->certs, back->certs));
+        CHECK(certset_pairs(back->certs) == 6277);
     }
     whitelist_free(back);
     ans_list_free(l);
@@ -287,6 +390,7 @@ int main(void)
     test_empty_metadata();
     test_write_errors();
     test_damaged();
+    test_cn_section();
     test_real_list();
     unlink(in_dir("wl.snap"));
     rmdir(dir);
