@@ -1,6 +1,8 @@
 /*
  * cmd_check.c - "mssantectl check ADDRESS...": which side of the trust
- * space each address is on, and why.
+ * space each address is on, and why.  With --from, --client, --auth or
+ * --cert-cn it describes a message instead, and check_message.c shows
+ * the verdict that message would get.
  *
  * The verdict comes from policy_classify() over the daemon's own whitelist
  * (see source.c), plus the INS matricule check for patient addresses, so
@@ -81,7 +83,7 @@ static void classify_one(const struct policy_env *env, const char *given,
         check_patient(&addr, out);
 }
 
-static json_t *whitelist_json(const struct wl_info *info)
+json_t *whitelist_json(const struct wl_info *info)
 {
     json_t *o = json_object();
 
@@ -144,26 +146,69 @@ static void print_text_report(const struct verdict_line *v, int n)
     }
 }
 
+/* Take the message options out of ARGV (argv[0] is "check"); the
+ * addresses are left in argv[1..*n].  Only these exact words are options:
+ * anything else is an address.  -1 after saying what is wrong. */
+static int parse_check_opts(int argc, char **argv, struct check_opts *o, bool *message,
+                            int *n)
+{
+    static const char *const with_value[] = { "--from", "--client", "--cert-cn" };
+    const char **slots[] = { &o->from, &o->client, &o->cert_cn };
+    int i, out = 1;
+
+    memset(o, 0, sizeof(*o));
+    *message = false;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *value = NULL;
+        size_t k, len;
+
+        if (strcmp(a, "--auth") == 0) {
+            o->auth = *message = true;
+            continue;
+        }
+        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+            len = strlen(with_value[k]);
+            if (strncmp(a, with_value[k], len) == 0 && (a[len] == '\0' || a[len] == '='))
+                break;
+        }
+        if (k == sizeof(with_value) / sizeof(with_value[0])) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (a[len] == '=') {
+            value = a + len + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            ctl_error("check: %s needs a value", with_value[k]);
+            return -1;
+        }
+        *slots[k] = value;
+        *message = true;
+    }
+    *n = out - 1;
+    return 0;
+}
+
 int cmd_check(const struct ctl *ctl, int argc, char **argv)
 {
     const struct config *cfg = ctl->cfg;
     struct policy_env env;
     struct wl_info info;
     struct verdict_line *lines;
-    int i, n = argc - 1, rc = CTL_OK;
+    struct check_opts opts;
+    bool message;
+    int i, n, rc = CTL_OK;
 
+    if (parse_check_opts(argc, argv, &opts, &message, &n) < 0)
+        return CTL_USAGE;
     if (n < 1) {
-        ctl_error("check: give at least one address (mssantectl check ADDRESS...)");
+        ctl_error("check: give at least one address (mssantectl check ADDRESS..., or "
+                  "check --from SENDER [--client IP] [--auth] [--cert-cn CN] RECIPIENT...)");
         return CTL_USAGE;
     }
     if (wl_find(cfg, true, &info) < 0)
         return CTL_UNAVAILABLE;
-    lines = calloc((size_t)n, sizeof(*lines));
-    if (lines == NULL) {
-        ctl_error("out of memory");
-        wl_info_release(&info);
-        return CTL_UNAVAILABLE;
-    }
     memset(&env, 0, sizeof(env));
     env.is_listed = whitelist_lookup;
     env.is_cn_listed = whitelist_cn_lookup;
@@ -171,6 +216,17 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
     env.local_domains = (const char *const *)cfg->local_domains;
     env.n_local_domains = cfg->n_local_domains;
     env.patient_domain = cfg->patient_domain;
+    if (message) {
+        rc = check_message(ctl, &env, &info, &opts, argv + 1, n);
+        wl_info_release(&info);
+        return rc;
+    }
+    lines = calloc((size_t)n, sizeof(*lines));
+    if (lines == NULL) {
+        ctl_error("out of memory");
+        wl_info_release(&info);
+        return CTL_UNAVAILABLE;
+    }
     for (i = 0; i < n; i++) {
         classify_one(&env, argv[i + 1], &lines[i]);
         if (lines[i].cls == CLASS_CLASSIC || lines[i].cls == CLASS_INVALID)

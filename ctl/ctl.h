@@ -65,6 +65,18 @@ void wl_info_release(struct wl_info *info);
 
 /* Commands: argv[0] is the command word; they return an exit code. */
 int cmd_check(const struct ctl *ctl, int argc, char **argv);
+
+/* "check" describing a message (check_message.c): --from, --client,
+ * --auth, --cert-cn; NULL / false when not given. */
+struct check_opts {
+    const char *from;
+    const char *client;
+    bool auth;
+    const char *cert_cn;
+};
+int check_message(const struct ctl *ctl, const struct policy_env *env,
+                  const struct wl_info *info, const struct check_opts *o, char **addrs, int n);
+json_t *whitelist_json(const struct wl_info *info);     /* cmd_check.c */
 int cmd_whitelist(const struct ctl *ctl, int argc, char **argv);
 
 /* The fetcher's sub-commands and its part of "whitelist status"

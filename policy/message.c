@@ -175,8 +175,6 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
     if (st == ADDR_OK) {
         mp->sender_class = policy_classify(mp->env, &mp->sender, NULL);
         mp->sender_route = addr_route_form(&mp->sender, &mp->sender_route_why);
-        if (!mp->sender_route && policy_is_local_domain(mp->env, mp->sender.domain))
-            mp->dir = DIR_OUTBOUND;
     }
 
     if (whitelist_missing(mp))
@@ -186,6 +184,9 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
         return refuse(mp, &v);
     }
     mp->cert = judge_certificate(mp);
+    /* Another MTA of our operator, sending for one of our domains. */
+    if (!mp->inside && mp->cert == CERT_OK && policy_is_local_domain(mp->env, mp->sender.domain))
+        mp->dir = DIR_OUTBOUND;
     return verdict_continue();
 }
 

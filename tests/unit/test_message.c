@@ -427,6 +427,7 @@ static void test_own_domain_forged(void)
         expect_refusal(&o, "rcpt", ACT_REJECT, "own-domain-forged", "550", "5.7.1");
         CHECK(strstr(o.v.text, "hopital-exemple.mssante.fr") != NULL);
         CHECK(o.mp.cert == CERT_NONE);
+        CHECK(o.mp.dir == DIR_INBOUND);
         /* a verified certificate of another operator */
         cl = outside_cert("smtp.chu-lille.fr", modes[i]);
         run(&o, &env, &cl, "<directeur@Hopital-Exemple.MSSante.fr.>", local, 1);
