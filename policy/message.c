@@ -166,6 +166,12 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
     enum addr_status st = addr_parse(raw, &mp->sender, &why);
     struct verdict v;
 
+    /* Postfix's cleanup server hands the null sender of a local submission
+     * (sendmail -f '<>') as "", the way Sendmail 8.13 did; smtpd always
+     * brackets the argument, so "" can only be that. */
+    if (raw != NULL && raw[0] == '\0')
+        st = ADDR_NULL;
+
     mp->null_sender = (st == ADDR_NULL);
     mp->sender_valid = (st == ADDR_OK);
     mp->sender_class = CLASS_INVALID;

@@ -55,15 +55,20 @@ say "   Postfix smtpd on 127.0.0.1:$SMTP_PORT, milter on inet:$MILTER_PORT@127.0
 say "   our MSSante domain: chu-test.mssante.fr"
 say ""
 
+# Outbound mail comes from 127.0.0.1 (InternalHosts: the operator's own
+# network); inbound mail from a host out on the Internet, which Postfix is
+# told about with XCLIENT (send_outside).
 LOCAL=dr.martin@chu-test.mssante.fr
 scenarios=(
-    "outbound to MSSante|$LOCAL|confrere@medecin.mssante.fr"
-    "outbound to a classic address|$LOCAL|secretariat@outlook.fr"
-    "mixed recipient list|$LOCAL|confrere@medecin.mssante.fr,secretariat@outlook.fr"
-    "inbound from a classic domain|someone@gmail.com|$LOCAL"
-    "lookalike domain (typo)|$LOCAL|dr.x@interop-mssante.apycrypt.org"
-    "inbound from a listed domain|dr.durand@chu-lille.mssante.fr|$LOCAL"
-    "inbound bounce (null sender)|<>|$LOCAL"
+    "outbound to MSSante|in|$LOCAL|confrere@medecin.mssante.fr"
+    "outbound to a classic address|in|$LOCAL|secretariat@outlook.fr"
+    "mixed recipient list|in|$LOCAL|confrere@medecin.mssante.fr,secretariat@outlook.fr"
+    "inbound from a classic domain|out|someone@gmail.com|$LOCAL"
+    "lookalike domain (typo)|in|$LOCAL|dr.x@interop-mssante.apycrypt.org"
+    "inbound from a listed domain|out|dr.durand@chu-lille.mssante.fr|$LOCAL"
+    "inbound bounce (null sender)|out|<>|$LOCAL"
+    "our own domain, from outside|out|directeur@chu-test.mssante.fr|$LOCAL"
+    "route address (percent hack)|out|dr.durand@chu-lille.mssante.fr|dr.martin%chu-test.mssante.fr@[127.0.0.1]"
 )
 
 # final_reply FILE: the reply that decided the message's fate: the first
@@ -78,11 +83,15 @@ final_reply() {
 n=0
 rows=()
 for s in "${scenarios[@]}"; do
-    IFS='|' read -r title from to <<<"$s"
+    IFS='|' read -r title side from to <<<"$s"
     n=$((n + 1))
     before=$(wc -l <"$W/milter/milter.log")
     sink_before=$(sink_count)
-    send_mail "demo-$n" "$from" "$to"
+    if [ "$side" = out ]; then
+        send_outside "demo-$n" "$from" "$to"
+    else
+        send_mail "demo-$n" "$from" "$to"
+    fi
     reply=$(final_reply "$LAST_TRANSCRIPT")
     delivered=no
     if [ "${reply:0:1}" = 2 ]; then
@@ -91,7 +100,8 @@ for s in "${scenarios[@]}"; do
     sleep 0.2      # let the daemon write its line
     verdict=$(tail -n +$((before + 1)) "$W/milter/milter.log" | grep 'direction=' | tail -1)
     verdict=${verdict#*]: }      # drop the time stamp and process id
-    rows+=("$n|$title|$from -> $to|$reply|$delivered|$verdict")
+    [ "$side" = out ] && side="from $OUTSIDE_ADDR" || side="from 127.0.0.1"
+    rows+=("$n|$title|$from -> $to ($side)|$reply|$delivered|$verdict")
 done
 
 say "== Results"

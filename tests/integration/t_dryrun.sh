@@ -59,7 +59,7 @@ check "DryRun: mixed list accepted" test $? = 0
 check "DryRun: mixed list delivered with X-MSSante-Verdict: ...reject..." \
     verdict_header dry-mixed reject
 
-send_mail dry-inbound "someone@gmail.com" "$LOCAL"
+send_outside dry-inbound "someone@gmail.com" "$LOCAL"
 check "DryRun: inbound from a classic domain accepted" test $? = 0
 check "DryRun: inbound from a classic domain delivered with X-MSSante-Verdict: ...reject..." \
     verdict_header dry-inbound reject

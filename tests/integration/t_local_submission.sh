@@ -123,7 +123,7 @@ qid=$(queue_id_of "$LAST_TRANSCRIPT")
 check "SMTP from 127.0.0.1: the verdict line does not say submission=local" \
     eval 'verdict_logged "$qid" "verdict=accept" && ! grep -F "$qid: " "$W/milter/milter.log" | grep -q submission=local'
 check "SMTP from 127.0.0.1: a connect with a real source port, not a local submission" \
-    eval 'grep -E -q "debug: connect from [^ ]*\[127\.0\.0\.1\]:[1-9][0-9]*\$" "$W/milter/milter.log"'
+    eval 'grep -E -q "debug: connect from [^ ]*\[127\.0\.0\.1\]:[1-9][0-9]*( \(InternalHosts\))?\$" "$W/milter/milter.log"'
 
 held=$(held_count)
 submit local-classic "$CLASSIC"

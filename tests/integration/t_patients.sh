@@ -112,10 +112,15 @@ extra_mx_ready || exit 1
 
 # pmail NAME FROM TO SUBJECT BODY [HEADER...]: one message over SMTP to
 # $MX (the main smtpd unless set).  The message is identified in the sink by
-# its "X-Test: NAME" header.  Returns swaks' status.
+# its "X-Test: NAME" header.  Returns swaks' status.  A patient's message
+# comes from the outside (XCLIENT: the patients' operator is out on the
+# Internet), the professionals' from 127.0.0.1, inside InternalHosts.
 pmail() {
-    local name=$1 from=$2 to=$3 subject=$4 body=$5 h
+    local name=$1 from=$2 to=$3 subject=$4 body=$5 h xclient=()
     shift 5
+    case $from in
+        *@"$PD") xclient=(--xclient-addr "$OUTSIDE_ADDR") ;;
+    esac
     local f=$W/swaks/$name.eml
     {
         printf 'From: <%s>\nTo: <%s>\nSubject: %s\nX-Test: %s\n' "$from" "$to" "$subject" "$name"
@@ -124,7 +129,7 @@ pmail() {
     } >"$f"
     LAST_TRANSCRIPT=$W/swaks/$name.txt
     swaks --server "127.0.0.1:${MX:-$MAIN_SMTP}" --timeout 30 --helo client.it.invalid \
-        --from "$from" --to "$to" --data "@$f" >"$LAST_TRANSCRIPT" 2>&1
+        --from "$from" --to "$to" --data "@$f" "${xclient[@]}" >"$LAST_TRANSCRIPT" 2>&1
 }
 
 # sink_file NAME [SECONDS]: the delivered copy of message NAME.

@@ -3,6 +3,10 @@
 # Postfix (smtpd_milters from postfix-examples/) -> mssante-milter -> the
 # capture sink.  Single-node setup: the list comes from WhitelistFile, no
 # Redis.  The operator's own domain is chu-test.mssante.fr.
+#
+# Outbound mail comes from 127.0.0.1, inside the default InternalHosts;
+# inbound mail comes from the outside (send_outside: XCLIENT), as it does on
+# a real MX.  Since issue 10 the side is the client's, not the sender's.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 h_require_root
@@ -75,29 +79,29 @@ check "mixed list: log line with queue id ${qid:-?} says reject" verdict_logged 
 
 # --- inbound ----------------------------------------------------------------
 
-send_mail in-classic "someone@gmail.com" "$LOCAL"
+send_outside in-classic "someone@gmail.com" "$LOCAL"
 rc=$?
 check "inbound from a classic domain: refused at RCPT with 550 5.7.1" \
     assert_reply "$LAST_TRANSCRIPT" "RCPT TO" '^550 5\.7\.1 '
 check "inbound from a classic domain: swaks status 24 (no RCPT accepted)" test "$rc" = 24
 check "inbound from a classic domain: not delivered" not_delivered in-classic
 
-send_mail in-classic-uc "someone@gmail.com" "DR.MARTIN@CHU-TEST.MSSANTE.FR"
+send_outside in-classic-uc "someone@gmail.com" "DR.MARTIN@CHU-TEST.MSSANTE.FR"
 check "inbound from a classic domain to an upper-case local address: refused at RCPT" \
     assert_reply "$LAST_TRANSCRIPT" "RCPT TO" '^550 5\.7\.1 '
 
-send_mail in-listed "dr.durand@chu-lille.mssante.fr" "$LOCAL"
+send_outside in-listed "dr.durand@chu-lille.mssante.fr" "$LOCAL"
 check "inbound from a listed domain: accepted" test $? = 0
 check "inbound from a listed domain: delivered" delivered in-listed
 check "inbound from a listed domain: envelope kept" \
     envelope_is in-listed "dr.durand@chu-lille.mssante.fr" "$LOCAL"
 
-send_mail in-null '<>' "$LOCAL"
+send_outside in-null '<>' "$LOCAL"
 check "inbound null sender (bounce, read receipt): accepted" test $? = 0
 check "inbound null sender: delivered" delivered in-null
 check "inbound null sender: envelope sender stays <>" envelope_is in-null "" "$LOCAL"
 
-send_mail in-apicrypt "medecin@interop-mssante.apicrypt.org" "$LOCAL"
+send_outside in-apicrypt "medecin@interop-mssante.apicrypt.org" "$LOCAL"
 check "inbound from interop-mssante.apicrypt.org: delivered" delivered in-apicrypt
 
 # --- lookalikes ---------------------------------------------------------------
@@ -107,7 +111,7 @@ for dom in interop-mssante.apycrypt.org chu-lille.mssante.fr.example.com evilmss
     send_mail "look-out-$dom" "$LOCAL" "dr.x@$dom"
     check "lookalike $dom as recipient: refused at DATA with 550 5.7.1" \
         assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 '
-    send_mail "look-in-$dom" "dr.x@$dom" "$LOCAL"
+    send_outside "look-in-$dom" "dr.x@$dom" "$LOCAL"
     check "lookalike $dom as sender: refused at RCPT with 550 5.7.1" \
         assert_reply "$LAST_TRANSCRIPT" "RCPT TO" '^550 5\.7\.1 '
 done
@@ -124,7 +128,8 @@ smtp_raw look-accent-out "EHLO client.it.invalid" "MAIL FROM:<$LOCAL> SMTPUTF8" 
     "RCPT TO:<dr.x@$accent>" DATA "Subject: look-accent-out" "" "corps" . QUIT
 check "lookalike medecin.mssanté.fr (SMTPUTF8) as recipient: refused with 550 5.7.1" \
     assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 '
-smtp_raw look-accent-in "EHLO client.it.invalid" "MAIL FROM:<dr.x@$accent> SMTPUTF8" \
+smtp_raw look-accent-in "EHLO client.it.invalid" "XCLIENT ADDR=$OUTSIDE_ADDR" \
+    "EHLO client.it.invalid" "MAIL FROM:<dr.x@$accent> SMTPUTF8" \
     "RCPT TO:<$LOCAL>" DATA "Subject: look-accent-in" "" "corps" . QUIT
 check "lookalike medecin.mssanté.fr (SMTPUTF8) as sender: refused at RCPT with 550 5.7.1" \
     assert_reply "$LAST_TRANSCRIPT" "RCPT TO" '^550 5\.7\.1 '
@@ -137,7 +142,7 @@ check "upper-case MSSante recipient: delivered" delivered case-out
 send_mail dot-out "$LOCAL" "x@medecin.mssante.fr."
 check "MSSante recipient with a trailing dot: accepted" assert_reply "$LAST_TRANSCRIPT" . '^250 '
 check "MSSante recipient with a trailing dot: delivered" delivered dot-out
-send_mail case-in "Dr.Durand@CHU-LILLE.MSSANTE.FR" "$LOCAL"
+send_outside case-in "Dr.Durand@CHU-LILLE.MSSANTE.FR" "$LOCAL"
 check "upper-case MSSante sender: delivered" delivered case-in
 send_mail case-local "DR.MARTIN@CHU-TEST.MSSANTE.FR" "$CLASSIC"
 check "upper-case local sender to a classic address: refused at DATA (still outbound)" \

@@ -283,14 +283,21 @@ sink_file_for_rcpt() {
 
 # ---------------------------------------------------------------- Postfix
 
-# start_postfix MILTER_SOCKET: a private Postfix on SMTP_PORT relaying
-# everything to the sink.  main.cf is postfix-examples/main.cf.snippet (as
-# a sysadmin would paste it) with the milter socket replaced by the test's,
-# then test-only overrides; master.cf is a minimal chroot-less one plus
+# start_postfix MILTER_SOCKET [SETTING...]: a private Postfix on SMTP_PORT
+# relaying everything to the sink.  main.cf is postfix-examples/main.cf.snippet
+# (as a sysadmin would paste it) with the milter socket replaced by the
+# test's, then test-only overrides, then the SETTINGs ("name = value", e.g.
+# from postfix_tls_settings); master.cf is a minimal chroot-less one plus
 # postfix-examples/master.cf.snippet, whose notification listener (the
 # milter's NotifySMTP, 127.0.0.1:10027 there) moves to NOTIFY_PORT.
+#
+# The operator's domains (those of milter_conf) are relay_domains, so that
+# a client outside mynetworks may send to them, as on a real MX; XCLIENT
+# is allowed from the loopback, so that a test can play a client from the
+# outside (send_outside) while every process stays on 127.0.0.1.
 start_postfix() {
     local milter_sock=$1
+    shift
     local pf=$W/postfix
     H_PF_ETC=$pf/etc
     free_port SMTP_PORT || return 1
@@ -315,7 +322,9 @@ start_postfix() {
         "inet_interfaces = 127.0.0.1"
         "inet_protocols = ipv4"
         "mynetworks = 127.0.0.0/8"
-        "smtpd_relay_restrictions = permit_mynetworks, reject"
+        "relay_domains = $H_LOCAL_DOMAINS"
+        "smtpd_relay_restrictions = permit_mynetworks, permit_auth_destination, reject"
+        "smtpd_authorized_xclient_hosts = 127.0.0.0/8"
         "default_transport = smtp:[127.0.0.1]:$SINK_PORT"
         "relay_transport = smtp:[127.0.0.1]:$SINK_PORT"
         "smtp_dns_support_level = disabled"
@@ -330,6 +339,7 @@ start_postfix() {
         "syslog_name = postfix-it"
         "smtpd_milters = $milter_sock"
         "non_smtpd_milters = $milter_sock"
+        "$@"
     )
     postconf -c "$pf/etc" -e "${set[@]}" || return 1
 
@@ -344,8 +354,9 @@ start_postfix() {
                    "proxywrite unix - - n - 1 proxymap" "smtp unix - - n - - smtp" \
                    "relay unix - - n - - smtp" "showq unix n - n - - showq" \
                    "error unix - - n - - error" "retry unix - - n - - error" \
-                   "discard unix - - n - - discard" "local unix - n n - - local" \
+                   "discard unix - - n - - discard" "$H_PF_LOCAL_SERVICE" \
                    "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
+                   "tlsmgr unix - - n 1000? 1 tlsmgr" \
                    "postlog unix-dgram n - n - 1 postlogd"; do
             echo "$svc"
         done
@@ -408,11 +419,20 @@ local_submit() {
 
 # ---------------------------------------------------------------- milter
 
+# The master.cf line of Postfix's "local" service.  A test that needs
+# mail Postfix delivers on the machine ({rcpt_mailer} local) makes it an
+# smtp(8) client to the sink instead (with local_transport =
+# local:[127.0.0.1]:SINK_PORT), so that nothing is written to /var/mail.
+H_PF_LOCAL_SERVICE="local unix - n n - - local"
+
+# The operator's own domains in every test (milter_conf, relay_domains).
+H_LOCAL_DOMAINS="chu-test.mssante.fr autre-site.chu-test.mssante.fr"
+
 # milter_conf FILE: the settings every test shares; callers append more.
 milter_conf() {
     cat >"$1" <<EOF
 # written by $(basename "$0")
-LocalDomains chu-test.mssante.fr, autre-site.chu-test.mssante.fr
+LocalDomains ${H_LOCAL_DOMAINS// /, }
 LogLevel info
 EOF
 }
@@ -520,6 +540,33 @@ send_mail() {
         --from "$from" --to "$to" \
         --header "Subject: $name" --body "Integration test message: $name" \
         "$@" >"$LAST_TRANSCRIPT" 2>&1
+}
+
+# An address standing for a client out on the Internet (RFC 5737
+# TEST-NET-1): nothing is ever sent to it, Postfix is only told, with
+# XCLIENT, that the client on 127.0.0.1 is that host.  Outside the
+# milter's default InternalHosts (127.0.0.0/8 ::1).
+OUTSIDE_ADDR=192.0.2.25
+
+# send_outside NAME FROM TO[,TO...] [swaks options...]: send_mail from a
+# client outside the operator's network: Postfix (and the milter's
+# connect event) see OUTSIDE_ADDR instead of 127.0.0.1.
+send_outside() {
+    local name=$1 from=$2 to=$3
+    shift 3
+    send_mail "$name" "$from" "$to" --xclient-addr "$OUTSIDE_ADDR" \
+        --xclient-name mx.partenaire.invalid "$@"
+}
+
+# postfix_tls_settings PKI_DIR: main.cf settings for STARTTLS with a
+# client certificate asked for and verified against the test CA (standing
+# for IGC-Sante), for start_postfix.  Postfix then passes the milter
+# {cert_subject} only for a certificate it verified.
+postfix_tls_settings() {
+    local pki=$1
+    printf '%s\n' "smtpd_tls_security_level = may" "smtpd_tls_ask_ccert = yes" \
+        "smtpd_tls_CAfile = $pki/ca.pem" "smtpd_tls_cert_file = $pki/server.pem" \
+        "smtpd_tls_key_file = $pki/server.key" "smtpd_tls_loglevel = 1"
 }
 
 # smtp_reply FILE CMD: the server's reply (continuation lines joined by a

@@ -9,6 +9,17 @@
 #   client.pem client.key         client cert (clientAuth) signed by the test CA
 #   other-ca.pem other-ca.key     an unrelated CA: the "wrong CA" on either side
 #   other-client.pem other-client.key  client cert signed by the unrelated CA
+# and `pki_make_operators DIR` (after pki_make) adds the MTA client
+# certificates of the trust-boundary tests, named after the CNs of
+# tests/fixtures/it-list.xml:
+#   op-lille.pem   CN mx6.operateur-test.invalid, listed for chu-lille.mssante.fr
+#   op-own.pem     CN mx1.operateur-test.invalid, listed for chu-test.mssante.fr
+#                  (the tests' own domain: another MTA of the same operator)
+#   op-new.pem     CN mx9.operateur-test.invalid, listed in no fixture (a list
+#                  made by a test gives it to chu-lille.mssante.fr)
+#   op-unlisted.pem CN smtp.inconnu.test, signed by the test CA, listed nowhere
+#   op-rogue.pem   CN mx6.operateur-test.invalid (a listed CN), signed by the
+#                  unrelated CA: an impostor that Postfix does not verify
 #
 # Every certificate goes through `openssl ca`, because OpenSSL 3.0 (Debian
 # 12) has no way to backdate with `openssl x509` (-not_before/-not_after
@@ -91,6 +102,17 @@ pki_make() {
     pki_cert ca wronghost mssante.invalid server "DNS:mssante.invalid" &&
     pki_cert ca client smtp.operateur.test client &&
     pki_cert other-ca other-client smtp.intrus.test client &&
+    chmod 600 "$PKI_DIR"/*.key &&
+    rm -f "$PKI_DIR/openssl.err"
+}
+
+pki_make_operators() {
+    PKI_DIR=${1:?usage: pki_make_operators DIR}
+    pki_cert ca op-lille mx6.operateur-test.invalid client &&
+    pki_cert ca op-own mx1.operateur-test.invalid client &&
+    pki_cert ca op-new mx9.operateur-test.invalid client &&
+    pki_cert ca op-unlisted smtp.inconnu.test client &&
+    pki_cert other-ca op-rogue mx6.operateur-test.invalid client &&
     chmod 600 "$PKI_DIR"/*.key &&
     rm -f "$PKI_DIR/openssl.err"
 }

@@ -788,6 +788,13 @@ static void test_local_submission(void)
         N(bad_then_local));
     expect_refusal(&o, "end", ACT_REJECT, "bad-recipient-address", "550", "5.1.3");
 
+    /* sendmail -f '<>': cleanup hands the null sender over as "" */
+    run(&o, &env, &LOCAL, "", mixed, N(mixed));
+    CHECK(o.mp.null_sender && !o.mp.sender_valid);
+    expect_refusal(&o, "end", ACT_REJECT, "outbound-classic-recipient", "550", "5.7.1");
+    run(&o, &env, &LOCAL, "", local, 1);
+    CHECK_STR(o.step, "none");
+
     /* a clean local submission goes through */
     run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", local, 1);
     CHECK_STR(o.step, "none");
