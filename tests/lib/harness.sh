@@ -571,12 +571,13 @@ postfix_tls_settings() {
 
 # smtp_reply FILE CMD: the server's reply (continuation lines joined by a
 # space) to the last client line starting with CMD (case-insensitive), e.g.
-# "RCPT TO:<x@y>", "DATA", "." (end of data), "MAIL FROM".
+# "RCPT TO:<x@y>", "DATA", "." (end of data), "MAIL FROM".  Lines swaks
+# writes after STARTTLS (" ~> ", "<~  ", "<~* ") count the same.
 smtp_reply() {
     awk -v cmd="$2" '
         function starts(s, p) { return tolower(substr(s, 1, length(p))) == tolower(p) }
-        /^ -> / { line = substr($0, 5); want = starts(line, cmd); if (want) reply = ""; next }
-        /^<(-|\*\*) / { if (want) { r = $0; sub(/^<(-|\*\*) +/, "", r);
+        /^ [-~]> / { line = substr($0, 5); want = starts(line, cmd); if (want) reply = ""; next }
+        /^<(-|\*\*|~|~\*) / { if (want) { r = $0; sub(/^<(-|\*\*|~|~\*) +/, "", r);
                                   reply = (reply == "" ? r : reply " " r);
                                   if (r ~ /^[0-9][0-9][0-9] /) { last = reply; want = 0 } } }
         END { if (last != "") print last }
@@ -589,7 +590,7 @@ assert_reply() {
     got=$(smtp_reply "$1" "$2")
     if [ -z "$got" ]; then
         h_fail "no reply to \"$2\" in the transcript:
-$(grep -E '^( ->|<-|<\*\*|\*\*\*)' "$1" | grep -v '^ -> [^A-Z.]' | head -30)"
+$(grep -E '^( [-~]>|<[-~]|<\*\*|<~\*|\*\*\*)' "$1" | grep -v '^ [-~]> [^A-Z.]' | head -30)"
         return 1
     fi
     printf '%s\n' "$got" | grep -E -q -- "$3" && return 0
@@ -616,7 +617,7 @@ maillog_qid() {
 
 # queue_id_of FILE: the queue id Postfix gave in "250 2.0.0 Ok: queued as ID".
 queue_id_of() {
-    sed -n 's/^<-  250 .*queued as \([0-9A-Za-z]*\).*/\1/p' "$1" | tail -1
+    sed -n 's/^<[-~]  250 .*queued as \([0-9A-Za-z]*\).*/\1/p' "$1" | tail -1
 }
 
 # smtp_raw NAME CMD...: a hand-driven SMTP session for what swaks cannot
