@@ -29,7 +29,9 @@
 #                          empty: accepted mail is discarded (a test stack
 #                          must not send mail to the Internet)
 #   MSSANTE_SMTP_ADDR / MSSANTE_SMTP_PORT   Postfix's listener (0.0.0.0 / 25)
-#   MSSANTE_MYNETWORKS     clients allowed to relay (loopback, private ranges)
+#   MSSANTE_MYNETWORKS     clients allowed to relay (loopback, private ranges);
+#                          also the milter's InternalHosts: the hosts whose
+#                          mail is outbound, judged on its recipients
 #   MSSANTE_HOSTNAME       Postfix's myhostname (mx.FIRST-LOCAL-DOMAIN)
 #   MSSANTE_DRY_RUN        yes: log and tag, never refuse (no)
 #   MSSANTE_USER           the milter's user (mssante-milter)
@@ -123,7 +125,7 @@ write_milter_conf() {
     # the start.
     install -m 0640 -o root -g "$group" /dev/null "$CONF.new" || die "cannot write $CONF"
     {
-        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|WhitelistFile|Redis|SnapshotFile|DryRun)[[:space:]]' \
+        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun)[[:space:]]' \
             "$SHARE/mssante-milter.conf"
         cat <<EOF
 
@@ -131,6 +133,7 @@ write_milter_conf() {
 Socket unix:$SOCK
 SocketMode 0660
 LocalDomains $LOCAL_DOMAINS
+InternalHosts $MYNETWORKS
 WhitelistFile $WHITELIST
 Redis ${REDIS:-127.0.0.1:$REDIS_PORT}
 SnapshotFile $STATE/whitelist.snapshot

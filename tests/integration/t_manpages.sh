@@ -75,6 +75,15 @@ sed -n '/^struct config \*config_defaults(void)/,/^}/p' "$CONFIG_C" |
     sed -n 's/^[[:space:]]*cfg->\([a-z_]*\)[[:space:]]*=[[:space:]]*\(.*\);.*/\1 \2/p' \
     >"$W/defaults"
 
+# A list default set with cidr_list_parse(MACRO, &cfg->FIELD, ...): the
+# macro's text (#define MACRO "...") is the default.
+sed -n '/^struct config \*config_defaults(void)/,/^}/p' "$CONFIG_C" |
+    sed -n 's/.*cidr_list_parse(\([A-Z_]*\), *&cfg->\([a-z_]*\).*/\1 \2/p' |
+    while read -r macro field; do
+        printf '%s %s\n' "$field" \
+            "$(sed -n "s/^#define $macro \"\(.*\)\"\$/\1/p" "$CONFIG_C")"
+    done >>"$W/defaults"
+
 # The entries under KEYS in conf.5: the key is the first word of the line
 # after each .TP.  entry KEY prints that entry's source lines.
 awk '/^\.SH /{ keys = ($0 ~ /^\.SH KEYS/) } keys && prev ~ /^\.TP/ { print $2 } { prev = $0 }' \
@@ -141,6 +150,8 @@ expected_default() {
         parse_bool:true)            echo yes ;;
         parse_bool:*)               echo no ;;
         parse_log_level:LOGL_*)     value=${value#LOGL_}; echo "${value,,}" ;;
+        *:CERT_MODE_*)              value=${value#CERT_MODE_}; echo "${value,,}" ;;
+        parse_internal_hosts:?*)    echo "$value" ;;
         parse_octal:0[0-7]*)        echo "$value" ;;
         *:true)                     choice_word "$parser" 1 ;;
         *:false|*:)                 case $parser in
