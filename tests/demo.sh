@@ -68,7 +68,7 @@ scenarios=(
     "inbound from a listed domain|out|dr.durand@chu-lille.mssante.fr|$LOCAL"
     "inbound bounce (null sender)|out|<>|$LOCAL"
     "our own domain, from outside|out|directeur@chu-test.mssante.fr|$LOCAL"
-    "route address (percent hack)|out|dr.durand@chu-lille.mssante.fr|dr.martin%chu-test.mssante.fr@[127.0.0.1]"
+    "route address (percent hack)|in|$LOCAL|victim%gmail.com@chu-test.mssante.fr"
 )
 
 # final_reply FILE: the reply that decided the message's fate: the first

@@ -77,10 +77,15 @@ verdict_of() {
 }
 
 # tls_seen HOW: Postfix logged a TLS session of that kind (Trusted,
-# Untrusted, Anonymous) for the last message.
+# Untrusted, Anonymous) for the last message (the log is written by
+# postlogd, a moment after the session: up to 5 s).
 tls_seen() {
-    maillog | grep -E "(Trusted|Untrusted|Anonymous) TLS connection established" | tail -1 |
-        grep -q "^.*: $1 TLS connection" && return 0
+    local i
+    for i in $(seq 1 50); do
+        maillog | grep -E "(Trusted|Untrusted|Anonymous) TLS connection established" | tail -1 |
+            grep -q ": $1 TLS connection" && return 0
+        sleep 0.1
+    done
     h_fail "last TLS session was not \"$1\": $(maillog | grep 'TLS connection established' | tail -1)"
 }
 

@@ -11,6 +11,11 @@
 # Postfix delivers "localhost" and $myhostname itself (mydestination), its
 # local service handing them to the sink, so that {rcpt_mailer} is
 # "local" as on a real MX without anything written to /var/mail.
+#
+# postfix-examples/main.cf.snippet turns allow_percent_hack and
+# swap_bangpath off; this Postfix turns them back on (Postfix's defaults),
+# because the milter must refuse route addresses on its own: a server
+# whose main.cf kept the defaults is exactly the one issue 10 is about.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 h_require_root
@@ -25,7 +30,8 @@ start_capsink || exit 1
 free_port MILTER_PORT || exit 1
 H_PF_LOCAL_SERVICE="local unix - - n - - smtp"
 start_postfix "inet:127.0.0.1:$MILTER_PORT" "mydestination = localhost, \$myhostname" \
-    "local_transport = local:[127.0.0.1]:$SINK_PORT" || exit 1
+    "local_transport = local:[127.0.0.1]:$SINK_PORT" \
+    "allow_percent_hack = yes" "swap_bangpath = yes" || exit 1
 conf=$W/milter/mssante-milter.conf
 milter_conf "$conf"
 sed -i 's/^LogLevel info$/LogLevel debug/' "$conf"
@@ -120,6 +126,11 @@ send_mail own-inside "directeur@chu-test.mssante.fr" "$LOCAL"
 check "own domain from the inside: delivered" delivered own-inside
 
 # --- route addresses -----------------------------------------------------------
+
+mkdir -p "$W/snippet"
+cp "$H_ROOT/postfix-examples/main.cf.snippet" "$W/snippet/main.cf"
+check "main.cf.snippet turns allow_percent_hack and swap_bangpath off" \
+    test "$(postconf -c "$W/snippet" -h allow_percent_hack swap_bangpath 2>/dev/null | tr '\n' ' ')" = "no no "
 
 # Aimed at a destination Postfix delivers itself ([127.0.0.1], localhost),
 # Postfix's defaults (allow_percent_hack, swap_bangpath,
