@@ -194,7 +194,10 @@ static void print_text_message(const struct check_opts *o, const struct message_
                reply[0] ? "  " : "", reply);
     }
     reply_text(&r->final, reply, sizeof(reply));
-    if (r->final.action == ACT_CONTINUE)
+    if (r->final.action == ACT_CONTINUE && r->accepted < (unsigned)r->n)
+        printf("verdict     accept for %u of %d recipients (the others refused at RCPT TO)\n",
+               r->accepted, r->n);
+    else if (r->final.action == ACT_CONTINUE)
         printf("verdict     accept\n");
     else
         printf("verdict     %s at %s: %s\n", verdict_word(&r->final),
