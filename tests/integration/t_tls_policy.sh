@@ -14,7 +14,8 @@
 #    the queue, "Server certificate not verified"), never bounced.
 # 3. The daemon rewrites TLSPolicyFile within WhitelistPoll when a new list
 #    (the domain's CN changed) is published, without a restart; after
-#    "postfix reload" the same delivery is deferred.
+#    "postfix reload" the same delivery is deferred; a rollback brings the
+#    previous CNs back.
 # 4. An unwritable TLSPolicyFile: logged, mail still flows, written as
 #    soon as it can be.
 #
@@ -163,6 +164,37 @@ ctl -c "$conf" --json whitelist tls-policy --out "$W/ctl/j" >"$W/ctl/json" 2>/de
 check "--json reports the table it wrote" \
     /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["domains"] == 3 and d["level"] == "secure" and d["dropped_domains"] == 1 and d["dropped_cns"] == 3))' "$W/ctl/json"
 
+# The CNs come from the version in Redis, checked like its domains.
+v1=$(redis-cli -p "$REDIS_PORT" --raw get mssante:wl:current)
+rmeta=mssante:wl:v:$v1:meta
+pairs=$(redis-cli -p "$REDIS_PORT" --raw hget "$rmeta" certs)
+# chu-test 1, chu-tls 2, clinique-tls 1, bizarre 3 (usable or not, they are CNs)
+same "meta counts the version's (domain, CN) pairs" "$pairs" 7
+redis-cli -p "$REDIS_PORT" hset "$rmeta" certs 99 >/dev/null
+ctl -c "$conf" whitelist tls-policy >/dev/null 2>"$W/ctl/err4"
+rc=$?
+same "a version whose CN count does not add up is refused (exit 3)" "$rc" 3
+check "... saying so" contains "$(cat "$W/ctl/err4")" "has 7 operator CNs, its metadata says 99"
+redis-cli -p "$REDIS_PORT" hdel "$rmeta" certs >/dev/null
+ctl -c "$conf" whitelist tls-policy >"$W/ctl/old-version" 2>/dev/null
+check "a version published before the count was kept is still read" \
+    cmp -s "$map" "$W/ctl/old-version"
+redis-cli -p "$REDIS_PORT" hset "$rmeta" certs "$pairs" >/dev/null
+
+# A snapshot from before the CNs were kept: no table rather than an empty one.
+old_conf=$W/ctl/old.conf
+printf 'LocalDomains chu-test.mssante.fr\nWhitelistFile %s\nSnapshotFile %s\n' \
+    "$W/ctl/no-such-list.xml" "$W/ctl/v1.snap" >"$old_conf"
+printf '%s\n' "# mssante-milter whitelist snapshot" "format 1" "version 3" \
+    "generated 2025-03-13T14:54:10Z" "sha256" "source /x.xml" "loaded 1" "entries 1" \
+    "count 1" "domains" "chu-tls.mssante.fr" "end 1" >"$W/ctl/v1.snap"
+ctl -c "$old_conf" whitelist tls-policy --out "$W/ctl/from-old" >/dev/null 2>"$W/ctl/err5"
+rc=$?
+same "a format-1 snapshot: tls-policy exits 3" "$rc" 3
+check "... warning that the snapshot holds no CNs" \
+    contains "$(cat "$W/ctl/err5")" "is in the old format 1: it holds no operator certificate CNs"
+check "... and writes no table" test ! -e "$W/ctl/from-old"
+
 # ------------------------------------- 2. Postfix delivering through it
 
 if ! h_private_hosts_ok; then
@@ -265,6 +297,22 @@ check "after postfix reload: the sink whose CN left the list is refused (deferre
     deferred_for dr.d@chu-tls.mssante.fr
 check "... and the message is kept, not bounced" never_bounced dr.d@chu-tls.mssante.fr
 
+# policy_becomes FILE KEY WANT: within 10 s, Postfix finds WANT for KEY.
+policy_becomes() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(pmq "$1" "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    h_fail "after 10s $2 gives \"$(pmq "$1" "$2")\", not \"$3\""
+}
+
+check "mssantectl whitelist rollback" ctl_ok -c "$conf" whitelist rollback
+check "the daemon swaps back to the previous version" \
+    wait_milter_log "whitelist swapped: version=$v1 old=$v2 " 10
+check "... and TLSPolicyFile gets that version's CNs back" \
+    policy_becomes "$policy" chu-tls.mssante.fr "secure match=$SINK_CN:mx2.operateur-tls.test"
+
 # ------------------------------- 4. TLSPolicyFile cannot be written
 
 stop_milter "before the unwritable-directory case"
@@ -279,6 +327,6 @@ mkdir -p "$W/tls-missing"
 check "once the directory exists, the next poll writes it" \
     wait_milter_log "TLSPolicyFile $W/tls-missing/policy written again after an error" 10
 same "... the table of the list in force" "$(pmq "$W/tls-missing/policy" chu-tls.mssante.fr)" \
-    "secure match=mx2.operateur-tls.test:mx3.operateur-tls.test"
+    "secure match=$SINK_CN:mx2.operateur-tls.test"
 stop_milter
 exit 0
