@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +15,6 @@
 #include <unistd.h>
 
 #include "common/atomicfile.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* "DIR/.NAME.XXXXXX" for PATH; -1 when it does not fit. */
 static int temp_name(const char *path, char *out, size_t size)
@@ -53,12 +38,12 @@ int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
     if (path == NULL || path[0] == '\0'
         || snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path)
         || temp_name(path, af->tmp, sizeof(af->tmp)) < 0) {
-        set_err(err, errlen, "%s: path too long", path ? path : "(null)");
+        snprintf(err, errlen, "%s: path too long", path ? path : "(null)");
         return -1;
     }
     if ((fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
         saved = errno;
-        set_err(err, errlen, "%s: cannot create a temporary file in its directory: %s",
+        snprintf(err, errlen, "%s: cannot create a temporary file in its directory: %s",
                 path, strerror(saved));
         af->tmp[0] = '\0';
         return -1;
@@ -67,7 +52,7 @@ int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
         saved = errno;
         close(fd);
         atomic_file_abort(af);
-        set_err(err, errlen, "%s: cannot prepare the temporary file: %s", path, strerror(saved));
+        snprintf(err, errlen, "%s: cannot prepare the temporary file: %s", path, strerror(saved));
         return -1;
     }
     return 0;
@@ -90,28 +75,28 @@ int atomic_file_commit(struct atomic_file *af, char *err, size_t errlen)
     int saved;
 
     if (af->fp == NULL) {
-        set_err(err, errlen, "%s: not open", af->path);
+        snprintf(err, errlen, "%s: not open", af->path);
         return -1;
     }
     errno = 0;
     if (ferror(af->fp) || fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0) {
         saved = errno ? errno : EIO;
         atomic_file_abort(af);
-        set_err(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
+        snprintf(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
         return -1;
     }
     if (fclose(af->fp) != 0) {
         saved = errno;
         af->fp = NULL;
         atomic_file_abort(af);
-        set_err(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
+        snprintf(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
         return -1;
     }
     af->fp = NULL;
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         atomic_file_abort(af);
-        set_err(err, errlen, "%s: cannot install: %s", af->path, strerror(saved));
+        snprintf(err, errlen, "%s: cannot install: %s", af->path, strerror(saved));
         return -1;
     }
     af->tmp[0] = '\0';

@@ -12,7 +12,7 @@
  *
  * DIAGNOSTICS: every failure removes the temporary file, leaves the target
  * untouched, and writes one line naming the file and the system error into
- * err.
+ * err (which must not be NULL).
  */
 #ifndef MSSANTE_ATOMICFILE_H
 #define MSSANTE_ATOMICFILE_H
