@@ -10,6 +10,11 @@
  *
  * status says which list is in force and how old it is: the ANS list
  * changes every few days, and a stale one silently refuses new operators.
+ *
+ * tls-policy writes the Postfix smtp_tls_policy_maps table of the list in
+ * force (whitelist/tlspolicy.h), the one the daemon keeps in TLSPolicyFile:
+ * outbound mail to an MSSante domain then needs a verified certificate
+ * whose name is one of the CNs its operator listed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,7 @@
 #include "whitelist/domainset.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
+#include "whitelist/tlspolicy.h"
 
 #define ERR_MAX 1024
 
@@ -204,6 +210,112 @@ static int whitelist_status(const struct ctl *ctl)
     return rc;
 }
 
+static void tls_warn(void *arg, const char *domain, const char *cn)
+{
+    (void)arg;
+    if (cn != NULL)
+        ctl_warn("CN \"%s\" of %s is not a plain host name: left out of its match= list",
+                 cn, domain);
+    else
+        ctl_warn("%s has no usable CN: not in the table", domain);
+}
+
+struct tls_args {
+    const char *out;                 /* NULL: standard output */
+    enum tls_policy_level level;
+};
+
+/* [--out FILE] [--level secure|encrypt], also as --out=FILE. */
+static int tls_parse_args(const struct ctl *ctl, int argc, char **argv, struct tls_args *a)
+{
+    int i;
+
+    a->out = NULL;
+    a->level = ctl->cfg->tls_policy_encrypt ? TLS_POLICY_ENCRYPT : TLS_POLICY_SECURE;
+    for (i = 2; i < argc; i++) {
+        const char *v = NULL;
+
+        if (strncmp(argv[i], "--out=", 6) == 0 || strncmp(argv[i], "--level=", 8) == 0)
+            v = strchr(argv[i], '=') + 1;
+        else if ((strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--level") == 0)
+                 && i + 1 < argc)
+            v = argv[i + 1];
+        if (v == NULL || v[0] == '\0') {
+            ctl_error("usage: mssantectl whitelist tls-policy [--out FILE]"
+                      " [--level secure|encrypt]");
+            return -1;
+        }
+        if (strncmp(argv[i], "--out", 5) == 0) {
+            a->out = v;
+        } else if (tls_policy_level_parse(v, &a->level) < 0) {
+            ctl_error("--level: expected secure or encrypt, got \"%s\"", v);
+            return -1;
+        }
+        if (strchr(argv[i], '=') == NULL)
+            i++;
+    }
+    if (ctl->json && a->out == NULL) {
+        ctl_error("whitelist tls-policy: --json needs --out (the table itself is not JSON)");
+        return -1;
+    }
+    return 0;
+}
+
+static int tls_report(const struct ctl *ctl, const struct tls_args *a,
+                      const struct wl_info *info, const struct tls_policy_stats *st)
+{
+    json_t *o;
+
+    if (!ctl->json) {
+        printf("wrote %s: %zu domains, level %s, from whitelist version %s (%s)\n", a->out,
+               st->domains, tls_policy_level_name(a->level), info->version,
+               wl_origin_name(info->origin));
+        return CTL_OK;
+    }
+    o = json_object();
+    json_object_set_new(o, "file", json_text(a->out));
+    json_object_set_new(o, "level", json_text(tls_policy_level_name(a->level)));
+    json_object_set_new(o, "domains", json_integer((json_int_t)st->domains));
+    json_object_set_new(o, "cns", json_integer((json_int_t)st->cns));
+    json_object_set_new(o, "dropped_cns", json_integer((json_int_t)st->cns_dropped));
+    json_object_set_new(o, "dropped_domains", json_integer((json_int_t)st->domains_dropped));
+    json_object_set_new(o, "version", json_text(info->version));
+    json_object_set_new(o, "origin", json_text(wl_origin_name(info->origin)));
+    return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
+}
+
+static int whitelist_tls_policy(const struct ctl *ctl, int argc, char **argv)
+{
+    char err[ERR_MAX];
+    struct tls_policy_stats st;
+    struct tls_args a;
+    struct wl_info info;
+    int rc;
+
+    if (tls_parse_args(ctl, argc, argv, &a) < 0)
+        return CTL_USAGE;
+    if (wl_find(ctl->cfg, true, &info) < 0)
+        return CTL_UNAVAILABLE;
+    if (info.wl->certs == NULL) {
+        ctl_error("the list in use carries no operator certificate CNs (a snapshot in the"
+                  " old format 1): no table written");
+        wl_info_release(&info);
+        return CTL_UNAVAILABLE;
+    }
+    if (a.out == NULL) {
+        rc = tls_policy_print(stdout, info.wl, a.level, &st, tls_warn, NULL) < 0
+             ? CTL_UNAVAILABLE : CTL_OK;
+    } else if (tls_policy_write(a.out, info.wl, a.level, &st, tls_warn, NULL,
+                                err, sizeof(err)) < 0) {
+        ctl_error("%s", err);
+        rc = CTL_UNAVAILABLE;
+    } else {
+        rc = tls_report(ctl, &a, &info, &st);
+    }
+    wl_info_release(&info);
+    return rc;
+}
+
 int cmd_whitelist(const struct ctl *ctl, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "load") == 0) {
@@ -220,11 +332,14 @@ int cmd_whitelist(const struct ctl *ctl, int argc, char **argv)
         }
         return whitelist_status(ctl);
     }
+    if (argc >= 2 && strcmp(argv[1], "tls-policy") == 0)
+        return whitelist_tls_policy(ctl, argc, argv);
     if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
         return cmd_whitelist_fetch(ctl, argc, argv);
     if (argc >= 2 && strcmp(argv[1], "rollback") == 0)
         return cmd_whitelist_rollback(ctl, argc, argv);
-    ctl_error("whitelist: expected \"load FILE\", \"status\", \"fetch\" or \"rollback\"%s%s",
+    ctl_error("whitelist: expected \"load FILE\", \"status\", \"tls-policy\", \"fetch\" or"
+              " \"rollback\"%s%s",
               argc >= 2 ? ", not " : "", argc >= 2 ? argv[1] : "");
     return CTL_USAGE;
 }

@@ -40,6 +40,14 @@ static bool parse_fin_content(struct config *cfg, const struct key_def *key, con
     return parse_choice(cfg, key, value, "reject", "accept", why, whylen);
 }
 
+/* ---- two-word keys (whitelist/tlspolicy.h) ----------------------------- */
+
+static bool parse_tls_level(struct config *cfg, const struct key_def *key, const char *value,
+                            char *why, size_t whylen)
+{
+    return parse_choice(cfg, key, value, "secure", "encrypt", why, whylen);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define OFF(f) offsetof(struct config, f)
@@ -92,6 +100,8 @@ static const struct key_def keys[] = {
     { "NotifyMaxAge",   parse_duration,      OFF(notify_max_age_ms), 60000, 1728000000 },
     { "NotifyMaxAttempts", parse_int,        OFF(notify_max_attempts), 0, 1000000 },
     { "NotifyTimeout",  parse_duration,      OFF(notify_timeout_ms), 1000, 600000 },
+    { "TLSPolicyFile",  parse_string,        OFF(tls_policy_file),   0, 0 },
+    { "TLSPolicyLevel", parse_tls_level,     OFF(tls_policy_encrypt), 0, 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -398,6 +408,7 @@ void config_free(struct config *cfg)
     free(cfg->notify_smtp);
     free(cfg->notify_sender);
     free(cfg->notify_template_file);
+    free(cfg->tls_policy_file);
     notify_template_free(cfg->notify_template);
     free(cfg);
 }

@@ -70,6 +70,12 @@ struct config {
     int whitelist_refresh_ms;          /* WhitelistRefresh, 0 = no refresh thread */
     int whitelist_max_age_ms;          /* WhitelistMaxAge, 0 = no warning */
 
+    /* Outbound TLS toward the trust space (whitelist/tlspolicy.h): the
+     * Postfix smtp_tls_policy_maps table the daemon keeps in step with
+     * the list in force. */
+    char *tls_policy_file;             /* TLSPolicyFile; NULL = not written */
+    bool tls_policy_encrypt;           /* TLSPolicyLevel encrypt (default secure) */
+
     /* Patients (milter/patients.h): INS check, [FIN], conversations. */
     bool patient_key_warn;             /* PatientKeyCheck warn (default reject) */
     bool fin_content_accept;           /* FinWithContent accept (default reject) */

@@ -160,7 +160,8 @@ static int apply_command_line(struct config *cfg)
         || absolutize(&cfg->pid_file) < 0 || absolutize(&cfg->whitelist_file) < 0
         || absolutize(&cfg->snapshot_file) < 0 || absolutize(&cfg->whitelist_ca_file) < 0
         || absolutize(&cfg->whitelist_client_cert) < 0
-        || absolutize(&cfg->whitelist_client_key) < 0 || absolutize(&cfg->stats_file) < 0)
+        || absolutize(&cfg->whitelist_client_key) < 0 || absolutize(&cfg->stats_file) < 0
+        || absolutize(&cfg->tls_policy_file) < 0)
         return -1;
     return 0;
 }

@@ -252,6 +252,9 @@ static const struct restart_key restart_keys[] = {
     KEY("NotifyMaxAge", K_INT, notify_max_age_ms),
     KEY("NotifyMaxAttempts", K_INT, notify_max_attempts),
     KEY("NotifyTimeout", K_INT, notify_timeout_ms),
+    /* Written by the whitelist poller with the startup configuration (whitelist/live.c). */
+    KEY("TLSPolicyFile", K_STRING, tls_policy_file),
+    KEY("TLSPolicyLevel", K_BOOL, tls_policy_encrypt),
 };
 
 typedef char **strlist;      /* so that "const strlist *" reads as meant */

@@ -9,8 +9,6 @@
  * the time.  After a good round in Redis the thread reads the cluster's
  * notification counters back into stats.c for the next StatsFile.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +18,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/atomicfile.h"
 #include "common/log.h"
 #include "common/stopsignal.h"
 #include "milter/service.h"
@@ -253,36 +252,17 @@ int stats_write_prometheus(FILE *fp)
 
 int stats_write_file(const char *path, char *err, size_t errlen)
 {
-    char tmp[4096];
-    FILE *fp;
-    int fd;
+    struct atomic_file af;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "path too long");
-        return -1;
-    }
     /* 0644: node_exporter runs as another user. */
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    if (atomic_file_open(&af, path, 0644, err, errlen) < 0)
+        return -1;
+    if (stats_write_prometheus(af.fp) < 0) {
+        atomic_file_abort(&af);
+        snprintf(err, errlen, "%s: write error", path);
         return -1;
     }
-    if ((fp = fdopen(fd, "w")) == NULL) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (stats_write_prometheus(fp) < 0 || fclose(fp) != 0) {
-        snprintf(err, errlen, "%s: write error", tmp);
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errlen, "rename to %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return atomic_file_commit(&af, err, errlen);
 }
 
 /* ---- the node HASH ------------------------------------------------------------ */

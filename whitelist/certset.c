@@ -49,7 +49,7 @@ struct certset *certset_new(size_t expected_domains)
     set->cns = strtab_new(n / 8 + 16, 23);
     set->head_cap = n;
     set->head = calloc(n, sizeof(*set->head));
-    set->links_cap = n + n / 4;
+    set->links_cap = n + n / 2;      /* the real list: 1.26 CNs per domain */
     set->links = malloc(set->links_cap * sizeof(*set->links));
     if (set->domains == NULL || set->cns == NULL || set->head == NULL || set->links == NULL) {
         certset_free(set);

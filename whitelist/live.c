@@ -12,6 +12,12 @@
  *
  * Errors talking to Redis are logged once per outage, not once per poll:
  * a Redis restart must not flood the mail log.
+ *
+ * TLSPolicyFile (whitelist/tlspolicy.h) is rewritten after every install,
+ * by the thread that installed the list, never by a milter thread: a slow
+ * or full disk delays the table, not the mail.  A failed write leaves the
+ * previous table in place for Postfix, is logged once, and is retried at
+ * every poll until it succeeds.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +35,7 @@
 #include "whitelist/live.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
+#include "whitelist/tlspolicy.h"
 
 #define ERR_MAX 512
 
@@ -41,6 +48,11 @@ static char in_force[sizeof(((struct whitelist *)0)->version)];
 static char in_force_sha[sizeof(((struct whitelist *)0)->sha256)];
 static bool seed_pending;     /* WhitelistFile not yet offered to Redis */
 static bool recheck_pending;  /* compare content even if the version id matches */
+
+/* TLSPolicyFile: not yet written for the list in force, and the last
+ * failure (logged once).  Installer threads only. */
+static bool policy_pending;
+static char policy_error[ERR_MAX];
 
 static pthread_t poll_thread;
 static bool poll_running;
@@ -55,6 +67,55 @@ const struct whitelist *live_acquire(void)
 void live_release(void)
 {
     pthread_rwlock_unlock(&live_lock);
+}
+
+#define POLICY_WARN_MAX 5   /* dropped CNs named per write; then a count */
+
+static void policy_warn(void *arg, const char *domain, const char *cn)
+{
+    size_t *n = arg;
+
+    if ((*n)++ >= POLICY_WARN_MAX)
+        return;
+    if (cn != NULL)
+        log_warning("TLSPolicyFile: CN \"%s\" of %s is not a plain host name: left out of"
+                    " its match= list", cn, domain);
+    else
+        log_warning("TLSPolicyFile: %s has no usable CN: not in the table (outbound TLS to"
+                    " it follows smtp_tls_security_level)", domain);
+}
+
+/* Write TLSPolicyFile for WL, the list in force.  A failure is logged
+ * (once for the same error) and retried from the poll loop. */
+static void write_tls_policy(const struct whitelist *wl)
+{
+    const char *path = live_cfg->tls_policy_file;
+    enum tls_policy_level level = live_cfg->tls_policy_encrypt ? TLS_POLICY_ENCRYPT
+                                                               : TLS_POLICY_SECURE;
+    struct tls_policy_stats st;
+    char err[ERR_MAX];
+    size_t warned = 0;
+
+    if (path == NULL || wl == NULL)
+        return;
+    if (tls_policy_write(path, wl, level, &st, policy_warn, &warned, err, sizeof(err)) < 0) {
+        policy_pending = true;
+        if (strcmp(err, policy_error) != 0)
+            log_error("cannot write TLSPolicyFile %s; Postfix keeps the table it has"
+                      " (mail is not affected), retrying every WhitelistPoll", err);
+        snprintf(policy_error, sizeof(policy_error), "%s", err);
+        return;
+    }
+    if (warned > POLICY_WARN_MAX)
+        log_warning("TLSPolicyFile: %zu CNs or domains left out in all", warned);
+    if (policy_error[0] != '\0')
+        log_notice("TLSPolicyFile %s written again after an error", path);
+    policy_pending = false;
+    policy_error[0] = '\0';
+    log_info("TLSPolicyFile %s written: version=%s level=%s domains=%zu cns=%zu"
+             " dropped_cns=%zu dropped_domains=%zu", path, wl->version,
+             tls_policy_level_name(level), st.domains, st.cns, st.cns_dropped,
+             st.domains_dropped);
 }
 
 /* Make WL the list in force (takes ownership) and log the change. */
@@ -78,6 +139,7 @@ static void install(struct whitelist *wl, const char *how)
              how, wl->version, old_version[0] ? old_version : "none",
              domainset_count(wl->domains), wl->entries, certset_pairs(wl->certs),
              wl->generated[0] ? wl->generated : "unknown", wl->source);
+    write_tls_policy(wl);
 }
 
 static void save_snapshot(const struct whitelist *wl)
@@ -257,6 +319,10 @@ static void *poll_main(void *arg)
     while (!stop_signal_wait_ms(&poll_stop, live_cfg->whitelist_poll_ms)) {
         int rc;
 
+        /* The poller is the only installer now: live_list is ours to read. */
+        if (policy_pending)
+            write_tls_policy(live_list);
+
         if (c == NULL) {
             if ((c = store_connect(live_cfg, err, sizeof(err))) == NULL) {
                 if (!outage)
@@ -323,6 +389,8 @@ int live_start(const struct config *cfg)
     in_force_sha[0] = '\0';
     seed_pending = true;
     recheck_pending = false;
+    policy_pending = false;
+    policy_error[0] = '\0';
 
     if (!cfg->redis_enabled)
         start_without_redis();

@@ -24,21 +24,19 @@
  * read on a cold start with Redis down, i.e. exactly when nothing else can
  * vouch for it, so the reader is strict: a wrong header, a bad or duplicate
  * domain, a missing "end" or a count that does not add up refuses the whole
- * file rather than serve part of a list.  The writer goes through a
- * temporary file, fsync and rename so a crash leaves either the old
- * snapshot or the new one, never a mix.
+ * file rather than serve part of a list.  The writer goes through
+ * common/atomicfile.h (temporary file, fsync, rename) so a crash leaves
+ * either the old snapshot or the new one, never a mix.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/atomicfile.h"
 #include "whitelist/snapshot.h"
 
 #define SNAP_MAGIC   "# mssante-milter whitelist snapshot"
@@ -116,59 +114,22 @@ static int write_body(FILE *fp, const struct whitelist *wl)
     return ferror(fp) ? -1 : 0;
 }
 
-/* Make the rename itself durable. */
-static void sync_parent_dir(const char *path)
-{
-    char *copy = strdup(path);
-    int fd;
-
-    if (copy == NULL)
-        return;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int snapshot_write(const char *path, const struct whitelist *wl, char *err, size_t errlen)
 {
-    char tmp[4096];
-    FILE *fp;
-    int fd, saved;
+    struct atomic_file af;
 
     if (wl == NULL || domainset_count(wl->domains) == 0) {
         set_err(err, errlen, "snapshot %s: refusing to write an empty whitelist", path);
         return -1;
     }
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-        set_err(err, errlen, "snapshot %s: path too long", path);
+    if (atomic_file_open(&af, path, 0644, err, errlen) < 0)
+        return -1;
+    if (write_body(af.fp, wl) != 0) {
+        atomic_file_abort(&af);
+        set_err(err, errlen, "snapshot %s: write failed", path);
         return -1;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
-        saved = errno;
-        if (fd >= 0)
-            close(fd);
-        set_err(err, errlen, "snapshot %s: cannot create %s: %s", path, tmp, strerror(saved));
-        return -1;
-    }
-    if (write_body(fp, wl) != 0 || fflush(fp) != 0 || fsync(fd) != 0) {
-        saved = errno;
-        fclose(fp);
-        unlink(tmp);
-        set_err(err, errlen, "snapshot %s: write failed: %s", path, strerror(saved));
-        return -1;
-    }
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        set_err(err, errlen, "snapshot %s: cannot install: %s", path, strerror(saved));
-        return -1;
-    }
-    sync_parent_dir(path);
-    return 0;
+    return atomic_file_commit(&af, err, errlen);
 }
 
 /* ----------------------------------------------------------------- read */

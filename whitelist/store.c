@@ -315,10 +315,45 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
     return 1;
 }
 
-/* Add the members of one SSCAN page.  0 or -1. */
-static int add_page(struct domainset *set, const redisReply *members, const char *key,
+/* One page of SSCAN / HSCAN items: 0, or -1 + err. */
+typedef int (*page_fn)(const redisReply *items, const char *key, void *arg,
+                       char *err, size_t errlen);
+
+/* Walk KEY with VERB (SSCAN or HSCAN) in large pages, handing each page to
+ * FN.  0, or -1 + err. */
+static int scan_all(redisContext *c, const char *verb, const char *key, page_fn fn,
+                    void *arg, char *err, size_t errlen)
+{
+    char cursor[32] = "0";
+
+    do {
+        const char *argv[] = { verb, key, cursor, "COUNT", SCAN_COUNT };
+        redisReply *r = wls_run(c, err, errlen, 5, argv);
+        int rc;
+
+        if (r == NULL)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+            || r->element[0]->type != REDIS_REPLY_STRING
+            || r->element[1]->type != REDIS_REPLY_ARRAY
+            || wls_copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
+            redis_command_error(c, r, verb, NULL, err, errlen);
+            freeReplyObject(r);
+            return -1;
+        }
+        rc = fn(r->element[1], key, arg, err, errlen);
+        freeReplyObject(r);
+        if (rc < 0)
+            return -1;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* Add the members of one SSCAN page to the domain set ARG. */
+static int add_page(const redisReply *members, const char *key, void *arg,
                     char *err, size_t errlen)
 {
+    struct domainset *set = arg;
     size_t i;
 
     for (i = 0; i < members->elements; i++) {
@@ -341,40 +376,13 @@ static int add_page(struct domainset *set, const redisReply *members, const char
     return 0;
 }
 
-static int scan_domains(redisContext *c, const char *key, struct domainset *set,
-                        char *err, size_t errlen)
-{
-    char cursor[32] = "0";
-
-    do {
-        const char *argv[] = { "SSCAN", key, cursor, "COUNT", SCAN_COUNT };
-        redisReply *r = wls_run(c, err, errlen, 5, argv);
-        int rc;
-
-        if (r == NULL)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
-            || r->element[0]->type != REDIS_REPLY_STRING
-            || r->element[1]->type != REDIS_REPLY_ARRAY
-            || wls_copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
-            redis_command_error(c, r, "SSCAN", NULL, err, errlen);
-            freeReplyObject(r);
-            return -1;
-        }
-        rc = add_page(set, r->element[1], key, err, errlen);
-        freeReplyObject(r);
-        if (rc < 0)
-            return -1;
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
-}
-
 /* Add one HSCAN page of domain -> "CN\nCN..." fields.  Strict like the
  * domain set: only our publishers write there, so anything odd means the
  * version is damaged, and serving it would refuse real operators. */
-static int add_cert_page(struct whitelist *wl, const redisReply *fields, const char *key,
+static int add_cert_page(const redisReply *fields, const char *key, void *arg,
                          char *err, size_t errlen)
 {
+    struct whitelist *wl = arg;
     size_t i;
 
     for (i = 0; i + 1 < fields->elements; i += 2) {
@@ -409,34 +417,6 @@ static int add_cert_page(struct whitelist *wl, const redisReply *fields, const c
     return 0;
 }
 
-static int scan_certs(redisContext *c, const char *key, struct whitelist *wl,
-                      char *err, size_t errlen)
-{
-    char cursor[32] = "0";
-
-    do {
-        const char *argv[] = { "HSCAN", key, cursor, "COUNT", SCAN_COUNT };
-        redisReply *r = wls_run(c, err, errlen, 5, argv);
-        int rc;
-
-        if (r == NULL)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
-            || r->element[0]->type != REDIS_REPLY_STRING
-            || r->element[1]->type != REDIS_REPLY_ARRAY
-            || wls_copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
-            redis_command_error(c, r, "HSCAN", NULL, err, errlen);
-            freeReplyObject(r);
-            return -1;
-        }
-        rc = add_cert_page(wl, r->element[1], key, err, errlen);
-        freeReplyObject(r);
-        if (rc < 0)
-            return -1;
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
-}
-
 /* The CNs of version ID into WL, checked against the pair count in meta
  * (or, for a version that predates it, against the version still being
  * there once read: its keys are deleted together).  0 or -1. */
@@ -453,7 +433,7 @@ static int load_certs(redisContext *c, const char *prefix, const char *id,
         redis_seterr(err, errlen, "out of memory");
         return -1;
     }
-    if (scan_certs(c, key, wl, err, errlen) < 0)
+    if (scan_all(c, "HSCAN", key, add_cert_page, wl, err, errlen) < 0)
         return -1;
     if (m->certs >= 0) {
         if ((size_t)m->certs == certset_pairs(wl->certs))
@@ -491,7 +471,7 @@ struct whitelist *store_load_version(redisContext *c, const char *prefix, const 
         whitelist_free(wl);
         return NULL;
     }
-    if (scan_domains(c, key, wl->domains, err, errlen) < 0) {
+    if (scan_all(c, "SSCAN", key, add_page, wl->domains, err, errlen) < 0) {
         whitelist_free(wl);
         return NULL;
     }

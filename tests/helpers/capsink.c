@@ -2,7 +2,7 @@
  * capsink.c - a capture sink for the integration tests: the smallest SMTP
  * server that accepts every message and keeps it on disk.
  *
- *   capsink PORT DIR
+ *   capsink PORT DIR [CERT KEY]
  *
  * Listens on 127.0.0.1:PORT only.  Each accepted message becomes
  * DIR/msg-<seq>.eml, written under a temporary name and renamed into place,
@@ -14,6 +14,12 @@
  *
  * followed by the message as received, dot-unstuffed, with CRLF turned into
  * LF so that tests can grep it.
+ *
+ * With CERT and KEY (PEM) it offers STARTTLS (RFC 3207) with that
+ * certificate, standing in for a remote MSSante MTA, and a message received
+ * over TLS gets one more envelope line, "X-Capsink-TLS: <protocol> <cipher>".
+ * The handshake and the TLS reads are blocking, bounded by a socket
+ * timeout: good enough for a test helper on loopback.
  *
  * One process, one poll() loop, any number of concurrent connections
  * (Postfix opens several when the queue has work).  SIGTERM or SIGINT ends
@@ -32,11 +38,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_CONN     64
 #define LINE_MAX_LEN 8192        /* longer lines are refused, not truncated */
 #define MAX_RCPT     1000
+#define TLS_TIMEOUT  10          /* seconds, for the handshake and each TLS read */
 
 struct buf {
     char *data;
@@ -46,6 +57,7 @@ struct buf {
 
 struct conn {
     int fd;
+    SSL *ssl;                    /* after STARTTLS */
     int in_data;                 /* between DATA's 354 and the final "." */
     struct buf in;               /* bytes read, not yet split into lines */
     struct buf msg;              /* message text being received */
@@ -56,6 +68,7 @@ struct conn {
 
 static volatile sig_atomic_t stop_requested;
 static const char *out_dir;
+static SSL_CTX *tls_ctx;         /* NULL: no STARTTLS */
 static unsigned long next_seq = 1;
 
 static void on_signal(int sig)
@@ -95,6 +108,24 @@ static void buf_consume(struct buf *b, size_t n)
         b->data[b->len] = '\0';
 }
 
+static ssize_t conn_write(struct conn *c, const char *p, size_t n)
+{
+    if (c->ssl != NULL) {
+        int w = SSL_write(c->ssl, p, (int)n);
+        return w > 0 ? (ssize_t)w : -1;
+    }
+    return write(c->fd, p, n);
+}
+
+static ssize_t conn_read(struct conn *c, char *p, size_t n)
+{
+    if (c->ssl != NULL) {
+        int r = SSL_read(c->ssl, p, (int)n);
+        return r > 0 ? (ssize_t)r : -1;
+    }
+    return read(c->fd, p, n);
+}
+
 /* Replies are a few bytes: a blocking write is fine, and a peer that went
  * away only costs us that connection. */
 static int reply(struct conn *c, const char *fmt, ...)
@@ -111,7 +142,7 @@ static int reply(struct conn *c, const char *fmt, ...)
     line[n++] = '\r';
     line[n++] = '\n';
     for (int off = 0; off < n;) {
-        ssize_t w = write(c->fd, line + off, (size_t)(n - off));
+        ssize_t w = conn_write(c, line + off, (size_t)(n - off));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -137,6 +168,10 @@ static void conn_close(struct conn *c)
     reset_envelope(c);
     free(c->in.data);
     free(c->msg.data);
+    if (c->ssl != NULL) {
+        SSL_shutdown(c->ssl);            /* our close_notify; no wait for theirs */
+        SSL_free(c->ssl);
+    }
     close(c->fd);
     memset(c, 0, sizeof(*c));
     c->fd = -1;
@@ -202,6 +237,15 @@ static unsigned long store_message(const struct conn *c)
         buf_append(&head, c->rcpt[i], strlen(c->rcpt[i]));
         buf_append(&head, "\n", 1);
     }
+    if (c->ssl != NULL) {
+        const char *v = SSL_get_version(c->ssl);
+        const char *ci = SSL_get_cipher_name(c->ssl);
+        buf_append(&head, "X-Capsink-TLS: ", 15);
+        buf_append(&head, v, strlen(v));
+        buf_append(&head, " ", 1);
+        buf_append(&head, ci, strlen(ci));
+        buf_append(&head, "\n", 1);
+    }
     int bad = write_all(fd, head.data, head.len) < 0
               || (c->msg.len && write_all(fd, c->msg.data, c->msg.len) < 0);
     free(head.data);
@@ -228,6 +272,36 @@ static int data_line(struct conn *c, const char *line)
     return 0;
 }
 
+/* After "220 Ready": the handshake, blocking but bounded.  -1 closes the
+ * connection (the reason goes to stderr, i.e. the test's capsink.log). */
+static int start_tls(struct conn *c)
+{
+    struct timeval tv = { TLS_TIMEOUT, 0 };
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if ((c->ssl = SSL_new(tls_ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1
+        || SSL_accept(c->ssl) != 1) {
+        char why[256];
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        fprintf(stderr, "capsink: TLS handshake failed: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1: the connection is now TLS, and what was read before it in plain
+ * text must be dropped (RFC 3207 section 4.2). */
+static int starttls(struct conn *c)
+{
+    if (tls_ctx == NULL || c->ssl != NULL)
+        return reply(c, "454 4.7.0 TLS not available");
+    if (reply(c, "220 2.0.0 Ready to start TLS") < 0 || start_tls(c) < 0)
+        return -1;
+    reset_envelope(c);
+    return 1;
+}
+
 static int command_line(struct conn *c, const char *line)
 {
     if (strncasecmp(line, "EHLO", 4) == 0) {
@@ -235,8 +309,12 @@ static int command_line(struct conn *c, const char *line)
         if (reply(c, "250-capsink.test") || reply(c, "250-PIPELINING")
             || reply(c, "250-8BITMIME") || reply(c, "250-SMTPUTF8"))
             return -1;
+        if (tls_ctx != NULL && c->ssl == NULL && reply(c, "250-STARTTLS"))
+            return -1;
         return reply(c, "250 ENHANCEDSTATUSCODES");
     }
+    if (strcasecmp(line, "STARTTLS") == 0)
+        return starttls(c);
     if (strncasecmp(line, "HELO", 4) == 0) {
         reset_envelope(c);
         return reply(c, "250 capsink.test");
@@ -279,18 +357,10 @@ static int command_line(struct conn *c, const char *line)
     return reply(c, "502 5.5.2 Error: command not recognized");
 }
 
-/* Read what is available and act on every complete line.  Returns -1 when
- * the connection is finished. */
-static int conn_readable(struct conn *c)
+/* Act on every complete line read so far.  -1 when the connection is
+ * finished. */
+static int conn_lines(struct conn *c)
 {
-    char chunk[16384];
-    ssize_t n = read(c->fd, chunk, sizeof(chunk));
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return 0;
-    if (n <= 0)
-        return -1;
-    buf_append(&c->in, chunk, (size_t)n);
-
     for (;;) {
         char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
         if (nl == NULL) {
@@ -308,7 +378,28 @@ static int conn_readable(struct conn *c)
         buf_consume(&c->in, used);
         if (rc < 0)
             return -1;
+        if (rc == 1)
+            c->in.len = 0;               /* plain text sent before the handshake */
     }
+}
+
+/* Read what is available and act on every complete line.  Returns -1 when
+ * the connection is finished.  TLS may hold decrypted bytes the socket no
+ * longer signals: drain them before going back to poll(). */
+static int conn_readable(struct conn *c)
+{
+    char chunk[16384];
+    do {
+        ssize_t n = conn_read(c, chunk, sizeof(chunk));
+        if (n < 0 && c->ssl == NULL && (errno == EINTR || errno == EAGAIN))
+            return 0;
+        if (n <= 0)
+            return -1;
+        buf_append(&c->in, chunk, (size_t)n);
+        if (conn_lines(c) < 0)
+            return -1;
+    } while (c->ssl != NULL && SSL_pending(c->ssl) > 0);
+    return 0;
 }
 
 static int listen_on(int port)
@@ -394,9 +485,19 @@ int main(int argc, char **argv)
     struct sigaction sa;
     char *end;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: capsink PORT DIR\n");
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: capsink PORT DIR [CERT KEY]\n");
         return 2;
+    }
+    if (argc == 5) {
+        tls_ctx = SSL_CTX_new(TLS_server_method());
+        if (tls_ctx == NULL || SSL_CTX_use_certificate_chain_file(tls_ctx, argv[3]) != 1
+            || SSL_CTX_use_PrivateKey_file(tls_ctx, argv[4], SSL_FILETYPE_PEM) != 1) {
+            char why[256];
+            ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+            fprintf(stderr, "capsink: cannot load %s / %s: %s\n", argv[3], argv[4], why);
+            return 2;
+        }
     }
     long port = strtol(argv[1], &end, 10);
     if (*end != '\0' || port < 1 || port > 65535) {
@@ -421,5 +522,6 @@ int main(int argc, char **argv)
     int lfd = listen_on((int)port);
     serve(lfd, &wait_mask);
     close(lfd);
+    SSL_CTX_free(tls_ctx);
     return 0;
 }

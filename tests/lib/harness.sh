@@ -221,10 +221,11 @@ stop_all_redis() {
 
 # ---------------------------------------------------------------- capsink
 
-# start_capsink: sets SINK_PORT; messages land in $W/sink.
+# start_capsink [CERT KEY]: sets SINK_PORT; messages land in $W/sink.  With
+# a certificate and its key the sink also offers STARTTLS (a remote MTA).
 start_capsink() {
     free_port SINK_PORT || return 1
-    "$CAPSINK_BIN" "$SINK_PORT" "$W/sink" 2>>"$W/capsink.log" &
+    "$CAPSINK_BIN" "$SINK_PORT" "$W/sink" "$@" 2>>"$W/capsink.log" &
     H_PID_SINK=$!
     wait_listen "$SINK_PORT" 10 "$H_PID_SINK" || { note "capsink did not start:" "$(cat "$W/capsink.log")"; return 1; }
 }
@@ -286,15 +287,19 @@ sink_file_for_rcpt() {
 # start_postfix MILTER_SOCKET [SETTING...]: a private Postfix on SMTP_PORT
 # relaying everything to the sink.  main.cf is postfix-examples/main.cf.snippet
 # (as a sysadmin would paste it) with the milter socket replaced by the
-# test's, then test-only overrides, then the SETTINGs ("name = value", e.g.
-# from postfix_tls_settings); master.cf is a minimal chroot-less one plus
-# postfix-examples/master.cf.snippet, whose notification listener (the
-# milter's NotifySMTP, 127.0.0.1:10027 there) moves to NOTIFY_PORT.
+# test's, then test-only overrides, then the test's own SETTINGs ("name =
+# value", e.g. from postfix_tls_settings); master.cf is a minimal
+# chroot-less one plus postfix-examples/master.cf.snippet, whose
+# notification listener (the milter's NotifySMTP, 127.0.0.1:10027 there)
+# moves to NOTIFY_PORT.
 #
 # The operator's domains (those of milter_conf) are relay_domains, so that
 # a client outside mynetworks may send to them, as on a real MX; XCLIENT
 # is allowed from the loopback, so that a test can play a client from the
 # outside (send_outside) while every process stays on 127.0.0.1.
+# With H_PF_HOSTS set to a hosts(5) file, Postfix runs in a private mount
+# namespace where that file is /etc/hosts: test domains resolve to
+# 127.0.0.1 for this Postfix only (see h_private_hosts_ok).
 start_postfix() {
     local milter_sock=$1
     shift
@@ -366,12 +371,22 @@ start_postfix() {
 
     # "postfix start" reports its fatal errors to syslog only; "check" run
     # under script(1) shows them on a terminal, which we capture.
-    if ! postfix -c "$pf/etc" start >"$pf/log/start.out" 2>&1; then
+    local start=(postfix -c "$pf/etc" start)
+    [ -n "${H_PF_HOSTS:-}" ] && start=(unshare --mount --propagation private \
+        sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$H_PF_HOSTS" "${start[@]}")
+    if ! "${start[@]}" >"$pf/log/start.out" 2>&1; then
         script -qec "postfix -c $pf/etc check" /dev/null >>"$pf/log/start.out" 2>&1
         note "postfix start failed:" "$(cat "$pf/log/start.out")" "$(tail -5 "$pf/log/maillog" 2>/dev/null)"
         return 1
     fi
     wait_listen "$SMTP_PORT" 15 || { note "postfix not listening:" "$(tail -5 "$pf/log/maillog" 2>/dev/null)"; return 1; }
+}
+
+# h_private_hosts_ok: this machine lets start_postfix give Postfix its own
+# /etc/hosts (root in a mount namespace; not so in some containers).
+h_private_hosts_ok() {
+    command -v unshare >/dev/null 2>&1 &&
+        unshare --mount --propagation private sh -c 'mount --bind /etc/hosts /etc/hosts' 2>/dev/null
 }
 
 postfix_master_pid() {

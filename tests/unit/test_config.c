@@ -477,6 +477,38 @@ static void cleanup(void)
     rmdir(tmp_dir);
 }
 
+/* The outbound TLS policy table (whitelist/tlspolicy.h). */
+static void test_tls_policy_keys(void)
+{
+    struct config *cfg;
+    char *err;
+
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nWhitelistFile /x.xml\n"), &cfg);
+    CHECK(cfg != NULL && cfg->tls_policy_file == NULL && !cfg->tls_policy_encrypt);
+    config_free(cfg);
+    free(err);
+
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nWhitelistFile /x.xml\n"
+                                   "tlspolicyfile /var/lib/mssante/tls_policy\n"
+                                   "TLSPolicyLevel Encrypt\n"), &cfg);
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL);
+    if (cfg != NULL) {
+        CHECK_STR(cfg->tls_policy_file, "/var/lib/mssante/tls_policy");
+        CHECK(cfg->tls_policy_encrypt);
+    }
+    config_free(cfg);
+    free(err);
+
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nWhitelistFile /x.xml\n"
+                                   "TLSPolicyLevel verify\nTLSPolicyFile\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":3: TLSPolicyLevel: expected secure or encrypt, got \"verify\"") != NULL);
+    CHECK(strstr(err, ":4: TLSPolicyFile: missing value") != NULL);
+    config_free(cfg);
+    free(err);
+}
+
 int main(void)
 {
     if (mkdtemp(tmp_dir) == NULL) {
@@ -493,6 +525,7 @@ int main(void)
     test_redis_endpoints();
     test_socket_specs();
     test_trust_boundary_keys();
+    test_tls_policy_keys();
     cleanup();
     TEST_DONE();
 }

@@ -64,7 +64,8 @@ static void test_reload(void)
     /* A good file: policy keys change, restart-only keys keep their value. */
     write_conf("LocalDomains b.mssante.fr, c.mssante.fr\nWhitelistFile /x.xml\n"
                "Socket inet:10026@127.0.0.1\nSocketMode 0600\nDryRun yes\n"
-               "RedisPrefix other:\nStatsInterval 2s\n");
+               "RedisPrefix other:\nStatsInterval 2s\n"
+               "TLSPolicyFile /tmp/tls_policy\nTLSPolicyLevel encrypt\n");
     CHECK(service_reload() == 0);
     c2 = service_config_acquire();
     CHECK(c2 != c1);
@@ -74,6 +75,8 @@ static void test_reload(void)
     CHECK_STR(c2->socket, "inet:10025@127.0.0.1");
     CHECK(c2->socket_mode == 0660);
     CHECK_STR(c2->redis_prefix, "mssante:");
+    /* The whitelist poller writes the TLS table with the startup values. */
+    CHECK(c2->tls_policy_file == NULL && !c2->tls_policy_encrypt);
     /* The connection that started before keeps its configuration. */
     CHECK(!c1->dry_run && config_is_local_domain(c1, "a.mssante.fr"));
     service_config_release(c1);
