@@ -7,13 +7,18 @@
 #   - the Dockerfile starts from Debian 12 and installs exactly the Debian
 #     packages .ci/run installs, with the same debconf answer for Postfix;
 #     the files it copies exist;
-#   - the scripts pass bash -n and shellcheck; the GitHub Actions workflow
-#     parses and runs files that exist;
+#   - the scripts pass bash -n and shellcheck; the GitHub Actions and
+#     GitLab CI files parse, run files that exist and run the whole smoke
+#     test (--exec, --health);
 #   - the entrypoint itself runs here, natively, in a scratch root (the
 #     MSSANTE_ROOT prefix) with loopback ports: its health check passes,
-#     ci/smoke-test.sh gets the expected verdicts, accepted mail reaches the
-#     relay host (a capture sink), and SIGTERM stops everything it started.
-# The Docker image itself is not built here: that needs an engine.
+#     the whole ci/smoke-test.sh passes through the same --exec and
+#     --health a CI job gives it (patients, a forwarding notice through the
+#     notice listener, reloads, the milter hung then killed), accepted mail
+#     reaches the relay host (a capture sink), the entrypoint exits 1 once
+#     the milter is killed, starts again, and SIGTERM stops everything.
+# The image itself is not built here: .ci/run does that with podman
+# (postfix-examples/ci/podman-ci.sh).
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -24,8 +29,10 @@ DOCKERFILE=$PX/Dockerfile
 COMPOSE=$PX/compose.yaml
 ENTRYPOINT=$PX/docker-entrypoint.sh
 SMOKE=$PX/ci/smoke-test.sh
+PODMAN_CI=$PX/ci/podman-ci.sh
 WORKFLOW=$PX/ci/github-actions.yml
-for f in "$DOCKERFILE" "$COMPOSE" "$ENTRYPOINT" "$SMOKE" "$WORKFLOW"; do
+GITLAB=$PX/ci/gitlab-ci.yml
+for f in "$DOCKERFILE" "$COMPOSE" "$ENTRYPOINT" "$SMOKE" "$PODMAN_CI" "$WORKFLOW" "$GITLAB"; do
     [ -f "$f" ] || { not_ok "${f#"$H_ROOT"/} exists"; exit 1; }
 done
 PATH=$PATH:/usr/sbin:/sbin
@@ -118,7 +125,7 @@ check "the files the Dockerfile installs exist" test -z "$missing"
 
 # ---------------------------------------------------------------- scripts, workflow
 
-for f in "$ENTRYPOINT" "$SMOKE"; do
+for f in "$ENTRYPOINT" "$SMOKE" "$PODMAN_CI"; do
     rel=${f#"$H_ROOT"/}
     check "$rel passes bash -n" bash -n "$f"
     check "$rel is executable" test -x "$f"
@@ -160,17 +167,40 @@ for path in sorted(set(re.findall(r"postfix-examples/[A-Za-z0-9._/-]+", text))):
         problems.append("%s does not exist" % path)
 if not re.search(r"docker compose up .*--wait", text):
     problems.append("the stack is not started with 'docker compose up --wait'")
-if "postfix-examples/ci/smoke-test.sh" not in text:
-    problems.append("the smoke test is not run")
+if not re.search(r"postfix-examples/ci/smoke-test.sh\s+--exec .*--health ", text):
+    problems.append("the whole smoke test (--exec, --health) is not run")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 EOF
 )
-    check "ci/github-actions.yml parses, starts the stack with --wait, runs the smoke test" \
+    check "ci/github-actions.yml parses, starts the stack with --wait, runs the whole smoke test" \
         test $? = 0
     [ -z "$out" ] || note "$out"
+
+    out=$(cd "$H_ROOT" && "$PY" - "$GITLAB" <<'EOF' 2>&1
+import os, re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+problems = []
+jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
+if not jobs:
+    problems.append("no job with a script")
+for name, job in jobs.items():
+    text = "\n".join(job["script"])
+    if "postfix-examples/Dockerfile" not in text:
+        problems.append("job %s does not build postfix-examples/Dockerfile" % name)
+    if not re.search(r"postfix-examples/ci/smoke-test.sh\s+--exec .*--health ", text):
+        problems.append("job %s does not run the whole smoke test (--exec, --health)" % name)
+    for path in sorted(set(re.findall(r"postfix-examples/[A-Za-z0-9._/-]+", text))):
+        if not os.path.exists(path):
+            problems.append("%s does not exist" % path)
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+)
+    check "ci/gitlab-ci.yml parses, builds the image, runs the whole smoke test" test $? = 0
+    [ -z "$out" ] || note "$out"
 else
-    skip "ci/github-actions.yml parses" "no python3 with the yaml module"
+    skip "ci/github-actions.yml and ci/gitlab-ci.yml parse" "no python3 with the yaml module"
 fi
 
 # ---------------------------------------------------------------- the entrypoint, live
