@@ -93,7 +93,11 @@ write_dropin() {
     local nofile
     nofile=$(ulimit -Hn)
     [ "$nofile" = unlimited ] && nofile=1048576
-    mkdir -p "$(dirname "$DROPIN")" "$STATE" || return 1
+    mkdir -p "$STATE" || return 1
+    if [ ! -d "$(dirname "$DROPIN")" ]; then
+        mkdir -p "$(dirname "$DROPIN")" || return 1
+        touch "$STATE/dropin-dir-made"
+    fi
     cat >"$DROPIN" <<EOF || return 1
 # Written by mssante-milter's postfix-examples/ci/podman-ci.sh setup,
 # removed by its teardown.
@@ -264,6 +268,8 @@ teardown() {
     fi
     f=$(cat "$STATE/dropin" 2>/dev/null)
     [ -z "$f" ] || rm -f "$f" || rc=1
+    # The directory too, when setup made it and nothing else went there.
+    [ ! -e "$STATE/dropin-dir-made" ] || rmdir "$(dirname "$DROPIN")" 2>/dev/null
     rm -rf "$STATE"
     if [ "$rc" = 0 ]; then
         say "teardown: removed what setup made"
