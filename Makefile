@@ -5,6 +5,7 @@
 #   make check SAN=1  the same tests, built with AddressSanitizer + UBSan
 #   make demo       a loopback Postfix + Redis + milter, a few messages, verdicts
 #   make install    PREFIX=/usr/local DESTDIR=
+#                   (debian/rules: PREFIX=/usr UNITDIR=/lib/systemd/system)
 #
 # Sources are picked up by directory: a new file in policy/ or whitelist/
 # needs no Makefile change.  Each tests/unit/test_*.c is its own program.
@@ -15,6 +16,8 @@ SBINDIR  ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 VERSION  := 0.1.0
 
 CC       ?= cc
@@ -98,11 +101,12 @@ install: all
 	install -m 0644 postfix-examples/mssante-milter.conf $(DESTDIR)$(SYSCONFDIR)/mssante-milter.conf.example
 	for m in $(wildcard man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for m in $(wildcard man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
-	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR)
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|' -e 's|/etc/mssante-milter.conf|$(SYSCONFDIR)/mssante-milter.conf|' \
 	    contrib/mssante-milter.service > $(DESTDIR)$(UNITDIR)/mssante-milter.service
-	install -m 0644 contrib/mssante-milter.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/mssante-milter.conf
-	install -m 0644 contrib/mssante-milter.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/mssante-milter.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mssante-milter.service
+	install -m 0644 contrib/mssante-milter.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mssante-milter.conf
+	install -m 0644 contrib/mssante-milter.sysusers $(DESTDIR)$(SYSUSERSDIR)/mssante-milter.conf
 
 clean:
 	rm -rf build build-san

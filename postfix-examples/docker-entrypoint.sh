@@ -17,7 +17,16 @@
 # exits 1, so that the container's restart policy sees it.
 #
 #   docker-entrypoint.sh [run]    all of the above (the image's default)
-#   docker-entrypoint.sh health   exit 0 when everything is up (HEALTHCHECK)
+#   docker-entrypoint.sh health   exit 0 when everything is up and the milter
+#                                 answers (HEALTHCHECK)
+# and, in a running container ("docker exec NAME docker-entrypoint.sh ..."):
+#   reload [MSSANTE_X=VALUE...]   write mssante-milter.conf again from the
+#                                 settings below (with these overrides, e.g.
+#                                 MSSANTE_DRY_RUN=yes), check it, and send
+#                                 the milter SIGHUP
+#   ctl ARGS...                   mssantectl ARGS with this configuration, as
+#                                 the milter's user ("ctl whitelist status")
+#   pid milter|postfix|redis      the process id of one of the three
 #
 # Settings (environment; the defaults are the image's):
 #   MSSANTE_LOCAL_DOMAINS  the operator's MSSante domains (chu-test.mssante.fr)
@@ -35,6 +44,9 @@
 #   MSSANTE_HOSTNAME       Postfix's myhostname (mx.FIRST-LOCAL-DOMAIN)
 #   MSSANTE_DRY_RUN        yes: log and tag, never refuse (no)
 #   MSSANTE_USER           the milter's user (mssante-milter)
+#   MSSANTE_NOTIFY_PORT    the loopback listener without the milter that
+#                          carries forwarding notices (master.cf.snippet's
+#                          10027); the milter's NotifySMTP follows it
 # and, to run the same script outside a container (tests/integration/
 # t_container_files.sh does): MSSANTE_ROOT (prefix of every file the script
 # writes, empty), MSSANTE_SBIN (where the binaries are, /usr/local/sbin),
@@ -55,6 +67,7 @@ first_domain=${LOCAL_DOMAINS%%[, ]*}
 HOSTNAME_FQDN=${MSSANTE_HOSTNAME:-mx.$first_domain}
 DRY_RUN=${MSSANTE_DRY_RUN:-no}
 MILTER_USER=${MSSANTE_USER:-mssante-milter}
+NOTIFY_PORT=${MSSANTE_NOTIFY_PORT:-10027}
 ROOT=${MSSANTE_ROOT:-}
 SBIN=${MSSANTE_SBIN:-/usr/local/sbin}
 MAILLOG=${MSSANTE_MAILLOG:-/dev/stdout}
@@ -72,6 +85,7 @@ REDIS_DIR=$ROOT/var/lib/redis-mssante
 PATH=$PATH:/usr/sbin:/sbin
 
 say() { echo "docker-entrypoint: $*" >&2; }
+# die MESSAGE: stop what this process started ("run" only) and exit 1.
 die() { say "$*"; stop_all; exit 1; }
 
 # as_user USER: set AS to the command prefix that runs a program as USER,
@@ -125,7 +139,7 @@ write_milter_conf() {
     # the start.
     install -m 0640 -o root -g "$group" /dev/null "$CONF.new" || die "cannot write $CONF"
     {
-        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun)[[:space:]]' \
+        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun|NotifySMTP)[[:space:]]' \
             "$SHARE/mssante-milter.conf"
         cat <<EOF
 
@@ -138,6 +152,7 @@ WhitelistFile $WHITELIST
 Redis ${REDIS:-127.0.0.1:$REDIS_PORT}
 SnapshotFile $STATE/whitelist.snapshot
 DryRun $DRY_RUN
+NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
 EOF
     } >"$CONF.new" || die "cannot write $CONF"
     mv "$CONF.new" "$CONF"
@@ -230,7 +245,7 @@ write_postfix_conf() {
                    "scache unix - - n - 1 scache" "postlog unix-dgram n - n - 1 postlogd"; do
             echo "$svc"
         done
-        cat "$SHARE/master.cf.snippet"
+        sed "s/^127\.0\.0\.1:10027 /127.0.0.1:$NOTIFY_PORT /" "$SHARE/master.cf.snippet"
     } >"$PF_ETC/master.cf" || die "cannot write $PF_ETC/master.cf"
 }
 
@@ -260,6 +275,7 @@ stop() {
 }
 
 stop_all() {
+    [ "$STARTED" = 1 ] || return 0
     trap '' TERM INT
     if [ -n "$PID_POSTFIX" ]; then
         postfix -c "$PF_ETC" stop >/dev/null 2>&1
@@ -299,6 +315,7 @@ supervise() {
 
 run() {
     STOPPING=0
+    STARTED=1
     trap 'STOPPING=1' TERM INT
     prepare_dirs
     write_milter_conf
@@ -312,9 +329,54 @@ run() {
 
 # ---------------------------------------------------------------- health
 
+# milter_answers SOCKET: the milter at that unix socket completes a milter
+# protocol negotiation within 3 seconds.  A socket that listens is not
+# enough: a hung milter (stopped, deadlocked) keeps its socket accepting
+# connections while Postfix defers every message.  The probe offers what
+# Postfix 3.7 offers (protocol version 6, every action and protocol step):
+# the daemon remembers an MTA that lacks a protocol step, so a probe must
+# not offer less.  It then quits: no SMTP session is simulated, and the
+# daemon has nothing to log.
+milter_answers() {
+    python3 - "$1" <<'EOF'
+import socket, struct, sys
+
+def read(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect(sys.argv[1])
+    body = b"O" + struct.pack("!III", 6, 0x1FF, 0x1FFFFF)
+    s.sendall(struct.pack("!I", len(body)) + body)
+    (length,) = struct.unpack("!I", read(s, 4))
+    reply = read(s, length)
+    if reply[:1] != b"O":
+        raise ValueError("unexpected reply %r" % reply[:1])
+    s.sendall(struct.pack("!I", 1) + b"Q")
+    s.close()
+except Exception as e:
+    sys.stderr.write("%s: %s\n" % (sys.argv[1], e))
+    sys.exit(1)
+EOF
+}
+
 health() {
-    local bad=0
-    unix_listening "$SOCK" || { say "unhealthy: nothing listens on $SOCK"; bad=1; }
+    local bad=0 why
+    if ! unix_listening "$SOCK"; then
+        say "unhealthy: nothing listens on $SOCK"
+        bad=1
+    elif ! why=$(milter_answers "$SOCK" 2>&1); then
+        say "unhealthy: mssante-milter does not answer: $why"
+        bad=1
+    fi
     tcp_listening "$SMTP_PORT" || { say "unhealthy: nothing listens on port $SMTP_PORT"; bad=1; }
     postfix -c "$PF_ETC" status >/dev/null 2>&1 || { say "unhealthy: Postfix is not running"; bad=1; }
     if [ -z "$REDIS" ] && ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
@@ -325,8 +387,57 @@ health() {
     return "$bad"
 }
 
-case ${1:-run} in
+# ---------------------------------------------------------------- in a running container
+
+# pid_of milter|postfix|redis: the pid "run" recorded, while it runs.
+pid_of() {
+    local file pid
+    case $1 in
+        milter)  file=$RUN/mssante-milter.pid ;;
+        postfix) file=$RUN/postfix.pid ;;
+        redis)   file=$RUN/redis.pid ;;
+        *)       say "usage: docker-entrypoint.sh pid milter|postfix|redis"; return 2 ;;
+    esac
+    pid=$(cat "$file" 2>/dev/null)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        say "$1 is not running"
+        return 1
+    fi
+    echo "$pid"
+}
+
+# reload [MSSANTE_X=VALUE...]: every setting is read at the top of this
+# script, so the overrides are applied by running it again with them in
+# its environment.
+reload() {
+    local a pid
+    for a in "$@"; do
+        case $a in
+            MSSANTE_[A-Z_]*=*) ;;
+            *) say "reload: not a MSSANTE_NAME=VALUE setting: $a"; return 2 ;;
+        esac
+    done
+    [ $# -eq 0 ] || exec env "$@" bash "$0" reload
+    pid=$(pid_of milter) || return 1
+    write_milter_conf
+    kill -HUP "$pid" || return 1
+    say "reload: mssante-milter (pid $pid) reads $CONF again"
+}
+
+ctl() {
+    as_user "$MILTER_USER"
+    "${AS[@]}" "$SBIN/mssantectl" -c "$CONF" "$@"
+}
+
+STARTED=0
+cmd=${1:-run}
+[ $# -gt 0 ] && shift
+case $cmd in
     run)    run ;;
     health) health ;;
-    *)      echo "usage: docker-entrypoint.sh [run | health]" >&2; exit 2 ;;
+    reload) reload "$@" ;;
+    ctl)    ctl "$@" ;;
+    pid)    pid_of "${1:-}" ;;
+    *)      echo "usage: docker-entrypoint.sh [run | health | reload [MSSANTE_X=VALUE...] | ctl ARGS... | pid milter|postfix|redis]" >&2
+            exit 2 ;;
 esac

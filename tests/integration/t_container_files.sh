@@ -7,13 +7,18 @@
 #   - the Dockerfile starts from Debian 12 and installs exactly the Debian
 #     packages .ci/run installs, with the same debconf answer for Postfix;
 #     the files it copies exist;
-#   - the scripts pass bash -n and shellcheck; the GitHub Actions workflow
-#     parses and runs files that exist;
+#   - the scripts pass bash -n and shellcheck; the GitHub Actions and
+#     GitLab CI files parse, run files that exist and run the whole smoke
+#     test (--exec, --health);
 #   - the entrypoint itself runs here, natively, in a scratch root (the
 #     MSSANTE_ROOT prefix) with loopback ports: its health check passes,
-#     ci/smoke-test.sh gets the expected verdicts, accepted mail reaches the
-#     relay host (a capture sink), and SIGTERM stops everything it started.
-# The Docker image itself is not built here: that needs an engine.
+#     the whole ci/smoke-test.sh passes through the same --exec and
+#     --health a CI job gives it (patients, a forwarding notice through the
+#     notice listener, reloads, the milter hung then killed), accepted mail
+#     reaches the relay host (a capture sink), the entrypoint exits 1 once
+#     the milter is killed, starts again, and SIGTERM stops everything.
+# The image itself is not built here: .ci/run does that with podman
+# (postfix-examples/ci/podman-ci.sh).
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -24,8 +29,10 @@ DOCKERFILE=$PX/Dockerfile
 COMPOSE=$PX/compose.yaml
 ENTRYPOINT=$PX/docker-entrypoint.sh
 SMOKE=$PX/ci/smoke-test.sh
+PODMAN_CI=$PX/ci/podman-ci.sh
 WORKFLOW=$PX/ci/github-actions.yml
-for f in "$DOCKERFILE" "$COMPOSE" "$ENTRYPOINT" "$SMOKE" "$WORKFLOW"; do
+GITLAB=$PX/ci/gitlab-ci.yml
+for f in "$DOCKERFILE" "$COMPOSE" "$ENTRYPOINT" "$SMOKE" "$PODMAN_CI" "$WORKFLOW" "$GITLAB"; do
     [ -f "$f" ] || { not_ok "${f#"$H_ROOT"/} exists"; exit 1; }
 done
 PATH=$PATH:/usr/sbin:/sbin
@@ -118,7 +125,7 @@ check "the files the Dockerfile installs exist" test -z "$missing"
 
 # ---------------------------------------------------------------- scripts, workflow
 
-for f in "$ENTRYPOINT" "$SMOKE"; do
+for f in "$ENTRYPOINT" "$SMOKE" "$PODMAN_CI"; do
     rel=${f#"$H_ROOT"/}
     check "$rel passes bash -n" bash -n "$f"
     check "$rel is executable" test -x "$f"
@@ -160,17 +167,40 @@ for path in sorted(set(re.findall(r"postfix-examples/[A-Za-z0-9._/-]+", text))):
         problems.append("%s does not exist" % path)
 if not re.search(r"docker compose up .*--wait", text):
     problems.append("the stack is not started with 'docker compose up --wait'")
-if "postfix-examples/ci/smoke-test.sh" not in text:
-    problems.append("the smoke test is not run")
+if not re.search(r"postfix-examples/ci/smoke-test.sh\s+--exec .*--health ", text):
+    problems.append("the whole smoke test (--exec, --health) is not run")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 EOF
 )
-    check "ci/github-actions.yml parses, starts the stack with --wait, runs the smoke test" \
+    check "ci/github-actions.yml parses, starts the stack with --wait, runs the whole smoke test" \
         test $? = 0
     [ -z "$out" ] || note "$out"
+
+    out=$(cd "$H_ROOT" && "$PY" - "$GITLAB" <<'EOF' 2>&1
+import os, re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+problems = []
+jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
+if not jobs:
+    problems.append("no job with a script")
+for name, job in jobs.items():
+    text = "\n".join(job["script"])
+    if "postfix-examples/Dockerfile" not in text:
+        problems.append("job %s does not build postfix-examples/Dockerfile" % name)
+    if not re.search(r"postfix-examples/ci/smoke-test.sh\s+--exec .*--health ", text):
+        problems.append("job %s does not run the whole smoke test (--exec, --health)" % name)
+    for path in sorted(set(re.findall(r"postfix-examples/[A-Za-z0-9._/-]+", text))):
+        if not os.path.exists(path):
+            problems.append("%s does not exist" % path)
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+)
+    check "ci/gitlab-ci.yml parses, builds the image, runs the whole smoke test" test $? = 0
+    [ -z "$out" ] || note "$out"
 else
-    skip "ci/github-actions.yml parses" "no python3 with the yaml module"
+    skip "ci/github-actions.yml and ci/gitlab-ci.yml parse" "no python3 with the yaml module"
 fi
 
 # ---------------------------------------------------------------- the entrypoint, live
@@ -193,7 +223,7 @@ if [ -n "$why" ]; then
 fi
 
 start_capsink || { not_ok "the capture sink starts"; exit 1; }
-free_port EP_SMTP_PORT && free_port EP_REDIS_PORT || exit 1
+free_port EP_SMTP_PORT && free_port EP_REDIS_PORT && free_port EP_NOTIFY_PORT || exit 1
 EP_ROOT=$W/root
 mkdir -p "$EP_ROOT"
 chmod 755 "$EP_ROOT"
@@ -209,13 +239,39 @@ ep_env=(
     MSSANTE_SMTP_ADDR=127.0.0.1
     MSSANTE_SMTP_PORT="$EP_SMTP_PORT"
     MSSANTE_REDIS_PORT="$EP_REDIS_PORT"
+    MSSANTE_NOTIFY_PORT="$EP_NOTIFY_PORT"
     MSSANTE_RELAYHOST="[127.0.0.1]:$SINK_PORT"
     MSSANTE_MAILLOG="$EP_ROOT/var/log/mail.log"
 )
 EP_PID=
+EP_LOG=
 
 # Everything the entrypoint started, by the pid files it keeps.
 ep_children() { cat "$EP_ROOT"/run/mssante-milter/*.pid 2>/dev/null; }
+
+# start_entrypoint LOG: "docker-entrypoint.sh run" in the background, until
+# it says it is ready.
+# shellcheck disable=SC2317  # called through check
+start_entrypoint() {
+    EP_LOG=$1
+    env "${ep_env[@]}" bash "$ENTRYPOINT" run >"$EP_LOG" 2>&1 &
+    EP_PID=$!
+    for _ in $(seq 1 600); do
+        grep -q '^docker-entrypoint: ready' "$EP_LOG" 2>/dev/null && return 0
+        kill -0 "$EP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    h_fail "not ready: $(tail -30 "$EP_LOG")"
+}
+
+# wait_entrypoint SECONDS: until it exits by itself; EP_STATUS.
+# shellcheck disable=SC2317  # called through check
+wait_entrypoint() {
+    wait_pid_gone "$EP_PID" "$1" || return 1
+    wait "$EP_PID" 2>/dev/null
+    EP_STATUS=$?
+    EP_PID=
+}
 
 stop_entrypoint() {
     [ -n "$EP_PID" ] || return 0
@@ -230,22 +286,23 @@ stop_entrypoint() {
     EP_STATUS=$?
     EP_PID=
 }
+# shellcheck disable=SC2154  # rc is set in the trap
 trap 'rc=$?; stop_entrypoint; (exit $rc); h_cleanup' EXIT
 
-env "${ep_env[@]}" bash "$ENTRYPOINT" run >"$W/entrypoint.log" 2>&1 &
-EP_PID=$!
-ready=0
-for _ in $(seq 1 600); do
-    grep -q '^docker-entrypoint: ready' "$W/entrypoint.log" 2>/dev/null && { ready=1; break; }
-    kill -0 "$EP_PID" 2>/dev/null || break
-    sleep 0.1
-done
+# all_gone PID...: none of them runs any more.
+# shellcheck disable=SC2317  # called through check
+all_gone() {
+    local pid left=
+    [ $# -gt 0 ] || h_fail "no pid recorded"
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null && left="$left $pid"
+    done
+    [ -z "$left" ] || h_fail "still running:$left"
+}
+
 check "the entrypoint starts Redis, loads the whitelist, starts the milter and Postfix" \
-    test "$ready" = 1
-if [ "$ready" != 1 ]; then
-    note "$(tail -30 "$W/entrypoint.log")"
-    exit 1
-fi
+    start_entrypoint "$W/entrypoint.log"
+[ -n "$EP_PID" ] || exit 1
 
 check "it published the whitelist with mssantectl whitelist load" \
     grep -q -E '^published version [0-9]+: 8 domains' "$W/entrypoint.log"
@@ -254,6 +311,10 @@ check "it wrote mssante-milter.conf for a unix socket in the Postfix queue direc
     grep -q -x "Socket unix:$EP_ROOT/var/spool/postfix/mssante-milter/mssante-milter.sock" "$conf"
 check "mssante-milter.conf is root:<milter group> 0640 (it may hold RedisPassword)" \
     test "$(stat -c '%a %U %G' "$conf")" = "640 root $(id -gn nobody)"
+check "the milter's NotifySMTP is the notice listener's port" \
+    grep -q -x "NotifySMTP smtp://127.0.0.1:$EP_NOTIFY_PORT" "$conf"
+check "master.cf has the notice listener of master.cf.snippet, on that port" \
+    grep -q "^127\.0\.0\.1:$EP_NOTIFY_PORT inet .* smtpd\$" "$EP_ROOT/etc/postfix/master.cf"
 milter_pid=$(cat "$EP_ROOT/run/mssante-milter/mssante-milter.pid" 2>/dev/null)
 redis_pid=$(cat "$EP_ROOT/run/mssante-milter/redis.pid" 2>/dev/null)
 check "the entrypoint's pid files are those of the milter and Redis themselves" \
@@ -268,31 +329,56 @@ check "the milter socket is mode 0660, group postfix" \
 out=$(env "${ep_env[@]}" bash "$ENTRYPOINT" health 2>&1)
 check "docker-entrypoint.sh health passes" test $? = 0
 [ -z "$out" ] || note "$out"
+check "the health check's milter probe leaves nothing in the milter's log" \
+    test -z "$(grep -E '^[0-9-]+ [0-9:.]+ mssante-milter\[' "$W/entrypoint.log" | grep -v -E 'whitelist|start|listening|ready')"
 
+# The smoke test as a CI job runs it against a container: --exec and
+# --health reach the stack here through the same environment.
+kids=$(ep_children)
 while IFS= read -r line; do
     case $line in
         "ok - "*)     ok "smoke test: ${line#ok - }" ;;
         "not ok - "*) not_ok "smoke test: ${line#not ok - }" ;;
         *)            note "${line#\# }" ;;
     esac
-done < <(bash "$SMOKE" 127.0.0.1 "$EP_SMTP_PORT" chu-test.mssante.fr 2>&1)
-check "the two accepted messages reach the relay host" wait_delivered 2 20
-check "and nothing else does" test "$(sink_count)" = 2
+done < <(bash "$SMOKE" --exec "env ${ep_env[*]} PATH=$PX:$PATH" \
+             --health "env ${ep_env[*]} bash $ENTRYPOINT health" \
+             127.0.0.1 "$EP_SMTP_PORT" chu-test.mssante.fr 2>&1)
+# Accepted, so relayed: the outbound and inbound trust-space messages, the
+# patient's conversation (opening, reply, [FIN]), the message to the
+# forwarding mailbox and its notice, the dry-run message to a classic
+# address.
+check "the 8 accepted messages reach the relay host" wait_delivered 8 20
+check "and nothing else does" test "$(sink_count)" = 8
+# Two messages for the classic address: the notice, and the dry-run
+# message (which carries the verdict header).
+notices=$(sink_file_for_rcpt secretariat@outlook.fr | xargs -r grep -L -i '^X-MSSante-Verdict:')
+check "the notice to the classic target came through the notice listener, without the message" \
+    test "$(wc -w <<<"$notices")" = 1 -a -z "$(xargs -r grep -l 'mssante-milter smoke test' <<<"$notices")"
 
+check "the milter killed, the entrypoint stops everything and exits 1" wait_entrypoint 60
+check "with status 1 (for the container's restart policy)" test "${EP_STATUS:-0}" = 1
+check "it says why" grep -q '^docker-entrypoint: mssante-milter exited: stopping' "$W/entrypoint.log"
+# shellcheck disable=SC2086  # one pid per word
+check "and every process it started is gone" all_gone $kids
+
+# Started again, as a restart policy would: the socket the killed milter
+# left is replaced, and SIGTERM stops everything with status 0.
+check "started again after the milter was killed" start_entrypoint "$W/entrypoint2.log"
+[ -n "$EP_PID" ] || exit 1
+out=$(env "${ep_env[@]}" bash "$ENTRYPOINT" health 2>&1)
+check "docker-entrypoint.sh health passes" test $? = 0
+[ -z "$out" ] || note "$out"
 kids=$(ep_children)
 stop_entrypoint
 check "SIGTERM stops the entrypoint with status 0" test "${EP_STATUS:-1}" = 0
-left=
-for pid in $kids; do
-    kill -0 "$pid" 2>/dev/null && left="$left $pid"
-done
-check "and every process it started" test -n "$kids" -a -z "$left"
-[ -z "$left" ] || note "still running:$left" "$(tail -20 "$W/entrypoint.log")"
+# shellcheck disable=SC2086  # one pid per word
+check "and every process it started" all_gone $kids
 check "the milter socket is removed" test ! -e "$sock"
-sanitizer=$(grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$W/entrypoint.log")
+sanitizer=$(cat "$W"/entrypoint*.log | grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:')
 check "no sanitizer report in the entrypoint's output" test -z "$sanitizer"
 [ -z "$sanitizer" ] || note "$sanitizer"
-check "nothing listens on the SMTP and Redis ports any more" \
-    test -z "$(ss -Hltn "( sport = :$EP_SMTP_PORT or sport = :$EP_REDIS_PORT )")"
+check "nothing listens on the SMTP, notice and Redis ports any more" \
+    test -z "$(ss -Hltn "( sport = :$EP_SMTP_PORT or sport = :$EP_REDIS_PORT or sport = :$EP_NOTIFY_PORT )")"
 
 exit 0

@@ -13,7 +13,10 @@
 #     socket in such a directory, in group postfix, mode 0660: Postfix can
 #     connect, other users cannot; the socket is gone after the daemon stops;
 #   - ExecReload= is there exactly when the daemon survives SIGHUP (today
-#     SIGHUP stops it, and "systemctl reload" must not stop the milter).
+#     SIGHUP stops it, and "systemctl reload" must not stop the milter);
+#   - the Debian package (debian/) agrees with them: its version is the
+#     Makefile's, its postinst gives the configuration to the sysusers
+#     user.  .ci/package.sh builds, installs and purges the package itself.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -145,6 +148,18 @@ else
     skip "systemd-sysusers and systemd-tmpfiles apply the files" \
         "systemd-sysusers, systemd-tmpfiles or the postfix group is missing"
 fi
+
+# ---------------------------------------------------------------- debian/
+
+if command -v dpkg-parsechangelog >/dev/null; then
+    deb_version=$(cd "$H_ROOT" && dpkg-parsechangelog -S Version 2>/dev/null)
+    check "debian/changelog's version is the Makefile's VERSION ($(make_var VERSION))" \
+        test -n "$deb_version" -a "$deb_version" = "$(make_var VERSION)"
+else
+    skip "debian/changelog's version is the Makefile's VERSION" "dpkg-parsechangelog is not installed"
+fi
+check "the package's postinst gives the configuration to the sysusers user ($sysusers_user)" \
+    grep -q -x "        chgrp $sysusers_user \"\$conf\"" "$H_ROOT/debian/mssante-milter.postinst"
 
 # ---------------------------------------------------------------- the layout, live
 
