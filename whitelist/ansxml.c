@@ -521,40 +521,88 @@ static struct ans_list *parse_end(struct parse *p)
     return list;
 }
 
+/* ------------------------------------------------------------------ */
+/* Entry points                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ans_stream {
+    struct parse p;
+};
+
+struct ans_stream *ans_stream_begin(const char *source, size_t size_hint,
+                                    char *err, size_t errlen)
+{
+    /* On the heap: three TEXT_MAX buffers, and this may run in a thread
+     * with a small stack. */
+    struct ans_stream *s = malloc(sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "%s: out of memory", source ? source : "(buffer)");
+        return NULL;
+    }
+    if (parse_begin(&s->p, source, size_hint, err, errlen) < 0) {
+        parse_end(&s->p);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int ans_stream_feed(struct ans_stream *s, const char *buf, size_t len)
+{
+    size_t off = 0;
+
+    /* expat takes an int length: hand it the data in CHUNK pieces. */
+    while (off < len && !s->p.failed) {
+        size_t n = len - off < CHUNK ? len - off : CHUNK;
+
+        feed(&s->p, buf + off, n, false);
+        off += n;
+    }
+    return s->p.failed ? -1 : 0;
+}
+
+void ans_stream_fail(struct ans_stream *s, const char *why)
+{
+    fail(&s->p, "%s", why);
+}
+
+struct ans_list *ans_stream_end(struct ans_stream *s)
+{
+    struct ans_list *list;
+
+    if (!s->p.failed && s->p.bytes == 0)
+        fail(&s->p, "empty file");
+    if (!s->p.failed && feed(&s->p, "", 0, true) == 0)
+        parse_finish(&s->p);
+    list = parse_end(&s->p);
+    free(s);
+    return list;
+}
+
 struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
                                   char *err, size_t errlen)
 {
-    struct parse p;
-    size_t off = 0;
+    struct ans_stream *s = ans_stream_begin(source, len, err, errlen);
 
-    if (parse_begin(&p, source, len, err, errlen) == 0) {
-        while (off < len && !p.failed) {
-            size_t n = len - off < CHUNK ? len - off : CHUNK;
-
-            feed(&p, buf + off, n, false);
-            off += n;
-        }
-        if (!p.failed && len == 0)
-            fail(&p, "empty file");
-        if (!p.failed && feed(&p, "", 0, true) == 0)
-            parse_finish(&p);
-    }
-    return parse_end(&p);
+    if (s == NULL)
+        return NULL;
+    ans_stream_feed(s, buf, len);
+    return ans_stream_end(s);
 }
 
 struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
 {
-    struct parse p;
+    struct ans_stream *s;
     struct stat st;
     FILE *fp = fopen(path, "rb");
     char *chunk;
-    size_t hint = 0;
+    size_t hint = 0, n;
 
     if (fp == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    /* On the heap: this may run in a thread with a small stack. */
     chunk = malloc(CHUNK);
     if (chunk == NULL) {
         fclose(fp);
@@ -563,21 +611,19 @@ struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
     }
     if (fstat(fileno(fp), &st) == 0 && st.st_size > 0)
         hint = (size_t)st.st_size;
-    if (parse_begin(&p, path, hint, err, errlen) == 0) {
-        size_t n;
+    if ((s = ans_stream_begin(path, hint, err, errlen)) != NULL) {
+        while ((n = fread(chunk, 1, CHUNK, fp)) > 0 && ans_stream_feed(s, chunk, n) == 0)
+            ;
+        if (ferror(fp)) {
+            char why[128];
 
-        while (!p.failed && (n = fread(chunk, 1, CHUNK, fp)) > 0)
-            feed(&p, chunk, n, false);
-        if (!p.failed && ferror(fp))
-            fail(&p, "read error: %s", strerror(errno));
-        if (!p.failed && p.bytes == 0)
-            fail(&p, "empty file");
-        if (!p.failed && feed(&p, "", 0, true) == 0)
-            parse_finish(&p);
+            snprintf(why, sizeof(why), "read error: %s", strerror(errno));
+            ans_stream_fail(s, why);
+        }
     }
     free(chunk);
     fclose(fp);
-    return parse_end(&p);
+    return s != NULL ? ans_stream_end(s) : NULL;
 }
 
 struct whitelist *ans_list_take_whitelist(struct ans_list *list)
