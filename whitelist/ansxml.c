@@ -65,8 +65,9 @@ struct parse {
     char cn[TEXT_MAX];
     size_t cn_len;
 
-    char sniff[SNIFF_MAX];
+    char sniff[SNIFF_MAX];      /* the first bytes, held back from expat (see feed) */
     size_t sniff_len;
+    bool sniffed;               /* they went to expat */
     unsigned long long bytes;
 };
 
@@ -435,25 +436,43 @@ static void xml_failed(struct parse *p, bool final)
          final && p->root_seen && is_eof_error(code) ? " (truncated file?)" : "");
 }
 
-/* Hash and parse one chunk.  Returns 0, or -1 with the error recorded. */
+static int expat_parse(struct parse *p, const char *buf, size_t len, bool final)
+{
+    if (XML_Parse(p->xp, buf, (int)len, final) != XML_STATUS_OK) {
+        xml_failed(p, final);
+        return -1;
+    }
+    return p->failed ? -1 : 0;
+}
+
+/*
+ * Hash and parse one chunk.  Returns 0, or -1 with the error recorded.
+ * The first SNIFF_MAX bytes are held back until they are all there (or
+ * the document ends) and only then handed to expat: an error in them is
+ * told apart as an HTML page or not from all of them, so the message
+ * does not depend on where the chunks were cut.
+ */
 static int feed(struct parse *p, const char *buf, size_t len, bool final)
 {
     if (len > 0 && EVP_DigestUpdate(p->md, buf, len) != 1) {
         fail(p, "sha256 failed");
         return -1;
     }
-    if (p->sniff_len < SNIFF_MAX) {
+    p->bytes += len;
+    if (!p->sniffed) {
         size_t n = SNIFF_MAX - p->sniff_len < len ? SNIFF_MAX - p->sniff_len : len;
 
         memcpy(p->sniff + p->sniff_len, buf, n);
         p->sniff_len += n;
+        buf += n;
+        len -= n;
+        if (p->sniff_len < SNIFF_MAX && !final)
+            return 0;
+        p->sniffed = true;
+        if (expat_parse(p, p->sniff, p->sniff_len, final && len == 0) < 0 || len == 0)
+            return p->failed ? -1 : 0;
     }
-    p->bytes += len;
-    if (XML_Parse(p->xp, buf, (int)len, final) != XML_STATUS_OK) {
-        xml_failed(p, final);
-        return -1;
-    }
-    return p->failed ? -1 : 0;
+    return expat_parse(p, buf, len, final);
 }
 
 static int parse_begin(struct parse *p, const char *source, size_t size_hint,
