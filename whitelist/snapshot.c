@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "whitelist/snapshot.h"
@@ -315,6 +316,24 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
     return true;
 }
 
+/*
+ * How many domains to make room for: the header's count, but no more than
+ * the file can hold (a domain line takes at least two bytes).  The count
+ * is checked against the lines actually read later; until then it is only
+ * a claim, and a damaged or hostile header must not size an allocation of
+ * gigabytes.  The set grows if the hint was short.
+ */
+static size_t size_hint(FILE *fp, unsigned long long count)
+{
+    struct stat st;
+    unsigned long long room;
+
+    if (fstat(fileno(fp), &st) != 0 || st.st_size <= 0)
+        return 0;
+    room = (unsigned long long)st.st_size / 2;
+    return (size_t)(count < room ? count : room);
+}
+
 struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
 {
     struct reader r = { .path = path, .err = err, .errlen = errlen };
@@ -330,7 +349,7 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
     wl = whitelist_new();
     ok = wl != NULL && read_header(&r, wl, &count);
     if (ok) {
-        wl->domains = domainset_new((size_t)count);
+        wl->domains = domainset_new(size_hint(r.fp, count));
         if (wl->domains == NULL) {
             set_err(err, errlen, "snapshot %s: out of memory", path);
             ok = false;
