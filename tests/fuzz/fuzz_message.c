@@ -32,8 +32,8 @@
  *  - outbound (authenticated, or a sender in the local domain): every
  *    recipient accepted is in the trust space (listed, local, patient);
  *  - inbound: a local recipient accepted has a null, listed, or patient
- *    sender, and a patient sender writes to the pharmacy or while the
- *    store says the conversation is open;
+ *    sender, and a patient sender writes to the pharmacy or, when the
+ *    recipient was given, the store said the conversation was open;
  *  - without PatientKeyCheck warn, every patient recipient accepted has a
  *    valid INS matricule;
  *  - without FinWithContent accept, an outbound message to a patient that
@@ -346,6 +346,7 @@ struct seen {
     bool authenticated;
     char sender[ARG_MAX];
     char rcpt[MAX_RCPT][ARG_MAX];  /* accepted recipients (the first MAX_RCPT) */
+    enum conv_answer conv[MAX_RCPT];   /* the store's answer when each was given */
     unsigned n_rcpt;
     bool subject_fin_exact;
     bool mes_fin;
@@ -367,8 +368,7 @@ static bool is_patient(const struct mailaddr *a)
     return strcmp(a->domain, FUZZ_PATIENT_DOMAIN) == 0;
 }
 
-static void check_inbound(const struct seen *m, const struct world *w, const struct mailaddr *snd,
-                          enum addr_status st)
+static void check_inbound(const struct seen *m, const struct mailaddr *snd, enum addr_status st)
 {
     unsigned i;
 
@@ -383,7 +383,7 @@ static void check_inbound(const struct seen *m, const struct world *w, const str
                     "inbound from <%s> accepted for local <%s>", m->sender, m->rcpt[i]);
         if (strcasecmp(r.local, "pharmacie") == 0)
             continue;
-        FUZZ_ASSERT(w->conv == CONV_OPEN, "patient <%s> let in without an open conversation",
+        FUZZ_ASSERT(m->conv[i] == CONV_OPEN, "patient <%s> let in without an open conversation",
                     m->sender);
     }
 }
@@ -409,7 +409,7 @@ static void check_accepted(const struct seen *m, const struct world *w)
                     "patient address <%s> accepted", m->rcpt[i]);
     }
     if (!outbound)
-        check_inbound(m, w, &snd, st);
+        check_inbound(m, &snd, st);
     if (outbound && to_patient && !w->fin_accept && (m->subject_fin_exact || m->mes_fin)
         && !m->multipart)
         FUZZ_ASSERT(!m->body_text, "[FIN] from <%s> with content accepted", m->sender);
@@ -494,8 +494,10 @@ static void do_rcpt(struct driver *d, const char *arg)
     if (refusal(&v))
         return;
     d->phase = PH_RCPT;
-    if (d->seen.n_rcpt < MAX_RCPT)
+    if (d->seen.n_rcpt < MAX_RCPT) {
+        d->seen.conv[d->seen.n_rcpt] = d->world.conv;
         snprintf(d->seen.rcpt[d->seen.n_rcpt++], ARG_MAX, "%s", arg);
+    }
 }
 
 static void do_data(struct driver *d)

@@ -33,6 +33,7 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
 FUZZ_OUT=${FUZZ_OUT:-$FUZZ_BUILD/runs}
+case $FUZZ_OUT in /*) ;; *) FUZZ_OUT=$ROOT/$FUZZ_OUT ;; esac
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
 FUZZ_RSS_MB=${FUZZ_RSS_MB:-1024}
 FUZZ_MALLOC_MB=${FUZZ_MALLOC_MB:-64}
@@ -61,7 +62,7 @@ run_one() {
     done
     # "times" reports the CPU time of the fuzzer (this subshell's children).
     (
-        TMPDIR=$ROOT/$out/tmp nice -n 10 "$bin" "${dict[@]}" \
+        TMPDIR=$out/tmp nice -n 10 "$bin" "${dict[@]}" \
             -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" \
             -rss_limit_mb="$FUZZ_RSS_MB" -malloc_limit_mb="$FUZZ_MALLOC_MB" \
             -artifact_prefix="$out/" -print_final_stats=1 \
