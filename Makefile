@@ -27,6 +27,7 @@ LIBS     := -lmilter -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
 
 ifeq ($(FUZZ),1)
 # The libFuzzer build ("make fuzz"): clang, coverage instrumentation in the
@@ -113,10 +114,11 @@ unit: all $(TEST_BIN) $(FUZZ_BIN)
 	BUILD=$(BUILD) tests/run-all.sh --unit
 
 # libFuzzer: build every target with clang into build-fuzz/, then run each
-# for FUZZ_SECONDS (two at a time), one line per target: ok or the crash.
+# for FUZZ_SECONDS, FUZZ_JOBS at a time, one line per target: ok or the
+# crash and its input (tests/fuzz/README).
 fuzz:
 	$(MAKE) FUZZ=1 fuzz-build
-	FUZZ_BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	FUZZ_BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh
 
 fuzz-build: $(FUZZ_BIN)
 
