@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@
 #define SNAP_MAGIC   "# mssante-milter whitelist snapshot"
 #define SNAP_FORMAT  "1"
 #define SNAP_MAX_COUNT 10000000UL   /* far above any real list: a sanity bound */
+#define TIME_T_MAX (sizeof(time_t) == 8 ? (unsigned long long)INT64_MAX \
+                                        : (unsigned long long)INT32_MAX)
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -219,7 +222,10 @@ static bool text_field(struct reader *r, const char *key, char *dst, size_t size
     return true;
 }
 
-static bool number_field(struct reader *r, const char *key, unsigned long long *out)
+/* A decimal number up to MAX (what the field it goes into can hold, so
+ * that what was read is what snapshot_write would write again). */
+static bool number_field(struct reader *r, const char *key, unsigned long long max,
+                         unsigned long long *out)
 {
     const char *v = field(r, key);
     char *end;
@@ -228,7 +234,7 @@ static bool number_field(struct reader *r, const char *key, unsigned long long *
         return false;
     errno = 0;
     *out = strtoull(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0) {
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || *out > max) {
         set_err(r->err, r->errlen, "snapshot %s: line %lu: bad %s \"%s\"",
                 r->path, r->lineno, key, v);
         return false;
@@ -255,9 +261,9 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
         || !text_field(r, "generated", wl->generated, sizeof(wl->generated))
         || !text_field(r, "sha256", wl->sha256, sizeof(wl->sha256))
         || !text_field(r, "source", wl->source, sizeof(wl->source))
-        || !number_field(r, "loaded", &loaded)
-        || !number_field(r, "entries", &entries)
-        || !number_field(r, "count", count))
+        || !number_field(r, "loaded", TIME_T_MAX, &loaded)
+        || !number_field(r, "entries", SIZE_MAX, &entries)
+        || !number_field(r, "count", ULLONG_MAX, count))
         return false;
     wl->loaded_at = (time_t)loaded;
     wl->entries = (size_t)entries;

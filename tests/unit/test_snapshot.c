@@ -223,6 +223,11 @@ static void test_damaged(void)
     expect_bad("end-junk", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2x\n", "count mismatch");
     expect_bad("after-end", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\nc.fr\n",
                "data after \"end\"");
+    /* A loaded time that time_t cannot hold would be written back negative. */
+    expect_bad("loaded", "# mssante-milter whitelist snapshot\nformat 1\nversion 7\n"
+               "generated 2025-03-13T14:54:10Z\nsha256 \nsource /x.xml\n"
+               "loaded 9223372036854775808\nentries 3\ncount 1\ndomains\na.fr\nend 1\n",
+               "bad loaded");
     expect_bad("magic", "# something else\nformat 1\n", "not a mssante-milter snapshot");
     expect_bad("empty", "", "not a mssante-milter snapshot");
     expect_bad("format", "# mssante-milter whitelist snapshot\nformat 2\n",
