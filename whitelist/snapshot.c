@@ -178,6 +178,13 @@ static bool next_line(struct reader *r)
     return true;
 }
 
+/* The line just read holds a NUL byte: the C string would end there and
+ * hide the rest (zero-filled blocks are what a crash leaves in a file). */
+static bool line_has_nul(const struct reader *r)
+{
+    return memchr(r->line, '\0', r->len) != NULL;
+}
+
 /* WHAT is wrong with the line just read. */
 static void bad(struct reader *r, const char *what)
 {
@@ -197,6 +204,10 @@ static const char *field(struct reader *r, const char *key)
 
     if (!next_line(r)) {
         truncated(r, key);
+        return NULL;
+    }
+    if (line_has_nul(r)) {
+        bad(r, "NUL byte");
         return NULL;
     }
     if (strncmp(r->line, key, klen) != 0 || (r->line[klen] != '\0' && r->line[klen] != ' ')) {
@@ -247,7 +258,7 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
     unsigned long long loaded, entries;
     const char *v;
 
-    if (!next_line(r) || strcmp(r->line, SNAP_MAGIC) != 0) {
+    if (!next_line(r) || line_has_nul(r) || strcmp(r->line, SNAP_MAGIC) != 0) {
         set_err(r->err, r->errlen, "snapshot %s: not a mssante-milter snapshot", r->path);
         return false;
     }
@@ -291,6 +302,10 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
 
         if (!next_line(r)) {
             truncated(r, "no \"end\" line");
+            return false;
+        }
+        if (line_has_nul(r)) {
+            bad(r, "NUL byte");
             return false;
         }
         if (strncmp(r->line, "end ", 4) == 0)
