@@ -8,7 +8,11 @@
  * data, entity references and UTF-8 sequences.
  *
  * Properties:
- *  - both parses accept or both refuse, with the same error;
+ *  - both parses accept or both refuse, with the same error; when both
+ *    are expat's syntax errors the wording may differ (expat reports the
+ *    first error it can see with the bytes it has: text after the root
+ *    element is "junk after document element" when it comes in a chunk
+ *    of its own, "invalid token" when a '<' follows it in the same one);
  *  - an accepted list is the same both ways: domains, entries, skipped
  *    names, (domain, CN) pairs and the sha256 of the bytes;
  *  - an accepted list has a DateDeGeneration and at least one domain,
@@ -94,8 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 whole ? "accepted" : err_whole, stream ? "accepted" : err_stream);
     if (whole == NULL) {
         FUZZ_ASSERT(err_whole[0] != '\0', "refused without a reason");
-        FUZZ_ASSERT(strcmp(err_whole, err_stream) == 0, "whole \"%s\", streamed \"%s\"",
-                    err_whole, err_stream);
+        FUZZ_ASSERT(strcmp(err_whole, err_stream) == 0
+                    || (strstr(err_whole, ": XML error: ") && strstr(err_stream, ": XML error: ")),
+                    "whole \"%s\", streamed \"%s\"", err_whole, err_stream);
     } else {
         check_same(whole, stream);
         check_list(whole);
