@@ -184,12 +184,11 @@ static struct verdict to_patient(struct pure_session *s, const struct mailaddr *
 
     addr_format(a, addr, sizeof(addr));
     v = patient_outbound_rcpt(&pp, a->local, addr, &ins);
-    if (refusal(&v) || s->mp.dir != DIR_OUTBOUND || !s->mp.sender_valid)
+    if (refusal(&v) || s->mp.dir != DIR_OUTBOUND)
         return v;
-    if (s->n_patients == MAX_PATIENTS)
-        return v;
-    s->n_patients++;
-    s->active = true;
+    s->active = true;             /* the [FIN] rules, whatever the sender */
+    if (s->mp.sender_valid && s->n_patients < MAX_PATIENTS)
+        s->n_patients++;          /* a conversation to record */
     return v;
 }
 
@@ -300,15 +299,15 @@ static struct verdict patients_end(struct pure_session *s)
     struct patient_msg m;
     struct verdict v;
 
-    if (!s->active || s->n_patients == 0)
+    if (!s->active)
         return ok();
     memset(&m, 0, sizeof(m));
     m.subject_fin = s->subject_fin;
     m.mes_fin = s->mes_fin;
     m.body_empty = s->probing && !s->doubt && body_probe_empty(&s->probe);
     v = patient_outbound_eom(&pp, &m, &plan);
-    if (refusal(&v) || plan.op == PATOP_NONE)
-        return v;
+    if (refusal(&v) || plan.op == PATOP_NONE || s->n_patients == 0)
+        return v;                 /* nothing to record for the null sender */
     if (s->world->conv == CONV_DOWN)
         patient_reply_state_unavailable(&v);   /* the state cannot be recorded */
     return v;
