@@ -6,6 +6,7 @@
 #   make demo       a loopback Postfix + Redis + milter, a few messages, verdicts
 #   make install    PREFIX=/usr/local DESTDIR=
 #                   (debian/rules: PREFIX=/usr UNITDIR=/lib/systemd/system)
+#   make fuzz       every libFuzzer target of tests/fuzz/ for FUZZ_SECONDS each (clang)
 #
 # Sources are picked up by directory: a new file in policy/ or whitelist/
 # needs no Makefile change.  Each tests/unit/test_*.c is its own program.
@@ -27,7 +28,19 @@ CPPFLAGS += -std=c11 -D_GNU_SOURCE -DMSSANTE_VERSION='"$(VERSION)"' \
             -DMSSANTE_DEFAULT_CONF='"$(SYSCONFDIR)/mssante-milter.conf"' -I.
 LIBS     := -lmilter -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
 
-ifeq ($(SAN),1)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+
+ifeq ($(FUZZ),1)
+# The libFuzzer build ("make fuzz"): clang, coverage instrumentation in the
+# library, the fuzzer's main() in each target.
+BUILD    ?= build-fuzz
+CC       := $(FUZZ_CC)
+CFLAGS   += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+else ifeq ($(SAN),1)
 BUILD    ?= build-san
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -45,13 +58,19 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+# Fuzz targets (tests/fuzz/fuzz_*.c): replayed over their committed inputs
+# by "make check" (tests/fuzz/replay.c gives them a main), run by libFuzzer
+# by "make fuzz".
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
+FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 DAEMON   := $(BUILD)/mssante-milter
 CTL      := $(BUILD)/mssantectl
 
-.PHONY: all check unit integration demo install clean bench
+.PHONY: all check unit integration demo install clean bench fuzz fuzz-build
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -71,6 +90,17 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+ifeq ($(FUZZ),1)
+$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB) $(BUILD)/libmssante.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+else
+$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIB) \
+                       $(BUILD)/libmssante.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+endif
+
 $(BUILD)/tests/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -80,11 +110,20 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The test runner prints one line per test and a closing "N passed, N failed".
-check: all $(TEST_BIN) $(HELPER_BIN)
+check: all $(TEST_BIN) $(FUZZ_BIN) $(HELPER_BIN)
 	BUILD=$(BUILD) tests/run-all.sh
 
-unit: all $(TEST_BIN)
+unit: all $(TEST_BIN) $(FUZZ_BIN)
 	BUILD=$(BUILD) tests/run-all.sh --unit
+
+# libFuzzer: build every target with clang into build-fuzz/, then run each
+# for FUZZ_SECONDS, FUZZ_JOBS at a time, one line per target: ok or the
+# crash and its input (tests/fuzz/README).
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-build
+	FUZZ_BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh
+
+fuzz-build: $(FUZZ_BIN)
 
 integration: all $(HELPER_BIN)
 	BUILD=$(BUILD) tests/run-all.sh --integration
@@ -109,7 +148,7 @@ install: all
 	install -m 0644 contrib/mssante-milter.sysusers $(DESTDIR)$(SYSUSERSDIR)/mssante-milter.conf
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

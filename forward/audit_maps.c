@@ -189,6 +189,34 @@ static void drop_token(struct audit *a, struct tok *t, size_t n, size_t k)
     }
 }
 
+/*
+ * Would LHS, written as a target, be read back as one target, itself?
+ * An aliases(5) name runs up to the ':', so it may hold white space,
+ * commas or quotes, which split or join targets: "c i@d" written back
+ * would forward to "\c" and to the address "i@d".
+ */
+static bool one_target(const char *lhs)
+{
+    return strpbrk(lhs, " \t\r,\"") == NULL;
+}
+
+/* A rule left with no target that cannot point at itself: comment out
+ * every line of it, after a line saying why, so that its mail bounces
+ * instead of leaving the trust space. */
+static void comment_out(struct audit *a, const char *lhs, bool catch_all, const size_t *phys,
+                        size_t n_phys)
+{
+    char note[FWD_ADDR_MAX + 160];
+    size_t i;
+
+    snprintf(note, sizeof(note), "# " NOTE_MARK ": %s%.200s forwarded only to classic addresses%s: "
+             "commented out%s", catch_all ? "catch-all " : "", lhs,
+             catch_all ? "" : " and cannot point at itself", line_end_of(a, phys[0]));
+    fwa_insert_text(a, a->lines[phys[0]].start, note);
+    for (i = 0; i < n_phys; i++)
+        fwa_insert_text(a, a->lines[phys[i]].start, "#");
+}
+
 /* Apply the rewrite of one logical line (physical lines PHYS, targets T). */
 static void rewrite_rule(struct audit *a, enum fwd_audit_type type, const char *lhs,
                          const struct lhs_info *li, const size_t *phys, size_t n_phys,
@@ -201,14 +229,8 @@ static void rewrite_rule(struct audit *a, enum fwd_audit_type type, const char *
         if (t[i].cls != T_CLASSIC)
             any_left = true;
     }
-    if (!any_left && li->catch_all) {
-        char note[256];
-
-        snprintf(note, sizeof(note), "# " NOTE_MARK ": catch-all %s forwarded only to "
-                 "classic addresses: commented out%s", lhs, line_end_of(a, phys[0]));
-        fwa_insert_text(a, a->lines[phys[0]].start, note);
-        for (i = 0; i < n_phys; i++)
-            fwa_insert_text(a, a->lines[phys[i]].start, "#");
+    if (!any_left && (li->catch_all || !one_target(lhs))) {
+        comment_out(a, lhs, li->catch_all, phys, n_phys);
         return;
     }
     if (!any_left) {

@@ -170,9 +170,17 @@ static void report_unknown(struct reader *rd, unsigned line, const char *name)
 {
     const char *best = NULL;
     size_t best_d = 3;   /* suggest only close matches */
+    size_t len = strlen(name);
 
     for (size_t i = 0; i < N_KEYS; i++) {
-        size_t d = distance(name, keys[i].name);
+        size_t klen = strlen(keys[i].name), d;
+
+        /* The distance is at least the difference in length: skip the
+         * table's work for keys that cannot be close (a file of garbage
+         * lines is then read in linear time with a small factor). */
+        if ((len > klen ? len - klen : klen - len) >= best_d)
+            continue;
+        d = distance(name, keys[i].name);
         if (d < best_d) {
             best_d = d;
             best = keys[i].name;

@@ -10,7 +10,8 @@
  *    patient's reply from that same address finds the conversation.
  *  - Only a valid envelope sender can own a conversation: an outbound
  *    message with the null sender (an authenticated client's DSN) to a
- *    patient is checked, but records nothing.
+ *    patient is checked (matricule, and a [FIN] with content is refused
+ *    like any other), but records nothing and is not rewritten.
  *  - The state is written before any header is changed, and a closure is
  *    never accepted unless every conversation was recorded: a failure
  *    answers 451 and Postfix (or the client) tries again.  conv_close is
@@ -212,9 +213,15 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
     if (ins.status != INS_OK)
         log_warning("%s: patient address <%s>: %s (PatientKeyCheck warn: accepted)",
                     qid_or_noqueue(qid), shown, ins.reason);
-    /* Only a local mailbox writing to the patient owns a conversation. */
-    if (mp->dir != DIR_OUTBOUND || !mp->sender_valid)
+    if (mp->dir != DIR_OUTBOUND)
         return verdict_ok();
+    /* Only a local mailbox writing to the patient owns a conversation; but
+     * the [FIN] rules apply whatever the envelope sender: the patient's
+     * operator discards a closure's content all the same. */
+    if (!mp->sender_valid) {
+        pm->active = true;
+        return verdict_ok();
+    }
     if (patient_id(rcpt->local, &ins, id, sizeof(id)) < 0) {
         patient_reply_bad_ins(&v, &ins, addr);   /* longer than any local part may be */
         return v;
@@ -504,7 +511,7 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
     struct patient_msg m;
     struct verdict v;
 
-    if (cfg == NULL || !pm->active || pm->n_patients == 0)
+    if (cfg == NULL || !pm->active)
         return verdict_ok();
     pp = policy_of(cfg);
     memset(&m, 0, sizeof(m));
@@ -516,6 +523,8 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
         log_content(pm, qid);
     if (v.action != ACT_CONTINUE || plan.op == PATOP_NONE)
         return noted(pm, plan.note, v);
+    if (pm->n_patients == 0)          /* the null sender: no conversation to record */
+        return noted(pm, "no mailbox to record a conversation for", v);
     if (record(pm, cfg, plan.op, mp, qid) < 0) {
         patient_reply_state_unavailable(&v);
         return noted(pm, plan.note, v);

@@ -94,6 +94,120 @@ static const char *next_param(const char *s, struct mime_param *pm)
     return s;
 }
 
+/*
+ * Checking a parameter list before trusting it.  Mail readers do not
+ * agree on what "boundary=A; boundary=B" means (the first, the last, or
+ * RFC 2231's boundary*0 / boundary* pieces instead of either), nor on
+ * where a value ends when it is followed by stray text: a probe that
+ * picks another boundary than the reader's sees only a preamble and an
+ * empty part while the reader shows the text.  So a parameter given
+ * twice, or a list that does not parse, is doubt, i.e. content.
+ */
+
+#define PARAMS_MAX 32   /* more parameters than this in one header: doubt */
+
+struct param_key {
+    const char *name;    /* up to any '*' */
+    size_t len;
+    long section;        /* RFC 2231 "name*N": N; -1 for "name" and "name*" */
+};
+
+/* A token character of RFC 2045 (no space, control or tspecial). */
+static bool is_token_char(char c)
+{
+    return (unsigned char)c > ' ' && (unsigned char)c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+/* Two names of one parameter: equal names, unless both are distinct
+ * RFC 2231 sections (name*0, name*1) of one value. */
+static bool same_param(const struct param_key *a, const struct param_key *b)
+{
+    if (a->len != b->len || strncasecmp(a->name, b->name, a->len) != 0)
+        return false;
+    return a->section < 0 || b->section < 0 || a->section == b->section;
+}
+
+static void param_key_of(const char *name, size_t nlen, struct param_key *k)
+{
+    const char *star = memchr(name, '*', nlen);
+    size_t i;
+
+    k->name = name;
+    k->len = star ? (size_t)(star - name) : nlen;
+    k->section = -1;
+    if (star == NULL || star + 1 == name + nlen || star[1] < '0' || star[1] > '9')
+        return;
+    k->section = 0;
+    for (i = (size_t)(star - name) + 1; i < nlen && name[i] >= '0' && name[i] <= '9'; i++)
+        k->section = k->section < 100000 ? k->section * 10 + (name[i] - '0') : k->section;
+}
+
+/*
+ * The value at S: a quoted string, or a run of characters that cannot
+ * end or start anything else (no white space, quote, ';', backslash or
+ * comment parenthesis).  That is wider than RFC 2045's token, which
+ * excludes '=', '/', '?'...: unquoted boundaries such as "----=_Part_1"
+ * are common, and where they end is not in doubt.  Returns the value's
+ * end, NULL if there is none.
+ */
+static const char *skip_param_value(const char *s)
+{
+    const char *start = s;
+
+    if (*s == '"') {
+        for (s++; *s != '\0' && *s != '"'; s++)
+            if (*s == '\\' && s[1] != '\0')
+                s++;
+        return *s == '"' ? s + 1 : NULL;
+    }
+    while ((unsigned char)*s > ' ' && (unsigned char)*s < 0x7f && strchr("\";\\()", *s) == NULL)
+        s++;
+    return s > start ? s : NULL;
+}
+
+/* NULL when the parameters of header VALUE are well-formed and none is
+ * given twice; else why not (a static English phrase). */
+static const char *params_problem(const char *value)
+{
+    struct param_key keys[PARAMS_MAX];
+    size_t n = 0, i;
+    const char *s = value;
+    bool quoted = false;
+
+    /* The media type or disposition: up to the first ';' outside quotes. */
+    for (; *s != '\0' && (quoted || *s != ';'); s++) {
+        if (quoted && *s == '\\' && s[1] != '\0')
+            s++;
+        else if (*s == '"')
+            quoted = !quoted;
+    }
+    while (*s == ';') {
+        const char *name = s = skip_ws(s + 1);
+        size_t nlen;
+
+        if (*s == ';' || *s == '\0')
+            continue;                   /* an empty parameter: nothing to misread */
+        while (is_token_char(*s))
+            s++;
+        nlen = (size_t)(s - name);
+        if (nlen == 0 || *(s = skip_ws(s)) != '=')
+            return "malformed MIME parameter";
+        if ((s = skip_param_value(skip_ws(s + 1))) == NULL)
+            return "malformed MIME parameter";
+        s = skip_ws(s);
+        if (*s != ';' && *s != '\0')
+            return "malformed MIME parameter";
+        if (n == PARAMS_MAX)
+            return "too many MIME parameters";
+        param_key_of(name, nlen, &keys[n]);
+        for (i = 0; i < n; i++)
+            if (same_param(&keys[i], &keys[n]))
+                return "duplicated MIME parameter";
+        n++;
+    }
+    return NULL;
+}
+
 /* Parameter name WANT; with STAR also its RFC 2231 forms (WANT*, WANT*0...). */
 static bool param_is(const struct mime_param *pm, const char *want, bool star)
 {
@@ -168,12 +282,16 @@ static void set_content(struct body_probe *p, const char *why)
 
 void body_probe_init(struct body_probe *p, const char *content_type)
 {
+    const char *why;
+
     memset(p, 0, sizeof(*p));
     p->state = ST_SINGLE;
     if (content_type == NULL)
         return;
     if (has_file_param(content_type))
         set_content(p, "the message is a named file");
+    else if ((why = params_problem(content_type)) != NULL)
+        set_content(p, why);
     if (is_multipart(content_type) &&
         get_boundary(content_type, p->boundary[0], &p->blen[0]) == 0) {
         p->depth = 1;
@@ -241,6 +359,8 @@ static bool disposition_inline(const char *value)
 
 static void check_content_type(struct body_probe *p, const char *value)
 {
+    const char *why;
+
     if (p->part_has_type) {
         set_content(p, "two Content-Type headers in a MIME part");
         return;
@@ -248,6 +368,10 @@ static void check_content_type(struct body_probe *p, const char *value)
     p->part_has_type = true;
     if (has_file_param(value)) {
         set_content(p, "attachment in a MIME part");
+        return;
+    }
+    if ((why = params_problem(value)) != NULL) {
+        set_content(p, why);
         return;
     }
     if (!is_multipart(value))
@@ -282,6 +406,8 @@ static void flush_header(struct body_probe *p)
             set_content(p, "MIME part header too long to check");
         else if (!disposition_inline(value) || has_file_param(value))
             set_content(p, "attachment in a MIME part");
+        else if (params_problem(value) != NULL)
+            set_content(p, params_problem(value));
     }
     p->hdr_len = 0;
     p->hdr_long = false;

@@ -27,9 +27,13 @@
  *    anyone); those of nested multiparts count as content.
  * Whenever the structure is more than this reads with certainty (nesting
  * deeper than BODY_PROBE_DEPTH, a part header that does not parse, a
- * boundary of an outer level inside an unfinished inner one, no closing
- * boundary), the message is NOT empty: a closure with content it cannot
- * vouch for is refused rather than silently losing that content.
+ * Content-Type or Content-Disposition parameter given twice - boundary=A;
+ * boundary=B, or boundary with boundary*0 - or a parameter list that does
+ * not parse, a boundary of an outer level inside an unfinished inner one,
+ * no closing boundary), the message is NOT empty: a closure with content
+ * it cannot vouch for is refused rather than silently losing that content.
+ * A mail reader may take another boundary than the probe from such a
+ * header and show text the probe took for a preamble.
  * An HTML part is content even when it renders as nothing: the probe does
  * not interpret HTML.
  *

@@ -5,7 +5,10 @@
 #   tests/run-all.sh [--unit | --integration] [PATTERN]
 #
 # Unit tests are the programs $BUILD/tests/test_* (one case each: ok when it
-# exits 0; its own output is shown as "# " lines when it fails).
+# exits 0; its own output is shown as "# " lines when it fails), then the
+# fuzz targets $BUILD/tests/fuzz_NAME, each replaying its committed corpus
+# and regression inputs (tests/fuzz/corpus/NAME, tests/fuzz/regressions/NAME)
+# as one case "fuzz/NAME".
 # Integration tests are tests/integration/t_*.sh; each prints its own
 # "ok - / not ok - / skip - " lines (see tests/lib/harness.sh).  They run a
 # private Postfix and therefore need root: otherwise they are skipped.
@@ -70,6 +73,27 @@ if [ "$run_unit" = 1 ]; then
         echo "$line"
         count "$line"
     fi
+    # Fuzz targets, built with a plain main() (tests/fuzz/replay.c).
+    for t in "$BUILD"/tests/fuzz_*; do
+        [ -x "$t" ] || continue
+        wanted "$t" || continue
+        target=$(basename "$t")
+        target=${target#fuzz_}
+        inputs=()
+        for d in "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target"; do
+            [ -d "$d" ] && inputs+=("$d")
+        done
+        if [ ${#inputs[@]} = 0 ]; then
+            line="not ok - fuzz/$target # no corpus in tests/fuzz/corpus/$target"
+        elif { "$t" "${inputs[@]}" >"$out" 2>&1 </dev/null; } 2>/dev/null; then
+            line="ok - fuzz/$target # $(tail -n 1 "$out")"
+        else
+            line="not ok - fuzz/$target"
+        fi
+        echo "$line"
+        count "$line"
+        case $line in not*) sed 's/^/# /' "$out" | tail -40 ;; esac
+    done
 fi
 
 if [ "$run_integration" = 1 ]; then

@@ -65,8 +65,9 @@ struct parse {
     char cn[TEXT_MAX];
     size_t cn_len;
 
-    char sniff[SNIFF_MAX];
+    char sniff[SNIFF_MAX];      /* the first bytes, held back from expat (see feed) */
     size_t sniff_len;
+    bool sniffed;               /* they went to expat */
     unsigned long long bytes;
 };
 
@@ -420,25 +421,43 @@ static void xml_failed(struct parse *p, bool final)
          final && p->root_seen && is_eof_error(code) ? " (truncated file?)" : "");
 }
 
-/* Hash and parse one chunk.  Returns 0, or -1 with the error recorded. */
+static int expat_parse(struct parse *p, const char *buf, size_t len, bool final)
+{
+    if (XML_Parse(p->xp, buf, (int)len, final) != XML_STATUS_OK) {
+        xml_failed(p, final);
+        return -1;
+    }
+    return p->failed ? -1 : 0;
+}
+
+/*
+ * Hash and parse one chunk.  Returns 0, or -1 with the error recorded.
+ * The first SNIFF_MAX bytes are held back until they are all there (or
+ * the document ends) and only then handed to expat: an error in them is
+ * told apart as an HTML page or not from all of them, so the message
+ * does not depend on where the chunks were cut.
+ */
 static int feed(struct parse *p, const char *buf, size_t len, bool final)
 {
     if (len > 0 && EVP_DigestUpdate(p->md, buf, len) != 1) {
         fail(p, "sha256 failed");
         return -1;
     }
-    if (p->sniff_len < SNIFF_MAX) {
+    p->bytes += len;
+    if (!p->sniffed) {
         size_t n = SNIFF_MAX - p->sniff_len < len ? SNIFF_MAX - p->sniff_len : len;
 
         memcpy(p->sniff + p->sniff_len, buf, n);
         p->sniff_len += n;
+        buf += n;
+        len -= n;
+        if (p->sniff_len < SNIFF_MAX && !final)
+            return 0;
+        p->sniffed = true;
+        if (expat_parse(p, p->sniff, p->sniff_len, final && len == 0) < 0 || len == 0)
+            return p->failed ? -1 : 0;
     }
-    p->bytes += len;
-    if (XML_Parse(p->xp, buf, (int)len, final) != XML_STATUS_OK) {
-        xml_failed(p, final);
-        return -1;
-    }
-    return p->failed ? -1 : 0;
+    return expat_parse(p, buf, len, final);
 }
 
 static int parse_begin(struct parse *p, const char *source, size_t size_hint,
@@ -507,40 +526,88 @@ static struct ans_list *parse_end(struct parse *p)
     return list;
 }
 
+/* ------------------------------------------------------------------ */
+/* Entry points                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ans_stream {
+    struct parse p;
+};
+
+struct ans_stream *ans_stream_begin(const char *source, size_t size_hint,
+                                    char *err, size_t errlen)
+{
+    /* On the heap: three TEXT_MAX buffers, and this may run in a thread
+     * with a small stack. */
+    struct ans_stream *s = malloc(sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "%s: out of memory", source ? source : "(buffer)");
+        return NULL;
+    }
+    if (parse_begin(&s->p, source, size_hint, err, errlen) < 0) {
+        parse_end(&s->p);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int ans_stream_feed(struct ans_stream *s, const char *buf, size_t len)
+{
+    size_t off = 0;
+
+    /* expat takes an int length: hand it the data in CHUNK pieces. */
+    while (off < len && !s->p.failed) {
+        size_t n = len - off < CHUNK ? len - off : CHUNK;
+
+        feed(&s->p, buf + off, n, false);
+        off += n;
+    }
+    return s->p.failed ? -1 : 0;
+}
+
+void ans_stream_fail(struct ans_stream *s, const char *why)
+{
+    fail(&s->p, "%s", why);
+}
+
+struct ans_list *ans_stream_end(struct ans_stream *s)
+{
+    struct ans_list *list;
+
+    if (!s->p.failed && s->p.bytes == 0)
+        fail(&s->p, "empty file");
+    if (!s->p.failed && feed(&s->p, "", 0, true) == 0)
+        parse_finish(&s->p);
+    list = parse_end(&s->p);
+    free(s);
+    return list;
+}
+
 struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
                                   char *err, size_t errlen)
 {
-    struct parse p;
-    size_t off = 0;
+    struct ans_stream *s = ans_stream_begin(source, len, err, errlen);
 
-    if (parse_begin(&p, source, len, err, errlen) == 0) {
-        while (off < len && !p.failed) {
-            size_t n = len - off < CHUNK ? len - off : CHUNK;
-
-            feed(&p, buf + off, n, false);
-            off += n;
-        }
-        if (!p.failed && len == 0)
-            fail(&p, "empty file");
-        if (!p.failed && feed(&p, "", 0, true) == 0)
-            parse_finish(&p);
-    }
-    return parse_end(&p);
+    if (s == NULL)
+        return NULL;
+    ans_stream_feed(s, buf, len);
+    return ans_stream_end(s);
 }
 
 struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
 {
-    struct parse p;
+    struct ans_stream *s;
     struct stat st;
     FILE *fp = fopen(path, "rb");
     char *chunk;
-    size_t hint = 0;
+    size_t hint = 0, n;
 
     if (fp == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    /* On the heap: this may run in a thread with a small stack. */
     chunk = malloc(CHUNK);
     if (chunk == NULL) {
         fclose(fp);
@@ -549,21 +616,19 @@ struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
     }
     if (fstat(fileno(fp), &st) == 0 && st.st_size > 0)
         hint = (size_t)st.st_size;
-    if (parse_begin(&p, path, hint, err, errlen) == 0) {
-        size_t n;
+    if ((s = ans_stream_begin(path, hint, err, errlen)) != NULL) {
+        while ((n = fread(chunk, 1, CHUNK, fp)) > 0 && ans_stream_feed(s, chunk, n) == 0)
+            ;
+        if (ferror(fp)) {
+            char why[128];
 
-        while (!p.failed && (n = fread(chunk, 1, CHUNK, fp)) > 0)
-            feed(&p, chunk, n, false);
-        if (!p.failed && ferror(fp))
-            fail(&p, "read error: %s", strerror(errno));
-        if (!p.failed && p.bytes == 0)
-            fail(&p, "empty file");
-        if (!p.failed && feed(&p, "", 0, true) == 0)
-            parse_finish(&p);
+            snprintf(why, sizeof(why), "read error: %s", strerror(errno));
+            ans_stream_fail(s, why);
+        }
     }
     free(chunk);
     fclose(fp);
-    return parse_end(&p);
+    return s != NULL ? ans_stream_end(s) : NULL;
 }
 
 struct whitelist *ans_list_take_whitelist(struct ans_list *list)

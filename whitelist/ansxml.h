@@ -34,6 +34,24 @@ struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen);
 struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
                                   char *err, size_t errlen);
 
+/*
+ * The same, fed as the bytes arrive: begin, feed any number of chunks of
+ * any size (a chunk boundary may fall anywhere, inside a tag or a UTF-8
+ * sequence), then end, which checks the document is complete and returns
+ * the list as the two calls above do (NULL + err on failure).  Once a
+ * feed has returned -1 the document is refused: further feeds are
+ * ignored, and end only frees.  SOURCE must stay valid until end (it is
+ * named in errors and copied into wl->source).  ans_stream_fail() refuses
+ * the document for a reason of the caller's (a read error).  end always
+ * frees the stream.
+ */
+struct ans_stream;
+struct ans_stream *ans_stream_begin(const char *source, size_t size_hint,
+                                    char *err, size_t errlen);
+int ans_stream_feed(struct ans_stream *s, const char *buf, size_t len);
+void ans_stream_fail(struct ans_stream *s, const char *why);
+struct ans_list *ans_stream_end(struct ans_stream *s);
+
 /* Detach the whitelist (caller now owns it) and free the rest. */
 struct whitelist *ans_list_take_whitelist(struct ans_list *list);
 void ans_list_free(struct ans_list *list);

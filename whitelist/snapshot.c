@@ -30,11 +30,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/atomicfile.h"
 #include "whitelist/snapshot.h"
@@ -43,6 +46,8 @@
 #define SNAP_FORMAT  "2"
 #define SNAP_FORMAT_NO_CERTS "1"
 #define SNAP_MAX_COUNT 10000000UL   /* far above any real list: a sanity bound */
+#define TIME_T_MAX (sizeof(time_t) == 8 ? (unsigned long long)INT64_MAX \
+                                        : (unsigned long long)INT32_MAX)
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -159,6 +164,13 @@ static bool next_line(struct reader *r)
     return true;
 }
 
+/* The line just read holds a NUL byte: the C string would end there and
+ * hide the rest (zero-filled blocks are what a crash leaves in a file). */
+static bool line_has_nul(const struct reader *r)
+{
+    return memchr(r->line, '\0', r->len) != NULL;
+}
+
 /* WHAT is wrong with the line just read. */
 static void bad(struct reader *r, const char *what)
 {
@@ -178,6 +190,10 @@ static const char *field(struct reader *r, const char *key)
 
     if (!next_line(r)) {
         truncated(r, key);
+        return NULL;
+    }
+    if (line_has_nul(r)) {
+        bad(r, "NUL byte");
         return NULL;
     }
     if (strncmp(r->line, key, klen) != 0 || (r->line[klen] != '\0' && r->line[klen] != ' ')) {
@@ -203,7 +219,10 @@ static bool text_field(struct reader *r, const char *key, char *dst, size_t size
     return true;
 }
 
-static bool number_field(struct reader *r, const char *key, unsigned long long *out)
+/* A decimal number up to MAX (what the field it goes into can hold, so
+ * that what was read is what snapshot_write would write again). */
+static bool number_field(struct reader *r, const char *key, unsigned long long max,
+                         unsigned long long *out)
 {
     const char *v = field(r, key);
     char *end;
@@ -212,7 +231,7 @@ static bool number_field(struct reader *r, const char *key, unsigned long long *
         return false;
     errno = 0;
     *out = strtoull(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0) {
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || *out > max) {
         set_err(r->err, r->errlen, "snapshot %s: line %lu: bad %s \"%s\"",
                 r->path, r->lineno, key, v);
         return false;
@@ -226,7 +245,7 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
     unsigned long long loaded, entries;
     const char *v;
 
-    if (!next_line(r) || strcmp(r->line, SNAP_MAGIC) != 0) {
+    if (!next_line(r) || line_has_nul(r) || strcmp(r->line, SNAP_MAGIC) != 0) {
         set_err(r->err, r->errlen, "snapshot %s: not a mssante-milter snapshot", r->path);
         return false;
     }
@@ -241,9 +260,9 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
         || !text_field(r, "generated", wl->generated, sizeof(wl->generated))
         || !text_field(r, "sha256", wl->sha256, sizeof(wl->sha256))
         || !text_field(r, "source", wl->source, sizeof(wl->source))
-        || !number_field(r, "loaded", &loaded)
-        || !number_field(r, "entries", &entries)
-        || !number_field(r, "count", count))
+        || !number_field(r, "loaded", TIME_T_MAX, &loaded)
+        || !number_field(r, "entries", SIZE_MAX, &entries)
+        || !number_field(r, "count", ULLONG_MAX, count))
         return false;
     wl->loaded_at = (time_t)loaded;
     wl->entries = (size_t)entries;
@@ -271,6 +290,10 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
 
         if (!next_line(r)) {
             truncated(r, "no \"end\" line");
+            return false;
+        }
+        if (line_has_nul(r)) {
+            bad(r, "NUL byte");
             return false;
         }
         if (strncmp(r->line, "end ", 4) == 0)
@@ -335,7 +358,7 @@ static bool read_certs(struct reader *r, struct whitelist *wl, unsigned long lon
     unsigned long long pairs, i, end_count;
     char *end;
 
-    if (!number_field(r, "certs", &pairs))
+    if (!number_field(r, "certs", ULLONG_MAX, &pairs))
         return false;
     if (pairs > domains * CERTSET_PER_DOMAIN_MAX) {
         set_err(r->err, r->errlen, "snapshot %s: implausible CN count %llu", r->path, pairs);
@@ -367,6 +390,24 @@ static bool read_certs(struct reader *r, struct whitelist *wl, unsigned long lon
     return true;
 }
 
+/*
+ * How many domains to make room for: the header's count, but no more than
+ * the file can hold (a domain line takes at least two bytes).  The count
+ * is checked against the lines actually read later; until then it is only
+ * a claim, and a damaged or hostile header must not size an allocation of
+ * gigabytes.  The set grows if the hint was short.
+ */
+static size_t size_hint(FILE *fp, unsigned long long count)
+{
+    struct stat st;
+    unsigned long long room;
+
+    if (fstat(fileno(fp), &st) != 0 || st.st_size <= 0)
+        return 0;
+    room = (unsigned long long)st.st_size / 2;
+    return (size_t)(count < room ? count : room);
+}
+
 struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
 {
     struct reader r = { .path = path, .err = err, .errlen = errlen };
@@ -382,7 +423,7 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
     wl = whitelist_new();
     ok = wl != NULL && read_header(&r, wl, &count, &with_certs);
     if (ok) {
-        wl->domains = domainset_new((size_t)count);
+        wl->domains = domainset_new(size_hint(r.fp, count));
         if (wl->domains == NULL) {
             set_err(err, errlen, "snapshot %s: out of memory", path);
             ok = false;

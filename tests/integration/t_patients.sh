@@ -254,6 +254,16 @@ pmail fin-attach "$DR" "$P1@$PD" "[FIN]" "$(printf -- '--b1\nContent-Type: text/
     "MIME-Version: 1.0" 'Content-Type: multipart/mixed; boundary="b1"'
 check "[FIN] with an (empty) attachment: refused" refused_at fin-attach . '^550 5\.7\.1'
 
+# Two boundaries: a reader taking the second shows "secret", which the
+# first one's view puts in the preamble.  A doubtful header is content.
+pmail fin-dup-boundary "$DR" "$P1@$PD" "[FIN]" "$(printf -- '--B\nContent-Type: text/plain\n\nsecret\n--B--\n--A\n\n--A--\n')" \
+    "MIME-Version: 1.0" 'Content-Type: multipart/mixed; boundary="A"; boundary="B"'
+check "[FIN] whose Content-Type gives two boundaries: refused (550 5.7.1)" \
+    refused_at fin-dup-boundary . '^550 5\.7\.1 .*\[FIN\] refuse'
+check "[FIN] with two boundaries: the daemon logs why" \
+    wait_milter_log "closure-like message with content: duplicated MIME parameter"
+check "[FIN] with two boundaries: the conversation is still open" conv_state "$DR" "$P1" open
+
 pmail fin "$DR" "$P1@$PD" "[FIN]" ""
 check "[FIN] with an empty body: accepted and delivered" accepted fin
 fin_qid=$(qid_of fin)

@@ -137,6 +137,51 @@ static void test_buffer_matches_file(void)
     free(buf);
 }
 
+/* Streamed in chunks of every size from 1 to 97 bytes: the same list, and
+ * a broken document refused with the same error, whatever the cuts. */
+static void test_stream_any_chunks(void)
+{
+    static const char *const docs[] = { "ans-small.xml", "ans-truncated.xml", "ans-html.html" };
+    size_t d, chunk;
+
+    for (d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+        char err_whole[512] = "", err[512] = "";
+        size_t len = 0;
+        char *buf = slurp(fixture(docs[d]), &len);
+        struct ans_list *whole;
+
+        CHECK(buf != NULL);
+        if (buf == NULL)
+            continue;
+        whole = ans_parse_buffer(buf, len, "t", err_whole, sizeof(err_whole));
+        for (chunk = 1; chunk <= 97; chunk++) {
+            struct ans_stream *s = ans_stream_begin("t", len, err, sizeof(err));
+            struct ans_list *l;
+            size_t off;
+
+            CHECK(s != NULL);
+            if (s == NULL)
+                break;
+            for (off = 0; off < len; off += chunk)
+                ans_stream_feed(s, buf + off, len - off < chunk ? len - off : chunk);
+            l = ans_stream_end(s);
+            CHECK((l == NULL) == (whole == NULL));
+            if (l != NULL && whole != NULL) {
+                CHECK_STR(l->wl->sha256, whole->wl->sha256);
+                CHECK(domainset_count(l->wl->domains) == domainset_count(whole->wl->domains));
+                CHECK(l->n_certs == whole->n_certs);
+            } else if (l == NULL && strcmp(err, err_whole) != 0) {
+                fprintf(stderr, "%s in chunks of %zu: \"%s\", whole: \"%s\"\n", docs[d],
+                        chunk, err, err_whole);
+                CHECK(strcmp(err, err_whole) == 0);
+            }
+            ans_list_free(l);
+        }
+        ans_list_free(whole);
+        free(buf);
+    }
+}
+
 /* Parse must fail and the message must contain WANT and be one line. */
 static void expect_refused(struct ans_list *l, const char *err, const char *want)
 {
@@ -368,6 +413,7 @@ int main(void)
 {
     test_small();
     test_buffer_matches_file();
+    test_stream_any_chunks();
     test_refused_files();
     test_refused_buffers();
     test_dn_variants();

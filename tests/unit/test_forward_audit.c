@@ -209,6 +209,15 @@ static void test_aliases_edges(void)
     CHECK_REWRITE(FWD_AUDIT_ALIASES, "no colon x@gmail.com\n", "no colon x@gmail.com\n");
     CHECK_REWRITE(FWD_AUDIT_ALIASES, "dr: :INCLUDE:/etc/list, dr@gmail.com\r\n",
                   "dr: :INCLUDE:/etc/list\r\n");
+    /* A name that would not read back as one target ("\\c i@d" is "\\c"
+     * and the address i@d): the rule is commented out, not pointed at
+     * itself. */
+    CHECK_REWRITE(FWD_AUDIT_ALIASES, "c i@d: x@gmail.com\n",
+                  "# mssante-milter: c i@d forwarded only to classic addresses and cannot "
+                  "point at itself: commented out\n#c i@d: x@gmail.com\n");
+    CHECK_REWRITE(FWD_AUDIT_ALIASES, "a,b: x@gmail.com,\r\n\ty@gmail.com\r\n",
+                  "# mssante-milter: a,b forwarded only to classic addresses and cannot "
+                  "point at itself: commented out\r\n#a,b: x@gmail.com,\r\n#\ty@gmail.com\r\n");
 }
 
 static void test_sieve_edges(void)

@@ -151,7 +151,7 @@ static void test_body_plain(void)
     expect_body(NULL, "\xc2\xa0\r\n", false, "text");            /* UTF-8 no-break space */
     expect_body(NULL, "\f\r\n", false, "text");
     /* Encoded "nothing" is empty, encoded anything else is text. */
-    expect_body("text/plain; charset=utf-8\r\n\tformat=flowed", "\r\n", true, NULL);
+    expect_body("text/plain; charset=utf-8;\r\n\tformat=flowed", "\r\n", true, NULL);
     expect_body(NULL, "IA==\r\n", false, "text");
     /* A multipart whose body is only white space is empty, boundaries or not. */
     expect_body(MIXED, "\r\n\r\n", true, NULL);
@@ -325,6 +325,65 @@ static void test_body_multipart_content(void)
                 "--b2--\r\n"
                 "after\r\n"
                 "--b1--\r\n", false, "text in a MIME part");
+}
+
+/* Parameters a mail reader may read otherwise than the probe: doubt. */
+static void test_body_params(void)
+{
+    /* The probe read boundary "A" and saw an empty part; a reader that
+     * takes the last boundary shows "secret". */
+    static const char dup_body[] =
+        "--B\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "secret\r\n"
+        "--B--\r\n"
+        "--A\r\n"
+        "\r\n"
+        "--A--\r\n";
+
+    expect_body("multipart/mixed; boundary=\"A\"; boundary=\"B\"", dup_body, false,
+                "duplicated MIME parameter");
+    expect_body("multipart/mixed; boundary=\"A\"; BOUNDARY=B", dup_body, false, "duplicated");
+    expect_body("multipart/mixed; boundary=\"A\"; boundary*=utf-8''B", dup_body, false,
+                "duplicated");
+    expect_body("multipart/mixed; boundary=\"A\"; boundary*0=B", dup_body, false,
+                "duplicated");
+    /* Even white space only: the header itself is not vouched for. */
+    expect_body("multipart/mixed; boundary=A; boundary=A", "\r\n", false, "duplicated");
+    expect_body("text/plain; charset=utf-8; charset=iso-8859-1", "", false, "duplicated");
+    /* Where a value ends is not clear. */
+    expect_body("multipart/mixed; boundary=\"A\"B; x=1", dup_body, false,
+                "malformed MIME parameter");
+    expect_body("multipart/mixed; boundary=A B", "--A\r\n\r\n--A--\r\n", false, "malformed");
+    expect_body("multipart/mixed; boundary=\"A", "--A\r\n\r\n--A--\r\n", false, "malformed");
+    expect_body("multipart/mixed; boundary", "\r\n", false, "malformed");
+    expect_body("multipart/mixed; boundary=", "\r\n", false, "malformed");
+    expect_body("multipart/mixed; (comment) boundary=A", "--A\r\n\r\n--A--\r\n", false,
+                "malformed");
+    expect_body("text/plain; charset=utf-8\r\n\tformat=flowed", "\r\n", false, "malformed");
+    /* The same in a part header, and in a part's Content-Disposition. */
+    expect_body(MIXED,
+                "--b1\r\n"
+                "Content-Type: multipart/alternative; boundary=b2; boundary=b3\r\n"
+                "\r\n"
+                "--b2\r\n"
+                "\r\n"
+                "--b2--\r\n"
+                "--b1--\r\n", false, "duplicated MIME parameter");
+    expect_body(MIXED,
+                "--b1\r\n"
+                "Content-Disposition: inline; x=\"; filename=cr.pdf\r\n"
+                "\r\n"
+                "--b1--\r\n", false, "malformed MIME parameter");
+    /* Well-formed lists stay empty: RFC 2231 sections of one value, an
+     * empty parameter, unquoted values with '=' as real mailers write them. */
+    expect_body("multipart/mixed; boundary=\"A\"; x*0=a; x*1=b;", "--A\r\n\r\n--A--\r\n",
+                true, NULL);
+    expect_body("multipart/mixed;; boundary = \"A\" ;\r\n\tcharset=\"utf-8\"",
+                "--A\r\n\r\n--A--\r\n", true, NULL);
+    expect_body("multipart/mixed; boundary=----=_Part_0_1.2", "------=_Part_0_1.2\r\n\r\n"
+                "------=_Part_0_1.2--\r\n", true, NULL);
 }
 
 static void test_body_doubt(void)
@@ -690,6 +749,7 @@ int main(void)
     test_body_plain();
     test_body_multipart_empty();
     test_body_multipart_content();
+    test_body_params();
     test_body_doubt();
     test_body_limits();
     test_pharmacy();

@@ -224,6 +224,9 @@ static void test_write_errors(void)
 #define HEAD "# mssante-milter whitelist snapshot\nformat 1\nversion 7\n" \
              "generated 2025-03-13T14:54:10Z\nsha256 \nsource /x.xml\nloaded 1\nentries 3\n"
 
+/* TEXT with its byte AT (counted from the end when negative) made a NUL. */
+static void expect_bad_n(const char *name, const char *text, long at, const char *want);
+
 static void expect_bad(const char *name, const char *text, const char *want)
 {
     char err[512] = "";
@@ -238,6 +241,30 @@ static void expect_bad(const char *name, const char *text, const char *want)
         fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err, want);
     CHECK(strstr(err, want) != NULL);
     CHECK(strchr(err, '\n') == NULL);
+    unlink(path);
+}
+
+static void expect_bad_n(const char *name, const char *text, long at, const char *want)
+{
+    size_t len = strlen(text), pos = at < 0 ? len - (size_t)-at : (size_t)at;
+    const char *path = in_dir(name);
+    char err[512] = "";
+    struct whitelist *wl;
+    FILE *fp = fopen(path, "wb");
+
+    CHECK(fp != NULL && pos < len);
+    if (fp == NULL || pos >= len)
+        return;
+    fwrite(text, 1, pos, fp);
+    fputc('\0', fp);
+    fwrite(text + pos + 1, 1, len - pos - 1, fp);
+    fclose(fp);
+    wl = snapshot_read(path, err, sizeof(err));
+    CHECK(wl == NULL);
+    whitelist_free(wl);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err, want);
+    CHECK(strstr(err, want) != NULL);
     unlink(path);
 }
 
@@ -262,6 +289,14 @@ static void test_damaged(void)
     expect_bad("end-junk", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2x\n", "count mismatch");
     expect_bad("after-end", HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\nc.fr\n",
                "data after \"end\"");
+    /* A NUL byte would end the value early: refused wherever it is. */
+    expect_bad_n("nul-field", HEAD "count 1\ndomains\na.fr\nend 1\n", 69, "line 4: NUL byte");
+    expect_bad_n("nul-end", HEAD "count 1\ndomains\na.fr\nend 1\n", -2, "NUL byte");
+    /* A loaded time that time_t cannot hold would be written back negative. */
+    expect_bad("loaded", "# mssante-milter whitelist snapshot\nformat 1\nversion 7\n"
+               "generated 2025-03-13T14:54:10Z\nsha256 \nsource /x.xml\n"
+               "loaded 9223372036854775808\nentries 3\ncount 1\ndomains\na.fr\nend 1\n",
+               "bad loaded");
     expect_bad("magic", "# something else\nformat 1\n", "not a mssante-milter snapshot");
     expect_bad("empty", "", "not a mssante-milter snapshot");
     expect_bad("format", "# mssante-milter whitelist snapshot\nformat 3\n",

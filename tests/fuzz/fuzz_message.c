@@ -1,0 +1,658 @@
+/*
+ * fuzz_message.c - SMTP sessions driven step by step against the policy,
+ * with the fixed trust space of fuzzlib.c: the trust-space rules
+ * (policy/message.c), the patient and [FIN] rules (policy/patient.c,
+ * policy/bodyprobe.c, policy/ins.c).
+ *
+ * Input: a script, one step per line (LF); arguments take the escapes
+ * \n \r \t \\ and \xHH, so a body chunk can hold any byte:
+ *
+ *   CONNECT [local]     a new session (local: a sendmail submission)
+ *   AUTH                the session authenticated ({auth_authen} at MAIL)
+ *   CONV open|closed|down   what the conversation store answers from now on
+ *   SET fin-accept | SET ins-warn   FinWithContent accept / PatientKeyCheck warn
+ *   MAIL arg | RCPT arg | DATA | HDR Name: value | EOH | BODY chunk | EOM | ABORT
+ *
+ * Unknown lines are skipped.  The steps reach the session in the order an
+ * MTA may send them (the order libmilter lets through): a step out of
+ * place (RCPT before MAIL, a header before DATA) is dropped, a MAIL in
+ * the middle of a message aborts it first, a body or end of message right
+ * after the headers implies the end of headers.
+ *
+ * What the steps are driven through: struct session_ops.  Today that is
+ * pure_session, a model of what milter/callbacks.c and milter/patients.c
+ * do with the pure decision code (their libmilter and Redis parts left
+ * out: the conversation store is a variable).  Once the callbacks are a
+ * pipeline that can be driven without libmilter, a session_ops over that
+ * pipeline replaces pure_session, and the script, the driver and the
+ * oracles stay as they are.
+ *
+ * The oracles, checked at each end of message the session accepts, from
+ * the script alone (addr_parse aside, nothing of the code under test):
+ *  - outbound (authenticated, or a sender in the local domain): every
+ *    recipient accepted is in the trust space (listed, local, patient);
+ *  - inbound: a local recipient accepted has a null, listed, or patient
+ *    sender, and a patient sender writes to the pharmacy or, when the
+ *    recipient was given, the store said the conversation was open;
+ *  - without PatientKeyCheck warn, every patient recipient accepted has a
+ *    valid INS matricule;
+ *  - without FinWithContent accept, an outbound message to a patient that
+ *    declares a closure (Subject exactly "[FIN]", or X-MSS-MES: FIN) is
+ *    not accepted with a non-blank body unless a multipart Content-Type
+ *    makes the answer depend on MIME structure (fuzz_bodyprobe's job).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/message.h"
+#include "policy/patient.h"
+#include "policy/replies.h"
+#include "tests/fuzz/fuzz.h"
+
+#define PHARMACY     "pharmacie@" FUZZ_LOCAL_DOMAIN
+#define MAX_RCPT     64
+#define MAX_HDR      32
+#define ARG_MAX      2048
+#define MAX_PATIENTS 100
+#define CTYPE_MAX    1024
+#define PATIENT_ID_MAX 64
+
+enum conv_answer { CONV_CLOSED = 0, CONV_OPEN = 1, CONV_DOWN = -1 };
+
+/* What the session is told besides the SMTP steps. */
+struct world {
+    enum conv_answer conv;         /* the conversation store's answer */
+    bool fin_accept;               /* FinWithContent accept */
+    bool ins_warn;                 /* PatientKeyCheck warn */
+};
+
+/* ------------------------------------------------------------------ */
+/* The session under test                                               */
+/* ------------------------------------------------------------------ */
+
+struct session_ops {
+    void (*connect)(void *s, bool local_submission);
+    struct verdict (*mail)(void *s, const char *arg, bool authenticated);
+    struct verdict (*rcpt)(void *s, const char *arg);
+    struct verdict (*data)(void *s);
+    void (*header)(void *s, const char *name, const char *value);
+    void (*eoh)(void *s);
+    void (*body)(void *s, const void *buf, size_t len);
+    struct verdict (*eom)(void *s);
+    void (*abort)(void *s);
+};
+
+/* The pure model: the policy calls callbacks.c and patients.c make. */
+struct pure_session {
+    const struct world *world;
+    bool local_submission;
+    struct msg_policy mp;
+    bool have_pending;             /* a refusal kept for end of message */
+    struct verdict pending;
+    /* Patients (milter/patients.c's struct pat_msg). */
+    bool active;
+    unsigned n_patients;
+    enum fin_kind subject_fin;
+    bool mes_fin;
+    unsigned n_ctypes;
+    char ctype[CTYPE_MAX];
+    bool doubt;
+    bool probing;
+    struct body_probe probe;
+};
+
+static struct verdict ok(void)
+{
+    struct verdict v;
+
+    memset(&v, 0, sizeof(v));
+    v.action = ACT_CONTINUE;
+    return v;
+}
+
+static bool refusal(const struct verdict *v)
+{
+    return v->action != ACT_CONTINUE;
+}
+
+static struct patient_policy patient_policy_of(const struct world *w)
+{
+    static const char *const pharmacies[] = { PHARMACY };
+    struct patient_policy pp;
+
+    memset(&pp, 0, sizeof(pp));
+    pp.ins_warn = w->ins_warn;
+    pp.fin_content_accept = w->fin_accept;
+    pp.pharmacies = pharmacies;
+    pp.n_pharmacies = 1;
+    return pp;
+}
+
+/* A refusal before end of message of a local submission waits for it
+ * (Postfix forbids refusing the simulated steps): callbacks.c's apply(). */
+static struct verdict step_result(struct pure_session *s, struct verdict v)
+{
+    if (refusal(&v) && (s->local_submission || v.action == ACT_HOLD)) {
+        if (!s->have_pending) {
+            s->pending = v;
+            s->have_pending = true;
+        }
+        return ok();
+    }
+    return v;
+}
+
+static void pure_reset(struct pure_session *s)
+{
+    s->have_pending = false;
+    s->active = false;
+    s->n_patients = 0;
+    s->subject_fin = FIN_NONE;
+    s->mes_fin = false;
+    s->n_ctypes = 0;
+    s->ctype[0] = '\0';
+    s->doubt = false;
+    s->probing = false;
+}
+
+static void pure_connect(void *p, bool local_submission)
+{
+    struct pure_session *s = p;
+
+    pure_reset(s);
+    s->local_submission = local_submission;
+}
+
+static struct verdict pure_mail(void *p, const char *arg, bool authenticated)
+{
+    struct pure_session *s = p;
+
+    pure_reset(s);
+    msgpol_begin(&s->mp, fuzz_policy_env(), s->local_submission, authenticated);
+    return step_result(s, msgpol_sender(&s->mp, arg));
+}
+
+/* An outbound recipient in the patients' domain (patients.c to_patient). */
+static struct verdict to_patient(struct pure_session *s, const struct mailaddr *a)
+{
+    struct patient_policy pp = patient_policy_of(s->world);
+    char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
+    struct ins_result ins;
+    struct verdict v;
+
+    addr_format(a, addr, sizeof(addr));
+    v = patient_outbound_rcpt(&pp, a->local, addr, &ins);
+    if (refusal(&v) || s->mp.dir != DIR_OUTBOUND)
+        return v;
+    s->active = true;             /* the [FIN] rules, whatever the sender */
+    if (s->mp.sender_valid && s->n_patients < MAX_PATIENTS)
+        s->n_patients++;          /* a conversation to record */
+    return v;
+}
+
+/* A patient writing to a local mailbox (patients.c from_patient): the
+ * conversation is looked up under the matricule, or the local part as
+ * given when it is no matricule (PatientKeyCheck warn may have opened one). */
+static struct verdict from_patient(struct pure_session *s, const struct mailaddr *a)
+{
+    struct patient_policy pp = patient_policy_of(s->world);
+    size_t idlen = strlen(s->mp.sender.local);
+
+    if (patient_is_pharmacy(pp.pharmacies, pp.n_pharmacies, a->local, a->domain))
+        return patient_inbound_rcpt(true, 0);
+    if (idlen == 0 || idlen > PATIENT_ID_MAX)
+        return patient_inbound_rcpt(false, 0);
+    return patient_inbound_rcpt(false, (int)s->world->conv);
+}
+
+static struct verdict pure_rcpt(void *p, const char *arg)
+{
+    struct pure_session *s = p;
+    enum addr_class cls = CLASS_INVALID;
+    struct mailaddr a;
+    struct verdict v = msgpol_recipient(&s->mp, arg, &cls, &a);
+
+    if (!refusal(&v)) {
+        if (cls == CLASS_PATIENT)
+            v = to_patient(s, &a);
+        else if (s->mp.dir == DIR_INBOUND && s->mp.sender_valid
+                 && s->mp.sender_class == CLASS_PATIENT && cls != CLASS_INVALID
+                 && policy_is_local_domain(s->mp.env, a.domain))
+            v = from_patient(s, &a);
+    }
+    return step_result(s, v);
+}
+
+static struct verdict pure_data(void *p)
+{
+    struct pure_session *s = p;
+
+    return step_result(s, msgpol_data(&s->mp));
+}
+
+static bool plain_inline(const char *v)
+{
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+        v++;
+    if (strncasecmp(v, "inline", 6) != 0)
+        return false;
+    for (v += 6; *v != '\0'; v++)
+        if (*v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
+            return false;
+    return true;
+}
+
+static void pure_header(void *p, const char *name, const char *value)
+{
+    struct pure_session *s = p;
+    enum fin_kind k;
+
+    if (!s->active)
+        return;
+    if (strcasecmp(name, "Subject") == 0) {
+        k = patient_subject_fin(value);
+        if (k == FIN_EXACT || (k == FIN_VARIANT && s->subject_fin == FIN_NONE))
+            s->subject_fin = k;
+    } else if (strcasecmp(name, PATIENT_MES_HEADER) == 0) {
+        s->mes_fin = s->mes_fin || patient_mes_fin(value);
+    } else if (strcasecmp(name, "Content-Type") == 0) {
+        if (s->n_ctypes++ > 0 || strlen(value) >= sizeof(s->ctype))
+            s->doubt = true;
+        else
+            snprintf(s->ctype, sizeof(s->ctype), "%s", value);
+    } else if (strcasecmp(name, "Content-Disposition") == 0 && !plain_inline(value)) {
+        s->doubt = true;
+    }
+}
+
+static void pure_eoh(void *p)
+{
+    struct pure_session *s = p;
+    struct patient_msg m;
+
+    s->probing = false;
+    if (!s->active)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.subject_fin = s->subject_fin;
+    m.mes_fin = s->mes_fin;
+    if (!patient_closure_candidate(&m))
+        return;
+    body_probe_init(&s->probe, s->n_ctypes == 1 && !s->doubt ? s->ctype : NULL);
+    s->probing = true;
+}
+
+static void pure_body(void *p, const void *buf, size_t len)
+{
+    struct pure_session *s = p;
+
+    if (s->probing && !s->doubt)
+        body_probe_feed(&s->probe, buf, len);
+}
+
+static struct verdict patients_end(struct pure_session *s)
+{
+    struct patient_policy pp = patient_policy_of(s->world);
+    struct patient_plan plan;
+    struct patient_msg m;
+    struct verdict v;
+
+    if (!s->active)
+        return ok();
+    memset(&m, 0, sizeof(m));
+    m.subject_fin = s->subject_fin;
+    m.mes_fin = s->mes_fin;
+    m.body_empty = s->probing && !s->doubt && body_probe_empty(&s->probe);
+    v = patient_outbound_eom(&pp, &m, &plan);
+    if (refusal(&v) || plan.op == PATOP_NONE || s->n_patients == 0)
+        return v;                 /* nothing to record for the null sender */
+    if (s->world->conv == CONV_DOWN)
+        patient_reply_state_unavailable(&v);   /* the state cannot be recorded */
+    return v;
+}
+
+static struct verdict pure_eom(void *p)
+{
+    struct pure_session *s = p;
+    struct verdict v = msgpol_end(&s->mp);
+
+    if (!refusal(&v) && s->have_pending)
+        v = s->pending;
+    if (!refusal(&v))
+        v = patients_end(s);
+    pure_reset(s);
+    return v;
+}
+
+static void pure_abort(void *p)
+{
+    pure_reset(p);
+}
+
+static const struct session_ops pure_ops = {
+    pure_connect, pure_mail, pure_rcpt, pure_data, pure_header, pure_eoh, pure_body,
+    pure_eom, pure_abort,
+};
+
+/* ------------------------------------------------------------------ */
+/* The oracles                                                          */
+/* ------------------------------------------------------------------ */
+
+/* What the driver saw of the message in progress. */
+struct seen {
+    bool authenticated;
+    char sender[ARG_MAX];
+    char rcpt[MAX_RCPT][ARG_MAX];  /* accepted recipients (the first MAX_RCPT) */
+    enum conv_answer conv[MAX_RCPT];   /* the store's answer when each was given */
+    unsigned n_rcpt;
+    bool subject_fin_exact;
+    bool mes_fin;
+    bool multipart;
+    bool body_text;                /* a byte other than SP, HTAB, CR, LF */
+};
+
+static bool in_trust_space(const char *arg)
+{
+    struct mailaddr a;
+
+    return addr_parse(arg, &a, NULL) == ADDR_OK && !a.domain_literal && !a.domain_utf8
+           && (fuzz_domain_listed(a.domain) || strcmp(a.domain, FUZZ_LOCAL_DOMAIN) == 0
+               || strcmp(a.domain, FUZZ_PATIENT_DOMAIN) == 0);
+}
+
+static bool is_patient(const struct mailaddr *a)
+{
+    return strcmp(a->domain, FUZZ_PATIENT_DOMAIN) == 0;
+}
+
+static void check_inbound(const struct seen *m, const struct mailaddr *snd, enum addr_status st)
+{
+    unsigned i;
+
+    for (i = 0; i < m->n_rcpt; i++) {
+        struct mailaddr r;
+
+        if (addr_parse(m->rcpt[i], &r, NULL) != ADDR_OK || strcmp(r.domain, FUZZ_LOCAL_DOMAIN) != 0)
+            continue;
+        if (st == ADDR_NULL || (st == ADDR_OK && fuzz_domain_listed(snd->domain)))
+            continue;
+        FUZZ_ASSERT(st == ADDR_OK && is_patient(snd),
+                    "inbound from <%s> accepted for local <%s>", m->sender, m->rcpt[i]);
+        if (strcasecmp(r.local, "pharmacie") == 0)
+            continue;
+        FUZZ_ASSERT(m->conv[i] == CONV_OPEN, "patient <%s> let in without an open conversation",
+                    m->sender);
+    }
+}
+
+static void check_accepted(const struct seen *m, const struct world *w)
+{
+    struct mailaddr snd, r;
+    enum addr_status st = addr_parse(m->sender, &snd, NULL);
+    bool outbound = m->authenticated || (st == ADDR_OK && strcmp(snd.domain, FUZZ_LOCAL_DOMAIN) == 0);
+    bool to_patient = false;
+    unsigned i;
+
+    for (i = 0; i < m->n_rcpt; i++) {
+        struct ins_result ins;
+
+        if (outbound)
+            FUZZ_ASSERT(in_trust_space(m->rcpt[i]), "outbound from <%s> accepted for <%s>",
+                        m->sender, m->rcpt[i]);
+        if (addr_parse(m->rcpt[i], &r, NULL) != ADDR_OK || !is_patient(&r))
+            continue;
+        to_patient = true;
+        FUZZ_ASSERT(w->ins_warn || ins_check(r.local, &ins) == INS_OK,
+                    "patient address <%s> accepted", m->rcpt[i]);
+    }
+    if (!outbound)
+        check_inbound(m, &snd, st);
+    if (outbound && to_patient && !w->fin_accept && (m->subject_fin_exact || m->mes_fin)
+        && !m->multipart)
+        FUZZ_ASSERT(!m->body_text, "[FIN] from <%s> with content accepted", m->sender);
+}
+
+/* ------------------------------------------------------------------ */
+/* The driver                                                           */
+/* ------------------------------------------------------------------ */
+
+enum phase { PH_IDLE = 0, PH_MAIL, PH_RCPT, PH_DATA, PH_BODY };
+
+struct driver {
+    const struct session_ops *ops;
+    void *s;
+    struct world world;
+    bool local_submission;
+    bool authenticated;
+    enum phase phase;
+    struct seen seen;
+};
+
+/* Decode the escapes of ARG (LEN bytes) into OUT (ARG_MAX).  Returns the
+ * decoded length; the result is NUL-terminated (and cut at ARG_MAX - 1). */
+static size_t unescape(const char *arg, size_t len, char *out)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len && n < ARG_MAX - 1; i++) {
+        char c = arg[i];
+
+        if (c == '\\' && i + 1 < len) {
+            char e = arg[++i];
+
+            if (e == 'n')
+                c = '\n';
+            else if (e == 'r')
+                c = '\r';
+            else if (e == 't')
+                c = '\t';
+            else if (e == 'x' && i + 2 < len) {
+                char hex[3] = { arg[i + 1], arg[i + 2], '\0' };
+
+                c = (char)strtol(hex, NULL, 16);
+                i += 2;
+            } else
+                c = e;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void end_message(struct driver *d)
+{
+    d->phase = PH_IDLE;
+    memset(&d->seen, 0, sizeof(d->seen));
+}
+
+static void do_mail(struct driver *d, const char *arg)
+{
+    struct verdict v;
+
+    if (d->phase != PH_IDLE)
+        d->ops->abort(d->s);
+    end_message(d);
+    v = d->ops->mail(d->s, arg, d->authenticated);
+    if (refusal(&v))
+        return;
+    d->phase = PH_MAIL;
+    d->seen.authenticated = d->authenticated;
+    snprintf(d->seen.sender, sizeof(d->seen.sender), "%s", arg);
+}
+
+static void do_rcpt(struct driver *d, const char *arg)
+{
+    struct verdict v;
+
+    if (d->phase != PH_MAIL && d->phase != PH_RCPT)
+        return;
+    v = d->ops->rcpt(d->s, arg);
+    if (refusal(&v))
+        return;
+    d->phase = PH_RCPT;
+    if (d->seen.n_rcpt < MAX_RCPT) {
+        d->seen.conv[d->seen.n_rcpt] = d->world.conv;
+        snprintf(d->seen.rcpt[d->seen.n_rcpt++], ARG_MAX, "%s", arg);
+    }
+}
+
+static void do_data(struct driver *d)
+{
+    struct verdict v;
+
+    if (d->phase != PH_RCPT)
+        return;
+    v = d->ops->data(d->s);
+    if (refusal(&v)) {
+        end_message(d);
+        return;
+    }
+    d->phase = PH_DATA;
+}
+
+/* "FIN" in any case, with white space around. */
+static bool says_fin(const char *v)
+{
+    size_t n;
+
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+        v++;
+    n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+        n--;
+    return n == 3 && strncasecmp(v, "fin", 3) == 0;
+}
+
+static void do_header(struct driver *d, const char *line)
+{
+    const char *colon = strchr(line, ':');
+    char name[ARG_MAX];
+    const char *value;
+
+    if (d->phase != PH_DATA || colon == NULL || colon == line)
+        return;
+    memcpy(name, line, (size_t)(colon - line));
+    name[colon - line] = '\0';
+    value = colon + 1;
+    if (*value == ' ')
+        value++;          /* libmilter drops the space after the colon */
+    d->ops->header(d->s, name, value);
+    if (strcasecmp(name, "Subject") == 0 && strcmp(value, "[FIN]") == 0)
+        d->seen.subject_fin_exact = true;
+    if (strcasecmp(name, "X-MSS-MES") == 0 && says_fin(value))
+        d->seen.mes_fin = true;
+    if (strcasecmp(name, "Content-Type") == 0 && strcasestr(value, "multipart") != NULL)
+        d->seen.multipart = true;
+}
+
+static void do_eoh(struct driver *d)
+{
+    if (d->phase != PH_DATA)
+        return;
+    d->ops->eoh(d->s);
+    d->phase = PH_BODY;
+}
+
+static void do_body(struct driver *d, const char *chunk, size_t len)
+{
+    size_t i;
+
+    if (d->phase == PH_DATA)
+        do_eoh(d);
+    if (d->phase != PH_BODY)
+        return;
+    d->ops->body(d->s, chunk, len);
+    for (i = 0; i < len; i++)
+        if (chunk[i] != ' ' && chunk[i] != '\t' && chunk[i] != '\r' && chunk[i] != '\n')
+            d->seen.body_text = true;
+}
+
+static void do_eom(struct driver *d)
+{
+    struct verdict v;
+
+    if (d->phase == PH_DATA)
+        do_eoh(d);
+    if (d->phase != PH_BODY)
+        return;
+    v = d->ops->eom(d->s);
+    if (v.action == ACT_CONTINUE)
+        check_accepted(&d->seen, &d->world);
+    end_message(d);
+}
+
+static void do_connect(struct driver *d, const char *arg)
+{
+    if (d->phase != PH_IDLE)
+        d->ops->abort(d->s);
+    end_message(d);
+    d->local_submission = strcmp(arg, "local") == 0;
+    d->authenticated = false;
+    d->ops->connect(d->s, d->local_submission);
+}
+
+static void step(struct driver *d, const char *line, size_t len)
+{
+    char arg[ARG_MAX];
+    const char *sp = memchr(line, ' ', len);
+    size_t wlen = sp ? (size_t)(sp - line) : len;
+    size_t alen = sp ? unescape(sp + 1, len - wlen - 1, arg) : unescape("", 0, arg);
+
+#define IS(w) (wlen == strlen(w) && memcmp(line, w, wlen) == 0)
+    if (IS("CONNECT"))
+        do_connect(d, arg);
+    else if (IS("AUTH"))
+        d->authenticated = true;
+    else if (IS("CONV"))
+        d->world.conv = strcmp(arg, "open") == 0 ? CONV_OPEN
+                        : strcmp(arg, "down") == 0 ? CONV_DOWN : CONV_CLOSED;
+    else if (IS("SET") && strcmp(arg, "fin-accept") == 0)
+        d->world.fin_accept = true;
+    else if (IS("SET") && strcmp(arg, "ins-warn") == 0)
+        d->world.ins_warn = true;
+    else if (IS("MAIL"))
+        do_mail(d, arg);
+    else if (IS("RCPT"))
+        do_rcpt(d, arg);
+    else if (IS("DATA"))
+        do_data(d);
+    else if (IS("HDR"))
+        do_header(d, arg);
+    else if (IS("EOH"))
+        do_eoh(d);
+    else if (IS("BODY"))
+        do_body(d, arg, alen);
+    else if (IS("EOM"))
+        do_eom(d);
+    else if (IS("ABORT")) {
+        if (d->phase != PH_IDLE)
+            d->ops->abort(d->s);
+        end_message(d);
+    }
+#undef IS
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct pure_session session;
+    static struct driver d;
+    const char *p = (const char *)data, *end = p + size;
+
+    memset(&session, 0, sizeof(session));
+    memset(&d, 0, sizeof(d));
+    session.world = &d.world;
+    d.ops = &pure_ops;
+    d.s = &session;
+    d.ops->connect(d.s, false);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+        step(&d, p, len);
+        p += len + (nl != NULL);
+    }
+    return 0;
+}
