@@ -168,9 +168,13 @@ static void pure_connect(void *p, bool local_submission)
 static struct verdict pure_mail(void *p, const char *arg, bool authenticated)
 {
     struct pure_session *s = p;
+    struct msg_client client;
 
     pure_reset(s);
-    msgpol_begin(&s->mp, fuzz_policy_env(), s->local_submission, authenticated);
+    memset(&client, 0, sizeof(client));
+    client.local_submission = s->local_submission;
+    client.authenticated = authenticated;
+    msgpol_begin(&s->mp, fuzz_policy_env(), &client);
     return step_result(s, msgpol_sender(&s->mp, arg));
 }
 
@@ -212,7 +216,7 @@ static struct verdict pure_rcpt(void *p, const char *arg)
     struct pure_session *s = p;
     enum addr_class cls = CLASS_INVALID;
     struct mailaddr a;
-    struct verdict v = msgpol_recipient(&s->mp, arg, &cls, &a);
+    struct verdict v = msgpol_recipient(&s->mp, arg, NULL, &cls, &a);
 
     if (!refusal(&v)) {
         if (cls == CLASS_PATIENT)
