@@ -48,9 +48,21 @@ static struct ans_list *streamed(const uint8_t *doc, size_t len, unsigned seed,
     return ans_stream_end(s);
 }
 
+/* certset_visit_fn: every (domain, CN) pair of one list is in the other. */
+static int pair_in(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    const struct certset *other = arg;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        FUZZ_ASSERT(certset_has(other, domain, cns[i]), "CN pair (%s, %s) in one parse only",
+                    domain, cns[i]);
+    return 0;
+}
+
 static void check_same(const struct ans_list *a, const struct ans_list *b)
 {
-    size_t i;
+    size_t pa = certset_pairs(a->wl->certs), pb = certset_pairs(b->wl->certs);
 
     FUZZ_ASSERT(domainset_count(a->wl->domains) == domainset_count(b->wl->domains),
                 "domains: %zu whole, %zu streamed", domainset_count(a->wl->domains),
@@ -59,30 +71,33 @@ static void check_same(const struct ans_list *a, const struct ans_list *b)
                 "entries or skipped names differ");
     FUZZ_ASSERT(strcmp(a->wl->sha256, b->wl->sha256) == 0 &&
                 strcmp(a->wl->generated, b->wl->generated) == 0, "sha256 or date differ");
-    FUZZ_ASSERT(a->n_certs == b->n_certs, "CN pairs: %zu whole, %zu streamed", a->n_certs,
-                b->n_certs);
-    for (i = 0; i < a->n_certs; i++)
-        FUZZ_ASSERT(strcmp(a->certs[i].domain, b->certs[i].domain) == 0 &&
-                    strcmp(a->certs[i].cn, b->certs[i].cn) == 0,
-                    "CN pair %zu differs: (%s, %s) / (%s, %s)", i, a->certs[i].domain,
-                    a->certs[i].cn, b->certs[i].domain, b->certs[i].cn);
+    FUZZ_ASSERT(pa == pb, "CN pairs: %zu whole, %zu streamed", pa, pb);
+    certset_foreach(a->wl->certs, pair_in, b->wl->certs);
+}
+
+/* certset_visit_fn: the pair's domain is in the set, its CN printable. */
+static int pair_sane(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    const struct domainset *domains = arg;
+    const char *c;
+    size_t i;
+
+    FUZZ_ASSERT(domainset_contains(domains, domain), "CN pair for \"%s\", not in the set",
+                domain);
+    for (i = 0; i < n; i++) {
+        FUZZ_ASSERT(cns[i][0] != '\0', "empty CN for \"%s\"", domain);
+        for (c = cns[i]; *c != '\0'; c++)
+            FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f,
+                        "control character in the CN of \"%s\"", domain);
+    }
+    return 0;
 }
 
 static void check_list(const struct ans_list *l)
 {
-    size_t i;
-    const char *c;
-
     FUZZ_ASSERT(l->wl->generated[0] != '\0', "accepted without a DateDeGeneration");
     FUZZ_ASSERT(domainset_count(l->wl->domains) > 0, "accepted without a domain");
-    for (i = 0; i < l->n_certs; i++) {
-        FUZZ_ASSERT(domainset_contains(l->wl->domains, l->certs[i].domain),
-                    "CN pair for \"%s\", not in the set", l->certs[i].domain);
-        FUZZ_ASSERT(l->certs[i].cn[0] != '\0', "empty CN for \"%s\"", l->certs[i].domain);
-        for (c = l->certs[i].cn; *c != '\0'; c++)
-            FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f,
-                        "control character in the CN of \"%s\"", l->certs[i].domain);
-    }
+    certset_foreach(l->wl->certs, pair_sane, l->wl->domains);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
