@@ -10,7 +10,9 @@
 #define MSSANTE_LOG_H
 
 #include <stdbool.h>
-#include "milter/config.h"
+
+/* LogLevel: what reaches the log, most severe first. */
+enum log_level { LOGL_ERROR = 0, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 void log_open(const char *ident, const char *facility, enum log_level level, bool to_stderr);
 void log_set_level(enum log_level level);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/stopsignal.h"
 
 int stop_signal_init(struct stop_signal *s)
@@ -43,21 +44,11 @@ bool stop_signal_raised(struct stop_signal *s)
     return atomic_load(&s->raised);
 }
 
-long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool stop_signal_wait_until(struct stop_signal *s, long long deadline_ms)
 {
-    struct timespec until;
+    struct timespec until = monotonic_timespec(deadline_ms);
     bool raised;
 
-    until.tv_sec = (time_t)(deadline_ms / 1000);
-    until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
     pthread_mutex_lock(&s->mutex);
     while (!atomic_load(&s->raised)) {
         if (pthread_cond_timedwait(&s->cond, &s->mutex, &until) == ETIMEDOUT)

@@ -30,12 +30,10 @@ void stop_signal_raise(struct stop_signal *s);
 /* Cheap check, safe from any thread (e.g. a libcurl progress callback). */
 bool stop_signal_raised(struct stop_signal *s);
 
-/* Sleep MS milliseconds, or until the monotonic time DEADLINE_MS; both
- * return true when the signal was raised. */
+/* Sleep MS milliseconds, or until the monotonic time DEADLINE_MS
+ * (common/clock.h's monotonic_ms()); both return true when the signal
+ * was raised. */
 bool stop_signal_wait_ms(struct stop_signal *s, long long ms);
 bool stop_signal_wait_until(struct stop_signal *s, long long deadline_ms);
-
-/* The monotonic clock in milliseconds, the time base of wait_until. */
-long long monotonic_ms(void);
 
 #endif

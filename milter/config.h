@@ -13,11 +13,10 @@
 #include <stddef.h>
 
 #include "common/cidr.h"
+#include "common/log.h"
 #include "policy/message.h"
 
 struct notify_template;      /* notify/message.h */
-
-enum log_level { LOGL_ERROR = 0, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 struct redis_endpoint {
     char *host;          /* NULL when unix_path is set */

@@ -29,6 +29,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "forward/plan.h"
 #include "forward/rules.h"
@@ -66,14 +67,6 @@ static struct {
 /* ------------------------------------------------------------------ */
 /* The rules in memory                                                  */
 /* ------------------------------------------------------------------ */
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Check the version and, when it moved, read every rule (redis_pool_job). */
 struct refresh_job {

@@ -49,6 +49,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "milter/service.h"
 #include "milter/socket.h"
@@ -546,46 +547,30 @@ void service_stopping_reply(struct verdict *v)
                 "Service shutting down, please try again later");
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        continue;
-}
-
 /* Wait for the messages in flight, then (briefly) for the sessions. */
 static void drain(void)
 {
     const struct config *cfg = service_config_acquire();
-    uint64_t start = now_ms();
-    uint64_t deadline = start + (uint64_t)(cfg != NULL ? cfg->shutdown_timeout_ms : 0);
+    long long start = monotonic_ms();
+    long long deadline = start + (cfg != NULL ? cfg->shutdown_timeout_ms : 0);
     unsigned busy = stats_in_flight();
 
     service_config_release(cfg);
     if (busy > 0)
         log_notice("stopping: waiting for %u message(s) in progress", busy);
     /* quitting: smfi_main already returned (SIGINT): nothing to wait for. */
-    while ((busy = stats_in_flight()) > 0 && now_ms() < deadline && !atomic_load(&quitting))
+    while ((busy = stats_in_flight()) > 0 && monotonic_ms() < deadline && !atomic_load(&quitting))
         sleep_ms(POLL_MS);
     if (busy > 0) {
         log_warning("stopping with %u message(s) still in progress after %llus: "
                     "Postfix defers them (milter_default_action)", busy,
-                    (unsigned long long)((now_ms() - start) / 1000));
+                    (unsigned long long)((monotonic_ms() - start) / 1000));
         return;
     }
     /* The last replies are being written and the sessions closed; new
      * messages on them are refused with 4.3.2 meanwhile. */
-    deadline = now_ms() + CLOSE_WAIT_MS;
-    while (stats_open_connections() > 0 && now_ms() < deadline && !atomic_load(&quitting))
+    deadline = monotonic_ms() + CLOSE_WAIT_MS;
+    while (stats_open_connections() > 0 && monotonic_ms() < deadline && !atomic_load(&quitting))
         sleep_ms(POLL_MS);
 }
 

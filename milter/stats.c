@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "milter/stats.h"
 #include "milter/stats_snapshot.h"
 
@@ -125,14 +126,6 @@ static unsigned verdict_index(const struct verdict *v)
 }
 
 /* ---- hot path ------------------------------------------------------------ */
-
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 uint64_t stats_message_begin(void)
 {

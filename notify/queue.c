@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
 
@@ -77,14 +78,6 @@ static void redis_error(const redisContext *c, const redisReply *r, const char *
                         char *err, size_t errlen)
 {
     redis_seterr(err, errlen, "redis: %s: %s", what, redis_failure(c, r));
-}
-
-long long nq_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------ */
@@ -154,7 +147,7 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
             || nq_check_addr("target", targets[i], false, err, errlen) < 0)
             return -1;
     }
-    snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : nq_now_ms());
+    snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : wallclock_ms());
     argc = 8 + 2 * n;
     if ((argv = calloc(argc, sizeof(*argv))) == NULL) {
         redis_seterr(err, errlen, "notify: out of memory");
@@ -274,7 +267,7 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
     char now[32], until[32];
     const char *argv[8];
     redisReply *r;
-    long long t = nq_now_ms();
+    long long t = wallclock_ms();
     char buf[32];
     int rc = -1;
 

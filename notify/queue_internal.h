@@ -55,9 +55,6 @@ struct item {
 extern const char nq_finish_lua[];
 extern const char nq_retry_lua[];
 
-/* Unix time in ms. */
-long long nq_now_ms(void);
-
 /* Fill K for PREFIX (NULL: the default).  0, or -1 + err. */
 int nq_make_keys(struct qkeys *k, const char *prefix, char *err, size_t errlen);
 

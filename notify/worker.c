@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
@@ -89,15 +90,8 @@ static bool is_stopping(struct notify_worker *w)
 /* Sleep up to MS, or until kicked or stopped. */
 static void nap(struct notify_worker *w, long long ms)
 {
-    struct timespec ts;
+    struct timespec ts = monotonic_timespec(monotonic_ms() + ms);
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&w->mu);
     while (!w->stopping && !w->kicked) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
@@ -242,7 +236,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     np.from = w->sender;
     np.to = it->target;
     np.mailbox = it->mailbox;
-    np.date = nq_now_ms() / 1000;
+    np.date = wallclock_ms() / 1000;
     np.unique = unique;
     np.tmpl = w->p.tmpl;
     if ((msg = notify_message_build(&np, &len, why, sizeof(why))) == NULL) {
@@ -252,7 +246,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
         free(msg);
     }
 
-    t = nq_now_ms();
+    t = wallclock_ms();
     switch (res) {
     case SEND_OK:
         rc = nq_item_script(w, c, it, nq_finish_lua, "EVAL finish", "sent", NULL, NULL,
@@ -392,7 +386,7 @@ static void make_token_base(char *buf, size_t size)
             host[i] = '-';      /* ':' separates the parts; '.' the Message-ID's */
     }
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        unsigned long long x = (unsigned long long)nq_now_ms()
+        unsigned long long x = (unsigned long long)wallclock_ms()
                                ^ ((unsigned long long)getpid() << 20);
 
         for (i = 0; i < sizeof(rnd); i++)

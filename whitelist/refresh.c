@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/redis.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
@@ -301,7 +302,6 @@ int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout
 {
     char key[KEY_MAX];
     const char *argv[] = { "GET", key };
-    struct timespec step = { 0, WAIT_STEP_MS * 1000000L };
     long long waited = 0;
 
     if (make_key(key, prefix, "wl:fetch:lock", err, errlen) < 0)
@@ -320,7 +320,7 @@ int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout
             return 0;
         if (waited >= timeout_ms)
             return 1;
-        nanosleep(&step, NULL);
+        sleep_ms(WAIT_STEP_MS);
         waited += WAIT_STEP_MS;
     }
 }
@@ -550,14 +550,6 @@ static void record_outcome(struct attempt *a, long long duration_ms)
         snprintf(out->warning, sizeof(out->warning), "outcome not recorded in Redis: %.400s", err);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The part under the lock. */
 static enum refresh_status locked(struct attempt *a)
 {
@@ -596,7 +588,7 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
 {
     struct attempt *a;
     char err[1024];
-    long long t0 = now_ms();
+    long long t0 = monotonic_ms();
     int rc;
     enum refresh_status s;
 
@@ -631,7 +623,7 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
     s = locked(a);
     /* A Redis that failed mid-way cannot take the record either. */
     if (!c->err)
-        record_outcome(a, now_ms() - t0);
+        record_outcome(a, monotonic_ms() - t0);
     lock_release(c, a->key_lock, a->token);
     fetch_result_free(&a->fr);
     free(a);

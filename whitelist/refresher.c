@@ -31,6 +31,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/stopsignal.h"
 #include "whitelist/fetch.h"
