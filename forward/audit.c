@@ -183,25 +183,25 @@ out:
 
 char *fwd_audit_format(const char *file, const struct fwd_finding *f)
 {
-    struct sbuf b = { 0 };
+    struct strbuf b = { 0 };
     char num[32];
 
     snprintf(num, sizeof(num), ":%u: ", f->line);
-    fwa_sb_str(&b, file ? file : "-");
-    fwa_sb_str(&b, num);
-    fwa_sb_str(&b, f->lhs);
-    fwa_sb_str(&b, " -> ");
-    fwa_sb_str(&b, f->target);
+    strbuf_puts(&b, file ? file : "-");
+    strbuf_puts(&b, num);
+    strbuf_puts(&b, f->lhs);
+    strbuf_puts(&b, " -> ");
+    strbuf_puts(&b, f->target);
     if (f->kind == FWD_FIND_NOT_ADDRESS) {
-        fwa_sb_str(&b, " (not an address, left untouched)");
+        strbuf_puts(&b, " (not an address, left untouched)");
     } else {
-        fwa_sb_str(&b, " (classic; kept: ");
-        fwa_sb_str(&b, f->kept);
+        strbuf_puts(&b, " (classic; kept: ");
+        strbuf_puts(&b, f->kept);
         if (f->catch_all)
-            fwa_sb_str(&b, "; catch-all: no milter rule");
+            strbuf_puts(&b, "; catch-all: no milter rule");
         if (f->conditional)
-            fwa_sb_str(&b, "; conditional");
-        fwa_sb_str(&b, ")");
+            strbuf_puts(&b, "; conditional");
+        strbuf_puts(&b, ")");
     }
     if (b.failed) {
         free(b.s);

@@ -45,33 +45,6 @@ bool fwa_is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-void fwa_sb_put(struct sbuf *b, const char *p, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        char *g;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        if ((g = realloc(b->s, cap)) == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void fwa_sb_str(struct sbuf *b, const char *s)
-{
-    fwa_sb_put(b, s, strlen(s));
-}
-
 /* ------------------------------------------------------------------ */
 /* Lines and edits                                                      */
 /* ------------------------------------------------------------------ */
@@ -158,17 +131,17 @@ static int cmp_ins(const void *x, const void *y)
 /* The input with the edits applied. */
 int fwa_build_output(struct audit *a)
 {
-    struct sbuf out = { 0 };
+    struct strbuf out = { 0 };
     size_t pos, k = 0;
 
     if (a->n_ins > 0)
         qsort(a->ins, a->n_ins, sizeof(*a->ins), cmp_ins);
-    fwa_sb_put(&out, "", 0);
+    strbuf_put(&out, "", 0);
     for (pos = 0; pos <= a->len; pos++) {
         size_t run = pos;
 
         while (k < a->n_ins && a->ins[k].pos == pos)
-            fwa_sb_str(&out, a->ins[k++].text);
+            strbuf_puts(&out, a->ins[k++].text);
         if (pos == a->len)
             break;
         /* copy the run of kept bytes up to the next edit in one go */
@@ -176,7 +149,7 @@ int fwa_build_output(struct audit *a)
                && (k >= a->n_ins || a->ins[k].pos > run))
             run++;
         if (run > pos) {
-            fwa_sb_put(&out, a->d + pos, run - pos);
+            strbuf_put(&out, a->d + pos, run - pos);
             pos = run - 1;
         }
     }

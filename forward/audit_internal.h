@@ -21,17 +21,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strbuf.h"
 #include "forward/audit.h"
 
 /* Signs the comments a rewrite leaves in the file. */
 #define NOTE_MARK "mssante-milter"
-
-/* A growing string. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
 
 struct line {
     size_t start;     /* first byte */
@@ -68,8 +62,6 @@ void fwa_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 char *fwa_dupn(const char *s, size_t n);              /* malloc'd; NULL: no memory */
 bool fwa_is_blank(char c);                            /* space, tab or CR */
-void fwa_sb_put(struct sbuf *b, const char *p, size_t n);
-void fwa_sb_str(struct sbuf *b, const char *s);
 
 /* Index the lines of a->d into a->lines (-1: out of memory). */
 int fwa_split_lines(struct audit *a);

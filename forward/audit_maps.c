@@ -127,18 +127,18 @@ static void lhs_examine(const struct audit *a, enum fwd_audit_type type, const c
 /* "T1, T2" of the tokens that are not classic; "none". */
 static char *kept_list(const struct tok *t, size_t n)
 {
-    struct sbuf b = { 0 };
+    struct strbuf b = { 0 };
     size_t i;
 
     for (i = 0; i < n; i++) {
         if (t[i].cls == T_CLASSIC)
             continue;
         if (b.len > 0)
-            fwa_sb_str(&b, ", ");
-        fwa_sb_str(&b, t[i].value);
+            strbuf_puts(&b, ", ");
+        strbuf_puts(&b, t[i].value);
     }
     if (b.len == 0)
-        fwa_sb_str(&b, "none");
+        strbuf_puts(&b, "none");
     if (b.failed) {
         free(b.s);
         return NULL;

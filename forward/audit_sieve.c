@@ -70,21 +70,21 @@ bool fwa_ident_char(char c, bool first)
 
 /* A quoted string at P (on the opening quote): value unescaped.  Returns
  * the position after the closing quote, or 0 when it is not closed. */
-static size_t sieve_string(const struct audit *a, size_t p, struct sbuf *val)
+static size_t sieve_string(const struct audit *a, size_t p, struct strbuf *val)
 {
     for (p++; p < a->len; p++) {
         if (a->d[p] == '"')
             return p + 1;
         if (a->d[p] == '\\' && p + 1 < a->len)
             p++;
-        fwa_sb_put(val, a->d + p, 1);
+        strbuf_put(val, a->d + p, 1);
     }
     return 0;
 }
 
 /* A "text:" multi-line string; P is after "text:".  Returns the position
  * after its closing "." line, or 0 when it has none. */
-static size_t sieve_text(const struct audit *a, size_t p, struct sbuf *val)
+static size_t sieve_text(const struct audit *a, size_t p, struct strbuf *val)
 {
     size_t l;
 
@@ -106,7 +106,7 @@ static size_t sieve_text(const struct audit *a, size_t p, struct sbuf *val)
             return ln->next;
         if (a->d[from] == '.' && ln->end > from + 1 && a->d[from + 1] == '.')
             from++;                         /* dot-stuffed */
-        fwa_sb_put(val, a->d + from, ln->next - from);
+        strbuf_put(val, a->d + from, ln->next - from);
     }
     return 0;
 }
@@ -140,9 +140,9 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
             }
             p = (size_t)(end - a->d) + 2;
         } else if (c == '"') {
-            struct sbuf v = { 0 };
+            struct strbuf v = { 0 };
 
-            fwa_sb_put(&v, "", 0);
+            strbuf_put(&v, "", 0);
             if ((p = sieve_string(a, p, &v)) == 0) {
                 free(v.s);
                 fwa_seterr(err, errlen, "line %zu: unterminated string", fwa_line_of(a, start) + 1);
@@ -155,9 +155,9 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
                 p++;
             if (p - start == 4 && strncasecmp(a->d + start, "text", 4) == 0 && p < a->len
                 && a->d[p] == ':') {
-                struct sbuf v = { 0 };
+                struct strbuf v = { 0 };
 
-                fwa_sb_put(&v, "", 0);
+                strbuf_put(&v, "", 0);
                 if ((p = sieve_text(a, p + 1, &v)) == 0) {
                     free(v.s);
                     fwa_seterr(err, errlen, "line %zu: unterminated text: block",
@@ -249,7 +249,7 @@ int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
     bool cmd_pos = true;
     const char *lhs = a->o->sieve_mailbox ? a->o->sieve_mailbox : "-";
     char mailbox[FWD_ADDR_MAX], *kept = NULL;
-    struct sbuf kb = { 0 };
+    struct strbuf kb = { 0 };
     int rc = -1;
 
     if (sieve_tokenize(a, &ts, err, errlen) < 0)
@@ -296,11 +296,11 @@ int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
         if (rd[i].cls != T_KEEP)
             continue;
         if (kb.len > 0)
-            fwa_sb_str(&kb, ", ");
-        fwa_sb_str(&kb, ts.v[rd[i].str].value);
+            strbuf_puts(&kb, ", ");
+        strbuf_puts(&kb, ts.v[rd[i].str].value);
     }
     if (kb.len == 0)
-        fwa_sb_str(&kb, "none");
+        strbuf_puts(&kb, "none");
     if (kb.failed)
         goto nomem;
     kept = kb.s;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "conversation/store.h"
 #include "milter/patients.h"
 #include "milter/redis_pool.h"
@@ -319,16 +320,9 @@ static void doubt(struct pat_msg *pm, const char *why)
  * whole message a file: content, for a closure. */
 static bool plain_inline(const char *value)
 {
-    const char *s = value;
+    const char *s = text_skip_ws(value);
 
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    if (strncasecmp(s, "inline", 6) != 0)
-        return false;
-    for (s += 6; *s != '\0'; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
-            return false;
-    return true;
+    return strncasecmp(s, "inline", 6) == 0 && text_is_blank(s + 6);
 }
 
 static void subject_header(struct pat_msg *pm, const char *value)

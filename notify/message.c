@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/strbuf.h"
 #include "common/utf8.h"
 #include "notify/message.h"
 #include "policy/address.h"
@@ -75,43 +76,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* ------------------------------------------------------------------ */
-/* A growing buffer                                                     */
-/* ------------------------------------------------------------------ */
-
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;         /* an allocation failed: everything after is dropped */
-};
-
-static void sb_put(struct sbuf *b, const char *p, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *grown;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        if ((grown = realloc(b->s, cap)) == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
 }
 
 /* ------------------------------------------------------------------ */
@@ -242,22 +206,22 @@ void notify_template_free(struct notify_template *t)
 /* ------------------------------------------------------------------ */
 
 /* Expand %m and %% of a checked TEXT into OUT (plain UTF-8, LF ends). */
-static void expand(struct sbuf *out, const char *text, size_t len, const char *mailbox)
+static void expand(struct strbuf *out, const char *text, size_t len, const char *mailbox)
 {
     size_t i, start = 0;
 
     for (i = 0; i < len; i++) {
         if (text[i] != '%' || i + 1 >= len)
             continue;
-        sb_put(out, text + start, i - start);
+        strbuf_put(out, text + start, i - start);
         if (text[i + 1] == 'm')
-            sb_str(out, mailbox);
+            strbuf_puts(out, mailbox);
         else
-            sb_put(out, "%", 1);
+            strbuf_put(out, "%", 1);
         i++;
         start = i + 1;
     }
-    sb_put(out, text + start, len - start);
+    strbuf_put(out, text + start, len - start);
 }
 
 /* One character of a line, quoted-printable encoded. */
@@ -273,14 +237,14 @@ struct qp_tok {
  * gets soft breaks ("=" CRLF) after a space when there is one, so that a
  * mailbox address is not cut in the middle in the raw message.
  */
-static void qp_line(struct sbuf *out, const unsigned char *p, size_t n)
+static void qp_line(struct strbuf *out, const unsigned char *p, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     struct qp_tok *t;
     size_t i, start, rest = 0;
 
     if (n == 0) {
-        sb_str(out, "\r\n");
+        strbuf_puts(out, "\r\n");
         return;
     }
     if ((t = calloc(n, sizeof(*t))) == NULL) {
@@ -309,7 +273,7 @@ static void qp_line(struct sbuf *out, const unsigned char *p, size_t n)
 
         if (rest <= QP_LINE_MAX) {          /* the rest fits on one line */
             for (i = start; i < n; i++)
-                sb_put(out, t[i].enc, t[i].w);
+                strbuf_put(out, t[i].enc, t[i].w);
             break;
         }
         /* Leave room for the soft break's '='. */
@@ -321,17 +285,17 @@ static void qp_line(struct sbuf *out, const unsigned char *p, size_t n)
         if (brk > start)
             j = brk;            /* break after the last space that fits */
         for (i = start; i < j; i++) {
-            sb_put(out, t[i].enc, t[i].w);
+            strbuf_put(out, t[i].enc, t[i].w);
             rest -= t[i].w;
         }
-        sb_str(out, "=\r\n");
+        strbuf_puts(out, "=\r\n");
         start = j;
     }
-    sb_str(out, "\r\n");
+    strbuf_puts(out, "\r\n");
     free(t);
 }
 
-static void qp_text(struct sbuf *out, const char *text, size_t len)
+static void qp_text(struct strbuf *out, const char *text, size_t len)
 {
     size_t start = 0, i;
 
@@ -419,7 +383,7 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
                            char *err, size_t errlen)
 {
     char from_domain[ADDR_DOMAIN_MAX + 1], date[64];
-    struct sbuf msg = { 0 }, body = { 0 };
+    struct strbuf msg = { 0 }, body = { 0 };
     const char *mailbox;
     bool known;
 
@@ -443,17 +407,17 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
         expand(&body, builtin_unknown, sizeof(builtin_unknown) - 1, mailbox);
 
     rfc5322_date(p->date, date, sizeof(date));
-    sb_str(&msg, "From: ");
-    sb_str(&msg, p->from);
-    sb_str(&msg, "\r\nTo: ");
-    sb_str(&msg, p->to);
-    sb_str(&msg, "\r\nSubject: " SUBJECT "\r\nDate: ");
-    sb_str(&msg, date);
-    sb_str(&msg, "\r\nMessage-ID: <");
-    sb_str(&msg, p->unique);
-    sb_str(&msg, "@");
-    sb_str(&msg, from_domain);
-    sb_str(&msg, ">\r\n"
+    strbuf_puts(&msg, "From: ");
+    strbuf_puts(&msg, p->from);
+    strbuf_puts(&msg, "\r\nTo: ");
+    strbuf_puts(&msg, p->to);
+    strbuf_puts(&msg, "\r\nSubject: " SUBJECT "\r\nDate: ");
+    strbuf_puts(&msg, date);
+    strbuf_puts(&msg, "\r\nMessage-ID: <");
+    strbuf_puts(&msg, p->unique);
+    strbuf_puts(&msg, "@");
+    strbuf_puts(&msg, from_domain);
+    strbuf_puts(&msg, ">\r\n"
                  "MIME-Version: 1.0\r\n"
                  "Content-Type: text/plain; charset=UTF-8\r\n"
                  "Content-Transfer-Encoding: quoted-printable\r\n"

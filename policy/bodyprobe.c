@@ -12,19 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "policy/bodyprobe.h"
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static const char *skip_ws(const char *s)
-{
-    while (is_ws(*s))
-        s++;
-    return s;
-}
 
 /* ------------------------------------------------------------------ */
 /* MIME header parameters                                               */
@@ -62,18 +51,18 @@ static const char *next_param(const char *s, struct mime_param *pm)
     }
     if (*s != ';')
         return NULL;
-    s = skip_ws(s + 1);
+    s = text_skip_ws(s + 1);
     pm->name = s;
-    while (*s != '\0' && *s != '=' && *s != ';' && !is_ws(*s))
+    while (*s != '\0' && *s != '=' && *s != ';' && !text_is_ws(*s))
         s++;
     pm->nlen = (size_t)(s - pm->name);
-    s = skip_ws(s);
+    s = text_skip_ws(s);
     pm->quoted = false;
     pm->val = s;
     pm->vlen = 0;
     if (*s != '=')
         return s;
-    s = skip_ws(s + 1);
+    s = text_skip_ws(s + 1);
     if (*s == '"') {
         pm->quoted = true;
         pm->val = ++s;
@@ -87,7 +76,7 @@ static const char *next_param(const char *s, struct mime_param *pm)
             s++;
     } else {
         pm->val = s;
-        while (*s != '\0' && *s != ';' && !is_ws(*s))
+        while (*s != '\0' && *s != ';' && !text_is_ws(*s))
             s++;
         pm->vlen = (size_t)(s - pm->val);
     }
@@ -182,7 +171,7 @@ static const char *params_problem(const char *value)
             quoted = !quoted;
     }
     while (*s == ';') {
-        const char *name = s = skip_ws(s + 1);
+        const char *name = s = text_skip_ws(s + 1);
         size_t nlen;
 
         if (*s == ';' || *s == '\0')
@@ -190,11 +179,11 @@ static const char *params_problem(const char *value)
         while (is_token_char(*s))
             s++;
         nlen = (size_t)(s - name);
-        if (nlen == 0 || *(s = skip_ws(s)) != '=')
+        if (nlen == 0 || *(s = text_skip_ws(s)) != '=')
             return "malformed MIME parameter";
-        if ((s = skip_param_value(skip_ws(s + 1))) == NULL)
+        if ((s = skip_param_value(text_skip_ws(s + 1))) == NULL)
             return "malformed MIME parameter";
-        s = skip_ws(s);
+        s = text_skip_ws(s);
         if (*s != ';' && *s != '\0')
             return "malformed MIME parameter";
         if (n == PARAMS_MAX)
@@ -232,7 +221,7 @@ static bool has_file_param(const char *value)
 
 static bool is_multipart(const char *value)
 {
-    return strncasecmp(skip_ws(value), "multipart/", 10) == 0;
+    return strncasecmp(text_skip_ws(value), "multipart/", 10) == 0;
 }
 
 /* Copy the boundary parameter into OUT (BODY_PROBE_BOUNDARY_MAX + 1 bytes).
@@ -351,10 +340,10 @@ static bool header_is(const struct body_probe *p, const char *name, const char *
 
 static bool disposition_inline(const char *value)
 {
-    const char *s = skip_ws(value);
+    const char *s = text_skip_ws(value);
 
     return strncasecmp(s, "inline", 6) == 0 &&
-           (s[6] == '\0' || s[6] == ';' || is_ws(s[6]));
+           (s[6] == '\0' || s[6] == ';' || text_is_ws(s[6]));
 }
 
 static void check_content_type(struct body_probe *p, const char *value)
@@ -558,10 +547,10 @@ void body_probe_feed(struct body_probe *p, const void *buf, size_t len)
     for (i = 0; i < len && !p->content && p->state != ST_EPILOGUE; i++) {
         char c = b[i];
 
-        if (!is_ws(c))
+        if (!text_is_ws(c))
             p->any_text = true;
         if (p->state == ST_SINGLE) {
-            if (!is_ws(c))
+            if (!text_is_ws(c))
                 set_content(p, "text in the body");
             continue;
         }
@@ -569,7 +558,7 @@ void body_probe_feed(struct body_probe *p, const void *buf, size_t len)
             end_line(p);
             continue;
         }
-        if (!is_ws(c))
+        if (!text_is_ws(c))
             p->line_text = true;
         if (p->line_len < sizeof(p->line))
             p->line[p->line_len++] = c;

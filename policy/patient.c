@@ -7,22 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "policy/patient.h"
 #include "policy/replies.h"
 
 #define REPLY_ADDR_MAX 100   /* longest address quoted in a reply */
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static const char *skip_ws(const char *s)
-{
-    while (is_ws(*s))
-        s++;
-    return s;
-}
 
 /* ------------------------------------------------------------------ */
 /* [FIN] closures                                                       */
@@ -43,9 +32,9 @@ static const char *skip_subject_prefix(const char *s)
 
         if (strncasecmp(s, subject_prefixes[i], n) != 0)
             continue;
-        t = skip_ws(s + n);
+        t = text_skip_ws(s + n);
         if (*t == ':')
-            return skip_ws(t + 1);
+            return text_skip_ws(t + 1);
     }
     return NULL;
 }
@@ -58,18 +47,18 @@ enum fin_kind patient_subject_fin(const char *subject)
         return FIN_NONE;
     if (strcmp(subject, PATIENT_FIN_SUBJECT) == 0)
         return FIN_EXACT;
-    s = skip_ws(subject);
+    s = text_skip_ws(subject);
     while ((t = skip_subject_prefix(s)) != NULL)
         s = t;
     if (*s != '[')
         return FIN_NONE;
-    s = skip_ws(s + 1);
+    s = text_skip_ws(s + 1);
     if (strncasecmp(s, "fin", 3) != 0)
         return FIN_NONE;
-    s = skip_ws(s + 3);
+    s = text_skip_ws(s + 3);
     if (*s != ']')
         return FIN_NONE;
-    s = skip_ws(s + 1);
+    s = text_skip_ws(s + 1);
     return *s == '\0' ? FIN_VARIANT : FIN_NONE;
 }
 
@@ -79,8 +68,8 @@ bool patient_mes_fin(const char *value)
 
     if (value == NULL)
         return false;
-    s = skip_ws(value);
-    return strncasecmp(s, PATIENT_MES_FIN, 3) == 0 && *skip_ws(s + 3) == '\0';
+    s = text_skip_ws(value);
+    return strncasecmp(s, PATIENT_MES_FIN, 3) == 0 && *text_skip_ws(s + 3) == '\0';
 }
 
 const char *fin_kind_name(enum fin_kind k)
