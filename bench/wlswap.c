@@ -46,6 +46,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "milter/config.h"
 #include "whitelist/ansxml.h"
@@ -56,7 +57,6 @@
 
 #define MAX_SIZES   8
 #define MAX_THREADS 16
-#define ERR_MAX     512
 #define PREFIX      "benchwl:"
 #define CORE        64          /* names present in every generated list */
 
@@ -274,15 +274,16 @@ static void pause_ms(int ms)
 /* Parse, optionally round-trip through Redis; returns the list to swap in. */
 static struct whitelist *load_list(const char *xml, redisContext *rc, struct result *r)
 {
-    char err[ERR_MAX], version[64];
+    struct err err;
+    char version[64];
     double t0 = now_ms();
-    struct ans_list *list = ans_parse_file(xml, err, sizeof(err));
+    struct ans_list *list = ans_parse_file(xml, &err);
     struct whitelist *wl;
     bool published = false;
 
     r->parse_ms = now_ms() - t0;
     if (list == NULL) {
-        fprintf(stderr, "wlswap: %s: %s\n", xml, err);
+        fprintf(stderr, "wlswap: %s: %s\n", xml, err.msg);
         return NULL;
     }
     r->entries = list->wl->entries;
@@ -292,8 +293,8 @@ static struct whitelist *load_list(const char *xml, redisContext *rc, struct res
 
     t0 = now_ms();
     if (store_publish(rc, PREFIX, list, false, &published, version, sizeof(version),
-                      err, sizeof(err)) < 0) {
-        fprintf(stderr, "wlswap: publish: %s\n", err);
+                      &err) < 0) {
+        fprintf(stderr, "wlswap: publish: %s\n", err.msg);
         ans_list_free(list);
         return NULL;
     }
@@ -301,10 +302,10 @@ static struct whitelist *load_list(const char *xml, redisContext *rc, struct res
     ans_list_free(list);
 
     t0 = now_ms();
-    wl = store_load_version(rc, PREFIX, version, err, sizeof(err));
+    wl = store_load_version(rc, PREFIX, version, &err);
     r->redis_load_ms = now_ms() - t0;
     if (wl == NULL)
-        fprintf(stderr, "wlswap: load version %s: %s\n", version, err);
+        fprintf(stderr, "wlswap: load version %s: %s\n", version, err.msg);
     return wl;
 }
 
@@ -342,8 +343,9 @@ static void swap_emulated(struct whitelist *wl, struct result *r)
 /* End to end through live.c: publish XML, wait until lookups see it. */
 static void swap_live(redisContext *rc, const char *xml, struct result *r)
 {
-    char err[ERR_MAX], version[64];
-    struct ans_list *list = ans_parse_file(xml, err, sizeof(err));
+    struct err err;
+    char version[64];
+    struct ans_list *list = ans_parse_file(xml, &err);
     bool published = false, seen = false;
 
     r->live_visible_ms = -1;
@@ -352,10 +354,10 @@ static void swap_live(redisContext *rc, const char *xml, struct result *r)
     atomic_store(&L.via, VIA_LIVE);
     stats_reset();
     int rcode = store_publish(rc, PREFIX, list, false, &published, version,
-                              sizeof(version), err, sizeof(err));
+                              sizeof(version), &err);
     ans_list_free(list);
     if (rcode < 0) {
-        fprintf(stderr, "wlswap: publish: %s\n", err);
+        fprintf(stderr, "wlswap: publish: %s\n", err.msg);
         return;
     }
     double t0 = now_ms();
@@ -378,11 +380,11 @@ static void swap_live(redisContext *rc, const char *xml, struct result *r)
 /* Install the list in XML without measuring anything. */
 static int preinstall(const char *xml)
 {
-    char err[ERR_MAX];
-    struct ans_list *list = ans_parse_file(xml, err, sizeof(err));
+    struct err err;
+    struct ans_list *list = ans_parse_file(xml, &err);
 
     if (list == NULL) {
-        fprintf(stderr, "wlswap: %s: %s\n", xml, err);
+        fprintf(stderr, "wlswap: %s: %s\n", xml, err.msg);
         return -1;
     }
     pthread_rwlock_wrlock(&emu_lock);
@@ -511,9 +513,9 @@ int main(int argc, char **argv)
 
     struct config *cfg = redis ? redis_config(redis) : NULL;
     redisContext *rc = NULL;
-    char err[ERR_MAX];
-    if (cfg != NULL && (rc = store_connect(cfg, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "wlswap: Redis: %s\n", err);
+    struct err err;
+    if (cfg != NULL && (rc = store_connect(cfg, &err)) == NULL) {
+        fprintf(stderr, "wlswap: Redis: %s\n", err.msg);
         return 1;
     }
 

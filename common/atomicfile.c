@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/atomicfile.h"
 
 /* "DIR/.NAME.XXXXXX" for PATH; -1 when it does not fit. */
@@ -30,7 +31,7 @@ static int temp_name(const char *path, char *out, size_t size)
 }
 
 int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
-                     char *err, size_t errlen)
+                     struct err *err)
 {
     int fd, saved;
 
@@ -38,12 +39,12 @@ int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
     if (path == NULL || path[0] == '\0'
         || snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path)
         || temp_name(path, af->tmp, sizeof(af->tmp)) < 0) {
-        snprintf(err, errlen, "%s: path too long", path ? path : "(null)");
+        err_set(err, "%s: path too long", path ? path : "(null)");
         return -1;
     }
     if ((fd = mkostemp(af->tmp, O_CLOEXEC)) < 0) {
         saved = errno;
-        snprintf(err, errlen, "%s: cannot create a temporary file in its directory: %s",
+        err_set(err, "%s: cannot create a temporary file in its directory: %s",
                 path, strerror(saved));
         af->tmp[0] = '\0';
         return -1;
@@ -52,7 +53,7 @@ int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
         saved = errno;
         close(fd);
         atomic_file_abort(af);
-        snprintf(err, errlen, "%s: cannot prepare the temporary file: %s", path, strerror(saved));
+        err_set(err, "%s: cannot prepare the temporary file: %s", path, strerror(saved));
         return -1;
     }
     return 0;
@@ -70,33 +71,33 @@ static void sync_dir(const char *path)
     }
 }
 
-int atomic_file_commit(struct atomic_file *af, char *err, size_t errlen)
+int atomic_file_commit(struct atomic_file *af, struct err *err)
 {
     int saved;
 
     if (af->fp == NULL) {
-        snprintf(err, errlen, "%s: not open", af->path);
+        err_set(err, "%s: not open", af->path);
         return -1;
     }
     errno = 0;
     if (ferror(af->fp) || fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0) {
         saved = errno ? errno : EIO;
         atomic_file_abort(af);
-        snprintf(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
+        err_set(err, "%s: write failed: %s", af->path, strerror(saved));
         return -1;
     }
     if (fclose(af->fp) != 0) {
         saved = errno;
         af->fp = NULL;
         atomic_file_abort(af);
-        snprintf(err, errlen, "%s: write failed: %s", af->path, strerror(saved));
+        err_set(err, "%s: write failed: %s", af->path, strerror(saved));
         return -1;
     }
     af->fp = NULL;
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         atomic_file_abort(af);
-        snprintf(err, errlen, "%s: cannot install: %s", af->path, strerror(saved));
+        err_set(err, "%s: cannot install: %s", af->path, strerror(saved));
         return -1;
     }
     af->tmp[0] = '\0';

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "common/err.h"
+
 struct atomic_file {
     FILE *fp;              /* write the new content here */
     char path[4096];       /* the target */
@@ -30,11 +32,11 @@ struct atomic_file {
 /* Start replacing PATH; the new file gets MODE (umask not applied).
  * 0, or -1 + err. */
 int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
-                     char *err, size_t errlen);
+                     struct err *err);
 
 /* Make the content written to af->fp the content of PATH.  0, or -1 + err
  * (a write error found only now, a full disk, a failed rename). */
-int atomic_file_commit(struct atomic_file *af, char *err, size_t errlen);
+int atomic_file_commit(struct atomic_file *af, struct err *err);
 
 /* Give up: close and remove the temporary file.  Safe after a failed
  * open or commit. */

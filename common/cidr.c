@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/err.h"
 #include "common/cidr.h"
 
 #define ENTRY_MAX 64    /* longest entry text: an IPv6 address and "/128" fit */
@@ -56,7 +57,7 @@ static int parse_prefix(const char *s)
     return digits > 0 ? n : -1;
 }
 
-int cidr_parse(const char *text, struct cidr *out, char *why, size_t whylen)
+int cidr_parse(const char *text, struct cidr *out, struct err *why)
 {
     char buf[ENTRY_MAX + 1], *slash;
     struct cidr c;
@@ -64,15 +65,15 @@ int cidr_parse(const char *text, struct cidr *out, char *why, size_t whylen)
 
     memset(&c, 0, sizeof(c));
     if (text == NULL || text[0] == '\0' || strlen(text) > ENTRY_MAX) {
-        snprintf(why, whylen, "\"%.*s\": not an IPv4 or IPv6 address or CIDR block",
-                 ENTRY_MAX, text ? text : "");
+        err_set(why, "\"%.*s\": not an IPv4 or IPv6 address or CIDR block",
+                ENTRY_MAX, text ? text : "");
         return -1;
     }
     memcpy(buf, text, strlen(text) + 1);
     if ((slash = strchr(buf, '/')) != NULL) {
         *slash = '\0';
         if ((prefix = parse_prefix(slash + 1)) < 0) {
-            snprintf(why, whylen, "%s: the prefix length after '/' must be a number", text);
+            err_set(why, "%s: the prefix length after '/' must be a number", text);
             return -1;
         }
     }
@@ -81,15 +82,15 @@ int cidr_parse(const char *text, struct cidr *out, char *why, size_t whylen)
     } else if (inet_pton(AF_INET6, buf, c.addr) == 1) {
         c.family = AF_INET6;
     } else {
-        snprintf(why, whylen, "%s: not an IPv4 or IPv6 address or CIDR block "
-                 "(host names are not accepted)", text);
+        err_set(why, "%s: not an IPv4 or IPv6 address or CIDR block "
+                "(host names are not accepted)", text);
         return -1;
     }
     if (prefix < 0) {
         prefix = (int)max_prefix(c.family);
     } else if ((unsigned)prefix > max_prefix(c.family)) {
-        snprintf(why, whylen, "%s: prefix length must be 0..%u for an %s address", text,
-                 max_prefix(c.family), c.family == AF_INET ? "IPv4" : "IPv6");
+        err_set(why, "%s: prefix length must be 0..%u for an %s address", text,
+                max_prefix(c.family), c.family == AF_INET ? "IPv4" : "IPv6");
         return -1;
     }
     c.prefix = (unsigned)prefix;
@@ -98,8 +99,8 @@ int cidr_parse(const char *text, struct cidr *out, char *why, size_t whylen)
 
         clear_host_bits(c.addr, c.prefix, max_prefix(c.family));
         inet_ntop(c.family, c.addr, net, sizeof(net));
-        snprintf(why, whylen, "%s: bits set after the /%u prefix (did you mean %s/%u?)", text,
-                 c.prefix, net, c.prefix);
+        err_set(why, "%s: bits set after the /%u prefix (did you mean %s/%u?)", text,
+                c.prefix, net, c.prefix);
         return -1;
     }
     *out = c;
@@ -121,7 +122,7 @@ void cidr_list_free(struct cidr_list *l)
     l->n = 0;
 }
 
-int cidr_list_parse(const char *text, struct cidr_list *out, char *why, size_t whylen)
+int cidr_list_parse(const char *text, struct cidr_list *out, struct err *why)
 {
     struct cidr_list l = { NULL, 0 };
     const char *p = text ? text : "";
@@ -147,18 +148,18 @@ int cidr_list_parse(const char *text, struct cidr_list *out, char *why, size_t w
             struct cidr *grown = realloc(l.v, (cap ? cap * 2 : 4) * sizeof(*grown));
 
             if (grown == NULL) {
-                snprintf(why, whylen, "out of memory");
+                err_set(why, "out of memory");
                 goto fail;
             }
             l.v = grown;
             cap = cap ? cap * 2 : 4;
         }
-        if (cidr_parse(entry, &l.v[l.n], why, whylen) < 0)
+        if (cidr_parse(entry, &l.v[l.n], why) < 0)
             goto fail;
         l.n++;
     }
     if (l.n == 0) {
-        snprintf(why, whylen, "expected IPv4/IPv6 addresses or CIDR blocks");
+        err_set(why, "expected IPv4/IPv6 addresses or CIDR blocks");
         goto fail;
     }
     cidr_list_free(out);

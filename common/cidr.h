@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
+
 struct sockaddr;
 
 struct cidr {
@@ -36,11 +38,11 @@ struct cidr_list {
 /* One entry: "192.0.2.1", "192.0.2.0/24", "2001:db8::/32", "::1".  An
  * entry with bits set past its prefix ("192.0.2.1/24") is refused: it is
  * ambiguous (a host or a network?) and the error says what was meant. */
-int cidr_parse(const char *text, struct cidr *out, char *why, size_t whylen);
+int cidr_parse(const char *text, struct cidr *out, struct err *why);
 
 /* Entries separated by commas and/or white space, at least one.  OUT is
  * replaced only on success (the caller frees it with cidr_list_free). */
-int cidr_list_parse(const char *text, struct cidr_list *out, char *why, size_t whylen);
+int cidr_list_parse(const char *text, struct cidr_list *out, struct err *why);
 
 void cidr_list_free(struct cidr_list *l);
 

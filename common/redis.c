@@ -3,22 +3,11 @@
  * (see redis.h): one wording of "which server, which command, why".
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/redis.h"
-
-void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void redis_endpoint_name(const redisContext *c, char *buf, size_t size)
 {
@@ -49,7 +38,7 @@ const char *redis_failure(const redisContext *c, const redisReply *r)
 }
 
 void redis_command_error(const redisContext *c, const redisReply *r, const char *verb,
-                         const char *key, char *err, size_t errlen)
+                         const char *key, struct err *err)
 {
     char name[300];
     const char *sep = key != NULL ? " " : "";
@@ -58,21 +47,21 @@ void redis_command_error(const redisContext *c, const redisReply *r, const char 
         key = "";
     redis_endpoint_name(c, name, sizeof(name));
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
-        redis_seterr(err, errlen, "redis %s: %s%s%s: unexpected reply type %d", name, verb,
-                     sep, key, r->type);
+        err_set(err, "redis %s: %s%s%s: unexpected reply type %d", name, verb,
+                sep, key, r->type);
     else
-        redis_seterr(err, errlen, "redis %s: %s%s%s: %s", name, verb, sep, key,
-                     redis_failure(c, r));
+        err_set(err, "redis %s: %s%s%s: %s", name, verb, sep, key,
+                redis_failure(c, r));
 }
 
-redisReply *redis_run_argv(redisContext *c, const char *what, char *err, size_t errlen,
+redisReply *redis_run_argv(redisContext *c, const char *what, struct err *err,
                            int argc, const char **argv)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
         return r;
-    redis_command_error(c, r, what, NULL, err, errlen);
+    redis_command_error(c, r, what, NULL, err);
     if (r != NULL)
         freeReplyObject(r);
     return NULL;

@@ -15,11 +15,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
-/* printf into ERR (ERRLEN bytes).  Does nothing when ERR is NULL or ERRLEN
- * is 0, so callers that do not want the text may pass NULL.  The modules
- * above use it for all their error texts, not only Redis ones. */
-void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "common/err.h"
 
 /* The server C is connected to, for messages: "host:port", "[v6]:port"
  * or "unix:/path". */
@@ -38,14 +34,14 @@ const char *redis_failure(const redisContext *c, const redisReply *r);
  * connection error, an error reply, or a reply of the wrong type (its type
  * number is then given). */
 void redis_command_error(const redisContext *c, const redisReply *r, const char *verb,
-                         const char *key, char *err, size_t errlen);
+                         const char *key, struct err *err);
 
 /* Run a command given as argv (no format string: keys and values may hold
  * any byte).  Returns the reply, or NULL with ERR set as by
  * redis_command_error(c, r, WHAT, NULL, ...) on a connection error or an
  * error reply.  WHAT names the command in that error: give the verb and
  * key, never a value that must stay secret. */
-redisReply *redis_run_argv(redisContext *c, const char *what, char *err, size_t errlen,
+redisReply *redis_run_argv(redisContext *c, const char *what, struct err *err,
                            int argc, const char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "conversation/store.h"
 
@@ -104,18 +105,18 @@ static int copy_id(char *out, const char *id, int upper)
 /* Fill K for MAILBOX, and for PATIENT unless INDEX_ONLY.  -1 + err on a
  * bad argument. */
 static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbox,
-                     const char *patient, bool index_only, char *err, size_t errlen)
+                     const char *patient, bool index_only, struct err *err)
 {
     const char *pfx = prefix != NULL ? prefix : DEFAULT_PREFIX;
     int n;
 
     if (copy_id(k->mailbox, mailbox, 0) != 0) {
-        redis_seterr(err, errlen, "conversation: mailbox missing or longer than %d bytes",
-                     CONV_ID_MAX);
+        err_set(err, "conversation: mailbox missing or longer than %d bytes",
+                CONV_ID_MAX);
         return -1;
     }
     if (strlen(pfx) > 100) {
-        redis_seterr(err, errlen, "conversation: redis key prefix too long");
+        err_set(err, "conversation: redis key prefix too long");
         return -1;
     }
     snprintf(k->index, sizeof(k->index), "%sconv-idx:%s", pfx, k->mailbox);
@@ -124,18 +125,18 @@ static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbo
         return 0;
     }
     if (copy_id(k->patient, patient, 1) != 0) {
-        redis_seterr(err, errlen, "conversation: patient missing or longer than %d bytes",
-                     CONV_ID_MAX);
+        err_set(err, "conversation: patient missing or longer than %d bytes",
+                CONV_ID_MAX);
         return -1;
     }
     n = snprintf(k->conv, sizeof(k->conv), "%sconv:%s:%s", pfx, k->mailbox, k->patient);
     return n > 0 && (size_t)n < sizeof(k->conv) ? 0 : -1;
 }
 
-static int check_context(redisContext *c, char *err, size_t errlen)
+static int check_context(redisContext *c, struct err *err)
 {
     if (c == NULL) {
-        redis_seterr(err, errlen, "conversation: no Redis connection");
+        err_set(err, "conversation: no Redis connection");
         return -1;
     }
     return 0;
@@ -149,7 +150,7 @@ static int check_context(redisContext *c, char *err, size_t errlen)
  * script's integer reply, or -1 + err. */
 static int run_script(redisContext *c, const char *script, const struct conv_keys *k,
                       long long now, long long ttl, const char *qid,
-                      char *err, size_t errlen)
+                      struct err *err)
 {
     char now_s[32], ttl_s[32];
     const char *argv[] = { "EVAL", script, "2", k->conv, k->index, k->patient, now_s, ttl_s,
@@ -162,7 +163,7 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
     snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl);
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        redis_command_error(c, r, "EVAL", k->conv, err, errlen);
+        redis_command_error(c, r, "EVAL", k->conv, err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -174,32 +175,32 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
 
 int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbox,
                          const char *patient, long long now, long long ttl,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
     struct conv_keys k;
 
-    if (check_context(c, err, errlen) != 0 ||
-        make_keys(&k, prefix, mailbox, patient, false, err, errlen) != 0)
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
         return -1;
-    return run_script(c, open_lua, &k, now, ttl, NULL, err, errlen);
+    return run_script(c, open_lua, &k, now, ttl, NULL, err);
 }
 
 int conv_close(redisContext *c, const char *prefix, const char *mailbox,
                const char *patient, const char *qid, long long now, long long ttl,
-               char *err, size_t errlen)
+               struct err *err)
 {
     struct conv_keys k;
 
-    if (check_context(c, err, errlen) != 0 ||
-        make_keys(&k, prefix, mailbox, patient, false, err, errlen) != 0)
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
         return -1;
     /* Without a queue id a retry could not be told from a new closure. */
     if (qid == NULL || qid[0] == '\0' || strlen(qid) > CONV_QID_MAX) {
-        redis_seterr(err, errlen, "conversation: closing needs a queue id of 1 to %d bytes",
-                     CONV_QID_MAX);
+        err_set(err, "conversation: closing needs a queue id of 1 to %d bytes",
+                CONV_QID_MAX);
         return -1;
     }
-    return run_script(c, close_lua, &k, now, ttl, qid, err, errlen);
+    return run_script(c, close_lua, &k, now, ttl, qid, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,22 +208,22 @@ int conv_close(redisContext *c, const char *prefix, const char *mailbox,
 /* ------------------------------------------------------------------ */
 
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
-                 const char *patient, char *err, size_t errlen)
+                 const char *patient, struct err *err)
 {
     struct conv_keys k;
     const char *argv[3];
     redisReply *r;
     int open;
 
-    if (check_context(c, err, errlen) != 0 ||
-        make_keys(&k, prefix, mailbox, patient, false, err, errlen) != 0)
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
         return -1;
     argv[0] = "HGET";
     argv[1] = k.conv;
     argv[2] = "state";
     r = redisCommandArgv(c, 3, argv, NULL);
     if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        redis_command_error(c, r, "HGET", k.conv, err, errlen);
+        redis_command_error(c, r, "HGET", k.conv, err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -260,7 +261,7 @@ static long long field_number(const redisReply *f)
  * the record is not one of ours (err set).
  */
 static int parse_record(const redisReply *h, const redisReply *t, const char *key,
-                        struct conv_info *out, char *err, size_t errlen)
+                        struct conv_info *out, struct err *err)
 {
     const redisReply *state, *qid;
 
@@ -270,7 +271,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     out->ttl = -1;
     if (h->type != REDIS_REPLY_ARRAY || h->elements != N_FIELDS ||
         t->type != REDIS_REPLY_INTEGER) {
-        redis_seterr(err, errlen, "conversation %s: unexpected reply", key);
+        err_set(err, "conversation %s: unexpected reply", key);
         return -1;
     }
     state = h->element[0];
@@ -281,7 +282,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     else if (state->type == REDIS_REPLY_STRING && strcmp(state->str, "closed") == 0)
         out->state = CONV_CLOSED;
     else {
-        redis_seterr(err, errlen, "conversation %s: unknown state", key);
+        err_set(err, "conversation %s: unknown state", key);
         return -1;
     }
     out->opened_at = field_number(h->element[1]);
@@ -298,28 +299,28 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
 /* Read the two replies of append_record_query().  Both are always read, so
  * the connection stays in step even after an error reply. */
 static int read_record(redisContext *c, const char *key, struct conv_info *out,
-                       char *err, size_t errlen)
+                       struct err *err)
 {
     redisReply *h = NULL, *t = NULL;
     int rc;
 
     if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
-        redis_command_error(c, NULL, "HMGET", key, err, errlen);
+        redis_command_error(c, NULL, "HMGET", key, err);
         return -1;
     }
     if (redisGetReply(c, (void **)&t) != REDIS_OK || t == NULL) {
-        redis_command_error(c, NULL, "TTL", key, err, errlen);
+        redis_command_error(c, NULL, "TTL", key, err);
         freeReplyObject(h);
         return -1;
     }
     if (h->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, h, "HMGET", key, err, errlen);
+        redis_command_error(c, h, "HMGET", key, err);
         rc = -1;
     } else if (t->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, t, "TTL", key, err, errlen);
+        redis_command_error(c, t, "TTL", key, err);
         rc = -1;
     } else {
-        rc = parse_record(h, t, key, out, err, errlen);
+        rc = parse_record(h, t, key, out, err);
     }
     freeReplyObject(h);
     freeReplyObject(t);
@@ -327,20 +328,20 @@ static int read_record(redisContext *c, const char *key, struct conv_info *out,
 }
 
 int conv_get(redisContext *c, const char *prefix, const char *mailbox,
-             const char *patient, struct conv_info *out, char *err, size_t errlen)
+             const char *patient, struct conv_info *out, struct err *err)
 {
     struct conv_keys k;
 
     memset(out, 0, sizeof(*out));
-    if (check_context(c, err, errlen) != 0 ||
-        make_keys(&k, prefix, mailbox, patient, false, err, errlen) != 0)
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
         return -1;
     snprintf(out->patient, sizeof(out->patient), "%s", k.patient);
     if (append_record_query(c, k.conv) != 0) {
-        redis_command_error(c, NULL, "HMGET", k.conv, err, errlen);
+        redis_command_error(c, NULL, "HMGET", k.conv, err);
         return -1;
     }
-    return read_record(c, k.conv, out, err, errlen);
+    return read_record(c, k.conv, out, err);
 }
 
 static int cmp_member(const void *a, const void *b)
@@ -407,7 +408,7 @@ out:
  */
 static int list_members(redisContext *c, const char *pfx, const struct conv_keys *k,
                         redisReply **members, size_t n, conv_list_fn fn, void *ctx,
-                        char *err, size_t errlen)
+                        struct err *err)
 {
     char key[KEY_MAX];
     const char *gone[LIST_BATCH];
@@ -421,7 +422,7 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
         for (i = start; i < end; i++) {
             snprintf(key, sizeof(key), "%sconv:%s:%s", pfx, k->mailbox, members[i]->str);
             if (append_record_query(c, key) != 0) {
-                redis_command_error(c, NULL, "HMGET", key, err, errlen);
+                redis_command_error(c, NULL, "HMGET", key, err);
                 return -1;
             }
         }
@@ -431,7 +432,7 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
             int rc;
 
             snprintf(key, sizeof(key), "%sconv:%s:%s", pfx, k->mailbox, members[i]->str);
-            rc = read_record(c, key, &info, err, errlen);
+            rc = read_record(c, key, &info, err);
             if (rc < 0)
                 return -1;
             if (rc == 0) {
@@ -450,7 +451,7 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
 }
 
 int conv_list(redisContext *c, const char *prefix, const char *mailbox,
-              conv_list_fn fn, void *ctx, char *err, size_t errlen)
+              conv_list_fn fn, void *ctx, struct err *err)
 {
     struct conv_keys k;
     const char *argv[2];
@@ -458,14 +459,14 @@ int conv_list(redisContext *c, const char *prefix, const char *mailbox,
     size_t i;
     int count;
 
-    if (check_context(c, err, errlen) != 0 ||
-        make_keys(&k, prefix, mailbox, NULL, true, err, errlen) != 0)
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, NULL, true, err) != 0)
         return -1;
     argv[0] = "SMEMBERS";
     argv[1] = k.index;
     r = redisCommandArgv(c, 2, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        redis_command_error(c, r, "SMEMBERS", k.index, err, errlen);
+        redis_command_error(c, r, "SMEMBERS", k.index, err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -475,7 +476,7 @@ int conv_list(redisContext *c, const char *prefix, const char *mailbox,
 
         if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > CONV_ID_MAX ||
             memchr(m->str, '\0', m->len) != NULL) {
-            redis_seterr(err, errlen, "conversation index %s: unexpected member", k.index);
+            err_set(err, "conversation index %s: unexpected member", k.index);
             freeReplyObject(r);
             return -1;
         }
@@ -483,7 +484,7 @@ int conv_list(redisContext *c, const char *prefix, const char *mailbox,
     if (r->elements > 1)
         qsort(r->element, r->elements, sizeof(r->element[0]), cmp_member);
     count = list_members(c, prefix != NULL ? prefix : DEFAULT_PREFIX, &k, r->element,
-                         r->elements, fn, ctx, err, errlen);
+                         r->elements, fn, ctx, err);
     freeReplyObject(r);
     return count;
 }

@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
+
 #define CONV_ID_MAX  320   /* longest mailbox or patient id accepted */
 #define CONV_QID_MAX 64
 
@@ -61,7 +63,7 @@ struct conv_info {
  */
 int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbox,
                          const char *patient, long long now, long long ttl,
-                         char *err, size_t errlen);
+                         struct err *err);
 
 /*
  * A [FIN] message with queue id QID closed the conversation at NOW (whether
@@ -72,15 +74,15 @@ int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbo
  */
 int conv_close(redisContext *c, const char *prefix, const char *mailbox,
                const char *patient, const char *qid, long long now, long long ttl,
-               char *err, size_t errlen);
+               struct err *err);
 
 /* 1 open, 0 not (closed, never opened or expired), -1 error. */
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
-                 const char *patient, char *err, size_t errlen);
+                 const char *patient, struct err *err);
 
 /* The record: 1 found, 0 none (*out has state CONV_NONE), -1 error. */
 int conv_get(redisContext *c, const char *prefix, const char *mailbox,
-             const char *patient, struct conv_info *out, char *err, size_t errlen);
+             const char *patient, struct conv_info *out, struct err *err);
 
 /* Called once per conversation of the mailbox; a non-zero return stops. */
 typedef int (*conv_list_fn)(void *ctx, const struct conv_info *info);
@@ -88,7 +90,7 @@ typedef int (*conv_list_fn)(void *ctx, const struct conv_info *info);
 /* Every conversation of MAILBOX, in patient order.  Returns how many were
  * passed to FN, or -1 error. */
 int conv_list(redisContext *c, const char *prefix, const char *mailbox,
-              conv_list_fn fn, void *ctx, char *err, size_t errlen);
+              conv_list_fn fn, void *ctx, struct err *err);
 
 const char *conv_state_name(enum conv_state s);   /* "none", "open", "closed" */
 

@@ -23,6 +23,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "conversation/store.h"
 #include "ctl/ctl.h"
@@ -30,7 +31,6 @@
 #include "policy/ins.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX 1024
 #define MAILBOX_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
 
 /* The normalised arguments of one command. */
@@ -118,7 +118,7 @@ static int parse_patient(const struct config *cfg, const char *arg, bool strict,
 
 static redisContext *connect_redis(const struct config *cfg)
 {
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
 
     if (!cfg->redis_enabled) {
@@ -126,8 +126,8 @@ static redisContext *connect_redis(const struct config *cfg)
                   cfg->path ? cfg->path : "the configuration");
         return NULL;
     }
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL)
-        ctl_error("%s", err);
+    if ((c = store_connect(cfg, &err)) == NULL)
+        ctl_error("%s", err.msg);
     return c;
 }
 
@@ -192,17 +192,17 @@ static void info_text(const char *mailbox, const struct conv_info *info)
 
 static int conv_show(const struct ctl *ctl, const struct conv_args *a)
 {
-    char err[ERR_MAX];
+    struct err err;
     struct conv_info info;
     redisContext *c;
     int rc;
 
     if ((c = connect_redis(ctl->cfg)) == NULL)
         return ctl->cfg->redis_enabled ? CTL_UNAVAILABLE : CTL_USAGE;
-    rc = conv_get(c, ctl->cfg->redis_prefix, a->mailbox, a->patient, &info, err, sizeof(err));
+    rc = conv_get(c, ctl->cfg->redis_prefix, a->mailbox, a->patient, &info, &err);
     redisFree(c);
     if (rc < 0) {
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     if (ctl->json) {
@@ -242,7 +242,7 @@ static int list_one(void *arg, const struct conv_info *info)
 static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
 {
     struct list_ctx lc = { ctl, a->mailbox, NULL };
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
     json_t *o;
     int n;
@@ -257,11 +257,11 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
     if (!ctl->json)
         printf("%-17s %-7s %-21s %-21s %-21s %s\n", "PATIENT", "STATE", "OPENED",
                "LAST-ACTIVITY", "CLOSED", "CLOSED-BY");
-    n = conv_list(c, ctl->cfg->redis_prefix, a->mailbox, list_one, &lc, err, sizeof(err));
+    n = conv_list(c, ctl->cfg->redis_prefix, a->mailbox, list_one, &lc, &err);
     redisFree(c);
     if (n < 0) {
         json_decref(lc.array);
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     if (!ctl->json)
@@ -308,7 +308,8 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
 {
     const struct config *cfg = ctl->cfg;
     struct conv_info before, after;
-    char err[ERR_MAX], qid[CONV_QID_MAX + 1];
+    struct err err;
+    char qid[CONV_QID_MAX + 1];
     long long now = (long long)time(NULL);
     redisContext *c;
     int rc;
@@ -317,17 +318,17 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
         return cfg->redis_enabled ? CTL_UNAVAILABLE : CTL_USAGE;
     /* Not a Postfix queue id: says where the closure came from. */
     snprintf(qid, sizeof(qid), "mssantectl-%lld-%ld", now, (long)getpid());
-    rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &before, err, sizeof(err));
+    rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &before, &err);
     if (rc >= 0)
         rc = close ? conv_close(c, cfg->redis_prefix, a->mailbox, a->patient, qid, now,
-                                cfg->conversation_ttl, err, sizeof(err))
+                                cfg->conversation_ttl, &err)
                    : conv_open_or_refresh(c, cfg->redis_prefix, a->mailbox, a->patient, now,
-                                          cfg->conversation_ttl, err, sizeof(err));
+                                          cfg->conversation_ttl, &err);
     if (rc >= 0)
-        rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &after, err, sizeof(err));
+        rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &after, &err);
     redisFree(c);
     if (rc < 0) {
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     log_override(cfg, close ? "closed" : "opened", a, before.state);

@@ -22,16 +22,16 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "whitelist/refresh.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX 1024
 
 static redisContext *connect_or_fail(const struct config *cfg, const char *what, int *status)
 {
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
 
     if (!cfg->redis_enabled) {
@@ -40,8 +40,8 @@ static redisContext *connect_or_fail(const struct config *cfg, const char *what,
         *status = CTL_USAGE;
         return NULL;
     }
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL) {
-        ctl_error("%s", err);
+    if ((c = store_connect(cfg, &err)) == NULL) {
+        ctl_error("%s", err.msg);
         *status = CTL_UNAVAILABLE;
     }
     return c;
@@ -137,7 +137,8 @@ static int wait_for_other(const struct ctl *ctl, redisContext *c, struct refresh
 {
     const struct config *cfg = ctl->cfg;
     struct refresh_state st;
-    char err[ERR_MAX], holder[sizeof(res->holder)];
+    struct err err;
+    char holder[sizeof(res->holder)];
     int rc;
 
     snprintf(holder, sizeof(holder), "%s", res->holder);
@@ -145,16 +146,16 @@ static int wait_for_other(const struct ctl *ctl, redisContext *c, struct refresh
         ctl_warn("another fetch is in progress (%s): waiting for its outcome",
                  holder[0] ? holder : "just finished");
     rc = refresh_wait_unlocked(c, cfg->redis_prefix, refresh_lock_ttl_ms(cfg), holder,
-                               sizeof(holder), err, sizeof(err));
+                               sizeof(holder), &err);
     if (rc == 1) {
         ctl_error("the other fetch (%s) still holds the lock after %llds", holder,
                   refresh_lock_ttl_ms(cfg) / 1000);
         return CTL_FAIL;
     }
-    if (rc == 0 && refresh_read_state(c, cfg->redis_prefix, &st, err, sizeof(err)) < 0)
+    if (rc == 0 && refresh_read_state(c, cfg->redis_prefix, &st, &err) < 0)
         rc = -1;
     if (rc < 0) {
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     /* Its outcome, if it recorded one; an attempt that died holding the
@@ -166,7 +167,7 @@ static int wait_for_other(const struct ctl *ctl, redisContext *c, struct refresh
         return CTL_FAIL;
     }
     if (store_current_version(c, cfg->redis_prefix, res->version, sizeof(res->version),
-                              err, sizeof(err)) < 0)
+                              &err) < 0)
         res->version[0] = '\0';
     snprintf(res->reason, sizeof(res->reason), "%s",
              st.last_error_at >= st.last_attempt && st.last_error[0] ? st.last_error
@@ -265,16 +266,16 @@ int cmd_whitelist_fetch(const struct ctl *ctl, int argc, char **argv)
 /* The node's snapshot follows the rollback, as it follows a load. */
 static bool rollback_snapshot(const struct config *cfg, redisContext *c, const char *id)
 {
-    char err[ERR_MAX];
+    struct err err;
     struct whitelist *wl;
     bool ok;
 
     if (cfg->snapshot_file == NULL)
         return false;
-    wl = store_load_version(c, cfg->redis_prefix, id, err, sizeof(err));
-    ok = wl != NULL && snapshot_write(cfg->snapshot_file, wl, err, sizeof(err)) == 0;
+    wl = store_load_version(c, cfg->redis_prefix, id, &err);
+    ok = wl != NULL && snapshot_write(cfg->snapshot_file, wl, &err) == 0;
     if (!ok)
-        ctl_warn("rolled back, but SnapshotFile not written: %s", err);
+        ctl_warn("rolled back, but SnapshotFile not written: %s", err.msg);
     whitelist_free(wl);
     return ok;
 }
@@ -282,7 +283,8 @@ static bool rollback_snapshot(const struct config *cfg, redisContext *c, const c
 int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv)
 {
     const struct config *cfg = ctl->cfg;
-    char err[ERR_MAX], cur[64], prev[64];
+    struct err err;
+    char cur[64], prev[64];
     struct store_meta now, removed;
     redisContext *c;
     int status = CTL_OK;
@@ -295,18 +297,18 @@ int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv)
     }
     if ((c = connect_or_fail(cfg, "rollback", &status)) == NULL)
         return status;
-    if (store_rollback(c, cfg->redis_prefix, cur, prev, sizeof(cur), err, sizeof(err)) < 0) {
-        ctl_error("nothing rolled back: %s", err);
+    if (store_rollback(c, cfg->redis_prefix, cur, prev, sizeof(cur), &err) < 0) {
+        ctl_error("nothing rolled back: %s", err.msg);
         status = c->err ? CTL_UNAVAILABLE : CTL_FAIL;
         redisFree(c);
         return status;
     }
-    if (store_read_meta(c, cfg->redis_prefix, cur, &now, err, sizeof(err)) <= 0)
+    if (store_read_meta(c, cfg->redis_prefix, cur, &now, &err) <= 0)
         memset(&now, 0, sizeof(now));
-    if (store_read_meta(c, cfg->redis_prefix, prev, &removed, err, sizeof(err)) == 1
+    if (store_read_meta(c, cfg->redis_prefix, prev, &removed, &err) == 1
         && removed.sha256[0] != '\0'
-        && refresh_note_rollback(c, cfg->redis_prefix, removed.sha256, err, sizeof(err)) < 0)
-        ctl_warn("the fetcher may publish version %s's list again: %s", prev, err);
+        && refresh_note_rollback(c, cfg->redis_prefix, removed.sha256, &err) < 0)
+        ctl_warn("the fetcher may publish version %s's list again: %s", prev, err.msg);
     snap = rollback_snapshot(cfg, c, cur);
     redisFree(c);
 
@@ -334,17 +336,17 @@ int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv)
  * Redis could not be read (warned: status still shows the list). */
 static int read_fetch_state(const struct config *cfg, struct refresh_state *st)
 {
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
     int rc;
 
     if (!cfg->redis_enabled)
         return 0;
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL)
+    if ((c = store_connect(cfg, &err)) == NULL)
         return -1;      /* wl_find has said so already */
-    rc = refresh_read_state(c, cfg->redis_prefix, st, err, sizeof(err));
+    rc = refresh_read_state(c, cfg->redis_prefix, st, &err);
     if (rc < 0)
-        ctl_warn("fetch state unreadable: %s", err);
+        ctl_warn("fetch state unreadable: %s", err.msg);
     redisFree(c);
     return rc;
 }

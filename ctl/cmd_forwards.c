@@ -24,13 +24,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "forward/rules.h"
 #include "policy/address.h"
 #include "policy/classify.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX 1024
 #define JSON_MAX_BYTES (16L << 20)   /* an import document: 16 MiB is plenty */
 
 /* ------------------------------------------------------------------ */
@@ -39,7 +39,7 @@
 
 redisContext *fwd_ctl_connect(const struct config *cfg)
 {
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
 
     if (!cfg->redis_enabled) {
@@ -47,8 +47,8 @@ redisContext *fwd_ctl_connect(const struct config *cfg)
                   cfg->path ? cfg->path : "the configuration");
         return NULL;
     }
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL)
-        ctl_error("%s", err);
+    if ((c = store_connect(cfg, &err)) == NULL)
+        ctl_error("%s", err.msg);
     return c;
 }
 
@@ -77,11 +77,11 @@ int fwd_ctl_env(const struct config *cfg, bool required, struct wl_info *info,
 /* MAILBOX normalised into OUT; it must be a local mailbox. */
 static int local_mailbox(const struct config *cfg, const char *arg, char *out, size_t size)
 {
-    char err[ERR_MAX];
+    struct err err;
     const char *at;
 
-    if (fwd_normalize_mailbox(arg, out, size, err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+    if (fwd_normalize_mailbox(arg, out, size, &err) < 0) {
+        ctl_error("%s", err.msg);
         return -1;
     }
     at = strrchr(out, '@');
@@ -165,7 +165,8 @@ static bool warn_targets(const struct policy_env *env, const char *const *target
 static int forwards_add(const struct ctl *ctl, int argc, char **argv)
 {
     const struct config *cfg = ctl->cfg;
-    char mailbox[FWD_ADDR_MAX], err[ERR_MAX];
+    struct err err;
+    char mailbox[FWD_ADDR_MAX];
     const char *const *targets = (const char *const *)argv + 4;
     size_t n = argc > 4 ? (size_t)(argc - 4) : 0;
     struct fwd_add_result res;
@@ -195,17 +196,16 @@ static int forwards_add(const struct ctl *ctl, int argc, char **argv)
         rc = CTL_UNAVAILABLE;
         goto out;
     }
-    if (fwd_rules_add(c, cfg->redis_prefix, mailbox, mode, targets, n, 0, &res, err,
-                      sizeof(err)) < 0) {
-        ctl_error("%s", err);
+    if (fwd_rules_add(c, cfg->redis_prefix, mailbox, mode, targets, n, 0, &res, &err) < 0) {
+        ctl_error("%s", err.msg);
         rc = c->err ? CTL_UNAVAILABLE : CTL_USAGE;
         goto out_redis;
     }
     if (res.mode_changed)
         ctl_warn("%s: mode changed from %s to %s (one mode for all the targets of a "
                  "mailbox)", mailbox, fwd_mode_name(res.old_mode), fwd_mode_name(mode));
-    if (fwd_rule_get(c, cfg->redis_prefix, mailbox, &rule, err, sizeof(err)) <= 0) {
-        ctl_error("%s", err[0] ? err : "the rule vanished after being written");
+    if (fwd_rule_get(c, cfg->redis_prefix, mailbox, &rule, &err) <= 0) {
+        ctl_error("%s", err.msg[0] ? err.msg : "the rule vanished after being written");
         rc = CTL_UNAVAILABLE;
         goto out_redis;
     }
@@ -234,7 +234,8 @@ out:
 static int forwards_del(const struct ctl *ctl, int argc, char **argv)
 {
     const struct config *cfg = ctl->cfg;
-    char mailbox[FWD_ADDR_MAX], err[ERR_MAX];
+    struct err err;
+    char mailbox[FWD_ADDR_MAX];
     size_t removed = 0;
     bool gone = false;
     redisContext *c;
@@ -246,15 +247,15 @@ static int forwards_del(const struct ctl *ctl, int argc, char **argv)
     }
     /* Any address that parses: a rule stored by an older configuration
      * whose domain has left LocalDomains must still be removable. */
-    if (fwd_normalize_mailbox(argv[2], mailbox, sizeof(mailbox), err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+    if (fwd_normalize_mailbox(argv[2], mailbox, sizeof(mailbox), &err) < 0) {
+        ctl_error("%s", err.msg);
         return CTL_USAGE;
     }
     if ((c = fwd_ctl_connect(cfg)) == NULL)
         return CTL_UNAVAILABLE;
     if (fwd_rules_del(c, cfg->redis_prefix, mailbox, (const char *const *)argv + 3,
-                      (size_t)(argc - 3), &removed, &gone, err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+                      (size_t)(argc - 3), &removed, &gone, &err) < 0) {
+        ctl_error("%s", err.msg);
         rc = c->err ? CTL_UNAVAILABLE : CTL_USAGE;
     } else if (ctl->json) {
         json_t *o = json_object();
@@ -281,7 +282,8 @@ static int forwards_list(const struct ctl *ctl, int argc, char **argv)
     const struct config *cfg = ctl->cfg;
     struct fwd_rules rs = { NULL, 0 };
     struct fwd_rule *one = NULL;
-    char err[ERR_MAX], mailbox[FWD_ADDR_MAX];
+    struct err err;
+    char mailbox[FWD_ADDR_MAX];
     struct policy_env env;
     struct wl_info info;
     redisContext *c;
@@ -294,24 +296,24 @@ static int forwards_list(const struct ctl *ctl, int argc, char **argv)
         return CTL_USAGE;
     }
     if (argc == 3
-        && fwd_normalize_mailbox(argv[2], mailbox, sizeof(mailbox), err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+        && fwd_normalize_mailbox(argv[2], mailbox, sizeof(mailbox), &err) < 0) {
+        ctl_error("%s", err.msg);
         return CTL_USAGE;
     }
     if ((c = fwd_ctl_connect(cfg)) == NULL)
         return CTL_UNAVAILABLE;
     if (argc == 3) {
-        found = fwd_rule_get(c, cfg->redis_prefix, mailbox, &one, err, sizeof(err));
+        found = fwd_rule_get(c, cfg->redis_prefix, mailbox, &one, &err);
         if (found > 0) {
             rs.v = one;
             rs.n = 1;
         }
     } else {
-        found = fwd_rules_list(c, cfg->redis_prefix, &rs, err, sizeof(err));
+        found = fwd_rules_list(c, cfg->redis_prefix, &rs, &err);
     }
     redisFree(c);
     if (found < 0) {
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     /* The whitelist only to mark classic targets: not read for nothing. */
@@ -351,7 +353,8 @@ static int forwards_list(const struct ctl *ctl, int argc, char **argv)
 static int forwards_export(const struct ctl *ctl, int argc)
 {
     struct fwd_rules rs = { NULL, 0 };
-    char err[ERR_MAX], *text;
+    struct err err;
+    char *text;
     redisContext *c;
     int rc = CTL_OK;
 
@@ -361,8 +364,8 @@ static int forwards_export(const struct ctl *ctl, int argc)
     }
     if ((c = fwd_ctl_connect(ctl->cfg)) == NULL)
         return CTL_UNAVAILABLE;
-    if (fwd_rules_list(c, ctl->cfg->redis_prefix, &rs, err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+    if (fwd_rules_list(c, ctl->cfg->redis_prefix, &rs, &err) < 0) {
+        ctl_error("%s", err.msg);
         redisFree(c);
         return CTL_UNAVAILABLE;
     }
@@ -425,7 +428,8 @@ static int forwards_import(const struct ctl *ctl, int argc, char **argv)
     struct fwd_rules rs = { NULL, 0 };
     struct fwd_import_result res;
     const char *file = NULL;
-    char err[ERR_MAX], *text;
+    struct err err;
+    char *text;
     bool replace = false;
     redisContext *c;
     int i, rc = CTL_OK;
@@ -447,8 +451,8 @@ static int forwards_import(const struct ctl *ctl, int argc, char **argv)
     }
     if ((text = read_text(file)) == NULL)
         return CTL_USAGE;
-    if (fwd_rules_from_json(text, &rs, err, sizeof(err)) < 0) {
-        ctl_error("%s: %s", file, err);
+    if (fwd_rules_from_json(text, &rs, &err) < 0) {
+        ctl_error("%s: %s", file, err.msg);
         free(text);
         return CTL_FAIL;
     }
@@ -468,8 +472,8 @@ static int forwards_import(const struct ctl *ctl, int argc, char **argv)
         fwd_rules_clear(&rs);
         return CTL_UNAVAILABLE;
     }
-    if (fwd_rules_import(c, cfg->redis_prefix, &rs, replace, &res, err, sizeof(err)) < 0) {
-        ctl_error("%s (the rules before it were written)", err);
+    if (fwd_rules_import(c, cfg->redis_prefix, &rs, replace, &res, &err) < 0) {
+        ctl_error("%s (the rules before it were written)", err.msg);
         rc = CTL_UNAVAILABLE;
     } else if (ctl->json) {
         json_t *o = json_object();

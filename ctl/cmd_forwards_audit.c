@@ -34,11 +34,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "forward/audit.h"
 #include "forward/rules.h"
 
-#define ERR_MAX       1024
 #define FILE_MAX      (64L << 20)    /* a Postfix table larger than this is not a source */
 #define BACKUP_TRIES  100
 
@@ -87,10 +87,10 @@ static int set_domain(struct audit_args *a, const char *value)
 
 static int set_mailbox(struct audit_args *a, const char *value)
 {
-    char err[ERR_MAX];
+    struct err err;
 
-    if (fwd_normalize_mailbox(value, a->mailbox, sizeof(a->mailbox), err, sizeof(err)) < 0) {
-        ctl_error("--mailbox: %s", err);
+    if (fwd_normalize_mailbox(value, a->mailbox, sizeof(a->mailbox), &err) < 0) {
+        ctl_error("--mailbox: %s", err.msg);
         return -1;
     }
     a->opts.sieve_mailbox = a->mailbox;
@@ -236,16 +236,17 @@ static json_t *findings_json(const char *file, const struct fwd_audit_result *r)
 static int run_audit(const char *file, const struct fwd_audit_opts *opts,
                      struct fwd_audit_result *r, struct stat *st)
 {
-    char err[ERR_MAX], *data;
+    struct err err;
+    char *data;
     size_t len = 0;
     int rc;
 
     if ((data = slurp(file, &len, st)) == NULL)
         return -1;
-    rc = fwd_audit_run(file, data, len, opts, r, err, sizeof(err));
+    rc = fwd_audit_run(file, data, len, opts, r, &err);
     free(data);
     if (rc < 0)
-        ctl_error("%s: %s", file, err);
+        ctl_error("%s: %s", file, err.msg);
     return rc;
 }
 
@@ -329,7 +330,7 @@ static void warn_unimportable(const struct config *cfg, const struct fwd_audit_r
 static long import_pairs(const struct config *cfg, const struct fwd_audit_result *r,
                          size_t *n_mailboxes)
 {
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
     long added = 0;
     size_t i, j;
@@ -356,8 +357,8 @@ static long import_pairs(const struct config *cfg, const struct fwd_audit_result
                 && strcmp(r->pairs[j].mailbox, r->pairs[i].mailbox) == 0)
                 targets[n++] = r->pairs[j].target;
         if (fwd_rules_add(c, cfg->redis_prefix, r->pairs[i].mailbox, FWD_COPY, targets, n,
-                          FWD_ADD_KEEP_MODE, &res, err, sizeof(err)) < 0) {
-            ctl_error("%s: %s", r->pairs[i].mailbox, err);
+                          FWD_ADD_KEEP_MODE, &res, &err) < 0) {
+            ctl_error("%s: %s", r->pairs[i].mailbox, err.msg);
             redisFree(c);
             return -1;
         }

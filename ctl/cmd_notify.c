@@ -14,22 +14,22 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "notify/queue.h"
 
-#define ERR_MAX 1024
 
 static int notify_status(const struct ctl *ctl)
 {
     struct notify_stats st;
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c;
     int rc = CTL_OK;
 
     if ((c = fwd_ctl_connect(ctl->cfg)) == NULL)
         return CTL_UNAVAILABLE;
-    if (notify_get_stats(c, ctl->cfg->redis_prefix, &st, err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+    if (notify_get_stats(c, ctl->cfg->redis_prefix, &st, &err) < 0) {
+        ctl_error("%s", err.msg);
         redisFree(c);
         return CTL_UNAVAILABLE;
     }

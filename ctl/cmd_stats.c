@@ -17,11 +17,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "milter/stats.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX    512
 #define KEY_MAX    512
 #define MAX_FIELDS 512
 
@@ -70,14 +70,13 @@ static long long get_num(const struct node *nd, const char *name)
 }
 
 /* HGETALL of one node.  1 read, 0 expired, -1 error. */
-static int read_node(redisContext *c, const char *prefix, struct node *nd, char *err,
-                     size_t errlen)
+static int read_node(redisContext *c, const char *prefix, struct node *nd, struct err *err)
 {
     redisReply *r = redisCommand(c, "HGETALL %s" STATS_NODE_KEY "%s", prefix, nd->name);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "HGETALL %s" STATS_NODE_KEY "%s: %s", prefix, nd->name,
-                 r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+        err_set(err, "HGETALL %s" STATS_NODE_KEY "%s: %s", prefix, nd->name,
+                r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str
                                                                       : "unexpected reply");
         freeReplyObject(r);
         return -1;
@@ -85,7 +84,7 @@ static int read_node(redisContext *c, const char *prefix, struct node *nd, char 
     nd->n = 0;
     if (r->elements > 0 && (nd->fields = calloc(r->elements / 2, sizeof(*nd->fields))) == NULL) {
         freeReplyObject(r);
-        snprintf(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return -1;
     }
     for (size_t i = 0; i + 1 < r->elements && nd->n < MAX_FIELDS; i += 2) {
@@ -97,7 +96,7 @@ static int read_node(redisContext *c, const char *prefix, struct node *nd, char 
         if (nd->fields[nd->n].name == NULL || nd->fields[nd->n].value == NULL) {
             nd->n++;
             freeReplyObject(r);
-            snprintf(err, errlen, "out of memory");
+            err_set(err, "out of memory");
             return -1;
         }
         nd->n++;
@@ -376,7 +375,8 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
 {
     const char *prefix = ctl->cfg->redis_prefix != NULL ? ctl->cfg->redis_prefix : "";
     struct node *nodes = NULL, total = { "total", NULL, 0 };
-    char err[ERR_MAX], **gone = NULL;
+    struct err err;
+    char **gone = NULL;
     size_t n = 0, n_gone = 0;
     json_t *notify = NULL;
     redisContext *c;
@@ -393,8 +393,8 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
                   "(a node without Redis writes its numbers to StatsFile)", ctl->cfg->path);
         return CTL_USAGE;
     }
-    if ((c = store_connect(ctl->cfg, err, sizeof(err))) == NULL) {
-        ctl_error("%s", err);
+    if ((c = store_connect(ctl->cfg, &err)) == NULL) {
+        ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
     r = redisCommand(c, "ZRANGE %s" STATS_NODES_KEY " 0 -1", prefix);
@@ -419,8 +419,8 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
         if (r->element[i]->type != REDIS_REPLY_STRING)
             continue;
         snprintf(nd->name, sizeof(nd->name), "%s", r->element[i]->str);
-        if ((rc = read_node(c, prefix, nd, err, sizeof(err))) < 0) {
-            ctl_error("%s", err);
+        if ((rc = read_node(c, prefix, nd, &err)) < 0) {
+            ctl_error("%s", err.msg);
             goto out;
         }
         if (rc == 0) {

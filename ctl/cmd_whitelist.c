@@ -23,6 +23,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
@@ -30,7 +31,6 @@
 #include "whitelist/store.h"
 #include "whitelist/tlspolicy.h"
 
-#define ERR_MAX 1024
 
 /* Record the absolute path as the list's source: "status" is read later,
  * from another directory, often on another node. */
@@ -48,14 +48,14 @@ static void set_absolute_source(struct whitelist *wl, const char *file)
  * only a warning: Redis, the source of truth, already has the list. */
 static bool write_snapshot(const struct config *cfg, struct whitelist *wl, const char *id)
 {
-    char err[ERR_MAX];
+    struct err err;
 
     if (cfg->snapshot_file == NULL)
         return false;
     snprintf(wl->version, sizeof(wl->version), "%s", id);
     wl->loaded_at = time(NULL);
-    if (snapshot_write(cfg->snapshot_file, wl, err, sizeof(err)) < 0) {
-        ctl_warn("published, but SnapshotFile not written: %s", err);
+    if (snapshot_write(cfg->snapshot_file, wl, &err) < 0) {
+        ctl_warn("published, but SnapshotFile not written: %s", err.msg);
         return false;
     }
     return true;
@@ -93,7 +93,8 @@ static int report_published(const struct ctl *ctl, const struct ans_list *list, 
 static int whitelist_load(const struct ctl *ctl, const char *file)
 {
     const struct config *cfg = ctl->cfg;
-    char err[ERR_MAX], id[64];
+    struct err err;
+    char id[64];
     struct ans_list *list;
     redisContext *c;
     bool published = false, snap;
@@ -104,9 +105,9 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
                   cfg->path ? cfg->path : "the configuration");
         return CTL_USAGE;
     }
-    list = ans_parse_file(file, err, sizeof(err));
+    list = ans_parse_file(file, &err);
     if (list == NULL) {
-        ctl_error("refused, nothing published: %s", err);
+        ctl_error("refused, nothing published: %s", err.msg);
         return CTL_FAIL;
     }
     set_absolute_source(list->wl, file);
@@ -116,18 +117,18 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
     if (list->cn_skipped > 0)
         ctl_warn("%zu <DNCertificatOperateur> value%s no usable CN, skipped",
                  list->cn_skipped, list->cn_skipped == 1 ? " has" : "s have");
-    c = store_connect(cfg, err, sizeof(err));
+    c = store_connect(cfg, &err);
     if (c == NULL) {
-        ctl_error("%s", err);
+        ctl_error("%s", err.msg);
         ans_list_free(list);
         return CTL_UNAVAILABLE;
     }
     rc = store_publish(c, cfg->redis_prefix, list, false, &published, id, sizeof(id),
-                       err, sizeof(err));
+                       &err);
     redisFree(c);
     if (rc < 0 || !published) {
         ctl_error("not published: %s",
-                  rc < 0 ? err : "publish declined");
+                  rc < 0 ? err.msg : "publish declined");
         ans_list_free(list);
         return CTL_UNAVAILABLE;
     }
@@ -286,7 +287,7 @@ static int tls_report(const struct ctl *ctl, const struct tls_args *a,
 
 static int whitelist_tls_policy(const struct ctl *ctl, int argc, char **argv)
 {
-    char err[ERR_MAX];
+    struct err err;
     struct tls_policy_stats st;
     struct tls_args a;
     struct wl_info info;
@@ -306,8 +307,8 @@ static int whitelist_tls_policy(const struct ctl *ctl, int argc, char **argv)
         rc = tls_policy_print(stdout, info.wl, a.level, &st, tls_warn, NULL) < 0
              ? CTL_UNAVAILABLE : CTL_OK;
     } else if (tls_policy_write(a.out, info.wl, a.level, &st, tls_warn, NULL,
-                                err, sizeof(err)) < 0) {
-        ctl_error("%s", err);
+                                &err) < 0) {
+        ctl_error("%s", err.msg);
         rc = CTL_UNAVAILABLE;
     } else {
         rc = tls_report(ctl, &a, &info, &st);

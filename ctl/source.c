@@ -18,13 +18,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "ctl/ctl.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX 1024
 
 const char *wl_origin_name(enum wl_origin o)
 {
@@ -61,16 +61,16 @@ static void info_take(struct wl_info *info, enum wl_origin origin, struct whitel
 
 static int from_file(const struct config *cfg, struct wl_info *info)
 {
-    char err[ERR_MAX];
+    struct err err;
     struct ans_list *list;
     struct whitelist *wl;
     struct stat st;
 
     if (cfg->whitelist_file == NULL)
         return -1;
-    list = ans_parse_file(cfg->whitelist_file, err, sizeof(err));
+    list = ans_parse_file(cfg->whitelist_file, &err);
     if (list == NULL) {
-        ctl_warn("WhitelistFile unusable: %s", err);
+        ctl_warn("WhitelistFile unusable: %s", err.msg);
         return -1;
     }
     wl = ans_list_take_whitelist(list);
@@ -84,14 +84,14 @@ static int from_file(const struct config *cfg, struct wl_info *info)
 
 static int from_snapshot(const struct config *cfg, struct wl_info *info)
 {
-    char err[ERR_MAX];
+    struct err err;
     struct whitelist *wl;
 
     if (cfg->snapshot_file == NULL)
         return -1;
-    wl = snapshot_read(cfg->snapshot_file, err, sizeof(err));
+    wl = snapshot_read(cfg->snapshot_file, &err);
     if (wl == NULL) {
-        ctl_warn("SnapshotFile unusable: %s", err);
+        ctl_warn("SnapshotFile unusable: %s", err.msg);
         return -1;
     }
     if (wl->certs == NULL)
@@ -104,18 +104,19 @@ static int from_snapshot(const struct config *cfg, struct wl_info *info)
 /* 1 read, 0 Redis holds no list, -1 Redis could not be read (warned). */
 static int from_redis(const struct config *cfg, bool need_domains, struct wl_info *info)
 {
-    char err[ERR_MAX], id[64];
+    struct err err;
+    char id[64];
     redisContext *c;
     int rc;
 
-    c = store_connect(cfg, err, sizeof(err));
+    c = store_connect(cfg, &err);
     if (c == NULL) {
-        ctl_warn("%s", err);
+        ctl_warn("%s", err.msg);
         return -1;
     }
-    rc = store_current_version(c, cfg->redis_prefix, id, sizeof(id), err, sizeof(err));
+    rc = store_current_version(c, cfg->redis_prefix, id, sizeof(id), &err);
     if (rc == 1 && need_domains) {
-        struct whitelist *wl = store_load_version(c, cfg->redis_prefix, id, err, sizeof(err));
+        struct whitelist *wl = store_load_version(c, cfg->redis_prefix, id, &err);
 
         if (wl != NULL)
             info_take(info, WL_FROM_REDIS, wl);
@@ -123,10 +124,10 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
             rc = -1;
     } else if (rc == 1) {
         struct store_meta m;
-        int mrc = store_read_meta(c, cfg->redis_prefix, id, &m, err, sizeof(err));
+        int mrc = store_read_meta(c, cfg->redis_prefix, id, &m, &err);
 
         if (mrc == 0)
-            snprintf(err, sizeof(err), "redis: current version %s has no metadata", id);
+            err_set(&err, "redis: current version %s has no metadata", id);
         if (mrc <= 0) {
             rc = -1;
         } else {
@@ -142,12 +143,12 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
     }
     if (rc == 1
         && store_previous_version(c, cfg->redis_prefix, info->previous,
-                                  sizeof(info->previous), err, sizeof(err)) < 0) {
+                                  sizeof(info->previous), &err) < 0) {
         wl_info_release(info);
         rc = -1;
     }
     if (rc < 0)
-        ctl_warn("%s", err);
+        ctl_warn("%s", err.msg);
     redisFree(c);
     return rc;
 }

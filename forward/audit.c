@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/err.h"
 #include "forward/audit.h"
 #include "forward/audit_internal.h"
 
@@ -131,7 +132,7 @@ void fwd_audit_result_free(struct fwd_audit_result *r)
 
 int fwd_audit_run(const char *name, const char *data, size_t len,
                   const struct fwd_audit_opts *opts, struct fwd_audit_result *out,
-                  char *err, size_t errlen)
+                  struct err *err)
 {
     struct audit a;
     size_t i;
@@ -140,7 +141,7 @@ int fwd_audit_run(const char *name, const char *data, size_t len,
     memset(out, 0, sizeof(*out));
     memset(&a, 0, sizeof(a));
     if (opts == NULL || opts->env == NULL || (data == NULL && len > 0)) {
-        fwa_seterr(err, errlen, "audit: missing arguments");
+        err_set(err, "audit: missing arguments");
         return -1;
     }
     a.d = data ? data : "";
@@ -150,20 +151,20 @@ int fwd_audit_run(const char *name, const char *data, size_t len,
     out->type = opts->type != FWD_AUDIT_AUTO ? opts->type
                                               : fwd_audit_guess_type(name, a.d, len);
     if ((a.drop = calloc(len + 1, 1)) == NULL || fwa_split_lines(&a) < 0) {
-        fwa_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         rc = -1;
         goto out;
     }
     if (out->type == FWD_AUDIT_SIEVE)
-        rc = fwa_audit_sieve(&a, err, errlen);
+        rc = fwa_audit_sieve(&a, err);
     else if ((rc = fwa_audit_table(&a, out->type)) < 0)
-        fwa_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
     if (rc == 0 && a.nomem) {
-        fwa_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         rc = -1;
     }
     if (rc == 0 && fwa_build_output(&a) < 0) {
-        fwa_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         rc = -1;
     }
 out:

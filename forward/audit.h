@@ -70,6 +70,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
 #include "policy/classify.h"
 
 enum fwd_audit_type {
@@ -127,7 +128,7 @@ struct fwd_audit_result {
  */
 int fwd_audit_run(const char *name, const char *data, size_t len,
                   const struct fwd_audit_opts *opts, struct fwd_audit_result *out,
-                  char *err, size_t errlen);
+                  struct err *err);
 
 void fwd_audit_result_free(struct fwd_audit_result *r);
 

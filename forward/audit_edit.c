@@ -4,7 +4,6 @@
  * and the output built from it, findings and import pairs, and the class
  * of an address target (what and why: audit.h, audit_internal.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +16,6 @@
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
-
-void fwa_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 char *fwa_dupn(const char *s, size_t n)
 {
@@ -204,7 +192,7 @@ void fwa_add_pair(struct audit *a, const char *mailbox, const char *lhs,
     char t[FWD_ADDR_MAX];
     size_t i;
 
-    if (fwd_normalize_target(target, t, sizeof(t), NULL, 0) < 0)
+    if (fwd_normalize_target(target, t, sizeof(t), NULL) < 0)
         return;
     for (i = 0; i < r->n_pairs; i++) {
         bool same_mb = (mailbox == NULL && r->pairs[i].mailbox == NULL

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
 #include "common/strbuf.h"
 #include "forward/audit.h"
 
@@ -58,8 +59,6 @@ enum tclass { T_KEEP = 0, T_CLASSIC, T_NOTADDR };
 
 /* ---- audit_edit.c ---- */
 
-void fwa_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 char *fwa_dupn(const char *s, size_t n);              /* malloc'd; NULL: no memory */
 bool fwa_is_blank(char c);                            /* space, tab or CR */
 
@@ -93,7 +92,7 @@ int fwa_audit_table(struct audit *a, enum fwd_audit_type type);
 
 /* Audit and edit a Sieve script (-1 + err: out of memory, or a script that
  * cannot be tokenised). */
-int fwa_audit_sieve(struct audit *a, char *err, size_t errlen);
+int fwa_audit_sieve(struct audit *a, struct err *err);
 /* A Sieve identifier character (FIRST: the first one of the word). */
 bool fwa_ident_char(char c, bool first);
 

@@ -108,7 +108,7 @@ static void lhs_examine(const struct audit *a, enum fwd_audit_type type, const c
         if (addr_parse(lhs, &m, NULL) != ADDR_OK || !policy_is_local_domain(a->o->env, m.domain))
             return;
         li->ours = true;
-        if (fwd_normalize_mailbox(lhs, norm, sizeof(norm), NULL, 0) == 0)
+        if (fwd_normalize_mailbox(lhs, norm, sizeof(norm), NULL) == 0)
             li->mailbox = strdup(norm);
         return;
     }
@@ -119,7 +119,7 @@ static void lhs_examine(const struct audit *a, enum fwd_audit_type type, const c
         const char *name = lhs[0] == '\\' ? lhs + 1 : lhs;
 
         snprintf(full, sizeof(full), "%s@%s", name, a->o->default_domain);
-        if (fwd_normalize_mailbox(full, norm, sizeof(norm), NULL, 0) == 0)
+        if (fwd_normalize_mailbox(full, norm, sizeof(norm), NULL) == 0)
             li->mailbox = strdup(norm);
     }
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/err.h"
 #include "forward/audit_internal.h"
 #include "forward/rules.h"
 
@@ -111,7 +112,7 @@ static size_t sieve_text(const struct audit *a, size_t p, struct strbuf *val)
     return 0;
 }
 
-static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, size_t errlen)
+static int sieve_tokenize(const struct audit *a, struct stoks *ts, struct err *err)
 {
     size_t p = 0;
 
@@ -135,7 +136,7 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
                 }
             }
             if (end == NULL) {
-                fwa_seterr(err, errlen, "line %zu: unterminated /* comment", fwa_line_of(a, p) + 1);
+                err_set(err, "line %zu: unterminated /* comment", fwa_line_of(a, p) + 1);
                 return -1;
             }
             p = (size_t)(end - a->d) + 2;
@@ -145,7 +146,7 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
             strbuf_put(&v, "", 0);
             if ((p = sieve_string(a, p, &v)) == 0) {
                 free(v.s);
-                fwa_seterr(err, errlen, "line %zu: unterminated string", fwa_line_of(a, start) + 1);
+                err_set(err, "line %zu: unterminated string", fwa_line_of(a, start) + 1);
                 return -1;
             }
             if (v.failed || stok_push(ts, S_STRING, start, p, v.s, 0) < 0)
@@ -160,8 +161,8 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
                 strbuf_put(&v, "", 0);
                 if ((p = sieve_text(a, p + 1, &v)) == 0) {
                     free(v.s);
-                    fwa_seterr(err, errlen, "line %zu: unterminated text: block",
-                               fwa_line_of(a, start) + 1);
+                    err_set(err, "line %zu: unterminated text: block",
+                            fwa_line_of(a, start) + 1);
                     return -1;
                 }
                 if (v.failed || stok_push(ts, S_STRING, start, p, v.s, 0) < 0)
@@ -191,7 +192,7 @@ static int sieve_tokenize(const struct audit *a, struct stoks *ts, char *err, si
     }
     return 0;
 nomem:
-    fwa_seterr(err, errlen, "out of memory");
+    err_set(err, "out of memory");
     return -1;
 }
 
@@ -241,7 +242,7 @@ static bool parse_redirect(const struct stoks *ts, size_t i, struct redirect *r,
     return true;
 }
 
-int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
+int fwa_audit_sieve(struct audit *a, struct err *err)
 {
     struct stoks ts = { 0 };
     struct redirect *rd = NULL;
@@ -252,7 +253,7 @@ int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
     struct strbuf kb = { 0 };
     int rc = -1;
 
-    if (sieve_tokenize(a, &ts, err, errlen) < 0)
+    if (sieve_tokenize(a, &ts, err) < 0)
         goto out;
     for (i = 0; i < ts.n; i++) {
         const struct stok *t = &ts.v[i];
@@ -307,7 +308,7 @@ int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
     kb.s = NULL;
 
     if (a->o->sieve_mailbox == NULL
-        || fwd_normalize_mailbox(a->o->sieve_mailbox, mailbox, sizeof(mailbox), NULL, 0) < 0)
+        || fwd_normalize_mailbox(a->o->sieve_mailbox, mailbox, sizeof(mailbox), NULL) < 0)
         mailbox[0] = '\0';
     for (i = 0; i < n_rd; i++) {
         const char *addr = ts.v[rd[i].str].value;
@@ -334,7 +335,7 @@ int fwa_audit_sieve(struct audit *a, char *err, size_t errlen)
     rc = 0;
     goto out;
 nomem:
-    fwa_seterr(err, errlen, "out of memory");
+    err_set(err, "out of memory");
 out:
     free(kb.s);
     free(kept);

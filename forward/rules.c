@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "forward/rules.h"
 #include "forward/rules_internal.h"
@@ -40,21 +41,20 @@
  * A reply of the wrong type is worded "unexpected reply", without the type
  * number redis_command_error() would add. */
 static void redis_error(const redisContext *c, const redisReply *r, const char *verb,
-                        const char *key, char *err, size_t errlen)
+                        const char *key, struct err *err)
 {
     char where[300];
 
     redis_endpoint_name(c, where, sizeof(where));
-    redis_seterr(err, errlen, "redis %s: %s %s: %s", where, verb, key, redis_failure(c, r));
+    err_set(err, "redis %s: %s %s: %s", where, verb, key, redis_failure(c, r));
 }
 
-static redisReply *command(redisContext *c, int argc, const char **argv, char *err,
-                           size_t errlen)
+static redisReply *command(redisContext *c, int argc, const char **argv, struct err *err)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        redis_error(c, r, argv[0], argc > 1 ? argv[1] : "", err, errlen);
+        redis_error(c, r, argv[0], argc > 1 ? argv[1] : "", err);
         if (r != NULL)
             freeReplyObject(r);
         return NULL;
@@ -87,7 +87,7 @@ int fwd_mode_parse(const char *text, enum fwd_mode *out)
 }
 
 static int normalize(const char *in, char *out, size_t outlen, bool fold_local,
-                     const char *what, char *err, size_t errlen)
+                     const char *what, struct err *err)
 {
     struct mailaddr a;
     const char *why = NULL;
@@ -95,15 +95,15 @@ static int normalize(const char *in, char *out, size_t outlen, bool fold_local,
     char *p;
 
     if (st == ADDR_NULL) {
-        redis_seterr(err, errlen, "%s: the null address <> is not a mailbox", what);
+        err_set(err, "%s: the null address <> is not a mailbox", what);
         return -1;
     }
     if (st != ADDR_OK) {
-        redis_seterr(err, errlen, "%s \"%s\": %s", what, in ? in : "", why ? why : "malformed");
+        err_set(err, "%s \"%s\": %s", what, in ? in : "", why ? why : "malformed");
         return -1;
     }
     if ((size_t)snprintf(out, outlen, "%s@%s", a.local, a.domain) >= outlen) {
-        redis_seterr(err, errlen, "%s \"%s\": too long", what, in);
+        err_set(err, "%s \"%s\": too long", what, in);
         return -1;
     }
     if (fold_local) {
@@ -115,23 +115,23 @@ static int normalize(const char *in, char *out, size_t outlen, bool fold_local,
     return 0;
 }
 
-int fwd_normalize_mailbox(const char *in, char *out, size_t outlen, char *err, size_t errlen)
+int fwd_normalize_mailbox(const char *in, char *out, size_t outlen, struct err *err)
 {
-    return normalize(in, out, outlen, true, "mailbox", err, errlen);
+    return normalize(in, out, outlen, true, "mailbox", err);
 }
 
-int fwd_normalize_target(const char *in, char *out, size_t outlen, char *err, size_t errlen)
+int fwd_normalize_target(const char *in, char *out, size_t outlen, struct err *err)
 {
-    return normalize(in, out, outlen, false, "target", err, errlen);
+    return normalize(in, out, outlen, false, "target", err);
 }
 
 static int make_key(char *key, size_t size, const char *prefix, const char *suffix,
-                    const char *mailbox, char *err, size_t errlen)
+                    const char *mailbox, struct err *err)
 {
     const char *pfx = prefix != NULL ? prefix : DEFAULT_PREFIX;
 
     if (strlen(pfx) > PREFIX_MAX) {
-        redis_seterr(err, errlen, "forwarding rules: redis key prefix too long");
+        err_set(err, "forwarding rules: redis key prefix too long");
         return -1;
     }
     snprintf(key, size, "%s%s%s", pfx, suffix, mailbox ? mailbox : "");
@@ -232,7 +232,7 @@ static char *targets_to_json(char *const *targets, size_t n)
 /* Build a rule from the stored fields.  NULL + err when they are damaged
  * (someone wrote the key by hand): better an error than a half rule. */
 static struct fwd_rule *rule_from_fields(const char *mailbox, const char *mode,
-                                         const char *targets_json, char *err, size_t errlen)
+                                         const char *targets_json, struct err *err)
 {
     struct fwd_rule *r = calloc(1, sizeof(*r));
     json_error_t jerr;
@@ -242,18 +242,18 @@ static struct fwd_rule *rule_from_fields(const char *mailbox, const char *mode,
     if (r == NULL || (r->mailbox = strdup(mailbox)) == NULL)
         goto nomem;
     if (mode == NULL || fwd_mode_parse(mode, &r->mode) != 0) {
-        redis_seterr(err, errlen, "forwarding rule of %s: bad mode \"%s\"", mailbox,
-                     mode ? mode : "(missing)");
+        err_set(err, "forwarding rule of %s: bad mode \"%s\"", mailbox,
+                mode ? mode : "(missing)");
         goto fail;
     }
     if (targets_json == NULL || (arr = json_loads(targets_json, 0, &jerr)) == NULL
         || !json_is_array(arr)) {
-        redis_seterr(err, errlen, "forwarding rule of %s: targets are not a JSON array", mailbox);
+        err_set(err, "forwarding rule of %s: targets are not a JSON array", mailbox);
         goto fail;
     }
     json_array_foreach(arr, i, v) {
         if (!json_is_string(v)) {
-            redis_seterr(err, errlen, "forwarding rule of %s: a target is not a string", mailbox);
+            err_set(err, "forwarding rule of %s: a target is not a string", mailbox);
             goto fail;
         }
         if (fwd_append_target(&r->targets, &r->n_targets, json_string_value(v)) < 0)
@@ -262,7 +262,7 @@ static struct fwd_rule *rule_from_fields(const char *mailbox, const char *mode,
     json_decref(arr);
     return r;
 nomem:
-    redis_seterr(err, errlen, "forwarding rule of %s: out of memory", mailbox);
+    err_set(err, "forwarding rule of %s: out of memory", mailbox);
 fail:
     json_decref(arr);
     fwd_rule_free(r);
@@ -282,24 +282,24 @@ static const char *element_str(const redisReply *r, size_t i)
 
 /* Turn an HMGET mode targets reply into a rule: 1 rule, 0 no rule, -1 err. */
 static int rule_from_reply(const redisReply *r, const char *mailbox, struct fwd_rule **out,
-                           char *err, size_t errlen)
+                           struct err *err)
 {
     const char *mode = element_str(r, 0), *targets = element_str(r, 1);
 
     *out = NULL;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        redis_seterr(err, errlen, "forwarding rule of %s: unexpected reply", mailbox);
+        err_set(err, "forwarding rule of %s: unexpected reply", mailbox);
         return -1;
     }
     if (mode == NULL && targets == NULL)
         return 0;
-    if ((*out = rule_from_fields(mailbox, mode, targets, err, errlen)) == NULL)
+    if ((*out = rule_from_fields(mailbox, mode, targets, err)) == NULL)
         return -1;
     return 1;
 }
 
 int fwd_rule_get(redisContext *c, const char *prefix, const char *mailbox,
-                 struct fwd_rule **out, char *err, size_t errlen)
+                 struct fwd_rule **out, struct err *err)
 {
     const char *mb[1] = { mailbox };
     struct fwd_rule *got[1] = { NULL };
@@ -307,9 +307,9 @@ int fwd_rule_get(redisContext *c, const char *prefix, const char *mailbox,
     int n;
 
     *out = NULL;
-    if (fwd_normalize_mailbox(mailbox, norm, sizeof(norm), err, errlen) < 0)
+    if (fwd_normalize_mailbox(mailbox, norm, sizeof(norm), err) < 0)
         return -1;
-    n = fwd_rules_get_many(c, prefix, mb, 1, got, err, errlen);
+    n = fwd_rules_get_many(c, prefix, mb, 1, got, err);
     if (n < 0)
         return -1;
     *out = got[0];
@@ -319,7 +319,7 @@ int fwd_rule_get(redisContext *c, const char *prefix, const char *mailbox,
 /* Send HMGETs for out[lo..hi) and read them back. */
 static int get_batch(redisContext *c, const char *prefix, const char *const *mailboxes,
                      size_t lo, size_t hi, struct fwd_rule **out, int *found,
-                     char *err, size_t errlen)
+                     struct err *err)
 {
     char key[KEY_MAX], mb[FWD_ADDR_MAX];
     bool *sent = calloc(hi - lo, sizeof(*sent));
@@ -327,15 +327,15 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
     size_t i;
 
     if (sent == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: out of memory");
+        err_set(err, "forwarding rules: out of memory");
         return -1;
     }
     for (i = lo; i < hi; i++) {
         const char *argv[4];
 
-        if (fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL, 0) < 0)
+        if (fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL) < 0)
             continue;
-        if (make_key(key, sizeof(key), prefix, "fwd:", mb, err, errlen) < 0) {
+        if (make_key(key, sizeof(key), prefix, "fwd:", mb, err) < 0) {
             free(sent);
             return -1;
         }
@@ -344,7 +344,7 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
         argv[2] = "mode";
         argv[3] = "targets";
         if (redisAppendCommandArgv(c, 4, argv, NULL) != REDIS_OK) {
-            redis_error(c, NULL, "HMGET", key, err, errlen);
+            redis_error(c, NULL, "HMGET", key, err);
             free(sent);
             return -1;
         }
@@ -360,9 +360,9 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
         if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL
             || r->type == REDIS_REPLY_ERROR) {
             if (rc == 0) {
-                fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL, 0);
-                make_key(key, sizeof(key), prefix, "fwd:", mb, NULL, 0);
-                redis_error(c, r, "HMGET", key, err, errlen);
+                fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL);
+                make_key(key, sizeof(key), prefix, "fwd:", mb, NULL);
+                redis_error(c, r, "HMGET", key, err);
             }
             rc = -1;
             if (r == NULL) {
@@ -370,8 +370,8 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
                 return -1;    /* connection broken: nothing more to read */
             }
         } else if (rc == 0) {
-            fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL, 0);
-            switch (rule_from_reply(r, mb, &out[i], err, errlen)) {
+            fwd_normalize_mailbox(mailboxes[i], mb, sizeof(mb), NULL);
+            switch (rule_from_reply(r, mb, &out[i], err)) {
             case 1:
                 (*found)++;
                 break;
@@ -388,7 +388,7 @@ static int get_batch(redisContext *c, const char *prefix, const char *const *mai
 }
 
 int fwd_rules_get_many(redisContext *c, const char *prefix, const char *const *mailboxes,
-                       size_t n, struct fwd_rule **out, char *err, size_t errlen)
+                       size_t n, struct fwd_rule **out, struct err *err)
 {
     int found = 0;
     size_t i, lo;
@@ -396,13 +396,13 @@ int fwd_rules_get_many(redisContext *c, const char *prefix, const char *const *m
     for (i = 0; i < n; i++)
         out[i] = NULL;
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
     for (lo = 0; lo < n; lo += GET_BATCH) {
         size_t hi = n - lo > GET_BATCH ? lo + GET_BATCH : n;
 
-        if (get_batch(c, prefix, mailboxes, lo, hi, out, &found, err, errlen) < 0) {
+        if (get_batch(c, prefix, mailboxes, lo, hi, out, &found, err) < 0) {
             for (i = 0; i < n; i++) {
                 fwd_rule_free(out[i]);
                 out[i] = NULL;
@@ -419,7 +419,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
-                   char *err, size_t errlen)
+                   struct err *err)
 {
     const char *argv[2];
     char key[KEY_MAX];
@@ -431,33 +431,33 @@ int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
 
     fwd_rules_clear(out);
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
-    if (make_key(key, sizeof(key), prefix, "fwd-idx", NULL, err, errlen) < 0)
+    if (make_key(key, sizeof(key), prefix, "fwd-idx", NULL, err) < 0)
         return -1;
     argv[0] = "SMEMBERS";
     argv[1] = key;
-    if ((r = command(c, 2, argv, err, errlen)) == NULL)
+    if ((r = command(c, 2, argv, err)) == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        redis_error(c, r, "SMEMBERS", key, err, errlen);
+        redis_error(c, r, "SMEMBERS", key, err);
         goto out;
     }
     n = r->elements;
     names = calloc(n ? n : 1, sizeof(*names));
     got = calloc(n ? n : 1, sizeof(*got));
     if (names == NULL || got == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: out of memory");
+        err_set(err, "forwarding rules: out of memory");
         goto out;
     }
     for (i = 0; i < n; i++)
         names[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
     qsort(names, n, sizeof(*names), cmp_str);
-    if (fwd_rules_get_many(c, prefix, names, n, got, err, errlen) < 0)
+    if (fwd_rules_get_many(c, prefix, names, n, got, err) < 0)
         goto out;
     if ((out->v = calloc(n ? n : 1, sizeof(*out->v))) == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: out of memory");
+        err_set(err, "forwarding rules: out of memory");
         goto out;
     }
     /* An index entry without its hash (deleted by hand) is not a rule. */
@@ -482,7 +482,7 @@ out:
     return rc;
 }
 
-long long fwd_rules_version(redisContext *c, const char *prefix, char *err, size_t errlen)
+long long fwd_rules_version(redisContext *c, const char *prefix, struct err *err)
 {
     const char *argv[2];
     char key[KEY_MAX];
@@ -490,14 +490,14 @@ long long fwd_rules_version(redisContext *c, const char *prefix, char *err, size
     long long v = 0;
 
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
-    if (make_key(key, sizeof(key), prefix, "fwd-version", NULL, err, errlen) < 0)
+    if (make_key(key, sizeof(key), prefix, "fwd-version", NULL, err) < 0)
         return -1;
     argv[0] = "GET";
     argv[1] = key;
-    if ((r = command(c, 2, argv, err, errlen)) == NULL)
+    if ((r = command(c, 2, argv, err)) == NULL)
         return -1;
     if (r->type == REDIS_REPLY_STRING)
         v = strtoll(r->str, NULL, 10);
@@ -517,14 +517,13 @@ struct rule_keys {
 };
 
 static int rule_keys(struct rule_keys *k, const char *prefix, const char *mailbox,
-                     char *err, size_t errlen)
+                     struct err *err)
 {
-    if (fwd_normalize_mailbox(mailbox, k->mailbox, sizeof(k->mailbox), err, errlen) < 0)
+    if (fwd_normalize_mailbox(mailbox, k->mailbox, sizeof(k->mailbox), err) < 0)
         return -1;
-    if (make_key(k->rule, sizeof(k->rule), prefix, "fwd:", k->mailbox, err, errlen) < 0
-        || make_key(k->index, sizeof(k->index), prefix, "fwd-idx", NULL, err, errlen) < 0
-        || make_key(k->version, sizeof(k->version), prefix, "fwd-version", NULL, err,
-                    errlen) < 0)
+    if (make_key(k->rule, sizeof(k->rule), prefix, "fwd:", k->mailbox, err) < 0
+        || make_key(k->index, sizeof(k->index), prefix, "fwd-idx", NULL, err) < 0
+        || make_key(k->version, sizeof(k->version), prefix, "fwd-version", NULL, err) < 0)
         return -1;
     return 0;
 }
@@ -544,7 +543,7 @@ static void free_targets(char **targets, size_t n)
  * wrong.  -1 + err.
  */
 static int check_targets(const char *mailbox, const char *const *targets, size_t n,
-                         char ***out, size_t *n_out, char *err, size_t errlen)
+                         char ***out, size_t *n_out, struct err *err)
 {
     char norm[FWD_ADDR_MAX];
     size_t i;
@@ -552,20 +551,20 @@ static int check_targets(const char *mailbox, const char *const *targets, size_t
     *out = NULL;
     *n_out = 0;
     for (i = 0; i < n; i++) {
-        if (fwd_normalize_target(targets[i], norm, sizeof(norm), err, errlen) < 0)
+        if (fwd_normalize_target(targets[i], norm, sizeof(norm), err) < 0)
             goto fail;
         if (strcasecmp(norm, mailbox) == 0) {
-            redis_seterr(err, errlen, "target %s: a mailbox cannot forward to itself "
-                         "(copy mode keeps the message in the mailbox)", norm);
+            err_set(err, "target %s: a mailbox cannot forward to itself "
+                    "(copy mode keeps the message in the mailbox)", norm);
             goto fail;
         }
         if (fwd_append_target(out, n_out, norm) < 0) {
-            redis_seterr(err, errlen, "forwarding rules: out of memory");
+            err_set(err, "forwarding rules: out of memory");
             goto fail;
         }
     }
     if (*n_out > FWD_MAX_TARGETS) {
-        redis_seterr(err, errlen, "mailbox %s: more than %d targets", mailbox, FWD_MAX_TARGETS);
+        err_set(err, "mailbox %s: more than %d targets", mailbox, FWD_MAX_TARGETS);
         goto fail;
     }
     return 0;
@@ -578,7 +577,7 @@ fail:
 
 /* WATCH the rule and read it: 1 rule (*out), 0 none, -1 error. */
 static int watch_and_read(redisContext *c, const struct rule_keys *k, struct fwd_rule **out,
-                          char *err, size_t errlen)
+                          struct err *err)
 {
     const char *watch[2] = { "WATCH", k->rule };
     const char *hmget[4] = { "HMGET", k->rule, "mode", "targets" };
@@ -586,12 +585,12 @@ static int watch_and_read(redisContext *c, const struct rule_keys *k, struct fwd
     int rc;
 
     *out = NULL;
-    if ((r = command(c, 2, watch, err, errlen)) == NULL)
+    if ((r = command(c, 2, watch, err)) == NULL)
         return -1;
     freeReplyObject(r);
-    if ((r = command(c, 4, hmget, err, errlen)) == NULL)
+    if ((r = command(c, 4, hmget, err)) == NULL)
         return -1;
-    rc = rule_from_reply(r, k->mailbox, out, err, errlen);
+    rc = rule_from_reply(r, k->mailbox, out, err);
     freeReplyObject(r);
     return rc;
 }
@@ -612,7 +611,7 @@ static void unwatch(redisContext *c)
  */
 static int write_rule(redisContext *c, const struct rule_keys *k, bool delete_first,
                       enum fwd_mode mode, char *const *targets, size_t n,
-                      char *err, size_t errlen)
+                      struct err *err)
 {
     const char *multi[1] = { "MULTI" }, *exec[1] = { "EXEC" };
     const char *del[2] = { "DEL", k->rule };
@@ -623,7 +622,7 @@ static int write_rule(redisContext *c, const struct rule_keys *k, bool delete_fi
     redisReply *r = NULL;
 
     if (n > 0 && (json = targets_to_json(targets, n)) == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: out of memory");
+        err_set(err, "forwarding rules: out of memory");
         return -1;
     }
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
@@ -666,7 +665,7 @@ static int write_rule(redisContext *c, const struct rule_keys *k, bool delete_fi
             goto io;
         if (r->type == REDIS_REPLY_ERROR) {
             if (rc > 0)
-                redis_error(c, r, step, k->rule, err, errlen);
+                redis_error(c, r, step, k->rule, err);
             rc = -1;
         } else if (i == count - 1 && rc > 0) {
             rc = r->type == REDIS_REPLY_NIL ? 0 : 1;
@@ -677,14 +676,14 @@ static int write_rule(redisContext *c, const struct rule_keys *k, bool delete_fi
     free(json);
     return rc;
 io:
-    redis_error(c, NULL, step, k->rule, err, errlen);
+    redis_error(c, NULL, step, k->rule, err);
     free(json);
     return -1;
 }
 
 int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
                   enum fwd_mode mode, const char *const *targets, size_t n,
-                  unsigned flags, struct fwd_add_result *res, char *err, size_t errlen)
+                  unsigned flags, struct fwd_add_result *res, struct err *err)
 {
     struct fwd_add_result dummy;
     struct rule_keys k;
@@ -696,16 +695,16 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
         res = &dummy;
     memset(res, 0, sizeof(*res));
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
-    if (rule_keys(&k, prefix, mailbox, err, errlen) < 0)
+    if (rule_keys(&k, prefix, mailbox, err) < 0)
         return -1;
     if (n == 0) {
-        redis_seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
+        err_set(err, "mailbox %s: no target given", k.mailbox);
         return -1;
     }
-    if (check_targets(k.mailbox, targets, n, &add, &n_add, err, errlen) < 0)
+    if (check_targets(k.mailbox, targets, n, &add, &n_add, err) < 0)
         return -1;
 
     for (attempt = 0; attempt < WATCH_RETRIES; attempt++) {
@@ -713,7 +712,7 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
         char **merged = NULL;
         size_t n_merged = 0;
         enum fwd_mode new_mode = mode;
-        int got = watch_and_read(c, &k, &cur, err, errlen);
+        int got = watch_and_read(c, &k, &cur, err);
 
         if (got < 0) {
             unwatch(c);
@@ -736,7 +735,7 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
             int a = fwd_append_target(&merged, &n_merged, add[i]);
 
             if (a < 0) {
-                redis_seterr(err, errlen, "forwarding rules: out of memory");
+                err_set(err, "forwarding rules: out of memory");
                 free_targets(merged, n_merged);
                 unwatch(c);
                 goto out;
@@ -753,20 +752,20 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
             goto out;
         }
         if (n_merged > FWD_MAX_TARGETS) {
-            redis_seterr(err, errlen, "mailbox %s: more than %d targets", k.mailbox,
-                         FWD_MAX_TARGETS);
+            err_set(err, "mailbox %s: more than %d targets", k.mailbox,
+                    FWD_MAX_TARGETS);
             free_targets(merged, n_merged);
             unwatch(c);
             goto out;
         }
-        got = write_rule(c, &k, false, new_mode, merged, n_merged, err, errlen);
+        got = write_rule(c, &k, false, new_mode, merged, n_merged, err);
         free_targets(merged, n_merged);
         if (got != 0) {
             rc = got > 0 ? 0 : -1;
             goto out;
         }
     }
-    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k.mailbox);
+    err_set(err, "mailbox %s: the rule kept changing under us, try again", k.mailbox);
 out:
     free_targets(add, n_add);
     return rc;
@@ -775,7 +774,7 @@ out:
 /* Remove the whole rule.  A damaged rule (bad JSON) can be removed too:
  * it is read only to count its targets. */
 static int del_all(redisContext *c, const struct rule_keys *k, size_t *n_removed,
-                   char *err, size_t errlen)
+                   struct err *err)
 {
     size_t attempt;
 
@@ -783,22 +782,22 @@ static int del_all(redisContext *c, const struct rule_keys *k, size_t *n_removed
         struct fwd_rule *cur = NULL;
         int got;
 
-        if (watch_and_read(c, k, &cur, NULL, 0) < 0 && c->err) {
-            redis_error(c, NULL, "HMGET", k->rule, err, errlen);
+        if (watch_and_read(c, k, &cur, NULL) < 0 && c->err) {
+            redis_error(c, NULL, "HMGET", k->rule, err);
             return -1;
         }
         *n_removed = cur != NULL ? cur->n_targets : 0;
         fwd_rule_free(cur);
-        if ((got = write_rule(c, k, true, FWD_COPY, NULL, 0, err, errlen)) != 0)
+        if ((got = write_rule(c, k, true, FWD_COPY, NULL, 0, err)) != 0)
             return got > 0 ? 0 : -1;
     }
-    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
+    err_set(err, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
     return -1;
 }
 
 /* Remove TARGETS (compared case-insensitively, normalised when they parse). */
 static int del_some(redisContext *c, const struct rule_keys *k, const char *const *targets,
-                    size_t n, size_t *n_removed, bool *gone, char *err, size_t errlen)
+                    size_t n, size_t *n_removed, bool *gone, struct err *err)
 {
     size_t attempt, i, j;
 
@@ -807,7 +806,7 @@ static int del_some(redisContext *c, const struct rule_keys *k, const char *cons
         size_t n_left = 0, removed = 0;
         int got;
 
-        if (watch_and_read(c, k, &cur, err, errlen) < 0) {
+        if (watch_and_read(c, k, &cur, err) < 0) {
             unwatch(c);
             return -1;
         }
@@ -822,7 +821,7 @@ static int del_some(redisContext *c, const struct rule_keys *k, const char *cons
             for (j = 0; j < n && !drop; j++) {
                 char norm[FWD_ADDR_MAX];
 
-                if (fwd_normalize_target(targets[j], norm, sizeof(norm), NULL, 0) == 0)
+                if (fwd_normalize_target(targets[j], norm, sizeof(norm), NULL) == 0)
                     drop = strcasecmp(norm, cur->targets[i]) == 0;
                 else
                     drop = strcasecmp(targets[j], cur->targets[i]) == 0;
@@ -840,7 +839,7 @@ static int del_some(redisContext *c, const struct rule_keys *k, const char *cons
             unwatch(c);
             return 0;
         }
-        got = write_rule(c, k, false, cur->mode, cur->targets, n_left, err, errlen);
+        got = write_rule(c, k, false, cur->mode, cur->targets, n_left, err);
         fwd_rule_free(cur);
         if (got < 0)
             return -1;
@@ -850,13 +849,13 @@ static int del_some(redisContext *c, const struct rule_keys *k, const char *cons
             return 0;
         }
     }
-    redis_seterr(err, errlen, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
+    err_set(err, "mailbox %s: the rule kept changing under us, try again", k->mailbox);
     return -1;
 }
 
 int fwd_rules_del(redisContext *c, const char *prefix, const char *mailbox,
                   const char *const *targets, size_t n, size_t *n_removed, bool *gone,
-                  char *err, size_t errlen)
+                  struct err *err)
 {
     struct rule_keys k;
     size_t dummy_n;
@@ -870,20 +869,20 @@ int fwd_rules_del(redisContext *c, const char *prefix, const char *mailbox,
     *n_removed = 0;
     *gone = false;
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
-    if (rule_keys(&k, prefix, mailbox, err, errlen) < 0)
+    if (rule_keys(&k, prefix, mailbox, err) < 0)
         return -1;
     if (n > 0)
-        return del_some(c, &k, targets, n, n_removed, gone, err, errlen);
-    rc = del_all(c, &k, n_removed, err, errlen);
+        return del_some(c, &k, targets, n, n_removed, gone, err);
+    rc = del_all(c, &k, n_removed, err);
     *gone = rc == 0;
     return rc;
 }
 
 int fwd_rules_set(redisContext *c, const char *prefix, const struct fwd_rule *rule,
-                  char *err, size_t errlen)
+                  struct err *err)
 {
     struct rule_keys k;
     char **targets = NULL;
@@ -891,20 +890,20 @@ int fwd_rules_set(redisContext *c, const char *prefix, const struct fwd_rule *ru
     int rc;
 
     if (c == NULL) {
-        redis_seterr(err, errlen, "forwarding rules: no Redis connection");
+        err_set(err, "forwarding rules: no Redis connection");
         return -1;
     }
-    if (rule == NULL || rule_keys(&k, prefix, rule->mailbox, err, errlen) < 0)
+    if (rule == NULL || rule_keys(&k, prefix, rule->mailbox, err) < 0)
         return -1;
     if (rule->n_targets == 0) {
-        redis_seterr(err, errlen, "mailbox %s: no target given", k.mailbox);
+        err_set(err, "mailbox %s: no target given", k.mailbox);
         return -1;
     }
     if (check_targets(k.mailbox, (const char *const *)rule->targets, rule->n_targets,
-                      &targets, &n, err, errlen) < 0)
+                      &targets, &n, err) < 0)
         return -1;
     /* No WATCH: the new rule does not depend on the old one. */
-    rc = write_rule(c, &k, true, rule->mode, targets, n, err, errlen);
+    rc = write_rule(c, &k, true, rule->mode, targets, n, err);
     free_targets(targets, n);
     return rc > 0 ? 0 : -1;
 }

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "policy/address.h"
 
 #define FWD_ADDR_MAX    (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)  /* "local@domain" + NUL */
@@ -69,9 +70,9 @@ int fwd_mode_parse(const char *text, enum fwd_mode *out);
 
 /* Mailbox IN ("a@b", "<a@b>") into OUT as "local@domain", all lower-case.
  * -1 + err when it does not parse. */
-int fwd_normalize_mailbox(const char *in, char *out, size_t outlen, char *err, size_t errlen);
+int fwd_normalize_mailbox(const char *in, char *out, size_t outlen, struct err *err);
 /* Target IN into OUT as "local@domain", domain lower-cased. */
-int fwd_normalize_target(const char *in, char *out, size_t outlen, char *err, size_t errlen);
+int fwd_normalize_target(const char *in, char *out, size_t outlen, struct err *err);
 
 /* Free a rule returned by fwd_rule_get (NULL is fine). */
 void fwd_rule_free(struct fwd_rule *r);
@@ -80,7 +81,7 @@ void fwd_rules_clear(struct fwd_rules *rs);
 
 /* The rule of MAILBOX: 1 found (*out set, caller frees), 0 none, -1 error. */
 int fwd_rule_get(redisContext *c, const char *prefix, const char *mailbox,
-                 struct fwd_rule **out, char *err, size_t errlen);
+                 struct fwd_rule **out, struct err *err);
 
 /*
  * The rules of N mailboxes in one pipelined round trip (what the milter
@@ -90,7 +91,7 @@ int fwd_rule_get(redisContext *c, const char *prefix, const char *mailbox,
  * out[i] is NULL).
  */
 int fwd_rules_get_many(redisContext *c, const char *prefix, const char *const *mailboxes,
-                       size_t n, struct fwd_rule **out, char *err, size_t errlen);
+                       size_t n, struct fwd_rule **out, struct err *err);
 
 #define FWD_ADD_KEEP_MODE 0x1   /* an existing rule keeps its mode */
 
@@ -106,7 +107,7 @@ struct fwd_add_result {
  * All arguments are checked before anything is written. */
 int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
                   enum fwd_mode mode, const char *const *targets, size_t n,
-                  unsigned flags, struct fwd_add_result *res, char *err, size_t errlen);
+                  unsigned flags, struct fwd_add_result *res, struct err *err);
 
 /*
  * Remove TARGETS from MAILBOX's rule, or the whole rule when N is 0.  A rule
@@ -116,18 +117,18 @@ int fwd_rules_add(redisContext *c, const char *prefix, const char *mailbox,
  */
 int fwd_rules_del(redisContext *c, const char *prefix, const char *mailbox,
                   const char *const *targets, size_t n, size_t *n_removed, bool *gone,
-                  char *err, size_t errlen);
+                  struct err *err);
 
 /* Set MAILBOX's rule to exactly MODE + TARGETS (import --replace). */
 int fwd_rules_set(redisContext *c, const char *prefix, const struct fwd_rule *rule,
-                  char *err, size_t errlen);
+                  struct err *err);
 
 /* Every rule, sorted by mailbox, into *out (cleared first). */
 int fwd_rules_list(redisContext *c, const char *prefix, struct fwd_rules *out,
-                   char *err, size_t errlen);
+                   struct err *err);
 
 /* Current value of PREFIX fwd-version (0 when never written), or -1. */
-long long fwd_rules_version(redisContext *c, const char *prefix, char *err, size_t errlen);
+long long fwd_rules_version(redisContext *c, const char *prefix, struct err *err);
 
 /*
  * JSON, through jansson:
@@ -139,7 +140,7 @@ long long fwd_rules_version(redisContext *c, const char *prefix, char *err, size
  * returned unless the whole document is valid.
  */
 char *fwd_rules_to_json(const struct fwd_rules *rs);
-int fwd_rules_from_json(const char *text, struct fwd_rules *out, char *err, size_t errlen);
+int fwd_rules_from_json(const char *text, struct fwd_rules *out, struct err *err);
 
 struct fwd_import_result {
     size_t n_rules;         /* rules in the document */
@@ -154,6 +155,6 @@ struct fwd_import_result {
  * Rules are written one by one: on an error, those before it are written.
  */
 int fwd_rules_import(redisContext *c, const char *prefix, const struct fwd_rules *rs,
-                     bool replace, struct fwd_import_result *res, char *err, size_t errlen);
+                     bool replace, struct fwd_import_result *res, struct err *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "forward/rules.h"
 #include "forward/rules_internal.h"
@@ -61,72 +62,73 @@ out:
 }
 
 /* One element of "rules": a checked rule into R. */
-static int rule_from_json(json_t *o, size_t idx, struct fwd_rule *r, char *err, size_t errlen)
+static int rule_from_json(json_t *o, size_t idx, struct fwd_rule *r, struct err *err)
 {
     json_t *jm = json_object_get(o, "mailbox"), *jmode = json_object_get(o, "mode");
     json_t *jt = json_object_get(o, "targets"), *v;
-    char norm[FWD_ADDR_MAX], why[FWD_ADDR_MAX + 128];
+    char norm[FWD_ADDR_MAX];
+    struct err why;
     const char *key;
     size_t i;
 
     if (!json_is_object(o)) {
-        redis_seterr(err, errlen, "rules[%zu]: not an object", idx);
+        err_set(err, "rules[%zu]: not an object", idx);
         return -1;
     }
     json_object_foreach(o, key, v) {
         if (strcmp(key, "mailbox") != 0 && strcmp(key, "mode") != 0
             && strcmp(key, "targets") != 0) {
-            redis_seterr(err, errlen, "rules[%zu]: unknown member \"%s\"", idx, key);
+            err_set(err, "rules[%zu]: unknown member \"%s\"", idx, key);
             return -1;
         }
     }
     if (!json_is_string(jm)) {
-        redis_seterr(err, errlen, "rules[%zu].mailbox: missing or not a string", idx);
+        err_set(err, "rules[%zu].mailbox: missing or not a string", idx);
         return -1;
     }
-    if (fwd_normalize_mailbox(json_string_value(jm), norm, sizeof(norm), why, sizeof(why)) < 0) {
-        redis_seterr(err, errlen, "rules[%zu].mailbox: %s", idx, why);
+    if (fwd_normalize_mailbox(json_string_value(jm), norm, sizeof(norm), &why) < 0) {
+        err_set(err, "rules[%zu].mailbox: %s", idx, why.msg);
         return -1;
     }
     if ((r->mailbox = strdup(norm)) == NULL)
         goto nomem;
     if (!json_is_string(jmode) || fwd_mode_parse(json_string_value(jmode), &r->mode) != 0) {
-        redis_seterr(err, errlen, "rules[%zu].mode: must be \"copy\" or \"redirect\"", idx);
+        err_set(err, "rules[%zu].mode: must be \"copy\" or \"redirect\"", idx);
         return -1;
     }
     if (!json_is_array(jt) || json_array_size(jt) == 0) {
-        redis_seterr(err, errlen, "rules[%zu].targets: missing, empty or not an array", idx);
+        err_set(err, "rules[%zu].targets: missing, empty or not an array", idx);
         return -1;
     }
     json_array_foreach(jt, i, v) {
         char t[FWD_ADDR_MAX];
 
         if (!json_is_string(v)) {
-            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: not a string", idx, i);
+            err_set(err, "rules[%zu].targets[%zu]: not a string", idx, i);
             return -1;
         }
-        if (fwd_normalize_target(json_string_value(v), t, sizeof(t), why, sizeof(why)) < 0) {
-            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: %s", idx, i, why);
+        if (fwd_normalize_target(json_string_value(v), t, sizeof(t), &why) < 0) {
+            err_set(err, "rules[%zu].targets[%zu]: %s", idx, i, why.msg);
             return -1;
         }
         if (strcasecmp(t, r->mailbox) == 0) {
-            redis_seterr(err, errlen, "rules[%zu].targets[%zu]: %s forwards to itself", idx, i, t);
+            err_set(err, "rules[%zu].targets[%zu]: %s forwards to itself", idx, i, t);
             return -1;
         }
         if (fwd_append_target(&r->targets, &r->n_targets, t) < 0)
             goto nomem;
     }
     if (r->n_targets > FWD_MAX_TARGETS) {
-        redis_seterr(err, errlen, "rules[%zu].targets: more than %d targets", idx, FWD_MAX_TARGETS);
+        err_set(err, "rules[%zu].targets: more than %d targets", idx, FWD_MAX_TARGETS);
         return -1;
     }
     return 0;
 nomem:
-    redis_seterr(err, errlen, "rules[%zu]: out of memory", idx);
+    err_set(err, "rules[%zu]: out of memory", idx);
     return -1;
 }
 
-int fwd_rules_from_json(const char *text, struct fwd_rules *out, char *err, size_t errlen)
+int fwd_rules_from_json(const char *text, struct fwd_rules *out, struct err *err)
 {
     json_error_t jerr;
     json_t *root, *arr, *o;
@@ -134,30 +136,30 @@ int fwd_rules_from_json(const char *text, struct fwd_rules *out, char *err, size
 
     fwd_rules_clear(out);
     if ((root = json_loads(text ? text : "", 0, &jerr)) == NULL) {
-        redis_seterr(err, errlen, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        err_set(err, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return -1;
     }
     arr = json_object_get(root, "rules");
     if (!json_is_object(root) || !json_is_array(arr)) {
-        redis_seterr(err, errlen, "expected an object with a \"rules\" array");
+        err_set(err, "expected an object with a \"rules\" array");
         json_decref(root);
         return -1;
     }
     if ((out->v = calloc(json_array_size(arr) + 1, sizeof(*out->v))) == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         json_decref(root);
         return -1;
     }
     json_array_foreach(arr, i, o) {
-        if (rule_from_json(o, i, &out->v[i], err, errlen) < 0) {
+        if (rule_from_json(o, i, &out->v[i], err) < 0) {
             out->n = i + 1;     /* so that the partial rule is freed too */
             goto fail;
         }
         out->n = i + 1;
         for (j = 0; j < i; j++) {
             if (strcmp(out->v[j].mailbox, out->v[i].mailbox) == 0) {
-                redis_seterr(err, errlen, "rules[%zu]: mailbox %s already given in rules[%zu]",
-                             i, out->v[i].mailbox, j);
+                err_set(err, "rules[%zu]: mailbox %s already given in rules[%zu]",
+                        i, out->v[i].mailbox, j);
                 goto fail;
             }
         }
@@ -171,7 +173,7 @@ fail:
 }
 
 int fwd_rules_import(redisContext *c, const char *prefix, const struct fwd_rules *rs,
-                     bool replace, struct fwd_import_result *res, char *err, size_t errlen)
+                     bool replace, struct fwd_import_result *res, struct err *err)
 {
     struct fwd_import_result dummy;
     size_t i;
@@ -186,18 +188,18 @@ int fwd_rules_import(redisContext *c, const char *prefix, const struct fwd_rules
         if (replace) {
             struct fwd_rule *old = NULL;
 
-            if (fwd_rule_get(c, prefix, r->mailbox, &old, err, errlen) < 0)
+            if (fwd_rule_get(c, prefix, r->mailbox, &old, err) < 0)
                 return -1;
             if (old == NULL)
                 res->n_created++;
             fwd_rule_free(old);
-            if (fwd_rules_set(c, prefix, r, err, errlen) < 0)
+            if (fwd_rules_set(c, prefix, r, err) < 0)
                 return -1;
             res->n_targets_added += r->n_targets;
         } else {
             if (fwd_rules_add(c, prefix, r->mailbox, r->mode,
                               (const char *const *)r->targets, r->n_targets, 0, &ar,
-                              err, errlen) < 0)
+                              err) < 0)
                 return -1;
             res->n_created += ar.created;
             res->n_targets_added += ar.n_added;

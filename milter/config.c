@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/err.h"
 #include "milter/config.h"
 #include "milter/config_values.h"
 #include "notify/message.h"
@@ -29,23 +30,23 @@
 /* ---- two-word keys (milter/patients.h) -------------------------------- */
 
 static bool parse_key_check(struct config *cfg, const struct key_def *key, const char *value,
-                            char *why, size_t whylen)
+                            struct err *why)
 {
-    return parse_choice(cfg, key, value, "reject", "warn", why, whylen);
+    return parse_choice(cfg, key, value, "reject", "warn", why);
 }
 
 static bool parse_fin_content(struct config *cfg, const struct key_def *key, const char *value,
-                              char *why, size_t whylen)
+                              struct err *why)
 {
-    return parse_choice(cfg, key, value, "reject", "accept", why, whylen);
+    return parse_choice(cfg, key, value, "reject", "accept", why);
 }
 
 /* ---- two-word keys (whitelist/tlspolicy.h) ----------------------------- */
 
 static bool parse_tls_level(struct config *cfg, const struct key_def *key, const char *value,
-                            char *why, size_t whylen)
+                            struct err *why)
 {
-    return parse_choice(cfg, key, value, "secure", "encrypt", why, whylen);
+    return parse_choice(cfg, key, value, "secure", "encrypt", why);
 }
 
 /* ---- the table -------------------------------------------------------- */
@@ -214,7 +215,7 @@ static void parse_line(struct reader *rd, struct config *cfg, char *line, unsign
                        unsigned *seen)
 {
     char *key = line, *value;
-    char why[WHY_MAX];
+    struct err why;
     size_t i;
 
     while (config_is_space(*key))
@@ -245,9 +246,9 @@ static void parse_line(struct reader *rd, struct config *cfg, char *line, unsign
         report(rd, lineno, "%s: missing value", keys[i].name);
         return;
     }
-    why[0] = '\0';
-    if (!keys[i].parse(cfg, &keys[i], value, why, sizeof(why)))
-        report(rd, lineno, "%s: %s", keys[i].name, why[0] ? why : "invalid value");
+    err_clear(&why);
+    if (!keys[i].parse(cfg, &keys[i], value, &why))
+        report(rd, lineno, "%s: %s", keys[i].name, why.msg[0] ? why.msg : "invalid value");
 }
 
 static bool key_seen(const unsigned *seen, const char *name)
@@ -296,7 +297,7 @@ static void check_whole(struct reader *rd, const struct config *cfg, const unsig
 struct config *config_defaults(void)
 {
     struct config *cfg = calloc(1, sizeof(*cfg));
-    char why[WHY_MAX];
+    struct err why;
 
     if (cfg == NULL)
         return NULL;
@@ -330,7 +331,7 @@ struct config *config_defaults(void)
     cfg->notify_max_age_ms = 172800000;
     cfg->notify_max_attempts = 50;
     cfg->notify_timeout_ms = 30000;
-    if (cidr_list_parse(DEFAULT_INTERNAL_HOSTS, &cfg->internal_hosts, why, sizeof(why)) < 0
+    if (cidr_list_parse(DEFAULT_INTERNAL_HOSTS, &cfg->internal_hosts, &why) < 0
         || !cfg->patient_domain || !cfg->redis_prefix || !cfg->syslog_facility
         || !cfg->local_domains || !cfg->whitelist_url || !cfg->notify_smtp) {
         config_free(cfg);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "milter/config.h"
 #include "milter/config_values.h"
@@ -40,12 +41,12 @@ static bool has_space(const char *s)
 }
 
 /* Replace *slot with a copy of value. */
-static bool set_string(char **slot, const char *value, char *why, size_t whylen)
+static bool set_string(char **slot, const char *value, struct err *why)
 {
     char *copy = strdup(value);
 
     if (copy == NULL) {
-        snprintf(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return false;
     }
     free(*slot);
@@ -152,36 +153,36 @@ int config_parse_redis(const char *text, struct redis_endpoint *ep)
 }
 
 bool parse_string(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen)
+                  struct err *why)
 {
-    return set_string(FIELD(cfg, key, char *), value, why, whylen);
+    return set_string(FIELD(cfg, key, char *), value, why);
 }
 
 /* A single word: no white space inside (prefixes, user names...). */
 bool parse_word(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen)
+                struct err *why)
 {
     if (has_space(value)) {
-        snprintf(why, whylen, "expected a single word without spaces, got \"%s\"", value);
+        err_set(why, "expected a single word without spaces, got \"%s\"", value);
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 bool parse_socket(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen)
+                  struct err *why)
 {
     const char *reason;
 
     if (!socket_spec_valid(value, &reason)) {
-        snprintf(why, whylen, "%s, got \"%s\"", reason, value);
+        err_set(why, "%s, got \"%s\"", reason, value);
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 bool parse_octal(struct config *cfg, const struct key_def *key, const char *value,
-                 char *why, size_t whylen)
+                 struct err *why)
 {
     long long n = 0;
 
@@ -193,8 +194,8 @@ bool parse_octal(struct config *cfg, const struct key_def *key, const char *valu
         n = n * 8 + (*p - '0');
     }
     if (n < key->min || n > key->max) {
-        snprintf(why, whylen, "expected an octal file mode between %llo and 0%llo "
-                 "such as 0660, got \"%s\"", key->min, key->max, value);
+        err_set(why, "expected an octal file mode between %llo and 0%llo "
+                "such as 0660, got \"%s\"", key->min, key->max, value);
         return false;
     }
     *FIELD(cfg, key, int) = (int)n;
@@ -203,16 +204,16 @@ bool parse_octal(struct config *cfg, const struct key_def *key, const char *valu
 
 /* user or user:group, resolved later by the daemon. */
 bool parse_user(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen)
+                struct err *why)
 {
     const char *colon = strchr(value, ':');
 
     if (has_space(value) || value[0] == ':' || (colon && (colon[1] == '\0'
                                                           || strchr(colon + 1, ':')))) {
-        snprintf(why, whylen, "expected user or user:group, got \"%s\"", value);
+        err_set(why, "expected user or user:group, got \"%s\"", value);
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 static bool normalize_domain_copy(const char *in, size_t len, char **out)
@@ -230,16 +231,16 @@ static bool normalize_domain_copy(const char *in, size_t len, char **out)
 }
 
 bool parse_domain(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen)
+                  struct err *why)
 {
     char *norm = NULL;
 
     if (!normalize_domain_copy(value, strlen(value), &norm)) {
-        snprintf(why, whylen, "expected a domain name, got \"%s\"", value);
+        err_set(why, "expected a domain name, got \"%s\"", value);
         return false;
     }
     if (norm == NULL) {
-        snprintf(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return false;
     }
     free(*FIELD(cfg, key, char *));
@@ -257,7 +258,7 @@ static bool list_contains(char **list, size_t n, const char *s)
 
 /* LocalDomains: comma and/or space separated, normalised, duplicates dropped. */
 bool parse_local_domains(struct config *cfg, const struct key_def *key,
-                         const char *value, char *why, size_t whylen)
+                         const char *value, struct err *why)
 {
     size_t cap = 8, n = 0;
     char **list = calloc(cap + 1, sizeof(*list));
@@ -277,7 +278,7 @@ bool parse_local_domains(struct config *cfg, const struct key_def *key,
         for (len = 0; p[len] && p[len] != ',' && !config_is_space(p[len]); len++)
             continue;
         if (!normalize_domain_copy(p, len, &norm)) {
-            snprintf(why, whylen, "\"%.*s\" is not a valid domain name", (int)len, p);
+            err_set(why, "\"%.*s\" is not a valid domain name", (int)len, p);
             config_free_list(list);
             return false;
         }
@@ -301,7 +302,7 @@ bool parse_local_domains(struct config *cfg, const struct key_def *key,
         list[n] = NULL;
     }
     if (n == 0) {
-        snprintf(why, whylen, "expected one or more domain names");
+        err_set(why, "expected one or more domain names");
         config_free_list(list);
         return false;
     }
@@ -312,19 +313,19 @@ bool parse_local_domains(struct config *cfg, const struct key_def *key,
 
 nomem:
     config_free_list(list);
-    snprintf(why, whylen, "out of memory");
+    err_set(why, "out of memory");
     return false;
 }
 
 bool parse_redis(struct config *cfg, const struct key_def *key, const char *value,
-                 char *why, size_t whylen)
+                 struct err *why)
 {
     struct redis_endpoint ep;
 
     (void)key;
     if (config_parse_redis(value, &ep) < 0) {
-        snprintf(why, whylen, "expected HOST:PORT, [IPV6]:PORT or unix:/path, got \"%s\"",
-                 value);
+        err_set(why, "expected HOST:PORT, [IPV6]:PORT or unix:/path, got \"%s\"",
+                value);
         return false;
     }
     free(cfg->redis.host);
@@ -335,13 +336,13 @@ bool parse_redis(struct config *cfg, const struct key_def *key, const char *valu
 }
 
 bool parse_duration(struct config *cfg, const struct key_def *key, const char *value,
-                    char *why, size_t whylen)
+                    struct err *why)
 {
     long long ms;
 
     if (config_parse_duration_ms(value, &ms) < 0 || ms < key->min || ms > key->max) {
-        snprintf(why, whylen, "expected a duration between %lldms and %llds "
-                 "such as 500ms, 10s, 5m, got \"%s\"", key->min, key->max / 1000, value);
+        err_set(why, "expected a duration between %lldms and %llds "
+                "such as 500ms, 10s, 5m, got \"%s\"", key->min, key->max / 1000, value);
         return false;
     }
     *FIELD(cfg, key, int) = (int)ms;
@@ -349,7 +350,7 @@ bool parse_duration(struct config *cfg, const struct key_def *key, const char *v
 }
 
 bool parse_bool(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen)
+                struct err *why)
 {
     static const char *const yes[] = { "yes", "true", "on", "1" };
     static const char *const no[] = { "no", "false", "off", "0" };
@@ -364,12 +365,12 @@ bool parse_bool(struct config *cfg, const struct key_def *key, const char *value
             return true;
         }
     }
-    snprintf(why, whylen, "expected yes or no, got \"%s\"", value);
+    err_set(why, "expected yes or no, got \"%s\"", value);
     return false;
 }
 
 bool parse_log_level(struct config *cfg, const struct key_def *key, const char *value,
-                     char *why, size_t whylen)
+                     struct err *why)
 {
     static const char *const names[] = { "error", "warning", "notice", "info", "debug" };
 
@@ -380,19 +381,19 @@ bool parse_log_level(struct config *cfg, const struct key_def *key, const char *
             return true;
         }
     }
-    snprintf(why, whylen, "expected error, warning, notice, info or debug, got \"%s\"", value);
+    err_set(why, "expected error, warning, notice, info or debug, got \"%s\"", value);
     return false;
 }
 
 bool parse_facility(struct config *cfg, const struct key_def *key, const char *value,
-                    char *why, size_t whylen)
+                    struct err *why)
 {
     if (log_facility_code(value) < 0) {
-        snprintf(why, whylen, "expected a syslog facility (mail, daemon, user, "
-                 "local0 to local7), got \"%s\"", value);
+        err_set(why, "expected a syslog facility (mail, daemon, user, "
+                "local0 to local7), got \"%s\"", value);
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 /* A decimal number without sign; false on anything else or overflow. */
@@ -413,15 +414,15 @@ static bool decimal(const char **p, unsigned long long *out)
 
 /* A plain integer between key->min and key->max (counts, percentages). */
 bool parse_int(struct config *cfg, const struct key_def *key, const char *value,
-               char *why, size_t whylen)
+               struct err *why)
 {
     const char *p = value;
     unsigned long long n;
 
     if (!decimal(&p, &n) || *p != '\0' || n < (unsigned long long)key->min
         || n > (unsigned long long)key->max) {
-        snprintf(why, whylen, "expected a whole number between %lld and %lld, got \"%s\"",
-                 key->min, key->max, value);
+        err_set(why, "expected a whole number between %lld and %lld, got \"%s\"",
+                key->min, key->max, value);
         return false;
     }
     *FIELD(cfg, key, int) = (int)n;
@@ -430,7 +431,7 @@ bool parse_int(struct config *cfg, const struct key_def *key, const char *value,
 
 /* A size in bytes, with an optional K, M or G suffix (powers of 1024). */
 bool parse_size(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen)
+                struct err *why)
 {
     const char *p = value;
     unsigned long long n, unit = 1;
@@ -448,41 +449,41 @@ bool parse_size(struct config *cfg, const struct key_def *key, const char *value
             return true;
         }
     }
-    snprintf(why, whylen, "expected a size between %lldK and %lldM such as 32M or 500K, "
-             "got \"%s\"", key->min >> 10, key->max >> 20, value);
+    err_set(why, "expected a size between %lldK and %lldM such as 32M or 500K, "
+            "got \"%s\"", key->min >> 10, key->max >> 20, value);
     return false;
 }
 
 /* WhitelistURL: the list is health-data policy, fetched over https only
  * (whitelist/fetch.c checks again, with libcurl's URL parser). */
 bool parse_https_url(struct config *cfg, const struct key_def *key, const char *value,
-                     char *why, size_t whylen)
+                     struct err *why)
 {
     if (has_space(value) || strncasecmp(value, "https://", 8) != 0 || value[8] == '\0') {
-        snprintf(why, whylen, "expected an https:// URL, got \"%s\"", value);
+        err_set(why, "expected an https:// URL, got \"%s\"", value);
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 /* ---- patients (milter/patients.h) ------------------------------------ */
 
 /* A word out of two: *FIELD is true for YES, false for NO. */
 bool parse_choice(struct config *cfg, const struct key_def *key, const char *value,
-                  const char *no, const char *yes, char *why, size_t whylen)
+                  const char *no, const char *yes, struct err *why)
 {
     if (strcasecmp(value, no) == 0 || strcasecmp(value, yes) == 0) {
         *FIELD(cfg, key, bool) = strcasecmp(value, yes) == 0;
         return true;
     }
-    snprintf(why, whylen, "expected %s or %s, got \"%s\"", no, yes, value);
+    err_set(why, "expected %s or %s, got \"%s\"", no, yes, value);
     return false;
 }
 
 /* PharmacyMailboxes: "local@domain" and "@domain" entries, comma and/or
  * space separated, kept as written (matching ignores case). */
 bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char *value,
-                      char *why, size_t whylen)
+                      struct err *why)
 {
     size_t n = 0, len;
     char **list;
@@ -498,7 +499,7 @@ bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char 
         p += len;
     }
     if (n == 0 || (list = calloc(n + 1, sizeof(*list))) == NULL) {
-        snprintf(why, whylen, n == 0 ? "expected one or more mailboxes" : "out of memory");
+        err_set(why, "%s", n == 0 ? "expected one or more mailboxes" : "out of memory");
         return false;
     }
     for (n = 0, p = value; *p;) {
@@ -509,12 +510,12 @@ bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char 
         if (len == 0)
             break;
         if ((list[n] = strndup(p, len)) == NULL) {
-            snprintf(why, whylen, "out of memory");
+            err_set(why, "out of memory");
             config_free_list(list);
             return false;
         }
         if (!patient_pharmacy_entry_valid(list[n])) {
-            snprintf(why, whylen, "\"%s\" is neither local@domain nor @domain", list[n]);
+            err_set(why, "\"%s\" is neither local@domain nor @domain", list[n]);
             config_free_list(list);
             return false;
         }
@@ -529,13 +530,13 @@ bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char 
 
 /* ConversationTTL: whole seconds, 0 = an open conversation never expires. */
 bool parse_ttl_seconds(struct config *cfg, const struct key_def *key, const char *value,
-                       char *why, size_t whylen)
+                       struct err *why)
 {
     long long ms;
 
     if (config_parse_duration_ms(value, &ms) < 0 || ms % 1000 != 0 || ms / 1000 > key->max) {
-        snprintf(why, whylen, "expected 0 (no expiry) or a duration in whole seconds up to "
-                 "%lldd such as 30d, 12h, got \"%s\"", key->max / 86400, value);
+        err_set(why, "expected 0 (no expiry) or a duration in whole seconds up to "
+                "%lldd such as 30d, 12h, got \"%s\"", key->max / 86400, value);
         return false;
     }
     *FIELD(cfg, key, long long) = ms / 1000;
@@ -546,33 +547,33 @@ bool parse_ttl_seconds(struct config *cfg, const struct key_def *key, const char
 
 /* NotifySMTP: smtp:// or smtps:// URL of the listener without milters. */
 bool parse_notify_smtp(struct config *cfg, const struct key_def *key, const char *value,
-                       char *why, size_t whylen)
+                       struct err *why)
 {
-    if (notify_check_smtp_url(value, why, whylen) < 0)
+    if (notify_check_smtp_url(value, why) < 0)
         return false;
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 /* NotifySender: one plain address, the envelope and From: of every notice. */
 bool parse_address(struct config *cfg, const struct key_def *key, const char *value,
-                   char *why, size_t whylen)
+                   struct err *why)
 {
     struct mailaddr a;
     const char *reason = NULL;
 
     if (strpbrk(value, "<>,; \t") != NULL || addr_parse(value, &a, &reason) != ADDR_OK) {
-        snprintf(why, whylen, "expected a plain address such as no-reply@example.fr, "
-                 "got \"%s\"%s%s", value, reason ? ": " : "", reason ? reason : "");
+        err_set(why, "expected a plain address such as no-reply@example.fr, "
+                "got \"%s\"%s%s", value, reason ? ": " : "", reason ? reason : "");
         return false;
     }
-    return parse_string(cfg, key, value, why, whylen);
+    return parse_string(cfg, key, value, why);
 }
 
 /* NotifyTemplate: read and checked now, so that "-n" and a reload report
  * a bad template with the rest, and the daemon never reads it again. */
 /* InternalHosts: addresses and CIDR blocks (common/cidr.h), or "none". */
 bool parse_internal_hosts(struct config *cfg, const struct key_def *key, const char *value,
-                          char *why, size_t whylen)
+                          struct err *why)
 {
     struct cidr_list *list = FIELD(cfg, key, struct cidr_list);
 
@@ -580,11 +581,11 @@ bool parse_internal_hosts(struct config *cfg, const struct key_def *key, const c
         cidr_list_free(list);
         return true;
     }
-    return cidr_list_parse(value, list, why, whylen) == 0;
+    return cidr_list_parse(value, list, why) == 0;
 }
 
 bool parse_operator_certificate(struct config *cfg, const struct key_def *key,
-                                const char *value, char *why, size_t whylen)
+                                const char *value, struct err *why)
 {
     static const struct { const char *name; enum cert_mode mode; } modes[] = {
         { "off", CERT_MODE_OFF }, { "log", CERT_MODE_LOG }, { "enforce", CERT_MODE_ENFORCE },
@@ -596,18 +597,18 @@ bool parse_operator_certificate(struct config *cfg, const struct key_def *key,
             return true;
         }
     }
-    snprintf(why, whylen, "expected off, log or enforce, got \"%s\"", value);
+    err_set(why, "expected off, log or enforce, got \"%s\"", value);
     return false;
 }
 
 bool parse_notify_template(struct config *cfg, const struct key_def *key,
-                           const char *value, char *why, size_t whylen)
+                           const char *value, struct err *why)
 {
-    struct notify_template *t = notify_template_load(value, why, whylen);
+    struct notify_template *t = notify_template_load(value, why);
 
     if (t == NULL)
         return false;
-    if (!parse_string(cfg, key, value, why, whylen)) {
+    if (!parse_string(cfg, key, value, why)) {
         notify_template_free(t);
         return false;
     }

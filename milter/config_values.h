@@ -15,11 +15,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
 #include "milter/config.h"
 
 struct key_def;
 typedef bool (*key_parser)(struct config *cfg, const struct key_def *key, const char *value,
-                           char *why, size_t whylen);
+                           struct err *why);
 
 struct key_def {
     const char *name;
@@ -38,55 +39,55 @@ void config_free_list(char **list);
 
 /* Generic parsers: the field's type is given by the parser. */
 bool parse_string(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen);
+                  struct err *why);
 bool parse_word(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen);
+                struct err *why);
 bool parse_socket(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen);
+                  struct err *why);
 bool parse_octal(struct config *cfg, const struct key_def *key, const char *value,
-                 char *why, size_t whylen);
+                 struct err *why);
 bool parse_user(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen);
+                struct err *why);
 bool parse_domain(struct config *cfg, const struct key_def *key, const char *value,
-                  char *why, size_t whylen);
+                  struct err *why);
 bool parse_duration(struct config *cfg, const struct key_def *key, const char *value,
-                    char *why, size_t whylen);
+                    struct err *why);
 bool parse_bool(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen);
+                struct err *why);
 bool parse_facility(struct config *cfg, const struct key_def *key, const char *value,
-                    char *why, size_t whylen);
+                    struct err *why);
 bool parse_int(struct config *cfg, const struct key_def *key, const char *value,
-               char *why, size_t whylen);
+               struct err *why);
 bool parse_size(struct config *cfg, const struct key_def *key, const char *value,
-                char *why, size_t whylen);
+                struct err *why);
 bool parse_https_url(struct config *cfg, const struct key_def *key, const char *value,
-                     char *why, size_t whylen);
+                     struct err *why);
 bool parse_ttl_seconds(struct config *cfg, const struct key_def *key, const char *value,
-                       char *why, size_t whylen);
+                       struct err *why);
 bool parse_address(struct config *cfg, const struct key_def *key, const char *value,
-                   char *why, size_t whylen);
+                   struct err *why);
 
 /* A word out of two (not a key_parser: the table wraps it with the two
  * words, see config.c): the bool field is true for YES, false for NO. */
 bool parse_choice(struct config *cfg, const struct key_def *key, const char *value,
-                  const char *no, const char *yes, char *why, size_t whylen);
+                  const char *no, const char *yes, struct err *why);
 
 /* Parsers of one key each: they write their own fields, not key->off only. */
 bool parse_local_domains(struct config *cfg, const struct key_def *key,
-                         const char *value, char *why, size_t whylen);
+                         const char *value, struct err *why);
 bool parse_redis(struct config *cfg, const struct key_def *key, const char *value,
-                 char *why, size_t whylen);
+                 struct err *why);
 bool parse_log_level(struct config *cfg, const struct key_def *key, const char *value,
-                     char *why, size_t whylen);
+                     struct err *why);
 bool parse_pharmacies(struct config *cfg, const struct key_def *key, const char *value,
-                      char *why, size_t whylen);
+                      struct err *why);
 bool parse_notify_smtp(struct config *cfg, const struct key_def *key, const char *value,
-                       char *why, size_t whylen);
+                       struct err *why);
 bool parse_internal_hosts(struct config *cfg, const struct key_def *key,
-                          const char *value, char *why, size_t whylen);
+                          const char *value, struct err *why);
 bool parse_operator_certificate(struct config *cfg, const struct key_def *key,
-                                const char *value, char *why, size_t whylen);
+                                const char *value, struct err *why);
 bool parse_notify_template(struct config *cfg, const struct key_def *key,
-                           const char *value, char *why, size_t whylen);
+                           const char *value, struct err *why);
 
 #endif

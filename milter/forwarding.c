@@ -29,6 +29,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "forward/plan.h"
@@ -42,7 +43,6 @@
 #include "whitelist/store.h"
 #include "whitelist/whitelist.h"
 
-#define ERR_MAX     512
 #define LEASE_MIN_MS (5 * 60 * 1000LL)   /* notice claim lease, notify/queue.h */
 
 #define RULE_RULES_DOWN  "forward-rules-unavailable"
@@ -76,7 +76,7 @@ struct refresh_job {
     bool changed;
 };
 
-static int refresh_rules(redisContext *c, void *arg, char *err, size_t errlen)
+static int refresh_rules(redisContext *c, void *arg, struct err *err)
 {
     struct refresh_job *j = arg;
     bool loaded;
@@ -86,12 +86,12 @@ static int refresh_rules(redisContext *c, void *arg, char *err, size_t errlen)
     loaded = cache.loaded;
     known = cache.version;
     pthread_mutex_unlock(&cache.lock);
-    if ((j->version = fwd_rules_version(c, fcfg->redis_prefix, err, errlen)) < 0)
+    if ((j->version = fwd_rules_version(c, fcfg->redis_prefix, err)) < 0)
         return -1;
     if (loaded && !j->force && j->version == known)
         return 0;
     fwd_rules_clear(&j->fresh);
-    if (fwd_rules_list(c, fcfg->redis_prefix, &j->fresh, err, errlen) < 0)
+    if (fwd_rules_list(c, fcfg->redis_prefix, &j->fresh, err) < 0)
         return -1;
     j->changed = true;
     return 0;
@@ -102,7 +102,7 @@ static int refresh_rules(redisContext *c, void *arg, char *err, size_t errlen)
 static void cache_refresh(bool force)
 {
     struct refresh_job j;
-    char err[ERR_MAX];
+    struct err err;
     long long now = monotonic_ms();
     size_t n = 0;
 
@@ -117,8 +117,8 @@ static void cache_refresh(bool force)
 
     memset(&j, 0, sizeof(j));
     j.force = force;
-    if (redis_pool_run(refresh_rules, &j, true, err, sizeof(err)) < 0)
-        log_warning("forwarding: cannot refresh the rules kept in memory: %s", err);
+    if (redis_pool_run(refresh_rules, &j, true, &err) < 0)
+        log_warning("forwarding: cannot refresh the rules kept in memory: %s", err.msg);
 
     pthread_mutex_lock(&cache.lock);
     if (j.changed) {
@@ -215,9 +215,9 @@ static void notice_sender(const struct config *cfg, char *buf, size_t size)
 }
 
 /* The worker's own connection (notify_connect_fn). */
-static redisContext *worker_connect(void *arg, char *err, size_t errlen)
+static redisContext *worker_connect(void *arg, struct err *err)
 {
-    redisContext *c = store_connect(arg, err, errlen);
+    redisContext *c = store_connect(arg, err);
 
     if (c == NULL)
         stats_redis_error();
@@ -237,7 +237,8 @@ static void worker_event(void *arg, enum notify_event ev)
 int forwarding_start(const struct config *cfg)
 {
     struct notify_worker_params p;
-    char sender[FWD_ADDR_MAX], err[ERR_MAX];
+    struct err err;
+    char sender[FWD_ADDR_MAX];
     long long lease;
 
     /* The rules in memory, for when Redis cannot be read later. */
@@ -266,8 +267,8 @@ int forwarding_start(const struct config *cfg)
     /* The lease must outlast one SMTP transaction by a good margin. */
     lease = 2 * p.smtp_timeout_ms + 60000;
     p.lease_ms = lease > LEASE_MIN_MS ? lease : LEASE_MIN_MS;
-    if ((worker = notify_worker_start(&p, err, sizeof(err))) == NULL) {
-        log_error("cannot start the notice worker: %s", err);
+    if ((worker = notify_worker_start(&p, &err)) == NULL) {
+        log_error("cannot start the notice worker: %s", err.msg);
         return -1;
     }
     return 0;
@@ -388,12 +389,11 @@ struct get_job {
     struct fwd_rule **rules;
 };
 
-static int get_rules(redisContext *c, void *arg, char *err, size_t errlen)
+static int get_rules(redisContext *c, void *arg, struct err *err)
 {
     struct get_job *j = arg;
 
-    return fwd_rules_get_many(c, fcfg->redis_prefix, j->mailboxes, j->n, j->rules, err,
-                              errlen);
+    return fwd_rules_get_many(c, fcfg->redis_prefix, j->mailboxes, j->n, j->rules, err);
 }
 
 /* Queuing the notices (redis_pool_job).  Run twice only after a failure
@@ -403,7 +403,7 @@ struct queue_job {
     const struct fwd_plan *plan;
 };
 
-static int queue_notices(redisContext *c, void *arg, char *err, size_t errlen)
+static int queue_notices(redisContext *c, void *arg, struct err *err)
 {
     const struct fwd_plan *p = ((struct queue_job *)arg)->plan;
     const char **mailboxes = calloc(p->n_notices, sizeof(*mailboxes));
@@ -412,14 +412,14 @@ static int queue_notices(redisContext *c, void *arg, char *err, size_t errlen)
     int rc = -1;
 
     if (mailboxes == NULL || targets == NULL) {
-        snprintf(err, errlen, "out of memory");
+        err_set(err, "out of memory");
     } else {
         for (i = 0; i < p->n_notices; i++) {
             mailboxes[i] = p->notices[i].mailbox;
             targets[i] = p->notices[i].target;
         }
         rc = notify_enqueue_many(c, fcfg->redis_prefix, mailboxes, targets, p->n_notices, 0,
-                                 err, errlen);
+                                 err);
     }
     free(mailboxes);
     free(targets);
@@ -476,7 +476,7 @@ static void find_local(struct eom *e, const struct policy_env *base)
         if (r->cls != CLASS_MSSANTE || !policy_is_local_domain(base, r->addr.domain))
             continue;
         addr_format(&r->addr, text, sizeof(text));
-        if (fwd_normalize_mailbox(text, e->mailboxes[e->n_local], FWD_ADDR_MAX, NULL, 0) < 0)
+        if (fwd_normalize_mailbox(text, e->mailboxes[e->n_local], FWD_ADDR_MAX, NULL) < 0)
             continue;
         e->mb_ptrs[e->n_local] = e->mailboxes[e->n_local];
         e->mb_of[i] = (long)e->n_local++;
@@ -609,21 +609,21 @@ static int read_rules(struct eom *e, bool *from_memory, struct verdict *v)
 {
     struct get_job j = { e->mb_ptrs, e->n_local, e->rules };
     const char *q = qid_or_noqueue(e->qid);
-    char err[ERR_MAX];
+    struct err err;
 
     if (e->n_local == 0)
         return 0;
-    if (redis_pool_run(get_rules, &j, true, err, sizeof(err)) >= 0) {
+    if (redis_pool_run(get_rules, &j, true, &err) >= 0) {
         cache_refresh(false);
         return 0;
     }
     if (cache_lookup(e->mb_ptrs, e->n_local, e->rules) == 0) {
         log_warning("%s: forwarding rules unavailable (%s): the copy in memory applies", q,
-                    err);
+                    err.msg);
         *from_memory = true;
         return 0;
     }
-    log_warning("%s: forwarding rules unavailable: %s", q, err);
+    log_warning("%s: forwarding rules unavailable: %s", q, err.msg);
     snprintf(e->fm->log, sizeof(e->fm->log), " fwd=unavailable");
     tempfail(v, RULE_RULES_DOWN, "Regles de transfert indisponibles, nouvel essai plus tard",
              "Forwarding rules unavailable, please try again later");
@@ -638,7 +638,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
     struct fwd_plan plan;
     struct verdict v = verdict_ok();
     bool fwd_memory = false;
-    char err[ERR_MAX];
+    struct err err;
     int rc;
 
     fm->log[0] = '\0';
@@ -691,9 +691,9 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
     if (plan.n_notices > 0) {
         struct queue_job j = { &plan };
 
-        if (redis_pool_run(queue_notices, &j, true, err, sizeof(err)) < 0) {
+        if (redis_pool_run(queue_notices, &j, true, &err) < 0) {
             log_warning("%s: cannot queue %zu notice(s): %s", qid_or_noqueue(qid),
-                        plan.n_notices, err);
+                        plan.n_notices, err.msg);
             tempfail(&v, RULE_QUEUE_DOWN, "Notification de transfert impossible, nouvel "
                      "essai plus tard", "Cannot queue the forwarding notice, please try "
                      "again later");

@@ -28,6 +28,8 @@
 
 #include <libmilter/mfapi.h>
 
+#include "common/err.h"
+#include "common/curlinit.h"
 #include "common/log.h"
 #include "milter/callbacks.h"
 #include "milter/config.h"
@@ -365,7 +367,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     uid_t owner = id->set ? id->uid : (uid_t)-1;
     gid_t group = id->set ? id->gid : (gid_t)-1;
     int ready_fd = -1, rc;
-    char why[256];
+    struct err why;
 
     /* Until the daemon detaches, whoever started it sees its errors. */
     log_open(PROG, cfg->syslog_facility, cfg->log_level, true);
@@ -384,8 +386,8 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
 
     block_stop_signals();
     /* libcurl's global state, before any thread (whitelist/fetch.h). */
-    if (cfg->whitelist_refresh_ms > 0 && fetch_global_init(why, sizeof(why)) < 0) {
-        log_error("%s", why);
+    if (cfg->whitelist_refresh_ms > 0 && curl_init_once(&why) < 0) {
+        log_error("%s", why.msg);
         return start_failed();
     }
     /* The notice worker (its libcurl init, too, before other threads). */

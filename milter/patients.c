@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "conversation/store.h"
@@ -34,7 +35,6 @@
 #include "milter/redis_pool.h"
 #include "policy/replies.h"
 
-#define ERR_MAX  512
 #define MAILBOX_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
 
 /* ------------------------------------------------------------------ */
@@ -242,11 +242,11 @@ struct open_job {
     const char *patient;
 };
 
-static int job_is_open(redisContext *c, void *arg, char *err, size_t errlen)
+static int job_is_open(redisContext *c, void *arg, struct err *err)
 {
     const struct open_job *j = arg;
 
-    return conv_is_open(c, j->prefix, j->mailbox, j->patient, err, errlen);
+    return conv_is_open(c, j->prefix, j->mailbox, j->patient, err);
 }
 
 /* A patient writing to local mailbox RCPT: pharmacy, or open conversation. */
@@ -254,7 +254,8 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
                                    const struct msg_policy *mp, const struct mailaddr *rcpt,
                                    const char *qid)
 {
-    char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1], err[ERR_MAX];
+    struct err err;
+    char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
     struct ins_result ins;
     struct open_job job;
     bool pharmacy;
@@ -279,9 +280,9 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
         job.prefix = cfg->redis_prefix;
         job.mailbox = mailbox;
         job.patient = id;
-        open = redis_pool_run(job_is_open, &job, true, err, sizeof(err));
+        open = redis_pool_run(job_is_open, &job, true, &err);
         if (open < 0)
-            log_error("%s: conversation state for <%s>: %s", qid_or_noqueue(qid), shown, err);
+            log_error("%s: conversation state for <%s>: %s", qid_or_noqueue(qid), shown, err.msg);
     }
     if (open == 1)
         add_log(pm, " conv=reply:<%s>", shown);
@@ -402,7 +403,7 @@ struct record_job {
     int result[PAT_MAX_PATIENTS];
 };
 
-static int job_record(redisContext *c, void *arg, char *err, size_t errlen)
+static int job_record(redisContext *c, void *arg, struct err *err)
 {
     struct record_job *j = arg;
     unsigned i;
@@ -412,10 +413,10 @@ static int job_record(redisContext *c, void *arg, char *err, size_t errlen)
 
         if (j->op == PATOP_CLOSE)
             j->result[i] = conv_close(c, j->cfg->redis_prefix, j->mailbox, id, j->qid,
-                                      j->now, j->cfg->conversation_ttl, err, errlen);
+                                      j->now, j->cfg->conversation_ttl, err);
         else
             j->result[i] = conv_open_or_refresh(c, j->cfg->redis_prefix, j->mailbox, id,
-                                                j->now, j->cfg->conversation_ttl, err, errlen);
+                                                j->now, j->cfg->conversation_ttl, err);
         if (j->result[i] < 0)
             return -1;
     }
@@ -426,7 +427,8 @@ static int job_record(redisContext *c, void *arg, char *err, size_t errlen)
 static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op op,
                   const struct msg_policy *mp, const char *qid)
 {
-    char mailbox[MAILBOX_MAX], err[ERR_MAX], shown[MAILBOX_MAX];
+    struct err err;
+    char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX];
     struct record_job job;
     unsigned i;
 
@@ -439,10 +441,10 @@ static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op 
     job.qid = qid;
     job.now = (long long)time(NULL);
     /* Safe to run twice: refreshes, and closures idempotent per queue id. */
-    if (redis_pool_run(job_record, &job, true, err, sizeof(err)) < 0) {
+    if (redis_pool_run(job_record, &job, true, &err) < 0) {
         safe_copy(shown, sizeof(shown), mailbox);
         log_error("%s: conversation state of <%s> not recorded: %s", qid_or_noqueue(qid),
-                  shown, err);
+                  shown, err.msg);
         return -1;
     }
     for (i = 0; i < pm->n_patients; i++) {

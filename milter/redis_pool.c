@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "common/err.h"
 #include "milter/redis_pool.h"
 #include "milter/stats.h"
 #include "whitelist/store.h"
@@ -34,7 +35,7 @@ void redis_pool_shutdown(void)
     pthread_mutex_unlock(&pool_lock);
 }
 
-static redisContext *connect_new(char *err, size_t errlen)
+static redisContext *connect_new(struct err *err)
 {
     const struct config *cfg;
     redisContext *c;
@@ -43,15 +44,15 @@ static redisContext *connect_new(char *err, size_t errlen)
     cfg = pool_cfg;
     pthread_mutex_unlock(&pool_lock);
     if (cfg == NULL) {
-        snprintf(err, errlen, "Redis is not configured");
+        err_set(err, "Redis is not configured");
         return NULL;
     }
-    if ((c = store_connect(cfg, err, errlen)) == NULL)
+    if ((c = store_connect(cfg, err)) == NULL)
         stats_redis_error();
     return c;
 }
 
-redisContext *redis_pool_take(bool *reused, char *err, size_t errlen)
+redisContext *redis_pool_take(bool *reused, struct err *err)
 {
     redisContext *c = NULL;
 
@@ -60,7 +61,7 @@ redisContext *redis_pool_take(bool *reused, char *err, size_t errlen)
         c = pool[--pool_n];
     pthread_mutex_unlock(&pool_lock);
     *reused = c != NULL;
-    return c != NULL ? c : connect_new(err, errlen);
+    return c != NULL ? c : connect_new(err);
 }
 
 void redis_pool_give(redisContext *c, bool ok)
@@ -79,20 +80,20 @@ void redis_pool_give(redisContext *c, bool ok)
         redisFree(c);
 }
 
-int redis_pool_run(redis_pool_job job, void *arg, bool retry, char *err, size_t errlen)
+int redis_pool_run(redis_pool_job job, void *arg, bool retry, struct err *err)
 {
     bool reused;
-    redisContext *c = redis_pool_take(&reused, err, errlen);
+    redisContext *c = redis_pool_take(&reused, err);
     int rc;
 
     if (c == NULL)
         return -1;
-    rc = job(c, arg, err, errlen);
+    rc = job(c, arg, err);
     if (rc < 0 && reused && retry) {
         redisFree(c);
-        if ((c = connect_new(err, errlen)) == NULL)
+        if ((c = connect_new(err)) == NULL)
             return -1;
-        rc = job(c, arg, err, errlen);
+        rc = job(c, arg, err);
     }
     if (rc < 0)
         stats_redis_error();

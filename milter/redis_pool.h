@@ -21,6 +21,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "milter/config.h"
 
 #define REDIS_POOL_MAX 16    /* idle connections kept for reuse */
@@ -34,13 +35,13 @@ void redis_pool_shutdown(void);
 
 /* An idle connection, or a new one (*reused says which).  NULL + err when
  * Redis is not configured or cannot be reached. */
-redisContext *redis_pool_take(bool *reused, char *err, size_t errlen);
+redisContext *redis_pool_take(bool *reused, struct err *err);
 
 /* Give C back; OK false (or an error on C) closes it instead. */
 void redis_pool_give(redisContext *c, bool ok);
 
 /* One unit of work on a connection: >= 0 success, -1 + err failure. */
-typedef int (*redis_pool_job)(redisContext *c, void *arg, char *err, size_t errlen);
+typedef int (*redis_pool_job)(redisContext *c, void *arg, struct err *err);
 
 /*
  * Run JOB on a pooled connection.  An idle connection may have died since
@@ -49,6 +50,6 @@ typedef int (*redis_pool_job)(redisContext *c, void *arg, char *err, size_t errl
  * for jobs that are safe to run twice.  Returns JOB's result (-1 + err
  * also when no connection could be made).
  */
-int redis_pool_run(redis_pool_job job, void *arg, bool retry, char *err, size_t errlen);
+int redis_pool_run(redis_pool_job job, void *arg, bool retry, struct err *err);
 
 #endif

@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/err.h"
 #include "milter/config.h"
 #include "policy/message.h"
 
@@ -93,7 +94,7 @@ void stats_stop(void);
 int stats_write_prometheus(FILE *fp);
 
 /* Write it to PATH (temporary file + rename).  0, or -1 + err. */
-int stats_write_file(const char *path, char *err, size_t errlen);
+int stats_write_file(const char *path, struct err *err);
 
 /* True for the node HASH fields that add up across nodes (counters). */
 bool stats_field_is_counter(const char *field);

@@ -18,6 +18,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/atomicfile.h"
 #include "common/log.h"
 #include "common/stopsignal.h"
@@ -37,7 +38,6 @@
 #define RULE_NAME_MAX STATS_RULE_NAME_MAX
 #define SLOT_NONE     STATS_SLOT_NONE
 #define N_BUCKETS     STATS_N_BUCKETS
-#define ERR_MAX       512
 #define KEY_MAX       512
 #define MIN_TTL_S     60
 
@@ -250,19 +250,19 @@ int stats_write_prometheus(FILE *fp)
     return ferror(fp) ? -1 : 0;
 }
 
-int stats_write_file(const char *path, char *err, size_t errlen)
+int stats_write_file(const char *path, struct err *err)
 {
     struct atomic_file af;
 
     /* 0644: node_exporter runs as another user. */
-    if (atomic_file_open(&af, path, 0644, err, errlen) < 0)
+    if (atomic_file_open(&af, path, 0644, err) < 0)
         return -1;
     if (stats_write_prometheus(af.fp) < 0) {
         atomic_file_abort(&af);
-        snprintf(err, errlen, "%s: write error", path);
+        err_set(err, "%s: write error", path);
         return -1;
     }
-    return atomic_file_commit(&af, err, errlen);
+    return atomic_file_commit(&af, err);
 }
 
 /* ---- the node HASH ------------------------------------------------------------ */
@@ -407,7 +407,7 @@ static void node_fields(struct fields *f, int interval_s)
 }
 
 /* Read the replies of N pipelined commands; -1 + err on the first failure. */
-static int read_replies(redisContext *c, int n, char *err, size_t errlen)
+static int read_replies(redisContext *c, int n, struct err *err)
 {
     int rc = 0;
 
@@ -415,11 +415,11 @@ static int read_replies(redisContext *c, int n, char *err, size_t errlen)
         redisReply *r = NULL;
 
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
-            snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
+            err_set(err, "%s", c->errstr[0] ? c->errstr : "connection lost");
             return -1;
         }
         if (r != NULL && r->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(err, errlen, "%s", r->str);
+            err_set(err, "%s", r->str);
             rc = -1;
         }
         freeReplyObject(r);
@@ -452,7 +452,7 @@ static void read_cluster_notify(redisContext *c, const char *prefix)
 }
 
 static int publish_redis(redisContext *c, const struct config *startup, int interval_s,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
     char node[STATS_NODE_MAX], key[KEY_MAX], nodes[KEY_MAX], score[32], cutoff[32], ttl[32];
     const char *prefix = startup->redis_prefix != NULL ? startup->redis_prefix : "";
@@ -472,7 +472,7 @@ static int publish_redis(redisContext *c, const struct config *startup, int inte
     node_fields(&f, interval_s);
     if (f.failed) {
         free_fields(&f);
-        snprintf(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return -1;
     }
     /* One MULTI: a reader never sees the HASH half rewritten or without
@@ -487,7 +487,7 @@ static int publish_redis(redisContext *c, const struct config *startup, int inte
     redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %s", nodes, cutoff);
     redisAppendCommand(c, "EXEC");
     free_fields(&f);
-    rc = read_replies(c, 7, err, errlen);
+    rc = read_replies(c, 7, err);
     if (rc == 0)
         read_cluster_notify(c, prefix);
     return rc;
@@ -503,36 +503,35 @@ static struct stop_signal pub_stop;
 struct pub_state {
     redisContext *redis;
     bool redis_down;             /* an outage was logged */
-    char file_error[ERR_MAX];    /* last StatsFile error logged */
+    struct err file_error;    /* last StatsFile error logged */
 };
 
 static void publish_round(struct pub_state *ps, const struct config *cfg)
 {
     int interval_s = cfg->stats_interval_ms / 1000;
-    char err[ERR_MAX];
+    struct err err;
 
     if (pub_startup->redis_enabled) {
-        if (ps->redis == NULL && (ps->redis = store_connect(pub_startup, err, sizeof(err))) == NULL)
+        if (ps->redis == NULL && (ps->redis = store_connect(pub_startup, &err)) == NULL)
             stats_redis_error();
-        if (ps->redis != NULL && publish_redis(ps->redis, pub_startup, interval_s, err,
-                                               sizeof(err)) < 0) {
+        if (ps->redis != NULL && publish_redis(ps->redis, pub_startup, interval_s, &err) < 0) {
             stats_redis_error();
             redisFree(ps->redis);
             ps->redis = NULL;
         }
         if (ps->redis == NULL && !ps->redis_down)
-            log_warning("stats: cannot publish to Redis: %s", err);
+            log_warning("stats: cannot publish to Redis: %s", err.msg);
         else if (ps->redis != NULL && ps->redis_down)
             log_notice("stats: publishing to Redis again");
         ps->redis_down = ps->redis == NULL;
     }
     if (cfg->stats_file != NULL) {
-        if (stats_write_file(cfg->stats_file, err, sizeof(err)) < 0) {
-            if (strcmp(err, ps->file_error) != 0)
-                log_warning("stats: cannot write StatsFile: %s", err);
-            snprintf(ps->file_error, sizeof(ps->file_error), "%s", err);
+        if (stats_write_file(cfg->stats_file, &err) < 0) {
+            if (strcmp(err.msg, ps->file_error.msg) != 0)
+                log_warning("stats: cannot write StatsFile: %s", err.msg);
+            ps->file_error = err;
         } else {
-            ps->file_error[0] = '\0';
+            err_clear(&ps->file_error);
         }
     }
 }

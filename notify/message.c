@@ -6,13 +6,13 @@
  * are a fixed RFC 2047 encoded word.  Everything here is pure string work.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/strbuf.h"
 #include "common/utf8.h"
 #include "notify/message.h"
@@ -64,26 +64,12 @@ struct notify_template {
     size_t len;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------------ */
 /* Templates                                                            */
 /* ------------------------------------------------------------------ */
 
 /* Check TEXT; on error say where ("line N: ..."). */
-static int template_check(const char *text, size_t len, char *err, size_t errlen)
+static int template_check(const char *text, size_t len, struct err *err)
 {
     const unsigned char *p = (const unsigned char *)text;
     unsigned line = 1;
@@ -91,7 +77,7 @@ static int template_check(const char *text, size_t len, char *err, size_t errlen
     size_t i = 0;
 
     if (len > NOTIFY_TEMPLATE_MAX) {
-        seterr(err, errlen, "template larger than %d bytes", NOTIFY_TEMPLATE_MAX);
+        err_set(err, "template larger than %d bytes", NOTIFY_TEMPLATE_MAX);
         return -1;
     }
     while (i < len) {
@@ -103,13 +89,13 @@ static int template_check(const char *text, size_t len, char *err, size_t errlen
         } else if (c == '\r' || c == '\t' || c == ' ') {
             i++;
         } else if (c < 0x20 || c == 0x7f) {
-            seterr(err, errlen, "line %u: control character 0x%02x", line, c);
+            err_set(err, "line %u: control character 0x%02x", line, c);
             return -1;
         } else if (c >= 0x80) {
             size_t n = utf8_seq_len(p + i, len - i);
 
             if (n == 0) {
-                seterr(err, errlen, "line %u: invalid UTF-8", line);
+                err_set(err, "line %u: invalid UTF-8", line);
                 return -1;
             }
             visible = true;
@@ -117,11 +103,11 @@ static int template_check(const char *text, size_t len, char *err, size_t errlen
         } else if (c == '%') {
             if (i + 1 >= len || (p[i + 1] != 'm' && p[i + 1] != '%')) {
                 if (i + 1 < len && p[i + 1] >= 0x21 && p[i + 1] < 0x7f)
-                    seterr(err, errlen, "line %u: unknown escape %%%c (only %%m and %%%% "
-                           "are allowed)", line, p[i + 1]);
+                    err_set(err, "line %u: unknown escape %%%c (only %%m and %%%% "
+                            "are allowed)", line, p[i + 1]);
                 else
-                    seterr(err, errlen, "line %u: lone %% (write %%%% for a percent sign)",
-                           line);
+                    err_set(err, "line %u: lone %% (write %%%% for a percent sign)",
+                            line);
                 return -1;
             }
             visible = true;
@@ -132,30 +118,30 @@ static int template_check(const char *text, size_t len, char *err, size_t errlen
         }
     }
     if (!visible) {
-        seterr(err, errlen, "template is empty");
+        err_set(err, "template is empty");
         return -1;
     }
     return 0;
 }
 
 struct notify_template *notify_template_parse(const char *text, size_t len,
-                                              char *err, size_t errlen)
+                                              struct err *err)
 {
     struct notify_template *t;
 
     if (text == NULL) {
-        seterr(err, errlen, "no template text");
+        err_set(err, "no template text");
         return NULL;
     }
     if (memchr(text, '\0', len) != NULL) {
-        seterr(err, errlen, "NUL byte in template");
+        err_set(err, "NUL byte in template");
         return NULL;
     }
-    if (template_check(text, len, err, errlen) < 0)
+    if (template_check(text, len, err) < 0)
         return NULL;
     if ((t = calloc(1, sizeof(*t))) == NULL || (t->text = malloc(len + 1)) == NULL) {
         free(t);
-        seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return NULL;
     }
     memcpy(t->text, text, len);
@@ -164,30 +150,31 @@ struct notify_template *notify_template_parse(const char *text, size_t len,
     return t;
 }
 
-struct notify_template *notify_template_load(const char *path, char *err, size_t errlen)
+struct notify_template *notify_template_load(const char *path, struct err *err)
 {
-    char buf[NOTIFY_TEMPLATE_MAX + 1], why[256];
+    char buf[NOTIFY_TEMPLATE_MAX + 1];
+    struct err why;
     struct notify_template *t;
     size_t len;
     FILE *f;
 
     if (path == NULL || (f = fopen(path, "rb")) == NULL) {
-        seterr(err, errlen, "%s: cannot open: %s", path ? path : "(null)", strerror(errno));
+        err_set(err, "%s: cannot open: %s", path ? path : "(null)", strerror(errno));
         return NULL;
     }
     len = fread(buf, 1, sizeof(buf), f);
     if (ferror(f)) {
-        seterr(err, errlen, "%s: read error", path);
+        err_set(err, "%s: read error", path);
         fclose(f);
         return NULL;
     }
     fclose(f);
     if (len > NOTIFY_TEMPLATE_MAX) {
-        seterr(err, errlen, "%s: larger than %d bytes", path, NOTIFY_TEMPLATE_MAX);
+        err_set(err, "%s: larger than %d bytes", path, NOTIFY_TEMPLATE_MAX);
         return NULL;
     }
-    if ((t = notify_template_parse(buf, len, why, sizeof(why))) == NULL) {
-        seterr(err, errlen, "%s: %s", path, why);
+    if ((t = notify_template_parse(buf, len, &why)) == NULL) {
+        err_set(err, "%s: %s", path, why.msg);
         return NULL;
     }
     return t;
@@ -318,17 +305,17 @@ static void qp_text(struct strbuf *out, const char *text, size_t len)
 /* ------------------------------------------------------------------ */
 
 static int check_address(const char *what, const char *a, char *domain, size_t dsize,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
     struct mailaddr m;
     const char *why = NULL;
 
     if (a == NULL || a[0] == '\0') {
-        seterr(err, errlen, "%s: missing", what);
+        err_set(err, "%s: missing", what);
         return -1;
     }
     if (strpbrk(a, "\r\n<>,;") != NULL || addr_parse(a, &m, &why) != ADDR_OK) {
-        seterr(err, errlen, "%s \"%s\": %s", what, a, why ? why : "not a plain address");
+        err_set(err, "%s \"%s\": %s", what, a, why ? why : "not a plain address");
         return -1;
     }
     if (domain != NULL)
@@ -336,12 +323,12 @@ static int check_address(const char *what, const char *a, char *domain, size_t d
     return 0;
 }
 
-static int check_unique(const char *u, char *err, size_t errlen)
+static int check_unique(const char *u, struct err *err)
 {
     size_t i, n = u ? strlen(u) : 0;
 
     if (n == 0 || n > UNIQUE_MAX) {
-        seterr(err, errlen, "Message-ID part missing or too long");
+        err_set(err, "Message-ID part missing or too long");
         return -1;
     }
     for (i = 0; i < n; i++) {
@@ -349,13 +336,13 @@ static int check_unique(const char *u, char *err, size_t errlen)
 
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
               || c == '.' || c == '-' || c == '_')) {
-            seterr(err, errlen, "Message-ID part \"%s\": only letters, digits, '.', '-', '_'",
-                   u);
+            err_set(err, "Message-ID part \"%s\": only letters, digits, '.', '-', '_'",
+                    u);
             return -1;
         }
     }
     if (u[0] == '.' || u[n - 1] == '.' || strstr(u, "..") != NULL) {
-        seterr(err, errlen, "Message-ID part \"%s\": misplaced '.'", u);
+        err_set(err, "Message-ID part \"%s\": misplaced '.'", u);
         return -1;
     }
     return 0;
@@ -380,7 +367,7 @@ static void rfc5322_date(long long when, char *buf, size_t size)
 }
 
 char *notify_message_build(const struct notify_params *p, size_t *len,
-                           char *err, size_t errlen)
+                           struct err *err)
 {
     char from_domain[ADDR_DOMAIN_MAX + 1], date[64];
     struct strbuf msg = { 0 }, body = { 0 };
@@ -388,14 +375,14 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     bool known;
 
     if (p == NULL) {
-        seterr(err, errlen, "no parameters");
+        err_set(err, "no parameters");
         return NULL;
     }
     known = p->mailbox != NULL && p->mailbox[0] != '\0';
-    if (check_address("sender", p->from, from_domain, sizeof(from_domain), err, errlen) < 0
-        || check_address("recipient", p->to, NULL, 0, err, errlen) < 0
-        || (known && check_address("mailbox", p->mailbox, NULL, 0, err, errlen) < 0)
-        || check_unique(p->unique, err, errlen) < 0)
+    if (check_address("sender", p->from, from_domain, sizeof(from_domain), err) < 0
+        || check_address("recipient", p->to, NULL, 0, err) < 0
+        || (known && check_address("mailbox", p->mailbox, NULL, 0, err) < 0)
+        || check_unique(p->unique, err) < 0)
         return NULL;
     mailbox = known ? p->mailbox : NOTIFY_UNKNOWN_MAILBOX;
 
@@ -428,7 +415,7 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     free(body.s);
     if (msg.failed || body.failed) {
         free(msg.s);
-        seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return NULL;
     }
     if (len != NULL)

@@ -32,6 +32,8 @@
 
 #include <stddef.h>
 
+#include "common/err.h"
+
 #define NOTIFY_TEMPLATE_MAX 8192
 #define NOTIFY_UNKNOWN_MAILBOX "votre messagerie MSSant\xc3\xa9 / your MSSant\xc3\xa9 mailbox"
 
@@ -39,9 +41,9 @@ struct notify_template;   /* a checked template, opaque */
 
 /* Check TEXT (LEN bytes) as a template.  NULL + err ("line N: ..."). */
 struct notify_template *notify_template_parse(const char *text, size_t len,
-                                              char *err, size_t errlen);
+                                              struct err *err);
 /* Read and check the file PATH.  Errors name the file and line. */
-struct notify_template *notify_template_load(const char *path, char *err, size_t errlen);
+struct notify_template *notify_template_load(const char *path, struct err *err);
 void notify_template_free(struct notify_template *t);
 
 struct notify_params {
@@ -59,6 +61,6 @@ struct notify_params {
  * address that does not parse or holds a line break, a bad unique part).
  */
 char *notify_message_build(const struct notify_params *p, size_t *len,
-                           char *err, size_t errlen);
+                           struct err *err);
 
 #endif

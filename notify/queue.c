@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
@@ -75,21 +76,21 @@ const char nq_retry_lua[] =
 
 /* "redis: WHAT: why" for a failed command (R NULL: I/O). */
 static void redis_error(const redisContext *c, const redisReply *r, const char *what,
-                        char *err, size_t errlen)
+                        struct err *err)
 {
-    redis_seterr(err, errlen, "redis: %s: %s", what, redis_failure(c, r));
+    err_set(err, "redis: %s: %s", what, redis_failure(c, r));
 }
 
 /* ------------------------------------------------------------------ */
 /* Keys                                                                 */
 /* ------------------------------------------------------------------ */
 
-int nq_make_keys(struct qkeys *k, const char *prefix, char *err, size_t errlen)
+int nq_make_keys(struct qkeys *k, const char *prefix, struct err *err)
 {
     const char *p = prefix != NULL ? prefix : DEFAULT_PREFIX;
 
     if (strlen(p) > PREFIX_MAX) {
-        redis_seterr(err, errlen, "notify: redis key prefix too long");
+        err_set(err, "notify: redis key prefix too long");
         return -1;
     }
     snprintf(k->seq, sizeof(k->seq), "%snotify:seq", p);
@@ -103,8 +104,7 @@ int nq_make_keys(struct qkeys *k, const char *prefix, char *err, size_t errlen)
 /* Queueing                                                             */
 /* ------------------------------------------------------------------ */
 
-int nq_check_addr(const char *what, const char *a, bool may_be_empty, char *err,
-                  size_t errlen)
+int nq_check_addr(const char *what, const char *a, bool may_be_empty, struct err *err)
 {
     struct mailaddr m;
     const char *why = NULL;
@@ -112,8 +112,8 @@ int nq_check_addr(const char *what, const char *a, bool may_be_empty, char *err,
     if ((a == NULL || a[0] == '\0') && may_be_empty)
         return 0;
     if (a == NULL || strpbrk(a, "\r\n<>,;") != NULL || addr_parse(a, &m, &why) != ADDR_OK) {
-        redis_seterr(err, errlen, "notify: %s \"%s\": %s", what, a ? a : "",
-                     why ? why : "not a plain address");
+        err_set(err, "notify: %s \"%s\": %s", what, a ? a : "",
+                why ? why : "not a plain address");
         return -1;
     }
     return 0;
@@ -121,7 +121,7 @@ int nq_check_addr(const char *what, const char *a, bool may_be_empty, char *err,
 
 int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *mailboxes,
                         const char *const *targets, size_t n, long long when_ms,
-                        char *err, size_t errlen)
+                        struct err *err)
 {
     struct qkeys k;
     const char **argv;
@@ -133,24 +133,24 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
     if (n == 0)
         return 0;
     if (c == NULL) {
-        redis_seterr(err, errlen, "notify: no Redis connection");
+        err_set(err, "notify: no Redis connection");
         return -1;
     }
     if (n > ENQUEUE_MAX) {
-        redis_seterr(err, errlen, "notify: more than %d notices at once", ENQUEUE_MAX);
+        err_set(err, "notify: more than %d notices at once", ENQUEUE_MAX);
         return -1;
     }
-    if (nq_make_keys(&k, prefix, err, errlen) < 0)
+    if (nq_make_keys(&k, prefix, err) < 0)
         return -1;
     for (i = 0; i < n; i++) {
-        if (nq_check_addr("mailbox", mailboxes ? mailboxes[i] : NULL, true, err, errlen) < 0
-            || nq_check_addr("target", targets[i], false, err, errlen) < 0)
+        if (nq_check_addr("mailbox", mailboxes ? mailboxes[i] : NULL, true, err) < 0
+            || nq_check_addr("target", targets[i], false, err) < 0)
             return -1;
     }
     snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : wallclock_ms());
     argc = 8 + 2 * n;
     if ((argv = calloc(argc, sizeof(*argv))) == NULL) {
-        redis_seterr(err, errlen, "notify: out of memory");
+        err_set(err, "notify: out of memory");
         return -1;
     }
     argv[0] = "EVAL";
@@ -170,7 +170,7 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
     }
     r = redisCommandArgv(c, (int)argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
-        redis_error(c, r, "EVAL enqueue", err, errlen);
+        redis_error(c, r, "EVAL enqueue", err);
     else
         rc = 0;
     if (r != NULL)
@@ -180,15 +180,15 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
 }
 
 int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,
-                   const char *target, char *err, size_t errlen)
+                   const char *target, struct err *err)
 {
     const char *m[1] = { mailbox }, *t[1] = { target };
 
-    return notify_enqueue_many(c, prefix, m, t, 1, 0, err, errlen);
+    return notify_enqueue_many(c, prefix, m, t, 1, 0, err);
 }
 
 int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *out,
-                     char *err, size_t errlen)
+                     struct err *err)
 {
     const char *hgetall[2], *zcard[2];
     redisReply *rs = NULL, *rz = NULL;
@@ -198,10 +198,10 @@ int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *o
 
     memset(out, 0, sizeof(*out));
     if (c == NULL) {
-        redis_seterr(err, errlen, "notify: no Redis connection");
+        err_set(err, "notify: no Redis connection");
         return -1;
     }
-    if (nq_make_keys(&k, prefix, err, errlen) < 0)
+    if (nq_make_keys(&k, prefix, err) < 0)
         return -1;
     hgetall[0] = "HGETALL";
     hgetall[1] = k.stats;
@@ -209,7 +209,7 @@ int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *o
     zcard[1] = k.queue;
     if (redisAppendCommandArgv(c, 2, hgetall, NULL) != REDIS_OK
         || redisAppendCommandArgv(c, 2, zcard, NULL) != REDIS_OK) {
-        redis_error(c, NULL, "HGETALL", err, errlen);
+        redis_error(c, NULL, "HGETALL", err);
         return -1;
     }
     /* Read both replies before looking at either, so that the connection
@@ -219,11 +219,11 @@ int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *o
     if (rs != NULL && redisGetReply(c, (void **)&rz) != REDIS_OK)
         rz = NULL;
     if (rs == NULL || rs->type != REDIS_REPLY_ARRAY) {
-        redis_error(c, rs, "HGETALL", err, errlen);
+        redis_error(c, rs, "HGETALL", err);
         goto out;
     }
     if (rz == NULL || rz->type != REDIS_REPLY_INTEGER) {
-        redis_error(c, rz, "ZCARD", err, errlen);
+        redis_error(c, rz, "ZCARD", err);
         goto out;
     }
     for (i = 0; i + 1 < rs->elements; i += 2) {
@@ -262,7 +262,7 @@ static void copy_field(char *dst, size_t size, const redisReply *e)
 
 /* Claim the first due item: 1 claimed, 0 none due, -1 Redis error. */
 int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
-             char *err, size_t errlen)
+             struct err *err)
 {
     char now[32], until[32];
     const char *argv[8];
@@ -285,7 +285,7 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
     argv[7] = it->token;
     r = redisCommandArgv(c, 8, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        redis_error(c, r, "EVAL claim", err, errlen);
+        redis_error(c, r, "EVAL claim", err);
     } else if (r->type == REDIS_REPLY_NIL) {
         rc = 0;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
@@ -298,7 +298,7 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
         it->attempts = strtoll(buf, NULL, 10);
         rc = 1;
     } else {
-        redis_error(c, r, "EVAL claim", err, errlen);
+        redis_error(c, r, "EVAL claim", err);
     }
     if (r != NULL)
         freeReplyObject(r);
@@ -308,7 +308,7 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
 /* Run one of the item scripts.  1 done, 0 the item was not ours, -1 error. */
 int nq_item_script(struct notify_worker *w, redisContext *c, const struct item *it,
                    const char *script, const char *what, const char *a3,
-                   const char *a4, const char *a5, char *err, size_t errlen)
+                   const char *a4, const char *a5, struct err *err)
 {
     char key[KEY_MAX + 32];
     const char *argv[11];
@@ -331,7 +331,7 @@ int nq_item_script(struct notify_worker *w, redisContext *c, const struct item *
     }
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
-        redis_error(c, r, what, err, errlen);
+        redis_error(c, r, what, err);
     else
         rc = r->integer == 1 ? 1 : 0;
     if (r != NULL)

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "notify/message.h"
 
 struct notify_stats {
@@ -51,18 +52,18 @@ struct notify_stats {
  */
 int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *mailboxes,
                         const char *const *targets, size_t n, long long now_ms,
-                        char *err, size_t errlen);
+                        struct err *err);
 
 /* One notice. */
 int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,
-                   const char *target, char *err, size_t errlen);
+                   const char *target, struct err *err);
 
 /* The counters and the queue length. */
 int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *out,
-                     char *err, size_t errlen);
+                     struct err *err);
 
 /* How the worker gets a Redis connection (and a new one after an error). */
-typedef redisContext *(*notify_connect_fn)(void *arg, char *err, size_t errlen);
+typedef redisContext *(*notify_connect_fn)(void *arg, struct err *err);
 
 /* What became of one attempt, for the caller's own counters. */
 enum notify_event { NOTIFY_EVENT_SENT = 0, NOTIFY_EVENT_RETRIED, NOTIFY_EVENT_FAILED };
@@ -91,13 +92,13 @@ struct notify_worker_params {
 void notify_worker_params_init(struct notify_worker_params *p);
 
 /* Check the URL of NotifySMTP: 0, or -1 + err (for the config parser). */
-int notify_check_smtp_url(const char *url, char *err, size_t errlen);
+int notify_check_smtp_url(const char *url, struct err *err);
 
 struct notify_worker;
 
 /* Start the worker thread.  NULL + err when a parameter is wrong. */
 struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
-                                          char *err, size_t errlen);
+                                          struct err *err);
 
 /* Something was queued: look now rather than at the next poll. */
 void notify_worker_kick(struct notify_worker *w);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "notify/queue.h"
 #include "policy/address.h"
 
@@ -56,19 +57,18 @@ extern const char nq_finish_lua[];
 extern const char nq_retry_lua[];
 
 /* Fill K for PREFIX (NULL: the default).  0, or -1 + err. */
-int nq_make_keys(struct qkeys *k, const char *prefix, char *err, size_t errlen);
+int nq_make_keys(struct qkeys *k, const char *prefix, struct err *err);
 
 /* A plain address (empty allowed when MAY_BE_EMPTY).  0, or -1 + err. */
-int nq_check_addr(const char *what, const char *a, bool may_be_empty, char *err,
-                  size_t errlen);
+int nq_check_addr(const char *what, const char *a, bool may_be_empty, struct err *err);
 
 /* Claim the first due item: 1 claimed, 0 none due, -1 Redis error. */
 int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
-             char *err, size_t errlen);
+             struct err *err);
 
 /* Run one of the item scripts.  1 done, 0 the item was not ours, -1 error. */
 int nq_item_script(struct notify_worker *w, redisContext *c, const struct item *it,
                    const char *script, const char *what, const char *a3,
-                   const char *a4, const char *a5, char *err, size_t errlen);
+                   const char *a4, const char *a5, struct err *err);
 
 #endif

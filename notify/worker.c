@@ -19,11 +19,12 @@
 
 #include <curl/curl.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
-#include "whitelist/fetch.h"
+#include "common/curlinit.h"
 
 #define RECONNECT_MS    5000          /* between attempts while Redis is away */
 #define ERRTEXT_MAX     300
@@ -44,12 +45,12 @@ void notify_worker_params_init(struct notify_worker_params *p)
     p->lease_ms = 5 * 60 * 1000LL;
 }
 
-int notify_check_smtp_url(const char *url, char *err, size_t errlen)
+int notify_check_smtp_url(const char *url, struct err *err)
 {
     const char *host;
 
     if (url == NULL || url[0] == '\0') {
-        redis_seterr(err, errlen, "no NotifySMTP URL");
+        err_set(err, "no NotifySMTP URL");
         return -1;
     }
     if (strncmp(url, "smtp://", 7) == 0)
@@ -57,15 +58,15 @@ int notify_check_smtp_url(const char *url, char *err, size_t errlen)
     else if (strncmp(url, "smtps://", 8) == 0)
         host = url + 8;
     else {
-        redis_seterr(err, errlen, "NotifySMTP \"%s\": must start with smtp:// or smtps://", url);
+        err_set(err, "NotifySMTP \"%s\": must start with smtp:// or smtps://", url);
         return -1;
     }
     if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
-        redis_seterr(err, errlen, "NotifySMTP \"%s\": no host", url);
+        err_set(err, "NotifySMTP \"%s\": no host", url);
         return -1;
     }
     if (strpbrk(url, " \t\r\n") != NULL) {
-        redis_seterr(err, errlen, "NotifySMTP \"%s\": white space in URL", url);
+        err_set(err, "NotifySMTP \"%s\": white space in URL", url);
         return -1;
     }
     return 0;
@@ -132,7 +133,7 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 static enum send_result smtp_send(struct notify_worker *w, const struct item *it,
-                                  const char *msg, size_t len, char *why, size_t whylen)
+                                  const char *msg, size_t len, struct err *why)
 {
     char from[ADDR_MAX + 2], to[ADDR_MAX + 2], url[1024], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *rcpt = NULL;
@@ -143,7 +144,7 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
     CURL *h;
 
     if ((h = curl_easy_init()) == NULL) {
-        redis_seterr(why, whylen, "cannot create a libcurl handle");
+        err_set(why, "cannot create a libcurl handle");
         return SEND_TEMPORARY;
     }
     snprintf(from, sizeof(from), "<%s>", w->sender);
@@ -155,7 +156,7 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
         snprintf(url, sizeof(url), "%s", w->url);
     if ((rcpt = curl_slist_append(NULL, to)) == NULL) {
         curl_easy_cleanup(h);
-        redis_seterr(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return SEND_TEMPORARY;
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -180,15 +181,15 @@ static enum send_result smtp_send(struct notify_worker *w, const struct item *it
         res = SEND_OK;
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         res = SEND_ABORTED;
-        redis_seterr(why, whylen, "stopped");
+        err_set(why, "stopped");
     } else {
         res = code >= 500 && code < 600 ? SEND_PERMANENT : SEND_TEMPORARY;
         if (code > 0)
-            redis_seterr(why, whylen, "%s: SMTP %ld%s%s", curl_easy_strerror(rc), code,
-                         errbuf[0] ? ": " : "", errbuf);
+            err_set(why, "%s: SMTP %ld%s%s", curl_easy_strerror(rc), code,
+                    errbuf[0] ? ": " : "", errbuf);
         else
-            redis_seterr(why, whylen, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-                         errbuf);
+            err_set(why, "%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
+                    errbuf);
     }
     curl_slist_free_all(rcpt);
     curl_easy_cleanup(h);
@@ -222,7 +223,8 @@ static const char *show_mailbox(const struct item *it)
  */
 static int process(struct notify_worker *w, redisContext *c, struct item *it)
 {
-    char unique[160], why[ERRTEXT_MAX] = "", err[ERRTEXT_MAX + 64], next[32];
+    struct err err, failure = { "" };
+    char unique[160], why[ERRTEXT_MAX], next[32];
     struct notify_params np;
     enum send_result res;
     const char *counter;
@@ -239,18 +241,20 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     np.date = wallclock_ms() / 1000;
     np.unique = unique;
     np.tmpl = w->p.tmpl;
-    if ((msg = notify_message_build(&np, &len, why, sizeof(why))) == NULL) {
+    if ((msg = notify_message_build(&np, &len, &failure)) == NULL) {
         res = SEND_PERMANENT;          /* a stored address we cannot use */
     } else {
-        res = smtp_send(w, it, msg, len, why, sizeof(why));
+        res = smtp_send(w, it, msg, len, &failure);
         free(msg);
     }
+    /* What the queue keeps of the failure: one short line. */
+    snprintf(why, sizeof(why), "%s", failure.msg);
 
     t = wallclock_ms();
     switch (res) {
     case SEND_OK:
         rc = nq_item_script(w, c, it, nq_finish_lua, "EVAL finish", "sent", NULL, NULL,
-                            err, sizeof(err));
+                            &err);
         if (rc > 0)
             report_event(w, NOTIFY_EVENT_SENT);
         if (rc >= 0)
@@ -260,7 +264,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     case SEND_ABORTED:
         snprintf(next, sizeof(next), "%lld", t);
         rc = nq_item_script(w, c, it, nq_retry_lua, "EVAL release", next, "", "0",
-                            err, sizeof(err));
+                            &err);
         if (rc >= 0)
             log_info("notify: id=%s to=<%s> handed back to the queue: stopping", it->id,
                      it->target);
@@ -272,7 +276,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
             || t - it->created >= w->p.max_age_ms) {
             counter = "failed";
             rc = nq_item_script(w, c, it, nq_finish_lua, "EVAL finish", counter, NULL,
-                                NULL, err, sizeof(err));
+                                NULL, &err);
             if (rc > 0)
                 report_event(w, NOTIFY_EVENT_FAILED);
             if (rc >= 0)
@@ -283,7 +287,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
 
             snprintf(next, sizeof(next), "%lld", t + delay);
             rc = nq_item_script(w, c, it, nq_retry_lua, "EVAL retry", next, why, "1",
-                                err, sizeof(err));
+                                &err);
             if (rc > 0)
                 report_event(w, NOTIFY_EVENT_RETRIED);
             if (rc >= 0)
@@ -294,7 +298,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     }
     if (rc < 0) {
         log_warning("notify: id=%s: %s (the notice comes back when its lease ends)", it->id,
-                    err);
+                    err.msg);
         return -1;
     }
     if (rc == 0)
@@ -308,7 +312,7 @@ static void *worker_main(void *arg)
     struct notify_worker *w = arg;
     redisContext *c = NULL;
     bool down = false;
-    char err[512];
+    struct err err;
 
     log_info("notify: worker started, sending to %s", w->url);
     while (!is_stopping(w)) {
@@ -316,10 +320,10 @@ static void *worker_main(void *arg)
         int got;
 
         if (c == NULL) {
-            err[0] = '\0';
-            if ((c = w->p.connect(w->p.connect_arg, err, sizeof(err))) == NULL) {
+            err_clear(&err);
+            if ((c = w->p.connect(w->p.connect_arg, &err)) == NULL) {
                 if (!down)
-                    log_warning("notify: %s; notices wait in Redis until it is back", err);
+                    log_warning("notify: %s; notices wait in Redis until it is back", err.msg);
                 down = true;
                 nap(w, RECONNECT_MS < w->p.poll_ms ? w->p.poll_ms : RECONNECT_MS);
                 continue;
@@ -328,9 +332,9 @@ static void *worker_main(void *arg)
                 log_notice("notify: Redis reachable again");
             down = false;
         }
-        got = nq_claim(w, c, &it, err, sizeof(err));
+        got = nq_claim(w, c, &it, &err);
         if (got < 0) {
-            log_warning("notify: %s", err);
+            log_warning("notify: %s", err.msg);
             redisFree(c);
             c = NULL;
             continue;
@@ -398,29 +402,29 @@ static void make_token_base(char *buf, size_t size)
 }
 
 struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
-                                          char *err, size_t errlen)
+                                          struct err *err)
 {
     struct notify_worker *w;
     pthread_condattr_t ca;
     bool failed = false;
 
     if (p == NULL || p->connect == NULL) {
-        redis_seterr(err, errlen, "notify: no Redis connection function");
+        err_set(err, "notify: no Redis connection function");
         return NULL;
     }
-    if (notify_check_smtp_url(p->smtp_url, err, errlen) < 0
-        || nq_check_addr("NotifySender", p->sender, false, err, errlen) < 0)
+    if (notify_check_smtp_url(p->smtp_url, err) < 0
+        || nq_check_addr("NotifySender", p->sender, false, err) < 0)
         return NULL;
     if (p->poll_ms <= 0 || p->retry_min_ms <= 0 || p->retry_max_ms < p->retry_min_ms
         || p->max_age_ms <= 0 || p->smtp_timeout_ms <= 0 || p->lease_ms <= p->smtp_timeout_ms) {
-        redis_seterr(err, errlen, "notify: bad worker timing (the lease must exceed the SMTP "
-                     "timeout, the retry cap the first delay)");
+        err_set(err, "notify: bad worker timing (the lease must exceed the SMTP "
+                "timeout, the retry cap the first delay)");
         return NULL;
     }
-    if (fetch_global_init(err, errlen) < 0)
+    if (curl_init_once(err) < 0)
         return NULL;
     if ((w = calloc(1, sizeof(*w))) == NULL) {
-        redis_seterr(err, errlen, "notify: out of memory");
+        err_set(err, "notify: out of memory");
         return NULL;
     }
     w->p = *p;
@@ -428,9 +432,9 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     w->url = dup_or_null(p->smtp_url, &failed);
     w->sender = dup_or_null(p->sender, &failed);
     w->helo = dup_or_null(p->helo, &failed);
-    if (failed || nq_make_keys(&w->k, w->prefix, err, errlen) < 0) {
+    if (failed || nq_make_keys(&w->k, w->prefix, err) < 0) {
         if (failed)
-            redis_seterr(err, errlen, "notify: out of memory");
+            err_set(err, "notify: out of memory");
         worker_free(w);
         return NULL;
     }
@@ -446,7 +450,7 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-        redis_seterr(err, errlen, "notify: cannot start the worker thread");
+        err_set(err, "notify: cannot start the worker thread");
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         worker_free(w);

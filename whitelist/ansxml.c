@@ -28,6 +28,7 @@
 #include <expat.h>
 #include <openssl/evp.h>
 
+#include "common/err.h"
 #include "whitelist/ansxml.h"
 
 #define NS_SEP    ' '           /* cannot occur in a namespace URI */
@@ -43,8 +44,7 @@ struct parse {
     EVP_MD_CTX *md;
     struct ans_list *list;
     const char *source;
-    char *err;
-    size_t errlen;
+    struct err *err;            /* the caller's */
     bool failed;                /* err is written; ignore further events */
 
     int depth;                  /* current element depth, root = 1 */
@@ -76,18 +76,16 @@ static void fail(struct parse *p, const char *fmt, ...) __attribute__((format(pr
 /* Record the first error only (later ones are consequences) and stop expat. */
 static void fail(struct parse *p, const char *fmt, ...)
 {
+    char text[ERR_MSG_MAX];
     va_list ap;
-    size_t n;
 
     if (p->failed)
         return;
     p->failed = true;
-    n = (size_t)snprintf(p->err, p->errlen, "%s: ", p->source);
-    if (n < p->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(p->err + n, p->errlen - n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    err_set(p->err, "%s: %s", p->source, text);
     if (p->xp != NULL)
         XML_StopParser(p->xp, XML_FALSE);
 }
@@ -461,14 +459,12 @@ static int feed(struct parse *p, const char *buf, size_t len, bool final)
 }
 
 static int parse_begin(struct parse *p, const char *source, size_t size_hint,
-                       char *err, size_t errlen)
+                       struct err *err)
 {
     memset(p, 0, sizeof(*p));
     p->source = source ? source : "(buffer)";
     p->err = err;
-    p->errlen = errlen;
-    if (errlen > 0)
-        err[0] = '\0';
+    err_clear(err);
     p->list = calloc(1, sizeof(*p->list));
     p->xp = XML_ParserCreateNS(NULL, NS_SEP);
     p->md = EVP_MD_CTX_new();
@@ -535,17 +531,17 @@ struct ans_stream {
 };
 
 struct ans_stream *ans_stream_begin(const char *source, size_t size_hint,
-                                    char *err, size_t errlen)
+                                    struct err *err)
 {
     /* On the heap: three TEXT_MAX buffers, and this may run in a thread
      * with a small stack. */
     struct ans_stream *s = malloc(sizeof(*s));
 
     if (s == NULL) {
-        snprintf(err, errlen, "%s: out of memory", source ? source : "(buffer)");
+        err_set(err, "%s: out of memory", source ? source : "(buffer)");
         return NULL;
     }
-    if (parse_begin(&s->p, source, size_hint, err, errlen) < 0) {
+    if (parse_begin(&s->p, source, size_hint, err) < 0) {
         parse_end(&s->p);
         free(s);
         return NULL;
@@ -586,9 +582,9 @@ struct ans_list *ans_stream_end(struct ans_stream *s)
 }
 
 struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
-                                  char *err, size_t errlen)
+                                  struct err *err)
 {
-    struct ans_stream *s = ans_stream_begin(source, len, err, errlen);
+    struct ans_stream *s = ans_stream_begin(source, len, err);
 
     if (s == NULL)
         return NULL;
@@ -596,7 +592,7 @@ struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *sourc
     return ans_stream_end(s);
 }
 
-struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
+struct ans_list *ans_parse_file(const char *path, struct err *err)
 {
     struct ans_stream *s;
     struct stat st;
@@ -605,18 +601,18 @@ struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen)
     size_t hint = 0, n;
 
     if (fp == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        err_set(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     chunk = malloc(CHUNK);
     if (chunk == NULL) {
         fclose(fp);
-        snprintf(err, errlen, "%s: out of memory", path);
+        err_set(err, "%s: out of memory", path);
         return NULL;
     }
     if (fstat(fileno(fp), &st) == 0 && st.st_size > 0)
         hint = (size_t)st.st_size;
-    if ((s = ans_stream_begin(path, hint, err, errlen)) != NULL) {
+    if ((s = ans_stream_begin(path, hint, err)) != NULL) {
         while ((n = fread(chunk, 1, CHUNK, fp)) > 0 && ans_stream_feed(s, chunk, n) == 0)
             ;
         if (ferror(fp)) {

@@ -15,6 +15,7 @@
 #define MSSANTE_ANSXML_H
 
 #include <stddef.h>
+#include "common/err.h"
 #include "whitelist/whitelist.h"
 
 #define ANS_NAMESPACE "https://listeblanche.mssante.fr/schema"
@@ -30,9 +31,9 @@ struct ans_list {
 /* Parse a whole file / buffer.  On success returns a new ans_list (caller
  * frees with ans_list_free) and fills wl->sha256, wl->source.  On failure
  * returns NULL and writes a one-line reason into err. */
-struct ans_list *ans_parse_file(const char *path, char *err, size_t errlen);
+struct ans_list *ans_parse_file(const char *path, struct err *err);
 struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *source,
-                                  char *err, size_t errlen);
+                                  struct err *err);
 
 /*
  * The same, fed as the bytes arrive: begin, feed any number of chunks of
@@ -47,7 +48,7 @@ struct ans_list *ans_parse_buffer(const char *buf, size_t len, const char *sourc
  */
 struct ans_stream;
 struct ans_stream *ans_stream_begin(const char *source, size_t size_hint,
-                                    char *err, size_t errlen);
+                                    struct err *err);
 int ans_stream_feed(struct ans_stream *s, const char *buf, size_t len);
 void ans_stream_fail(struct ans_stream *s, const char *why);
 struct ans_list *ans_stream_end(struct ans_stream *s);

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +24,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "common/curlinit.h"
+#include "common/err.h"
 #include "whitelist/fetch.h"
 
 #ifndef MSSANTE_VERSION
@@ -36,25 +37,6 @@
 
 /* ------------------------------------------------------------------ */
 /* libcurl initialisation                                              */
-
-static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static CURLcode fetch_init_rc = CURLE_FAILED_INIT;
-
-static void fetch_do_init(void)
-{
-    fetch_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-int fetch_global_init(char *err, size_t errlen)
-{
-    pthread_once(&fetch_once, fetch_do_init);
-    if (fetch_init_rc != CURLE_OK) {
-        snprintf(err, errlen, "cannot initialise libcurl: %s",
-                 curl_easy_strerror(fetch_init_rc));
-        return -1;
-    }
-    return 0;
-}
 
 void fetch_options_init(struct fetch_options *opt)
 {
@@ -629,7 +611,8 @@ static int setup(CURL *curl, const struct fetch_options *opt, struct sink *s,
 
 enum fetch_status fetch_list(const struct fetch_options *opt, struct fetch_result *res)
 {
-    char host[256], errbuf[CURL_ERROR_SIZE], why[256];
+    char host[256], errbuf[CURL_ERROR_SIZE];
+    struct err why;
     struct sink s;
     struct tls_watch w = { false, -1 };
     struct curl_slist *headers = NULL;
@@ -638,8 +621,8 @@ enum fetch_status fetch_list(const struct fetch_options *opt, struct fetch_resul
     enum fetch_status st;
 
     memset(res, 0, sizeof(*res));
-    if (fetch_global_init(why, sizeof(why)) < 0)
-        return fail(res, FETCH_ERR_OTHER, "%s", why);
+    if (curl_init_once(&why) < 0)
+        return fail(res, FETCH_ERR_OTHER, "%s", why.msg);
     if (check_options(opt, host, sizeof(host), res) < 0)
         return FETCH_ERROR;
 

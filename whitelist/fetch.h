@@ -12,18 +12,15 @@
  * What is fetched is only bytes: the caller parses them (whitelist/ansxml.h)
  * and decides whether they may replace the current list (whitelist/guard.h).
  *
- * Threads: fetch_global_init() wraps curl_global_init() in pthread_once, so
- * it is safe to call from any thread, any number of times; fetch_list()
- * calls it itself.  The daemon should still call it from main() before it
- * starts threads, because curl_global_init() is only thread-safe when
- * libcurl says so (CURL_VERSION_THREADSAFE, true for Debian 12's 7.88) and
- * because an init failure is better reported at start.  Each fetch_list()
- * call uses its own easy handle: concurrent calls are fine.
+ * Threads: fetch_list() initialises libcurl itself (common/curlinit.h,
+ * which the daemon also calls from main() before it starts threads).
+ * Each call uses its own easy handle: concurrent calls are fine.
  */
 #ifndef MSSANTE_FETCH_H
 #define MSSANTE_FETCH_H
 
 #include <stddef.h>
+
 
 #define FETCH_DEFAULT_URL             "https://espacedeconfiance.mssante.fr/listeblanchemssante.xml"
 #define FETCH_DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -90,9 +87,6 @@ struct fetch_result {
 /* Fill OPT with the defaults above (url = FETCH_DEFAULT_URL, no CA file,
  * no client certificate, no validators). */
 void fetch_options_init(struct fetch_options *opt);
-
-/* Initialise libcurl once per process.  0, or -1 with a reason in err. */
-int fetch_global_init(char *err, size_t errlen);
 
 /* Download OPT->url.  Always fills RES (free it with fetch_result_free)
  * and returns RES->status. */

@@ -29,6 +29,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "common/stopsignal.h"
 #include "whitelist/ansxml.h"
@@ -37,7 +38,6 @@
 #include "whitelist/store.h"
 #include "whitelist/tlspolicy.h"
 
-#define ERR_MAX 512
 
 static pthread_rwlock_t live_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static struct whitelist *live_list;           /* guarded by live_lock */
@@ -52,7 +52,7 @@ static bool recheck_pending;  /* compare content even if the version id matches 
 /* TLSPolicyFile: not yet written for the list in force, and the last
  * failure (logged once).  Installer threads only. */
 static bool policy_pending;
-static char policy_error[ERR_MAX];
+static struct err policy_error;
 
 static pthread_t poll_thread;
 static bool poll_running;
@@ -93,25 +93,25 @@ static void write_tls_policy(const struct whitelist *wl)
     enum tls_policy_level level = live_cfg->tls_policy_encrypt ? TLS_POLICY_ENCRYPT
                                                                : TLS_POLICY_SECURE;
     struct tls_policy_stats st;
-    char err[ERR_MAX];
+    struct err err;
     size_t warned = 0;
 
     if (path == NULL || wl == NULL)
         return;
-    if (tls_policy_write(path, wl, level, &st, policy_warn, &warned, err, sizeof(err)) < 0) {
+    if (tls_policy_write(path, wl, level, &st, policy_warn, &warned, &err) < 0) {
         policy_pending = true;
-        if (strcmp(err, policy_error) != 0)
+        if (strcmp(err.msg, policy_error.msg) != 0)
             log_error("cannot write TLSPolicyFile %s; Postfix keeps the table it has"
-                      " (mail is not affected), retrying every WhitelistPoll", err);
-        snprintf(policy_error, sizeof(policy_error), "%s", err);
+                      " (mail is not affected), retrying every WhitelistPoll", err.msg);
+        policy_error = err;
         return;
     }
     if (warned > POLICY_WARN_MAX)
         log_warning("TLSPolicyFile: %zu CNs or domains left out in all", warned);
-    if (policy_error[0] != '\0')
+    if (policy_error.msg[0] != '\0')
         log_notice("TLSPolicyFile %s written again after an error", path);
     policy_pending = false;
-    policy_error[0] = '\0';
+    err_clear(&policy_error);
     log_info("TLSPolicyFile %s written: version=%s level=%s domains=%zu cns=%zu"
              " dropped_cns=%zu dropped_domains=%zu", path, wl->version,
              tls_policy_level_name(level), st.domains, st.cns, st.cns_dropped,
@@ -144,22 +144,22 @@ static void install(struct whitelist *wl, const char *how)
 
 static void save_snapshot(const struct whitelist *wl)
 {
-    char err[ERR_MAX];
+    struct err err;
 
     if (live_cfg->snapshot_file == NULL)
         return;
-    if (snapshot_write(live_cfg->snapshot_file, wl, err, sizeof(err)) < 0)
-        log_warning("cannot write snapshot %s: %s", live_cfg->snapshot_file, err);
+    if (snapshot_write(live_cfg->snapshot_file, wl, &err) < 0)
+        log_warning("cannot write snapshot %s: %s", live_cfg->snapshot_file, err.msg);
 }
 
 static struct whitelist *load_file(const char *path)
 {
-    char err[ERR_MAX];
-    struct ans_list *list = ans_parse_file(path, err, sizeof(err));
+    struct err err;
+    struct ans_list *list = ans_parse_file(path, &err);
     struct whitelist *wl;
 
     if (list == NULL) {
-        log_error("cannot load whitelist file %s: %s", path, err);
+        log_error("cannot load whitelist file %s: %s", path, err.msg);
         return NULL;
     }
     wl = ans_list_take_whitelist(list);
@@ -174,14 +174,14 @@ static struct whitelist *load_file(const char *path)
 static struct whitelist *load_snapshot(void)
 {
     const char *path = live_cfg->snapshot_file;
-    char err[ERR_MAX];
+    struct err err;
     struct whitelist *wl;
     struct stat st;
 
     if (path == NULL)
         return NULL;
-    if ((wl = snapshot_read(path, err, sizeof(err))) == NULL) {
-        log_error("cannot use snapshot %s: %s", path, err);
+    if ((wl = snapshot_read(path, &err)) == NULL) {
+        log_error("cannot use snapshot %s: %s", path, err.msg);
         return NULL;
     }
     if (stat(path, &st) == 0)
@@ -196,7 +196,7 @@ static struct whitelist *load_snapshot(void)
 }
 
 /* Publish WhitelistFile as the first version when Redis has none. */
-static int seed_redis(redisContext *c, char *err, size_t errlen)
+static int seed_redis(redisContext *c, struct err *err)
 {
     const char *file = live_cfg->whitelist_file;
     char version[64];
@@ -205,12 +205,12 @@ static int seed_redis(redisContext *c, char *err, size_t errlen)
     int rc;
 
     seed_pending = false;
-    if ((list = ans_parse_file(file, err, errlen)) == NULL) {
-        log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err);
+    if ((list = ans_parse_file(file, err)) == NULL) {
+        log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err->msg);
         return 0;
     }
     rc = store_publish(c, live_cfg->redis_prefix, list, true, &published, version,
-                       sizeof(version), err, errlen);
+                       sizeof(version), err);
     ans_list_free(list);
     if (rc < 0)
         return -1;
@@ -231,19 +231,19 @@ static int seed_redis(redisContext *c, char *err, size_t errlen)
  * Returns 1 when a new list was installed, 0 when there is nothing new (or
  * Redis holds no list), -1 on error with err filled in.
  */
-static int refresh_from_redis(redisContext *c, const char *how, char *err, size_t errlen)
+static int refresh_from_redis(redisContext *c, const char *how, struct err *err)
 {
     char version[64];
     struct whitelist *wl;
     int rc;
 
     rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
-                               err, errlen);
+                               err);
     if (rc == 0 && seed_pending && live_cfg->whitelist_file != NULL) {
-        if (seed_redis(c, err, errlen) < 0)
+        if (seed_redis(c, err) < 0)
             return -1;
         rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
-                                   err, errlen);
+                                   err);
     }
     if (rc < 0)
         return rc;
@@ -257,7 +257,7 @@ static int refresh_from_redis(redisContext *c, const char *how, char *err, size_
     if (!recheck_pending && strcmp(version, in_force) == 0)
         return 0;
 
-    wl = store_load_version(c, live_cfg->redis_prefix, version, err, errlen);
+    wl = store_load_version(c, live_cfg->redis_prefix, version, err);
     if (wl == NULL)
         return -1;
     if (wl->version[0] == '\0')
@@ -288,17 +288,17 @@ static void start_without_redis(void)
 
 static void start_with_redis(void)
 {
-    char err[ERR_MAX];
-    redisContext *c = store_connect(live_cfg, err, sizeof(err));
+    struct err err;
+    redisContext *c = store_connect(live_cfg, &err);
     struct whitelist *wl;
     int rc = -1;
 
     if (c == NULL) {
-        log_error("Redis unreachable at start: %s", err);
+        log_error("Redis unreachable at start: %s", err.msg);
     } else {
-        rc = refresh_from_redis(c, "loaded", err, sizeof(err));
+        rc = refresh_from_redis(c, "loaded", &err);
         if (rc < 0)
-            log_error("cannot load the whitelist from Redis: %s", err);
+            log_error("cannot load the whitelist from Redis: %s", err.msg);
         else if (rc == 0)
             log_warning("Redis holds no whitelist yet (mssantectl whitelist load FILE)");
         redisFree(c);
@@ -311,7 +311,8 @@ static void start_with_redis(void)
 
 static void *poll_main(void *arg)
 {
-    char err[ERR_MAX], failed[64] = "";
+    struct err err;
+    char failed[64] = "";
     redisContext *c = NULL;
     bool outage = false;
 
@@ -324,10 +325,10 @@ static void *poll_main(void *arg)
             write_tls_policy(live_list);
 
         if (c == NULL) {
-            if ((c = store_connect(live_cfg, err, sizeof(err))) == NULL) {
+            if ((c = store_connect(live_cfg, &err)) == NULL) {
                 if (!outage)
                     log_warning("Redis unreachable: %s; keeping whitelist version %s",
-                                err, in_force[0] ? in_force : "none");
+                                err.msg, in_force[0] ? in_force : "none");
                 outage = true;
                 continue;
             }
@@ -335,7 +336,7 @@ static void *poll_main(void *arg)
              * content of the next version once. */
             recheck_pending = true;
         }
-        rc = refresh_from_redis(c, "swapped", err, sizeof(err));
+        rc = refresh_from_redis(c, "swapped", &err);
         if (rc >= 0 || c->err == 0) {
             if (outage)
                 log_notice("Redis reachable again");
@@ -349,15 +350,15 @@ static void *poll_main(void *arg)
             /* Connection-level failure: reconnect on the next poll. */
             if (!outage)
                 log_warning("Redis error: %s; keeping whitelist version %s",
-                            err, in_force[0] ? in_force : "none");
+                            err.msg, in_force[0] ? in_force : "none");
             outage = true;
             redisFree(c);
             c = NULL;
-        } else if (strcmp(failed, err) != 0) {
+        } else if (strcmp(failed, err.msg) != 0) {
             /* Bad data: say it once, keep the list in force. */
             log_error("cannot load the current whitelist from Redis: %s; keeping version %s",
-                      err, in_force[0] ? in_force : "none");
-            snprintf(failed, sizeof(failed), "%.63s", err);
+                      err.msg, in_force[0] ? in_force : "none");
+            snprintf(failed, sizeof(failed), "%.63s", err.msg);
         }
     }
     if (c != NULL)
@@ -390,7 +391,7 @@ int live_start(const struct config *cfg)
     seed_pending = true;
     recheck_pending = false;
     policy_pending = false;
-    policy_error[0] = '\0';
+    err_clear(&policy_error);
 
     if (!cfg->redis_enabled)
         start_without_redis();

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/redis.h"
 #include "whitelist/ansxml.h"
@@ -75,12 +76,12 @@ long long refresh_lock_ttl_ms(const struct config *cfg)
 /* Redis plumbing                                                       */
 /* ------------------------------------------------------------------ */
 
-static int make_key(char *buf, const char *prefix, const char *name, char *err, size_t errlen)
+static int make_key(char *buf, const char *prefix, const char *name, struct err *err)
 {
     int n = snprintf(buf, KEY_MAX, "%s%s", prefix ? prefix : DEFAULT_PREFIX, name);
 
     if (n < 0 || n >= KEY_MAX) {
-        redis_seterr(err, errlen, "redis key prefix too long");
+        err_set(err, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -88,25 +89,25 @@ static int make_key(char *buf, const char *prefix, const char *name, char *err, 
 
 /* Run a command given as argv; NULL + err on a connection error or an
  * error reply.  The error names the verb and the key, never a value. */
-static redisReply *run(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
+static redisReply *run(redisContext *c, struct err *err, int argc, const char **argv)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
         return r;
     if (r == NULL)
-        redis_seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "",
-                     c->errstr[0] ? c->errstr : "no reply");
+        err_set(err, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "",
+                c->errstr[0] ? c->errstr : "no reply");
     else
-        redis_seterr(err, errlen, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "", r->str);
+        err_set(err, "redis: %s %s: %s", argv[0], argc > 1 ? argv[1] : "", r->str);
     if (r != NULL)
         freeReplyObject(r);
     return NULL;
 }
 
-static int run_ok(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
+static int run_ok(redisContext *c, struct err *err, int argc, const char **argv)
 {
-    redisReply *r = run(c, err, errlen, argc, argv);
+    redisReply *r = run(c, err, argc, argv);
 
     if (r == NULL)
         return -1;
@@ -130,7 +131,7 @@ static void make_token(char *buf, size_t size, char *host, size_t hostlen)
 
 /* 1 taken, 0 held by someone else (their token in holder), -1 error. */
 static int lock_take(redisContext *c, const char *key, const char *token, long long ttl_ms,
-                     char *holder, size_t holderlen, char *err, size_t errlen)
+                     char *holder, size_t holderlen, struct err *err)
 {
     char ttl[32];
     const char *set_argv[] = { "SET", key, token, "NX", "PX", ttl };
@@ -138,7 +139,7 @@ static int lock_take(redisContext *c, const char *key, const char *token, long l
     redisReply *r;
 
     snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
-    if ((r = run(c, err, errlen, 6, set_argv)) == NULL)
+    if ((r = run(c, err, 6, set_argv)) == NULL)
         return -1;
     if (r->type == REDIS_REPLY_STATUS) {
         freeReplyObject(r);
@@ -146,7 +147,7 @@ static int lock_take(redisContext *c, const char *key, const char *token, long l
     }
     freeReplyObject(r);
     holder[0] = '\0';
-    if ((r = run(c, err, errlen, 2, get_argv)) == NULL)
+    if ((r = run(c, err, 2, get_argv)) == NULL)
         return -1;
     if (r->type == REDIS_REPLY_STRING)
         snprintf(holder, holderlen, "%.*s", (int)r->len, r->str);
@@ -157,10 +158,9 @@ static int lock_take(redisContext *c, const char *key, const char *token, long l
 static void lock_release(redisContext *c, const char *key, const char *token)
 {
     const char *argv[] = { "EVAL", release_script, "1", key, token };
-    char ignore[256];
 
     if (!c->err)
-        run_ok(c, ignore, sizeof(ignore), 5, argv);
+        run_ok(c, NULL, 5, argv);
 }
 
 /* ------------------------------------------------------------------ */
@@ -205,7 +205,7 @@ static void state_field(struct refresh_state *st, const char *name, const char *
 }
 
 int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state *st,
-                       char *err, size_t errlen)
+                       struct err *err)
 {
     char key[KEY_MAX];
     const char *argv[] = { "HGETALL", key };
@@ -213,12 +213,12 @@ int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state
     size_t i;
 
     memset(st, 0, sizeof(*st));
-    if (make_key(key, prefix, "wl:fetch", err, errlen) < 0)
+    if (make_key(key, prefix, "wl:fetch", err) < 0)
         return -1;
-    if ((r = run(c, err, errlen, 2, argv)) == NULL)
+    if ((r = run(c, err, 2, argv)) == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        redis_seterr(err, errlen, "redis: HGETALL %s: unexpected reply type %d", key, r->type);
+        err_set(err, "redis: HGETALL %s: unexpected reply type %d", key, r->type);
         freeReplyObject(r);
         return -1;
     }
@@ -277,37 +277,37 @@ static void record_del(struct record *rec, const char *field)
         rec->del[rec->ndel++] = field;
 }
 
-static int record_write(redisContext *c, struct record *rec, char *err, size_t errlen)
+static int record_write(redisContext *c, struct record *rec, struct err *err)
 {
-    if (rec->argc > 2 && run_ok(c, err, errlen, rec->argc, rec->argv) < 0)
+    if (rec->argc > 2 && run_ok(c, err, rec->argc, rec->argv) < 0)
         return -1;
-    if (rec->ndel > 2 && run_ok(c, err, errlen, rec->ndel, rec->del) < 0)
+    if (rec->ndel > 2 && run_ok(c, err, rec->ndel, rec->del) < 0)
         return -1;
     return 0;
 }
 
 int refresh_note_rollback(redisContext *c, const char *prefix, const char *sha256,
-                          char *err, size_t errlen)
+                          struct err *err)
 {
     char key[KEY_MAX];
     const char *argv[] = { "HSET", key, "rolled_back_sha256", sha256 };
 
-    if (make_key(key, prefix, "wl:fetch", err, errlen) < 0)
+    if (make_key(key, prefix, "wl:fetch", err) < 0)
         return -1;
-    return run_ok(c, err, errlen, 4, argv);
+    return run_ok(c, err, 4, argv);
 }
 
 int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout_ms,
-                          char *holder, size_t holderlen, char *err, size_t errlen)
+                          char *holder, size_t holderlen, struct err *err)
 {
     char key[KEY_MAX];
     const char *argv[] = { "GET", key };
     long long waited = 0;
 
-    if (make_key(key, prefix, "wl:fetch:lock", err, errlen) < 0)
+    if (make_key(key, prefix, "wl:fetch:lock", err) < 0)
         return -1;
     for (;;) {
-        redisReply *r = run(c, err, errlen, 2, argv);
+        redisReply *r = run(c, err, 2, argv);
         bool held;
 
         if (r == NULL)
@@ -368,18 +368,18 @@ static enum refresh_status redis_failed(struct attempt *a, const char *err)
 }
 
 /* The version in force and its metadata: the guard's reference. */
-static int read_current(struct attempt *a, char *err, size_t errlen)
+static int read_current(struct attempt *a, struct err *err)
 {
     char id[64];
     int rc;
 
-    rc = store_current_version(a->c, a->cfg->redis_prefix, id, sizeof(id), err, errlen);
+    rc = store_current_version(a->c, a->cfg->redis_prefix, id, sizeof(id), err);
     if (rc < 0)
         return -1;
     if (rc == 0)
         return 0;
     snprintf(a->out->version, sizeof(a->out->version), "%s", id);
-    rc = store_read_meta(a->c, a->cfg->redis_prefix, id, &a->cur, err, errlen);
+    rc = store_read_meta(a->c, a->cfg->redis_prefix, id, &a->cur, err);
     if (rc < 0)
         return -1;
     /* A current id without metadata is not a list the guard can compare
@@ -421,15 +421,15 @@ static void fill_fetch_options(const struct attempt *a, struct fetch_options *fo
 
 static void write_snapshot(struct attempt *a, struct whitelist *wl)
 {
-    char err[512];
+    struct err err;
 
     if (!a->opt->write_snapshot || a->cfg->snapshot_file == NULL)
         return;
     snprintf(wl->version, sizeof(wl->version), "%s", a->out->version);
     wl->loaded_at = time(NULL);
-    if (snapshot_write(a->cfg->snapshot_file, wl, err, sizeof(err)) < 0)
+    if (snapshot_write(a->cfg->snapshot_file, wl, &err) < 0)
         snprintf(a->out->warning, sizeof(a->out->warning),
-                 "published, but SnapshotFile not written: %.400s", err);
+                 "published, but SnapshotFile not written: %.400s", err.msg);
     else
         a->out->snapshot_written = true;
 }
@@ -441,15 +441,16 @@ static enum refresh_status consider(struct attempt *a)
     struct guard_facts cand, cur;
     struct guard_limits lim;
     struct ans_list *list;
-    char err[1024] = "", why[512];
+    struct err err = { "" };
+    char why[512];
     enum guard_verdict v;
     bool published = false;
     const char *url = a->cfg->whitelist_url ? a->cfg->whitelist_url : FETCH_DEFAULT_URL;
 
-    list = ans_parse_buffer(a->fr.body, a->fr.len, url, err, sizeof(err));
+    list = ans_parse_buffer(a->fr.body, a->fr.len, url, &err);
     if (list == NULL)
         return finish(a, REFRESH_REFUSED, "not a valid ANS list (%zu bytes): %s",
-                      a->fr.len, err);
+                      a->fr.len, err.msg);
 
     guard_facts_from_whitelist(list->wl, &cand);
     cur.domains = a->cur.count;
@@ -479,9 +480,9 @@ static enum refresh_status consider(struct attempt *a)
     }
 
     if (store_publish(a->c, a->cfg->redis_prefix, list, false, &published, out->version,
-                      sizeof(out->version), err, sizeof(err)) < 0 || !published) {
+                      sizeof(out->version), &err) < 0 || !published) {
         ans_list_free(list);
-        return redis_failed(a, err[0] ? err : "publish declined");
+        return redis_failed(a, err.msg[0] ? err.msg : "publish declined");
     }
     snprintf(out->previous, sizeof(out->previous), "%s", a->cur.version);
     out->count = domainset_count(list->wl->domains);
@@ -504,7 +505,8 @@ static void record_outcome(struct attempt *a, long long duration_ms)
 {
     struct refresh_result *out = a->out;
     struct record rec;
-    char err[512], errline[1024];
+    struct err err;
+    char errline[1024];
     long long now = (long long)time(NULL);
     const char *kind;
 
@@ -546,25 +548,26 @@ static void record_outcome(struct attempt *a, long long duration_ms)
         record_str(&rec, "last_error_kind", kind);
         record_num(&rec, "last_error_at", now);
     }
-    if (record_write(a->c, &rec, err, sizeof(err)) < 0 && out->warning[0] == '\0')
-        snprintf(out->warning, sizeof(out->warning), "outcome not recorded in Redis: %.400s", err);
+    if (record_write(a->c, &rec, &err) < 0 && out->warning[0] == '\0')
+        snprintf(out->warning, sizeof(out->warning), "outcome not recorded in Redis: %.400s",
+                 err.msg);
 }
 
 /* The part under the lock. */
 static enum refresh_status locked(struct attempt *a)
 {
     struct fetch_options fo;
-    char err[1024];
+    struct err err;
     char now[32];
     const char *mark[] = { "HSET", a->key_state, "last_attempt", now, "node", a->host };
     enum fetch_status fs;
 
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    if (run_ok(a->c, err, sizeof(err), 6, mark) < 0)
-        return redis_failed(a, err);
-    if (refresh_read_state(a->c, a->cfg->redis_prefix, &a->st, err, sizeof(err)) < 0
-        || read_current(a, err, sizeof(err)) < 0)
-        return redis_failed(a, err);
+    if (run_ok(a->c, &err, 6, mark) < 0)
+        return redis_failed(a, err.msg);
+    if (refresh_read_state(a->c, a->cfg->redis_prefix, &a->st, &err) < 0
+        || read_current(a, &err) < 0)
+        return redis_failed(a, err.msg);
 
     fill_fetch_options(a, &fo);
     fs = fetch_list(&fo, &a->fr);
@@ -587,7 +590,7 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
                                       struct refresh_result *out)
 {
     struct attempt *a;
-    char err[1024];
+    struct err err;
     long long t0 = monotonic_ms();
     int rc;
     enum refresh_status s;
@@ -603,18 +606,18 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
     a->opt = opt;
     a->c = c;
     a->out = out;
-    if (make_key(a->key_state, cfg->redis_prefix, "wl:fetch", err, sizeof(err)) < 0
-        || make_key(a->key_lock, cfg->redis_prefix, "wl:fetch:lock", err, sizeof(err)) < 0) {
-        s = finish(a, REFRESH_FAILED, "%s", err);
+    if (make_key(a->key_state, cfg->redis_prefix, "wl:fetch", &err) < 0
+        || make_key(a->key_lock, cfg->redis_prefix, "wl:fetch:lock", &err) < 0) {
+        s = finish(a, REFRESH_FAILED, "%s", err.msg);
         free(a);
         return s;
     }
     make_token(a->token, sizeof(a->token), a->host, sizeof(a->host));
 
     rc = lock_take(c, a->key_lock, a->token, refresh_lock_ttl_ms(cfg), out->holder,
-                   sizeof(out->holder), err, sizeof(err));
+                   sizeof(out->holder), &err);
     if (rc <= 0) {
-        s = rc < 0 ? redis_failed(a, err)
+        s = rc < 0 ? redis_failed(a, err.msg)
                    : finish(a, REFRESH_BUSY, "another fetch is in progress (%s)",
                             out->holder[0] ? out->holder : "lock just released");
         free(a);

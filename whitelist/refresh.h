@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include "common/err.h"
 #include "milter/config.h"
 #include "whitelist/fetch.h"
 
@@ -107,7 +108,7 @@ bool refresh_status_ok(enum refresh_status s);
 
 /* Read PREFIX wl:fetch: 1 read, 0 no fetch ever recorded, -1 error. */
 int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state *st,
-                       char *err, size_t errlen);
+                       struct err *err);
 
 /* How long a fetch may hold the lock: its timeouts plus a margin for the
  * Redis work.  It expires by itself if the holder dies. */
@@ -117,11 +118,11 @@ long long refresh_lock_ttl_ms(const struct config *cfg);
  * after timeout_ms, -1 error.  The token that held it goes to holder
  * (when not NULL) so the caller can find that attempt's result. */
 int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout_ms,
-                          char *holder, size_t holderlen, char *err, size_t errlen);
+                          char *holder, size_t holderlen, struct err *err);
 
 /* Remember that the list with this sha256 was rolled back from, so that
  * the fetcher does not publish it again.  0 or -1 + err. */
 int refresh_note_rollback(redisContext *c, const char *prefix, const char *sha256,
-                          char *err, size_t errlen);
+                          struct err *err);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/stopsignal.h"
@@ -41,7 +42,6 @@
 #include "whitelist/refresher.h"
 #include "whitelist/store.h"
 
-#define ERR_MAX            512
 #define AGE_CHECK_MAX_MS   3600000LL      /* at least hourly */
 #define STALE_REPEAT_S     (12 * 3600)    /* repeat the warning twice a day */
 #define SHORT_REFRESH_MS   300000         /* below this, say it is for tests */
@@ -98,14 +98,14 @@ static void format_span(long long s, char *buf, size_t size)
 
 static redisContext *redis(struct watch *w)
 {
-    char err[ERR_MAX];
+    struct err err;
 
     if (w->c != NULL)
         return w->c;
-    w->c = store_connect(rcfg, err, sizeof(err));
+    w->c = store_connect(rcfg, &err);
     if (w->c == NULL) {
         if (!w->outage)
-            log_warning("whitelist refresh: Redis unreachable: %s", err);
+            log_warning("whitelist refresh: Redis unreachable: %s", err.msg);
         w->outage = true;
         return NULL;
     }
@@ -171,15 +171,15 @@ static bool refresh_turn(struct watch *w)
     struct refresh_options opt;
     struct refresh_result *res;
     struct refresh_state st;
-    char err[ERR_MAX];
+    struct err err;
     redisContext *c = redis(w);
     long long since;
     bool ok;
 
     if (c == NULL)
         return false;
-    if (refresh_read_state(c, rcfg->redis_prefix, &st, err, sizeof(err)) < 0) {
-        log_warning("whitelist refresh: %s", err);
+    if (refresh_read_state(c, rcfg->redis_prefix, &st, &err) < 0) {
+        log_warning("whitelist refresh: %s", err.msg);
         redis_check(w);
         return false;
     }
@@ -216,7 +216,7 @@ static void age_turn(struct watch *w)
     struct refresh_state st;
     time_t gen, now = time(NULL);
     long long fresh = 0;
-    char err[ERR_MAX];
+    struct err err;
 
     if (wl == NULL) {            /* live.c already says there is no list */
         live_release();
@@ -229,7 +229,7 @@ static void age_turn(struct watch *w)
     if (guard_parse_time(generated, &gen) == 0)
         fresh = (long long)gen;
     if (rcfg->redis_enabled && redis(w) != NULL) {
-        int rc = refresh_read_state(w->c, rcfg->redis_prefix, &st, err, sizeof(err));
+        int rc = refresh_read_state(w->c, rcfg->redis_prefix, &st, &err);
 
         if (rc < 0) {
             redis_check(w);

@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/atomicfile.h"
 #include "whitelist/snapshot.h"
 
@@ -48,20 +48,6 @@
 #define SNAP_MAX_COUNT 10000000UL   /* far above any real list: a sanity bound */
 #define TIME_T_MAX (sizeof(time_t) == 8 ? (unsigned long long)INT64_MAX \
                                         : (unsigned long long)INT32_MAX)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- write */
 
@@ -119,22 +105,22 @@ static int write_body(FILE *fp, const struct whitelist *wl)
     return ferror(fp) ? -1 : 0;
 }
 
-int snapshot_write(const char *path, const struct whitelist *wl, char *err, size_t errlen)
+int snapshot_write(const char *path, const struct whitelist *wl, struct err *err)
 {
     struct atomic_file af;
 
     if (wl == NULL || domainset_count(wl->domains) == 0) {
-        set_err(err, errlen, "snapshot %s: refusing to write an empty whitelist", path);
+        err_set(err, "snapshot %s: refusing to write an empty whitelist", path);
         return -1;
     }
-    if (atomic_file_open(&af, path, 0644, err, errlen) < 0)
+    if (atomic_file_open(&af, path, 0644, err) < 0)
         return -1;
     if (write_body(af.fp, wl) != 0) {
         atomic_file_abort(&af);
-        set_err(err, errlen, "snapshot %s: write failed", path);
+        err_set(err, "snapshot %s: write failed", path);
         return -1;
     }
-    return atomic_file_commit(&af, err, errlen);
+    return atomic_file_commit(&af, err);
 }
 
 /* ----------------------------------------------------------------- read */
@@ -146,8 +132,7 @@ struct reader {
     size_t cap;
     size_t len;          /* without the newline */
     unsigned long lineno;
-    char *err;
-    size_t errlen;
+    struct err *err;
 };
 
 /* Next line into r->line, newline removed.  A last line without its
@@ -174,12 +159,12 @@ static bool line_has_nul(const struct reader *r)
 /* WHAT is wrong with the line just read. */
 static void bad(struct reader *r, const char *what)
 {
-    set_err(r->err, r->errlen, "snapshot %s: line %lu: %s", r->path, r->lineno, what);
+    err_set(r->err, "snapshot %s: line %lu: %s", r->path, r->lineno, what);
 }
 
 static void truncated(struct reader *r, const char *what)
 {
-    set_err(r->err, r->errlen, "snapshot %s: truncated after line %lu (%s)",
+    err_set(r->err, "snapshot %s: truncated after line %lu (%s)",
             r->path, r->lineno, what);
 }
 
@@ -197,7 +182,7 @@ static const char *field(struct reader *r, const char *key)
         return NULL;
     }
     if (strncmp(r->line, key, klen) != 0 || (r->line[klen] != '\0' && r->line[klen] != ' ')) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: expected \"%s\"",
+        err_set(r->err, "snapshot %s: line %lu: expected \"%s\"",
                 r->path, r->lineno, key);
         return NULL;
     }
@@ -211,7 +196,7 @@ static bool text_field(struct reader *r, const char *key, char *dst, size_t size
     if (v == NULL)
         return false;
     if (strlen(v) >= size) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: %s too long",
+        err_set(r->err, "snapshot %s: line %lu: %s too long",
                 r->path, r->lineno, key);
         return false;
     }
@@ -232,7 +217,7 @@ static bool number_field(struct reader *r, const char *key, unsigned long long m
     errno = 0;
     *out = strtoull(v, &end, 10);
     if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || *out > max) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: bad %s \"%s\"",
+        err_set(r->err, "snapshot %s: line %lu: bad %s \"%s\"",
                 r->path, r->lineno, key, v);
         return false;
     }
@@ -246,14 +231,14 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
     const char *v;
 
     if (!next_line(r) || line_has_nul(r) || strcmp(r->line, SNAP_MAGIC) != 0) {
-        set_err(r->err, r->errlen, "snapshot %s: not a mssante-milter snapshot", r->path);
+        err_set(r->err, "snapshot %s: not a mssante-milter snapshot", r->path);
         return false;
     }
     if ((v = field(r, "format")) == NULL)
         return false;
     *with_certs = strcmp(v, SNAP_FORMAT) == 0;
     if (!*with_certs && strcmp(v, SNAP_FORMAT_NO_CERTS) != 0) {
-        set_err(r->err, r->errlen, "snapshot %s: unsupported format \"%s\"", r->path, v);
+        err_set(r->err, "snapshot %s: unsupported format \"%s\"", r->path, v);
         return false;
     }
     if (!text_field(r, "version", wl->version, sizeof(wl->version))
@@ -267,7 +252,7 @@ static bool read_header(struct reader *r, struct whitelist *wl, unsigned long lo
     wl->loaded_at = (time_t)loaded;
     wl->entries = (size_t)entries;
     if (*count == 0 || *count > SNAP_MAX_COUNT) {
-        set_err(r->err, r->errlen, "snapshot %s: implausible domain count %llu", r->path, *count);
+        err_set(r->err, "snapshot %s: implausible domain count %llu", r->path, *count);
         return false;
     }
     if ((v = field(r, "domains")) == NULL)
@@ -300,12 +285,12 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
             break;
         rc = domainset_add(wl->domains, r->line, r->len);
         if (rc == -2) {
-            set_err(r->err, r->errlen, "snapshot %s: out of memory", r->path);
+            err_set(r->err, "snapshot %s: out of memory", r->path);
             return false;
         }
         /* Written in normal form: anything else means the file was damaged. */
         if (rc != 1 || !domainset_contains(wl->domains, r->line)) {
-            set_err(r->err, r->errlen, "snapshot %s: line %lu: %s domain \"%.255s\"",
+            err_set(r->err, "snapshot %s: line %lu: %s domain \"%.255s\"",
                     r->path, r->lineno, rc == 0 ? "duplicate" : "bad", r->line);
             return false;
         }
@@ -314,7 +299,7 @@ static bool read_domains(struct reader *r, struct whitelist *wl, unsigned long l
     errno = 0;
     end_count = strtoull(r->line + 4, &end, 10);
     if (*end != '\0' || errno != 0 || end_count != count || seen != count) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: count mismatch (header %llu, "
+        err_set(r->err, "snapshot %s: line %lu: count mismatch (header %llu, "
                 "%llu domains, %s)", r->path, r->lineno, count, seen, r->line);
         return false;
     }
@@ -334,18 +319,18 @@ static bool read_pair(struct reader *r, struct whitelist *wl)
     }
     *sp = '\0';
     if (!domainset_contains(wl->domains, r->line)) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: CN for \"%.255s\", which is not a"
+        err_set(r->err, "snapshot %s: line %lu: CN for \"%.255s\", which is not a"
                 " listed domain", r->path, r->lineno, r->line);
         return false;
     }
     rc = certset_add(wl->certs, r->line, (size_t)(sp - r->line), sp + 1,
                      r->len - (size_t)(sp - r->line) - 1);
     if (rc == CERTSET_NOMEM) {
-        set_err(r->err, r->errlen, "snapshot %s: out of memory", r->path);
+        err_set(r->err, "snapshot %s: out of memory", r->path);
         return false;
     }
     if (rc != CERTSET_ADDED) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: %s CN for %.255s", r->path,
+        err_set(r->err, "snapshot %s: line %lu: %s CN for %.255s", r->path,
                 r->lineno, rc == CERTSET_PRESENT ? "duplicate" : "bad", r->line);
         return false;
     }
@@ -361,11 +346,11 @@ static bool read_certs(struct reader *r, struct whitelist *wl, unsigned long lon
     if (!number_field(r, "certs", ULLONG_MAX, &pairs))
         return false;
     if (pairs > domains * CERTSET_PER_DOMAIN_MAX) {
-        set_err(r->err, r->errlen, "snapshot %s: implausible CN count %llu", r->path, pairs);
+        err_set(r->err, "snapshot %s: implausible CN count %llu", r->path, pairs);
         return false;
     }
     if ((wl->certs = certset_new((size_t)domains)) == NULL) {
-        set_err(r->err, r->errlen, "snapshot %s: out of memory", r->path);
+        err_set(r->err, "snapshot %s: out of memory", r->path);
         return false;
     }
     for (i = 0; i < pairs; i++) {
@@ -383,7 +368,7 @@ static bool read_certs(struct reader *r, struct whitelist *wl, unsigned long lon
     errno = 0;
     end_count = strncmp(r->line, "end ", 4) == 0 ? strtoull(r->line + 4, &end, 10) : 0;
     if (strncmp(r->line, "end ", 4) != 0 || *end != '\0' || errno != 0 || end_count != pairs) {
-        set_err(r->err, r->errlen, "snapshot %s: line %lu: expected \"end %llu\"", r->path,
+        err_set(r->err, "snapshot %s: line %lu: expected \"end %llu\"", r->path,
                 r->lineno, pairs);
         return false;
     }
@@ -408,16 +393,16 @@ static size_t size_hint(FILE *fp, unsigned long long count)
     return (size_t)(count < room ? count : room);
 }
 
-struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
+struct whitelist *snapshot_read(const char *path, struct err *err)
 {
-    struct reader r = { .path = path, .err = err, .errlen = errlen };
+    struct reader r = { .path = path, .err = err };
     struct whitelist *wl;
     unsigned long long count = 0;
     bool ok, with_certs = false;
 
     r.fp = fopen(path, "r");
     if (r.fp == NULL) {
-        set_err(err, errlen, "snapshot %s: cannot open: %s", path, strerror(errno));
+        err_set(err, "snapshot %s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     wl = whitelist_new();
@@ -425,11 +410,11 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
     if (ok) {
         wl->domains = domainset_new(size_hint(r.fp, count));
         if (wl->domains == NULL) {
-            set_err(err, errlen, "snapshot %s: out of memory", path);
+            err_set(err, "snapshot %s: out of memory", path);
             ok = false;
         }
     } else if (wl == NULL) {
-        set_err(err, errlen, "snapshot %s: out of memory", path);
+        err_set(err, "snapshot %s: out of memory", path);
     }
     ok = ok && read_domains(&r, wl, count);
     ok = ok && (!with_certs || read_certs(&r, wl, count));
@@ -438,7 +423,7 @@ struct whitelist *snapshot_read(const char *path, char *err, size_t errlen)
         ok = false;
     }
     if (ok && ferror(r.fp)) {
-        set_err(err, errlen, "snapshot %s: read error: %s", path, strerror(errno));
+        err_set(err, "snapshot %s: read error: %s", path, strerror(errno));
         ok = false;
     }
     free(r.line);

@@ -12,9 +12,10 @@
 #define MSSANTE_SNAPSHOT_H
 
 #include <stddef.h>
+#include "common/err.h"
 #include "whitelist/whitelist.h"
 
-int snapshot_write(const char *path, const struct whitelist *wl, char *err, size_t errlen);
-struct whitelist *snapshot_read(const char *path, char *err, size_t errlen);
+int snapshot_write(const char *path, const struct whitelist *wl, struct err *err);
+struct whitelist *snapshot_read(const char *path, struct err *err);
 
 #endif

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "whitelist/store.h"
 #include "whitelist/store_internal.h"
@@ -36,27 +37,27 @@
 /* ------------------------------------------------------------------ */
 
 /* redis_run_argv() naming the command by its verb and key. */
-redisReply *wls_run(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
+redisReply *wls_run(redisContext *c, struct err *err, int argc, const char **argv)
 {
     char what[KEY_MAX + 32];
 
     snprintf(what, sizeof(what), "%s%s%s", argv[0], argc > 1 ? " " : "",
              argc > 1 ? argv[1] : "");
-    return redis_run_argv(c, what, err, errlen, argc, argv);
+    return redis_run_argv(c, what, err, argc, argv);
 }
 
-redisReply *wls_run1(redisContext *c, char *err, size_t errlen, const char *cmd,
+redisReply *wls_run1(redisContext *c, struct err *err, const char *cmd,
                      const char *a1)
 {
     const char *argv[] = { cmd, a1 };
 
-    return wls_run(c, err, errlen, a1 ? 2 : 1, argv);
+    return wls_run(c, err, a1 ? 2 : 1, argv);
 }
 
 /* Run for effect only: 0 or -1 + err. */
-int wls_run_ok(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
+int wls_run_ok(redisContext *c, struct err *err, int argc, const char **argv)
 {
-    redisReply *r = wls_run(c, err, errlen, argc, argv);
+    redisReply *r = wls_run(c, err, argc, argv);
 
     if (r == NULL)
         return -1;
@@ -72,12 +73,12 @@ static const char *pfx(const char *prefix)
 /* PREFIX wl:NAME.  The buffers are sized for any sane RedisPrefix; a
  * longer one is refused rather than truncated into the wrong key. */
 int wls_key_global(char *buf, const char *prefix, const char *name,
-                   char *err, size_t errlen)
+                   struct err *err)
 {
     int n = snprintf(buf, KEY_MAX, "%swl:%s", pfx(prefix), name);
 
     if (n < 0 || n >= KEY_MAX) {
-        redis_seterr(err, errlen, "redis key prefix too long");
+        err_set(err, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -85,12 +86,12 @@ int wls_key_global(char *buf, const char *prefix, const char *name,
 
 /* PREFIX wl:v:ID:PART */
 int wls_key_version(char *buf, const char *prefix, const char *id, const char *part,
-                    char *err, size_t errlen)
+                    struct err *err)
 {
     int n = snprintf(buf, KEY_MAX, "%swl:v:%s:%s", pfx(prefix), id, part);
 
     if (n < 0 || n >= KEY_MAX) {
-        redis_seterr(err, errlen, "redis key prefix too long");
+        err_set(err, "redis key prefix too long");
         return -1;
     }
     return 0;
@@ -107,9 +108,9 @@ int wls_copy_str(char *dst, size_t size, const char *src, size_t len)
 
 /* GET KEY into out ("" when the key does not exist).  0 or -1. */
 int wls_get_string(redisContext *c, const char *key, char *out, size_t size,
-                   char *err, size_t errlen)
+                   struct err *err)
 {
-    redisReply *r = wls_run1(c, err, errlen, "GET", key);
+    redisReply *r = wls_run1(c, err, "GET", key);
     int rc = 0;
 
     if (r == NULL)
@@ -117,11 +118,11 @@ int wls_get_string(redisContext *c, const char *key, char *out, size_t size,
     out[0] = '\0';
     if (r->type == REDIS_REPLY_STRING) {
         if (wls_copy_str(out, size, r->str, r->len) < 0) {
-            redis_seterr(err, errlen, "redis: %s holds an over-long value", key);
+            err_set(err, "redis: %s holds an over-long value", key);
             rc = -1;
         }
     } else if (r->type != REDIS_REPLY_NIL) {
-        redis_command_error(c, r, key, NULL, err, errlen);
+        redis_command_error(c, r, key, NULL, err);
         rc = -1;
     }
     freeReplyObject(r);
@@ -149,7 +150,7 @@ static void config_endpoint_name(const struct config *cfg, char *buf, size_t siz
  * the TCP connection but is loading, protected or password-less-mismatched
  * fails here rather than on the first real command. */
 static int handshake(redisContext *c, const struct config *cfg, const char *name,
-                     char *err, size_t errlen)
+                     struct err *err)
 {
     redisReply *r;
 
@@ -157,16 +158,16 @@ static int handshake(redisContext *c, const struct config *cfg, const char *name
         const char *argv[] = { "AUTH", cfg->redis_password };
 
         /* Named "AUTH" alone: the password must never reach a log. */
-        r = redis_run_argv(c, "AUTH", err, errlen, 2, argv);
+        r = redis_run_argv(c, "AUTH", err, 2, argv);
         if (r == NULL)
             return -1;
         freeReplyObject(r);
     }
-    r = wls_run1(c, err, errlen, "PING", NULL);
+    r = wls_run1(c, err, "PING", NULL);
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
-        redis_seterr(err, errlen, "redis %s: PING: unexpected answer", name);
+        err_set(err, "redis %s: PING: unexpected answer", name);
         freeReplyObject(r);
         return -1;
     }
@@ -174,7 +175,7 @@ static int handshake(redisContext *c, const struct config *cfg, const char *name
     return 0;
 }
 
-redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
+redisContext *store_connect(const struct config *cfg, struct err *err)
 {
     const struct redis_endpoint *ep = &cfg->redis;
     int ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : DEFAULT_TIMEOUT;
@@ -183,7 +184,7 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
     redisContext *c;
 
     if (!cfg->redis_enabled || (ep->host == NULL && ep->unix_path == NULL)) {
-        redis_seterr(err, errlen, "Redis is not configured");
+        err_set(err, "Redis is not configured");
         return NULL;
     }
     config_endpoint_name(cfg, name, sizeof(name));
@@ -197,20 +198,20 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
         c = redisConnectWithTimeout(ep->host, ep->port, tv);
     }
     if (c == NULL) {
-        redis_seterr(err, errlen, "redis %s: out of memory", name);
+        err_set(err, "redis %s: out of memory", name);
         return NULL;
     }
     if (c->err) {
-        redis_seterr(err, errlen, "redis %s: %s", name, c->errstr);
+        err_set(err, "redis %s: %s", name, c->errstr);
         redisFree(c);
         return NULL;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        redis_seterr(err, errlen, "redis %s: cannot set timeout: %s", name, c->errstr);
+        err_set(err, "redis %s: cannot set timeout: %s", name, c->errstr);
         redisFree(c);
         return NULL;
     }
-    if (handshake(c, cfg, name, err, errlen) < 0) {
+    if (handshake(c, cfg, name, err) < 0) {
         redisFree(c);
         return NULL;
     }
@@ -222,17 +223,17 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen)
 /* ------------------------------------------------------------------ */
 
 static int read_pointer(redisContext *c, const char *prefix, const char *name,
-                        char *version_out, size_t vlen, char *err, size_t errlen)
+                        char *version_out, size_t vlen, struct err *err)
 {
     char key[KEY_MAX], val[64];
 
-    if (wls_key_global(key, prefix, name, err, errlen) < 0
-        || wls_get_string(c, key, val, sizeof(val), err, errlen) < 0)
+    if (wls_key_global(key, prefix, name, err) < 0
+        || wls_get_string(c, key, val, sizeof(val), err) < 0)
         return -1;
     if (val[0] == '\0')
         return 0;
     if (strlen(val) >= vlen) {
-        redis_seterr(err, errlen, "version id buffer too small");
+        err_set(err, "version id buffer too small");
         return -1;
     }
     snprintf(version_out, vlen, "%s", val);
@@ -240,15 +241,15 @@ static int read_pointer(redisContext *c, const char *prefix, const char *name,
 }
 
 int store_current_version(redisContext *c, const char *prefix,
-                          char *version_out, size_t vlen, char *err, size_t errlen)
+                          char *version_out, size_t vlen, struct err *err)
 {
-    return read_pointer(c, prefix, "current", version_out, vlen, err, errlen);
+    return read_pointer(c, prefix, "current", version_out, vlen, err);
 }
 
 int store_previous_version(redisContext *c, const char *prefix,
-                           char *version_out, size_t vlen, char *err, size_t errlen)
+                           char *version_out, size_t vlen, struct err *err)
 {
-    return read_pointer(c, prefix, "previous", version_out, vlen, err, errlen);
+    return read_pointer(c, prefix, "previous", version_out, vlen, err);
 }
 
 /* Copy one meta field; over-long text values are cut (they are for
@@ -278,7 +279,7 @@ static void meta_field(struct store_meta *m, const redisReply *f, const redisRep
 }
 
 int store_read_meta(redisContext *c, const char *prefix, const char *id,
-                    struct store_meta *meta, char *err, size_t errlen)
+                    struct store_meta *meta, struct err *err)
 {
     char key[KEY_MAX];
     redisReply *r;
@@ -287,16 +288,16 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
     memset(meta, 0, sizeof(*meta));
     meta->certs = -1;
     if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(meta->version)) {
-        redis_seterr(err, errlen, "invalid version id");
+        err_set(err, "invalid version id");
         return -1;
     }
-    if (wls_key_version(key, prefix, id, "meta", err, errlen) < 0)
+    if (wls_key_version(key, prefix, id, "meta", err) < 0)
         return -1;
-    r = wls_run1(c, err, errlen, "HGETALL", key);
+    r = wls_run1(c, err, "HGETALL", key);
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
-        redis_command_error(c, r, key, NULL, err, errlen);
+        redis_command_error(c, r, key, NULL, err);
         freeReplyObject(r);
         return -1;
     }
@@ -317,18 +318,18 @@ int store_read_meta(redisContext *c, const char *prefix, const char *id,
 
 /* One page of SSCAN / HSCAN items: 0, or -1 + err. */
 typedef int (*page_fn)(const redisReply *items, const char *key, void *arg,
-                       char *err, size_t errlen);
+                       struct err *err);
 
 /* Walk KEY with VERB (SSCAN or HSCAN) in large pages, handing each page to
  * FN.  0, or -1 + err. */
 static int scan_all(redisContext *c, const char *verb, const char *key, page_fn fn,
-                    void *arg, char *err, size_t errlen)
+                    void *arg, struct err *err)
 {
     char cursor[32] = "0";
 
     do {
         const char *argv[] = { verb, key, cursor, "COUNT", SCAN_COUNT };
-        redisReply *r = wls_run(c, err, errlen, 5, argv);
+        redisReply *r = wls_run(c, err, 5, argv);
         int rc;
 
         if (r == NULL)
@@ -337,11 +338,11 @@ static int scan_all(redisContext *c, const char *verb, const char *key, page_fn 
             || r->element[0]->type != REDIS_REPLY_STRING
             || r->element[1]->type != REDIS_REPLY_ARRAY
             || wls_copy_str(cursor, sizeof(cursor), r->element[0]->str, r->element[0]->len) < 0) {
-            redis_command_error(c, r, verb, NULL, err, errlen);
+            redis_command_error(c, r, verb, NULL, err);
             freeReplyObject(r);
             return -1;
         }
-        rc = fn(r->element[1], key, arg, err, errlen);
+        rc = fn(r->element[1], key, arg, err);
         freeReplyObject(r);
         if (rc < 0)
             return -1;
@@ -351,7 +352,7 @@ static int scan_all(redisContext *c, const char *verb, const char *key, page_fn 
 
 /* Add the members of one SSCAN page to the domain set ARG. */
 static int add_page(const redisReply *members, const char *key, void *arg,
-                    char *err, size_t errlen)
+                    struct err *err)
 {
     struct domainset *set = arg;
     size_t i;
@@ -364,12 +365,12 @@ static int add_page(const redisReply *members, const char *key, void *arg,
             continue;
         rc = domainset_add(set, m->str, m->len);
         if (rc == -2) {
-            redis_seterr(err, errlen, "out of memory");
+            err_set(err, "out of memory");
             return -1;
         }
         if (rc == -1) {
-            redis_seterr(err, errlen, "redis: %s holds an invalid domain \"%.*s\"", key,
-                         (int)(m->len > 80 ? 80 : m->len), m->str);
+            err_set(err, "redis: %s holds an invalid domain \"%.*s\"", key,
+                    (int)(m->len > 80 ? 80 : m->len), m->str);
             return -1;
         }
     }
@@ -380,7 +381,7 @@ static int add_page(const redisReply *members, const char *key, void *arg,
  * domain set: only our publishers write there, so anything odd means the
  * version is damaged, and serving it would refuse real operators. */
 static int add_cert_page(const redisReply *fields, const char *key, void *arg,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
     struct whitelist *wl = arg;
     size_t i;
@@ -392,8 +393,8 @@ static int add_cert_page(const redisReply *fields, const char *key, void *arg,
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
         if (!domainset_contains(wl->domains, f->str)) {
-            redis_seterr(err, errlen, "redis: %s holds CNs for \"%.80s\", which is not in the"
-                         " version's domain set", key, f->str);
+            err_set(err, "redis: %s holds CNs for \"%.80s\", which is not in the"
+                    " version's domain set", key, f->str);
             return -1;
         }
         for (cn = v->str; cn <= v->str + v->len; cn = end + 1) {
@@ -404,12 +405,12 @@ static int add_cert_page(const redisReply *fields, const char *key, void *arg,
                 end = v->str + v->len;
             rc = certset_add(wl->certs, f->str, f->len, cn, (size_t)(end - cn));
             if (rc == CERTSET_NOMEM) {
-                redis_seterr(err, errlen, "out of memory");
+                err_set(err, "out of memory");
                 return -1;
             }
             if (rc < 0) {
-                redis_seterr(err, errlen, "redis: %s holds an invalid or extra CN for %.80s",
-                             key, f->str);
+                err_set(err, "redis: %s holds an invalid or extra CN for %.80s",
+                        key, f->str);
                 return -1;
             }
         }
@@ -422,69 +423,69 @@ static int add_cert_page(const redisReply *fields, const char *key, void *arg,
  * there once read: its keys are deleted together).  0 or -1. */
 static int load_certs(redisContext *c, const char *prefix, const char *id,
                       const struct store_meta *m, struct whitelist *wl,
-                      char *err, size_t errlen)
+                      struct err *err)
 {
     char key[KEY_MAX];
     struct store_meta again;
 
-    if (wls_key_version(key, prefix, id, "certs", err, errlen) < 0)
+    if (wls_key_version(key, prefix, id, "certs", err) < 0)
         return -1;
     if ((wl->certs = certset_new(m->count)) == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return -1;
     }
-    if (scan_all(c, "HSCAN", key, add_cert_page, wl, err, errlen) < 0)
+    if (scan_all(c, "HSCAN", key, add_cert_page, wl, err) < 0)
         return -1;
     if (m->certs >= 0) {
         if ((size_t)m->certs == certset_pairs(wl->certs))
             return 0;
-        redis_seterr(err, errlen, "redis: whitelist version %s has %zu operator CNs, its"
-                     " metadata says %lld (deleted while being read?)", id,
-                     certset_pairs(wl->certs), m->certs);
+        err_set(err, "redis: whitelist version %s has %zu operator CNs, its"
+                " metadata says %lld (deleted while being read?)", id,
+                certset_pairs(wl->certs), m->certs);
         return -1;
     }
-    if (store_read_meta(c, prefix, id, &again, err, errlen) == 1)
+    if (store_read_meta(c, prefix, id, &again, err) == 1)
         return 0;
-    redis_seterr(err, errlen, "redis: whitelist version %s was deleted while being read", id);
+    err_set(err, "redis: whitelist version %s was deleted while being read", id);
     return -1;
 }
 
 struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
-                                     char *err, size_t errlen)
+                                     struct err *err)
 {
     struct store_meta m;
     struct whitelist *wl;
     char key[KEY_MAX];
     int rc;
 
-    rc = store_read_meta(c, prefix, id, &m, err, errlen);
+    rc = store_read_meta(c, prefix, id, &m, err);
     if (rc <= 0) {
         if (rc == 0)
-            redis_seterr(err, errlen, "redis: whitelist version %s not found", id);
+            err_set(err, "redis: whitelist version %s not found", id);
         return NULL;
     }
-    if (wls_key_version(key, prefix, id, "domains", err, errlen) < 0)
+    if (wls_key_version(key, prefix, id, "domains", err) < 0)
         return NULL;
     wl = whitelist_new();
     if (wl == NULL || (wl->domains = domainset_new(m.count)) == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         whitelist_free(wl);
         return NULL;
     }
-    if (scan_all(c, "SSCAN", key, add_page, wl->domains, err, errlen) < 0) {
+    if (scan_all(c, "SSCAN", key, add_page, wl->domains, err) < 0) {
         whitelist_free(wl);
         return NULL;
     }
     /* Fewer members than announced: the version was deleted (or never
      * completed) while we read it.  Serving it would drop real domains. */
     if (domainset_count(wl->domains) != m.count || m.count == 0) {
-        redis_seterr(err, errlen,
-                     "redis: whitelist version %s has %zu domains, its metadata says %zu"
-                     " (deleted while being read?)", id, domainset_count(wl->domains), m.count);
+        err_set(err,
+                "redis: whitelist version %s has %zu domains, its metadata says %zu"
+                " (deleted while being read?)", id, domainset_count(wl->domains), m.count);
         whitelist_free(wl);
         return NULL;
     }
-    if (load_certs(c, prefix, id, &m, wl, err, errlen) < 0) {
+    if (load_certs(c, prefix, id, &m, wl, err) < 0) {
         whitelist_free(wl);
         return NULL;
     }

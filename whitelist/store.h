@@ -23,12 +23,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include "common/err.h"
 #include "milter/config.h"
 #include "whitelist/ansxml.h"
 
 /* Connect (and AUTH when RedisPassword is set) with RedisTimeout applied to
  * connect and commands.  NULL + err on failure. */
-redisContext *store_connect(const struct config *cfg, char *err, size_t errlen);
+redisContext *store_connect(const struct config *cfg, struct err *err);
 
 /* Publish LIST as a new version and make it current.  When only_if_empty is
  * true, nothing is published if a current version already exists (returns 0
@@ -36,17 +37,17 @@ redisContext *store_connect(const struct config *cfg, char *err, size_t errlen);
  * The new id is written to version_out. */
 int store_publish(redisContext *c, const char *prefix, const struct ans_list *list,
                   bool only_if_empty, bool *published,
-                  char *version_out, size_t vlen, char *err, size_t errlen);
+                  char *version_out, size_t vlen, struct err *err);
 
 /* Current version id: 1 found, 0 none, -1 error. */
 int store_current_version(redisContext *c, const char *prefix,
-                          char *version_out, size_t vlen, char *err, size_t errlen);
+                          char *version_out, size_t vlen, struct err *err);
 
 /* Load version ID (domains, operator CNs, metadata) into a new whitelist.
  * A version published before meta carried "certs" is read too: its CN
  * hash, whatever it holds, is its CN set. */
 struct whitelist *store_load_version(redisContext *c, const char *prefix, const char *id,
-                                     char *err, size_t errlen);
+                                     struct err *err);
 
 /* Metadata of one stored version, read back without its domain set
  * (mssantectl whitelist status). */
@@ -63,11 +64,11 @@ struct store_meta {
 
 /* Metadata of version ID: 1 found, 0 no such version, -1 error. */
 int store_read_meta(redisContext *c, const char *prefix, const char *id,
-                    struct store_meta *meta, char *err, size_t errlen);
+                    struct store_meta *meta, struct err *err);
 
 /* Id of the version before the current one: 1 found, 0 none, -1 error. */
 int store_previous_version(redisContext *c, const char *prefix,
-                           char *version_out, size_t vlen, char *err, size_t errlen);
+                           char *version_out, size_t vlen, struct err *err);
 
 /* Make the previous version current again, and the current one previous
  * (so a second rollback undoes the first), in one WATCH/MULTI/EXEC.  The
@@ -75,6 +76,6 @@ int store_previous_version(redisContext *c, const char *prefix,
  * 0 with the ids now current and now previous, or -1 + err (no previous
  * version, or its keys are gone). */
 int store_rollback(redisContext *c, const char *prefix, char *current_out,
-                   char *previous_out, size_t vlen, char *err, size_t errlen);
+                   char *previous_out, size_t vlen, struct err *err);
 
 #endif

@@ -14,31 +14,33 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
+
 #define KEY_MAX          600       /* size of every key buffer */
 
 /* Run one command, naming it by its verb and key in errors.  The caller
  * frees the reply. */
-redisReply *wls_run(redisContext *c, char *err, size_t errlen, int argc, const char **argv);
+redisReply *wls_run(redisContext *c, struct err *err, int argc, const char **argv);
 
 /* wls_run() for a verb with at most one argument (a1 may be NULL). */
-redisReply *wls_run1(redisContext *c, char *err, size_t errlen, const char *cmd,
+redisReply *wls_run1(redisContext *c, struct err *err, const char *cmd,
                      const char *a1);
 
 /* Run for effect only: 0 or -1 + err. */
-int wls_run_ok(redisContext *c, char *err, size_t errlen, int argc, const char **argv);
+int wls_run_ok(redisContext *c, struct err *err, int argc, const char **argv);
 
 /* PREFIX wl:NAME and PREFIX wl:v:ID:PART into buf (KEY_MAX bytes): 0, or
  * -1 + err when the prefix is too long. */
 int wls_key_global(char *buf, const char *prefix, const char *name,
-                   char *err, size_t errlen);
+                   struct err *err);
 int wls_key_version(char *buf, const char *prefix, const char *id, const char *part,
-                    char *err, size_t errlen);
+                    struct err *err);
 
 /* Copy LEN bytes of SRC and a NUL into DST: 0, or -1 if it does not fit. */
 int wls_copy_str(char *dst, size_t size, const char *src, size_t len);
 
 /* GET KEY into out ("" when the key does not exist).  0 or -1. */
 int wls_get_string(redisContext *c, const char *key, char *out, size_t size,
-                   char *err, size_t errlen);
+                   struct err *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "whitelist/store.h"
 #include "whitelist/store_internal.h"
@@ -63,17 +64,16 @@ struct batch {
     int limit;                  /* argc at which the command is sent */
     int pending;                /* appended commands whose reply is unread */
     int failed;
-    char *err;
-    size_t errlen;
+    struct err *err;
 };
 
 static struct batch *batch_new(redisContext *c, const char *cmd, const char *key,
-                               int arity, char *err, size_t errlen)
+                               int arity, struct err *err)
 {
     struct batch *b = calloc(1, sizeof(*b));
 
     if (b == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         return NULL;
     }
     b->c = c;
@@ -84,7 +84,6 @@ static struct batch *batch_new(redisContext *c, const char *cmd, const char *key
     b->argc = 2;
     b->limit = 2 + arity * BATCH_ITEMS;
     b->err = err;
-    b->errlen = errlen;
     return b;
 }
 
@@ -98,7 +97,7 @@ static void batch_drain(struct batch *b)
 
         if (redisGetReply(b->c, &reply) != REDIS_OK) {
             if (!b->failed)
-                redis_command_error(b->c, NULL, b->argv[0], NULL, b->err, b->errlen);
+                redis_command_error(b->c, NULL, b->argv[0], NULL, b->err);
             b->failed = 1;
             b->pending = 0;
             return;
@@ -108,7 +107,7 @@ static void batch_drain(struct batch *b)
             char what[KEY_MAX + 16];
 
             snprintf(what, sizeof(what), "%s %s", b->argv[0], b->argv[1]);
-            redis_command_error(b->c, r, what, NULL, b->err, b->errlen);
+            redis_command_error(b->c, r, what, NULL, b->err);
             b->failed = 1;
         }
         freeReplyObject(r);
@@ -122,7 +121,7 @@ static void batch_send(struct batch *b)
 
     if (b->argc > 2 && !b->failed) {
         if (redisAppendCommandArgv(b->c, b->argc, b->argv, b->argvlen) != REDIS_OK) {
-            redis_command_error(b->c, NULL, b->argv[0], NULL, b->err, b->errlen);
+            redis_command_error(b->c, NULL, b->argv[0], NULL, b->err);
             b->failed = 1;
         } else {
             b->pending++;
@@ -177,9 +176,9 @@ static int add_domain(const char *domain, void *arg)
 }
 
 static int write_domains(redisContext *c, const char *key, const struct domainset *set,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
-    struct batch *b = batch_new(c, "SADD", key, 1, err, errlen);
+    struct batch *b = batch_new(c, "SADD", key, 1, err);
 
     if (b == NULL)
         return -1;
@@ -198,7 +197,7 @@ static int add_domain_cns(const char *domain, const char *const *cns, size_t n, 
     for (i = 0; i < n; i++)
         total += strlen(cns[i]) + 1;
     if ((joined = malloc(total)) == NULL) {
-        redis_seterr(b->err, b->errlen, "out of memory");
+        err_set(b->err, "out of memory");
         b->failed = 1;
         return -1;
     }
@@ -219,23 +218,23 @@ static int add_domain_cns(const char *domain, const char *const *cns, size_t n, 
 }
 
 static int write_certs(redisContext *c, const char *key, const struct certset *certs,
-                       char *err, size_t errlen)
+                       struct err *err)
 {
     struct batch *b;
 
     if (certset_pairs(certs) == 0)
         return 0;
-    if ((b = batch_new(c, "HSET", key, 2, err, errlen)) == NULL)
+    if ((b = batch_new(c, "HSET", key, 2, err)) == NULL)
         return -1;
     if (certset_foreach(certs, add_domain_cns, b) == -1 && !b->failed) {
-        redis_seterr(err, errlen, "out of memory");
+        err_set(err, "out of memory");
         b->failed = 1;
     }
     return batch_finish(b);
 }
 
 static int write_meta(redisContext *c, const char *key, const struct whitelist *wl,
-                      char *err, size_t errlen)
+                      struct err *err)
 {
     char loaded[32], count[32], entries[32], certs[32];
     const char *argv[16];
@@ -253,7 +252,7 @@ static int write_meta(redisContext *c, const char *key, const struct whitelist *
     argv[10] = "sha256";    argv[11] = wl->sha256;
     argv[12] = "source";    argv[13] = wl->source;
     argv[14] = "certs";     argv[15] = certs;   /* lets a reader see a partial read */
-    return wls_run_ok(c, err, errlen, 16, argv);
+    return wls_run_ok(c, err, 16, argv);
 }
 
 /* Delete a version's keys and forget its id.  Best effort: used on the way
@@ -262,34 +261,33 @@ static int write_meta(redisContext *c, const char *key, const struct whitelist *
 static void drop_version(redisContext *c, const char *prefix, const char *id)
 {
     char kd[KEY_MAX], kc[KEY_MAX], km[KEY_MAX], kv[KEY_MAX];
-    char ignore[256];
     const char *unlink_argv[] = { "UNLINK", kd, kc, km };
     const char *lrem_argv[] = { "LREM", kv, "0", id };
 
     if (c->err)
         return;
-    if (wls_key_version(kd, prefix, id, "domains", NULL, 0) < 0
-        || wls_key_version(kc, prefix, id, "certs", NULL, 0) < 0
-        || wls_key_version(km, prefix, id, "meta", NULL, 0) < 0
-        || wls_key_global(kv, prefix, "versions", NULL, 0) < 0)
+    if (wls_key_version(kd, prefix, id, "domains", NULL) < 0
+        || wls_key_version(kc, prefix, id, "certs", NULL) < 0
+        || wls_key_version(km, prefix, id, "meta", NULL) < 0
+        || wls_key_global(kv, prefix, "versions", NULL) < 0)
         return;
     /* UNLINK frees a big set in the background instead of blocking Redis. */
-    if (wls_run_ok(c, ignore, sizeof(ignore), 4, unlink_argv) == 0)
-        wls_run_ok(c, ignore, sizeof(ignore), 4, lrem_argv);
+    if (wls_run_ok(c, NULL, 4, unlink_argv) == 0)
+        wls_run_ok(c, NULL, 4, lrem_argv);
 }
 
 /* Delete every version whose id is below KEEP_FROM.  Versions above it may
  * be being written by a concurrent publisher right now: never touch them. */
 static void prune_versions(redisContext *c, const char *prefix, unsigned long long keep_from)
 {
-    char kv[KEY_MAX], ignore[256];
+    char kv[KEY_MAX];
     const char *argv[] = { "LRANGE", kv, "0", "-1" };
     redisReply *r;
     size_t i;
 
-    if (keep_from == 0 || wls_key_global(kv, prefix, "versions", NULL, 0) < 0)
+    if (keep_from == 0 || wls_key_global(kv, prefix, "versions", NULL) < 0)
         return;
-    r = wls_run(c, ignore, sizeof(ignore), 4, argv);
+    r = wls_run(c, NULL, 4, argv);
     if (r == NULL)
         return;
     if (r->type == REDIS_REPLY_ARRAY) {
@@ -309,31 +307,29 @@ static void prune_versions(redisContext *c, const char *prefix, unsigned long lo
 
 static void discard(redisContext *c)
 {
-    char ignore[256];
 
     if (!c->err)
-        wls_run_ok(c, ignore, sizeof(ignore), 1, (const char *[]){ "DISCARD" });
+        wls_run_ok(c, NULL, 1, (const char *[]){ "DISCARD" });
 }
 
 static void unwatch(redisContext *c)
 {
-    char ignore[256];
 
     if (!c->err)
-        wls_run_ok(c, ignore, sizeof(ignore), 1, (const char *[]){ "UNWATCH" });
+        wls_run_ok(c, NULL, 1, (const char *[]){ "UNWATCH" });
 }
 
 /* One optimistic attempt: 1 switched, 0 lost a race (retry), 2 not
  * published (only_if_empty and a list exists), -1 error. */
 static int switch_once(redisContext *c, const char *kcur, const char *kprev, const char *id,
-                       bool only_if_empty, char *old, size_t oldlen, char *err, size_t errlen)
+                       bool only_if_empty, char *old, size_t oldlen, struct err *err)
 {
     redisReply *r;
     int rc;
 
-    if (wls_run_ok(c, err, errlen, 2, (const char *[]){ "WATCH", kcur }) < 0)
+    if (wls_run_ok(c, err, 2, (const char *[]){ "WATCH", kcur }) < 0)
         return -1;
-    if (wls_get_string(c, kcur, old, oldlen, err, errlen) < 0) {
+    if (wls_get_string(c, kcur, old, oldlen, err) < 0) {
         unwatch(c);
         return -1;
     }
@@ -343,20 +339,20 @@ static int switch_once(redisContext *c, const char *kcur, const char *kprev, con
     }
     if (old[0] != '\0' && id_number(old) > id_number(id)) {
         unwatch(c);
-        redis_seterr(err, errlen, "version %s was made current while version %s was being written;"
-                     " %s discarded", old, id, id);
+        err_set(err, "version %s was made current while version %s was being written;"
+                " %s discarded", old, id, id);
         return -1;
     }
-    if (wls_run_ok(c, err, errlen, 1, (const char *[]){ "MULTI" }) < 0)
+    if (wls_run_ok(c, err, 1, (const char *[]){ "MULTI" }) < 0)
         return -1;
-    if (wls_run_ok(c, err, errlen, 3, (const char *[]){ "SET", kcur, id }) < 0
+    if (wls_run_ok(c, err, 3, (const char *[]){ "SET", kcur, id }) < 0
         || (old[0] != '\0'
-            ? wls_run_ok(c, err, errlen, 3, (const char *[]){ "SET", kprev, old })
-            : wls_run_ok(c, err, errlen, 2, (const char *[]){ "DEL", kprev })) < 0) {
+            ? wls_run_ok(c, err, 3, (const char *[]){ "SET", kprev, old })
+            : wls_run_ok(c, err, 2, (const char *[]){ "DEL", kprev })) < 0) {
         discard(c);
         return -1;
     }
-    r = wls_run1(c, err, errlen, "EXEC", NULL);
+    r = wls_run1(c, err, "EXEC", NULL);
     if (r == NULL)
         return -1;
     rc = r->type == REDIS_REPLY_NIL ? 0 : 1;     /* nil: wl:current moved under us */
@@ -367,22 +363,22 @@ static int switch_once(redisContext *c, const char *kcur, const char *kprev, con
 /* 1 switched (OLD = the version it replaced, "" if none), 2 not
  * published, -1 error. */
 static int switch_current(redisContext *c, const char *prefix, const char *id,
-                          bool only_if_empty, char *old, size_t oldlen, char *err, size_t errlen)
+                          bool only_if_empty, char *old, size_t oldlen, struct err *err)
 {
     char kcur[KEY_MAX], kprev[KEY_MAX];
     int attempt, rc;
 
-    if (wls_key_global(kcur, prefix, "current", err, errlen) < 0
-        || wls_key_global(kprev, prefix, "previous", err, errlen) < 0)
+    if (wls_key_global(kcur, prefix, "current", err) < 0
+        || wls_key_global(kprev, prefix, "previous", err) < 0)
         return -1;
     for (attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
-        rc = switch_once(c, kcur, kprev, id, only_if_empty, old, oldlen, err, errlen);
+        rc = switch_once(c, kcur, kprev, id, only_if_empty, old, oldlen, err);
         if (rc != 0)
             return rc;
     }
-    redis_seterr(err, errlen,
-                 "%s kept changing under concurrent publishers; gave up after %d attempts",
-                 kcur, SWITCH_ATTEMPTS);
+    err_set(err,
+            "%s kept changing under concurrent publishers; gave up after %d attempts",
+            kcur, SWITCH_ATTEMPTS);
     return -1;
 }
 
@@ -393,15 +389,15 @@ static int switch_current(redisContext *c, const char *prefix, const char *id,
 /* 1 when version ID's metadata exists (a version is complete once its
  * meta is written), 0 when not, -1 on error. */
 static int version_exists(redisContext *c, const char *prefix, const char *id,
-                          char *err, size_t errlen)
+                          struct err *err)
 {
     char km[KEY_MAX];
     redisReply *r;
     int rc;
 
-    if (wls_key_version(km, prefix, id, "meta", err, errlen) < 0)
+    if (wls_key_version(km, prefix, id, "meta", err) < 0)
         return -1;
-    r = wls_run1(c, err, errlen, "EXISTS", km);
+    r = wls_run1(c, err, "EXISTS", km);
     if (r == NULL)
         return -1;
     rc = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
@@ -412,41 +408,41 @@ static int version_exists(redisContext *c, const char *prefix, const char *id,
 /* One optimistic attempt: 1 swapped, 0 lost a race (retry), -1 error. */
 static int rollback_once(redisContext *c, const char *prefix, const char *kcur,
                          const char *kprev, char *cur, char *prev, size_t vlen,
-                         char *err, size_t errlen)
+                         struct err *err)
 {
     redisReply *r;
     int rc;
 
-    if (wls_run_ok(c, err, errlen, 3, (const char *[]){ "WATCH", kcur, kprev }) < 0)
+    if (wls_run_ok(c, err, 3, (const char *[]){ "WATCH", kcur, kprev }) < 0)
         return -1;
-    if (wls_get_string(c, kcur, cur, vlen, err, errlen) < 0
-        || wls_get_string(c, kprev, prev, vlen, err, errlen) < 0) {
+    if (wls_get_string(c, kcur, cur, vlen, err) < 0
+        || wls_get_string(c, kprev, prev, vlen, err) < 0) {
         unwatch(c);
         return -1;
     }
     if (cur[0] == '\0' || prev[0] == '\0') {
         unwatch(c);
-        redis_seterr(err, errlen, "no previous version to roll back to%s",
-                     cur[0] == '\0' ? " (Redis holds no list)" : "");
+        err_set(err, "no previous version to roll back to%s",
+                cur[0] == '\0' ? " (Redis holds no list)" : "");
         return -1;
     }
     /* A publish deletes the versions before "previous" only after moving
      * wl:current, which is watched: if this says yes, EXEC can trust it. */
-    rc = version_exists(c, prefix, prev, err, errlen);
+    rc = version_exists(c, prefix, prev, err);
     if (rc <= 0) {
         unwatch(c);
         if (rc == 0)
-            redis_seterr(err, errlen, "previous version %s no longer exists in Redis", prev);
+            err_set(err, "previous version %s no longer exists in Redis", prev);
         return -1;
     }
-    if (wls_run_ok(c, err, errlen, 1, (const char *[]){ "MULTI" }) < 0)
+    if (wls_run_ok(c, err, 1, (const char *[]){ "MULTI" }) < 0)
         return -1;
-    if (wls_run_ok(c, err, errlen, 3, (const char *[]){ "SET", kcur, prev }) < 0
-        || wls_run_ok(c, err, errlen, 3, (const char *[]){ "SET", kprev, cur }) < 0) {
+    if (wls_run_ok(c, err, 3, (const char *[]){ "SET", kcur, prev }) < 0
+        || wls_run_ok(c, err, 3, (const char *[]){ "SET", kprev, cur }) < 0) {
         discard(c);
         return -1;
     }
-    r = wls_run1(c, err, errlen, "EXEC", NULL);
+    r = wls_run1(c, err, "EXEC", NULL);
     if (r == NULL)
         return -1;
     rc = r->type == REDIS_REPLY_NIL ? 0 : 1;
@@ -455,21 +451,21 @@ static int rollback_once(redisContext *c, const char *prefix, const char *kcur,
 }
 
 int store_rollback(redisContext *c, const char *prefix, char *current_out,
-                   char *previous_out, size_t vlen, char *err, size_t errlen)
+                   char *previous_out, size_t vlen, struct err *err)
 {
     char kcur[KEY_MAX], kprev[KEY_MAX], cur[64], prev[64];
     int attempt, rc;
 
-    if (wls_key_global(kcur, prefix, "current", err, errlen) < 0
-        || wls_key_global(kprev, prefix, "previous", err, errlen) < 0)
+    if (wls_key_global(kcur, prefix, "current", err) < 0
+        || wls_key_global(kprev, prefix, "previous", err) < 0)
         return -1;
     for (attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
-        rc = rollback_once(c, prefix, kcur, kprev, cur, prev, sizeof(cur), err, errlen);
+        rc = rollback_once(c, prefix, kcur, kprev, cur, prev, sizeof(cur), err);
         if (rc < 0)
             return -1;
         if (rc == 1) {
             if (strlen(prev) >= vlen || strlen(cur) >= vlen) {
-                redis_seterr(err, errlen, "version id buffer too small");
+                err_set(err, "version id buffer too small");
                 return -1;
             }
             /* Swapped: the old previous is current now. */
@@ -478,9 +474,9 @@ int store_rollback(redisContext *c, const char *prefix, char *current_out,
             return 0;
         }
     }
-    redis_seterr(err, errlen,
-                 "%s kept changing under concurrent publishers; gave up after %d attempts",
-                 kcur, SWITCH_ATTEMPTS);
+    err_set(err,
+            "%s kept changing under concurrent publishers; gave up after %d attempts",
+            kcur, SWITCH_ATTEMPTS);
     return -1;
 }
 
@@ -492,47 +488,47 @@ int store_rollback(redisContext *c, const char *prefix, char *current_out,
  * so that even a publisher killed half-way leaves keys a later publish
  * can find and delete. */
 static int new_version_id(redisContext *c, const char *prefix, char *id, size_t idlen,
-                          char *err, size_t errlen)
+                          struct err *err)
 {
     char kseq[KEY_MAX], kv[KEY_MAX];
     redisReply *r;
 
-    if (wls_key_global(kseq, prefix, "seq", err, errlen) < 0
-        || wls_key_global(kv, prefix, "versions", err, errlen) < 0)
+    if (wls_key_global(kseq, prefix, "seq", err) < 0
+        || wls_key_global(kv, prefix, "versions", err) < 0)
         return -1;
-    r = wls_run1(c, err, errlen, "INCR", kseq);
+    r = wls_run1(c, err, "INCR", kseq);
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_INTEGER) {
-        redis_command_error(c, r, "INCR", NULL, err, errlen);
+        redis_command_error(c, r, "INCR", NULL, err);
         freeReplyObject(r);
         return -1;
     }
     snprintf(id, idlen, "%lld", r->integer);
     freeReplyObject(r);
-    return wls_run_ok(c, err, errlen, 3, (const char *[]){ "RPUSH", kv, id });
+    return wls_run_ok(c, err, 3, (const char *[]){ "RPUSH", kv, id });
 }
 
 static int write_version(redisContext *c, const char *prefix, const char *id,
-                         const struct ans_list *list, char *err, size_t errlen)
+                         const struct ans_list *list, struct err *err)
 {
     char kd[KEY_MAX], kc[KEY_MAX], km[KEY_MAX];
 
-    if (wls_key_version(kd, prefix, id, "domains", err, errlen) < 0
-        || wls_key_version(kc, prefix, id, "certs", err, errlen) < 0
-        || wls_key_version(km, prefix, id, "meta", err, errlen) < 0)
+    if (wls_key_version(kd, prefix, id, "domains", err) < 0
+        || wls_key_version(kc, prefix, id, "certs", err) < 0
+        || wls_key_version(km, prefix, id, "meta", err) < 0)
         return -1;
     /* meta last: a version whose meta exists is complete. */
-    if (write_domains(c, kd, list->wl->domains, err, errlen) < 0
-        || write_certs(c, kc, list->wl->certs, err, errlen) < 0
-        || write_meta(c, km, list->wl, err, errlen) < 0)
+    if (write_domains(c, kd, list->wl->domains, err) < 0
+        || write_certs(c, kc, list->wl->certs, err) < 0
+        || write_meta(c, km, list->wl, err) < 0)
         return -1;
     return 0;
 }
 
 int store_publish(redisContext *c, const char *prefix, const struct ans_list *list,
                   bool only_if_empty, bool *published,
-                  char *version_out, size_t vlen, char *err, size_t errlen)
+                  char *version_out, size_t vlen, struct err *err)
 {
     char id[32], old[64];
     int rc;
@@ -540,29 +536,29 @@ int store_publish(redisContext *c, const char *prefix, const struct ans_list *li
     *published = false;
     if (list == NULL || list->wl == NULL || list->wl->domains == NULL
         || domainset_count(list->wl->domains) == 0) {
-        redis_seterr(err, errlen, "refusing to publish an empty whitelist");
+        err_set(err, "refusing to publish an empty whitelist");
         return -1;
     }
     /* The daemon calls this at every start: when a list is already in
      * force, answer before writing a whole version just to delete it.
      * (The switch checks again, under WATCH, for a publisher racing us.) */
     if (only_if_empty) {
-        rc = store_current_version(c, prefix, old, sizeof(old), err, errlen);
+        rc = store_current_version(c, prefix, old, sizeof(old), err);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
-    if (new_version_id(c, prefix, id, sizeof(id), err, errlen) < 0)
+    if (new_version_id(c, prefix, id, sizeof(id), err) < 0)
         return -1;
     if (strlen(id) >= vlen) {
-        redis_seterr(err, errlen, "version id buffer too small");
+        err_set(err, "version id buffer too small");
         drop_version(c, prefix, id);
         return -1;
     }
-    if (write_version(c, prefix, id, list, err, errlen) < 0) {
+    if (write_version(c, prefix, id, list, err) < 0) {
         drop_version(c, prefix, id);
         return -1;
     }
-    rc = switch_current(c, prefix, id, only_if_empty, old, sizeof(old), err, errlen);
+    rc = switch_current(c, prefix, id, only_if_empty, old, sizeof(old), err);
     if (rc != 1) {
         drop_version(c, prefix, id);
         return rc == 2 ? 0 : -1;

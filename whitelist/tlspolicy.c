@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/err.h"
 #include "common/atomicfile.h"
 #include "whitelist/certset.h"
 #include "whitelist/domainset.h"
@@ -139,21 +140,21 @@ int tls_policy_print(FILE *fp, const struct whitelist *wl, enum tls_policy_level
 
 int tls_policy_write(const char *path, const struct whitelist *wl,
                      enum tls_policy_level level, struct tls_policy_stats *stats,
-                     tls_policy_warn_fn warn, void *arg, char *err, size_t errlen)
+                     tls_policy_warn_fn warn, void *arg, struct err *err)
 {
     struct atomic_file af;
 
     if (wl == NULL || wl->certs == NULL) {
-        snprintf(err, errlen, "%s: not written: the list in force carries no operator"
-                 " certificate CNs (a snapshot in the old format 1)", path);
+        err_set(err, "%s: not written: the list in force carries no operator"
+                " certificate CNs (a snapshot in the old format 1)", path);
         return -1;
     }
-    if (atomic_file_open(&af, path, 0644, err, errlen) < 0)
+    if (atomic_file_open(&af, path, 0644, err) < 0)
         return -1;
     if (tls_policy_print(af.fp, wl, level, stats, warn, arg) < 0) {
         atomic_file_abort(&af);
-        snprintf(err, errlen, "%s: write failed", path);
+        err_set(err, "%s: write failed", path);
         return -1;
     }
-    return atomic_file_commit(&af, err, errlen);
+    return atomic_file_commit(&af, err);
 }

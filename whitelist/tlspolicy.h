@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/err.h"
 #include "whitelist/whitelist.h"
 
 enum tls_policy_level { TLS_POLICY_SECURE = 0, TLS_POLICY_ENCRYPT };
@@ -67,6 +68,6 @@ int tls_policy_print(FILE *fp, const struct whitelist *wl, enum tls_policy_level
  * as another user).  0, or -1 + err; PATH is untouched on failure. */
 int tls_policy_write(const char *path, const struct whitelist *wl,
                      enum tls_policy_level level, struct tls_policy_stats *stats,
-                     tls_policy_warn_fn warn, void *arg, char *err, size_t errlen);
+                     tls_policy_warn_fn warn, void *arg, struct err *err);
 
 #endif

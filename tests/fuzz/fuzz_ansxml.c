@@ -22,17 +22,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "whitelist/ansxml.h"
 #include "tests/fuzz/fuzz.h"
 
 static struct ans_list *streamed(const uint8_t *doc, size_t len, unsigned seed,
-                                 char *err, size_t errlen)
+                                 struct err *err)
 {
-    struct ans_stream *s = ans_stream_begin("fuzz", len, err, errlen);
+    struct ans_stream *s = ans_stream_begin("fuzz", len, err);
     uint32_t x = seed * 2654435761u + 1;
     size_t off = 0;
 
-    FUZZ_ASSERT(s != NULL, "ans_stream_begin: %s", err);
+    FUZZ_ASSERT(s != NULL, "ans_stream_begin: %s", err->msg);
     while (off < len) {
         size_t n = len - off;
 
@@ -104,18 +105,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_in in = { data, size };
     unsigned seed = fuzz_byte(&in);
-    char err_whole[512], err_stream[512];
+    struct err err_whole = { "" }, err_stream = { "" };
     struct ans_list *whole, *stream;
 
-    whole = ans_parse_buffer((const char *)in.p, in.n, "fuzz", err_whole, sizeof(err_whole));
-    stream = streamed(in.p, in.n, seed, err_stream, sizeof(err_stream));
+    whole = ans_parse_buffer((const char *)in.p, in.n, "fuzz", &err_whole);
+    stream = streamed(in.p, in.n, seed, &err_stream);
     FUZZ_ASSERT((whole == NULL) == (stream == NULL), "whole %s, streamed %s",
-                whole ? "accepted" : err_whole, stream ? "accepted" : err_stream);
+                whole ? "accepted" : err_whole.msg, stream ? "accepted" : err_stream.msg);
     if (whole == NULL) {
-        FUZZ_ASSERT(err_whole[0] != '\0', "refused without a reason");
-        FUZZ_ASSERT(strcmp(err_whole, err_stream) == 0
-                    || (strstr(err_whole, ": XML error: ") && strstr(err_stream, ": XML error: ")),
-                    "whole \"%s\", streamed \"%s\"", err_whole, err_stream);
+        FUZZ_ASSERT(err_whole.msg[0] != '\0', "refused without a reason");
+        FUZZ_ASSERT(strcmp(err_whole.msg, err_stream.msg) == 0
+                    || (strstr(err_whole.msg, ": XML error: ")
+                        && strstr(err_stream.msg, ": XML error: ")),
+                    "whole \"%s\", streamed \"%s\"", err_whole.msg, err_stream.msg);
     } else {
         check_same(whole, stream);
         check_list(whole);

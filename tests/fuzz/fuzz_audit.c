@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "forward/audit.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -57,12 +58,12 @@ static void check_rewrite_done(const struct fwd_audit_opts *opts,
 {
     struct fwd_audit_opts again_opts = *opts;
     struct fwd_audit_result again;
-    char err[512];
+    struct err err;
 
     again_opts.type = first->type;
     FUZZ_ASSERT(fwd_audit_run("fuzz-output", first->output, first->output_len, &again_opts,
-                              &again, err, sizeof(err)) == 0,
-                "the rewritten %s file is refused: %s", fwd_audit_type_name(first->type), err);
+                              &again, &err) == 0,
+                "the rewritten %s file is refused: %s", fwd_audit_type_name(first->type), err.msg);
     FUZZ_ASSERT(again.n_classic == 0, "%zu classic targets left after the rewrite (first: %s)",
                 again.n_classic, again.n_findings ? again.findings[0].target : "-");
     FUZZ_ASSERT(!again.changed, "a second rewrite changes the file again");
@@ -82,11 +83,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .sieve_mailbox = "dr.martin@" FUZZ_LOCAL_DOMAIN,
     };
     struct fwd_audit_result r;
-    char err[512];
+    struct err err;
 
-    err[0] = '\0';
-    if (fwd_audit_run("fuzz-input", (const char *)in.p, in.n, &opts, &r, err, sizeof(err)) != 0) {
-        FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
+    err_clear(&err);
+    if (fwd_audit_run("fuzz-input", (const char *)in.p, in.n, &opts, &r, &err) != 0) {
+        FUZZ_ASSERT(err.msg[0] != '\0', "refused without a reason");
         return 0;
     }
     check_result((const char *)in.p, in.n, &r);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "notify/message.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -120,12 +121,12 @@ static void check_notice(const struct notify_template *t, const char *text, size
         .unique = "fuzz.1",
         .tmpl = t,
     };
-    char err[512];
+    struct err err;
     size_t len = 0;
-    char *msg = notify_message_build(&p, &len, err, sizeof(err));
+    char *msg = notify_message_build(&p, &len, &err);
     struct buf want, got;
 
-    FUZZ_ASSERT(msg != NULL, "notice not built: %s", err);
+    FUZZ_ASSERT(msg != NULL, "notice not built: %s", err.msg);
     FUZZ_ASSERT(strlen(msg) == len, "NUL inside the notice");
     got = decode_body(msg, len);
     want = expected(text, tlen, mailbox ? mailbox : NOTIFY_UNKNOWN_MAILBOX);
@@ -139,13 +140,13 @@ static void check_notice(const struct notify_template *t, const char *text, size
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[512];
+    struct err err;
     struct notify_template *t;
 
-    err[0] = '\0';
-    t = notify_template_parse((const char *)data, size, err, sizeof(err));
+    err_clear(&err);
+    t = notify_template_parse((const char *)data, size, &err);
     if (t == NULL) {
-        FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
+        FUZZ_ASSERT(err.msg[0] != '\0', "refused without a reason");
         return 0;
     }
     check_notice(t, (const char *)data, size, MAILBOX);

@@ -39,12 +39,13 @@ static void check_rules(const struct fwd_rules *rs)
 static void check_round_trip(const struct fwd_rules *rs)
 {
     struct fwd_rules again = { 0 };
-    char *text = fwd_rules_to_json(rs), err[512];
+    struct err err;
+    char *text = fwd_rules_to_json(rs);
     size_t i, j;
 
     FUZZ_ASSERT(text != NULL, "export failed");
-    FUZZ_ASSERT(fwd_rules_from_json(text, &again, err, sizeof(err)) == 0,
-                "the export does not import: %s\n%s", err, text);
+    FUZZ_ASSERT(fwd_rules_from_json(text, &again, &err) == 0,
+                "the export does not import: %s\n%s", err.msg, text);
     FUZZ_ASSERT(again.n == rs->n, "%zu rules exported, %zu imported", rs->n, again.n);
     for (i = 0; i < rs->n; i++) {
         const struct fwd_rule *a = &rs->v[i], *b = &again.v[i];
@@ -61,12 +62,13 @@ static void check_round_trip(const struct fwd_rules *rs)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = fuzz_cstring(data, size), err[512];
+    struct err err;
+    char *text = fuzz_cstring(data, size);
     struct fwd_rules rs = { 0 };
 
-    err[0] = '\0';
-    if (fwd_rules_from_json(text, &rs, err, sizeof(err)) != 0) {
-        FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
+    err_clear(&err);
+    if (fwd_rules_from_json(text, &rs, &err) != 0) {
+        FUZZ_ASSERT(err.msg[0] != '\0', "refused without a reason");
         FUZZ_ASSERT(rs.n == 0 && rs.v == NULL, "refused, yet rules returned");
     } else {
         check_rules(&rs);

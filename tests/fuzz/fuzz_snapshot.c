@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "whitelist/snapshot.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -38,14 +39,15 @@ static bool same_field(const char *a, const char *b)
 
 static void round_trip(const char *path, const struct whitelist *wl)
 {
-    char again_path[4200], err[512];
+    struct err err;
+    char again_path[4200];
     struct whitelist *again;
 
     snprintf(again_path, sizeof(again_path), "%s.again", path);
-    FUZZ_ASSERT(snapshot_write(again_path, wl, err, sizeof(err)) == 0, "write: %s", err);
-    again = snapshot_read(again_path, err, sizeof(err));
+    FUZZ_ASSERT(snapshot_write(again_path, wl, &err) == 0, "write: %s", err.msg);
+    again = snapshot_read(again_path, &err);
     unlink(again_path);
-    FUZZ_ASSERT(again != NULL, "what was written does not read back: %s", err);
+    FUZZ_ASSERT(again != NULL, "what was written does not read back: %s", err.msg);
     FUZZ_ASSERT(domainset_count(again->domains) == domainset_count(wl->domains) &&
                 domainset_foreach(wl->domains, in_other, again->domains) == 0,
                 "the domains changed on the way back");
@@ -60,13 +62,13 @@ static void round_trip(const char *path, const struct whitelist *wl)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_scratch_file(data, size);
-    char err[512];
+    struct err err;
     struct whitelist *wl;
 
-    err[0] = '\0';
-    wl = snapshot_read(path, err, sizeof(err));
+    err_clear(&err);
+    wl = snapshot_read(path, &err);
     if (wl == NULL) {
-        FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
+        FUZZ_ASSERT(err.msg[0] != '\0', "refused without a reason");
         return 0;
     }
     FUZZ_ASSERT(domainset_count(wl->domains) > 0, "accepted without a domain");

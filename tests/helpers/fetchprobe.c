@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
+#include "common/curlinit.h"
 #include "whitelist/fetch.h"
 
 static void usage(void)
@@ -60,7 +62,7 @@ int main(int argc, char **argv)
     struct fetch_result res;
     const char *out = NULL;
     static const char *const names[] = { "ok", "not-modified", "error" };
-    char err[256];
+    struct err err;
     int c, rc;
 
     fetch_options_init(&opt);
@@ -84,8 +86,8 @@ int main(int argc, char **argv)
     if (argc - optind == 4)
         opt.client_key = argv[optind + 3];
 
-    if (fetch_global_init(err, sizeof(err)) < 0) {
-        fprintf(stderr, "fetchprobe: %s\n", err);
+    if (curl_init_once(&err) < 0) {
+        fprintf(stderr, "fetchprobe: %s\n", err.msg);
         return 1;
     }
     fetch_list(&opt, &res);

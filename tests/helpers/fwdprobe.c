@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "forward/rules.h"
 #include "milter/config.h"
 #include "whitelist/store.h"
@@ -47,7 +48,7 @@ static int cmd_add(redisContext *c, const char *prefix, int argc, char **argv)
     struct fwd_add_result res;
     unsigned flags = 0;
     enum fwd_mode mode;
-    char err[512];
+    struct err err;
     int i = 1;
 
     if (i < argc && strcmp(argv[i], "-k") == 0) {
@@ -59,8 +60,8 @@ static int cmd_add(redisContext *c, const char *prefix, int argc, char **argv)
     if (fwd_mode_parse(argv[i + 1], &mode) < 0)
         return fail("mode must be copy or redirect");
     if (fwd_rules_add(c, prefix, argv[i], mode, (const char *const *)argv + i + 2,
-                      (size_t)(argc - i - 2), flags, &res, err, sizeof(err)) < 0)
-        return fail(err);
+                      (size_t)(argc - i - 2), flags, &res, &err) < 0)
+        return fail(err.msg);
     printf("created=%d mode_changed=%d old_mode=%s added=%zu present=%zu\n", res.created,
            res.mode_changed, fwd_mode_name(res.old_mode), res.n_added, res.n_present);
     return 0;
@@ -70,13 +71,13 @@ static int cmd_del(redisContext *c, const char *prefix, int argc, char **argv)
 {
     size_t removed = 0;
     bool gone = false;
-    char err[512];
+    struct err err;
 
     if (argc < 2)
         usage();
     if (fwd_rules_del(c, prefix, argv[1], (const char *const *)argv + 2, (size_t)(argc - 2),
-                      &removed, &gone, err, sizeof(err)) < 0)
-        return fail(err);
+                      &removed, &gone, &err) < 0)
+        return fail(err.msg);
     printf("removed=%zu gone=%d\n", removed, gone);
     return 0;
 }
@@ -84,7 +85,7 @@ static int cmd_del(redisContext *c, const char *prefix, int argc, char **argv)
 static int cmd_get(redisContext *c, const char *prefix, int argc, char **argv)
 {
     struct fwd_rule **got;
-    char err[512];
+    struct err err;
     int i, rc = 0;
     size_t j;
 
@@ -94,11 +95,11 @@ static int cmd_get(redisContext *c, const char *prefix, int argc, char **argv)
         return fail("out of memory");
     if (argc == 2) {
         /* one mailbox: the single-rule call */
-        if (fwd_rule_get(c, prefix, argv[1], &got[0], err, sizeof(err)) < 0)
-            rc = fail(err);
+        if (fwd_rule_get(c, prefix, argv[1], &got[0], &err) < 0)
+            rc = fail(err.msg);
     } else if (fwd_rules_get_many(c, prefix, (const char *const *)argv + 1,
-                                  (size_t)(argc - 1), got, err, sizeof(err)) < 0) {
-        rc = fail(err);
+                                  (size_t)(argc - 1), got, &err) < 0) {
+        rc = fail(err.msg);
     }
     for (i = 0; rc == 0 && i < argc - 1; i++) {
         if (got[i] == NULL) {
@@ -119,10 +120,11 @@ static int cmd_get(redisContext *c, const char *prefix, int argc, char **argv)
 static int cmd_list(redisContext *c, const char *prefix)
 {
     struct fwd_rules rs = { 0 };
-    char err[512], *text;
+    struct err err;
+    char *text;
 
-    if (fwd_rules_list(c, prefix, &rs, err, sizeof(err)) < 0)
-        return fail(err);
+    if (fwd_rules_list(c, prefix, &rs, &err) < 0)
+        return fail(err.msg);
     text = fwd_rules_to_json(&rs);
     fwd_rules_clear(&rs);
     if (text == NULL)
@@ -136,7 +138,8 @@ static int cmd_import(redisContext *c, const char *prefix, int argc, char **argv
 {
     struct fwd_import_result res;
     struct fwd_rules rs = { 0 };
-    char err[512], *text;
+    struct err err;
+    char *text;
     bool replace = false;
     long size;
     FILE *f;
@@ -160,10 +163,10 @@ static int cmd_import(redisContext *c, const char *prefix, int argc, char **argv
         return fail("cannot read the file");
     }
     fclose(f);
-    if (fwd_rules_from_json(text, &rs, err, sizeof(err)) < 0)
-        rc = fail(err);
-    else if (fwd_rules_import(c, prefix, &rs, replace, &res, err, sizeof(err)) < 0)
-        rc = fail(err);
+    if (fwd_rules_from_json(text, &rs, &err) < 0)
+        rc = fail(err.msg);
+    else if (fwd_rules_import(c, prefix, &rs, replace, &res, &err) < 0)
+        rc = fail(err.msg);
     else
         printf("rules=%zu created=%zu added=%zu\n", res.n_rules, res.n_created,
                res.n_targets_added);
@@ -177,7 +180,7 @@ int main(int argc, char **argv)
     const char *redis = NULL, *prefix = NULL;
     struct config *cfg;
     redisContext *c;
-    char err[512];
+    struct err err;
     int opt, rc;
 
     while ((opt = getopt(argc, argv, "+r:x:")) != -1) {
@@ -200,9 +203,9 @@ int main(int argc, char **argv)
     cfg->redis_enabled = true;
     if (prefix == NULL)
         prefix = cfg->redis_prefix;
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL) {
+    if ((c = store_connect(cfg, &err)) == NULL) {
         config_free(cfg);
-        return fail(err);
+        return fail(err.msg);
     }
     if (strcmp(argv[0], "add") == 0)
         rc = cmd_add(c, prefix, argc, argv);
@@ -215,9 +218,9 @@ int main(int argc, char **argv)
     else if (strcmp(argv[0], "import") == 0)
         rc = cmd_import(c, prefix, argc, argv);
     else if (strcmp(argv[0], "version") == 0 && argc == 1) {
-        long long v = fwd_rules_version(c, prefix, err, sizeof(err));
+        long long v = fwd_rules_version(c, prefix, &err);
 
-        rc = v < 0 ? fail(err) : (printf("%lld\n", v), 0);
+        rc = v < 0 ? fail(err.msg) : (printf("%lld\n", v), 0);
     } else {
         usage();
     }

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "milter/config.h"
 #include "notify/queue.h"
@@ -59,18 +60,18 @@ static long long number(const char *s)
     return v;
 }
 
-static redisContext *connect_cb(void *arg, char *err, size_t errlen)
+static redisContext *connect_cb(void *arg, struct err *err)
 {
-    return store_connect(arg, err, errlen);
+    return store_connect(arg, err);
 }
 
 static int print_stats(redisContext *c, const char *prefix)
 {
     struct notify_stats st;
-    char err[512];
+    struct err err;
 
-    if (notify_get_stats(c, prefix, &st, err, sizeof(err)) < 0) {
-        fprintf(stderr, "notifyprobe: %s\n", err);
+    if (notify_get_stats(c, prefix, &st, &err) < 0) {
+        fprintf(stderr, "notifyprobe: %s\n", err.msg);
         return 1;
     }
     printf("enqueued=%lld sent=%lld retried=%lld failed=%lld pending=%lld\n", st.enqueued,
@@ -81,7 +82,7 @@ static int print_stats(redisContext *c, const char *prefix)
 static int cmd_enqueue(redisContext *c, const char *prefix, int argc, char **argv)
 {
     const char **mb, **tg;
-    char err[512];
+    struct err err;
     int i, rc;
 
     if (argc < 3)
@@ -94,9 +95,9 @@ static int cmd_enqueue(redisContext *c, const char *prefix, int argc, char **arg
         mb[i - 2] = strcmp(argv[1], "-") == 0 ? "" : argv[1];
         tg[i - 2] = argv[i];
     }
-    rc = notify_enqueue_many(c, prefix, mb, tg, (size_t)(argc - 2), 0, err, sizeof(err));
+    rc = notify_enqueue_many(c, prefix, mb, tg, (size_t)(argc - 2), 0, &err);
     if (rc < 0)
-        fprintf(stderr, "notifyprobe: %s\n", err);
+        fprintf(stderr, "notifyprobe: %s\n", err.msg);
     free(mb);
     free(tg);
     return rc < 0 ? 1 : 0;
@@ -111,7 +112,7 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
     long long seconds = 10;
     bool until_empty = false;
     struct timespec start, now;
-    char err[512];
+    struct err err;
     int opt;
 
     notify_worker_params_init(&p);
@@ -133,8 +134,8 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
         case 'T': p.smtp_timeout_ms = number(optarg); break;
         case 'l': p.lease_ms = number(optarg); break;
         case 'n':
-            if ((tmpl = notify_template_load(optarg, err, sizeof(err))) == NULL) {
-                fprintf(stderr, "notifyprobe: %s\n", err);
+            if ((tmpl = notify_template_load(optarg, &err)) == NULL) {
+                fprintf(stderr, "notifyprobe: %s\n", err.msg);
                 return 1;
             }
             break;
@@ -144,8 +145,8 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
     if (optind != argc || p.smtp_url == NULL || p.sender == NULL)
         usage();
     p.tmpl = tmpl;
-    if ((w = notify_worker_start(&p, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "notifyprobe: %s\n", err);
+    if ((w = notify_worker_start(&p, &err)) == NULL) {
+        fprintf(stderr, "notifyprobe: %s\n", err.msg);
         notify_template_free(tmpl);
         return 1;
     }
@@ -157,7 +158,7 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (interrupted || now.tv_sec - start.tv_sec >= seconds)
             break;
-        if (until_empty && notify_get_stats(c, prefix, &st, err, sizeof(err)) == 0
+        if (until_empty && notify_get_stats(c, prefix, &st, &err) == 0
             && st.pending == 0)
             break;
     }
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
     const char *redis = NULL, *prefix = NULL;
     struct config *cfg;
     redisContext *c;
-    char err[512];
+    struct err err;
     int opt, rc;
 
     while ((opt = getopt(argc, argv, "+r:x:")) != -1) {
@@ -197,8 +198,8 @@ int main(int argc, char **argv)
     cfg->redis_enabled = true;
     if (prefix == NULL)
         prefix = cfg->redis_prefix;
-    if ((c = store_connect(cfg, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "notifyprobe: %s\n", err);
+    if ((c = store_connect(cfg, &err)) == NULL) {
+        fprintf(stderr, "notifyprobe: %s\n", err.msg);
         config_free(cfg);
         return 1;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "tests/unit/testlib.h"
 #include "whitelist/ansxml.h"
 
@@ -61,14 +62,15 @@ static char *slurp(const char *path, size_t *len)
 
 static void test_small(void)
 {
-    char err[512] = "", sum[128];
+    struct err err = { "" };
+    char sum[128];
     const char *path = fixture("ans-small.xml");
-    struct ans_list *l = ans_parse_file(path, err, sizeof(err));
+    struct ans_list *l = ans_parse_file(path, &err);
     struct whitelist *wl;
 
     CHECK(l != NULL);
     if (l == NULL) {
-        fprintf(stderr, "ans-small.xml: %s\n", err);
+        fprintf(stderr, "ans-small.xml: %s\n", err.msg);
         return;
     }
     wl = l->wl;
@@ -114,7 +116,7 @@ static void test_small(void)
 /* The same bytes through the buffer entry point give the same list. */
 static void test_buffer_matches_file(void)
 {
-    char err[512] = "";
+    struct err err = { "" };
     size_t len = 0;
     char *buf = slurp(fixture("ans-small.xml"), &len);
     struct ans_list *a, *b;
@@ -122,9 +124,9 @@ static void test_buffer_matches_file(void)
     CHECK(buf != NULL);
     if (buf == NULL)
         return;
-    a = ans_parse_file(fixture("ans-small.xml"), err, sizeof(err));
+    a = ans_parse_file(fixture("ans-small.xml"), &err);
     b = ans_parse_buffer(buf, len, "https://example.invalid/listeblanchemssante.xml",
-                         err, sizeof(err));
+                         &err);
     CHECK(a != NULL && b != NULL);
     if (a != NULL && b != NULL) {
         CHECK_STR(a->wl->sha256, b->wl->sha256);
@@ -145,7 +147,7 @@ static void test_stream_any_chunks(void)
     size_t d, chunk;
 
     for (d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
-        char err_whole[512] = "", err[512] = "";
+        struct err err_whole = { "" }, err = { "" };
         size_t len = 0;
         char *buf = slurp(fixture(docs[d]), &len);
         struct ans_list *whole;
@@ -153,9 +155,9 @@ static void test_stream_any_chunks(void)
         CHECK(buf != NULL);
         if (buf == NULL)
             continue;
-        whole = ans_parse_buffer(buf, len, "t", err_whole, sizeof(err_whole));
+        whole = ans_parse_buffer(buf, len, "t", &err_whole);
         for (chunk = 1; chunk <= 97; chunk++) {
-            struct ans_stream *s = ans_stream_begin("t", len, err, sizeof(err));
+            struct ans_stream *s = ans_stream_begin("t", len, &err);
             struct ans_list *l;
             size_t off;
 
@@ -170,10 +172,10 @@ static void test_stream_any_chunks(void)
                 CHECK_STR(l->wl->sha256, whole->wl->sha256);
                 CHECK(domainset_count(l->wl->domains) == domainset_count(whole->wl->domains));
                 CHECK(certset_pairs(l->wl->certs) == certset_pairs(whole->wl->certs));
-            } else if (l == NULL && strcmp(err, err_whole) != 0) {
+            } else if (l == NULL && strcmp(err.msg, err_whole.msg) != 0) {
                 fprintf(stderr, "%s in chunks of %zu: \"%s\", whole: \"%s\"\n", docs[d],
-                        chunk, err, err_whole);
-                CHECK(strcmp(err, err_whole) == 0);
+                        chunk, err.msg, err_whole.msg);
+                CHECK(strcmp(err.msg, err_whole.msg) == 0);
             }
             ans_list_free(l);
         }
@@ -195,23 +197,23 @@ static void expect_refused(struct ans_list *l, const char *err, const char *want
 
 static void refuse_file(const char *name, const char *want)
 {
-    char err[512] = "";
+    struct err err = { "" };
     const char *path = fixture(name);
 
-    expect_refused(ans_parse_file(path, err, sizeof(err)), err, want);
-    CHECK(strncmp(err, path, strlen(path)) == 0);        /* names the file */
+    expect_refused(ans_parse_file(path, &err), err.msg, want);
+    CHECK(strncmp(err.msg, path, strlen(path)) == 0);        /* names the file */
 }
 
 static void refuse_buffer(const char *doc, const char *want)
 {
-    char err[512] = "";
+    struct err err = { "" };
 
-    expect_refused(ans_parse_buffer(doc, strlen(doc), "test", err, sizeof(err)), err, want);
+    expect_refused(ans_parse_buffer(doc, strlen(doc), "test", &err), err.msg, want);
 }
 
 static void test_refused_files(void)
 {
-    char err[512];
+    struct err err;
 
     refuse_file("ans-truncated.xml",
                 "ans-truncated.xml: line 42: XML error: no element found (truncated file?)");
@@ -223,7 +225,7 @@ static void test_refused_files(void)
     refuse_file("does-not-exist.xml", ": cannot open: No such file or directory");
 
     /* A zero-byte download. */
-    expect_refused(ans_parse_buffer("", 0, "empty", err, sizeof(err)), err, "empty: empty file");
+    expect_refused(ans_parse_buffer("", 0, "empty", &err), err.msg, "empty: empty file");
 }
 
 static void test_refused_buffers(void)
@@ -289,12 +291,12 @@ static void test_dn_variants(void)
         "<l:Domaine><l:Nom><![CDATA[F.MSSante.fr]]></l:Nom>"
         "<l:DNCertificatOperateur>CN=mx&#46;f.fr</l:DNCertificatOperateur></l:Domaine>"
         "</l:ListeDomaines></l:ListeBlancheMSSante>";
-    char err[512] = "";
-    struct ans_list *l = ans_parse_buffer(doc, strlen(doc), NULL, err, sizeof(err));
+    struct err err = { "" };
+    struct ans_list *l = ans_parse_buffer(doc, strlen(doc), NULL, &err);
 
     CHECK(l != NULL);
     if (l == NULL) {
-        fprintf(stderr, "dn variants: %s\n", err);
+        fprintf(stderr, "dn variants: %s\n", err.msg);
         return;
     }
     CHECK_STR(l->wl->generated, "2026-01-02T03:04:05Z");
@@ -319,7 +321,8 @@ static void test_many_chunks(void)
     enum { N = 3000 };
     size_t cap = (size_t)N * 300 + 1000, len = 0, i;
     char *doc = malloc(cap);
-    char err[512] = "", want[64];
+    struct err err = { "" };
+    char want[64];
     struct ans_list *l;
 
     len += (size_t)snprintf(doc + len, cap - len, "<ListeBlancheMSSante xmlns=\"%s\">"
@@ -333,7 +336,7 @@ static void test_many_chunks(void)
                                 i, (int)(i % 97), 0, i % 10);
     len += (size_t)snprintf(doc + len, cap - len, "</ListeDomaines></ListeBlancheMSSante>\n");
     CHECK(len > 3 * 65536);
-    l = ans_parse_buffer(doc, len, "chunks", err, sizeof(err));
+    l = ans_parse_buffer(doc, len, "chunks", &err);
     CHECK(l != NULL);
     if (l != NULL) {
         CHECK(l->wl->entries == N);
@@ -359,7 +362,8 @@ static const char *real_list_path(void)
 static void test_real_list(void)
 {
     const char *path = real_list_path();
-    char err[512] = "", sum[128];
+    struct err err = { "" };
+    char sum[128];
     struct timespec t0, t1;
     struct ans_list *l;
     FILE *fp = fopen(path, "rb");
@@ -370,11 +374,11 @@ static void test_real_list(void)
     }
     fclose(fp);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    l = ans_parse_file(path, err, sizeof(err));
+    l = ans_parse_file(path, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     CHECK(l != NULL);
     if (l == NULL) {
-        fprintf(stderr, "real list: %s\n", err);
+        fprintf(stderr, "real list: %s\n", err.msg);
         return;
     }
     printf("real list parsed in %.1f ms\n",

@@ -210,15 +210,16 @@ static void test_strtab(void)
 /* The adaptor the daemon hands the policy, over the parsed test list. */
 static void test_whitelist_adaptor(void)
 {
-    char path[512], err[512] = "";
+    struct err err = { "" };
+    char path[512];
     struct ans_list *l;
     struct whitelist *bare = whitelist_new();
 
     snprintf(path, sizeof(path), "%s/ans-small.xml", testlib_fixtures());
-    l = ans_parse_file(path, err, sizeof(err));
+    l = ans_parse_file(path, &err);
     CHECK(l != NULL);
     if (l == NULL) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         whitelist_free(bare);
         return;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/err.h"
 #include "tests/unit/testlib.h"
 #include "common/cidr.h"
 
@@ -83,12 +84,12 @@ static void test_matches(void)
     for (i = 0; i < sizeof(matches) / sizeof(matches[0]); i++) {
         const struct match_case *t = &matches[i];
         struct cidr_list l = { NULL, 0 };
-        char why[256] = "";
+        struct err why = { "" };
         bool valid = false, got;
 
-        if (cidr_list_parse(t->list, &l, why, sizeof(why)) != 0) {
+        if (cidr_list_parse(t->list, &l, &why) != 0) {
             CHECK(0);
-            fprintf(stderr, "  case \"%s\": list refused: %s\n", t->name, why);
+            fprintf(stderr, "  case \"%s\": list refused: %s\n", t->name, why.msg);
             continue;
         }
         got = cidr_list_match_text(&l, t->ip, &valid);
@@ -108,15 +109,15 @@ static void test_bad_lists(void)
     for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
         const struct bad_case *t = &bads[i];
         struct cidr_list l = { NULL, 0 };
-        char why[256] = "";
-        int rc = cidr_list_parse(t->list, &l, why, sizeof(why));
+        struct err why = { "" };
+        int rc = cidr_list_parse(t->list, &l, &why);
 
         CHECK(rc == -1);
-        CHECK(strstr(why, t->says) != NULL);
+        CHECK(strstr(why.msg, t->says) != NULL);
         CHECK(l.v == NULL && l.n == 0);
-        if (rc != -1 || strstr(why, t->says) == NULL)
+        if (rc != -1 || strstr(why.msg, t->says) == NULL)
             fprintf(stderr, "  case \"%s\": \"%s\" gave rc %d, \"%s\"\n", t->name, t->list,
-                    rc, why);
+                    rc, why.msg);
     }
 }
 
@@ -127,9 +128,9 @@ static void test_sockaddr(void)
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr other;
-    char why[128];
+    struct err why;
 
-    CHECK(cidr_list_parse("127.0.0.0/8 ::1 2001:db8::/32", &l, why, sizeof(why)) == 0);
+    CHECK(cidr_list_parse("127.0.0.0/8 ::1 2001:db8::/32", &l, &why) == 0);
     CHECK(l.n == 3);
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
@@ -156,20 +157,20 @@ static void test_sockaddr(void)
 static void test_misc(void)
 {
     struct cidr_list l = { NULL, 0 }, keep;
-    char why[128];
+    struct err why;
     bool valid = true;
 
-    CHECK(cidr_list_parse("192.0.2.0/24", &l, why, sizeof(why)) == 0);
+    CHECK(cidr_list_parse("192.0.2.0/24", &l, &why) == 0);
     keep = l;
     /* a refused list leaves the previous one in place */
-    CHECK(cidr_list_parse("192.0.2.0/99", &l, why, sizeof(why)) == -1);
+    CHECK(cidr_list_parse("192.0.2.0/99", &l, &why) == -1);
     CHECK(l.v == keep.v && l.n == 1);
     CHECK(!cidr_list_match_text(&l, "not-an-ip", &valid) && !valid);
     CHECK(!cidr_list_match_text(&l, "", &valid) && !valid);
     CHECK(!cidr_list_match_text(&l, NULL, NULL));
     cidr_list_free(&l);
     cidr_list_free(&l);   /* twice is harmless */
-    CHECK(cidr_list_parse(NULL, &l, why, sizeof(why)) == -1);
+    CHECK(cidr_list_parse(NULL, &l, &why) == -1);
 }
 
 int main(void)

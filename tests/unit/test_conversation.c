@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "tests/unit/testlib.h"
 #include "conversation/store.h"
 
@@ -34,7 +35,7 @@
 
 static pid_t redis_pid = -1;
 static int redis_port;
-static char err[512];
+static struct err err;
 
 /* ------------------------------------------------------------------ */
 /* A private redis-server                                               */
@@ -163,15 +164,15 @@ static void test_open_refresh(redisContext *c)
 {
     struct conv_info ci;
 
-    CHECK(conv_is_open(c, PFX, DR, P1, err, sizeof(err)) == 0);
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 0);
+    CHECK(conv_is_open(c, PFX, DR, P1, &err) == 0);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 0);
     CHECK(ci.state == CONV_NONE);
 
-    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 1000, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(c, PFX, DR, P1, err, sizeof(err)) == 1);
-    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 1010, 3600, err, sizeof(err)) == 0);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 1000, 3600, &err) == 1);
+    CHECK(conv_is_open(c, PFX, DR, P1, &err) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 1010, 3600, &err) == 0);
 
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 1);
     CHECK(ci.state == CONV_OPEN);
     CHECK_STR(ci.patient, P1);
     CHECK(ci.opened_at == 1000);
@@ -185,24 +186,23 @@ static void test_open_refresh(redisContext *c)
     CHECK(raw_int(c, "SISMEMBER", PFX "conv-idx:" DR, P1) == 1);
 
     /* Mailbox case and Corsican lower case name the same conversation. */
-    CHECK(conv_is_open(c, PFX, "Dr.Martin@CHU-Lille.MSSante.fr", P1, err, sizeof(err)) == 1);
-    CHECK(conv_open_or_refresh(c, PFX, DR, "185052a12345633", 1000, 3600, err,
-                               sizeof(err)) == 1);
-    CHECK(conv_is_open(c, PFX, DR, P2, err, sizeof(err)) == 1);
+    CHECK(conv_is_open(c, PFX, "Dr.Martin@CHU-Lille.MSSante.fr", P1, &err) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, DR, "185052a12345633", 1000, 3600, &err) == 1);
+    CHECK(conv_is_open(c, PFX, DR, P2, &err) == 1);
     CHECK(raw_int(c, "SISMEMBER", PFX "conv-idx:" DR, "185052a12345633") == 0);
 
     /* Another mailbox, another prefix: other conversations. */
-    CHECK(conv_is_open(c, PFX, "secretariat@chu-lille.mssante.fr", P1, err, sizeof(err)) == 0);
-    CHECK(conv_is_open(c, "other:", DR, P1, err, sizeof(err)) == 0);
+    CHECK(conv_is_open(c, PFX, "secretariat@chu-lille.mssante.fr", P1, &err) == 0);
+    CHECK(conv_is_open(c, "other:", DR, P1, &err) == 0);
 }
 
 static void test_close(redisContext *c)
 {
     struct conv_info ci;
 
-    CHECK(conv_close(c, PFX, DR, P1, "4XyZ1B2C3", 2000, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(c, PFX, DR, P1, err, sizeof(err)) == 0);
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_close(c, PFX, DR, P1, "4XyZ1B2C3", 2000, 3600, &err) == 1);
+    CHECK(conv_is_open(c, PFX, DR, P1, &err) == 0);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 1);
     CHECK(ci.state == CONV_CLOSED);
     CHECK(ci.opened_at == 1000);
     CHECK(ci.closed_at == 2000);
@@ -210,32 +210,32 @@ static void test_close(redisContext *c)
     CHECK_STR(ci.closed_by_qid, "4XyZ1B2C3");
 
     /* The same message retried after a 451: nothing changes. */
-    CHECK(conv_close(c, PFX, DR, P1, "4XyZ1B2C3", 2100, 3600, err, sizeof(err)) == 0);
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_close(c, PFX, DR, P1, "4XyZ1B2C3", 2100, 3600, &err) == 0);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 1);
     CHECK(ci.closed_at == 2000);
     CHECK(ci.last_activity == 2000);
 
     /* Another [FIN] message is another closure. */
-    CHECK(conv_close(c, PFX, DR, P1, "5AAAAAAAA", 2200, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_close(c, PFX, DR, P1, "5AAAAAAAA", 2200, 3600, &err) == 1);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 1);
     CHECK(ci.closed_at == 2200);
     CHECK_STR(ci.closed_by_qid, "5AAAAAAAA");
 
     /* The professional writes again: reopened, old closure forgotten. */
-    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 3000, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(c, PFX, DR, P1, err, sizeof(err)) == 1);
-    CHECK(conv_get(c, PFX, DR, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P1, 3000, 3600, &err) == 1);
+    CHECK(conv_is_open(c, PFX, DR, P1, &err) == 1);
+    CHECK(conv_get(c, PFX, DR, P1, &ci, &err) == 1);
     CHECK(ci.state == CONV_OPEN);
     CHECK(ci.opened_at == 3000);
     CHECK(ci.closed_at == 0);
     CHECK_STR(ci.closed_by_qid, "");
     /* ... and the old [FIN], if it came back now, closes again. */
-    CHECK(conv_close(c, PFX, DR, P1, "5AAAAAAAA", 3100, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(c, PFX, DR, P1, err, sizeof(err)) == 0);
+    CHECK(conv_close(c, PFX, DR, P1, "5AAAAAAAA", 3100, 3600, &err) == 1);
+    CHECK(conv_is_open(c, PFX, DR, P1, &err) == 0);
 
     /* Closing what was never opened records the closure. */
-    CHECK(conv_close(c, PFX, DR, P3, "6BBBBBBBB", 4000, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_get(c, PFX, DR, P3, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_close(c, PFX, DR, P3, "6BBBBBBBB", 4000, 3600, &err) == 1);
+    CHECK(conv_get(c, PFX, DR, P3, &ci, &err) == 1);
     CHECK(ci.state == CONV_CLOSED);
     CHECK(ci.opened_at == 0);
     CHECK(ci.closed_at == 4000);
@@ -247,16 +247,16 @@ static void test_expiry_settings(redisContext *c)
     const char *mb = "ttl@chu-lille.mssante.fr";
 
     /* TTL <= 0: no expiry on the conversation or the index. */
-    CHECK(conv_open_or_refresh(c, PFX, mb, P1, 1000, 0, err, sizeof(err)) == 1);
-    CHECK(conv_get(c, PFX, mb, P1, &ci, err, sizeof(err)) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, mb, P1, 1000, 0, &err) == 1);
+    CHECK(conv_get(c, PFX, mb, P1, &ci, &err) == 1);
     CHECK(ci.ttl == -1);
     CHECK(raw_int(c, "TTL", PFX "conv-idx:ttl@chu-lille.mssante.fr", NULL) == -1);
 
     /* The index outlives its longest-lived member: a shorter TTL later
      * does not cut it down. */
-    CHECK(conv_open_or_refresh(c, PFX, DR, P3, 1000, 7200, err, sizeof(err)) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P3, 1000, 7200, &err) == 1);
     CHECK(raw_int(c, "TTL", PFX "conv-idx:" DR, NULL) > 7000);
-    CHECK(conv_open_or_refresh(c, PFX, DR, P3, 1001, 100, err, sizeof(err)) == 0);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P3, 1001, 100, &err) == 0);
     CHECK(raw_int(c, "TTL", PFX "conv:" DR ":" P3, NULL) <= 100);
     CHECK(raw_int(c, "TTL", PFX "conv-idx:" DR, NULL) > 7000);
 }
@@ -289,13 +289,13 @@ static void test_list_and_expiry(redisContext *c)
     const char *idx = PFX "conv-idx:" DR;
     int n;
 
-    CHECK(conv_is_open(c, PFX, DR, "100000000004601", err, sizeof(err)) == 0);
-    CHECK(conv_get(c, PFX, DR, "100000000004601", &ci, err, sizeof(err)) == 0);
+    CHECK(conv_is_open(c, PFX, DR, "100000000004601", &err) == 0);
+    CHECK(conv_get(c, PFX, DR, "100000000004601", &ci, &err) == 0);
     CHECK(ci.state == CONV_NONE);
     CHECK(raw_int(c, "SISMEMBER", idx, "100000000004601") == 1);
 
     memset(&l, 0, sizeof(l));
-    n = conv_list(c, PFX, DR, collect, &l, err, sizeof(err));
+    n = conv_list(c, PFX, DR, collect, &l, &err);
     CHECK(n == 3);
     CHECK(l.n == 3);
     CHECK_STR(l.patients[0], P2);   /* sorted */
@@ -310,11 +310,10 @@ static void test_list_and_expiry(redisContext *c)
 
     memset(&l, 0, sizeof(l));
     l.stop_after = 1;
-    CHECK(conv_list(c, PFX, DR, collect, &l, err, sizeof(err)) == 1);
+    CHECK(conv_list(c, PFX, DR, collect, &l, &err) == 1);
 
     memset(&l, 0, sizeof(l));
-    CHECK(conv_list(c, PFX, "nobody@chu-lille.mssante.fr", collect, &l, err,
-                    sizeof(err)) == 0);
+    CHECK(conv_list(c, PFX, "nobody@chu-lille.mssante.fr", collect, &l, &err) == 0);
     CHECK(l.n == 0);
 }
 
@@ -324,15 +323,15 @@ static void test_two_nodes(redisContext *a, redisContext *b)
     const char *mb = "pharmacie@lgpi.mssante.fr";
     int r1, r2;
 
-    CHECK(conv_open_or_refresh(a, PFX, mb, P1, 5000, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(b, PFX, mb, P1, err, sizeof(err)) == 1);
-    CHECK(conv_open_or_refresh(b, PFX, mb, P1, 5001, 3600, err, sizeof(err)) == 0);
-    CHECK(conv_close(b, PFX, mb, P1, "7CCCCCCCC", 5002, 3600, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(a, PFX, mb, P1, err, sizeof(err)) == 0);
+    CHECK(conv_open_or_refresh(a, PFX, mb, P1, 5000, 3600, &err) == 1);
+    CHECK(conv_is_open(b, PFX, mb, P1, &err) == 1);
+    CHECK(conv_open_or_refresh(b, PFX, mb, P1, 5001, 3600, &err) == 0);
+    CHECK(conv_close(b, PFX, mb, P1, "7CCCCCCCC", 5002, 3600, &err) == 1);
+    CHECK(conv_is_open(a, PFX, mb, P1, &err) == 0);
     /* The same closure arriving on both: recorded once. */
-    CHECK(conv_open_or_refresh(a, PFX, mb, P2, 5000, 3600, err, sizeof(err)) == 1);
-    r1 = conv_close(a, PFX, mb, P2, "8DDDDDDDD", 5003, 3600, err, sizeof(err));
-    r2 = conv_close(b, PFX, mb, P2, "8DDDDDDDD", 5004, 3600, err, sizeof(err));
+    CHECK(conv_open_or_refresh(a, PFX, mb, P2, 5000, 3600, &err) == 1);
+    r1 = conv_close(a, PFX, mb, P2, "8DDDDDDDD", 5003, 3600, &err);
+    r2 = conv_close(b, PFX, mb, P2, "8DDDDDDDD", 5004, 3600, &err);
     CHECK(r1 == 1 && r2 == 0);
 }
 
@@ -344,30 +343,30 @@ static void test_bad_arguments(redisContext *c)
 
     memset(longid, '1', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
-    err[0] = '\0';
-    CHECK(conv_is_open(NULL, PFX, DR, P1, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "no Redis connection") != NULL);
-    CHECK(conv_is_open(c, PFX, "", P1, err, sizeof(err)) == -1);
-    CHECK(conv_is_open(c, PFX, DR, NULL, err, sizeof(err)) == -1);
-    CHECK(conv_open_or_refresh(c, PFX, DR, longid, 1, 1, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "patient") != NULL);
-    CHECK(conv_close(c, PFX, DR, P1, "", 1, 1, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "queue id") != NULL);
-    CHECK(conv_close(c, PFX, DR, P1, NULL, 1, 1, err, sizeof(err)) == -1);
-    CHECK(conv_list(c, PFX, NULL, collect, NULL, err, sizeof(err)) == -1);
+    err_clear(&err);
+    CHECK(conv_is_open(NULL, PFX, DR, P1, &err) == -1);
+    CHECK(strstr(err.msg, "no Redis connection") != NULL);
+    CHECK(conv_is_open(c, PFX, "", P1, &err) == -1);
+    CHECK(conv_is_open(c, PFX, DR, NULL, &err) == -1);
+    CHECK(conv_open_or_refresh(c, PFX, DR, longid, 1, 1, &err) == -1);
+    CHECK(strstr(err.msg, "patient") != NULL);
+    CHECK(conv_close(c, PFX, DR, P1, "", 1, 1, &err) == -1);
+    CHECK(strstr(err.msg, "queue id") != NULL);
+    CHECK(conv_close(c, PFX, DR, P1, NULL, 1, 1, &err) == -1);
+    CHECK(conv_list(c, PFX, NULL, collect, NULL, &err) == -1);
 
     /* A key of the wrong type is an error, and the connection stays usable. */
     r = redisCommand(c, "SET %s %s", PFX "conv:wrong@x.fr:" P1, "garbage");
     CHECK(r != NULL && r->type == REDIS_REPLY_STATUS);
     if (r != NULL)
         freeReplyObject(r);
-    err[0] = '\0';
-    CHECK(conv_is_open(c, PFX, "wrong@x.fr", P1, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "WRONGTYPE") != NULL);
-    CHECK(conv_get(c, PFX, "wrong@x.fr", P1, &ci, err, sizeof(err))
+    err_clear(&err);
+    CHECK(conv_is_open(c, PFX, "wrong@x.fr", P1, &err) == -1);
+    CHECK(strstr(err.msg, "WRONGTYPE") != NULL);
+    CHECK(conv_get(c, PFX, "wrong@x.fr", P1, &ci, &err)
           == -1);
-    CHECK(conv_open_or_refresh(c, PFX, "wrong@x.fr", P1, 1, 1, err, sizeof(err)) == -1);
-    CHECK(conv_is_open(c, PFX, DR, P2, err, sizeof(err)) == 1);
+    CHECK(conv_open_or_refresh(c, PFX, "wrong@x.fr", P1, 1, 1, &err) == -1);
+    CHECK(conv_is_open(c, PFX, DR, P2, &err) == 1);
 
     CHECK_STR(conv_state_name(CONV_NONE), "none");
     CHECK_STR(conv_state_name(CONV_OPEN), "open");
@@ -380,15 +379,15 @@ static void test_redis_down(redisContext *c)
     struct listed l;
 
     stop_redis();
-    err[0] = '\0';
-    CHECK(conv_is_open(c, PFX, DR, P2, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "redis 127.0.0.1:") != NULL);
-    fprintf(stderr, "  (expected) %s\n", err);
-    CHECK(conv_open_or_refresh(c, PFX, DR, P2, 1, 1, err, sizeof(err)) == -1);
-    CHECK(conv_close(c, PFX, DR, P2, "9EEEEEEEE", 1, 1, err, sizeof(err)) == -1);
-    CHECK(conv_get(c, PFX, DR, P2, &ci, err, sizeof(err)) == -1);
+    err_clear(&err);
+    CHECK(conv_is_open(c, PFX, DR, P2, &err) == -1);
+    CHECK(strstr(err.msg, "redis 127.0.0.1:") != NULL);
+    fprintf(stderr, "  (expected) %s\n", err.msg);
+    CHECK(conv_open_or_refresh(c, PFX, DR, P2, 1, 1, &err) == -1);
+    CHECK(conv_close(c, PFX, DR, P2, "9EEEEEEEE", 1, 1, &err) == -1);
+    CHECK(conv_get(c, PFX, DR, P2, &ci, &err) == -1);
     memset(&l, 0, sizeof(l));
-    CHECK(conv_list(c, PFX, DR, collect, &l, err, sizeof(err)) == -1);
+    CHECK(conv_list(c, PFX, DR, collect, &l, &err) == -1);
     CHECK(l.n == 0);
 }
 
@@ -418,8 +417,8 @@ int main(void)
     test_open_refresh(a);
     test_close(a);
     test_expiry_settings(a);
-    CHECK(conv_open_or_refresh(a, PFX, DR, "100000000004601", 6000, 1, err, sizeof(err)) == 1);
-    CHECK(conv_is_open(b, PFX, DR, "100000000004601", err, sizeof(err)) == 1);
+    CHECK(conv_open_or_refresh(a, PFX, DR, "100000000004601", 6000, 1, &err) == 1);
+    CHECK(conv_is_open(b, PFX, DR, "100000000004601", &err) == 1);
     sleep(2);
     test_list_and_expiry(b);
     test_two_nodes(a, b);

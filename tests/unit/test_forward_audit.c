@@ -96,7 +96,8 @@ static void check_fixture(const char *name, const char *domain, const char *mail
 {
     struct fwd_audit_opts o = { FWD_AUDIT_AUTO, &env, domain, mailbox };
     struct fwd_audit_result r, again;
-    char path[256], err[256] = "", *in, *exp_report, *exp_out, *got;
+    struct err err = { "" };
+    char path[256], *in, *exp_report, *exp_out, *got;
     size_t in_len = 0, rep_len = 0, out_len = 0;
 
     in = slurp(name, &in_len);
@@ -108,7 +109,7 @@ static void check_fixture(const char *name, const char *domain, const char *mail
     if (in == NULL || exp_report == NULL || exp_out == NULL)
         goto out;
 
-    CHECK(fwd_audit_run(name, in, in_len, &o, &r, err, sizeof(err)) == 0);
+    CHECK(fwd_audit_run(name, in, in_len, &o, &r, &err) == 0);
     CHECK(r.type == want_type);
     CHECK(r.n_classic == want_classic);
     CHECK(r.changed);
@@ -121,7 +122,7 @@ static void check_fixture(const char *name, const char *domain, const char *mail
                 r.output);
 
     /* The rewritten file has nothing left to rewrite. */
-    CHECK(fwd_audit_run(name, r.output, r.output_len, &o, &again, err, sizeof(err)) == 0);
+    CHECK(fwd_audit_run(name, r.output, r.output_len, &o, &again, &err) == 0);
     CHECK(again.n_classic == 0);
     CHECK(!again.changed);
     CHECK(again.n_pairs == 0);
@@ -139,11 +140,12 @@ static char *rewrite_text(enum fwd_audit_type type, const char *text, size_t *n_
 {
     struct fwd_audit_opts o = { type, &env, "chu-test.mssante.fr", "moi@chu-test.mssante.fr" };
     struct fwd_audit_result r;
-    char err[256] = "", *out;
+    struct err err = { "" };
+    char *out;
 
-    if (fwd_audit_run("t", text, strlen(text), &o, &r, err, sizeof(err)) < 0) {
-        out = malloc(strlen(err) + 8);
-        sprintf(out, "ERROR: %s", err);
+    if (fwd_audit_run("t", text, strlen(text), &o, &r, &err) < 0) {
+        out = malloc(strlen(err.msg) + 8);
+        sprintf(out, "ERROR: %s", err.msg);
         return out;
     }
     if (n_classic)
@@ -250,12 +252,12 @@ static void test_unqualified(void)
     const char *al = "dr: dr@gmail.com\n", *sv = "redirect \"x@gmail.com\";\n";
     char *line;
 
-    CHECK(fwd_audit_run("aliases", al, strlen(al), &o, &r, NULL, 0) == 0);
+    CHECK(fwd_audit_run("aliases", al, strlen(al), &o, &r, NULL) == 0);
     CHECK(r.type == FWD_AUDIT_ALIASES);
     CHECK(r.n_pairs == 1 && r.pairs[0].mailbox == NULL && strcmp(r.pairs[0].lhs, "dr") == 0);
     fwd_audit_result_free(&r);
 
-    CHECK(fwd_audit_run("x.sieve", sv, strlen(sv), &o, &r, NULL, 0) == 0);
+    CHECK(fwd_audit_run("x.sieve", sv, strlen(sv), &o, &r, NULL) == 0);
     CHECK(r.type == FWD_AUDIT_SIEVE);
     CHECK(r.n_findings == 1);
     line = r.n_findings == 1 ? fwd_audit_format("x.sieve", &r.findings[0]) : NULL;

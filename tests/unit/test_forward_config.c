@@ -115,7 +115,8 @@ static void test_values(void)
         struct notify_params p = { "avis@chu-test.mssante.fr", "sec@outlook.fr",
                                    "dr.a@chu-test.mssante.fr", 1700000000, "t1",
                                    cfg->notify_template };
-        char err[256] = "", *msg = notify_message_build(&p, NULL, err, sizeof(err));
+        struct err err = { "" };
+        char *msg = notify_message_build(&p, NULL, &err);
 
         CHECK(msg != NULL && strstr(msg, "dr.a@chu-test.mssante.fr") != NULL);
         CHECK(msg != NULL && strstr(msg, "100 % s") != NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "tests/unit/testlib.h"
 #include "forward/rules.h"
 
@@ -25,20 +26,21 @@ static void test_modes(void)
 
 static void test_normalize(void)
 {
-    char out[FWD_ADDR_MAX], err[256];
+    struct err err;
+    char out[FWD_ADDR_MAX];
 
     CHECK(fwd_normalize_mailbox("<Dr.Martin@CHU-Test.mssante.fr.>", out, sizeof(out),
-                                err, sizeof(err)) == 0);
+                                &err) == 0);
     CHECK_STR(out, "dr.martin@chu-test.mssante.fr");
-    CHECK(fwd_normalize_target("Dr.Martin@Outlook.FR", out, sizeof(out), err, sizeof(err)) == 0);
+    CHECK(fwd_normalize_target("Dr.Martin@Outlook.FR", out, sizeof(out), &err) == 0);
     CHECK_STR(out, "Dr.Martin@outlook.fr");
-    CHECK(fwd_normalize_target("<>", out, sizeof(out), err, sizeof(err)) == -1);
-    CHECK_STR(err, "target: the null address <> is not a mailbox");
-    CHECK(fwd_normalize_mailbox("no-at-sign", out, sizeof(out), err, sizeof(err)) == -1);
-    CHECK_STR(err, "mailbox \"no-at-sign\": missing '@'");
-    CHECK(fwd_normalize_target("a@b@c.fr", out, sizeof(out), err, sizeof(err)) == -1);
-    CHECK(fwd_normalize_target("a@exa mple.fr", out, sizeof(out), err, sizeof(err)) == -1);
-    CHECK(fwd_normalize_mailbox("a@b.fr", out, 4, err, sizeof(err)) == -1);
+    CHECK(fwd_normalize_target("<>", out, sizeof(out), &err) == -1);
+    CHECK_STR(err.msg, "target: the null address <> is not a mailbox");
+    CHECK(fwd_normalize_mailbox("no-at-sign", out, sizeof(out), &err) == -1);
+    CHECK_STR(err.msg, "mailbox \"no-at-sign\": missing '@'");
+    CHECK(fwd_normalize_target("a@b@c.fr", out, sizeof(out), &err) == -1);
+    CHECK(fwd_normalize_target("a@exa mple.fr", out, sizeof(out), &err) == -1);
+    CHECK(fwd_normalize_mailbox("a@b.fr", out, 4, &err) == -1);
 }
 
 static const char good[] =
@@ -73,9 +75,10 @@ static const char good_export[] =
 static void test_json_round_trip(void)
 {
     struct fwd_rules rs = { 0 }, back = { 0 };
-    char err[256] = "", *text, *again;
+    struct err err = { "" };
+    char *text, *again;
 
-    CHECK(fwd_rules_from_json(good, &rs, err, sizeof(err)) == 0);
+    CHECK(fwd_rules_from_json(good, &rs, &err) == 0);
     CHECK(rs.n == 2);
     if (rs.n != 2)
         return;
@@ -85,7 +88,7 @@ static void test_json_round_trip(void)
     CHECK(rs.v[1].mode == FWD_COPY);
     text = fwd_rules_to_json(&rs);
     CHECK_STR(text, good_export);
-    CHECK(fwd_rules_from_json(text, &back, err, sizeof(err)) == 0);
+    CHECK(fwd_rules_from_json(text, &back, &err) == 0);
     again = fwd_rules_to_json(&back);
     CHECK_STR(again, good_export);
     free(text);
@@ -102,16 +105,16 @@ static void test_json_round_trip(void)
 /* The error for TEXT ("" when accepted). */
 static const char *json_error(const char *text)
 {
-    static char err[256];
+    static struct err err;
     struct fwd_rules rs = { 0 };
 
-    err[0] = '\0';
-    if (fwd_rules_from_json(text, &rs, err, sizeof(err)) == 0) {
+    err_clear(&err);
+    if (fwd_rules_from_json(text, &rs, &err) == 0) {
         fwd_rules_clear(&rs);
         return "";
     }
     CHECK(rs.n == 0 && rs.v == NULL);
-    return err;
+    return err.msg;
 }
 
 static void test_json_errors(void)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "tests/unit/testlib.h"
 #include "notify/message.h"
 
@@ -27,11 +28,11 @@ static const char *const original_words[] = {
 static char *build(const char *mailbox, const struct notify_template *t, size_t *len)
 {
     struct notify_params p = { SENDER, TARGET, mailbox, WHEN, "n42.x7f3", t };
-    char err[256] = "";
-    char *m = notify_message_build(&p, len, err, sizeof(err));
+    struct err err = { "" };
+    char *m = notify_message_build(&p, len, &err);
 
     if (m == NULL)
-        fprintf(stderr, "notify_message_build: %s\n", err);
+        fprintf(stderr, "notify_message_build: %s\n", err.msg);
     return m;
 }
 
@@ -177,43 +178,44 @@ static void test_unknown_mailbox(void)
 static void test_bad_arguments(void)
 {
     struct notify_params p = { SENDER, TARGET, MAILBOX, WHEN, "n1", NULL };
-    char err[256];
+    struct err err;
 
     p.to = TARGET "\r\nBcc: spy@example.com";
-    err[0] = '\0';
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "recipient") != NULL);
+    err_clear(&err);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "recipient") != NULL);
     p.to = "a@b.fr, spy@example.com";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
     p.to = TARGET;
     p.from = "not an address";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "sender") != NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "sender") != NULL);
     p.from = SENDER;
     p.mailbox = "dr.a@chu-test.mssante.fr\nSubject: x";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
     p.mailbox = MAILBOX;
     p.unique = "a b";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
     p.unique = "x@y";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
     p.unique = "";
-    CHECK(notify_message_build(&p, NULL, err, sizeof(err)) == NULL);
-    CHECK(notify_message_build(NULL, NULL, err, sizeof(err)) == NULL);
+    CHECK(notify_message_build(&p, NULL, &err) == NULL);
+    CHECK(notify_message_build(NULL, NULL, &err) == NULL);
 }
 
 static void test_template_file(void)
 {
-    char path[512], err[256] = "";
+    struct err err = { "" };
+    char path[512];
     struct notify_template *t;
     size_t len = 0;
     char *m, *body;
 
     snprintf(path, sizeof(path), "%s/fwd-notify-template.txt", testlib_fixtures());
-    t = notify_template_load(path, err, sizeof(err));
+    t = notify_template_load(path, &err);
     CHECK(t != NULL);
     if (t == NULL) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return;
     }
     m = build(MAILBOX, t, &len);
@@ -234,23 +236,23 @@ static void test_template_file(void)
     free(m);
     notify_template_free(t);
 
-    t = notify_template_load("/nonexistent/notify.txt", err, sizeof(err));
-    CHECK(t == NULL && strstr(err, "/nonexistent/notify.txt") != NULL);
+    t = notify_template_load("/nonexistent/notify.txt", &err);
+    CHECK(t == NULL && strstr(err.msg, "/nonexistent/notify.txt") != NULL);
 }
 
 /* Parse TEXT; returns the error ("" when accepted). */
 static const char *template_error(const char *text, size_t len)
 {
-    static char err[256];
+    static struct err err;
     struct notify_template *t;
 
-    err[0] = '\0';
-    t = notify_template_parse(text, len, err, sizeof(err));
+    err_clear(&err);
+    t = notify_template_parse(text, len, &err);
     if (t != NULL) {
         notify_template_free(t);
         return "";
     }
-    return err[0] ? err : "(no message)";
+    return err.msg[0] ? err.msg : "(no message)";
 }
 
 #define TERR(s) template_error(s, sizeof(s) - 1)
@@ -293,7 +295,7 @@ static void test_long_lines(void)
         text[strlen(text) - 1] = '\0';
     snprintf(expect, sizeof(expect), "%s\n", text);
     strcat(text, "\n");
-    t = notify_template_parse(text, strlen(text), NULL, 0);
+    t = notify_template_parse(text, strlen(text), NULL);
     CHECK(t != NULL);
     m = build(MAILBOX, t, &len);
     CHECK(m != NULL && well_formed(m, len));
@@ -307,7 +309,7 @@ static void test_long_lines(void)
     memset(text, 'x', 250);
     strcpy(text + 250, "\xc3\xa9=\xc3\xa9\n");
     snprintf(expect, sizeof(expect), "%s", text);
-    t = notify_template_parse(text, strlen(text), NULL, 0);
+    t = notify_template_parse(text, strlen(text), NULL);
     m = build(MAILBOX, t, &len);
     CHECK(m != NULL && well_formed(m, len));
     body = m ? decode_body(m) : NULL;
@@ -317,7 +319,7 @@ static void test_long_lines(void)
     notify_template_free(t);
 
     /* Trailing white space is encoded so that no relay can strip it. */
-    t = notify_template_parse("end with space \n", 16, NULL, 0);
+    t = notify_template_parse("end with space \n", 16, NULL);
     m = build(MAILBOX, t, &len);
     CHECK(m != NULL && strstr(m, "\r\n\r\nend with space=20\r\n") != NULL);
     free(m);

@@ -27,13 +27,14 @@ static const char *in_dir(const char *name)
 
 static struct whitelist *load_fixture(void)
 {
-    char path[512], err[512] = "";
+    struct err err = { "" };
+    char path[512];
     struct ans_list *l;
 
     snprintf(path, sizeof(path), "%s/ans-small.xml", testlib_fixtures());
-    l = ans_parse_file(path, err, sizeof(err));
+    l = ans_parse_file(path, &err);
     if (l == NULL)
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
     return ans_list_take_whitelist(l);
 }
 
@@ -117,7 +118,8 @@ static int count_entries(void)
 static void test_round_trip(void)
 {
     struct whitelist *wl = load_fixture(), *back;
-    char err[512] = "", line[128];
+    struct err err = { "" };
+    char line[128];
     const char *path = in_dir("wl.snap");
     FILE *fp;
 
@@ -126,7 +128,7 @@ static void test_round_trip(void)
         return;
     snprintf(wl->version, sizeof(wl->version), "42");
     wl->loaded_at = 1741877650;
-    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
+    CHECK(snapshot_write(path, wl, &err) == 0);
     CHECK(count_entries() == 1);                     /* no leftover .tmp.<pid> */
 
     fp = fopen(path, "r");
@@ -141,7 +143,7 @@ static void test_round_trip(void)
         fclose(fp);
     }
 
-    back = snapshot_read(path, err, sizeof(err));
+    back = snapshot_read(path, &err);
     CHECK(back != NULL);
     if (back != NULL) {
         CHECK_STR(back->version, "42");
@@ -167,8 +169,8 @@ static void test_round_trip(void)
     /* A second write replaces the first as a whole. */
     snprintf(wl->version, sizeof(wl->version), "43");
     domainset_add(wl->domains, "nouveau.mssante.fr", 18);
-    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
-    back = snapshot_read(path, err, sizeof(err));
+    CHECK(snapshot_write(path, wl, &err) == 0);
+    back = snapshot_read(path, &err);
     CHECK(back != NULL && strcmp(back->version, "43") == 0);
     CHECK(back != NULL && domainset_count(back->domains) == 8);
     CHECK(back != NULL && whitelist_lookup(back, "nouveau.mssante.fr"));
@@ -181,15 +183,15 @@ static void test_round_trip(void)
 static void test_empty_metadata(void)
 {
     struct whitelist *wl = whitelist_new(), *back;
-    char err[512] = "";
+    struct err err = { "" };
     const char *path = in_dir("bare.snap");
 
     wl->domains = domainset_new(2);
     domainset_add(wl->domains, "a.mssante.fr", 12);
     /* A control character in a value must not break the line structure. */
     snprintf(wl->source, sizeof(wl->source), "bad\nsource");
-    CHECK(snapshot_write(path, wl, err, sizeof(err)) == 0);
-    back = snapshot_read(path, err, sizeof(err));
+    CHECK(snapshot_write(path, wl, &err) == 0);
+    back = snapshot_read(path, &err);
     CHECK(back != NULL);
     if (back != NULL) {
         CHECK_STR(back->version, "");
@@ -207,17 +209,17 @@ static void test_empty_metadata(void)
 static void test_write_errors(void)
 {
     struct whitelist *wl = whitelist_new();
-    char err[512] = "";
+    struct err err = { "" };
 
     wl->domains = domainset_new(1);
-    CHECK(snapshot_write(in_dir("empty.snap"), wl, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "refusing to write an empty whitelist") != NULL);
+    CHECK(snapshot_write(in_dir("empty.snap"), wl, &err) == -1);
+    CHECK(strstr(err.msg, "refusing to write an empty whitelist") != NULL);
     CHECK(access(in_dir("empty.snap"), F_OK) != 0);
 
     domainset_add(wl->domains, "a.mssante.fr", 12);
-    CHECK(snapshot_write("/nonexistent-dir-for-test/x.snap", wl, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "cannot create") != NULL);
-    CHECK(strchr(err, '\n') == NULL);
+    CHECK(snapshot_write("/nonexistent-dir-for-test/x.snap", wl, &err) == -1);
+    CHECK(strstr(err.msg, "cannot create") != NULL);
+    CHECK(strchr(err.msg, '\n') == NULL);
     whitelist_free(wl);
 }
 
@@ -229,18 +231,18 @@ static void expect_bad_n(const char *name, const char *text, long at, const char
 
 static void expect_bad(const char *name, const char *text, const char *want)
 {
-    char err[512] = "";
+    struct err err = { "" };
     const char *path = in_dir(name);
     struct whitelist *wl;
 
     write_text(path, text);
-    wl = snapshot_read(path, err, sizeof(err));
+    wl = snapshot_read(path, &err);
     CHECK(wl == NULL);
     whitelist_free(wl);
-    if (strstr(err, want) == NULL)
-        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err, want);
-    CHECK(strstr(err, want) != NULL);
-    CHECK(strchr(err, '\n') == NULL);
+    if (strstr(err.msg, want) == NULL)
+        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err.msg, want);
+    CHECK(strstr(err.msg, want) != NULL);
+    CHECK(strchr(err.msg, '\n') == NULL);
     unlink(path);
 }
 
@@ -248,7 +250,7 @@ static void expect_bad_n(const char *name, const char *text, long at, const char
 {
     size_t len = strlen(text), pos = at < 0 ? len - (size_t)-at : (size_t)at;
     const char *path = in_dir(name);
-    char err[512] = "";
+    struct err err = { "" };
     struct whitelist *wl;
     FILE *fp = fopen(path, "wb");
 
@@ -259,23 +261,23 @@ static void expect_bad_n(const char *name, const char *text, long at, const char
     fputc('\0', fp);
     fwrite(text + pos + 1, 1, len - pos - 1, fp);
     fclose(fp);
-    wl = snapshot_read(path, err, sizeof(err));
+    wl = snapshot_read(path, &err);
     CHECK(wl == NULL);
     whitelist_free(wl);
-    if (strstr(err, want) == NULL)
-        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err, want);
-    CHECK(strstr(err, want) != NULL);
+    if (strstr(err.msg, want) == NULL)
+        fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", name, err.msg, want);
+    CHECK(strstr(err.msg, want) != NULL);
     unlink(path);
 }
 
 static void test_damaged(void)
 {
-    char err[512] = "";
+    struct err err = { "" };
     struct whitelist *wl;
 
     /* The hand-written good file the damaged ones are made from. */
     write_text(in_dir("good.snap"), HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\n");
-    wl = snapshot_read(in_dir("good.snap"), err, sizeof(err));
+    wl = snapshot_read(in_dir("good.snap"), &err);
     CHECK(wl != NULL && domainset_count(wl->domains) == 2 && wl->entries == 3);
     whitelist_free(wl);
     unlink(in_dir("good.snap"));
@@ -316,9 +318,9 @@ static void test_damaged(void)
                "0123456789012345678901234567890123456789012345678901234567890123456789\n",
                "line 3: version too long");
 
-    wl = snapshot_read(in_dir("missing.snap"), err, sizeof(err));
+    wl = snapshot_read(in_dir("missing.snap"), &err);
     CHECK(wl == NULL);
-    CHECK(strstr(err, "cannot open: No such file or directory") != NULL);
+    CHECK(strstr(err.msg, "cannot open: No such file or directory") != NULL);
 }
 
 #define HEAD2 "# mssante-milter whitelist snapshot\nformat 2\nversion 7\n" \
@@ -328,12 +330,12 @@ static void test_damaged(void)
 /* Format 2's CN section, and format 1 files written before it existed. */
 static void test_cn_section(void)
 {
-    char err[512] = "";
+    struct err err = { "" };
     struct whitelist *wl;
 
     write_text(in_dir("v2.snap"), HEAD2 "certs 3\na.fr mx.a.fr\na.fr Serveur A\nb.fr mx.a.fr\n"
                "end 3\n");
-    wl = snapshot_read(in_dir("v2.snap"), err, sizeof(err));
+    wl = snapshot_read(in_dir("v2.snap"), &err);
     CHECK(wl != NULL && wl->certs != NULL);
     if (wl != NULL && wl->certs != NULL) {
         CHECK(certset_pairs(wl->certs) == 3);
@@ -345,13 +347,13 @@ static void test_cn_section(void)
 
     /* A version with no CN at all is not one whose CNs are unknown. */
     write_text(in_dir("v2-none.snap"), HEAD2 "certs 0\nend 0\n");
-    wl = snapshot_read(in_dir("v2-none.snap"), err, sizeof(err));
+    wl = snapshot_read(in_dir("v2-none.snap"), &err);
     CHECK(wl != NULL && wl->certs != NULL && certset_pairs(wl->certs) == 0);
     whitelist_free(wl);
 
     /* Format 1: the domains, and no CN information. */
     write_text(in_dir("v1.snap"), HEAD "count 2\ndomains\na.fr\nb.fr\nend 2\n");
-    wl = snapshot_read(in_dir("v1.snap"), err, sizeof(err));
+    wl = snapshot_read(in_dir("v1.snap"), &err);
     CHECK(wl != NULL);
     if (wl != NULL) {
         CHECK(wl->certs == NULL);
@@ -386,7 +388,7 @@ static void test_cn_section(void)
 static void test_real_list(void)
 {
     const char *path = getenv("MSSANTE_REAL_LIST");
-    char err[512] = "";
+    struct err err = { "" };
     struct ans_list *l;
     struct whitelist *back;
 
@@ -396,12 +398,12 @@ static void test_real_list(void)
         printf("note: %s not found, real-list snapshot test skipped\n", path);
         return;
     }
-    l = ans_parse_file(path, err, sizeof(err));
+    l = ans_parse_file(path, &err);
     CHECK(l != NULL);
     if (l == NULL)
         return;
-    CHECK(snapshot_write(in_dir("real.snap"), l->wl, err, sizeof(err)) == 0);
-    back = snapshot_read(in_dir("real.snap"), err, sizeof(err));
+    CHECK(snapshot_write(in_dir("real.snap"), l->wl, &err) == 0);
+    back = snapshot_read(in_dir("real.snap"), &err);
     CHECK(back != NULL);
     if (back != NULL) {
         CHECK(domainset_count(back->domains) == 5001);

@@ -176,6 +176,7 @@ static void test_rule_table(void)
 static void test_file(void)
 {
     char dir[] = "/tmp/mssante-stats.XXXXXX", path[256], line[256];
+    struct err err;
     struct dirent *de;
     int entries = 0, found = 0;
     FILE *fp;
@@ -183,8 +184,8 @@ static void test_file(void)
 
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof(path), "%s/mssante.prom", dir);
-    CHECK(stats_write_file(path, line, sizeof(line)) == 0);
-    CHECK(stats_write_file(path, line, sizeof(line)) == 0);
+    CHECK(stats_write_file(path, &err) == 0);
+    CHECK(stats_write_file(path, &err) == 0);
     if ((fp = fopen(path, "r")) != NULL) {
         while (fgets(line, sizeof(line), fp))
             found += strncmp(line, "mssante_milter_build_info{version=", 34) == 0;
@@ -201,8 +202,8 @@ static void test_file(void)
     unlink(path);
     rmdir(dir);
     /* A directory that does not exist: an error, not a crash. */
-    CHECK(stats_write_file("/nonexistent-dir/x.prom", line, sizeof(line)) < 0);
-    CHECK(strstr(line, "nonexistent-dir") != NULL);
+    CHECK(stats_write_file("/nonexistent-dir/x.prom", &err) < 0);
+    CHECK(strstr(err.msg, "nonexistent-dir") != NULL);
 }
 
 static void test_fields(void)

@@ -173,13 +173,14 @@ static int entries(void)
 static void test_write(void)
 {
     struct whitelist *wl = sample(), *old = whitelist_new();
-    char err[512] = "", line[256];
+    struct err err = { "" };
+    char line[256];
     struct stat st;
     FILE *fp;
 
     umask(077);                            /* the mode must not depend on it */
     CHECK(tls_policy_write(in_dir("policy"), wl, TLS_POLICY_SECURE, NULL, NULL, NULL,
-                           err, sizeof(err)) == 0);
+                           &err) == 0);
     CHECK(stat(in_dir("policy"), &st) == 0 && (st.st_mode & 07777) == 0644);
     CHECK(entries() == 1);
     fp = fopen(in_dir("policy"), "r");
@@ -192,17 +193,17 @@ static void test_write(void)
     old->domains = domainset_new(1);
     domainset_add(old->domains, "a.mssante.fr", 12);
     CHECK(tls_policy_write(in_dir("policy"), old, TLS_POLICY_SECURE, NULL, NULL, NULL,
-                           err, sizeof(err)) == -1);
-    CHECK(strstr(err, "carries no operator certificate CNs") != NULL);
+                           &err) == -1);
+    CHECK(strstr(err.msg, "carries no operator certificate CNs") != NULL);
     CHECK(stat(in_dir("policy"), &st) == 0 && st.st_size > 100);
     CHECK(tls_policy_print(stdout, old, TLS_POLICY_SECURE, NULL, NULL, NULL) == -1);
 
     /* A directory that does not exist: one line, the file named. */
     CHECK(tls_policy_write("/nonexistent-dir-for-test/policy", wl, TLS_POLICY_SECURE, NULL,
-                           NULL, NULL, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "/nonexistent-dir-for-test/policy: cannot create a temporary file")
+                           NULL, NULL, &err) == -1);
+    CHECK(strstr(err.msg, "/nonexistent-dir-for-test/policy: cannot create a temporary file")
           != NULL);
-    CHECK(strchr(err, '\n') == NULL);
+    CHECK(strchr(err.msg, '\n') == NULL);
     whitelist_free(old);
     whitelist_free(wl);
     unlink(in_dir("policy"));
@@ -211,13 +212,14 @@ static void test_write(void)
 static void test_atomic_abort(void)
 {
     struct atomic_file af;
-    char err[256] = "", buf[64] = "";
+    struct err err = { "" };
+    char buf[64] = "";
     FILE *fp;
 
     fp = fopen(in_dir("target"), "w");
     fputs("old\n", fp);
     fclose(fp);
-    CHECK(atomic_file_open(&af, in_dir("target"), 0600, err, sizeof(err)) == 0);
+    CHECK(atomic_file_open(&af, in_dir("target"), 0600, &err) == 0);
     fputs("half", af.fp);
     CHECK(entries() == 2);                 /* the target and the hidden temporary */
     atomic_file_abort(&af);
@@ -229,9 +231,9 @@ static void test_atomic_abort(void)
     if (fp != NULL)
         fclose(fp);
 
-    CHECK(atomic_file_open(&af, in_dir("target"), 0600, err, sizeof(err)) == 0);
+    CHECK(atomic_file_open(&af, in_dir("target"), 0600, &err) == 0);
     fputs("new\n", af.fp);
-    CHECK(atomic_file_commit(&af, err, sizeof(err)) == 0);
+    CHECK(atomic_file_commit(&af, &err) == 0);
     fp = fopen(in_dir("target"), "r");
     CHECK(fp != NULL && fgets(buf, sizeof(buf), fp) != NULL);
     CHECK_STR(buf, "new\n");
