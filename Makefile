@@ -49,7 +49,8 @@ BUILD    ?= build
 endif
 
 # Library code shared by the daemon, mssantectl and the tests.
-LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c forward/*.c notify/*.c) \
+LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c forward/*.c notify/*.c \
+                      stats/*.c pipeline/*.c config/*.c) \
             $(filter-out milter/main.c,$(wildcard milter/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CTL_SRC  := $(wildcard ctl/*.c)
@@ -70,15 +71,22 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DAEMON   := $(BUILD)/mssante-milter
 CTL      := $(BUILD)/mssantectl
 
-.PHONY: all check unit integration demo install clean bench fuzz fuzz-build
+.PHONY: all check unit integration demo install clean bench fuzz fuzz-build FORCE
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-$(BUILD)/libmssante.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+# The archive is made afresh ("ar r" would keep the objects of files that
+# moved or went), and again whenever the list of its objects changes.
+$(BUILD)/libmssante.objs: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' >$@
+
+$(BUILD)/libmssante.a: $(LIB_OBJ) $(BUILD)/libmssante.objs
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
 
 $(DAEMON): $(BUILD)/milter/main.o $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -48,7 +48,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "milter/config.h"
+#include "config/config.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
 #include "whitelist/live.h"
@@ -253,7 +253,7 @@ static void *lookup_main(void *arg)
     return NULL;
 }
 
-static void stats_reset(void)
+static void lookup_stats_reset(void)
 {
     atomic_store(&L.st.lookups, 0);
     atomic_store(&L.st.waited, 0);
@@ -317,7 +317,7 @@ static void swap_emulated(struct whitelist *wl, struct result *r)
 
     atomic_store(&L.via, VIA_EMULATED);
     pause_ms(20);
-    stats_reset();
+    lookup_stats_reset();
     pause_ms(20);
 
     long long t0 = now_ns();
@@ -352,7 +352,7 @@ static void swap_live(redisContext *rc, const char *xml, struct result *r)
     if (list == NULL)
         return;
     atomic_store(&L.via, VIA_LIVE);
-    stats_reset();
+    lookup_stats_reset();
     int rcode = store_publish(rc, PREFIX, list, false, &published, version,
                               sizeof(version), &err);
     ans_list_free(list);
@@ -399,14 +399,13 @@ static struct config *redis_config(const char *spec)
 {
     struct config *cfg = config_defaults();
 
-    if (cfg == NULL || config_parse_redis(spec, &cfg->redis) < 0) {
+    if (cfg == NULL || redis_endpoint_parse(spec, &cfg->redis.server) < 0) {
         fprintf(stderr, "wlswap: bad Redis address %s\n", spec);
         exit(2);
     }
-    cfg->redis_enabled = true;
-    cfg->whitelist_poll_ms = 10;
-    free(cfg->redis_prefix);
-    cfg->redis_prefix = strdup(PREFIX);
+    cfg->live.poll_ms = 10;
+    free(cfg->redis.prefix);
+    cfg->redis.prefix = strdup(PREFIX);
     return cfg;
 }
 
@@ -514,7 +513,7 @@ int main(int argc, char **argv)
     struct config *cfg = redis ? redis_config(redis) : NULL;
     redisContext *rc = NULL;
     struct err err;
-    if (cfg != NULL && (rc = store_connect(cfg, &err)) == NULL) {
+    if (cfg != NULL && (rc = redis_connect(&cfg->redis, &err)) == NULL) {
         fprintf(stderr, "wlswap: Redis: %s\n", err.msg);
         return 1;
     }
@@ -554,7 +553,7 @@ int main(int argc, char **argv)
     }
 
     if (status == 0 && use_redis) {
-        if (live_start(cfg) < 0) {
+        if (live_start(&cfg->live, &cfg->redis) < 0) {
             status = 1;
         } else {
             /* The poll thread's first round reloads the version in force on

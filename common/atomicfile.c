@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/err.h"
 #include "common/atomicfile.h"
+#include "common/err.h"
 
 /* "DIR/.NAME.XXXXXX" for PATH; -1 when it does not fit. */
 static int temp_name(const char *path, char *out, size_t size)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/err.h"
 #include "common/cidr.h"
+#include "common/err.h"
 
 #define ENTRY_MAX 64    /* longest entry text: an IPv6 address and "/128" fit */
 

@@ -14,6 +14,12 @@
 /* LogLevel: what reaches the log, most severe first. */
 enum log_level { LOGL_ERROR = 0, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
+/* LogLevel and SyslogFacility (config/keys.c points into it). */
+struct log_settings {
+    enum log_level level;        /* LogLevel: applied again at a reload */
+    char *facility;              /* SyslogFacility: "mail", "local0"...; read at start */
+};
+
 void log_open(const char *ident, const char *facility, enum log_level level, bool to_stderr);
 void log_set_level(enum log_level level);
 void log_close(void);

@@ -1,21 +1,63 @@
 /*
- * redis.h - the Redis error plumbing shared by every module that talks to
- * Redis (whitelist store and refresh, conversations, forwarding rules,
- * the notice queue).
+ * redis.h - the one Redis connector, and the error plumbing of every
+ * module that talks to Redis (whitelist store, poller and fetcher,
+ * conversations, forwarding rules, the notice queue and worker, the
+ * stats publisher, mssantectl).
  *
- * One place decides how a failed command is worded, so that an operator
- * reads the same kind of line whichever module failed:
- * "redis 127.0.0.1:6379: GET mssante:wl:current: timed out".
- * Connecting stays in whitelist/store.c (store_connect), which owns the
- * configuration side of an endpoint.
+ * Connecting: redis_connect() is the only place that turns the settings
+ * (Redis, RedisPassword, RedisTimeout) into a connection: connect with the
+ * timeout, apply it to commands, AUTH, PING.  Whatever a later version
+ * adds to how a server is found or entered (Sentinel discovery, a user
+ * name, a database number, another endpoint form) is a field of struct
+ * redis_settings and a step of redis_connect(); no caller changes.
+ * Connections are not shared between threads: each thread has its own, or
+ * takes one from a pool (common/redis_pool.h).
+ *
+ * Errors: one place decides how a failed command is worded, so that an
+ * operator reads the same kind of line whichever module failed:
+ * "redis 127.0.0.1:6379: GET mssante:wl:current: timed out".  A password
+ * never appears in one.
  */
 #ifndef MSSANTE_COMMON_REDIS_H
 #define MSSANTE_COMMON_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+
+/* One server: HOST:PORT, [IPV6]:PORT, or a unix socket. */
+struct redis_endpoint {
+    char *host;                  /* NULL when unix_path is set */
+    int port;
+    char *unix_path;             /* the path of "unix:/path" */
+};
+
+/* Redis, RedisPassword, RedisTimeout, RedisPrefix (config/keys.c points
+ * into it).  Every field is read at start only: a reload keeps them. */
+struct redis_settings {
+    struct redis_endpoint server;    /* Redis; neither host nor path: no Redis */
+    char *password;                  /* RedisPassword; NULL: no AUTH */
+    int timeout_ms;                  /* RedisTimeout, connect and every command */
+    char *prefix;                    /* RedisPrefix, in front of every key */
+};
+
+/* Is a server configured? */
+bool redis_configured(const struct redis_settings *s);
+
+/* Parse "HOST:PORT", "[v6]:PORT" or "unix:/path" into EP (whose old
+ * strings are not freed).  0, or -1 when TEXT is none of these. */
+int redis_endpoint_parse(const char *text, struct redis_endpoint *ep);
+
+void redis_endpoint_free(struct redis_endpoint *ep);
+
+/* "host:port", "[v6]:port" or "unix:/path", for messages. */
+void redis_endpoint_format(const struct redis_endpoint *ep, char *buf, size_t size);
+
+/* Connect, apply the timeout, AUTH when a password is set, PING.  NULL +
+ * err ("Redis is not configured", or "redis ENDPOINT: why"). */
+redisContext *redis_connect(const struct redis_settings *s, struct err *err);
 
 /* The server C is connected to, for messages: "host:port", "[v6]:port"
  * or "unix:/path". */

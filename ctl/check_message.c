@@ -53,7 +53,7 @@ static struct verdict patient_check(const struct config *cfg, const struct maila
     char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
 
     memset(&pp, 0, sizeof(pp));
-    pp.ins_warn = cfg->patient_key_warn;
+    pp.ins_warn = cfg->rules.patient_key_warn;
     addr_format(a, addr, sizeof(addr));
     return patient_outbound_rcpt(&pp, a->local, addr, &ins);
 }
@@ -218,7 +218,7 @@ int check_message(const struct ctl *ctl, const struct policy_env *env, const str
 
     memset(&client, 0, sizeof(client));
     if (o->client != NULL) {
-        client.internal_host = cidr_list_match_text(&cfg->internal_hosts, o->client, &valid);
+        client.internal_host = cidr_list_match_text(&cfg->rules.internal_hosts, o->client, &valid);
         if (!valid) {
             ctl_error("check: --client %s: not an IPv4 or IPv6 address", o->client);
             return CTL_USAGE;
@@ -226,7 +226,7 @@ int check_message(const struct ctl *ctl, const struct policy_env *env, const str
     }
     client.authenticated = o->auth;
     client.cert_cn = o->cert_cn;
-    client.cert_mode = cfg->operator_certificate;
+    client.cert_mode = cfg->rules.operator_certificate;
     memset(&r, 0, sizeof(r));
     r.n = n;
     if ((r.rcpts = calloc((size_t)n, sizeof(*r.rcpts))) == NULL) {

@@ -213,9 +213,9 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
     env.is_listed = whitelist_lookup;
     env.is_cn_listed = whitelist_cn_lookup;
     env.lookup_ctx = info.wl;
-    env.local_domains = (const char *const *)cfg->local_domains;
-    env.n_local_domains = cfg->n_local_domains;
-    env.patient_domain = cfg->patient_domain;
+    env.local_domains = (const char *const *)cfg->rules.local_domains.v;
+    env.n_local_domains = cfg->rules.local_domains.n;
+    env.patient_domain = cfg->rules.patient_domain;
     if (message) {
         rc = check_message(ctl, &env, &info, &opts, argv + 1, n);
         wl_info_release(&info);

@@ -79,9 +79,9 @@ static int parse_patient(const struct config *cfg, const char *arg, bool strict,
             ctl_error("\"%s\" is not a patient address: %s", arg, why ? why : "empty");
             return -1;
         }
-        if (strcmp(addr.domain, cfg->patient_domain) != 0) {
+        if (strcmp(addr.domain, cfg->rules.patient_domain) != 0) {
             ctl_error("%s is not a patient address (PatientDomain is %s)", arg,
-                      cfg->patient_domain);
+                      cfg->rules.patient_domain);
             return -1;
         }
         snprintf(local, sizeof(local), "%s", addr.local);
@@ -121,12 +121,12 @@ static redisContext *connect_redis(const struct config *cfg)
     struct err err;
     redisContext *c;
 
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         ctl_error("conversations live in Redis, and %s has no Redis setting",
                   cfg->path ? cfg->path : "the configuration");
         return NULL;
     }
-    if ((c = store_connect(cfg, &err)) == NULL)
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL)
         ctl_error("%s", err.msg);
     return c;
 }
@@ -198,8 +198,8 @@ static int conv_show(const struct ctl *ctl, const struct conv_args *a)
     int rc;
 
     if ((c = connect_redis(ctl->cfg)) == NULL)
-        return ctl->cfg->redis_enabled ? CTL_UNAVAILABLE : CTL_USAGE;
-    rc = conv_get(c, ctl->cfg->redis_prefix, a->mailbox, a->patient, &info, &err);
+        return redis_configured(&ctl->cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
+    rc = conv_get(c, ctl->cfg->redis.prefix, a->mailbox, a->patient, &info, &err);
     redisFree(c);
     if (rc < 0) {
         ctl_error("%s", err.msg);
@@ -248,7 +248,7 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
     int n;
 
     if ((c = connect_redis(ctl->cfg)) == NULL)
-        return ctl->cfg->redis_enabled ? CTL_UNAVAILABLE : CTL_USAGE;
+        return redis_configured(&ctl->cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
     if (ctl->json && (lc.array = json_array()) == NULL) {
         redisFree(c);
         ctl_error("out of memory");
@@ -257,7 +257,7 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
     if (!ctl->json)
         printf("%-17s %-7s %-21s %-21s %-21s %s\n", "PATIENT", "STATE", "OPENED",
                "LAST-ACTIVITY", "CLOSED", "CLOSED-BY");
-    n = conv_list(c, ctl->cfg->redis_prefix, a->mailbox, list_one, &lc, &err);
+    n = conv_list(c, ctl->cfg->redis.prefix, a->mailbox, list_one, &lc, &err);
     redisFree(c);
     if (n < 0) {
         json_decref(lc.array);
@@ -279,7 +279,7 @@ static void log_override(const struct config *cfg, const char *what, const struc
 {
     const char *user = getenv("SUDO_USER");
 
-    log_open("mssantectl", cfg->syslog_facility, LOGL_NOTICE, false);
+    log_open("mssantectl", cfg->log.facility, LOGL_NOTICE, false);
     log_notice("admin override: conversation %s <-> %s %s (was %s) by uid %ld%s%s",
                a->mailbox, a->patient, what, conv_state_name(before), (long)getuid(),
                user ? " sudo_user=" : "", user ? user : "");
@@ -315,17 +315,17 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
     int rc;
 
     if ((c = connect_redis(cfg)) == NULL)
-        return cfg->redis_enabled ? CTL_UNAVAILABLE : CTL_USAGE;
+        return redis_configured(&cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
     /* Not a Postfix queue id: says where the closure came from. */
     snprintf(qid, sizeof(qid), "mssantectl-%lld-%ld", now, (long)getpid());
-    rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &before, &err);
+    rc = conv_get(c, cfg->redis.prefix, a->mailbox, a->patient, &before, &err);
     if (rc >= 0)
-        rc = close ? conv_close(c, cfg->redis_prefix, a->mailbox, a->patient, qid, now,
-                                cfg->conversation_ttl, &err)
-                   : conv_open_or_refresh(c, cfg->redis_prefix, a->mailbox, a->patient, now,
-                                          cfg->conversation_ttl, &err);
+        rc = close ? conv_close(c, cfg->redis.prefix, a->mailbox, a->patient, qid, now,
+                                cfg->rules.conversation_ttl, &err)
+                   : conv_open_or_refresh(c, cfg->redis.prefix, a->mailbox, a->patient, now,
+                                          cfg->rules.conversation_ttl, &err);
     if (rc >= 0)
-        rc = conv_get(c, cfg->redis_prefix, a->mailbox, a->patient, &after, &err);
+        rc = conv_get(c, cfg->redis.prefix, a->mailbox, a->patient, &after, &err);
     redisFree(c);
     if (rc < 0) {
         ctl_error("%s", err.msg);

@@ -34,13 +34,13 @@ static redisContext *connect_or_fail(const struct config *cfg, const char *what,
     struct err err;
     redisContext *c;
 
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         ctl_error("whitelist %s works on Redis, and %s has no Redis setting", what,
                   cfg->path ? cfg->path : "the configuration");
         *status = CTL_USAGE;
         return NULL;
     }
-    if ((c = store_connect(cfg, &err)) == NULL) {
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL) {
         ctl_error("%s", err.msg);
         *status = CTL_UNAVAILABLE;
     }
@@ -88,7 +88,7 @@ static void fetch_json(const struct ctl *ctl, const struct refresh_result *res,
 
     json_object_set_new(o, "result", json_text(result));
     json_object_set_new(o, "ok", json_boolean(ok));
-    json_object_set_new(o, "url", json_text(cfg->whitelist_url));
+    json_object_set_new(o, "url", json_text(cfg->fetch.url));
     json_object_set_new(o, "version", json_string_or_null(res->version));
     json_object_set_new(o, "previous", json_string_or_null(res->previous));
     json_object_set_new(o, "count", res->count ? json_integer((json_int_t)res->count)
@@ -103,7 +103,7 @@ static void fetch_json(const struct ctl *ctl, const struct refresh_result *res,
                         : res->redis_error ? json_text("redis") : json_null());
     json_object_set_new(o, "reason", json_string_or_null(res->reason));
     json_object_set_new(o, "by", json_string_or_null(by));
-    json_object_set_new(o, "snapshot", res->snapshot_written ? json_text(cfg->snapshot_file)
+    json_object_set_new(o, "snapshot", res->snapshot_written ? json_text(cfg->live.snapshot_file)
                                                              : json_null());
     print_json(o);
 }
@@ -145,14 +145,14 @@ static int wait_for_other(const struct ctl *ctl, redisContext *c, struct refresh
     if (!ctl->json)
         ctl_warn("another fetch is in progress (%s): waiting for its outcome",
                  holder[0] ? holder : "just finished");
-    rc = refresh_wait_unlocked(c, cfg->redis_prefix, refresh_lock_ttl_ms(cfg), holder,
+    rc = refresh_wait_unlocked(c, cfg->redis.prefix, refresh_lock_ttl_ms(&cfg->fetch), holder,
                                sizeof(holder), &err);
     if (rc == 1) {
         ctl_error("the other fetch (%s) still holds the lock after %llds", holder,
-                  refresh_lock_ttl_ms(cfg) / 1000);
+                  refresh_lock_ttl_ms(&cfg->fetch) / 1000);
         return CTL_FAIL;
     }
-    if (rc == 0 && refresh_read_state(c, cfg->redis_prefix, &st, &err) < 0)
+    if (rc == 0 && refresh_read_state(c, cfg->redis.prefix, &st, &err) < 0)
         rc = -1;
     if (rc < 0) {
         ctl_error("%s", err.msg);
@@ -166,7 +166,7 @@ static int wait_for_other(const struct ctl *ctl, redisContext *c, struct refresh
                   holder[0] ? holder : "unknown");
         return CTL_FAIL;
     }
-    if (store_current_version(c, cfg->redis_prefix, res->version, sizeof(res->version),
+    if (store_current_version(c, cfg->redis.prefix, res->version, sizeof(res->version),
                               &err) < 0)
         res->version[0] = '\0';
     snprintf(res->reason, sizeof(res->reason), "%s",
@@ -207,11 +207,11 @@ static int whitelist_fetch(const struct ctl *ctl, bool force)
     }
     refresh_options_init(&opt);
     opt.force = force;
-    opt.write_snapshot = true;
+    opt.snapshot_file = cfg->live.snapshot_file;
     /* An empty holder: the lock was released between our SET and GET;
      * nobody is left to wait for, so try again. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        if (whitelist_refresh(cfg, c, &opt, res) != REFRESH_BUSY || res->holder[0] != '\0')
+        if (whitelist_refresh(&cfg->fetch, cfg->redis.prefix, c, &opt, res) != REFRESH_BUSY || res->holder[0] != '\0')
             break;
     }
 
@@ -270,10 +270,10 @@ static bool rollback_snapshot(const struct config *cfg, redisContext *c, const c
     struct whitelist *wl;
     bool ok;
 
-    if (cfg->snapshot_file == NULL)
+    if (cfg->live.snapshot_file == NULL)
         return false;
-    wl = store_load_version(c, cfg->redis_prefix, id, &err);
-    ok = wl != NULL && snapshot_write(cfg->snapshot_file, wl, &err) == 0;
+    wl = store_load_version(c, cfg->redis.prefix, id, &err);
+    ok = wl != NULL && snapshot_write(cfg->live.snapshot_file, wl, &err) == 0;
     if (!ok)
         ctl_warn("rolled back, but SnapshotFile not written: %s", err.msg);
     whitelist_free(wl);
@@ -297,17 +297,17 @@ int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv)
     }
     if ((c = connect_or_fail(cfg, "rollback", &status)) == NULL)
         return status;
-    if (store_rollback(c, cfg->redis_prefix, cur, prev, sizeof(cur), &err) < 0) {
+    if (store_rollback(c, cfg->redis.prefix, cur, prev, sizeof(cur), &err) < 0) {
         ctl_error("nothing rolled back: %s", err.msg);
         status = c->err ? CTL_UNAVAILABLE : CTL_FAIL;
         redisFree(c);
         return status;
     }
-    if (store_read_meta(c, cfg->redis_prefix, cur, &now, &err) <= 0)
+    if (store_read_meta(c, cfg->redis.prefix, cur, &now, &err) <= 0)
         memset(&now, 0, sizeof(now));
-    if (store_read_meta(c, cfg->redis_prefix, prev, &removed, &err) == 1
+    if (store_read_meta(c, cfg->redis.prefix, prev, &removed, &err) == 1
         && removed.sha256[0] != '\0'
-        && refresh_note_rollback(c, cfg->redis_prefix, removed.sha256, &err) < 0)
+        && refresh_note_rollback(c, cfg->redis.prefix, removed.sha256, &err) < 0)
         ctl_warn("the fetcher may publish version %s's list again: %s", prev, err.msg);
     snap = rollback_snapshot(cfg, c, cur);
     redisFree(c);
@@ -319,7 +319,7 @@ int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv)
         json_object_set_new(o, "previous", json_text(prev));
         json_object_set_new(o, "generated", json_string_or_null(now.generated));
         json_object_set_new(o, "count", json_integer((json_int_t)now.count));
-        json_object_set_new(o, "snapshot", snap ? json_text(cfg->snapshot_file) : json_null());
+        json_object_set_new(o, "snapshot", snap ? json_text(cfg->live.snapshot_file) : json_null());
         return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
     }
     printf("rolled back: version %s is current again (%zu domains, generated %s); "
@@ -340,11 +340,11 @@ static int read_fetch_state(const struct config *cfg, struct refresh_state *st)
     redisContext *c;
     int rc;
 
-    if (!cfg->redis_enabled)
+    if (!redis_configured(&cfg->redis))
         return 0;
-    if ((c = store_connect(cfg, &err)) == NULL)
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL)
         return -1;      /* wl_find has said so already */
-    rc = refresh_read_state(c, cfg->redis_prefix, st, &err);
+    rc = refresh_read_state(c, cfg->redis.prefix, st, &err);
     if (rc < 0)
         ctl_warn("fetch state unreadable: %s", err.msg);
     redisFree(c);
@@ -377,8 +377,8 @@ json_t *fetch_status_json(const struct config *cfg)
     if (rc == 0)
         memset(&st, 0, sizeof(st));
     o = json_object();
-    json_object_set_new(o, "url", json_text(cfg->whitelist_url));
-    json_object_set_new(o, "refresh_seconds", json_integer(cfg->whitelist_refresh_ms / 1000));
+    json_object_set_new(o, "url", json_text(cfg->fetch.url));
+    json_object_set_new(o, "refresh_seconds", json_integer(cfg->fetch.refresh_ms / 1000));
     json_object_set_new(o, "last_success", utc_or_null(st.last_success));
     json_object_set_new(o, "last_success_unix", unix_or_null(st.last_success));
     json_object_set_new(o, "last_attempt", utc_or_null(st.last_attempt));
@@ -403,11 +403,11 @@ void fetch_status_text(const struct config *cfg)
         return;
     if (rc == 0)
         memset(&st, 0, sizeof(st));
-    printf("fetch url:    %s\n", cfg->whitelist_url);
-    if (cfg->whitelist_refresh_ms > 0) {
+    printf("fetch url:    %s\n", cfg->fetch.url);
+    if (cfg->fetch.refresh_ms > 0) {
         char every[32];
 
-        format_interval(cfg->whitelist_refresh_ms, every, sizeof(every));
+        format_interval(cfg->fetch.refresh_ms, every, sizeof(every));
         printf("refresh:      every %s (WhitelistRefresh)\n", every);
     } else
         printf("refresh:      off in this configuration (WhitelistRefresh)\n");

@@ -42,12 +42,12 @@ redisContext *fwd_ctl_connect(const struct config *cfg)
     struct err err;
     redisContext *c;
 
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         ctl_error("forwarding rules live in Redis, and %s has no Redis setting",
                   cfg->path ? cfg->path : "the configuration");
         return NULL;
     }
-    if ((c = store_connect(cfg, &err)) == NULL)
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL)
         ctl_error("%s", err.msg);
     return c;
 }
@@ -56,9 +56,9 @@ int fwd_ctl_env(const struct config *cfg, bool required, struct wl_info *info,
                 struct policy_env *env)
 {
     memset(env, 0, sizeof(*env));
-    env->local_domains = (const char *const *)cfg->local_domains;
-    env->n_local_domains = cfg->n_local_domains;
-    env->patient_domain = cfg->patient_domain;
+    env->local_domains = (const char *const *)cfg->rules.local_domains.v;
+    env->n_local_domains = cfg->rules.local_domains.n;
+    env->patient_domain = cfg->rules.patient_domain;
     if (wl_find(cfg, true, info) < 0) {
         if (!required)
             ctl_warn("without a whitelist, classic targets cannot be told apart");
@@ -196,7 +196,7 @@ static int forwards_add(const struct ctl *ctl, int argc, char **argv)
         rc = CTL_UNAVAILABLE;
         goto out;
     }
-    if (fwd_rules_add(c, cfg->redis_prefix, mailbox, mode, targets, n, 0, &res, &err) < 0) {
+    if (fwd_rules_add(c, cfg->redis.prefix, mailbox, mode, targets, n, 0, &res, &err) < 0) {
         ctl_error("%s", err.msg);
         rc = c->err ? CTL_UNAVAILABLE : CTL_USAGE;
         goto out_redis;
@@ -204,7 +204,7 @@ static int forwards_add(const struct ctl *ctl, int argc, char **argv)
     if (res.mode_changed)
         ctl_warn("%s: mode changed from %s to %s (one mode for all the targets of a "
                  "mailbox)", mailbox, fwd_mode_name(res.old_mode), fwd_mode_name(mode));
-    if (fwd_rule_get(c, cfg->redis_prefix, mailbox, &rule, &err) <= 0) {
+    if (fwd_rule_get(c, cfg->redis.prefix, mailbox, &rule, &err) <= 0) {
         ctl_error("%s", err.msg[0] ? err.msg : "the rule vanished after being written");
         rc = CTL_UNAVAILABLE;
         goto out_redis;
@@ -253,7 +253,7 @@ static int forwards_del(const struct ctl *ctl, int argc, char **argv)
     }
     if ((c = fwd_ctl_connect(cfg)) == NULL)
         return CTL_UNAVAILABLE;
-    if (fwd_rules_del(c, cfg->redis_prefix, mailbox, (const char *const *)argv + 3,
+    if (fwd_rules_del(c, cfg->redis.prefix, mailbox, (const char *const *)argv + 3,
                       (size_t)(argc - 3), &removed, &gone, &err) < 0) {
         ctl_error("%s", err.msg);
         rc = c->err ? CTL_UNAVAILABLE : CTL_USAGE;
@@ -303,13 +303,13 @@ static int forwards_list(const struct ctl *ctl, int argc, char **argv)
     if ((c = fwd_ctl_connect(cfg)) == NULL)
         return CTL_UNAVAILABLE;
     if (argc == 3) {
-        found = fwd_rule_get(c, cfg->redis_prefix, mailbox, &one, &err);
+        found = fwd_rule_get(c, cfg->redis.prefix, mailbox, &one, &err);
         if (found > 0) {
             rs.v = one;
             rs.n = 1;
         }
     } else {
-        found = fwd_rules_list(c, cfg->redis_prefix, &rs, &err);
+        found = fwd_rules_list(c, cfg->redis.prefix, &rs, &err);
     }
     redisFree(c);
     if (found < 0) {
@@ -364,7 +364,7 @@ static int forwards_export(const struct ctl *ctl, int argc)
     }
     if ((c = fwd_ctl_connect(ctl->cfg)) == NULL)
         return CTL_UNAVAILABLE;
-    if (fwd_rules_list(c, ctl->cfg->redis_prefix, &rs, &err) < 0) {
+    if (fwd_rules_list(c, ctl->cfg->redis.prefix, &rs, &err) < 0) {
         ctl_error("%s", err.msg);
         redisFree(c);
         return CTL_UNAVAILABLE;
@@ -472,7 +472,7 @@ static int forwards_import(const struct ctl *ctl, int argc, char **argv)
         fwd_rules_clear(&rs);
         return CTL_UNAVAILABLE;
     }
-    if (fwd_rules_import(c, cfg->redis_prefix, &rs, replace, &res, &err) < 0) {
+    if (fwd_rules_import(c, cfg->redis.prefix, &rs, replace, &res, &err) < 0) {
         ctl_error("%s (the rules before it were written)", err.msg);
         rc = CTL_UNAVAILABLE;
     } else if (ctl->json) {

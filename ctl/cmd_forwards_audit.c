@@ -356,7 +356,7 @@ static long import_pairs(const struct config *cfg, const struct fwd_audit_result
             if (importable(cfg, &r->pairs[j])
                 && strcmp(r->pairs[j].mailbox, r->pairs[i].mailbox) == 0)
                 targets[n++] = r->pairs[j].target;
-        if (fwd_rules_add(c, cfg->redis_prefix, r->pairs[i].mailbox, FWD_COPY, targets, n,
+        if (fwd_rules_add(c, cfg->redis.prefix, r->pairs[i].mailbox, FWD_COPY, targets, n,
                           FWD_ADD_KEEP_MODE, &res, &err) < 0) {
             ctl_error("%s: %s", r->pairs[i].mailbox, err.msg);
             redisFree(c);

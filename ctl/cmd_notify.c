@@ -28,7 +28,7 @@ static int notify_status(const struct ctl *ctl)
 
     if ((c = fwd_ctl_connect(ctl->cfg)) == NULL)
         return CTL_UNAVAILABLE;
-    if (notify_get_stats(c, ctl->cfg->redis_prefix, &st, &err) < 0) {
+    if (notify_get_stats(c, ctl->cfg->redis.prefix, &st, &err) < 0) {
         ctl_error("%s", err.msg);
         redisFree(c);
         return CTL_UNAVAILABLE;

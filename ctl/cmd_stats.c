@@ -1,6 +1,6 @@
 /*
  * cmd_stats.c - "mssantectl stats": every node's counters and the cluster
- * total, as the nodes published them to Redis (milter/stats.h documents
+ * total, as the nodes published them to Redis (stats/node.h documents
  * the HASH).
  *
  * Each daemon rewrites PREFIX stats:node:<host> every StatsInterval, with
@@ -19,7 +19,7 @@
 
 #include "common/err.h"
 #include "ctl/ctl.h"
-#include "milter/stats.h"
+#include "stats/node.h"
 #include "whitelist/store.h"
 
 #define KEY_MAX    512
@@ -373,7 +373,7 @@ static int report(const struct ctl *ctl, struct node *nodes, size_t n, const str
 
 int cmd_stats(const struct ctl *ctl, int argc, char **argv)
 {
-    const char *prefix = ctl->cfg->redis_prefix != NULL ? ctl->cfg->redis_prefix : "";
+    const char *prefix = ctl->cfg->redis.prefix != NULL ? ctl->cfg->redis.prefix : "";
     struct node *nodes = NULL, total = { "total", NULL, 0 };
     struct err err;
     char **gone = NULL;
@@ -388,12 +388,12 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
         ctl_error("usage: mssantectl stats [--json]");
         return CTL_USAGE;
     }
-    if (!ctl->cfg->redis_enabled) {
+    if (!redis_configured(&ctl->cfg->redis)) {
         ctl_error("stats are gathered in Redis and %s sets no Redis "
                   "(a node without Redis writes its numbers to StatsFile)", ctl->cfg->path);
         return CTL_USAGE;
     }
-    if ((c = store_connect(ctl->cfg, &err)) == NULL) {
+    if ((c = redis_connect(&ctl->cfg->redis, &err)) == NULL) {
         ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }

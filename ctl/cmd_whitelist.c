@@ -50,11 +50,11 @@ static bool write_snapshot(const struct config *cfg, struct whitelist *wl, const
 {
     struct err err;
 
-    if (cfg->snapshot_file == NULL)
+    if (cfg->live.snapshot_file == NULL)
         return false;
     snprintf(wl->version, sizeof(wl->version), "%s", id);
     wl->loaded_at = time(NULL);
-    if (snapshot_write(cfg->snapshot_file, wl, &err) < 0) {
+    if (snapshot_write(cfg->live.snapshot_file, wl, &err) < 0) {
         ctl_warn("published, but SnapshotFile not written: %s", err.msg);
         return false;
     }
@@ -85,7 +85,7 @@ static int report_published(const struct ctl *ctl, const struct ans_list *list, 
     json_object_set_new(o, "generated", json_string_or_null(wl->generated));
     json_object_set_new(o, "sha256", json_string_or_null(wl->sha256));
     json_object_set_new(o, "source", json_string_or_null(wl->source));
-    json_object_set_new(o, "snapshot", snapshot_written ? json_text(ctl->cfg->snapshot_file)
+    json_object_set_new(o, "snapshot", snapshot_written ? json_text(ctl->cfg->live.snapshot_file)
                                                         : json_null());
     return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
 }
@@ -100,7 +100,7 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
     bool published = false, snap;
     int rc;
 
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         ctl_error("whitelist load publishes to Redis, and %s has no Redis setting",
                   cfg->path ? cfg->path : "the configuration");
         return CTL_USAGE;
@@ -117,13 +117,13 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
     if (list->cn_skipped > 0)
         ctl_warn("%zu <DNCertificatOperateur> value%s no usable CN, skipped",
                  list->cn_skipped, list->cn_skipped == 1 ? " has" : "s have");
-    c = store_connect(cfg, &err);
+    c = redis_connect(&cfg->redis, &err);
     if (c == NULL) {
         ctl_error("%s", err.msg);
         ans_list_free(list);
         return CTL_UNAVAILABLE;
     }
-    rc = store_publish(c, cfg->redis_prefix, list, false, &published, id, sizeof(id),
+    rc = store_publish(c, cfg->redis.prefix, list, false, &published, id, sizeof(id),
                        &err);
     redisFree(c);
     if (rc < 0 || !published) {
@@ -232,7 +232,7 @@ static int tls_parse_args(const struct ctl *ctl, int argc, char **argv, struct t
     int i;
 
     a->out = NULL;
-    a->level = ctl->cfg->tls_policy_encrypt ? TLS_POLICY_ENCRYPT : TLS_POLICY_SECURE;
+    a->level = ctl->cfg->live.tls_policy_encrypt ? TLS_POLICY_ENCRYPT : TLS_POLICY_SECURE;
     for (i = 2; i < argc; i++) {
         const char *v = NULL;
 

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <jansson.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "policy/classify.h"
 #include "whitelist/whitelist.h"
 

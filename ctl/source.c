@@ -66,9 +66,9 @@ static int from_file(const struct config *cfg, struct wl_info *info)
     struct whitelist *wl;
     struct stat st;
 
-    if (cfg->whitelist_file == NULL)
+    if (cfg->live.file == NULL)
         return -1;
-    list = ans_parse_file(cfg->whitelist_file, &err);
+    list = ans_parse_file(cfg->live.file, &err);
     if (list == NULL) {
         ctl_warn("WhitelistFile unusable: %s", err.msg);
         return -1;
@@ -76,7 +76,7 @@ static int from_file(const struct config *cfg, struct wl_info *info)
     wl = ans_list_take_whitelist(list);
     snprintf(wl->version, sizeof(wl->version), "file");
     /* The file's own date is the best "loaded" there is. */
-    if (wl->loaded_at == 0 && stat(cfg->whitelist_file, &st) == 0)
+    if (wl->loaded_at == 0 && stat(cfg->live.file, &st) == 0)
         wl->loaded_at = st.st_mtime;
     info_take(info, WL_FROM_FILE, wl);
     return 0;
@@ -87,16 +87,16 @@ static int from_snapshot(const struct config *cfg, struct wl_info *info)
     struct err err;
     struct whitelist *wl;
 
-    if (cfg->snapshot_file == NULL)
+    if (cfg->live.snapshot_file == NULL)
         return -1;
-    wl = snapshot_read(cfg->snapshot_file, &err);
+    wl = snapshot_read(cfg->live.snapshot_file, &err);
     if (wl == NULL) {
         ctl_warn("SnapshotFile unusable: %s", err.msg);
         return -1;
     }
     if (wl->certs == NULL)
         ctl_warn("SnapshotFile %s is in the old format 1: it holds no operator"
-                 " certificate CNs", cfg->snapshot_file);
+                 " certificate CNs", cfg->live.snapshot_file);
     info_take(info, WL_FROM_SNAPSHOT, wl);
     return 0;
 }
@@ -109,14 +109,14 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
     redisContext *c;
     int rc;
 
-    c = store_connect(cfg, &err);
+    c = redis_connect(&cfg->redis, &err);
     if (c == NULL) {
         ctl_warn("%s", err.msg);
         return -1;
     }
-    rc = store_current_version(c, cfg->redis_prefix, id, sizeof(id), &err);
+    rc = store_current_version(c, cfg->redis.prefix, id, sizeof(id), &err);
     if (rc == 1 && need_domains) {
-        struct whitelist *wl = store_load_version(c, cfg->redis_prefix, id, &err);
+        struct whitelist *wl = store_load_version(c, cfg->redis.prefix, id, &err);
 
         if (wl != NULL)
             info_take(info, WL_FROM_REDIS, wl);
@@ -124,7 +124,7 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
             rc = -1;
     } else if (rc == 1) {
         struct store_meta m;
-        int mrc = store_read_meta(c, cfg->redis_prefix, id, &m, &err);
+        int mrc = store_read_meta(c, cfg->redis.prefix, id, &m, &err);
 
         if (mrc == 0)
             err_set(&err, "redis: current version %s has no metadata", id);
@@ -142,7 +142,7 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
         }
     }
     if (rc == 1
-        && store_previous_version(c, cfg->redis_prefix, info->previous,
+        && store_previous_version(c, cfg->redis.prefix, info->previous,
                                   sizeof(info->previous), &err) < 0) {
         wl_info_release(info);
         rc = -1;
@@ -156,15 +156,15 @@ static int from_redis(const struct config *cfg, bool need_domains, struct wl_inf
 int wl_find(const struct config *cfg, bool need_domains, struct wl_info *info)
 {
     memset(info, 0, sizeof(*info));
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         if (from_file(cfg, info) == 0)
             return 0;
         if (from_snapshot(cfg, info) == 0) {
-            ctl_warn("using SnapshotFile %s", cfg->snapshot_file);
+            ctl_warn("using SnapshotFile %s", cfg->live.snapshot_file);
             return 0;
         }
         ctl_error("no whitelist available: %s",
-                  cfg->whitelist_file ? "WhitelistFile could not be read"
+                  cfg->live.file ? "WhitelistFile could not be read"
                                       : "neither Redis nor WhitelistFile is configured");
         return -1;
     }
@@ -175,7 +175,7 @@ int wl_find(const struct config *cfg, bool need_domains, struct wl_info *info)
         ctl_warn("Redis holds no whitelist yet (mssantectl whitelist load FILE publishes one)");
         if (from_file(cfg, info) == 0) {
             ctl_warn("using WhitelistFile %s, which the daemon publishes at start",
-                     cfg->whitelist_file);
+                     cfg->live.file);
             return 0;
         }
         break;
@@ -183,11 +183,11 @@ int wl_find(const struct config *cfg, bool need_domains, struct wl_info *info)
         break;
     }
     if (from_snapshot(cfg, info) == 0) {
-        ctl_warn("using SnapshotFile %s (version %s), not Redis", cfg->snapshot_file,
+        ctl_warn("using SnapshotFile %s (version %s), not Redis", cfg->live.snapshot_file,
                  info->version[0] ? info->version : "?");
         return 0;
     }
     ctl_error("no whitelist available: Redis cannot provide one and %s",
-              cfg->snapshot_file ? "SnapshotFile could not be read" : "no SnapshotFile is configured");
+              cfg->live.snapshot_file ? "SnapshotFile could not be read" : "no SnapshotFile is configured");
     return -1;
 }

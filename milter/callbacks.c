@@ -16,7 +16,7 @@
  * refusal that ends the transaction (MAIL, DATA, end of message), or when
  * the transaction ends otherwise (abort, disconnect).  A refusal at RCPT
  * only removes that recipient, so it is written into the line at the end.
- * The message is counted (milter/stats.h) where that line is written.
+ * The message is counted (stats/stats.h) where that line is written.
  *
  * Configuration: a connection uses the one in force when it opened
  * (c->cfg, a reference from milter/service.h) until it closes, whatever
@@ -49,9 +49,9 @@
 #include "milter/forwarding.h"
 #include "milter/patients.h"
 #include "milter/service.h"
-#include "milter/stats.h"
 #include "policy/message.h"
 #include "policy/replies.h"
+#include "stats/stats.h"
 #include "whitelist/live.h"
 #include "whitelist/whitelist.h"
 
@@ -314,7 +314,7 @@ static void log_message(struct conn *c, const struct verdict *final)
              c->mp.authenticated ? " auth=yes" : "",
              c->local_submission ? " submission=local" : "",
              c->internal_host ? " internal=yes" : "", cert,
-             c->cfg->dry_run ? " dryrun=yes" : "", patients_log(&c->pat),
+             c->cfg->rules.dry_run ? " dryrun=yes" : "", patients_log(&c->pat),
              forwarding_log(&c->fwd), reply);
     stats_message_end(final, would[0] ? &c->would : NULL, c->started);
     c->in_txn = false;
@@ -355,7 +355,7 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct verdict *v, enu
     *refused = false;
     if (!refusal(v->action))
         return SMFIS_CONTINUE;
-    if (c->cfg->dry_run) {
+    if (c->cfg->rules.dry_run) {
         if (!c->have_would) {
             c->would = *v;
             c->have_would = true;
@@ -506,18 +506,18 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     }
     c->local_submission = is_local_submission(hostname, hostaddr);
     c->internal_host = !c->local_submission
-                       && cidr_list_match_sockaddr(&c->cfg->internal_hosts, hostaddr);
+                       && cidr_list_match_sockaddr(&c->cfg->rules.internal_hosts, hostaddr);
     copy_field(c->myhostname, sizeof(c->myhostname), smfi_getsymval(ctx, "j"));
-    c->env.local_domains = (const char *const *)c->cfg->local_domains;
-    c->env.n_local_domains = c->cfg->n_local_domains;
-    c->env.patient_domain = c->cfg->patient_domain;
+    c->env.local_domains = (const char *const *)c->cfg->rules.local_domains.v;
+    c->env.n_local_domains = c->cfg->rules.local_domains.n;
+    c->env.patient_domain = c->cfg->rules.patient_domain;
     if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
         service_config_release(c->cfg);
         free(c);
         return internal_error(ctx, NULL, "smfi_setpriv failed");
     }
     stats_connection_open();
-    if (c->cfg->log_level >= LOGL_DEBUG) {
+    if (c->cfg->log.level >= LOGL_DEBUG) {
         char addr[INET6_ADDRSTRLEN + 16];
         describe_peer(hostaddr, addr, sizeof(addr));
         log_debug("connect from %s%s%s", hostname ? hostname : "unknown", addr,
@@ -548,7 +548,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     client.internal_host = c->internal_host;
     client.authenticated = auth != NULL && auth[0] != '\0';
     client.cert_cn = smfi_getsymval(ctx, "{cert_subject}");
-    client.cert_mode = c->cfg->operator_certificate;
+    client.cert_mode = c->cfg->rules.operator_certificate;
     client.myhostname = c->myhostname;
     copy_quoted(c->cert_issuer, sizeof(c->cert_issuer), smfi_getsymval(ctx, "{cert_issuer}"));
 
@@ -580,7 +580,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         return internal_error(ctx, c, "RCPT outside a transaction");
     read_queue_id(ctx, c);
     mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
-    if (c->cfg->log_level >= LOGL_DEBUG) {
+    if (c->cfg->log.level >= LOGL_DEBUG) {
         char shown[LOG_ADDR_MAX], how[64];
 
         copy_field(shown, sizeof(shown), argv[0]);
@@ -708,7 +708,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (!refusal(v.action))
         v = forwarding_eom(ctx, &c->fwd, c->cfg, &c->mp, &c->env, c->queue_id);
 
-    if (c->cfg->dry_run) {
+    if (c->cfg->rules.dry_run) {
         (void)apply(ctx, c, &v, STEP_EOM, &refused);
         add_dry_run_header(ctx, c);
         memset(&v, 0, sizeof(v));

@@ -6,7 +6,7 @@
 #ifndef MSSANTE_CALLBACKS_H
 #define MSSANTE_CALLBACKS_H
 
-#include "milter/config.h"
+#include "config/config.h"
 
 /* Register the milter with libmilter (smfi_register).  CFG must outlive
  * smfi_main().  Returns 0, or -1 after logging why. */

@@ -29,16 +29,16 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common/err.h"
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "forward/plan.h"
 #include "forward/rules.h"
 #include "milter/forwarding.h"
 #include "milter/redis_pool.h"
-#include "milter/stats.h"
 #include "notify/queue.h"
 #include "policy/replies.h"
+#include "stats/stats.h"
 #include "whitelist/live.h"
 #include "whitelist/store.h"
 #include "whitelist/whitelist.h"
@@ -86,12 +86,12 @@ static int refresh_rules(redisContext *c, void *arg, struct err *err)
     loaded = cache.loaded;
     known = cache.version;
     pthread_mutex_unlock(&cache.lock);
-    if ((j->version = fwd_rules_version(c, fcfg->redis_prefix, err)) < 0)
+    if ((j->version = fwd_rules_version(c, fcfg->redis.prefix, err)) < 0)
         return -1;
     if (loaded && !j->force && j->version == known)
         return 0;
     fwd_rules_clear(&j->fresh);
-    if (fwd_rules_list(c, fcfg->redis_prefix, &j->fresh, err) < 0)
+    if (fwd_rules_list(c, fcfg->redis.prefix, &j->fresh, err) < 0)
         return -1;
     j->changed = true;
     return 0;
@@ -108,7 +108,7 @@ static void cache_refresh(bool force)
 
     pthread_mutex_lock(&cache.lock);
     if (cache.refreshing
-        || (!force && cache.loaded && now - cache.checked_ms < fcfg->whitelist_poll_ms)) {
+        || (!force && cache.loaded && now - cache.checked_ms < fcfg->live.poll_ms)) {
         pthread_mutex_unlock(&cache.lock);
         return;
     }
@@ -191,13 +191,13 @@ static int cache_lookup(const char *const *mailboxes, size_t n, struct fwd_rule 
 void forwarding_init(const struct config *cfg)
 {
     fcfg = cfg;
-    if (cfg->redis_enabled)
-        redis_pool_init(cfg);
+    if (redis_configured(&cfg->redis))
+        redis_pool_init(&cfg->redis);
 }
 
 const char *forwarding_config_warning(const struct config *cfg)
 {
-    if (!cfg->forwarding || cfg->redis_enabled)
+    if (!cfg->rules.forwarding || redis_configured(&cfg->redis))
         return NULL;
     return "Redis is not configured: forwarding rules and notices are off, and a locally "
            "submitted message from the trust space to a classic address is held";
@@ -206,10 +206,10 @@ const char *forwarding_config_warning(const struct config *cfg)
 /* NotifySender, or no-reply@ the first LocalDomain. */
 static void notice_sender(const struct config *cfg, char *buf, size_t size)
 {
-    if (cfg->notify_sender != NULL)
-        snprintf(buf, size, "%s", cfg->notify_sender);
-    else if (cfg->n_local_domains > 0)
-        snprintf(buf, size, "no-reply@%s", cfg->local_domains[0]);
+    if (cfg->notify.sender != NULL)
+        snprintf(buf, size, "%s", cfg->notify.sender);
+    else if (cfg->rules.local_domains.n > 0)
+        snprintf(buf, size, "no-reply@%s", cfg->rules.local_domains.v[0]);
     else
         buf[0] = '\0';
 }
@@ -217,14 +217,14 @@ static void notice_sender(const struct config *cfg, char *buf, size_t size)
 /* The worker's own connection (notify_connect_fn). */
 static redisContext *worker_connect(void *arg, struct err *err)
 {
-    redisContext *c = store_connect(arg, err);
+    redisContext *c = redis_connect(arg, err);
 
     if (c == NULL)
         stats_redis_error();
     return c;
 }
 
-/* The worker's outcomes, into this node's counters (milter/stats.h). */
+/* The worker's outcomes, into this node's counters (stats/stats.h). */
 static void worker_event(void *arg, enum notify_event ev)
 {
     (void)arg;
@@ -242,28 +242,28 @@ int forwarding_start(const struct config *cfg)
     long long lease;
 
     /* The rules in memory, for when Redis cannot be read later. */
-    if (cfg->redis_enabled && cfg->forwarding)
+    if (redis_configured(&cfg->redis) && cfg->rules.forwarding)
         cache_refresh(true);
-    if (!cfg->redis_enabled || !cfg->notify_worker) {
-        if (cfg->redis_enabled)
+    if (!redis_configured(&cfg->redis) || !cfg->notify.worker) {
+        if (redis_configured(&cfg->redis))
             log_info("notify: NotifyWorker is off: notices queued here are sent by "
                      "another node's worker");
         return 0;
     }
     notice_sender(cfg, sender, sizeof(sender));
     notify_worker_params_init(&p);
-    p.prefix = cfg->redis_prefix;
-    p.smtp_url = cfg->notify_smtp;
+    p.prefix = cfg->redis.prefix;
+    p.smtp_url = cfg->notify.smtp;
     p.sender = sender;
-    p.tmpl = cfg->notify_template;
+    p.tmpl = cfg->notify.tmpl.t;
     p.connect = worker_connect;
-    p.connect_arg = (void *)cfg;
+    p.connect_arg = (void *)&cfg->redis;
     p.on_event = worker_event;
-    p.retry_min_ms = cfg->notify_retry_ms;
-    p.retry_max_ms = cfg->notify_retry_max_ms;
-    p.max_age_ms = cfg->notify_max_age_ms;
-    p.max_attempts = (unsigned)cfg->notify_max_attempts;
-    p.smtp_timeout_ms = cfg->notify_timeout_ms;
+    p.retry_min_ms = cfg->notify.retry_ms;
+    p.retry_max_ms = cfg->notify.retry_max_ms;
+    p.max_age_ms = cfg->notify.max_age_ms;
+    p.max_attempts = (unsigned)cfg->notify.max_attempts;
+    p.smtp_timeout_ms = cfg->notify.timeout_ms;
     /* The lease must outlast one SMTP transaction by a good margin. */
     lease = 2 * p.smtp_timeout_ms + 60000;
     p.lease_ms = lease > LEASE_MIN_MS ? lease : LEASE_MIN_MS;
@@ -343,7 +343,7 @@ void forwarding_rcpt(struct fwd_msg *fm, const char *raw, const struct mailaddr 
 
 static bool active(const struct config *cfg)
 {
-    return cfg->forwarding && fcfg != NULL && fcfg->redis_enabled;
+    return cfg->rules.forwarding && fcfg != NULL && redis_configured(&fcfg->redis);
 }
 
 static bool trust_space(enum addr_class c)
@@ -361,7 +361,7 @@ static bool trust_space(enum addr_class c)
 bool forwarding_replaces(const struct config *cfg, const struct msg_policy *mp,
                          const struct verdict *v)
 {
-    if (!cfg->forwarding || !mp->local_submission || !mp->sender_valid
+    if (!cfg->rules.forwarding || !mp->local_submission || !mp->sender_valid
         || !trust_space(mp->sender_class) || v->action != ACT_REJECT || v->rule == NULL
         || strcmp(v->rule, POLICY_OUTBOUND_CLASSIC) != 0)
         return false;
@@ -393,7 +393,7 @@ static int get_rules(redisContext *c, void *arg, struct err *err)
 {
     struct get_job *j = arg;
 
-    return fwd_rules_get_many(c, fcfg->redis_prefix, j->mailboxes, j->n, j->rules, err);
+    return fwd_rules_get_many(c, fcfg->redis.prefix, j->mailboxes, j->n, j->rules, err);
 }
 
 /* Queuing the notices (redis_pool_job).  Run twice only after a failure
@@ -418,7 +418,7 @@ static int queue_notices(redisContext *c, void *arg, struct err *err)
             mailboxes[i] = p->notices[i].mailbox;
             targets[i] = p->notices[i].target;
         }
-        rc = notify_enqueue_many(c, fcfg->redis_prefix, mailboxes, targets, p->n_notices, 0,
+        rc = notify_enqueue_many(c, fcfg->redis.prefix, mailboxes, targets, p->n_notices, 0,
                                  err);
     }
     free(mailboxes);
@@ -642,7 +642,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
     int rc;
 
     fm->log[0] = '\0';
-    if (!cfg->forwarding || fm->n_rcpts == 0)
+    if (!cfg->rules.forwarding || fm->n_rcpts == 0)
         return v;
     if (fm->oom) {
         reply_internal(&v);
@@ -679,12 +679,12 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
     if (!fwd_plan_empty(&plan)) {
         fwd_plan_summary(&plan, fm->log + 1, sizeof(fm->log) - 1);
         fm->log[0] = ' ';
-        log_plan(&e, &plan, cfg->dry_run);
+        log_plan(&e, &plan, cfg->rules.dry_run);
     }
     if (fwd_memory)
         snprintf(fm->log + strlen(fm->log), sizeof(fm->log) - strlen(fm->log),
                  " fwd=memory");
-    if (cfg->dry_run || fwd_plan_empty(&plan))
+    if (cfg->rules.dry_run || fwd_plan_empty(&plan))
         goto done;
 
     /* 3. The notices, before any change. */

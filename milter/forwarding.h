@@ -47,7 +47,7 @@
 
 #include <libmilter/mfapi.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "policy/address.h"
 #include "policy/classify.h"
 #include "policy/message.h"

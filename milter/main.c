@@ -28,16 +28,17 @@
 
 #include <libmilter/mfapi.h>
 
-#include "common/err.h"
 #include "common/curlinit.h"
+#include "common/err.h"
 #include "common/log.h"
+#include "common/sockspec.h"
+#include "config/config.h"
 #include "milter/callbacks.h"
-#include "milter/config.h"
 #include "milter/forwarding.h"
 #include "milter/patients.h"
 #include "milter/service.h"
 #include "milter/socket.h"
-#include "milter/stats.h"
+#include "stats/stats.h"
 #include "whitelist/fetch.h"
 #include "whitelist/live.h"
 #include "whitelist/refresher.h"
@@ -153,17 +154,17 @@ static int resolve_identity(const char *spec, struct identity *id)
  * for each reloaded configuration.  -1 with errno set. */
 static int apply_command_line(struct config *cfg)
 {
-    if (replace_string(&cfg->socket, cmdline->socket) < 0
-        || replace_string(&cfg->user, cmdline->user) < 0
-        || replace_string(&cfg->pid_file, cmdline->pid_file) < 0)
+    if (replace_string(&cfg->daemon.socket, cmdline->socket) < 0
+        || replace_string(&cfg->daemon.user, cmdline->user) < 0
+        || replace_string(&cfg->daemon.pid_file, cmdline->pid_file) < 0)
         return -1;
     /* The file itself too: a reload reads it again after the chdir. */
     if (absolutize(&cfg->path) < 0
-        || absolutize(&cfg->pid_file) < 0 || absolutize(&cfg->whitelist_file) < 0
-        || absolutize(&cfg->snapshot_file) < 0 || absolutize(&cfg->whitelist_ca_file) < 0
-        || absolutize(&cfg->whitelist_client_cert) < 0
-        || absolutize(&cfg->whitelist_client_key) < 0 || absolutize(&cfg->stats_file) < 0
-        || absolutize(&cfg->tls_policy_file) < 0)
+        || absolutize(&cfg->daemon.pid_file) < 0 || absolutize(&cfg->live.file) < 0
+        || absolutize(&cfg->live.snapshot_file) < 0 || absolutize(&cfg->fetch.ca_file) < 0
+        || absolutize(&cfg->fetch.client_cert) < 0
+        || absolutize(&cfg->fetch.client_key) < 0 || absolutize(&cfg->stats.file) < 0
+        || absolutize(&cfg->live.tls_policy_file) < 0)
         return -1;
     return 0;
 }
@@ -189,14 +190,14 @@ static int finish_config(struct config *cfg, struct identity *id)
                 start_dir[0] ? start_dir : "unknown", strerror(errno));
         return -1;
     }
-    if (cfg->socket == NULL) {
+    if (cfg->daemon.socket == NULL) {
         fprintf(stderr, "%s: no Socket configured (set Socket or use -p)\n", cfg->path);
         errors++;
-    } else if (!socket_spec_valid(cfg->socket, &why)) {
-        fprintf(stderr, PROG ": -p: %s, got \"%s\"\n", why, cfg->socket);
+    } else if (!sockspec_valid(cfg->daemon.socket, &why)) {
+        fprintf(stderr, PROG ": -p: %s, got \"%s\"\n", why, cfg->daemon.socket);
         errors++;
     }
-    if (cfg->user != NULL && resolve_identity(cfg->user, id) < 0)
+    if (cfg->daemon.user != NULL && resolve_identity(cfg->daemon.user, id) < 0)
         errors++;
     return errors ? -1 : 0;
 }
@@ -310,13 +311,32 @@ static void warn_unlisted_local_domains(const struct config *cfg)
 {
     const struct whitelist *wl = live_acquire();
 
-    for (size_t i = 0; wl != NULL && i < cfg->n_local_domains; i++)
-        if (!whitelist_lookup(wl, cfg->local_domains[i]))
+    for (size_t i = 0; wl != NULL && i < cfg->rules.local_domains.n; i++)
+        if (!whitelist_lookup(wl, cfg->rules.local_domains.v[i]))
             log_warning("LocalDomains: %s is not on the whitelist in force (version %s): "
-                        "other operators will refuse its mail", cfg->local_domains[i],
+                        "other operators will refuse its mail", cfg->rules.local_domains.v[i],
                         wl->version);
     live_release();
 }
+
+/* StatsFile and StatsInterval of the configuration in force, for the
+ * stats publisher (stats/stats.h): a reload changes them. */
+static const struct stats_settings *stats_in_force(void *arg)
+{
+    const struct config *cfg = service_config_acquire();
+
+    (void)arg;
+    return cfg != NULL ? &cfg->stats : NULL;
+}
+
+static void stats_done(void *arg, const struct stats_settings *s)
+{
+    (void)arg;
+    service_config_release((const struct config *)(const void *)
+                           ((const char *)s - offsetof(struct config, stats)));
+}
+
+static const struct stats_source stats_source = { stats_in_force, stats_done, NULL };
 
 static void block_stop_signals(void)
 {
@@ -370,8 +390,8 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     struct err why;
 
     /* Until the daemon detaches, whoever started it sees its errors. */
-    log_open(PROG, cfg->syslog_facility, cfg->log_level, true);
-    if (callbacks_register(cfg) < 0 || socket_prepare(cfg->socket, cfg->socket_mode,
+    log_open(PROG, cfg->log.facility, cfg->log.level, true);
+    if (callbacks_register(cfg) < 0 || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode,
                                                       owner, group) < 0)
         return 1;
     if (drop_privileges(id) < 0)
@@ -379,29 +399,30 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     if (!opt->foreground) {
         if ((ready_fd = daemonize()) < 0)
             return start_failed();
-        log_open(PROG, cfg->syslog_facility, cfg->log_level, false);
+        log_open(PROG, cfg->log.facility, cfg->log.level, false);
     }
-    if (write_pid_file(cfg->pid_file) < 0)
+    if (write_pid_file(cfg->daemon.pid_file) < 0)
         return start_failed();
 
     block_stop_signals();
     /* libcurl's global state, before any thread (whitelist/fetch.h). */
-    if (cfg->whitelist_refresh_ms > 0 && curl_init_once(&why) < 0) {
+    if (cfg->fetch.refresh_ms > 0 && curl_init_once(&why) < 0) {
         log_error("%s", why.msg);
         return start_failed();
     }
     /* The notice worker (its libcurl init, too, before other threads). */
     if (forwarding_start(cfg) < 0)
         return start_failed();
-    if (live_start(cfg) < 0) {
+    if (live_start(&cfg->live, &cfg->redis) < 0) {
         live_stop();
         return start_failed();
     }
-    if (refresher_start(cfg) < 0) {
+    if (refresher_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
         return start_failed();
     }
-    if (service_start(cfg, finish_reloaded) < 0 || stats_start(cfg) < 0) {
+    if (service_start(cfg, finish_reloaded) < 0
+        || stats_start(&cfg->stats, &cfg->redis, &stats_source) < 0) {
         service_stop();
         refresher_stop();
         live_stop();
@@ -413,7 +434,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     if (forwarding_config_warning(cfg) != NULL)
         log_warning("%s", forwarding_config_warning(cfg));
     log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
-               cfg->socket, cfg->n_local_domains, cfg->dry_run ? ", DryRun: nothing refused" : "");
+               cfg->daemon.socket, cfg->rules.local_domains.n, cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
     tell_parent_ready(ready_fd);
 
     rc = smfi_main();
@@ -451,6 +472,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: warning: %s\n", opt.conf, patients_config_warning(cfg));
         if (forwarding_config_warning(cfg) != NULL)
             fprintf(stderr, "%s: warning: %s\n", opt.conf, forwarding_config_warning(cfg));
+        config_print(cfg, stdout);
         printf("%s: configuration OK\n", opt.conf);
         config_free(cfg);
         return 0;

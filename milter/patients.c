@@ -60,10 +60,10 @@ static struct patient_policy policy_of(const struct config *cfg)
     struct patient_policy pp;
 
     memset(&pp, 0, sizeof(pp));
-    pp.ins_warn = cfg->patient_key_warn;
-    pp.fin_content_accept = cfg->fin_content_accept;
-    pp.pharmacies = (const char *const *)cfg->pharmacy_mailboxes;
-    pp.n_pharmacies = cfg->n_pharmacy_mailboxes;
+    pp.ins_warn = cfg->rules.patient_key_warn;
+    pp.fin_content_accept = cfg->rules.fin_content_accept;
+    pp.pharmacies = (const char *const *)cfg->rules.pharmacy_mailboxes.v;
+    pp.n_pharmacies = cfg->rules.pharmacy_mailboxes.n;
     return pp;
 }
 
@@ -127,7 +127,7 @@ static int patient_id(const char *local, const struct ins_result *r, char *out, 
 
 void patients_init(const struct config *cfg)
 {
-    redis_pool_init(cfg);
+    redis_pool_init(&cfg->redis);
 }
 
 void patients_shutdown(void)
@@ -137,7 +137,7 @@ void patients_shutdown(void)
 
 const char *patients_config_warning(const struct config *cfg)
 {
-    if (cfg->redis_enabled)
+    if (redis_configured(&cfg->redis))
         return NULL;
     return "Redis is not configured: patient conversations cannot be recorded, so mail "
            "to patients, and from patients except to PharmacyMailboxes, is deferred "
@@ -227,7 +227,7 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
         patient_reply_bad_ins(&v, &ins, addr);   /* longer than any local part may be */
         return v;
     }
-    if (!cfg->redis_enabled) {
+    if (!redis_configured(&cfg->redis)) {
         log_warning("%s: message to patient <%s> deferred: Redis is not configured, "
                     "the conversation cannot be recorded", qid_or_noqueue(qid), shown);
         patient_reply_state_unavailable(&v);
@@ -263,8 +263,8 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
 
     addr_format(rcpt, mailbox, sizeof(mailbox));
     safe_copy(shown, sizeof(shown), mailbox);
-    pharmacy = patient_is_pharmacy((const char *const *)cfg->pharmacy_mailboxes,
-                                   cfg->n_pharmacy_mailboxes, rcpt->local, rcpt->domain);
+    pharmacy = patient_is_pharmacy((const char *const *)cfg->rules.pharmacy_mailboxes.v,
+                                   cfg->rules.pharmacy_mailboxes.n, rcpt->local, rcpt->domain);
     if (pharmacy) {
         add_log(pm, " conv=pharmacy:<%s>", shown);
         return patient_inbound_rcpt(true, 0);
@@ -272,12 +272,12 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
     (void)ins_check(mp->sender.local, &ins);
     if (patient_id(mp->sender.local, &ins, id, sizeof(id)) < 0) {
         open = 0;   /* no such conversation can exist */
-    } else if (!cfg->redis_enabled) {
+    } else if (!redis_configured(&cfg->redis)) {
         log_warning("%s: patient message to <%s> deferred: Redis is not configured, "
                     "the conversation cannot be checked", qid_or_noqueue(qid), shown);
         open = -1;
     } else {
-        job.prefix = cfg->redis_prefix;
+        job.prefix = cfg->redis.prefix;
         job.mailbox = mailbox;
         job.patient = id;
         open = redis_pool_run(job_is_open, &job, true, &err);
@@ -412,11 +412,11 @@ static int job_record(redisContext *c, void *arg, struct err *err)
         const char *id = j->pm->patients[i];
 
         if (j->op == PATOP_CLOSE)
-            j->result[i] = conv_close(c, j->cfg->redis_prefix, j->mailbox, id, j->qid,
-                                      j->now, j->cfg->conversation_ttl, err);
+            j->result[i] = conv_close(c, j->cfg->redis.prefix, j->mailbox, id, j->qid,
+                                      j->now, j->cfg->rules.conversation_ttl, err);
         else
-            j->result[i] = conv_open_or_refresh(c, j->cfg->redis_prefix, j->mailbox, id,
-                                                j->now, j->cfg->conversation_ttl, err);
+            j->result[i] = conv_open_or_refresh(c, j->cfg->redis.prefix, j->mailbox, id,
+                                                j->now, j->cfg->rules.conversation_ttl, err);
         if (j->result[i] < 0)
             return -1;
     }
@@ -528,7 +528,7 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
     if (plan.op != PATOP_CLOSE || (!plan.rewrite_subject && pm->variant_subjects == 0))
         return noted(pm, plan.note, v);
     /* DryRun records the closure but leaves the message as it was sent. */
-    if (cfg->dry_run)
+    if (cfg->rules.dry_run)
         return noted(pm, "closure, subject not rewritten (DryRun)", v);
     if (rewrite(ctx, pm, &plan, qid) < 0)
         reply_internal(&v);

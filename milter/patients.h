@@ -36,7 +36,7 @@
 
 #include <libmilter/mfapi.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "policy/message.h"
 #include "policy/patient.h"
 

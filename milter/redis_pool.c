@@ -11,15 +11,14 @@
 
 #include "common/err.h"
 #include "milter/redis_pool.h"
-#include "milter/stats.h"
-#include "whitelist/store.h"
+#include "stats/stats.h"
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct config *pool_cfg;          /* under pool_lock */
+static const struct redis_settings *pool_cfg;  /* under pool_lock */
 static redisContext *pool[REDIS_POOL_MAX];
 static size_t pool_n;
 
-void redis_pool_init(const struct config *cfg)
+void redis_pool_init(const struct redis_settings *cfg)
 {
     pthread_mutex_lock(&pool_lock);
     if (pool_cfg == NULL)
@@ -37,7 +36,7 @@ void redis_pool_shutdown(void)
 
 static redisContext *connect_new(struct err *err)
 {
-    const struct config *cfg;
+    const struct redis_settings *cfg;
     redisContext *c;
 
     pthread_mutex_lock(&pool_lock);
@@ -47,7 +46,7 @@ static redisContext *connect_new(struct err *err)
         err_set(err, "Redis is not configured");
         return NULL;
     }
-    if ((c = store_connect(cfg, err)) == NULL)
+    if ((c = redis_connect(cfg, err)) == NULL)
         stats_redis_error();
     return c;
 }

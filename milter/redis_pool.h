@@ -9,9 +9,9 @@
  * back.  A connection that failed is closed rather than pooled: after an
  * error it may be out of step with the server.
  *
- * The pool connects with the startup configuration (Redis, RedisPassword,
- * RedisTimeout: restart-only keys, milter/service.h), so it is the same
- * for every connection whatever a reload changed.
+ * The pool connects with the startup settings (Redis, RedisPassword,
+ * RedisTimeout: restart-only keys), so it is the same for every connection
+ * whatever a reload changed.
  */
 #ifndef MSSANTE_REDIS_POOL_H
 #define MSSANTE_REDIS_POOL_H
@@ -22,13 +22,13 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
-#include "milter/config.h"
+#include "common/redis.h"
 
 #define REDIS_POOL_MAX 16    /* idle connections kept for reuse */
 
 /* Remember CFG (it must outlive the pool).  Calling it again with the same
  * configuration changes nothing, so every module may call it. */
-void redis_pool_init(const struct config *cfg);
+void redis_pool_init(const struct redis_settings *cfg);
 
 /* Close the idle connections (after smfi_main returns). */
 void redis_pool_shutdown(void);

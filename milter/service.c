@@ -24,7 +24,8 @@
  * longer current is freed when its last connection closes.  The startup
  * configuration is never freed here: the modules started with it (the
  * whitelist poller, the Redis pools, the stats thread) keep using it,
- * which is why the keys they read are restart-only (restart_keys below).
+ * which is why the keys they read are restart-only (the table's
+ * restart class, config/keys.c; config_keep_restart_keys() keeps them).
  *
  * Stop: SIGTERM sets "stopping" (new sessions and new messages get 451
  * 4.3.2), waits until no message is in flight (bounded by ShutdownTimeout)
@@ -51,10 +52,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sockspec.h"
 #include "milter/service.h"
-#include "milter/socket.h"
-#include "milter/stats.h"
 #include "policy/replies.h"
+#include "stats/stats.h"
 #include "whitelist/live.h"
 #include "whitelist/whitelist.h"
 
@@ -190,279 +191,6 @@ static void install(struct holder *h)
     holder_free(gone);
 }
 
-/* ---- keys that need a restart -------------------------------------------- */
-
-enum key_kind { K_STRING, K_INT, K_BOOL, K_SIZE, K_LLONG, K_LIST, K_REDIS };
-
-struct restart_key {
-    const char *name;
-    enum key_kind kind;
-    size_t off;              /* the field; K_LIST: the char ** */
-    size_t count_off;        /* K_LIST: its size_t count */
-    bool secret;             /* never log the value */
-};
-
-#define KEY(name, kind, field) { name, kind, offsetof(struct config, field), 0, false }
-
-/*
- * Read at start only, by the code that opens the socket, drops privileges
- * or runs a background thread with the startup configuration.  A change
- * is logged and the running value kept, so that the configuration the
- * connections see always matches what those threads do.  A new key read
- * the same way must get a row here.
- */
-static const struct restart_key restart_keys[] = {
-    KEY("Socket", K_STRING, socket),
-    KEY("SocketMode", K_INT, socket_mode),
-    KEY("UserID", K_STRING, user),
-    KEY("PidFile", K_STRING, pid_file),
-    KEY("SyslogFacility", K_STRING, syslog_facility),
-    /* The whitelist in force: its sources and the poller. */
-    KEY("WhitelistFile", K_STRING, whitelist_file),
-    { "Redis", K_REDIS, offsetof(struct config, redis), 0, false },
-    { "RedisPassword", K_STRING, offsetof(struct config, redis_password), 0, true },
-    KEY("RedisTimeout", K_INT, redis_timeout_ms),
-    KEY("RedisPrefix", K_STRING, redis_prefix),
-    KEY("SnapshotFile", K_STRING, snapshot_file),
-    KEY("WhitelistPoll", K_INT, whitelist_poll_ms),
-    /* The fetcher thread (whitelist/refresher.h). */
-    KEY("WhitelistURL", K_STRING, whitelist_url),
-    KEY("WhitelistCAFile", K_STRING, whitelist_ca_file),
-    KEY("WhitelistClientCert", K_STRING, whitelist_client_cert),
-    KEY("WhitelistClientKey", K_STRING, whitelist_client_key),
-    KEY("WhitelistConnectTimeout", K_INT, whitelist_connect_timeout_ms),
-    KEY("WhitelistTimeout", K_INT, whitelist_timeout_ms),
-    KEY("WhitelistMaxSize", K_SIZE, whitelist_max_size),
-    KEY("WhitelistMinDomains", K_INT, whitelist_min_domains),
-    KEY("WhitelistMaxShrink", K_INT, whitelist_max_shrink),
-    KEY("WhitelistRefresh", K_INT, whitelist_refresh_ms),
-    KEY("WhitelistMaxAge", K_INT, whitelist_max_age_ms),
-    /* The patient rules read the startup configuration (milter/patients.c). */
-    KEY("PatientKeyCheck", K_BOOL, patient_key_warn),
-    KEY("FinWithContent", K_BOOL, fin_content_accept),
-    { "PharmacyMailboxes", K_LIST, offsetof(struct config, pharmacy_mailboxes),
-      offsetof(struct config, n_pharmacy_mailboxes), false },
-    KEY("ConversationTTL", K_LLONG, conversation_ttl),
-    /* The notice worker runs with the startup configuration (milter/forwarding.c). */
-    KEY("NotifyWorker", K_BOOL, notify_worker),
-    KEY("NotifySMTP", K_STRING, notify_smtp),
-    KEY("NotifySender", K_STRING, notify_sender),
-    KEY("NotifyTemplate", K_STRING, notify_template_file),
-    KEY("NotifyRetry", K_INT, notify_retry_ms),
-    KEY("NotifyRetryMax", K_INT, notify_retry_max_ms),
-    KEY("NotifyMaxAge", K_INT, notify_max_age_ms),
-    KEY("NotifyMaxAttempts", K_INT, notify_max_attempts),
-    KEY("NotifyTimeout", K_INT, notify_timeout_ms),
-    /* Written by the whitelist poller with the startup configuration (whitelist/live.c). */
-    KEY("TLSPolicyFile", K_STRING, tls_policy_file),
-    KEY("TLSPolicyLevel", K_BOOL, tls_policy_encrypt),
-};
-
-typedef char **strlist;      /* so that "const strlist *" reads as meant */
-
-#define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + (k)->off))
-#define CFIELD(cfg, k, type) ((const type *)(const void *)((const char *)(cfg) + (k)->off))
-
-static bool same_string(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-static bool same_list(char *const *a, size_t na, char *const *b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (!same_string(a[i], b[i]))
-            return false;
-    return true;
-}
-
-static bool key_same(const struct restart_key *k, const struct config *a,
-                     const struct config *b)
-{
-    switch (k->kind) {
-    case K_STRING:
-        return same_string(*CFIELD(a, k, char *), *CFIELD(b, k, char *));
-    case K_INT:
-        return *CFIELD(a, k, int) == *CFIELD(b, k, int);
-    case K_BOOL:
-        return *CFIELD(a, k, bool) == *CFIELD(b, k, bool);
-    case K_SIZE:
-        return *CFIELD(a, k, size_t) == *CFIELD(b, k, size_t);
-    case K_LLONG:
-        return *CFIELD(a, k, long long) == *CFIELD(b, k, long long);
-    case K_LIST:
-        return same_list(*CFIELD(a, k, strlist), *(const size_t *)(const void *)
-                         ((const char *)a + k->count_off), *CFIELD(b, k, strlist),
-                         *(const size_t *)(const void *)((const char *)b + k->count_off));
-    case K_REDIS:
-        return a->redis_enabled == b->redis_enabled
-               && same_string(a->redis.host, b->redis.host) && a->redis.port == b->redis.port
-               && same_string(a->redis.unix_path, b->redis.unix_path);
-    }
-    return false;
-}
-
-static char *dup_or_null(const char *s, bool *ok)
-{
-    char *copy;
-
-    if (s == NULL)
-        return NULL;
-    if ((copy = strdup(s)) == NULL)
-        *ok = false;
-    return copy;
-}
-
-static char **dup_list(char *const *list, size_t n, bool *ok)
-{
-    char **copy;
-
-    if (list == NULL)
-        return NULL;
-    if ((copy = calloc(n + 1, sizeof(*copy))) == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        copy[i] = dup_or_null(list[i], ok);
-    return copy;
-}
-
-static void free_list(char **list)
-{
-    for (char **p = list; p != NULL && *p != NULL; p++)
-        free(*p);
-    free(list);
-}
-
-/* Put OLD's value of key K into FRESH.  False when out of memory. */
-static bool keep_value(const struct restart_key *k, struct config *fresh,
-                       const struct config *old)
-{
-    bool ok = true;
-
-    switch (k->kind) {
-    case K_STRING: {
-        char **slot = FIELD(fresh, k, char *);
-        char *copy = dup_or_null(*CFIELD(old, k, char *), &ok);
-        if (ok) {
-            free(*slot);
-            *slot = copy;
-        }
-        break;
-    }
-    case K_INT:
-        *FIELD(fresh, k, int) = *CFIELD(old, k, int);
-        break;
-    case K_BOOL:
-        *FIELD(fresh, k, bool) = *CFIELD(old, k, bool);
-        break;
-    case K_SIZE:
-        *FIELD(fresh, k, size_t) = *CFIELD(old, k, size_t);
-        break;
-    case K_LLONG:
-        *FIELD(fresh, k, long long) = *CFIELD(old, k, long long);
-        break;
-    case K_LIST: {
-        size_t n = *(const size_t *)(const void *)((const char *)old + k->count_off);
-        char **copy = dup_list(*CFIELD(old, k, strlist), n, &ok);
-        if (!ok) {
-            free_list(copy);
-            break;
-        }
-        free_list(*FIELD(fresh, k, char **));
-        *FIELD(fresh, k, char **) = copy;
-        *(size_t *)(void *)((char *)fresh + k->count_off) = n;
-        break;
-    }
-    case K_REDIS: {
-        char *host = dup_or_null(old->redis.host, &ok);
-        char *path = dup_or_null(old->redis.unix_path, &ok);
-        if (!ok) {
-            free(host);
-            free(path);
-            break;
-        }
-        free(fresh->redis.host);
-        free(fresh->redis.unix_path);
-        fresh->redis = old->redis;
-        fresh->redis.host = host;
-        fresh->redis.unix_path = path;
-        fresh->redis_enabled = old->redis_enabled;
-        break;
-    }
-    }
-    return ok;
-}
-
-/* The value of K for the log: only strings are worth quoting. */
-static void describe(const struct restart_key *k, const struct config *cfg, char *buf,
-                     size_t size)
-{
-    const char *s;
-
-    if (k->secret) {
-        snprintf(buf, size, "(not shown)");
-        return;
-    }
-    switch (k->kind) {
-    case K_STRING:
-        s = *CFIELD(cfg, k, char *);
-        if (s != NULL)
-            snprintf(buf, size, "\"%s\"", s);
-        else
-            snprintf(buf, size, "unset");
-        return;
-    case K_INT:
-        if (k->off == offsetof(struct config, socket_mode))
-            snprintf(buf, size, "0%o", (unsigned)*CFIELD(cfg, k, int));
-        else
-            snprintf(buf, size, "%d", *CFIELD(cfg, k, int));
-        return;
-    case K_REDIS:
-        if (!cfg->redis_enabled)
-            snprintf(buf, size, "unset");
-        else if (cfg->redis.unix_path != NULL)
-            snprintf(buf, size, "unix:%s", cfg->redis.unix_path);
-        else
-            snprintf(buf, size, "%s:%d", cfg->redis.host, cfg->redis.port);
-        return;
-    case K_BOOL:
-    case K_SIZE:
-    case K_LLONG:
-    case K_LIST:
-        break;
-    }
-    snprintf(buf, size, "(as before)");
-}
-
-/* Restart-only keys: FRESH gets RUNNING's value back, with a warning for
- * each one that differs.  -1 when out of memory. */
-static int keep_restart_keys(struct config *fresh, const struct config *running)
-{
-    char was[160], wanted[160];
-
-    for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++) {
-        const struct restart_key *k = &restart_keys[i];
-
-        if (key_same(k, fresh, running))
-            continue;
-        describe(k, running, was, sizeof(was));
-        describe(k, fresh, wanted, sizeof(wanted));
-        if (k->kind == K_STRING || k->kind == K_INT || k->kind == K_REDIS)
-            log_warning("reload: %s changed to %s: needs a restart; keeping %s", k->name,
-                        wanted, was);
-        else
-            log_warning("reload: %s changed: needs a restart; keeping the running value",
-                        k->name);
-        if (!keep_value(k, fresh, running))
-            return -1;
-    }
-    return 0;
-}
-
 /* ---- reload ------------------------------------------------------------------ */
 
 static void log_config_error(void *arg, const char *line)
@@ -477,10 +205,10 @@ static void warn_unlisted(const struct config *cfg)
 {
     const struct whitelist *wl = live_acquire();
 
-    for (size_t i = 0; wl != NULL && i < cfg->n_local_domains; i++)
-        if (!whitelist_lookup(wl, cfg->local_domains[i]))
+    for (size_t i = 0; wl != NULL && i < cfg->rules.local_domains.n; i++)
+        if (!whitelist_lookup(wl, cfg->rules.local_domains.v[i]))
             log_warning("LocalDomains: %s is not on the whitelist in force (version %s): "
-                        "other operators will refuse its mail", cfg->local_domains[i],
+                        "other operators will refuse its mail", cfg->rules.local_domains.v[i],
                         wl->version);
     live_release();
 }
@@ -504,7 +232,8 @@ static int reload_locked(void)
         return -1;
     }
     running = service_config_acquire();
-    if (keep_restart_keys(fresh, running) < 0 || (h = holder_new(fresh, true)) == NULL) {
+    if (config_keep_restart_keys(fresh, running) < 0
+        || (h = holder_new(fresh, true)) == NULL) {
         service_config_release(running);
         log_error("reload: out of memory: the running configuration stays in force");
         config_free(fresh);
@@ -512,10 +241,10 @@ static int reload_locked(void)
     }
     service_config_release(running);
     install(h);
-    log_set_level(fresh->log_level);
+    log_set_level(fresh->log.level);
     log_notice("reloaded %s: %zu local domain(s)%s; connections already open keep the "
-               "previous configuration", fresh->path, fresh->n_local_domains,
-               fresh->dry_run ? ", DryRun: nothing refused" : "");
+               "previous configuration", fresh->path, fresh->rules.local_domains.n,
+               fresh->rules.dry_run ? ", DryRun: nothing refused" : "");
     warn_unlisted(fresh);
     return 0;
 }
@@ -552,7 +281,7 @@ static void drain(void)
 {
     const struct config *cfg = service_config_acquire();
     long long start = monotonic_ms();
-    long long deadline = start + (cfg != NULL ? cfg->shutdown_timeout_ms : 0);
+    long long deadline = start + (cfg != NULL ? cfg->daemon.shutdown_timeout_ms : 0);
     unsigned busy = stats_in_flight();
 
     service_config_release(cfg);
@@ -584,10 +313,10 @@ static void drain(void)
  */
 static int wake_listener(const char *spec)
 {
-    const char *path = socket_unix_path(spec), *port, *at;
+    const char *path = sockspec_unix_path(spec);
     struct addrinfo hints, *ai = NULL;
-    char host[256] = "", service[32];
-    int fd = -1;
+    char host[256], service[32];
+    int fd = -1, family;
 
     if (path != NULL) {
         struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -597,24 +326,14 @@ static int wake_listener(const char *spec)
             (void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
         return fd;
     }
+    if (sockspec_inet(spec, &family, service, sizeof(service), host, sizeof(host)) < 0)
+        return -1;
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
-    if (strncmp(spec, "inet:", 5) == 0) {
-        hints.ai_family = AF_INET;
-        port = spec + 5;
-    } else if (strncmp(spec, "inet6:", 6) == 0) {
-        hints.ai_family = AF_INET6;
-        port = spec + 6;
-    } else {
-        return -1;
-    }
-    at = strchr(port, '@');
-    snprintf(service, sizeof(service), "%.*s", (int)(at ? at - port : (long)strlen(port)), port);
-    if (at != NULL)
-        snprintf(host, sizeof(host), "%s", at + 1);
+    hints.ai_family = family;
     /* A socket bound to every address answers on the loopback too. */
     if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-        snprintf(host, sizeof(host), "%s", hints.ai_family == AF_INET ? "127.0.0.1" : "::1");
+        snprintf(host, sizeof(host), "%s", family == AF_INET ? "127.0.0.1" : "::1");
     if (getaddrinfo(host, service, &hints, &ai) != 0)
         return -1;
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -633,7 +352,7 @@ static void stop(void)
     log_notice("stop requested (SIGTERM): deferring new mail, finishing the messages "
                "in progress");
     drain();
-    fd = wake_listener(startup_cfg->socket);
+    fd = wake_listener(startup_cfg->daemon.socket);
     smfi_stop();
     if (fd >= 0)
         close(fd);

@@ -21,7 +21,7 @@
 
 #include <stdbool.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "policy/message.h"
 
 /* Applied to a reloaded configuration before it is compared with the

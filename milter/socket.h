@@ -1,11 +1,12 @@
 /*
  * socket.h - the milter's listening socket.
  *
- * libmilter takes a socket spec ("unix:/path", "local:/path", "/path",
- * "inet:PORT@HOST", "inet6:PORT@HOST").  For unix sockets we do what
- * libmilter does not: refuse to start when another milter answers on the
- * path, remove a stale socket only when nothing answers, and create the
- * socket with its final mode (no window where it is world-writable).
+ * libmilter takes a socket spec (common/sockspec.h: "unix:/path",
+ * "local:/path", "/path", "inet:PORT@HOST", "inet6:PORT@HOST").  For unix
+ * sockets we do what libmilter does not: refuse to start when another
+ * milter answers on the path, remove a stale socket only when nothing
+ * answers, and create the socket with its final mode (no window where it
+ * is world-writable).
  */
 #ifndef MSSANTE_SOCKET_H
 #define MSSANTE_SOCKET_H
@@ -13,17 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-
-/*
- * Check the syntax of a libmilter socket spec.  Returns true when usable;
- * otherwise *why (if non-NULL) points to a static explanation of what is
- * expected.  Unix socket paths must be absolute (the daemon chdirs to /).
- */
-bool socket_spec_valid(const char *spec, const char **why);
-
-/* The file-system path of a unix spec, or NULL for inet/inet6.
- * Points into SPEC. */
-const char *socket_unix_path(const char *spec);
 
 /*
  * Prepare and open the listening socket: smfi_register() must have been

@@ -39,6 +39,13 @@
 
 struct notify_template;   /* a checked template, opaque */
 
+/* NotifyTemplate: the file, and its text as read and checked when the
+ * configuration was loaded (the daemon never reads the file again). */
+struct notify_template_file {
+    char *path;                  /* NULL: the built-in text */
+    struct notify_template *t;   /* owned; NULL when PATH is */
+};
+
 /* Check TEXT (LEN bytes) as a template.  NULL + err ("line N: ..."). */
 struct notify_template *notify_template_parse(const char *text, size_t len,
                                               struct err *err);

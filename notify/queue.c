@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/err.h"
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
 

@@ -62,6 +62,22 @@ int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,
 int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *out,
                      struct err *err);
 
+/* NotifyWorker, NotifySMTP, NotifySender, NotifyTemplate, NotifyRetry,
+ * NotifyRetryMax, NotifyMaxAge, NotifyMaxAttempts, NotifyTimeout
+ * (config/keys.c points into it).  Read at start only. */
+struct notify_settings {
+    bool worker;                       /* NotifyWorker: run the worker on this node */
+    char *smtp;                        /* NotifySMTP: smtp:// or smtps:// URL */
+    char *sender;                      /* NotifySender; NULL = no-reply@ the first
+                                        * LocalDomain */
+    struct notify_template_file tmpl;  /* NotifyTemplate */
+    int retry_ms;                      /* NotifyRetry: first delay */
+    int retry_max_ms;                  /* NotifyRetryMax: longest delay */
+    int max_age_ms;                    /* NotifyMaxAge: give up after */
+    int max_attempts;                  /* NotifyMaxAttempts; 0 = no limit */
+    int timeout_ms;                    /* NotifyTimeout: one SMTP transaction */
+};
+
 /* How the worker gets a Redis connection (and a new one after an error). */
 typedef redisContext *(*notify_connect_fn)(void *arg, struct err *err);
 

@@ -19,12 +19,12 @@
 
 #include <curl/curl.h>
 
-#include "common/err.h"
 #include "common/clock.h"
+#include "common/curlinit.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "notify/queue_internal.h"
-#include "common/curlinit.h"
 
 #define RECONNECT_MS    5000          /* between attempts while Redis is away */
 #define ERRTEXT_MAX     300

@@ -38,13 +38,16 @@
 /* ------------------------------------------------------------------ */
 /* libcurl initialisation                                              */
 
-void fetch_options_init(struct fetch_options *opt)
+void fetch_options_from(struct fetch_options *opt, const struct fetch_settings *s)
 {
     memset(opt, 0, sizeof(*opt));
-    opt->url = FETCH_DEFAULT_URL;
-    opt->connect_timeout_ms = FETCH_DEFAULT_CONNECT_TIMEOUT_MS;
-    opt->timeout_ms = FETCH_DEFAULT_TIMEOUT_MS;
-    opt->max_size = FETCH_DEFAULT_MAX_SIZE;
+    opt->url = s->url;
+    opt->ca_file = s->ca_file;
+    opt->client_cert = s->client_cert;
+    opt->client_key = s->client_key;
+    opt->connect_timeout_ms = s->connect_timeout_ms;
+    opt->timeout_ms = s->timeout_ms;
+    opt->max_size = s->max_size;
 }
 
 const char *fetch_error_name(enum fetch_error_kind kind)

@@ -22,10 +22,25 @@
 #include <stddef.h>
 
 
-#define FETCH_DEFAULT_URL             "https://espacedeconfiance.mssante.fr/listeblanchemssante.xml"
-#define FETCH_DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define FETCH_DEFAULT_TIMEOUT_MS      120000L
-#define FETCH_DEFAULT_MAX_SIZE        ((size_t)32 << 20)  /* 2026 list: ~5 MiB */
+/*
+ * The fetcher's keys (config/keys.c points into it; their defaults are
+ * there).  Read at start only.  The download uses the first seven; the
+ * guard (whitelist/guard.h) the next two; the daemon's refresh thread
+ * (whitelist/refresher.h) the last two.
+ */
+struct fetch_settings {
+    char *url;                       /* WhitelistURL, https only */
+    char *ca_file;                   /* WhitelistCAFile; NULL = the system bundle */
+    char *client_cert;               /* WhitelistClientCert (mutual TLS) */
+    char *client_key;                /* WhitelistClientKey; NULL = in the cert */
+    int connect_timeout_ms;          /* WhitelistConnectTimeout */
+    int timeout_ms;                  /* WhitelistTimeout, the whole transfer */
+    size_t max_size;                 /* WhitelistMaxSize, bytes (2026 list: ~5 MiB) */
+    int min_domains;                 /* WhitelistMinDomains */
+    int max_shrink;                  /* WhitelistMaxShrink, percent */
+    int refresh_ms;                  /* WhitelistRefresh, 0 = no refresh thread */
+    int max_age_ms;                  /* WhitelistMaxAge, 0 = no stale warning */
+};
 
 struct fetch_options {
     const char *url;                 /* https:// only */
@@ -84,9 +99,9 @@ struct fetch_result {
     char error[512];                 /* one line, "" unless FETCH_ERROR */
 };
 
-/* Fill OPT with the defaults above (url = FETCH_DEFAULT_URL, no CA file,
- * no client certificate, no validators). */
-void fetch_options_init(struct fetch_options *opt);
+/* OPT for downloading the list as S says: URL, CA, client certificate,
+ * timeouts, size limit; no validators, no cancel hook. */
+void fetch_options_from(struct fetch_options *opt, const struct fetch_settings *s);
 
 /* Download OPT->url.  Always fills RES (free it with fetch_result_free)
  * and returns RES->status. */

@@ -16,10 +16,10 @@
 
 #include "whitelist/guard.h"
 
-void guard_limits_init(struct guard_limits *lim)
+void guard_limits_init(struct guard_limits *lim, const struct fetch_settings *fs)
 {
-    lim->min_domains = GUARD_DEFAULT_MIN_DOMAINS;
-    lim->max_shrink_pct = GUARD_DEFAULT_MAX_SHRINK;
+    lim->min_domains = fs->min_domains > 0 ? (size_t)fs->min_domains : 0;
+    lim->max_shrink_pct = fs->max_shrink;
     lim->force = false;
 }
 

@@ -25,10 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include "whitelist/fetch.h"
 #include "whitelist/whitelist.h"
-
-#define GUARD_DEFAULT_MIN_DOMAINS   1000
-#define GUARD_DEFAULT_MAX_SHRINK    20      /* percent */
 
 /* What the guard needs to know about one list. */
 struct guard_facts {
@@ -49,7 +47,8 @@ enum guard_verdict {
     GUARD_REFUSE                 /* keep the current list */
 };
 
-void guard_limits_init(struct guard_limits *lim);   /* defaults, force off */
+/* The limits FS sets (WhitelistMinDomains, WhitelistMaxShrink), force off. */
+void guard_limits_init(struct guard_limits *lim, const struct fetch_settings *fs);
 
 /* Decide.  CURRENT is NULL when no list is in force yet (only checks 1-2
  * apply).  REASON always gets one line: why it was refused, or what was

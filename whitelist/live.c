@@ -31,6 +31,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/redis.h"
 #include "common/stopsignal.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/live.h"
@@ -42,7 +43,8 @@
 static pthread_rwlock_t live_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static struct whitelist *live_list;           /* guarded by live_lock */
 
-static const struct config *live_cfg;
+static const struct live_settings *live_cfg;
+static const struct redis_settings *live_redis;
 /* Identity of the list in force; written by live_start and the poller only. */
 static char in_force[sizeof(((struct whitelist *)0)->version)];
 static char in_force_sha[sizeof(((struct whitelist *)0)->sha256)];
@@ -198,7 +200,7 @@ static struct whitelist *load_snapshot(void)
 /* Publish WhitelistFile as the first version when Redis has none. */
 static int seed_redis(redisContext *c, struct err *err)
 {
-    const char *file = live_cfg->whitelist_file;
+    const char *file = live_cfg->file;
     char version[64];
     struct ans_list *list;
     bool published = false;
@@ -209,7 +211,7 @@ static int seed_redis(redisContext *c, struct err *err)
         log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err->msg);
         return 0;
     }
-    rc = store_publish(c, live_cfg->redis_prefix, list, true, &published, version,
+    rc = store_publish(c, live_redis->prefix, list, true, &published, version,
                        sizeof(version), err);
     ans_list_free(list);
     if (rc < 0)
@@ -237,12 +239,12 @@ static int refresh_from_redis(redisContext *c, const char *how, struct err *err)
     struct whitelist *wl;
     int rc;
 
-    rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
+    rc = store_current_version(c, live_redis->prefix, version, sizeof(version),
                                err);
-    if (rc == 0 && seed_pending && live_cfg->whitelist_file != NULL) {
+    if (rc == 0 && seed_pending && live_cfg->file != NULL) {
         if (seed_redis(c, err) < 0)
             return -1;
-        rc = store_current_version(c, live_cfg->redis_prefix, version, sizeof(version),
+        rc = store_current_version(c, live_redis->prefix, version, sizeof(version),
                                    err);
     }
     if (rc < 0)
@@ -257,7 +259,7 @@ static int refresh_from_redis(redisContext *c, const char *how, struct err *err)
     if (!recheck_pending && strcmp(version, in_force) == 0)
         return 0;
 
-    wl = store_load_version(c, live_cfg->redis_prefix, version, err);
+    wl = store_load_version(c, live_redis->prefix, version, err);
     if (wl == NULL)
         return -1;
     if (wl->version[0] == '\0')
@@ -274,7 +276,7 @@ static int refresh_from_redis(redisContext *c, const char *how, struct err *err)
 
 static void start_without_redis(void)
 {
-    struct whitelist *wl = load_file(live_cfg->whitelist_file);
+    struct whitelist *wl = load_file(live_cfg->file);
 
     if (wl != NULL) {
         install(wl, "loaded");
@@ -289,7 +291,7 @@ static void start_without_redis(void)
 static void start_with_redis(void)
 {
     struct err err;
-    redisContext *c = store_connect(live_cfg, &err);
+    redisContext *c = redis_connect(live_redis, &err);
     struct whitelist *wl;
     int rc = -1;
 
@@ -317,7 +319,7 @@ static void *poll_main(void *arg)
     bool outage = false;
 
     (void)arg;
-    while (!stop_signal_wait_ms(&poll_stop, live_cfg->whitelist_poll_ms)) {
+    while (!stop_signal_wait_ms(&poll_stop, live_cfg->poll_ms)) {
         int rc;
 
         /* The poller is the only installer now: live_list is ours to read. */
@@ -325,7 +327,7 @@ static void *poll_main(void *arg)
             write_tls_policy(live_list);
 
         if (c == NULL) {
-            if ((c = store_connect(live_cfg, &err)) == NULL) {
+            if ((c = redis_connect(live_redis, &err)) == NULL) {
                 if (!outage)
                     log_warning("Redis unreachable: %s; keeping whitelist version %s",
                                 err.msg, in_force[0] ? in_force : "none");
@@ -383,9 +385,10 @@ static int start_poller(void)
     return 0;
 }
 
-int live_start(const struct config *cfg)
+int live_start(const struct live_settings *ls, const struct redis_settings *rs)
 {
-    live_cfg = cfg;
+    live_cfg = ls;
+    live_redis = rs;
     in_force[0] = '\0';
     in_force_sha[0] = '\0';
     seed_pending = true;
@@ -393,14 +396,14 @@ int live_start(const struct config *cfg)
     policy_pending = false;
     err_clear(&policy_error);
 
-    if (!cfg->redis_enabled)
+    if (!redis_configured(rs))
         start_without_redis();
     else
         start_with_redis();
 
     if (in_force[0] == '\0')
         log_error("no whitelist in force: mail is deferred (451 4.3.0) until one is loaded");
-    if (cfg->redis_enabled)
+    if (redis_configured(rs))
         return start_poller();
     return 0;
 }

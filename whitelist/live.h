@@ -20,13 +20,25 @@
 #ifndef MSSANTE_LIVE_H
 #define MSSANTE_LIVE_H
 
-#include "milter/config.h"
+#include <stdbool.h>
+
+#include "common/redis.h"
 #include "whitelist/whitelist.h"
 
-/* Initial load, then (with Redis) start the poll thread.  CFG must outlive
- * live_stop().  Returns 0, or -1 only when the poll thread cannot be
- * started; having no list is not an error (it is logged). */
-int live_start(const struct config *cfg);
+/* WhitelistFile, SnapshotFile, WhitelistPoll, TLSPolicyFile, TLSPolicyLevel
+ * (config/keys.c points into it).  Read at start only. */
+struct live_settings {
+    char *file;                  /* WhitelistFile: the ANS XML (a seed with Redis) */
+    char *snapshot_file;         /* SnapshotFile: the cold-start copy */
+    int poll_ms;                 /* WhitelistPoll: how often Redis is looked at */
+    char *tls_policy_file;       /* TLSPolicyFile; NULL = not written */
+    bool tls_policy_encrypt;     /* TLSPolicyLevel encrypt (default secure) */
+};
+
+/* Initial load, then (with Redis) start the poll thread.  LS and RS must
+ * outlive live_stop().  Returns 0, or -1 only when the poll thread cannot
+ * be started; having no list is not an error (it is logged). */
+int live_start(const struct live_settings *ls, const struct redis_settings *rs);
 
 /* The list in force (NULL when none), valid until live_release().  Take it
  * once per milter callback; do not nest. */

@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/err.h"
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/redis.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
@@ -66,9 +66,9 @@ bool refresh_status_ok(enum refresh_status s)
     return s == REFRESH_PUBLISHED || s == REFRESH_NOT_MODIFIED || s == REFRESH_UNCHANGED;
 }
 
-long long refresh_lock_ttl_ms(const struct config *cfg)
+long long refresh_lock_ttl_ms(const struct fetch_settings *fs)
 {
-    return (long long)cfg->whitelist_connect_timeout_ms + cfg->whitelist_timeout_ms
+    return (long long)fs->connect_timeout_ms + fs->timeout_ms
            + LOCK_MARGIN_MS;
 }
 
@@ -331,7 +331,8 @@ int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout
 
 /* Everything one attempt needs, so the steps stay short. */
 struct attempt {
-    const struct config *cfg;
+    const struct fetch_settings *fs;
+    const char *prefix;             /* RedisPrefix */
     const struct refresh_options *opt;
     redisContext *c;
     struct refresh_result *out;
@@ -373,13 +374,13 @@ static int read_current(struct attempt *a, struct err *err)
     char id[64];
     int rc;
 
-    rc = store_current_version(a->c, a->cfg->redis_prefix, id, sizeof(id), err);
+    rc = store_current_version(a->c, a->prefix, id, sizeof(id), err);
     if (rc < 0)
         return -1;
     if (rc == 0)
         return 0;
     snprintf(a->out->version, sizeof(a->out->version), "%s", id);
-    rc = store_read_meta(a->c, a->cfg->redis_prefix, id, &a->cur, err);
+    rc = store_read_meta(a->c, a->prefix, id, &a->cur, err);
     if (rc < 0)
         return -1;
     /* A current id without metadata is not a list the guard can compare
@@ -396,17 +397,7 @@ static int read_current(struct attempt *a, struct err *err)
 
 static void fill_fetch_options(const struct attempt *a, struct fetch_options *fo)
 {
-    const struct config *cfg = a->cfg;
-
-    fetch_options_init(fo);
-    if (cfg->whitelist_url != NULL)
-        fo->url = cfg->whitelist_url;
-    fo->ca_file = cfg->whitelist_ca_file;
-    fo->client_cert = cfg->whitelist_client_cert;
-    fo->client_key = cfg->whitelist_client_key;
-    fo->connect_timeout_ms = cfg->whitelist_connect_timeout_ms;
-    fo->timeout_ms = cfg->whitelist_timeout_ms;
-    fo->max_size = cfg->whitelist_max_size;
+    fetch_options_from(fo, a->fs);
     fo->cancel = a->opt->cancel;
     fo->cancel_arg = a->opt->cancel_arg;
     /* Conditional GET only for the list the validators came with. */
@@ -423,11 +414,11 @@ static void write_snapshot(struct attempt *a, struct whitelist *wl)
 {
     struct err err;
 
-    if (!a->opt->write_snapshot || a->cfg->snapshot_file == NULL)
+    if (a->opt->snapshot_file == NULL)
         return;
     snprintf(wl->version, sizeof(wl->version), "%s", a->out->version);
     wl->loaded_at = time(NULL);
-    if (snapshot_write(a->cfg->snapshot_file, wl, &err) < 0)
+    if (snapshot_write(a->opt->snapshot_file, wl, &err) < 0)
         snprintf(a->out->warning, sizeof(a->out->warning),
                  "published, but SnapshotFile not written: %.400s", err.msg);
     else
@@ -445,7 +436,7 @@ static enum refresh_status consider(struct attempt *a)
     char why[512];
     enum guard_verdict v;
     bool published = false;
-    const char *url = a->cfg->whitelist_url ? a->cfg->whitelist_url : FETCH_DEFAULT_URL;
+    const char *url = a->fs->url;
 
     list = ans_parse_buffer(a->fr.body, a->fr.len, url, &err);
     if (list == NULL)
@@ -456,9 +447,7 @@ static enum refresh_status consider(struct attempt *a)
     cur.domains = a->cur.count;
     cur.generated = a->cur.generated;
     cur.sha256 = a->cur.sha256;
-    guard_limits_init(&lim);
-    lim.min_domains = (size_t)a->cfg->whitelist_min_domains;
-    lim.max_shrink_pct = a->cfg->whitelist_max_shrink;
+    guard_limits_init(&lim, a->fs);
     lim.force = a->opt->force;
     v = guard_check(&cand, a->have_current ? &cur : NULL, &lim, why, sizeof(why));
 
@@ -479,7 +468,7 @@ static enum refresh_status consider(struct attempt *a)
         return finish(a, REFRESH_UNCHANGED, "%s", why);
     }
 
-    if (store_publish(a->c, a->cfg->redis_prefix, list, false, &published, out->version,
+    if (store_publish(a->c, a->prefix, list, false, &published, out->version,
                       sizeof(out->version), &err) < 0 || !published) {
         ans_list_free(list);
         return redis_failed(a, err.msg[0] ? err.msg : "publish declined");
@@ -565,7 +554,7 @@ static enum refresh_status locked(struct attempt *a)
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
     if (run_ok(a->c, &err, 6, mark) < 0)
         return redis_failed(a, err.msg);
-    if (refresh_read_state(a->c, a->cfg->redis_prefix, &a->st, &err) < 0
+    if (refresh_read_state(a->c, a->prefix, &a->st, &err) < 0
         || read_current(a, &err) < 0)
         return redis_failed(a, err.msg);
 
@@ -585,8 +574,8 @@ static enum refresh_status locked(struct attempt *a)
     return consider(a);
 }
 
-enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
-                                      const struct refresh_options *opt,
+enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const char *prefix,
+                                      redisContext *c, const struct refresh_options *opt,
                                       struct refresh_result *out)
 {
     struct attempt *a;
@@ -602,19 +591,20 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
         snprintf(out->reason, sizeof(out->reason), "out of memory");
         return REFRESH_FAILED;
     }
-    a->cfg = cfg;
+    a->fs = fs;
+    a->prefix = prefix;
     a->opt = opt;
     a->c = c;
     a->out = out;
-    if (make_key(a->key_state, cfg->redis_prefix, "wl:fetch", &err) < 0
-        || make_key(a->key_lock, cfg->redis_prefix, "wl:fetch:lock", &err) < 0) {
+    if (make_key(a->key_state, prefix, "wl:fetch", &err) < 0
+        || make_key(a->key_lock, prefix, "wl:fetch:lock", &err) < 0) {
         s = finish(a, REFRESH_FAILED, "%s", err.msg);
         free(a);
         return s;
     }
     make_token(a->token, sizeof(a->token), a->host, sizeof(a->host));
 
-    rc = lock_take(c, a->key_lock, a->token, refresh_lock_ttl_ms(cfg), out->holder,
+    rc = lock_take(c, a->key_lock, a->token, refresh_lock_ttl_ms(fs), out->holder,
                    sizeof(out->holder), &err);
     if (rc <= 0) {
         s = rc < 0 ? redis_failed(a, err.msg)

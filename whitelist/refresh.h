@@ -35,7 +35,6 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 #include "common/err.h"
-#include "milter/config.h"
 #include "whitelist/fetch.h"
 
 enum refresh_status {
@@ -51,8 +50,9 @@ struct refresh_options {
     bool force;              /* skip the shrink, age and rollback guards, and
                               * the conditional GET; never well-formedness or
                               * WhitelistMinDomains */
-    bool write_snapshot;     /* rewrite SnapshotFile after a publish (mssantectl;
-                              * in the daemon the poller does it on install) */
+    const char *snapshot_file;   /* rewrite this SnapshotFile after a publish, or NULL
+                                  * (mssantectl; in the daemon the poller does it
+                                  * on install) */
     int (*cancel)(void *arg);    /* passed to fetch_list(), may be NULL */
     void *cancel_arg;
 };
@@ -94,10 +94,10 @@ struct refresh_state {
 
 void refresh_options_init(struct refresh_options *opt);
 
-/* Run one refresh with connection C (the caller's).  Always fills OUT and
- * returns OUT->status. */
-enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
-                                      const struct refresh_options *opt,
+/* Run one refresh with connection C (the caller's), as FS says, under
+ * RedisPrefix PREFIX.  Always fills OUT and returns OUT->status. */
+enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const char *prefix,
+                                      redisContext *c, const struct refresh_options *opt,
                                       struct refresh_result *out);
 
 /* "published", "not-modified", "unchanged", "busy", "refused", "failed". */
@@ -112,7 +112,7 @@ int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state
 
 /* How long a fetch may hold the lock: its timeouts plus a margin for the
  * Redis work.  It expires by itself if the holder dies. */
-long long refresh_lock_ttl_ms(const struct config *cfg);
+long long refresh_lock_ttl_ms(const struct fetch_settings *fs);
 
 /* Wait until nobody holds the fetch lock, polling: 0 free, 1 still held
  * after timeout_ms, -1 error.  The token that held it goes to holder

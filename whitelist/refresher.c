@@ -31,9 +31,10 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common/err.h"
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
+#include "common/redis.h"
 #include "common/stopsignal.h"
 #include "whitelist/fetch.h"
 #include "whitelist/guard.h"
@@ -47,7 +48,9 @@
 #define SHORT_REFRESH_MS   300000         /* below this, say it is for tests */
 #define FIRST_DELAY_MAX_MS 5000LL         /* first fetch soon after start */
 
-static const struct config *rcfg;
+static const struct fetch_settings *rcfg;
+static const struct redis_settings *rredis;
+static int rpoll_ms;              /* WhitelistPoll */
 static pthread_t thread;
 static bool running;
 static struct stop_signal refresh_stop;   /* raised by refresher_stop() */
@@ -102,7 +105,7 @@ static redisContext *redis(struct watch *w)
 
     if (w->c != NULL)
         return w->c;
-    w->c = store_connect(rcfg, &err);
+    w->c = redis_connect(rredis, &err);
     if (w->c == NULL) {
         if (!w->outage)
             log_warning("whitelist refresh: Redis unreachable: %s", err.msg);
@@ -178,13 +181,13 @@ static bool refresh_turn(struct watch *w)
 
     if (c == NULL)
         return false;
-    if (refresh_read_state(c, rcfg->redis_prefix, &st, &err) < 0) {
+    if (refresh_read_state(c, rredis->prefix, &st, &err) < 0) {
         log_warning("whitelist refresh: %s", err.msg);
         redis_check(w);
         return false;
     }
     since = (long long)time(NULL) - st.last_attempt;
-    if (st.last_attempt > 0 && since >= 0 && since * 1000 < rcfg->whitelist_refresh_ms / 2) {
+    if (st.last_attempt > 0 && since >= 0 && since * 1000 < rcfg->refresh_ms / 2) {
         log_debug("whitelist fetch: skipped, %s attempted %llds ago (%s)",
                   or_none(st.node), since, or_none(st.last_result));
         return false;
@@ -196,7 +199,7 @@ static bool refresh_turn(struct watch *w)
     }
     refresh_options_init(&opt);
     opt.cancel = cancel_hook;
-    whitelist_refresh(rcfg, c, &opt, res);
+    whitelist_refresh(rcfg, rredis->prefix, c, &opt, res);
     if (!(res->status == REFRESH_FAILED && res->fetch_kind == FETCH_ERR_CANCELLED))
         log_outcome(res);
     ok = refresh_status_ok(res->status);
@@ -228,8 +231,8 @@ static void age_turn(struct watch *w)
 
     if (guard_parse_time(generated, &gen) == 0)
         fresh = (long long)gen;
-    if (rcfg->redis_enabled && redis(w) != NULL) {
-        int rc = refresh_read_state(w->c, rcfg->redis_prefix, &st, &err);
+    if (redis_configured(rredis) && redis(w) != NULL) {
+        int rc = refresh_read_state(w->c, rredis->prefix, &st, &err);
 
         if (rc < 0) {
             redis_check(w);
@@ -245,8 +248,8 @@ static void age_turn(struct watch *w)
     if (fresh == 0)              /* no date at all: nothing to measure */
         return;
     format_span(now - fresh, age, sizeof(age));
-    format_span(rcfg->whitelist_max_age_ms / 1000, max, sizeof(max));
-    if ((long long)(now - fresh) * 1000 > rcfg->whitelist_max_age_ms) {
+    format_span(rcfg->max_age_ms / 1000, max, sizeof(max));
+    if ((long long)(now - fresh) * 1000 > rcfg->max_age_ms) {
         if (!w->stale || now - w->last_warned >= STALE_REPEAT_S) {
             log_warning("whitelist version %s is stale: generated %s, last confirmed by a fetch "
                         "%s; %s old, more than WhitelistMaxAge %s (mssantectl whitelist status)",
@@ -267,7 +270,7 @@ static void age_turn(struct watch *w)
 static void *refresher_main(void *arg)
 {
     struct watch w = { .c = NULL };
-    long long refresh_ms = rcfg->whitelist_refresh_ms, max_age_ms = rcfg->whitelist_max_age_ms;
+    long long refresh_ms = rcfg->refresh_ms, max_age_ms = rcfg->max_age_ms;
     long long age_every = max_age_ms / 4, now = monotonic_ms();
     long long next_refresh = LLONG_MAX, next_age = LLONG_MAX;
 
@@ -293,8 +296,8 @@ static void *refresher_main(void *arg)
             next_refresh = now + jitter(&w, refresh_ms);
             /* Let the poller install what was just confirmed before
              * judging the age of the list in force. */
-            if (ok && max_age_ms > 0 && next_age < now + rcfg->whitelist_poll_ms + 1000)
-                next_age = now + rcfg->whitelist_poll_ms + 1000;
+            if (ok && max_age_ms > 0 && next_age < now + rpoll_ms + 1000)
+                next_age = now + rpoll_ms + 1000;
         }
         if (stop_signal_raised(&refresh_stop))
             break;
@@ -308,34 +311,37 @@ static void *refresher_main(void *arg)
     return NULL;
 }
 
-static void announce(const struct config *cfg)
+static void announce(const struct fetch_settings *cfg)
 {
     char every[32], max[32];
 
-    format_span(cfg->whitelist_max_age_ms / 1000, max, sizeof(max));
-    if (cfg->whitelist_refresh_ms <= 0) {
+    format_span(cfg->max_age_ms / 1000, max, sizeof(max));
+    if (cfg->refresh_ms <= 0) {
         log_info("whitelist: no refresh thread (WhitelistRefresh 0); stale warning after %s",
                  max);
         return;
     }
-    format_span(cfg->whitelist_refresh_ms / 1000, every, sizeof(every));
+    format_span(cfg->refresh_ms / 1000, every, sizeof(every));
     log_notice("whitelist refresh every %s from %s (CA %s%s%s)", every,
-               cfg->whitelist_url, cfg->whitelist_ca_file ? cfg->whitelist_ca_file
+               cfg->url, cfg->ca_file ? cfg->ca_file
                                                           : "system bundle",
-               cfg->whitelist_client_cert ? ", client certificate " : "",
-               cfg->whitelist_client_cert ? cfg->whitelist_client_cert : "");
-    if (cfg->whitelist_refresh_ms < SHORT_REFRESH_MS)
+               cfg->client_cert ? ", client certificate " : "",
+               cfg->client_cert ? cfg->client_cert : "");
+    if (cfg->refresh_ms < SHORT_REFRESH_MS)
         log_warning("WhitelistRefresh %s: the ANS server is asked that often; meant for tests",
                     every);
 }
 
-int refresher_start(const struct config *cfg)
+int refresher_start(const struct fetch_settings *cfg, const struct redis_settings *rs,
+                    int poll_ms)
 {
     int rc;
 
-    if (cfg->whitelist_refresh_ms <= 0 && cfg->whitelist_max_age_ms <= 0)
+    if (cfg->refresh_ms <= 0 && cfg->max_age_ms <= 0)
         return 0;
     rcfg = cfg;
+    rredis = rs;
+    rpoll_ms = poll_ms;
     if ((rc = stop_signal_init(&refresh_stop)) != 0) {
         log_error("cannot start the whitelist refresh thread: %s", strerror(rc));
         return -1;

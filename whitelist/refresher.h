@@ -11,12 +11,16 @@
 #ifndef MSSANTE_REFRESHER_H
 #define MSSANTE_REFRESHER_H
 
-#include "milter/config.h"
+#include "common/redis.h"
+#include "whitelist/fetch.h"
 
-/* Start the thread when WhitelistRefresh or WhitelistMaxAge asks for it
- * (otherwise do nothing).  Call after live_start(); CFG must outlive
- * refresher_stop().  0, or -1 when the thread cannot be created. */
-int refresher_start(const struct config *cfg);
+/* Start the thread when WhitelistRefresh or WhitelistMaxAge (in FS) asks
+ * for it (otherwise do nothing), with Redis as RS says; POLL_MS is
+ * WhitelistPoll, how soon the poller installs what a fetch published.
+ * Call after live_start(); FS and RS must outlive refresher_stop().  0, or
+ * -1 when the thread cannot be created. */
+int refresher_start(const struct fetch_settings *fs, const struct redis_settings *rs,
+                    int poll_ms);
 
 /* Stop it, cancelling a download in progress; safe if never started. */
 void refresher_stop(void);

@@ -38,8 +38,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/err.h"
 #include "common/atomicfile.h"
+#include "common/err.h"
 #include "whitelist/snapshot.h"
 
 #define SNAP_MAGIC   "# mssante-milter whitelist snapshot"

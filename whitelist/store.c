@@ -1,7 +1,7 @@
 /*
- * store.c - whitelist versions in Redis: connecting, and reading them back
- * (the key layout is in store.h; publishing and rollback are in
- * store_publish.c).
+ * store.c - whitelist versions in Redis: reading them back (the key layout
+ * is in store.h; publishing and rollback are in store_publish.c; the
+ * connection is common/redis.h's).
  *
  * Reading uses SSCAN and HSCAN with large pages, which keeps Redis
  * responsive for the other MX nodes while a big set is read, and checks the
@@ -23,13 +23,12 @@
 
 #include "common/err.h"
 #include "common/redis.h"
+#include "whitelist/domainset.h"
 #include "whitelist/store.h"
 #include "whitelist/store_internal.h"
-#include "whitelist/domainset.h"
 #include "whitelist/whitelist.h"
 
 #define DEFAULT_PREFIX   "mssante:"
-#define DEFAULT_TIMEOUT  2000      /* ms, when the config says nothing */
 #define SCAN_COUNT       "5000"
 
 /* ------------------------------------------------------------------ */
@@ -127,95 +126,6 @@ int wls_get_string(redisContext *c, const char *key, char *out, size_t size,
     }
     freeReplyObject(r);
     return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Connecting                                                           */
-/* ------------------------------------------------------------------ */
-
-static void config_endpoint_name(const struct config *cfg, char *buf, size_t size)
-{
-    const struct redis_endpoint *ep = &cfg->redis;
-
-    if (ep->unix_path != NULL)
-        snprintf(buf, size, "%s%s", strncmp(ep->unix_path, "unix:", 5) ? "unix:" : "",
-                 ep->unix_path);
-    else if (ep->host != NULL && strchr(ep->host, ':') != NULL)
-        snprintf(buf, size, "[%s]:%d", ep->host, ep->port);
-    else
-        snprintf(buf, size, "%s:%d", ep->host ? ep->host : "?", ep->port);
-}
-
-/* AUTH when a password is configured, then PING: a server that accepts
- * the TCP connection but is loading, protected or password-less-mismatched
- * fails here rather than on the first real command. */
-static int handshake(redisContext *c, const struct config *cfg, const char *name,
-                     struct err *err)
-{
-    redisReply *r;
-
-    if (cfg->redis_password != NULL && cfg->redis_password[0] != '\0') {
-        const char *argv[] = { "AUTH", cfg->redis_password };
-
-        /* Named "AUTH" alone: the password must never reach a log. */
-        r = redis_run_argv(c, "AUTH", err, 2, argv);
-        if (r == NULL)
-            return -1;
-        freeReplyObject(r);
-    }
-    r = wls_run1(c, err, "PING", NULL);
-    if (r == NULL)
-        return -1;
-    if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
-        err_set(err, "redis %s: PING: unexpected answer", name);
-        freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-redisContext *store_connect(const struct config *cfg, struct err *err)
-{
-    const struct redis_endpoint *ep = &cfg->redis;
-    int ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : DEFAULT_TIMEOUT;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    char name[300];
-    redisContext *c;
-
-    if (!cfg->redis_enabled || (ep->host == NULL && ep->unix_path == NULL)) {
-        err_set(err, "Redis is not configured");
-        return NULL;
-    }
-    config_endpoint_name(cfg, name, sizeof(name));
-    if (ep->unix_path != NULL) {
-        const char *path = ep->unix_path;
-
-        if (strncmp(path, "unix:", 5) == 0)
-            path += 5;
-        c = redisConnectUnixWithTimeout(path, tv);
-    } else {
-        c = redisConnectWithTimeout(ep->host, ep->port, tv);
-    }
-    if (c == NULL) {
-        err_set(err, "redis %s: out of memory", name);
-        return NULL;
-    }
-    if (c->err) {
-        err_set(err, "redis %s: %s", name, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        err_set(err, "redis %s: cannot set timeout: %s", name, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    if (handshake(c, cfg, name, err) < 0) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
 }
 
 /* ------------------------------------------------------------------ */

@@ -24,12 +24,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 #include "common/err.h"
-#include "milter/config.h"
 #include "whitelist/ansxml.h"
-
-/* Connect (and AUTH when RedisPassword is set) with RedisTimeout applied to
- * connect and commands.  NULL + err on failure. */
-redisContext *store_connect(const struct config *cfg, struct err *err);
 
 /* Publish LIST as a new version and make it current.  When only_if_empty is
  * true, nothing is published if a current version already exists (returns 0

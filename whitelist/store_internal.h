@@ -1,6 +1,6 @@
 /*
  * store_internal.h - helpers shared by the two halves of the whitelist
- * store: whitelist/store.c (connecting, reading) and
+ * store: whitelist/store.c (reading) and
  * whitelist/store_publish.c (publishing, rollback).  Not an API: other
  * modules use whitelist/store.h, where the Redis key layout is described.
  *

@@ -20,9 +20,9 @@
 
 #include "common/err.h"
 #include "common/redis.h"
+#include "whitelist/domainset.h"
 #include "whitelist/store.h"
 #include "whitelist/store_internal.h"
-#include "whitelist/domainset.h"
 #include "whitelist/whitelist.h"
 
 #define BATCH_ITEMS      1000      /* members / fields per SADD or HSET */

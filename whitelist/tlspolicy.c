@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/err.h"
 #include "common/atomicfile.h"
+#include "common/err.h"
 #include "whitelist/certset.h"
 #include "whitelist/domainset.h"
 #include "whitelist/tlspolicy.h"

@@ -24,9 +24,9 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "tests/fuzz/fuzz.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/certset.h"
-#include "tests/fuzz/fuzz.h"
 
 static struct ans_list *streamed(const uint8_t *doc, size_t len, unsigned seed,
                                  struct err *err)

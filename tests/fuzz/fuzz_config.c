@@ -1,6 +1,6 @@
 /*
- * fuzz_config.c - mssante-milter.conf (milter/config.c and the value
- * parsers of milter/config_values.c).
+ * fuzz_config.c - mssante-milter.conf (config/config.c, the key table of
+ * config/keys.c and the value types of config/values.c).
  *
  * Input: the file's bytes, written to a scratch file (config_load reads a
  * path, as the daemon, "mssante-milter -n" and mssantectl do).  Errors go
@@ -19,7 +19,7 @@
  */
 #include <string.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "policy/address.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -39,19 +39,19 @@ static void check_loaded(const struct config *cfg)
 {
     size_t i;
 
-    FUZZ_ASSERT(cfg->n_local_domains > 0, "accepted without LocalDomains");
-    FUZZ_ASSERT(cfg->whitelist_file != NULL || cfg->redis_enabled,
+    FUZZ_ASSERT(cfg->rules.local_domains.n > 0, "accepted without LocalDomains");
+    FUZZ_ASSERT(cfg->live.file != NULL || redis_configured(&cfg->redis),
                 "accepted without a whitelist source");
-    for (i = 0; i < cfg->n_local_domains; i++) {
+    for (i = 0; i < cfg->rules.local_domains.n; i++) {
         char copy[ADDR_DOMAIN_MAX + 1];
-        size_t len = strlen(cfg->local_domains[i]);
+        size_t len = strlen(cfg->rules.local_domains.v[i]);
 
         FUZZ_ASSERT(len > 0 && len <= ADDR_DOMAIN_MAX, "LocalDomains entry of length %zu", len);
-        memcpy(copy, cfg->local_domains[i], len + 1);
-        FUZZ_ASSERT(addr_normalize_domain(copy) && strcmp(copy, cfg->local_domains[i]) == 0,
-                    "LocalDomains entry \"%s\" not in normal form", cfg->local_domains[i]);
+        memcpy(copy, cfg->rules.local_domains.v[i], len + 1);
+        FUZZ_ASSERT(addr_normalize_domain(copy) && strcmp(copy, cfg->rules.local_domains.v[i]) == 0,
+                    "LocalDomains entry \"%s\" not in normal form", cfg->rules.local_domains.v[i]);
     }
-    FUZZ_ASSERT(cfg->local_domains[cfg->n_local_domains] == NULL, "list not NULL-terminated");
+    FUZZ_ASSERT(cfg->rules.local_domains.v[cfg->rules.local_domains.n] == NULL, "list not NULL-terminated");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "whitelist/snapshot.h"
 #include "tests/fuzz/fuzz.h"
+#include "whitelist/snapshot.h"
 
 static int in_other(const char *domain, void *arg)
 {

@@ -18,8 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/err.h"
 #include "common/curlinit.h"
+#include "common/err.h"
+#include "config/config.h"
 #include "whitelist/fetch.h"
 
 static void usage(void)
@@ -62,10 +63,14 @@ int main(int argc, char **argv)
     struct fetch_result res;
     const char *out = NULL;
     static const char *const names[] = { "ok", "not-modified", "error" };
+    struct config *defaults;
     struct err err;
     int c, rc;
 
-    fetch_options_init(&opt);
+    /* The timeouts and the size limit the configuration gives by default. */
+    if ((defaults = config_defaults()) == NULL)
+        return 1;
+    fetch_options_from(&opt, &defaults->fetch);
     while ((c = getopt(argc, argv, "e:l:s:t:T:o:")) != -1) {
         switch (c) {
         case 'e': opt.etag = optarg; break;
@@ -101,5 +106,6 @@ int main(int argc, char **argv)
     if (res.status == FETCH_OK && out != NULL && write_body(out, &res) < 0)
         rc = 1;
     fetch_result_free(&res);
+    config_free(defaults);
     return rc;
 }

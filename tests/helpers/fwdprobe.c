@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "config/config.h"
 #include "forward/rules.h"
-#include "milter/config.h"
 #include "whitelist/store.h"
 
 static void usage(void) __attribute__((noreturn));
@@ -195,15 +195,14 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
 
-    if ((cfg = config_defaults()) == NULL || config_parse_redis(redis, &cfg->redis) < 0) {
+    if ((cfg = config_defaults()) == NULL || redis_endpoint_parse(redis, &cfg->redis.server) < 0) {
         fprintf(stderr, "fwdprobe: bad Redis address %s\n", redis);
         config_free(cfg);
         return 2;
     }
-    cfg->redis_enabled = true;
     if (prefix == NULL)
-        prefix = cfg->redis_prefix;
-    if ((c = store_connect(cfg, &err)) == NULL) {
+        prefix = cfg->redis.prefix;
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL) {
         config_free(cfg);
         return fail(err.msg);
     }

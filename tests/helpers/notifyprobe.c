@@ -25,7 +25,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "milter/config.h"
+#include "config/config.h"
 #include "notify/queue.h"
 #include "whitelist/store.h"
 
@@ -62,7 +62,7 @@ static long long number(const char *s)
 
 static redisContext *connect_cb(void *arg, struct err *err)
 {
-    return store_connect(arg, err);
+    return redis_connect(arg, err);
 }
 
 static int print_stats(redisContext *c, const char *prefix)
@@ -118,7 +118,7 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
     notify_worker_params_init(&p);
     p.prefix = prefix;
     p.connect = connect_cb;
-    p.connect_arg = cfg;
+    p.connect_arg = &cfg->redis;
     optind = 1;
     while ((opt = getopt(argc, argv, "s:f:t:ep:m:M:a:A:T:l:n:")) != -1) {
         switch (opt) {
@@ -190,15 +190,14 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     log_set_level(LOGL_DEBUG);      /* stderr only: log_open is never called */
-    if ((cfg = config_defaults()) == NULL || config_parse_redis(redis, &cfg->redis) < 0) {
+    if ((cfg = config_defaults()) == NULL || redis_endpoint_parse(redis, &cfg->redis.server) < 0) {
         fprintf(stderr, "notifyprobe: bad Redis address %s\n", redis);
         config_free(cfg);
         return 2;
     }
-    cfg->redis_enabled = true;
     if (prefix == NULL)
-        prefix = cfg->redis_prefix;
-    if ((c = store_connect(cfg, &err)) == NULL) {
+        prefix = cfg->redis.prefix;
+    if ((c = redis_connect(&cfg->redis, &err)) == NULL) {
         fprintf(stderr, "notifyprobe: %s\n", err.msg);
         config_free(cfg);
         return 1;

@@ -1,10 +1,11 @@
 #!/bin/bash
 # t_manpages.sh - the manual pages render without warnings and say what the
-# code does: every key of the configuration parser's table (milter/config.c)
+# code does: every key of the configuration parser's table (config/keys.c)
 # has an entry in mssante-milter.conf(5) with its default and reload
 # behaviour, and no entry documents a key the parser does not know; every
 # daemon option (milter/main.c), mssantectl command and exit code
-# (ctl/) appears in its page.  Needs neither root, nor a build, nor Postfix.
+# (ctl/) appears in its page.  Needs neither root nor Postfix; the key
+# table is read through the helper $BUILD/tests/cfgkeys.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -59,30 +60,17 @@ for page in "${PAGES[@]}"; do
     fi
 done
 
-# ---------------------------------------------------------------- conf.5 vs config.c
+# ---------------------------------------------------------------- conf.5 vs the key table
 
-CONFIG_C=$H_ROOT/milter/config.c
-
-# The parser's table: one "Name parser field" line per key.
-sed -n '/key_def keys\[\] *= *{/,/^};/p' "$CONFIG_C" |
-    sed -n 's/^[[:space:]]*{[[:space:]]*"\([A-Za-z0-9]*\)",[[:space:]]*\([a-z_]*\),[[:space:]]*OFF(\([a-z_]*\)).*/\1 \2 \3/p' \
-    >"$W/table"
+# The table (config/keys.c), as the helper prints it: "Name kind reload default".
+CFGKEYS=$BUILD/tests/cfgkeys
+if [ ! -x "$CFGKEYS" ]; then
+    not_ok "$(basename "$0"): $CFGKEYS exists" "build first: make BUILD=$BUILD"
+    exit 1
+fi
+"$CFGKEYS" | tr '\t' ' ' >"$W/table"
 n_keys=$(wc -l <"$W/table")
-check "the key table can be read from milter/config.c ($n_keys keys)" test "$n_keys" -ge 10
-
-# Assignments in config_defaults(): "field value" lines.
-sed -n '/^struct config \*config_defaults(void)/,/^}/p' "$CONFIG_C" |
-    sed -n 's/^[[:space:]]*cfg->\([a-z_]*\)[[:space:]]*=[[:space:]]*\(.*\);.*/\1 \2/p' \
-    >"$W/defaults"
-
-# A list default set with cidr_list_parse(MACRO, &cfg->FIELD, ...): the
-# macro's text (#define MACRO "...") is the default.
-sed -n '/^struct config \*config_defaults(void)/,/^}/p' "$CONFIG_C" |
-    sed -n 's/.*cidr_list_parse(\([A-Z_]*\), *&cfg->\([a-z_]*\).*/\1 \2/p' |
-    while read -r macro field; do
-        printf '%s %s\n' "$field" \
-            "$(sed -n "s/^#define $macro \"\(.*\)\"\$/\1/p" "$CONFIG_C")"
-    done >>"$W/defaults"
+check "the key table can be read from config/keys.c ($n_keys keys)" test "$n_keys" -ge 10
 
 # The entries under KEYS in conf.5: the key is the first word of the line
 # after each .TP.  entry KEY prints that entry's source lines.
@@ -124,48 +112,6 @@ size_bytes() {
     esac
 }
 
-# choice_word PARSER INDEX: for a parser written as
-#   return parse_choice(cfg, key, value, "WORD0", "WORD1", ...)
-# WORD0 (false) or WORD1 (true).
-choice_word() {
-    sed -n "/^static bool $1(/,/^}/p" "$CONFIG_C" |
-        sed -n 's/.*parse_choice([^"]*"\([^"]*\)", *"\([^"]*\)".*/\1 \2/p' |
-        awk -v i="$2" '{ print $(i + 1); exit }'
-}
-
-# expected_default PARSER FIELD: the default from config_defaults() (a
-# field it does not set is zero / NULL / false), in the form the page's
-# text is compared in: see page_value.
-expected_default() {
-    local parser=$1 field=$2 value
-    value=$(awk -v f="$field" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "$W/defaults")
-    # Integer expressions such as "(size_t)32 << 20" or "30LL * 86400":
-    # drop casts and suffixes, then compute.
-    if [[ $value =~ ^[0-9A-Za-z_\ \<\*\+\(\)]+$ ]] && [[ $value =~ [0-9] ]] &&
-       [[ $value != *strdup* ]]; then
-        value=$(sed -e 's/([a-z_ ]*)//g' -e 's/\([0-9]\)[uUlL]\{1,3\}/\1/g' <<<"$value")
-        [[ $value =~ ^[0-9][0-9\ \<\*\+]*$ ]] && [[ $value =~ [\<\*\+] ]] && value=$((value))
-    fi
-    case $parser:$value in
-        parse_bool:true)            echo yes ;;
-        parse_bool:*)               echo no ;;
-        parse_log_level:LOGL_*)     value=${value#LOGL_}; echo "${value,,}" ;;
-        *:CERT_MODE_*)              value=${value#CERT_MODE_}; echo "${value,,}" ;;
-        parse_internal_hosts:?*)    echo "$value" ;;
-        parse_octal:0[0-7]*)        echo "$value" ;;
-        *:true)                     choice_word "$parser" 1 ;;
-        *:false|*:)                 case $parser in
-                                        parse_duration|parse_size|parse_int|parse_ttl_seconds)
-                                            echo 0 ;;
-                                        *)  choice=$(choice_word "$parser" 0)
-                                            echo "${choice:-none}" ;;
-                                    esac ;;
-        *:strdup\(\"*\"\))          value=${value#strdup(\"}; echo "${value%\")}" ;;
-        *:[0-9]*)                   echo "$value" ;;
-        *)                          echo none ;;
-    esac
-}
-
 # page_default KEY: what the entry says after "Default:", plain text.
 page_default() {
     entry "$1" | sed -n 's/^Default: //p' | head -1 |
@@ -173,33 +119,38 @@ page_default() {
             -e 's/ (.*//; s/\.$//'
 }
 
-# page_value PARSER TEXT: the page's default in the compared form.
+# page_value KIND TEXT: a default in the compared form (a duration in
+# milliseconds, a TTL in seconds, a size in bytes, anything else as written).
 page_value() {
     case $1 in
-        parse_duration) duration_ms "$2" ;;
-        parse_size)     size_bytes "$2" ;;
-        parse_ttl_seconds)
-                        local ms
-                        ms=$(duration_ms "$2")
-                        [ -n "$ms" ] && echo $((ms / 1000)) ;;
-        *)              echo "$2" ;;
+        duration) duration_ms "$2" ;;
+        size)     size_bytes "$2" ;;
+        ttl)      local ms
+                  ms=$(duration_ms "$2")
+                  [ -n "$ms" ] && echo $((ms / 1000)) ;;
+        *)        echo "$2" ;;
     esac
 }
 
-# One case per key: an entry, a Reload: line, the code's default.
-while read -r key parser field; do
+# One case per key: an entry, a Reload: line, the table's default.
+while read -r key kind reload default; do
     name="conf.5 documents $key (entry, default, reload)"
     if ! grep -qx "$key" "$W/documented"; then
         not_ok "$name" "no .TP entry for $key under KEYS in man/mssante-milter.conf.5"
         continue
     fi
-    want=$(expected_default "$parser" "$field")
+    want=$(page_value "$kind" "$default")
     text=$(page_default "$key")
-    got=$(page_value "$parser" "$text")
-    if ! entry "$key" | grep -q '^Reload: '; then
+    got=$(page_value "$kind" "$text")
+    reload_line=$(entry "$key" | grep '^Reload: ')
+    if [ -z "$reload_line" ]; then
         not_ok "$name" "the entry has no \"Reload:\" line"
+    elif [ "$reload" = restart ] && [[ $reload_line != *"read at start only"* ]]; then
+        not_ok "$name" "config/keys.c: read at start only; the page: $reload_line"
+    elif [ "$reload" = live ] && [[ $reload_line == *"read at start only"* ]]; then
+        not_ok "$name" "config/keys.c: applied at a reload; the page: $reload_line"
     elif [ "$got" != "$want" ]; then
-        not_ok "$name" "the page says \"Default: $text\", config_defaults() gives $want"
+        not_ok "$name" "the page says \"Default: $text\", config/keys.c gives $default"
     else
         ok "$name"
     fi

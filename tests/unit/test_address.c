@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "policy/address.h"
+#include "tests/unit/testlib.h"
 
 /* Parse IN; expect ADDR_OK with the given local part and domain. */
 static void expect_ok(const char *in, const char *local, const char *domain)

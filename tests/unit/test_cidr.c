@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/cidr.h"
 #include "common/err.h"
 #include "tests/unit/testlib.h"
-#include "common/cidr.h"
 
 struct match_case {
     const char *name;

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "policy/address.h"
 #include "policy/classify.h"
+#include "tests/unit/testlib.h"
 
 /* A whitelist as a plain array, searched exactly like the real set. */
 struct array_list {

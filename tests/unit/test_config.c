@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "testlib.h"
 
 static char tmp_dir[] = "/tmp/test_config.XXXXXX";
@@ -98,29 +98,29 @@ static void test_full_config(void)
         return;
     }
     CHECK_STR(cfg->path, path);
-    CHECK_STR(cfg->socket, "unix:/run/mssante/milter.sock");
-    CHECK(cfg->socket_mode == 0640);
-    CHECK_STR(cfg->user, "mssante:postfix");
-    CHECK_STR(cfg->pid_file, "/run/mssante/milter.pid");
-    CHECK(cfg->n_local_domains == 3);
-    CHECK_STR(cfg->local_domains[0], "chu-exemple.mssante.fr");
-    CHECK_STR(cfg->local_domains[1], "medecin.mssante.fr");
-    CHECK_STR(cfg->local_domains[2], "lgpi.mssante.fr");
-    CHECK(cfg->local_domains[3] == NULL);
-    CHECK_STR(cfg->patient_domain, "patient.mssante.fr");
-    CHECK_STR(cfg->whitelist_file, "/etc/mssante/listeblanche.xml");
-    CHECK(cfg->redis_enabled);
-    CHECK_STR(cfg->redis.host, "::1");
-    CHECK(cfg->redis.port == 6380);
-    CHECK(cfg->redis.unix_path == NULL);
-    CHECK_STR(cfg->redis_password, "s3cr#t");
-    CHECK(cfg->redis_timeout_ms == 500);
-    CHECK_STR(cfg->redis_prefix, "test:");
-    CHECK_STR(cfg->snapshot_file, "/var/lib/mssante/snapshot");
-    CHECK(cfg->whitelist_poll_ms == 120000);
-    CHECK(cfg->dry_run);
-    CHECK(cfg->log_level == LOGL_DEBUG);
-    CHECK_STR(cfg->syslog_facility, "local3");
+    CHECK_STR(cfg->daemon.socket, "unix:/run/mssante/milter.sock");
+    CHECK(cfg->daemon.socket_mode == 0640);
+    CHECK_STR(cfg->daemon.user, "mssante:postfix");
+    CHECK_STR(cfg->daemon.pid_file, "/run/mssante/milter.pid");
+    CHECK(cfg->rules.local_domains.n == 3);
+    CHECK_STR(cfg->rules.local_domains.v[0], "chu-exemple.mssante.fr");
+    CHECK_STR(cfg->rules.local_domains.v[1], "medecin.mssante.fr");
+    CHECK_STR(cfg->rules.local_domains.v[2], "lgpi.mssante.fr");
+    CHECK(cfg->rules.local_domains.v[3] == NULL);
+    CHECK_STR(cfg->rules.patient_domain, "patient.mssante.fr");
+    CHECK_STR(cfg->live.file, "/etc/mssante/listeblanche.xml");
+    CHECK(redis_configured(&cfg->redis));
+    CHECK_STR(cfg->redis.server.host, "::1");
+    CHECK(cfg->redis.server.port == 6380);
+    CHECK(cfg->redis.server.unix_path == NULL);
+    CHECK_STR(cfg->redis.password, "s3cr#t");
+    CHECK(cfg->redis.timeout_ms == 500);
+    CHECK_STR(cfg->redis.prefix, "test:");
+    CHECK_STR(cfg->live.snapshot_file, "/var/lib/mssante/snapshot");
+    CHECK(cfg->live.poll_ms == 120000);
+    CHECK(cfg->rules.dry_run);
+    CHECK(cfg->log.level == LOGL_DEBUG);
+    CHECK_STR(cfg->log.facility, "local3");
     CHECK(config_is_local_domain(cfg, "medecin.mssante.fr"));
     CHECK(!config_is_local_domain(cfg, "pharmacien.mssante.fr"));
     CHECK(!config_is_local_domain(cfg, "mssante.fr"));
@@ -138,29 +138,29 @@ static void test_defaults(void)
     CHECK_STR(err, "");
     CHECK(cfg != NULL);
     if (cfg != NULL) {
-        CHECK(cfg->socket == NULL);
-        CHECK(cfg->socket_mode == 0660);
-        CHECK(cfg->user == NULL);
-        CHECK_STR(cfg->patient_domain, "patient.mssante.fr");
-        CHECK(!cfg->redis_enabled);
-        CHECK(cfg->redis_timeout_ms == 2000);
-        CHECK_STR(cfg->redis_prefix, "mssante:");
-        CHECK(cfg->whitelist_poll_ms == 10000);
-        CHECK(!cfg->dry_run);
-        CHECK(cfg->log_level == LOGL_INFO);
-        CHECK_STR(cfg->syslog_facility, "mail");
-        CHECK(cfg->operator_certificate == CERT_MODE_LOG);
-        CHECK(cfg->internal_hosts.n == 2);
-        CHECK(cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
-        CHECK(cidr_list_match_text(&cfg->internal_hosts, "::1", NULL));
-        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "192.0.2.1", NULL));
+        CHECK(cfg->daemon.socket == NULL);
+        CHECK(cfg->daemon.socket_mode == 0660);
+        CHECK(cfg->daemon.user == NULL);
+        CHECK_STR(cfg->rules.patient_domain, "patient.mssante.fr");
+        CHECK(!redis_configured(&cfg->redis));
+        CHECK(cfg->redis.timeout_ms == 2000);
+        CHECK_STR(cfg->redis.prefix, "mssante:");
+        CHECK(cfg->live.poll_ms == 10000);
+        CHECK(!cfg->rules.dry_run);
+        CHECK(cfg->log.level == LOGL_INFO);
+        CHECK_STR(cfg->log.facility, "mail");
+        CHECK(cfg->rules.operator_certificate == CERT_MODE_LOG);
+        CHECK(cfg->rules.internal_hosts.n == 2);
+        CHECK(cidr_list_match_text(&cfg->rules.internal_hosts, "127.0.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->rules.internal_hosts, "::1", NULL));
+        CHECK(!cidr_list_match_text(&cfg->rules.internal_hosts, "192.0.2.1", NULL));
     }
     config_free(cfg);
     free(err);
 
     cfg = config_defaults();
-    CHECK(cfg != NULL && cfg->n_local_domains == 0 && cfg->local_domains != NULL
-          && cfg->local_domains[0] == NULL);
+    CHECK(cfg != NULL && cfg->rules.local_domains.n == 0 && cfg->rules.local_domains.v != NULL
+          && cfg->rules.local_domains.v[0] == NULL);
     config_free(cfg);
 }
 
@@ -250,9 +250,9 @@ static void test_cross_field(void)
     err = load_captured(write_conf("LocalDomains a.mssante.fr\nRedis unix:/run/redis.sock\n"),
                         &cfg);
     CHECK_STR(err, "");
-    CHECK(cfg != NULL && cfg->redis_enabled && cfg->redis.host == NULL);
+    CHECK(cfg != NULL && redis_configured(&cfg->redis) && cfg->redis.server.host == NULL);
     if (cfg != NULL)
-        CHECK_STR(cfg->redis.unix_path, "/run/redis.sock");
+        CHECK_STR(cfg->redis.server.unix_path, "/run/redis.sock");
     config_free(cfg);
     free(err);
 }
@@ -291,9 +291,9 @@ static void test_comments_and_spacing(void)
     CHECK_STR(err, "");
     CHECK(cfg != NULL);
     if (cfg != NULL) {
-        CHECK(cfg->n_local_domains == 1);
-        CHECK_STR(cfg->whitelist_file, "/path/with#hash.xml");
-        CHECK_STR(cfg->socket, "inet:8891@127.0.0.1");
+        CHECK(cfg->rules.local_domains.n == 1);
+        CHECK_STR(cfg->live.file, "/path/with#hash.xml");
+        CHECK_STR(cfg->daemon.socket, "inet:8891@127.0.0.1");
     }
     config_free(cfg);
     free(err);
@@ -340,38 +340,38 @@ static void test_redis_endpoints(void)
     struct redis_endpoint ep;
 
     memset(&ep, 0, sizeof(ep));
-    CHECK(config_parse_redis("127.0.0.1:6379", &ep) == 0);
+    CHECK(redis_endpoint_parse("127.0.0.1:6379", &ep) == 0);
     CHECK_STR(ep.host, "127.0.0.1");
     CHECK(ep.port == 6379 && ep.unix_path == NULL);
     free(ep.host);
 
-    CHECK(config_parse_redis("redis.example:1", &ep) == 0);
+    CHECK(redis_endpoint_parse("redis.example:1", &ep) == 0);
     CHECK_STR(ep.host, "redis.example");
     CHECK(ep.port == 1);
     free(ep.host);
 
-    CHECK(config_parse_redis("[::1]:65535", &ep) == 0);
+    CHECK(redis_endpoint_parse("[::1]:65535", &ep) == 0);
     CHECK_STR(ep.host, "::1");
     CHECK(ep.port == 65535);
     free(ep.host);
 
-    CHECK(config_parse_redis("unix:/var/run/redis/redis.sock", &ep) == 0);
+    CHECK(redis_endpoint_parse("unix:/var/run/redis/redis.sock", &ep) == 0);
     CHECK(ep.host == NULL);
     CHECK_STR(ep.unix_path, "/var/run/redis/redis.sock");
     free(ep.unix_path);
 
-    CHECK(config_parse_redis("localhost", &ep) == -1);
-    CHECK(config_parse_redis("localhost:", &ep) == -1);
-    CHECK(config_parse_redis(":6379", &ep) == -1);
-    CHECK(config_parse_redis("host:0", &ep) == -1);
-    CHECK(config_parse_redis("host:65536", &ep) == -1);
-    CHECK(config_parse_redis("host:63x", &ep) == -1);
-    CHECK(config_parse_redis("::1:6379", &ep) == -1);
-    CHECK(config_parse_redis("[]:6379", &ep) == -1);
-    CHECK(config_parse_redis("[::1]6379", &ep) == -1);
-    CHECK(config_parse_redis("unix:relative.sock", &ep) == -1);
-    CHECK(config_parse_redis("", &ep) == -1);
-    CHECK(config_parse_redis("a b:1", &ep) == -1);
+    CHECK(redis_endpoint_parse("localhost", &ep) == -1);
+    CHECK(redis_endpoint_parse("localhost:", &ep) == -1);
+    CHECK(redis_endpoint_parse(":6379", &ep) == -1);
+    CHECK(redis_endpoint_parse("host:0", &ep) == -1);
+    CHECK(redis_endpoint_parse("host:65536", &ep) == -1);
+    CHECK(redis_endpoint_parse("host:63x", &ep) == -1);
+    CHECK(redis_endpoint_parse("::1:6379", &ep) == -1);
+    CHECK(redis_endpoint_parse("[]:6379", &ep) == -1);
+    CHECK(redis_endpoint_parse("[::1]6379", &ep) == -1);
+    CHECK(redis_endpoint_parse("unix:relative.sock", &ep) == -1);
+    CHECK(redis_endpoint_parse("", &ep) == -1);
+    CHECK(redis_endpoint_parse("a b:1", &ep) == -1);
 }
 
 static void test_socket_specs(void)
@@ -433,12 +433,12 @@ static void test_trust_boundary_keys(void)
     CHECK_STR(err, "");
     CHECK(cfg != NULL);
     if (cfg != NULL) {
-        CHECK(cfg->operator_certificate == CERT_MODE_ENFORCE);
-        CHECK(cfg->internal_hosts.n == 3);
-        CHECK(cidr_list_match_text(&cfg->internal_hosts, "10.200.0.1", NULL));
-        CHECK(cidr_list_match_text(&cfg->internal_hosts, "::ffff:10.200.0.1", NULL));
-        CHECK(cidr_list_match_text(&cfg->internal_hosts, "192.0.2.7", NULL));
-        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
+        CHECK(cfg->rules.operator_certificate == CERT_MODE_ENFORCE);
+        CHECK(cfg->rules.internal_hosts.n == 3);
+        CHECK(cidr_list_match_text(&cfg->rules.internal_hosts, "10.200.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->rules.internal_hosts, "::ffff:10.200.0.1", NULL));
+        CHECK(cidr_list_match_text(&cfg->rules.internal_hosts, "192.0.2.7", NULL));
+        CHECK(!cidr_list_match_text(&cfg->rules.internal_hosts, "127.0.0.1", NULL));
     }
     config_free(cfg);
     free(err);
@@ -447,9 +447,9 @@ static void test_trust_boundary_keys(void)
                       "InternalHosts none\nOperatorCertificate off\n");
     err = load_captured(path, &cfg);
     CHECK_STR(err, "");
-    CHECK(cfg != NULL && cfg->internal_hosts.n == 0 && cfg->operator_certificate == CERT_MODE_OFF);
+    CHECK(cfg != NULL && cfg->rules.internal_hosts.n == 0 && cfg->rules.operator_certificate == CERT_MODE_OFF);
     if (cfg != NULL)
-        CHECK(!cidr_list_match_text(&cfg->internal_hosts, "127.0.0.1", NULL));
+        CHECK(!cidr_list_match_text(&cfg->rules.internal_hosts, "127.0.0.1", NULL));
     config_free(cfg);
     free(err);
 
@@ -484,7 +484,7 @@ static void test_tls_policy_keys(void)
     char *err;
 
     err = load_captured(write_conf("LocalDomains a.mssante.fr\nWhitelistFile /x.xml\n"), &cfg);
-    CHECK(cfg != NULL && cfg->tls_policy_file == NULL && !cfg->tls_policy_encrypt);
+    CHECK(cfg != NULL && cfg->live.tls_policy_file == NULL && !cfg->live.tls_policy_encrypt);
     config_free(cfg);
     free(err);
 
@@ -494,8 +494,8 @@ static void test_tls_policy_keys(void)
     CHECK_STR(err, "");
     CHECK(cfg != NULL);
     if (cfg != NULL) {
-        CHECK_STR(cfg->tls_policy_file, "/var/lib/mssante/tls_policy");
-        CHECK(cfg->tls_policy_encrypt);
+        CHECK_STR(cfg->live.tls_policy_file, "/var/lib/mssante/tls_policy");
+        CHECK(cfg->live.tls_policy_encrypt);
     }
     config_free(cfg);
     free(err);

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "tests/unit/testlib.h"
 #include "conversation/store.h"
+#include "tests/unit/testlib.h"
 
 #define PFX   "test:"
 #define DR    "dr.martin@chu-lille.mssante.fr"

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/config.h"
+#include "config/config.h"
+#include "testlib.h"
 #include "whitelist/fetch.h"
 #include "whitelist/guard.h"
-#include "testlib.h"
 
 static char tmp_dir[] = "/tmp/test_fetch_config.XXXXXX";
 static int file_counter;
@@ -75,18 +75,18 @@ static void test_defaults(void)
     CHECK(cfg != NULL);
     CHECK_STR(errors, "");
     if (cfg != NULL) {
-        /* The config's default and the fetcher's must not drift apart. */
-        CHECK_STR(cfg->whitelist_url, FETCH_DEFAULT_URL);
-        CHECK(cfg->whitelist_ca_file == NULL);
-        CHECK(cfg->whitelist_client_cert == NULL);
-        CHECK(cfg->whitelist_client_key == NULL);
-        CHECK(cfg->whitelist_connect_timeout_ms == FETCH_DEFAULT_CONNECT_TIMEOUT_MS);
-        CHECK(cfg->whitelist_timeout_ms == FETCH_DEFAULT_TIMEOUT_MS);
-        CHECK(cfg->whitelist_max_size == FETCH_DEFAULT_MAX_SIZE);
-        CHECK(cfg->whitelist_min_domains == GUARD_DEFAULT_MIN_DOMAINS);
-        CHECK(cfg->whitelist_max_shrink == GUARD_DEFAULT_MAX_SHRINK);
-        CHECK(cfg->whitelist_refresh_ms == 0);
-        CHECK(cfg->whitelist_max_age_ms == 3 * 86400 * 1000);
+        /* The defaults of the fetcher's keys (config/keys.c, the only copy). */
+        CHECK_STR(cfg->fetch.url, "https://espacedeconfiance.mssante.fr/listeblanchemssante.xml");
+        CHECK(cfg->fetch.ca_file == NULL);
+        CHECK(cfg->fetch.client_cert == NULL);
+        CHECK(cfg->fetch.client_key == NULL);
+        CHECK(cfg->fetch.connect_timeout_ms == 10000L);
+        CHECK(cfg->fetch.timeout_ms == 120000L);
+        CHECK(cfg->fetch.max_size == ((size_t)32 << 20));
+        CHECK(cfg->fetch.min_domains == 1000);
+        CHECK(cfg->fetch.max_shrink == 20);
+        CHECK(cfg->fetch.refresh_ms == 0);
+        CHECK(cfg->fetch.max_age_ms == 3 * 86400 * 1000);
     }
     config_free(cfg);
     free(errors);
@@ -111,29 +111,29 @@ static void test_values(void)
     CHECK(cfg != NULL);
     CHECK_STR(errors, "");
     if (cfg != NULL) {
-        CHECK_STR(cfg->whitelist_url, "https://mirror.example.test/liste.xml");
-        CHECK_STR(cfg->whitelist_ca_file, "/etc/mssante/igc-sante.pem");
-        CHECK_STR(cfg->whitelist_client_cert, "/etc/mssante/mx.pem");
-        CHECK_STR(cfg->whitelist_client_key, "/etc/mssante/mx.key");
-        CHECK(cfg->whitelist_connect_timeout_ms == 3000);
-        CHECK(cfg->whitelist_timeout_ms == 300000);
-        CHECK(cfg->whitelist_max_size == 500 * 1024);
-        CHECK(cfg->whitelist_min_domains == 3);
-        CHECK(cfg->whitelist_max_shrink == 0);
-        CHECK(cfg->whitelist_refresh_ms == 6 * 3600 * 1000);
-        CHECK(cfg->whitelist_max_age_ms == 0);
+        CHECK_STR(cfg->fetch.url, "https://mirror.example.test/liste.xml");
+        CHECK_STR(cfg->fetch.ca_file, "/etc/mssante/igc-sante.pem");
+        CHECK_STR(cfg->fetch.client_cert, "/etc/mssante/mx.pem");
+        CHECK_STR(cfg->fetch.client_key, "/etc/mssante/mx.key");
+        CHECK(cfg->fetch.connect_timeout_ms == 3000);
+        CHECK(cfg->fetch.timeout_ms == 300000);
+        CHECK(cfg->fetch.max_size == 500 * 1024);
+        CHECK(cfg->fetch.min_domains == 3);
+        CHECK(cfg->fetch.max_shrink == 0);
+        CHECK(cfg->fetch.refresh_ms == 6 * 3600 * 1000);
+        CHECK(cfg->fetch.max_age_ms == 0);
     }
     config_free(cfg);
     free(errors);
 
     cfg = load(BASE REDIS "WhitelistMaxSize 32M\nWhitelistMaxShrink 100\n", &errors);
-    CHECK(cfg != NULL && cfg->whitelist_max_size == (size_t)32 << 20);
-    CHECK(cfg != NULL && cfg->whitelist_max_shrink == 100);
+    CHECK(cfg != NULL && cfg->fetch.max_size == (size_t)32 << 20);
+    CHECK(cfg != NULL && cfg->fetch.max_shrink == 100);
     config_free(cfg);
     free(errors);
 
     cfg = load(BASE REDIS "WhitelistMaxSize 1048576\n", &errors);
-    CHECK(cfg != NULL && cfg->whitelist_max_size == 1048576);
+    CHECK(cfg != NULL && cfg->fetch.max_size == 1048576);
     config_free(cfg);
     free(errors);
 }

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "forward/audit.h"
+#include "tests/unit/testlib.h"
 
 static const char *const locals[] = { "chu-test.mssante.fr", "autre-site.chu-test.mssante.fr" };
 

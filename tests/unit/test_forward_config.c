@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "notify/message.h"
 #include "testlib.h"
 
@@ -58,16 +58,16 @@ static void test_defaults(void)
     CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    CHECK(cfg->forwarding);
-    CHECK(cfg->notify_worker);
-    CHECK_STR(cfg->notify_smtp, "smtp://127.0.0.1:10027");
-    CHECK(cfg->notify_sender == NULL);
-    CHECK(cfg->notify_template_file == NULL && cfg->notify_template == NULL);
-    CHECK(cfg->notify_retry_ms == 30000);
-    CHECK(cfg->notify_retry_max_ms == 3600000);
-    CHECK(cfg->notify_max_age_ms == 2 * 86400000);
-    CHECK(cfg->notify_max_attempts == 50);
-    CHECK(cfg->notify_timeout_ms == 30000);
+    CHECK(cfg->rules.forwarding);
+    CHECK(cfg->notify.worker);
+    CHECK_STR(cfg->notify.smtp, "smtp://127.0.0.1:10027");
+    CHECK(cfg->notify.sender == NULL);
+    CHECK(cfg->notify.tmpl.path == NULL && cfg->notify.tmpl.t == NULL);
+    CHECK(cfg->notify.retry_ms == 30000);
+    CHECK(cfg->notify.retry_max_ms == 3600000);
+    CHECK(cfg->notify.max_age_ms == 2 * 86400000);
+    CHECK(cfg->notify.max_attempts == 50);
+    CHECK(cfg->notify.timeout_ms == 30000);
     config_free(cfg);
 }
 
@@ -98,23 +98,23 @@ static void test_values(void)
         fprintf(stderr, "%s", errors);
         return;
     }
-    CHECK(!cfg->forwarding);
-    CHECK(!cfg->notify_worker);
-    CHECK_STR(cfg->notify_smtp, "smtps://relay.chu-test.mssante.fr:465");
-    CHECK_STR(cfg->notify_sender, "avis@chu-test.mssante.fr");
-    CHECK_STR(cfg->notify_template_file, tmpl);
-    CHECK(cfg->notify_template != NULL);
-    CHECK(cfg->notify_retry_ms == 5000);
-    CHECK(cfg->notify_retry_max_ms == 600000);
-    CHECK(cfg->notify_max_age_ms == 12 * 3600000);
-    CHECK(cfg->notify_max_attempts == 0);
-    CHECK(cfg->notify_timeout_ms == 60000);
+    CHECK(!cfg->rules.forwarding);
+    CHECK(!cfg->notify.worker);
+    CHECK_STR(cfg->notify.smtp, "smtps://relay.chu-test.mssante.fr:465");
+    CHECK_STR(cfg->notify.sender, "avis@chu-test.mssante.fr");
+    CHECK_STR(cfg->notify.tmpl.path, tmpl);
+    CHECK(cfg->notify.tmpl.t != NULL);
+    CHECK(cfg->notify.retry_ms == 5000);
+    CHECK(cfg->notify.retry_max_ms == 600000);
+    CHECK(cfg->notify.max_age_ms == 12 * 3600000);
+    CHECK(cfg->notify.max_attempts == 0);
+    CHECK(cfg->notify.timeout_ms == 60000);
 
     /* The template loaded with the file is the one the notices use. */
-    if (cfg->notify_template != NULL) {
+    if (cfg->notify.tmpl.t != NULL) {
         struct notify_params p = { "avis@chu-test.mssante.fr", "sec@outlook.fr",
                                    "dr.a@chu-test.mssante.fr", 1700000000, "t1",
-                                   cfg->notify_template };
+                                   cfg->notify.tmpl.t };
         struct err err = { "" };
         char *msg = notify_message_build(&p, NULL, &err);
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "forward/plan.h"
+#include "tests/unit/testlib.h"
 
 static const char *const listed[] = { "medecin.mssante.fr", "pharmacien.mssante.fr" };
 static const char *const locals[] = { "chu-test.mssante.fr" };

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "tests/unit/testlib.h"
 #include "forward/rules.h"
+#include "tests/unit/testlib.h"
 
 static void test_modes(void)
 {

@@ -6,8 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "tests/unit/testlib.h"
 #include "whitelist/guard.h"
+
+/* The limits the configuration gives when it says nothing (config/keys.c). */
+static struct config *defaults;
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -76,7 +80,7 @@ static void test_min_domains(void)
     struct guard_limits lim;
     struct guard_facts cand;
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     CHECK(lim.min_domains == 1000 && lim.max_shrink_pct == 20 && !lim.force);
 
     cand = facts(999, "2025-03-13T14:54:10Z", SHA_A);
@@ -106,7 +110,7 @@ static void test_candidate_date(void)
     struct guard_limits lim;
     struct guard_facts cand, cur = facts(5000, "2025-03-13T14:54:10Z", SHA_B);
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     lim.force = true;
     cand = facts(5000, "13/03/2025", SHA_A);
     CHECK(guard_check(&cand, &cur, &lim, reason, sizeof(reason)) == GUARD_REFUSE);
@@ -122,7 +126,7 @@ static void test_unchanged(void)
     struct guard_facts cur = facts(5002, "2025-03-13T14:54:10Z", SHA_A);
     char upper[] = SHA_A;
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     CHECK(guard_check(&cand, &cur, &lim, reason, sizeof(reason)) == GUARD_UNCHANGED);
     CHECK(strncmp(reason, "unchanged:", 10) == 0);
     lim.force = true;
@@ -146,7 +150,7 @@ static void test_shrink(void)
     struct guard_facts cur = facts(5000, "2025-03-13T14:54:10Z", SHA_A);
     struct guard_facts cand = facts(4000, "2025-03-14T08:00:00Z", SHA_B);
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     /* Exactly 20 % fewer is allowed, one more domain lost is not. */
     CHECK(guard_check(&cand, &cur, &lim, reason, sizeof(reason)) == GUARD_ACCEPT);
     CHECK(strstr(reason, "4000 domains (was 5000)") != NULL);
@@ -196,7 +200,7 @@ static void test_age(void)
     struct guard_facts cur = facts(5000, "2025-03-13T14:54:10Z", SHA_A);
     struct guard_facts cand = facts(5000, "2025-03-12T09:00:00Z", SHA_B);
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     CHECK(guard_check(&cand, &cur, &lim, reason, sizeof(reason)) == GUARD_REFUSE);
     CHECK(strstr(reason, "generated 2025-03-12T09:00:00Z, older than the current list") != NULL);
 
@@ -229,7 +233,7 @@ static void test_current_date_unknown(void)
     struct guard_facts cur = facts(5000, "", SHA_A);
     struct guard_facts cand = facts(5000, "2020-01-01T00:00:00Z", SHA_B);
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     CHECK(guard_check(&cand, &cur, &lim, reason, sizeof(reason)) == GUARD_ACCEPT);
     CHECK(strstr(reason, "was unknown") != NULL);
     cur.generated = NULL;
@@ -250,7 +254,7 @@ static void test_small_reason_buffer(void)
     struct guard_facts cand = facts(1000, "2024-03-13T14:54:10Z", SHA_B);
     char tiny[12];
 
-    guard_limits_init(&lim);
+    guard_limits_init(&lim, &defaults->fetch);
     CHECK(guard_check(&cand, &cur, &lim, tiny, sizeof(tiny)) == GUARD_REFUSE);
     CHECK(strlen(tiny) == sizeof(tiny) - 1);
 }
@@ -292,6 +296,8 @@ static void run(const char *name, void (*fn)(void))
 
 int main(void)
 {
+    if ((defaults = config_defaults()) == NULL)
+        return 2;
     run("guard_parse_time", test_parse_time);
     run("min_domains, not overridden by force", test_min_domains);
     run("candidate without a readable DateDeGeneration is refused, even forced", test_candidate_date);
@@ -304,5 +310,6 @@ int main(void)
     CHECK_STR(guard_verdict_name(GUARD_ACCEPT), "accept");
     CHECK_STR(guard_verdict_name(GUARD_UNCHANGED), "unchanged");
     CHECK_STR(guard_verdict_name(GUARD_REFUSE), "refuse");
+    config_free(defaults);
     TEST_DONE();
 }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "policy/ins.h"
+#include "tests/unit/testlib.h"
 
 static void expect_ok(const char *local, const char *normalized)
 {

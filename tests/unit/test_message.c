@@ -7,9 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tests/unit/testlib.h"
 #include "policy/message.h"
 #include "policy/replies.h"
+#include "tests/unit/testlib.h"
 
 static const char *const listed[] = {
     "chu-lille.mssante.fr", "medecin.mssante.fr", "pharmacien.mssante.fr",

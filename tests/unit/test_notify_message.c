@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "tests/unit/testlib.h"
 #include "notify/message.h"
+#include "tests/unit/testlib.h"
 
 #define SENDER  "notify@chu-test.mssante.fr"
 #define TARGET  "secretariat@outlook.fr"

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "policy/patient.h"
+#include "tests/unit/testlib.h"
 
 /* ------------------------------------------------------------------ */
 /* [FIN] and X-MSS-MES                                                  */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/config.h"
+#include "config/config.h"
 #include "milter/patients.h"
 #include "testlib.h"
 
@@ -57,10 +57,10 @@ static void test_defaults(void)
     CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    CHECK(!cfg->patient_key_warn);
-    CHECK(!cfg->fin_content_accept);
-    CHECK(cfg->n_pharmacy_mailboxes == 0);
-    CHECK(cfg->conversation_ttl == 30LL * 86400);
+    CHECK(!cfg->rules.patient_key_warn);
+    CHECK(!cfg->rules.fin_content_accept);
+    CHECK(cfg->rules.pharmacy_mailboxes.n == 0);
+    CHECK(cfg->rules.conversation_ttl == 30LL * 86400);
     /* No Redis: the operator is told that patient mail will be deferred. */
     CHECK(patients_config_warning(cfg) != NULL);
     CHECK(strstr(patients_config_warning(cfg), "451 4.3.0") != NULL);
@@ -82,14 +82,14 @@ static void test_values(void)
     CHECK_STR(err, "");
     if (cfg == NULL)
         return;
-    CHECK(cfg->patient_key_warn);
-    CHECK(cfg->fin_content_accept);
-    CHECK(cfg->n_pharmacy_mailboxes == 3);
-    CHECK_STR(cfg->pharmacy_mailboxes[0], "pharmacie@chu-exemple.mssante.fr");
-    CHECK_STR(cfg->pharmacy_mailboxes[1], "@officine.chu-exemple.mssante.fr");
-    CHECK_STR(cfg->pharmacy_mailboxes[2], "Comptoir@Chu-Exemple.mssante.fr");
-    CHECK(cfg->pharmacy_mailboxes[3] == NULL);
-    CHECK(cfg->conversation_ttl == 12 * 3600);
+    CHECK(cfg->rules.patient_key_warn);
+    CHECK(cfg->rules.fin_content_accept);
+    CHECK(cfg->rules.pharmacy_mailboxes.n == 3);
+    CHECK_STR(cfg->rules.pharmacy_mailboxes.v[0], "pharmacie@chu-exemple.mssante.fr");
+    CHECK_STR(cfg->rules.pharmacy_mailboxes.v[1], "@officine.chu-exemple.mssante.fr");
+    CHECK_STR(cfg->rules.pharmacy_mailboxes.v[2], "Comptoir@Chu-Exemple.mssante.fr");
+    CHECK(cfg->rules.pharmacy_mailboxes.v[3] == NULL);
+    CHECK(cfg->rules.conversation_ttl == 12 * 3600);
     CHECK(patients_config_warning(cfg) == NULL);
     config_free(cfg);
     free(err);
@@ -97,8 +97,8 @@ static void test_values(void)
     cfg = load("PatientKeyCheck reject\nFinWithContent reject\nConversationTTL 0\n", &err);
     CHECK(cfg != NULL);
     if (cfg != NULL) {
-        CHECK(!cfg->patient_key_warn && !cfg->fin_content_accept);
-        CHECK(cfg->conversation_ttl == 0);
+        CHECK(!cfg->rules.patient_key_warn && !cfg->rules.fin_content_accept);
+        CHECK(cfg->rules.conversation_ttl == 0);
     }
     config_free(cfg);
     free(err);

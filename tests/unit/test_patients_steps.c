@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
-#include "milter/config.h"
+#include "config/config.h"
 #include "milter/patients.h"
+#include "tests/unit/testlib.h"
 
 static const char *const locals[] = { "chu-test.mssante.fr" };
 
@@ -75,7 +75,7 @@ static void test_null_sender_fin(void)
     v = null_sender_message(cfg, "Undelivered Mail Returned to Sender", NULL, "text\r\n");
     CHECK(v.action == ACT_CONTINUE);
     /* FinWithContent accept: closes (nothing to record), content lost. */
-    cfg->fin_content_accept = true;
+    cfg->rules.fin_content_accept = true;
     v = null_sender_message(cfg, "[FIN]", NULL, "Cordialement\r\n");
     CHECK(v.action == ACT_CONTINUE);
     config_free(cfg);

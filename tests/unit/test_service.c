@@ -69,16 +69,16 @@ static void test_reload(void)
     CHECK(service_reload() == 0);
     c2 = service_config_acquire();
     CHECK(c2 != c1);
-    CHECK(c2->dry_run);
-    CHECK(c2->n_local_domains == 2 && config_is_local_domain(c2, "c.mssante.fr"));
-    CHECK(c2->stats_interval_ms == 2000);
-    CHECK_STR(c2->socket, "inet:10025@127.0.0.1");
-    CHECK(c2->socket_mode == 0660);
-    CHECK_STR(c2->redis_prefix, "mssante:");
+    CHECK(c2->rules.dry_run);
+    CHECK(c2->rules.local_domains.n == 2 && config_is_local_domain(c2, "c.mssante.fr"));
+    CHECK(c2->stats.interval_ms == 2000);
+    CHECK_STR(c2->daemon.socket, "inet:10025@127.0.0.1");
+    CHECK(c2->daemon.socket_mode == 0660);
+    CHECK_STR(c2->redis.prefix, "mssante:");
     /* The whitelist poller writes the TLS table with the startup values. */
-    CHECK(c2->tls_policy_file == NULL && !c2->tls_policy_encrypt);
+    CHECK(c2->live.tls_policy_file == NULL && !c2->live.tls_policy_encrypt);
     /* The connection that started before keeps its configuration. */
-    CHECK(!c1->dry_run && config_is_local_domain(c1, "a.mssante.fr"));
+    CHECK(!c1->rules.dry_run && config_is_local_domain(c1, "a.mssante.fr"));
     service_config_release(c1);
 
     /* A broken file changes nothing. */
@@ -96,8 +96,8 @@ static void test_reload(void)
     write_conf("LocalDomains e.mssante.fr\nWhitelistFile /x.xml\n");
     CHECK(service_reload() == 0);
     c4 = service_config_acquire();
-    CHECK(c4 != c2 && !c4->dry_run && config_is_local_domain(c4, "e.mssante.fr"));
-    CHECK(c2->dry_run && config_is_local_domain(c2, "b.mssante.fr"));
+    CHECK(c4 != c2 && !c4->rules.dry_run && config_is_local_domain(c4, "e.mssante.fr"));
+    CHECK(c2->rules.dry_run && config_is_local_domain(c2, "b.mssante.fr"));
     service_config_release(c2);
     service_config_release(c4);
 

@@ -1,5 +1,5 @@
 /*
- * test_stats.c - milter/stats.c: counters by verdict and rule, the latency
+ * test_stats.c - stats/: counters by verdict and rule, the latency
  * histogram, the Prometheus text and the StatsFile.
  */
 #include <dirent.h>
@@ -10,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/stats.h"
 #include "policy/replies.h"
+#include "stats/node.h"
+#include "stats/stats.h"
 #include "tests/unit/testlib.h"
 
 static char *render(void)

@@ -1,17 +1,19 @@
 /*
- * stats_snapshot.h - the counters of milter/stats.c as the exporters of
- * milter/stats_export.c read them (internal to those two files).
+ * snapshot.h - the counters of stats/counters.c as the exports read them
+ * (internal to stats/).
  *
- * stats.c owns the counters and fills a struct stats_snapshot on demand;
- * stats_export.c turns a snapshot into the StatsFile and the node HASH,
- * and hands back what it learnt from Redis (the cluster's notification
- * counters).  A snapshot is read one counter at a time, not atomically as
- * a whole: see stats.c.
+ * counters.c owns the counters and fills a struct stats_snapshot on
+ * demand; prometheus.c and node.c turn a snapshot into the StatsFile and
+ * the node HASH, and node.c hands back what it learnt from Redis (the
+ * cluster's notification counters).  A snapshot is read one counter at a
+ * time, not atomically as a whole: see counters.c.  gauges.c adds what
+ * the counters do not hold: the whitelist in force.
  */
 #ifndef MSSANTE_STATS_SNAPSHOT_H
 #define MSSANTE_STATS_SNAPSHOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define STATS_N_VERDICTS    5    /* accept, reject, tempfail, hold, abort */
@@ -60,5 +62,15 @@ void stats_set_cluster_notify(const struct stats_cluster_notify *cn);
 
 /* The daemon starts: note the time and create the fixed rule slots. */
 void stats_mark_started(void);
+
+/* The whitelist in force, for the exports (gauges.c). */
+struct stats_whitelist {
+    bool loaded;
+    size_t domains, entries;
+    long long age;           /* seconds since DateDeGeneration (or the load); -1 unknown */
+    char version[64];
+};
+
+void stats_read_whitelist(struct stats_whitelist *st);
 
 #endif

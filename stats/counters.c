@@ -1,8 +1,8 @@
 /*
- * stats.c - the daemon's counters: messages by verdict and rule, the
+ * counters.c - the daemon's counters: messages by verdict and rule, the
  * latency histogram, connections, reloads, Redis errors, notifications,
- * and the snapshot of all of them that the exporters read
- * (milter/stats_export.c writes the StatsFile and the node HASH).
+ * and the snapshot of all of them that the exports read (stats/prometheus.c
+ * writes the StatsFile, stats/node.c the node HASH).
  *
  * Hot path: every counter is a relaxed atomic.  Counters by rule live in a
  * fixed table of slots, looked up without a lock (rule ids are a handful of
@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "milter/stats.h"
-#include "milter/stats_snapshot.h"
+#include "stats/snapshot.h"
+#include "stats/stats.h"
 
 #define N_VERDICTS    STATS_N_VERDICTS
 #define V_ABORT       4
@@ -232,7 +232,7 @@ void stats_reset(void)
     pthread_mutex_unlock(&cluster_lock);
 }
 
-/* ---- for the exporters (milter/stats_snapshot.h) ---------------------------- */
+/* ---- for the exports (stats/snapshot.h) --------------------------------------- */
 
 void stats_take_snapshot(struct stats_snapshot *snap)
 {

@@ -12,23 +12,7 @@
  *    PREFIX stats:nodes (score: last update, Unix time), which
  *    "mssantectl stats" reads to show every node and the cluster total.
  *
- * Fields of the node HASH (the contract with mssantectl):
- *   messages:VERDICT:RULE   counter: messages by final verdict (accept,
- *                           reject, tempfail, hold, abort) and rule
- *                           ("none" when no rule applied)
- *   would:VERDICT:RULE      counter: DryRun, what would have been done
- *   tempfail:CAUSE          counter: temporary failures by cause (the rule)
- *   redis_errors            counter
- *   notify:EVENT            counter: queued, sent, failed (this node)
- *   latency:le:BOUND        counter: messages done within BOUND seconds
- *                           (cumulative, as Prometheus buckets; +Inf last)
- *   latency:sum_us, latency:count   counters
- *   connections:total       counter; connections:open  gauge
- *   reloads:ok, reloads:failed      counters
- *   whitelist:domains, whitelist:entries, whitelist:age (seconds since the
- *   list's DateDeGeneration), whitelist:version, started, updated (Unix
- *   time), interval (seconds), version (of the daemon): gauges
- * stats_field_is_counter() tells which fields add up across nodes.
+ * The node HASH's fields are in stats/node.h, the contract with mssantectl.
  */
 #ifndef MSSANTE_STATS_H
 #define MSSANTE_STATS_H
@@ -38,12 +22,24 @@
 #include <stdio.h>
 
 #include "common/err.h"
-#include "milter/config.h"
+#include "common/redis.h"
 #include "policy/message.h"
 
-#define STATS_NODES_KEY "stats:nodes"      /* after RedisPrefix */
-#define STATS_NODE_KEY  "stats:node:"      /* after RedisPrefix, before the node name */
-#define STATS_NODE_MAX  128                /* node name length, NUL included */
+/* StatsFile and StatsInterval (config/keys.c points into it); both are
+ * applied again at a reload. */
+struct stats_settings {
+    char *file;                  /* StatsFile: the Prometheus text file; NULL = none */
+    int interval_ms;             /* StatsInterval */
+};
+
+/* Where the publisher reads StatsFile and StatsInterval at each round:
+ * ACQUIRE gives the settings in force (NULL: the startup ones), RELEASE
+ * gives them back. */
+struct stats_source {
+    const struct stats_settings *(*acquire)(void *arg);
+    void (*release)(void *arg, const struct stats_settings *s);
+    void *arg;
+};
 
 /* ---- hot path: called by the milter threads ---------------------------- */
 
@@ -80,12 +76,13 @@ unsigned stats_open_connections(void);
 /* ---- publishing -------------------------------------------------------- */
 
 /*
- * Start the publishing thread.  STARTUP gives Redis (read at start only);
- * StatsFile and StatsInterval are read from the configuration in force
- * (milter/service.h) at every round, so a reload changes them.  A round
- * without StatsFile or Redis does nothing.  0 or -1.
+ * Start the publishing thread.  STARTUP holds the StatsFile and
+ * StatsInterval used when SOURCE (may be NULL) gives none; RS is Redis
+ * (read at start only).  A round without StatsFile or Redis does nothing.
+ * STARTUP and RS must outlive stats_stop().  0 or -1.
  */
-int stats_start(const struct config *startup);
+int stats_start(const struct stats_settings *startup, const struct redis_settings *rs,
+                const struct stats_source *source);
 
 /* Publish one last time (the final numbers) and stop the thread. */
 void stats_stop(void);
@@ -95,12 +92,6 @@ int stats_write_prometheus(FILE *fp);
 
 /* Write it to PATH (temporary file + rename).  0, or -1 + err. */
 int stats_write_file(const char *path, struct err *err);
-
-/* True for the node HASH fields that add up across nodes (counters). */
-bool stats_field_is_counter(const char *field);
-
-/* This node's name in Redis: the host name. */
-void stats_node_name(char *buf, size_t size);
 
 /* Forget every count (unit tests). */
 void stats_reset(void);
