@@ -239,8 +239,8 @@ class Planner:
             kind, ids = self.forwarded(peer)
         self.job(kind, ids)
 
-    def forwarded(self, peer):
-        kind = self.rng.choice(sorted(self.fwd))
+    def forwarded(self, peer, kind=None):
+        kind = kind or self.rng.choice(sorted(self.fwd))
         mailbox, target = self.rng.choice(self.fwd[kind])
         kind = "fwd-" + kind
         if kind == "fwd-copy-mss":
@@ -315,9 +315,33 @@ class Planner:
         self.job(kind, [self.msg(kind, me, rc, e, via="sendmail")])
 
 
+    # -- messages held open in the middle of DATA across a SIGTERM of the
+    # daemon (soak.sh's term-restart fault): they finish while it stops.
+    def slow(self, n):
+        for i in range(n):
+            k = self.count + 1
+            kind = ["out-mss", "fwd-copy-classic", "patient-open", "fwd-copy-mss"][i % 4]
+            body = "".join("Ligne %d du compte rendu.\n" % j for j in range(200))
+            if kind == "out-mss":
+                rc = ["dr.slow%d@%s" % (k, PEERS[i % len(PEERS)])]
+                mid = self.msg("slow-out", "dr.slow%d@%s" % (k, LOCAL), rc, self.accept(rc),
+                               body=body)
+            elif kind == "patient-open":
+                rc = ["%s@%s" % (self.new_patient(), PATIENTS)]
+                mid = self.msg("slow-patient", "dr.slow%d@%s" % (k, LOCAL), rc, self.accept(rc),
+                               body=body)
+            else:
+                _, ids = self.forwarded("confrere.slow%d@medecin.mssante.fr" % k, kind[4:])
+                mid = ids[0]
+                self.messages[mid]["kind"] = "slow-" + self.messages[mid]["kind"]
+                self.messages[mid]["body"] = body
+            self.messages[mid]["slow"] = i
+
+
 def cmd_plan(a):
     rng = random.Random(a.seed)
     p = Planner(rng, a.think)
+    p.slow(a.slow)
     while p.count < a.messages:
         left = a.messages - p.count
         x = rng.random()
@@ -386,7 +410,11 @@ class Sender:
         self.deadline = self.t0 + a.deadline
         total = sum(len(j["ids"]) for j in self.jobs) or 1
         done = 0
+        self.slow = sorted((m["slow"], mid) for mid, m in self.msgs.items() if "slow" in m)
+        self.slow_ready = 0
+        self.slow_half = set()
         with self.lock:
+            self.pending += len(self.slow)
             for j in self.jobs:
                 t = self.t0 + a.duration * done / total
                 done += len(j["ids"])
@@ -413,6 +441,7 @@ class Sender:
     # A task is ("job", job, step) or ("one", mid): one message to (re)send.
     def run(self):
         threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.a.sessions)]
+        threads.append(threading.Thread(target=self.slow_run, daemon=True))
         for t in threads:
             t.start()
         last = 0
@@ -431,6 +460,53 @@ class Sender:
             if mid not in self.results:
                 self.finish(mid, {"final": "unresolved", "why": "deadline"})
         return self.results, self.attempts
+
+    # -- the slow messages: once W/slow.start exists, each opens its
+    # session and sends half of its message; W/slow.ready says they all
+    # did; once W/slow.finish exists, message i sends the rest 0.06 i s
+    # later (a spread over the moment the daemon gives up and tears down).
+    def flag_file(self, name):
+        return os.path.join(self.a.dir, name)
+
+    def wait_file(self, name, until):
+        while not os.path.exists(self.flag_file(name)):
+            if time.time() > until:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def slow_run(self):
+        if not self.slow:
+            return
+        self.wait_file("slow.start", self.t0 + self.a.duration)
+        ts = [threading.Thread(target=self.slow_one, args=(i, mid), daemon=True)
+              for i, mid in self.slow]
+        for t in ts:
+            t.start()
+
+    def slow_one(self, i, mid):
+        with self.lock:
+            self.tries[mid] = self.tries.get(mid, 0) + 1
+        res = self.smtp(self.msgs[mid], pause=0.06 * i)
+        if mid not in self.slow_half:
+            self.slow_half_sent(mid)        # it never got that far: do not wait for it
+        with self.lock:
+            if res["final"] == "deferred":
+                self.deferred_ids.add(mid)
+                self.push(time.time() + self.backoff(mid), ("one", mid))
+                return
+            res["had_4xx"] = mid in self.deferred_ids
+            res["ambiguous"] = mid in self.ambiguous_ids
+            self.finish(mid, res)
+            self.pending -= 1
+            self.cv.notify_all()
+
+    def slow_half_sent(self, mid):
+        with self.lock:
+            self.slow_half.add(mid)
+            self.slow_ready += 1
+            if self.slow_ready == len(self.slow):
+                open(self.flag_file("slow.ready"), "w").close()
 
     def worker(self):
         while True:
@@ -507,7 +583,9 @@ class Sender:
             self.finish(mid, res)
             return True
 
-    def smtp(self, m):
+    def smtp(self, m, pause=None):
+        """One attempt.  PAUSE (a slow message): send half of the message,
+        wait for W/slow.finish and PAUSE more seconds, then the rest."""
         mid = m["id"]
         rcpt_replies = {}
         stage = "connect"
@@ -552,6 +630,13 @@ class Sender:
             msg = re.sub(rb"(?m)^\.", b"..", msg)
             if not msg.endswith(b"\r\n"):
                 msg += b"\r\n"
+            if pause is not None:
+                half = msg.rfind(b"\r\n", 0, len(msg) // 2) + 2
+                s.send(msg[:half])
+                self.slow_half_sent(mid)
+                self.wait_file("slow.finish", time.time() + 120)
+                time.sleep(pause)
+                msg = msg[half:]
             s.send(msg + b".\r\n")
             code, text = s.getreply()
             return self.reply(mid, code, text, stage, rcpt_replies, s)
@@ -1110,6 +1195,8 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--messages", type=int, required=True)
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--slow", type=int, default=8,
+                   help="messages held open in DATA across a stop of the daemon")
     p.add_argument("--think", type=float, default=10.0,
                    help="longest wait between two steps of a conversation (s)")
     p = sub.add_parser("send")

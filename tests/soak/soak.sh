@@ -217,6 +217,7 @@ MLOG=$W/milter/milter.log
 : >"$W/faults.tsv"
 : >"$W/exits"
 : >"$W/kills"
+: >"$W/terms"
 
 # shellcheck source=tests/lib/pki.sh
 . "$H_ROOT/tests/lib/pki.sh"
@@ -247,6 +248,7 @@ free_port MILTER_PORT || exit 1
 start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 SNAP=$W/snap/whitelist.snapshot
+SHUTDOWN_S=5
 CONF=$W/milter/soak.conf
 cat >"$CONF" <<EOF
 # written by soak.sh
@@ -271,7 +273,7 @@ NotifyRetryMax 2s
 NotifyTimeout 5s
 StatsFile $W/state/stats.prom
 StatsInterval 2s
-ShutdownTimeout 5s
+ShutdownTimeout ${SHUTDOWN_S}s
 EOF
 chmod 644 "$CONF"
 # mssantectl's copy: no SnapshotFile, so that only the daemon writes it.
@@ -280,7 +282,7 @@ grep -v '^SnapshotFile ' "$CONF" >"$CTLCONF"
 ctl() { "$CTL_BIN" -c "$CTLCONF" "$@"; }
 
 ctl whitelist load "$W/v1.xml" >"$W/ctl.out" 2>&1 || { cat "$W/ctl.out" >&2; exit 1; }
-"$PY" "$SOAK" plan --dir "$W" --messages "$MESSAGES" --seed "$SEED" --think "$THINK" >&2 || exit 1
+"$PY" "$SOAK" plan --dir "$W" --messages "$MESSAGES" --seed "$SEED" --think "$THINK" --slow 16 >&2 || exit 1
 while read -r mailbox mode target; do
     ctl forwards add "$mailbox" "$mode" "$target" >>"$W/ctl.out" 2>&1 ||
         { echo "soak.sh: forwards add $mailbox failed" >&2; cat "$W/ctl.out" >&2; exit 1; }
@@ -401,13 +403,15 @@ f_sighup() {
 # daemon's refresh thread has tried it twice (or once for the trickle,
 # which lasts WhitelistTimeout); mssantectl whitelist fetch too.
 f_server() {
-    local name=$1 mode=$2 what=$3 t0 t1 before fetch rc tries=2 secs=20
+    local name=$1 mode=$2 what=$3 t0 t1 before fetch rc tries=2 secs=20 stalled
     [ "$mode" = trickle ] && { tries=1; secs=30; }
     before=$(grep -c " status=200 .*$mode" "$W/server.log" 2>/dev/null)
     t0=$(now)
     server_mode "$mode"
+    stalled=" STALLED: the daemon's refresh thread did not fetch within ${secs}s"
     for _ in $(seq 1 $((secs * 10))); do
-        [ "$(grep -c " status=200 .*$mode" "$W/server.log")" -ge $((before + tries)) ] && break
+        [ "$(grep -c " status=200 .*$mode" "$W/server.log")" -ge $((before + tries)) ] &&
+            { stalled=; break; }
         sleep 0.1
     done
     fetch=$(ctl whitelist fetch 2>&1)
@@ -416,7 +420,7 @@ f_server() {
     server_mode normal
     t1=$(now)
     fault "$name" "$t0" "$t1" "$what" \
-        "(requests: $(($(grep -c " status=200 .*$mode" "$W/server.log") - before)); mssantectl fetch exit $rc: $(tail -1 <<<"$fetch" | cut -c1-90))"
+        "(requests: $(($(grep -c " status=200 .*$mode" "$W/server.log") - before)); mssantectl fetch exit $rc: $(tail -1 <<<"$fetch" | cut -c1-90))$stalled"
 }
 
 # The snapshot directory read-only while the fetcher publishes v2 and the
@@ -439,6 +443,30 @@ f_snapshot_ro() {
         note="$note; v3 (version ${v:-?}) swapped in after, snapshot $( [ "$(stat -c %Y "$SNAP")" != "$before" ] && echo rewritten || echo NOT rewritten)"
     fi
     fault snapshot-ro "$t0" "$t1" "snapshot directory read-only while a new list is swapped in" "($note)"
+}
+
+# SIGTERM of the daemon (a restart, as systemctl restart does) while
+# messages are in flight, some of them held open in the middle of DATA by
+# soak.py: they finish around ShutdownTimeout, while the daemon gives up
+# on them and tears down, one every 60 ms.  The supervising loop starts it
+# again.
+f_term_restart() {
+    local t0 t1 p ready=no
+    touch "$W/slow.start"
+    for _ in $(seq 1 300); do
+        [ -e "$W/slow.ready" ] && { ready=yes; break; }
+        sleep 0.1
+    done
+    p=$(milter_pid)
+    t0=$(now)
+    kill -TERM "$p" && echo "$p" >>"$W/terms"
+    sleep "$(awk -v s="$SHUTDOWN_S" 'BEGIN { print s - 0.4 }')"
+    touch "$W/slow.finish"
+    wait_new_daemon "$p" 60
+    t1=$(now)
+    fault term-restart "$t0" "$t1" "SIGTERM with messages in flight, the daemon started again" \
+        "(16 messages held in DATA, finished from 0.4s before ShutdownTimeout ${SHUTDOWN_S}s on: ready=$ready; $(
+        grep -c 'still in progress after' "$MLOG") stop(s) gave up waiting)"
 }
 
 # kill -9 of the daemon while Redis is down: the new one starts from the
@@ -467,6 +495,7 @@ run_faults() {
     f_wrong_type wrongtype-notify "notice queue" "mssante:notify:queue"; sleep "$GAP"
     f_wrong_type wrongtype-wl-current "whitelist pointer" "mssante:wl:current"; sleep "$GAP"
     f_sighup;                 sleep "$GAP"
+    f_term_restart;           sleep "$GAP"
     f_server wl-garbage garbage "whitelist server answering garbage"; sleep "$GAP"
     f_server wl-truncated truncate "whitelist server sending half the list"; sleep "$GAP"
     f_server wl-trickle trickle "whitelist server sending one byte a second"; sleep "$GAP"
@@ -514,16 +543,18 @@ grep -v '^lost=' "$W/report"
 "$PY" "$SOAK" selfcheck --dir "$W" --sink "$W/sink" --postfix-etc "$H_PF_ETC" \
     --milter-log "$MLOG" || RC=1
 
-# Every exit of the daemon but the last one must be a kill -9 of ours; the
-# last one is the SIGTERM that ended the run (status 0).
+# Every exit of the daemon must be one the soak caused: status 137 for
+# each kill -9, 0 for each SIGTERM (and for the last one, ending the run).
 starts=$(grep -c '^=== start ' "$MLOG")
 kills=$(wc -l <"$W/kills")
+terms=$(($(wc -l <"$W/terms") + 1))
+killed=$(grep -c '^137$' "$W/exits")
+stopped=$(grep -c '^0$' "$W/exits")
+others=$(grep -v -c -E '^(0|137)$' "$W/exits")
+crashes=$((others + (killed > kills ? killed - kills : 0) + (stopped > terms ? stopped - terms : 0)))
 final=$(tail -1 "$W/exits")
-others=$(head -n -1 "$W/exits" | grep -v -c '^137$')
-killed=$(head -n -1 "$W/exits" | grep -c '^137$')
-crashes=$((others + (killed > kills ? killed - kills : 0)))
 [ "$final" = 0 ] || crashes=$((crashes + 1))
-echo "daemon: started $starts times, killed -9 by the soak $kills times, exits by SIGKILL $killed, other exits $others, last exit (SIGTERM) status $final: crashes=$crashes"
+echo "daemon: started $starts times; kill -9 by the soak $kills, SIGTERM $terms (with the last); exits: $killed by SIGKILL, $stopped with status 0, $others other (the last: $final): crashes=$crashes"
 san=$(grep -E -c 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$MLOG")
 echo "sanitizer reports: $san"
 [ "$san" = 0 ] || grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$MLOG" | head -40 | sed 's/^/  /'
