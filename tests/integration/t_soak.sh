@@ -56,6 +56,8 @@ check "soak: the 16 faults were injected" fault_lines
 check "soak: every held message is one the rules hold, none unexpected" hasnt 'UNEXPECTED'
 check "soak: nothing left in the Postfix queue but held messages" hasnt '^still queued='
 check "soak: the daemon's refresh thread met each failing whitelist server" hasnt 'STALLED'
+check "soak: every captured message is one of the soak's, a bounce or a notice" \
+    hasnt 'unmatched sink file'
 check "soak: no notice missing" has '^notices .* missing=0 '
 check "soak: the daemon died only when killed" has '^daemon: .*crashes=0$'
 check "soak: no sanitizer report" has '^sanitizer reports: 0$'
