@@ -399,12 +399,33 @@ f_sighup() {
         [ "$(milter_pid)" = "$p" ] && echo yes || echo no))"
 }
 
+# A daemon killed -9 in the middle of a fetch leaves the fetch lock
+# behind, and every fetch waits until it expires by itself
+# (WhitelistConnectTimeout + WhitelistTimeout + 60 s): that is the design
+# (README, "Several MX nodes").  Before a fault that needs the refresh
+# thread to fetch, wait for such a lock to go; LOCK_NOTE says so.
+wait_dead_lock() {
+    local holder pid t
+    LOCK_NOTE=
+    holder=$(rcli GET mssante:wl:fetch:lock)
+    [ -n "$holder" ] || return 0
+    pid=$(cut -d: -f2 <<<"$holder")
+    kill -0 "$pid" 2>/dev/null && return 0
+    t=$(date +%s)
+    for _ in $(seq 1 900); do
+        [ -z "$(rcli GET mssante:wl:fetch:lock)" ] && break
+        sleep 0.1
+    done
+    LOCK_NOTE=" (first waited $(($(date +%s) - t))s for the fetch lock of killed daemon $pid to expire)"
+}
+
 # f_server NAME MODE WHAT: the whitelist server misbehaves until the
 # daemon's refresh thread has tried it twice (or once for the trickle,
 # which lasts WhitelistTimeout); mssantectl whitelist fetch too.
 f_server() {
     local name=$1 mode=$2 what=$3 t0 t1 before fetch rc tries=2 secs=20 stalled
     [ "$mode" = trickle ] && { tries=1; secs=30; }
+    wait_dead_lock
     before=$(grep -c " status=200 .*$mode" "$W/server.log" 2>/dev/null)
     t0=$(now)
     server_mode "$mode"
@@ -420,13 +441,14 @@ f_server() {
     server_mode normal
     t1=$(now)
     fault "$name" "$t0" "$t1" "$what" \
-        "(requests: $(($(grep -c " status=200 .*$mode" "$W/server.log") - before)); mssantectl fetch exit $rc: $(tail -1 <<<"$fetch" | cut -c1-90))$stalled"
+        "(requests: $(($(grep -c " status=200 .*$mode" "$W/server.log") - before)); mssantectl fetch exit $rc: $(tail -1 <<<"$fetch" | cut -c1-90))$stalled$LOCK_NOTE"
 }
 
 # The snapshot directory read-only while the fetcher publishes v2 and the
 # daemon swaps it in; then writable again and v3: the snapshot follows.
 f_snapshot_ro() {
     local t0 t1 v before note
+    wait_dead_lock
     before=$(stat -c %Y "$SNAP" 2>/dev/null)
     t0=$(now)
     chmod 0555 "$W/snap"
@@ -442,7 +464,7 @@ f_snapshot_ro() {
         sleep 1
         note="$note; v3 (version ${v:-?}) swapped in after, snapshot $( [ "$(stat -c %Y "$SNAP")" != "$before" ] && echo rewritten || echo NOT rewritten)"
     fi
-    fault snapshot-ro "$t0" "$t1" "snapshot directory read-only while a new list is swapped in" "($note)"
+    fault snapshot-ro "$t0" "$t1" "snapshot directory read-only while a new list is swapped in" "($note)$LOCK_NOTE"
 }
 
 # SIGTERM of the daemon (a restart, as systemctl restart does) while
