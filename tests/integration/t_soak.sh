@@ -56,6 +56,10 @@ check "soak: the 16 faults were injected" fault_lines
 check "soak: every held message is one the rules hold, none unexpected" hasnt 'UNEXPECTED'
 check "soak: nothing left in the Postfix queue but held messages" hasnt '^still queued='
 check "soak: the daemon's refresh thread met each failing whitelist server" hasnt 'STALLED'
+# The key names come from the daemon's Redis layout: if they change, these
+# faults would silently alter nothing.
+check "soak: each wrong-type fault found keys of the daemon to alter" \
+    hasnt ': 0 key\(s\) of the wrong type'
 check "soak: every captured message is one of the soak's, a bounce or a notice" \
     hasnt 'unmatched sink file'
 check "soak: no notice missing" has '^notices .* missing=0 '
