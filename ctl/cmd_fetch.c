@@ -211,7 +211,7 @@ static int whitelist_fetch(const struct ctl *ctl, bool force)
     /* An empty holder: the lock was released between our SET and GET;
      * nobody is left to wait for, so try again. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        if (whitelist_refresh(&cfg->fetch, cfg->redis.prefix, c, &opt, res) != REFRESH_BUSY || res->holder[0] != '\0')
+        if (whitelist_refresh(&cfg->fetch, &cfg->redis, c, &opt, res) != REFRESH_BUSY || res->holder[0] != '\0')
             break;
     }
 

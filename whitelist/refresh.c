@@ -332,9 +332,12 @@ int refresh_wait_unlocked(redisContext *c, const char *prefix, long long timeout
 /* Everything one attempt needs, so the steps stay short. */
 struct attempt {
     const struct fetch_settings *fs;
+    const struct redis_settings *rs;
     const char *prefix;             /* RedisPrefix */
     const struct refresh_options *opt;
     redisContext *c;
+    redisContext *fresh;         /* opened for the bookkeeping when c failed */
+    bool fresh_tried;
     struct refresh_result *out;
     char key_state[KEY_MAX];
     char key_lock[KEY_MAX];
@@ -489,13 +492,34 @@ static enum refresh_status consider(struct attempt *a)
     return finish(a, REFRESH_PUBLISHED, "%s", why);
 }
 
+/*
+ * The connection for what follows the download (the record, releasing
+ * the lock): the caller's, or a new one when it failed meanwhile (a
+ * timeout, Redis restarted); NULL when Redis cannot be reached again.
+ * Without it the lock stayed behind, and every node's fetches were
+ * skipped until it expired (WhitelistConnectTimeout + WhitelistTimeout
+ * + 60 s).
+ */
+static redisContext *bookkeeping_conn(struct attempt *a)
+{
+    if (!a->c->err)
+        return a->c;
+    if (!a->fresh_tried) {
+        a->fresh_tried = true;
+        a->fresh = redis_connect(a->rs, NULL);
+    }
+    return a->fresh != NULL && !a->fresh->err ? a->fresh : NULL;
+}
+
 /* Write the outcome into PREFIX wl:fetch. */
 static void record_outcome(struct attempt *a, long long duration_ms)
 {
     struct refresh_result *out = a->out;
     struct record rec;
+    redisContext *c;
     struct err err;
     char errline[1024];
+    int rc;
     long long now = (long long)time(NULL);
     const char *kind;
 
@@ -537,9 +561,26 @@ static void record_outcome(struct attempt *a, long long duration_ms)
         record_str(&rec, "last_error_kind", kind);
         record_num(&rec, "last_error_at", now);
     }
-    if (record_write(a->c, &rec, &err) < 0 && out->warning[0] == '\0')
+    err_set(&err, "Redis cannot be reached");
+    c = bookkeeping_conn(a);
+    rc = c != NULL ? record_write(c, &rec, &err) : -1;
+    /* The caller's connection may be found dead only now: once more. */
+    if (rc < 0 && c == a->c && a->c->err && (c = bookkeeping_conn(a)) != NULL)
+        rc = record_write(c, &rec, &err);
+    if (rc < 0 && out->warning[0] == '\0')
         snprintf(out->warning, sizeof(out->warning), "outcome not recorded in Redis: %.400s",
                  err.msg);
+}
+
+static void release_lock(struct attempt *a)
+{
+    redisContext *c = bookkeeping_conn(a);
+
+    if (c == NULL)
+        return;
+    lock_release(c, a->key_lock, a->token);
+    if (c == a->c && a->c->err && (c = bookkeeping_conn(a)) != NULL)
+        lock_release(c, a->key_lock, a->token);
 }
 
 /* The part under the lock. */
@@ -574,8 +615,9 @@ static enum refresh_status locked(struct attempt *a)
     return consider(a);
 }
 
-enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const char *prefix,
-                                      redisContext *c, const struct refresh_options *opt,
+enum refresh_status whitelist_refresh(const struct fetch_settings *fs,
+                                      const struct redis_settings *rs, redisContext *c,
+                                      const struct refresh_options *opt,
                                       struct refresh_result *out)
 {
     struct attempt *a;
@@ -592,12 +634,13 @@ enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const cha
         return REFRESH_FAILED;
     }
     a->fs = fs;
-    a->prefix = prefix;
+    a->rs = rs;
+    a->prefix = rs->prefix;
     a->opt = opt;
     a->c = c;
     a->out = out;
-    if (make_key(a->key_state, prefix, "wl:fetch", &err) < 0
-        || make_key(a->key_lock, prefix, "wl:fetch:lock", &err) < 0) {
+    if (make_key(a->key_state, rs->prefix, "wl:fetch", &err) < 0
+        || make_key(a->key_lock, rs->prefix, "wl:fetch:lock", &err) < 0) {
         s = finish(a, REFRESH_FAILED, "%s", err.msg);
         free(a);
         return s;
@@ -614,10 +657,10 @@ enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const cha
         return s;
     }
     s = locked(a);
-    /* A Redis that failed mid-way cannot take the record either. */
-    if (!c->err)
-        record_outcome(a, monotonic_ms() - t0);
-    lock_release(c, a->key_lock, a->token);
+    record_outcome(a, monotonic_ms() - t0);
+    release_lock(a);
+    if (a->fresh != NULL)
+        redisFree(a->fresh);
     fetch_result_free(&a->fr);
     free(a);
     return s;

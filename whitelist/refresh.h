@@ -34,7 +34,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+
 #include "common/err.h"
+#include "common/redis.h"
 #include "whitelist/fetch.h"
 
 enum refresh_status {
@@ -94,10 +96,12 @@ struct refresh_state {
 
 void refresh_options_init(struct refresh_options *opt);
 
-/* Run one refresh with connection C (the caller's), as FS says, under
- * RedisPrefix PREFIX.  Always fills OUT and returns OUT->status. */
-enum refresh_status whitelist_refresh(const struct fetch_settings *fs, const char *prefix,
-                                      redisContext *c, const struct refresh_options *opt,
+/* Run one refresh with connection C (the caller's), as FS says, in the
+ * Redis RS names (a new connection is made from RS for the record and the
+ * lock when C failed meanwhile).  Always fills OUT and returns OUT->status. */
+enum refresh_status whitelist_refresh(const struct fetch_settings *fs,
+                                      const struct redis_settings *rs, redisContext *c,
+                                      const struct refresh_options *opt,
                                       struct refresh_result *out);
 
 /* "published", "not-modified", "unchanged", "busy", "refused", "failed". */

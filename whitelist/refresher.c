@@ -199,7 +199,7 @@ static bool refresh_turn(struct watch *w)
     }
     refresh_options_init(&opt);
     opt.cancel = cancel_hook;
-    whitelist_refresh(rcfg, rredis->prefix, c, &opt, res);
+    whitelist_refresh(rcfg, rredis, c, &opt, res);
     if (!(res->status == REFRESH_FAILED && res->fetch_kind == FETCH_ERR_CANCELLED))
         log_outcome(res);
     ok = refresh_status_ok(res->status);

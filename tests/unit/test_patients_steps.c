@@ -30,10 +30,10 @@ static struct verdict null_sender_message(const struct config *cfg, const char *
                                           const char *content_type, const char *body)
 {
     static struct pat_msg pm;
-    struct msg_client client = { .authenticated = true };
     struct msg_policy mp;
     struct mailaddr rcpt;
     enum addr_class cls;
+    struct msg_client client = { .authenticated = true };
     struct verdict v;
 
     patients_reset(&pm);
