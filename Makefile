@@ -12,6 +12,8 @@
 #
 # Sources are picked up by directory: a new file in policy/ or whitelist/
 # needs no Makefile change.  Each tests/unit/test_*.c is its own program.
+# Two archives: libmssante.a, the core (no libmilter), and libmilterglue.a,
+# the daemon's libmilter layer (milter/, but main.c).
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -28,7 +30,8 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DMSSANTE_VERSION='"$(VERSION)"' \
             -DMSSANTE_DEFAULT_CONF='"$(SYSCONFDIR)/mssante-milter.conf"' -I.
-LIBS     := -lmilter -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
+LIBS_CORE := -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
+LIBS     := -lmilter $(LIBS_CORE)
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -50,11 +53,18 @@ else
 BUILD    ?= build
 endif
 
-# Library code shared by the daemon, mssantectl and the tests.
-LIB_SRC  := $(wildcard common/*.c policy/*.c whitelist/*.c conversation/*.c forward/*.c notify/*.c \
-                      stats/*.c pipeline/*.c config/*.c) \
-            $(filter-out milter/main.c,$(wildcard milter/*.c))
+# The core library, libmssante.a: everything but the libmilter glue.  The
+# daemon, mssantectl, the tests, the fuzz targets and the benches link it;
+# none of it includes <libmilter/mfapi.h>, and mssantectl links nothing else
+# (so not libmilter).
+LIB_SRC  := $(wildcard common/*.c config/*.c policy/*.c whitelist/*.c conversation/*.c \
+                      forward/*.c audit/*.c notify/*.c stats/*.c pipeline/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The daemon's libmilter glue (milter/), for the daemon and for the tests
+# and benches that drive it.
+GLUE_SRC := $(filter-out milter/main.c,$(wildcard milter/*.c))
+GLUE_OBJ := $(GLUE_SRC:%.c=$(BUILD)/%.o)
+GLUE     := $(BUILD)/libmilterglue.a
 CTL_SRC  := $(wildcard ctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -92,32 +102,41 @@ $(BUILD)/libmssante.a: $(LIB_OBJ) $(BUILD)/libmssante.objs
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(DAEMON): $(BUILD)/milter/main.o $(BUILD)/libmssante.a
+$(BUILD)/libmilterglue.objs: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GLUE_OBJ)' | cmp -s - $@ || echo '$(GLUE_OBJ)' >$@
+
+$(GLUE): $(GLUE_OBJ) $(BUILD)/libmilterglue.objs
+	rm -f $@
+	$(AR) rcs $@ $(GLUE_OBJ)
+
+$(DAEMON): $(BUILD)/milter/main.o $(GLUE) $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(CTL): $(CTL_OBJ) $(BUILD)/libmssante.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmssante.a
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(GLUE) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The fuzz targets and the helpers drive the core library only.
 ifeq ($(FUZZ),1)
 $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 else
 $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIB) \
                        $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 endif
 
 $(BUILD)/tests/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmssante.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(GLUE) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -45,6 +45,7 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/redis_pool.h"
 #include "milter/callbacks.h"
 #include "milter/forwarding.h"
 #include "milter/patients.h"
@@ -750,12 +751,20 @@ static sfsistat cb_close(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* The Redis connections the milter threads share (NULL without Redis). */
+static struct redis_pool *pool;
+
 int callbacks_register(const struct config *cfg)
 {
     struct smfiDesc desc;
 
-    patients_init(cfg);
-    forwarding_init(cfg);
+    if (redis_configured(&cfg->redis)
+        && (pool = redis_pool_new(&cfg->redis, stats_redis_error)) == NULL) {
+        log_error("out of memory");
+        return -1;
+    }
+    patients_init(pool);
+    forwarding_init(cfg, pool);
     memset(&desc, 0, sizeof(desc));
     desc.xxfi_name = "mssante-milter";
     desc.xxfi_version = SMFI_VERSION;
@@ -777,4 +786,10 @@ int callbacks_register(const struct config *cfg)
         return -1;
     }
     return 0;
+}
+
+void callbacks_shutdown(void)
+{
+    redis_pool_free(pool);
+    pool = NULL;
 }

@@ -12,4 +12,8 @@
  * smfi_main().  Returns 0, or -1 after logging why. */
 int callbacks_register(const struct config *cfg);
 
+/* After smfi_main returned: close the Redis connections the callbacks
+ * shared. */
+void callbacks_shutdown(void);
+
 #endif

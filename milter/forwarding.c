@@ -35,7 +35,7 @@
 #include "forward/plan.h"
 #include "forward/rules.h"
 #include "milter/forwarding.h"
-#include "milter/redis_pool.h"
+#include "common/redis_pool.h"
 #include "notify/queue.h"
 #include "policy/replies.h"
 #include "stats/stats.h"
@@ -52,6 +52,7 @@
 #define POLICY_OUTBOUND_CLASSIC "outbound-classic-recipient"   /* policy/replies.c */
 
 static const struct config *fcfg;        /* the startup configuration */
+static struct redis_pool *pool;          /* NULL without Redis */
 static struct notify_worker *worker;     /* set before smfi_main, read by every thread */
 
 /* Every rule as last read, for when Redis cannot be read. */
@@ -117,7 +118,7 @@ static void cache_refresh(bool force)
 
     memset(&j, 0, sizeof(j));
     j.force = force;
-    if (redis_pool_run(refresh_rules, &j, true, &err) < 0)
+    if (redis_pool_run(pool, refresh_rules, &j, true, &err) < 0)
         log_warning("forwarding: cannot refresh the rules kept in memory: %s", err.msg);
 
     pthread_mutex_lock(&cache.lock);
@@ -188,11 +189,10 @@ static int cache_lookup(const char *const *mailboxes, size_t n, struct fwd_rule 
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
 
-void forwarding_init(const struct config *cfg)
+void forwarding_init(const struct config *cfg, struct redis_pool *p)
 {
     fcfg = cfg;
-    if (redis_configured(&cfg->redis))
-        redis_pool_init(&cfg->redis);
+    pool = p;
 }
 
 const char *forwarding_config_warning(const struct config *cfg)
@@ -212,16 +212,6 @@ static void notice_sender(const struct config *cfg, char *buf, size_t size)
         snprintf(buf, size, "no-reply@%s", cfg->rules.local_domains.v[0]);
     else
         buf[0] = '\0';
-}
-
-/* The worker's own connection (notify_connect_fn). */
-static redisContext *worker_connect(void *arg, struct err *err)
-{
-    redisContext *c = redis_connect(arg, err);
-
-    if (c == NULL)
-        stats_redis_error();
-    return c;
 }
 
 /* The worker's outcomes, into this node's counters (stats/stats.h). */
@@ -256,8 +246,8 @@ int forwarding_start(const struct config *cfg)
     p.smtp_url = cfg->notify.smtp;
     p.sender = sender;
     p.tmpl = cfg->notify.tmpl.t;
-    p.connect = worker_connect;
-    p.connect_arg = (void *)&cfg->redis;
+    p.redis = &cfg->redis;
+    p.on_redis_error = stats_redis_error;
     p.on_event = worker_event;
     p.retry_min_ms = cfg->notify.retry_ms;
     p.retry_max_ms = cfg->notify.retry_max_ms;
@@ -278,7 +268,6 @@ void forwarding_stop(void)
 {
     notify_worker_stop(worker);
     worker = NULL;
-    redis_pool_shutdown();
     pthread_mutex_lock(&cache.lock);
     fwd_rules_clear(&cache.rules);
     cache.loaded = false;
@@ -613,7 +602,7 @@ static int read_rules(struct eom *e, bool *from_memory, struct verdict *v)
 
     if (e->n_local == 0)
         return 0;
-    if (redis_pool_run(get_rules, &j, true, &err) >= 0) {
+    if (redis_pool_run(pool, get_rules, &j, true, &err) >= 0) {
         cache_refresh(false);
         return 0;
     }
@@ -691,7 +680,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
     if (plan.n_notices > 0) {
         struct queue_job j = { &plan };
 
-        if (redis_pool_run(queue_notices, &j, true, &err) < 0) {
+        if (redis_pool_run(pool, queue_notices, &j, true, &err) < 0) {
             log_warning("%s: cannot queue %zu notice(s): %s", qid_or_noqueue(qid),
                         plan.n_notices, err.msg);
             tempfail(&v, RULE_QUEUE_DOWN, "Notification de transfert impossible, nouvel "

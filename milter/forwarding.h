@@ -47,6 +47,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "common/redis_pool.h"
 #include "config/config.h"
 #include "policy/address.h"
 #include "policy/classify.h"
@@ -69,8 +70,9 @@ struct fwd_msg {
     char log[FWD_LOG_MAX];         /* fields for the verdict line, "" when none */
 };
 
-/* Keep CFG (the startup configuration) and set up the Redis pool. */
-void forwarding_init(const struct config *cfg);
+/* Keep CFG (the startup configuration) and the Redis pool (NULL without
+ * Redis), shared with the other milter threads. */
+void forwarding_init(const struct config *cfg, struct redis_pool *pool);
 
 /* What an operator should know about CFG at start, or NULL. */
 const char *forwarding_config_warning(const struct config *cfg);
@@ -80,7 +82,7 @@ const char *forwarding_config_warning(const struct config *cfg);
  * after logging why. */
 int forwarding_start(const struct config *cfg);
 
-/* Stop the worker and close the pooled connections (after smfi_main). */
+/* Stop the worker and forget the rules kept in memory (after smfi_main). */
 void forwarding_stop(void);
 
 /* A new message (MAIL FROM): forget the recipients of the previous one. */

@@ -444,7 +444,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     service_stop();
     refresher_stop();
     live_stop();
-    patients_shutdown();
+    callbacks_shutdown();
     socket_cleanup();
     remove_pid_file();
     return rc == MI_SUCCESS ? 0 : 1;

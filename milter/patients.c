@@ -32,7 +32,7 @@
 #include "common/text.h"
 #include "conversation/store.h"
 #include "milter/patients.h"
-#include "milter/redis_pool.h"
+#include "common/redis_pool.h"
 #include "policy/replies.h"
 
 #define MAILBOX_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
@@ -125,14 +125,11 @@ static int patient_id(const char *local, const struct ins_result *r, char *out, 
 /* Set-up                                                               */
 /* ------------------------------------------------------------------ */
 
-void patients_init(const struct config *cfg)
-{
-    redis_pool_init(&cfg->redis);
-}
+static struct redis_pool *pool;          /* NULL without Redis */
 
-void patients_shutdown(void)
+void patients_init(struct redis_pool *p)
 {
-    redis_pool_shutdown();
+    pool = p;
 }
 
 const char *patients_config_warning(const struct config *cfg)
@@ -280,7 +277,7 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
         job.prefix = cfg->redis.prefix;
         job.mailbox = mailbox;
         job.patient = id;
-        open = redis_pool_run(job_is_open, &job, true, &err);
+        open = redis_pool_run(pool, job_is_open, &job, true, &err);
         if (open < 0)
             log_error("%s: conversation state for <%s>: %s", qid_or_noqueue(qid), shown, err.msg);
     }
@@ -441,7 +438,7 @@ static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op 
     job.qid = qid;
     job.now = (long long)time(NULL);
     /* Safe to run twice: refreshes, and closures idempotent per queue id. */
-    if (redis_pool_run(job_record, &job, true, &err) < 0) {
+    if (redis_pool_run(pool, job_record, &job, true, &err) < 0) {
         safe_copy(shown, sizeof(shown), mailbox);
         log_error("%s: conversation state of <%s> not recorded: %s", qid_or_noqueue(qid),
                   shown, err.msg);

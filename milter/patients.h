@@ -36,6 +36,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "common/redis_pool.h"
 #include "config/config.h"
 #include "policy/message.h"
 #include "policy/patient.h"
@@ -72,12 +73,9 @@ struct pat_msg {
     unsigned log_more;
 };
 
-/* Set up the shared Redis pool (milter/redis_pool.h) with the startup
- * configuration: the Redis keys are read only at start. */
-void patients_init(const struct config *cfg);
-
-/* Close the pooled Redis connections (after smfi_main returns). */
-void patients_shutdown(void);
+/* The Redis pool the patient rules use (common/redis_pool.h; NULL
+ * without Redis), shared with the other milter threads. */
+void patients_init(struct redis_pool *pool);
 
 /* What an operator should know about CFG, or NULL: without Redis every
  * message to or from a patient (but to a pharmacy) is deferred. */

@@ -37,6 +37,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+#include "common/redis.h"
 #include "notify/message.h"
 
 struct notify_stats {
@@ -78,9 +79,6 @@ struct notify_settings {
     int timeout_ms;                    /* NotifyTimeout: one SMTP transaction */
 };
 
-/* How the worker gets a Redis connection (and a new one after an error). */
-typedef redisContext *(*notify_connect_fn)(void *arg, struct err *err);
-
 /* What became of one attempt, for the caller's own counters. */
 enum notify_event { NOTIFY_EVENT_SENT = 0, NOTIFY_EVENT_RETRIED, NOTIFY_EVENT_FAILED };
 typedef void (*notify_event_fn)(void *arg, enum notify_event ev);
@@ -91,8 +89,9 @@ struct notify_worker_params {
     const char *sender;            /* NotifySender (copied) */
     const char *helo;              /* EHLO name, NULL: libcurl's default (copied) */
     const struct notify_template *tmpl;   /* NULL: built-in; must outlive the worker */
-    notify_connect_fn connect;
-    void *connect_arg;
+    const struct redis_settings *redis;   /* the worker's own connection (common/redis.h);
+                                          * must outlive the worker */
+    void (*on_redis_error)(void);  /* NULL, or called when a connection fails */
     long long poll_ms;             /* idle look-up interval, default 1000 */
     long long retry_min_ms;        /* first retry delay, default 30 s */
     long long retry_max_ms;        /* cap of the delay, default 1 h */
@@ -104,7 +103,7 @@ struct notify_worker_params {
     void *event_arg;
 };
 
-/* Fill P with the defaults (no prefix, URL, sender or connect). */
+/* Fill P with the defaults (no prefix, URL, sender or Redis). */
 void notify_worker_params_init(struct notify_worker_params *p);
 
 /* Check the URL of NotifySMTP: 0, or -1 + err (for the config parser). */

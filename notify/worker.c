@@ -321,7 +321,9 @@ static void *worker_main(void *arg)
 
         if (c == NULL) {
             err_clear(&err);
-            if ((c = w->p.connect(w->p.connect_arg, &err)) == NULL) {
+            if ((c = redis_connect(w->p.redis, &err)) == NULL) {
+                if (w->p.on_redis_error != NULL)
+                    w->p.on_redis_error();
                 if (!down)
                     log_warning("notify: %s; notices wait in Redis until it is back", err.msg);
                 down = true;
@@ -417,8 +419,8 @@ struct notify_worker *notify_worker_start(const struct notify_worker_params *p,
     pthread_condattr_t ca;
     bool failed = false;
 
-    if (p == NULL || p->connect == NULL) {
-        err_set(err, "notify: no Redis connection function");
+    if (p == NULL || !redis_configured(p->redis)) {
+        err_set(err, "notify: Redis is not configured");
         return NULL;
     }
     if (notify_check_smtp_url(p->smtp_url, err) < 0

@@ -60,11 +60,6 @@ static long long number(const char *s)
     return v;
 }
 
-static redisContext *connect_cb(void *arg, struct err *err)
-{
-    return redis_connect(arg, err);
-}
-
 static int print_stats(redisContext *c, const char *prefix)
 {
     struct notify_stats st;
@@ -117,8 +112,7 @@ static int cmd_run(struct config *cfg, redisContext *c, const char *prefix, int 
 
     notify_worker_params_init(&p);
     p.prefix = prefix;
-    p.connect = connect_cb;
-    p.connect_arg = &cfg->redis;
+    p.redis = &cfg->redis;
     optind = 1;
     while ((opt = getopt(argc, argv, "s:f:t:ep:m:M:a:A:T:l:n:")) != -1) {
         switch (opt) {
