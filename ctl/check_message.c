@@ -127,8 +127,8 @@ static json_t *verdict_json(const struct verdict *v)
 
     reply_text(v, reply, sizeof(reply));
     json_object_set_new(o, "verdict", json_text(verdict_word(v)));
-    json_object_set_new(o, "rule", json_string_or_null(v->action != ACT_CONTINUE ? v->rule
-                                                                                 : NULL));
+    json_object_set_new(o, "rule", json_string_or_null(v->action != ACT_CONTINUE
+                                                       ? rule_name(v->rule) : NULL));
     json_object_set_new(o, "reply", json_string_or_null(reply));
     return o;
 }

@@ -283,7 +283,8 @@ static void set_reply(SMFICTX *ctx, const struct verdict *v)
 static void log_message(struct conn *c, const struct verdict *final)
 {
     const char *verdict = final != NULL ? action_name(final->action) : "abort";
-    const char *rule = final != NULL && refusal(final->action) ? final->rule : NULL;
+    const char *rule = final != NULL && refusal(final->action) ? rule_name(final->rule) : NULL;
+    struct stats_verdict done, kept;
     char more[32] = "", would[96] = "", reply[VERDICT_TEXT_MAX + 32] = "";
     char cert[3 * CERT_LOG_MAX + 64] = "";
 
@@ -291,7 +292,7 @@ static void log_message(struct conn *c, const struct verdict *final)
         snprintf(more, sizeof(more), " +%u more", c->n_rcpt_more);
     if (c->have_would && (final == NULL || !refusal(final->action))) {
         snprintf(would, sizeof(would), " would=%s", action_name(c->would.action));
-        rule = c->would.rule;
+        rule = rule_name(c->would.rule);
     }
     if (final != NULL && refusal(final->action)) {
         char text[VERDICT_TEXT_MAX];
@@ -317,7 +318,13 @@ static void log_message(struct conn *c, const struct verdict *final)
              c->internal_host ? " internal=yes" : "", cert,
              c->cfg->rules.dry_run ? " dryrun=yes" : "", patients_log(&c->pat),
              forwarding_log(&c->fwd), reply);
-    stats_message_end(final, would[0] ? &c->would : NULL, c->started);
+    if (final != NULL) {
+        done.action = final->action;
+        done.rule = rule_name(final->rule);
+    }
+    kept.action = c->would.action;
+    kept.rule = rule_name(c->would.rule);
+    stats_message_end(final != NULL ? &done : NULL, would[0] ? &kept : NULL, c->started);
     c->in_txn = false;
 }
 
@@ -662,7 +669,7 @@ static void add_dry_run_header(SMFICTX *ctx, const struct conn *c)
 
     if (c->have_would)
         snprintf(value, sizeof(value), "%s rule=%s (dry run)", action_name(c->would.action),
-                 c->would.rule ? c->would.rule : "unknown");
+                 c->would.rule != RULE_NONE ? rule_name(c->would.rule) : "unknown");
     else
         snprintf(value, sizeof(value), "accept (dry run)");
     if (smfi_addheader(ctx, VERDICT_HEADER, value) != MI_SUCCESS)
@@ -674,8 +681,8 @@ static sfsistat hold(SMFICTX *ctx, struct conn *c, const struct verdict *v)
 {
     char reason[VERDICT_TEXT_MAX + 64];
 
-    snprintf(reason, sizeof(reason), "mssante-milter %s: %s", v->rule ? v->rule : "hold",
-             v->text);
+    snprintf(reason, sizeof(reason), "mssante-milter %s: %s",
+             v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
     if (smfi_quarantine(ctx, reason) != MI_SUCCESS)
         return internal_error(ctx, c, "smfi_quarantine failed");
     log_message(c, v);

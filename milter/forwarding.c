@@ -45,11 +45,6 @@
 
 #define LEASE_MIN_MS (5 * 60 * 1000LL)   /* notice claim lease, notify/queue.h */
 
-#define RULE_RULES_DOWN  "forward-rules-unavailable"
-#define RULE_QUEUE_DOWN  "forward-notify-queue"
-#define RULE_HOLD        "forward-classic-only"
-#define RULE_NO_REDIS    "forward-no-notify-queue"
-#define POLICY_OUTBOUND_CLASSIC "outbound-classic-recipient"   /* policy/replies.c */
 
 static const struct config *fcfg;        /* the startup configuration */
 static struct redis_pool *pool;          /* NULL without Redis */
@@ -351,19 +346,10 @@ bool forwarding_replaces(const struct config *cfg, const struct msg_policy *mp,
                          const struct verdict *v)
 {
     if (!cfg->rules.forwarding || !mp->local_submission || !mp->sender_valid
-        || !trust_space(mp->sender_class) || v->action != ACT_REJECT || v->rule == NULL
-        || strcmp(v->rule, POLICY_OUTBOUND_CLASSIC) != 0)
+        || !trust_space(mp->sender_class) || v->action != ACT_REJECT
+        || v->rule != RULE_OUTBOUND_CLASSIC)
         return false;
     return active(cfg) || !config_is_local_domain(cfg, mp->sender.domain);
-}
-
-static struct verdict verdict_ok(void)
-{
-    struct verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.action = ACT_CONTINUE;
-    return v;
 }
 
 static const char *qid_or_noqueue(const char *qid)
@@ -472,11 +458,6 @@ static void find_local(struct eom *e, const struct policy_env *base)
     }
 }
 
-static void tempfail(struct verdict *v, const char *rule, const char *fr, const char *en)
-{
-    verdict_set(v, ACT_TEMPFAIL, rule, "451", "4.3.0", "%s / %s", fr, en);
-}
-
 /* Compute the plan against the whitelist in force.  0, 1 (no list: V
  * says so) or -1 (out of memory). */
 static int compute(struct eom *e, const struct policy_env *base, const struct msg_policy *mp,
@@ -539,7 +520,7 @@ static void log_plan(const struct eom *e, const struct fwd_plan *p, bool dry_run
 static struct verdict apply_plan(SMFICTX *ctx, const struct eom *e, const struct fwd_plan *p)
 {
     char bracketed[FWD_ADDR_MAX + 2];
-    struct verdict v = verdict_ok();
+    struct verdict v = verdict_continue();
     size_t i;
 
     for (i = 0; i < p->n_add; i++) {
@@ -562,20 +543,12 @@ static struct verdict apply_plan(SMFICTX *ctx, const struct eom *e, const struct
     return v;
 }
 
-static struct verdict hold_verdict(const char *rule, const char *reason)
-{
-    struct verdict v;
-
-    verdict_set(&v, ACT_HOLD, rule, "451", "4.7.1", "%s", reason);
-    return v;
-}
-
 /* Without Redis: no rules, no notices; a forward made elsewhere is held. */
 static struct verdict without_redis(struct eom *e, const struct policy_env *base,
                                     const struct msg_policy *mp)
 {
     struct fwd_plan plan;
-    struct verdict v = verdict_ok();
+    struct verdict v = verdict_continue();
     int rc = compute(e, base, mp, &plan, &v);
 
     if (rc < 0) {
@@ -584,9 +557,7 @@ static struct verdict without_redis(struct eom *e, const struct policy_env *base
     }
     if (rc == 0 && plan.n_reinjected > 0) {
         snprintf(e->fm->log, sizeof(e->fm->log), " fwd=no-redis");
-        v = hold_verdict(RULE_NO_REDIS, "classic recipients of a locally submitted message "
-                         "from the MSSante trust space, and no Redis to queue their notices; "
-                         "held instead of being sent");
+        reply_forward_no_redis(&v);
     }
     fwd_plan_free(&plan);
     return v;
@@ -614,8 +585,7 @@ static int read_rules(struct eom *e, bool *from_memory, struct verdict *v)
     }
     log_warning("%s: forwarding rules unavailable: %s", q, err.msg);
     snprintf(e->fm->log, sizeof(e->fm->log), " fwd=unavailable");
-    tempfail(v, RULE_RULES_DOWN, "Regles de transfert indisponibles, nouvel essai plus tard",
-             "Forwarding rules unavailable, please try again later");
+    reply_forward_rules_down(v);
     return -1;
 }
 
@@ -625,7 +595,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
 {
     struct eom e;
     struct fwd_plan plan;
-    struct verdict v = verdict_ok();
+    struct verdict v = verdict_continue();
     bool fwd_memory = false;
     struct err err;
     int rc;
@@ -683,9 +653,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
         if (redis_pool_run(pool, queue_notices, &j, true, &err) < 0) {
             log_warning("%s: cannot queue %zu notice(s): %s", qid_or_noqueue(qid),
                         plan.n_notices, err.msg);
-            tempfail(&v, RULE_QUEUE_DOWN, "Notification de transfert impossible, nouvel "
-                     "essai plus tard", "Cannot queue the forwarding notice, please try "
-                     "again later");
+            reply_forward_queue_down(&v);
             goto done;
         }
         stats_notify(STATS_NOTIFY_QUEUED, (unsigned)plan.n_notices);
@@ -697,7 +665,7 @@ struct verdict forwarding_eom(SMFICTX *ctx, struct fwd_msg *fm, const struct con
         v = apply_plan(ctx, &e, &plan);
 done:
     if (plan.hold && v.action == ACT_CONTINUE)
-        v = hold_verdict(RULE_HOLD, plan.hold_reason);
+        reply_forward_hold(&v, plan.hold_reason);
     fwd_plan_free(&plan);
     eom_free(&e);
     return v;

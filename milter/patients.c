@@ -41,15 +41,6 @@
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static struct verdict verdict_ok(void)
-{
-    struct verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.action = ACT_CONTINUE;
-    return v;
-}
-
 static const char *qid_or_noqueue(const char *qid)
 {
     return qid != NULL && qid[0] != '\0' ? qid : "NOQUEUE";
@@ -164,25 +155,17 @@ void patients_reset(struct pat_msg *pm)
     pm->log_more = 0;
 }
 
-static void reply_too_many(struct verdict *v)
-{
-    verdict_set(v, ACT_TEMPFAIL, "patient-too-many", "452", "4.5.3",
-                "Trop de patients destinataires de ce message, envoyez la suite dans un "
-                "autre message / Too many patient recipients in this message, please send "
-                "to the others in another message");
-}
-
 /* Remember patient ID for end of message (once, however often given). */
 static struct verdict remember_patient(struct pat_msg *pm, const char *id)
 {
-    struct verdict v = verdict_ok();
+    struct verdict v = verdict_continue();
     unsigned i;
 
     for (i = 0; i < pm->n_patients; i++)
         if (strcasecmp(pm->patients[i], id) == 0)
             return v;
     if (pm->n_patients == PAT_MAX_PATIENTS) {
-        reply_too_many(&v);
+        reply_patient_too_many(&v);
         return v;
     }
     snprintf(pm->patients[pm->n_patients++], sizeof(pm->patients[0]), "%s", id);
@@ -212,13 +195,13 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
         log_warning("%s: patient address <%s>: %s (PatientKeyCheck warn: accepted)",
                     qid_or_noqueue(qid), shown, ins.reason);
     if (mp->dir != DIR_OUTBOUND)
-        return verdict_ok();
+        return verdict_continue();
     /* Only a local mailbox writing to the patient owns a conversation; but
      * the [FIN] rules apply whatever the envelope sender: the patient's
      * operator discards a closure's content all the same. */
     if (!mp->sender_valid) {
         pm->active = true;
-        return verdict_ok();
+        return verdict_continue();
     }
     if (patient_id(rcpt->local, &ins, id, sizeof(id)) < 0) {
         patient_reply_bad_ins(&v, &ins, addr);   /* longer than any local part may be */
@@ -227,7 +210,7 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
     if (!redis_configured(&cfg->redis)) {
         log_warning("%s: message to patient <%s> deferred: Redis is not configured, "
                     "the conversation cannot be recorded", qid_or_noqueue(qid), shown);
-        patient_reply_state_unavailable(&v);
+        reply_conversation_unavailable(&v);
         return v;
     }
     return remember_patient(pm, id);
@@ -291,7 +274,7 @@ struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
                              enum addr_class cls, const char *qid)
 {
     if (cfg == NULL || rcpt == NULL)
-        return verdict_ok();
+        return verdict_continue();
     if (cls == CLASS_PATIENT)
         return to_patient(pm, cfg, mp, rcpt, qid);
     /* From inside or outside alike (issue 10): the client's side never
@@ -299,7 +282,7 @@ struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
     if (mp->sender_valid && mp->sender_class == CLASS_PATIENT && cls != CLASS_INVALID
         && config_is_local_domain(cfg, rcpt->domain))
         return from_patient(pm, cfg, mp, rcpt, qid);
-    return verdict_ok();
+    return verdict_continue();
 }
 
 /* ------------------------------------------------------------------ */
@@ -505,7 +488,7 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
     struct verdict v;
 
     if (cfg == NULL || !pm->active)
-        return verdict_ok();
+        return verdict_continue();
     pp = policy_of(cfg);
     memset(&m, 0, sizeof(m));
     m.subject_fin = pm->subject_fin;
@@ -519,7 +502,7 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
     if (pm->n_patients == 0)          /* the null sender: no conversation to record */
         return noted(pm, "no mailbox to record a conversation for", v);
     if (record(pm, cfg, plan.op, mp, qid) < 0) {
-        patient_reply_state_unavailable(&v);
+        reply_conversation_unavailable(&v);
         return noted(pm, plan.note, v);
     }
     if (plan.op != PATOP_CLOSE || (!plan.rewrite_subject && pm->variant_subjects == 0))

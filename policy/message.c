@@ -36,15 +36,6 @@
 #include "policy/message.h"
 #include "policy/replies.h"
 
-static struct verdict verdict_continue(void)
-{
-    struct verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.action = ACT_CONTINUE;
-    return v;
-}
-
 static bool whitelist_missing(const struct msg_policy *mp)
 {
     return mp->env == NULL || mp->env->is_listed == NULL;
@@ -372,19 +363,4 @@ const char *cert_status_name(enum cert_status s)
         return "mismatch";
     }
     return NULL;
-}
-
-const char *action_name(enum action a)
-{
-    switch (a) {
-    case ACT_CONTINUE:
-        return "accept";
-    case ACT_REJECT:
-        return "reject";
-    case ACT_TEMPFAIL:
-        return "tempfail";
-    case ACT_HOLD:
-        return "hold";
-    }
-    return "unknown";
 }

@@ -53,9 +53,9 @@
 #include <stdbool.h>
 #include "policy/address.h"
 #include "policy/classify.h"
+#include "policy/replies.h"
 
 #define MSG_MAX_OFFENDERS 5
-#define VERDICT_TEXT_MAX 640
 
 #define MSG_CERT_CN_MAX 256      /* longest client certificate CN kept (X.520 allows 64) */
 
@@ -86,21 +86,6 @@ struct msg_client {
     enum cert_mode cert_mode;      /* OperatorCertificate */
     const char *myhostname;        /* Postfix's $myhostname (macro j); NULL if unknown.
                                     * Copied. */
-};
-
-enum action {
-    ACT_CONTINUE = 0,   /* no objection (yet) */
-    ACT_REJECT,         /* 5xx */
-    ACT_TEMPFAIL,       /* 4xx: Postfix keeps the mail and retries */
-    ACT_HOLD            /* local submission we cannot decide: hold queue */
-};
-
-struct verdict {
-    enum action action;
-    const char *rule;              /* stable id for logs/metrics, NULL if none */
-    char rcode[4];                 /* "550", "451" */
-    char xcode[8];                 /* "5.7.1", "4.3.0" */
-    char text[VERDICT_TEXT_MAX];   /* French sentence, then English; raw (no '%' escaping) */
 };
 
 struct msg_policy {
@@ -154,6 +139,5 @@ struct verdict msgpol_end(struct msg_policy *mp);
 
 const char *direction_name(enum direction d);   /* "inbound", "outbound" */
 const char *cert_status_name(enum cert_status s);   /* "ok", "none", "mismatch", NULL */
-const char *action_name(enum action a);         /* "accept", "reject", ... */
 
 #endif

@@ -112,7 +112,7 @@ static struct rule_slot *find_slot(const char *rule)
     return s != NULL ? s : &slots[SLOT_OTHER];
 }
 
-static unsigned verdict_index(const struct verdict *v)
+static unsigned verdict_index(const struct stats_verdict *v)
 {
     if (v == NULL)
         return V_ABORT;
@@ -133,7 +133,7 @@ uint64_t stats_message_begin(void)
     return monotonic_us();
 }
 
-void stats_message_end(const struct verdict *final, const struct verdict *would,
+void stats_message_end(const struct stats_verdict *final, const struct stats_verdict *would,
                        uint64_t started)
 {
     unsigned vi = verdict_index(final);

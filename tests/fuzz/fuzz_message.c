@@ -310,7 +310,7 @@ static struct verdict patients_end(struct pure_session *s)
     if (refusal(&v) || plan.op == PATOP_NONE || s->n_patients == 0)
         return v;                 /* nothing to record for the null sender */
     if (s->world->conv == CONV_DOWN)
-        patient_reply_state_unavailable(&v);   /* the state cannot be recorded */
+        reply_conversation_unavailable(&v);   /* the state cannot be recorded */
     return v;
 }
 

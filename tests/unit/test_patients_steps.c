@@ -63,7 +63,7 @@ static void test_null_sender_fin(void)
         return;
     v = null_sender_message(cfg, "[FIN]", NULL, "Cordialement\r\n");
     CHECK(v.action == ACT_REJECT);
-    CHECK_STR(v.rule, "fin-with-content");
+    CHECK_STR(rule_name(v.rule), "fin-with-content");
     CHECK_STR(v.xcode, "5.7.1");
     v = null_sender_message(cfg, "[FIN]", "multipart/mixed; boundary=\"A\"; boundary=\"B\"",
                             "--B\r\n\r\nsecret\r\n--B--\r\n--A\r\n\r\n--A--\r\n");
