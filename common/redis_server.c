@@ -157,18 +157,31 @@ static void describe_role(const redisContext *c, const redisReply *r, const char
         redis_seterr(err, errlen, "redis %s: not the master: ROLE says \"%.40s\"", name, role);
 }
 
+/* The first command after AUTH is ROLE: the likely configuration mistakes
+ * show there, and the operator is told which setting to look at. */
+static void add_hint(const char *reply, char *err, size_t errlen)
+{
+    const char *hint = NULL;
+    size_t used;
+
+    if (strncmp(reply, "NOPERM", 6) == 0)
+        hint = " (the Redis user needs +role, to check it talks to the master)";
+    else if (strncmp(reply, "NOAUTH", 6) == 0)
+        hint = " (the server wants a password: is RedisPassword set?)";
+    if (hint == NULL || err == NULL || (used = strlen(err)) + 1 >= errlen)
+        return;
+    snprintf(err + used, errlen - used, "%s", hint);
+}
+
 int redis_is_master(redisContext *c, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(c, "ROLE");
     const char *role;
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        bool noperm = r != NULL && strncmp(r->str, "NOPERM", 6) == 0;
-
         redis_command_error(c, r, "ROLE", NULL, err, errlen);
-        if (noperm && err != NULL && strlen(err) + 1 < errlen)
-            snprintf(err + strlen(err), errlen - strlen(err),
-                     " (the Redis user needs +role to check it talks to the master)");
+        if (r != NULL)
+            add_hint(r->str, err, errlen);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
