@@ -148,9 +148,13 @@ static int parse_host_port(const char *text, struct redis_addr *out, char *why, 
         return -1;
     }
     hlen = (size_t)(colon - text);
+    if (strstr(text, "://") != NULL) {
+        redis_seterr(why, whylen, "\"%s\": expected HOST:PORT, not a URL", text);
+        return -1;
+    }
     if (memchr(text, ':', hlen) != NULL) {
-        redis_seterr(why, whylen, "\"%s\": an IPv6 address must be written in brackets, "
-                     "e.g. [::1]:6379", text);
+        redis_seterr(why, whylen, "\"%s\": expected HOST:PORT; an IPv6 address goes in "
+                     "brackets, e.g. [::1]:6379", text);
         return -1;
     }
     if (hlen == 0 || hlen > HOST_MAX || !name_chars(text, hlen)) {

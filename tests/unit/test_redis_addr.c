@@ -2,13 +2,17 @@
  * test_redis_addr.c - Redis and Sentinel addresses as an operator writes
  * them (common/redis_addr.c): "Redis HOST:PORT | [IPv6]:PORT | unix:/path",
  * "RedisSentinels HOST:PORT[,HOST:PORT...]", and what servers announce.
- * One named case per line; a failing case is reported by name.
+ * One named case per line; a failing case is reported by name.  The last
+ * part checks that it answers like config_parse_redis(), which it is to
+ * replace.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/unit/testlib.h"
 #include "common/redis_addr.h"
+#include "milter/config.h"
 
 struct good_case {
     const char *name;
@@ -53,8 +57,8 @@ static const struct bad_case bads[] = {
     { "port with letters",       "127.0.0.1:63a9", "from 1 to 65535" },
     { "huge port",               "127.0.0.1:99999999999999999999", "from 1 to 65535" },
     { "no host",                 ":6379", "not a host name" },
-    { "bare IPv6",               "::1:6379", "must be written in brackets" },
-    { "bare IPv6, long",         "2001:db8::1:6379", "must be written in brackets" },
+    { "bare IPv6",               "::1:6379", "goes in brackets" },
+    { "bare IPv6, long",         "2001:db8::1:6379", "goes in brackets" },
     { "brackets, no port",       "[::1]", "expected [IPv6]:PORT" },
     { "brackets, no colon",      "[::1]6379", "expected [IPv6]:PORT" },
     { "empty brackets",          "[]:6379", "not an IPv6 address" },
@@ -65,7 +69,8 @@ static const struct bad_case bads[] = {
     { "two addresses",           "127.0.0.1:1,127.0.0.1:2", "without spaces or commas" },
     { "slash in host",           "redis/1:6379", "not a host name" },
     { "user@ in host",           "user@redis:6379", "not a host name" },
-    { "URL",                     "redis://127.0.0.1:6379", "must be written in brackets" },
+    { "URL",                     "redis://127.0.0.1:6379", "not a URL" },
+    { "two colons, not IPv6",    "redis.lan:1:2", "expected HOST:PORT; an IPv6 address goes in" },
     { "control character",       "127.0.0.1:6379\x01", "control characters" },
     { "unix, relative path",     "unix:redis.sock", "unix:/absolute/path" },
     { "unix, nothing",           "unix:", "unix:/absolute/path" },
@@ -268,6 +273,52 @@ static void test_equal_copy(void)
     redis_addr_free(NULL);
 }
 
+/* redis_addr_parse() is to replace config_parse_redis() (milter/
+ * config_values.c): same answers on every sane value, and the values only
+ * the old parser took are garbage.  Goes when the old parser does. */
+static void test_same_as_config_parse_redis(void)
+{
+    static const char *const same[] = {
+        "127.0.0.1:6379", "redis.example:1", "[::1]:65535", "[2001:db8::1]:6380",
+        "unix:/var/run/redis/redis.sock", "localhost:0", "::1:6379", "127.0.0.1",
+        "unix:relative", "", "a b:1", "[::1]", ":6379", "h:65536",
+    };
+    static const char *const only_old[] = {
+        "redis/1:6379", "user@redis:6379", "[zz]:6379", "[redis.lan]:6379",
+    };
+
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        struct redis_endpoint ep = { NULL, 0, NULL };
+        struct redis_addr a = { NULL, 0, NULL };
+        int old_rc = config_parse_redis(same[i], &ep);
+        int new_rc = redis_addr_parse(same[i], &a, NULL, 0);
+        bool ok = old_rc == new_rc
+                  && (new_rc != 0 || (a.port == ep.port
+                                      && ((a.host == NULL && ep.host == NULL)
+                                          || (a.host && ep.host && !strcmp(a.host, ep.host)))
+                                      && ((a.unix_path == NULL && ep.unix_path == NULL)
+                                          || (a.unix_path && ep.unix_path
+                                              && !strcmp(a.unix_path, ep.unix_path)))));
+
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "  \"%s\": config_parse_redis %d, redis_addr_parse %d\n", same[i],
+                    old_rc, new_rc);
+        free(ep.host);
+        free(ep.unix_path);
+        redis_addr_free(&a);
+    }
+    for (size_t i = 0; i < sizeof(only_old) / sizeof(only_old[0]); i++) {
+        struct redis_endpoint ep = { NULL, 0, NULL };
+        struct redis_addr a = { NULL, 0, NULL };
+
+        CHECK(config_parse_redis(only_old[i], &ep) == 0);
+        CHECK(redis_addr_parse(only_old[i], &a, NULL, 0) == -1);
+        free(ep.host);
+        free(ep.unix_path);
+    }
+}
+
 int main(void)
 {
     test_good();
@@ -277,5 +328,6 @@ int main(void)
     test_list_replace();
     test_parts();
     test_equal_copy();
+    test_same_as_config_parse_redis();
     TEST_DONE();
 }
