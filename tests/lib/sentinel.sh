@@ -134,11 +134,11 @@ sn_wait_ready() {
 }
 
 sn_start() {
-    local p n
+    local p
     free_port SN_MASTER || return 1
     free_port SN_REPLICA || return 1
     SN_SENTINELS=()
-    for n in 1 2 3; do
+    for _ in 1 2 3; do
         free_port SN_PORT || return 1
         SN_SENTINELS+=("$SN_PORT")
     done
