@@ -320,7 +320,8 @@ static enum step open_master(struct sentinel *s, const struct redis_addr *m,
 static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
                               struct sentinel_master *found, char *notes)
 {
-    char why[512], note[2 * REDIS_ADDR_TEXT_MAX + 540], sname[REDIS_ADDR_TEXT_MAX], mname[REDIS_ADDR_TEXT_MAX];
+    char why[512], note[2 * REDIS_ADDR_TEXT_MAX + 540];
+    char sname[REDIS_ADDR_TEXT_MAX], mname[REDIS_ADDR_TEXT_MAX];
     struct redis_addr m = { NULL, 0, NULL };
     enum step st;
 

@@ -68,7 +68,8 @@ clean_exit() {
     wait "$pid"
     rc=$?
     [ "$rc" = 0 ] || { h_fail "the writer exited $rc: $(tail -5 "$file")"; return 1; }
-    ! grep -E -q 'Sanitizer|runtime error' "$file" || h_fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$file")"
+    ! grep -E -q 'Sanitizer|runtime error' "$file" ||
+        h_fail "sanitizer report: $(grep -E -A5 'Sanitizer|runtime error' "$file")"
 }
 
 A=$W/writer-a.out
@@ -131,7 +132,8 @@ WATCHED_PID=$(cat "$W/sentinel/$WATCHED/sentinel.pid" 2>/dev/null)
 t5=$(now_ms)
 kill -STOP "$WATCHED_PID"
 check "the watcher notices its sentinel stopped answering (PING keepalive)" \
-    wait_line "$A" "$t5" "^event trouble lost the \+switch-master subscription on sentinel 127\.0\.0\.1:$WATCHED: no answer to PING" 30
+    wait_line "$A" "$t5" \
+        "^event trouble lost the \+switch-master subscription on sentinel 127\.0\.0\.1:$WATCHED: no answer to PING" 30
 check "the watcher subscribes on another sentinel" \
     wait_line "$A" "$t5" "^event watching .* on sentinel 127\.0\.0\.1:[0-9]+$" 30
 check "... not the hung one" \
@@ -151,7 +153,8 @@ note "kill -9: first write on the promoted replica $((LINE_MS - t3)) ms after th
 check "writer B writes on the promoted replica" \
     wait_line "$B" "$t3" "^ok [0-9]+ 127\.0\.0\.1:$NEW$" 60
 check "meanwhile the writers said why they could not write (the master named is down)" \
-    wait_line "$A" "$t3" "^nomaster no Redis master \"$SN_NAME\" found: .*127\.0\.0\.1:$OLD: Connection refused" 1
+    wait_line "$A" "$t3" \
+        "^nomaster no Redis master \"$SN_NAME\" found: .*127\.0\.0\.1:$OLD: Connection refused" 1
 
 # The killed server comes back empty: Sentinel makes it a replica of the
 # new master, and WAIT 1 is satisfied again.
