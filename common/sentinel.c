@@ -80,6 +80,7 @@ void sentinel_free(struct sentinel *s)
     sentinel_watch_stop(s);
     redis_addr_list_free(&s->sentinels);
     redis_addr_free(&s->master);
+    redis_addr_free(&s->replaced);
     free(s->name);
     free(s->sentinel_password);
     free(s->user);
@@ -129,8 +130,45 @@ void sentinel_name(const struct sentinel *s, size_t i, char *buf, size_t size)
     redis_addr_format(&s->sentinels.v[i], buf, size);
 }
 
+/* Under s->lock: is M the master the last +switch-master replaced, and
+ * was that recent? */
+static bool stale_locked(struct sentinel *s, const struct redis_addr *m, long long now_ms)
+{
+    return s->switched_ms != 0 && now_ms - s->switched_ms < SENTINEL_STALE_MS
+           && s->replaced.host != NULL && redis_addr_equal(&s->replaced, m);
+}
+
+bool sentinel_is_stale(struct sentinel *s, const struct redis_addr *m, long long now_ms)
+{
+    bool stale;
+
+    pthread_mutex_lock(&s->lock);
+    stale = stale_locked(s, m, now_ms);
+    pthread_mutex_unlock(&s->lock);
+    return stale;
+}
+
+/* Under s->lock: make COPY (taken over) the master; WAS gets the previous
+ * one as text ("" when none). */
+static void switch_locked(struct sentinel *s, struct redis_addr *copy, bool announced,
+                          char *was, size_t wlen)
+{
+    was[0] = '\0';
+    if (s->master.host != NULL)
+        redis_addr_format(&s->master, was, wlen);
+    if (announced) {
+        redis_addr_free(&s->replaced);
+        s->replaced = s->master;
+        s->switched_ms = s->master.host != NULL ? monotonic_ms() : 0;
+    } else {
+        redis_addr_free(&s->master);
+    }
+    s->master = *copy;
+    s->epoch++;
+}
+
 unsigned long sentinel_note_master(struct sentinel *s, const struct redis_addr *m,
-                                   const char *how, const char *via)
+                                   bool announced, const char *via)
 {
     char now[REDIS_ADDR_TEXT_MAX], was[REDIS_ADDR_TEXT_MAX] = "";
     struct redis_addr copy;
@@ -140,15 +178,15 @@ unsigned long sentinel_note_master(struct sentinel *s, const struct redis_addr *
     if (redis_addr_copy(&copy, m) < 0)
         return sentinel_epoch(s);      /* out of memory: keep what we knew */
     pthread_mutex_lock(&s->lock);
-    if (s->master.host == NULL || !redis_addr_equal(&s->master, m)) {
-        if (s->master.host != NULL)
-            redis_addr_format(&s->master, was, sizeof(was));
-        redis_addr_free(&s->master);
-        s->master = copy;
-        s->epoch++;
+    if (s->master.host != NULL && redis_addr_equal(&s->master, m)) {
+        epoch = s->epoch;
+    } else if (!announced && stale_locked(s, m, monotonic_ms())) {
+        epoch = 0;
+    } else {
+        switch_locked(s, &copy, announced, was, sizeof(was));
         changed = true;
+        epoch = s->epoch;
     }
-    epoch = s->epoch;
     pthread_mutex_unlock(&s->lock);
     if (!changed) {
         redis_addr_free(&copy);
@@ -157,10 +195,11 @@ unsigned long sentinel_note_master(struct sentinel *s, const struct redis_addr *
     redis_addr_format(m, now, sizeof(now));
     if (was[0] != '\0')
         sentinel_event(s, SENTINEL_EVENT_MASTER, "Redis master \"%s\" is now %s (was %s), %s %s",
-                       s->name, now, was, how, via);
+                       s->name, now, was, announced ? "+switch-master from sentinel"
+                                                    : "from sentinel", via);
     else
         sentinel_event(s, SENTINEL_EVENT_MASTER, "Redis master \"%s\" is %s, %s %s", s->name,
-                       now, how, via);
+                       now, announced ? "+switch-master from sentinel" : "from sentinel", via);
     return epoch;
 }
 
@@ -323,25 +362,38 @@ static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
     char why[512], note[2 * REDIS_ADDR_TEXT_MAX + 540];
     char sname[REDIS_ADDR_TEXT_MAX], mname[REDIS_ADDR_TEXT_MAX];
     struct redis_addr m = { NULL, 0, NULL };
+    unsigned long epoch = 0;
     enum step st;
 
     if (sentinel_ask(s, i, &m, why, sizeof(why)) < 0) {
         add_note(notes, why);
         return STEP_NEXT;
     }
-    sentinel_promote(s, i);
     sentinel_name(s, i, sname, sizeof(sname));
     redis_addr_format(&m, mname, sizeof(mname));
+    if (sentinel_is_stale(s, &m, monotonic_ms())) {
+        snprintf(note, sizeof(note), "sentinel %s named %s, the master a +switch-master "
+                 "just replaced: behind, skipped", sname, mname);
+        add_note(notes, note);
+        redis_addr_free(&m);
+        return STEP_NEXT;
+    }
+    sentinel_promote(s, i);
     st = open_master(s, &m, out, why, sizeof(why));
+    if (st == STEP_DONE && (epoch = sentinel_note_master(s, &m, false, sname)) == 0) {
+        /* A +switch-master replaced M while we were connecting to it. */
+        redisFree(*out);
+        *out = NULL;
+        snprintf(why, sizeof(why), "replaced by a +switch-master meanwhile");
+        st = STEP_NEXT;
+    }
     if (st != STEP_DONE) {
         snprintf(note, sizeof(note), "sentinel %s named %s: %s", sname, mname, why);
         add_note(notes, note);
     } else if (found != NULL) {
-        found->epoch = sentinel_note_master(s, &m, "from sentinel", sname);
+        found->epoch = epoch;
         snprintf(found->addr, sizeof(found->addr), "%s", mname);
         snprintf(found->via, sizeof(found->via), "%s", sname);
-    } else {
-        sentinel_note_master(s, &m, "from sentinel", sname);
     }
     redis_addr_free(&m);
     return st;

@@ -42,8 +42,13 @@
  * PING a second.  Polling get-master-addr-by-name instead would cost a
  * connection and a query per node per period and still leave a window of
  * one period.  After each (re)subscription the watcher also asks once, in
- * case a switch happened while it was not listening.  A short-lived
- * program (mssantectl) needs no watcher: its discovery asks afresh.
+ * case a switch happened while it was not listening.  Sentinels learn of
+ * a switch from each other within seconds, and meanwhile the old master
+ * still answers ROLE "master": for a while after a +switch-master (15 s,
+ * longer than Sentinel takes to demote the old master), a sentinel naming
+ * the master it replaced is taken to be behind and skipped, so that a
+ * discovery cannot undo the switch.  A short-lived program (mssantectl)
+ * needs no watcher: its discovery asks afresh.
  * Durability does not rest on the watcher: a write acknowledged by WAIT
  * (redis_wait_replicas, RedisMinReplicas) is on that many replicas, and a
  * master left behind by a failover has none, so WAIT fails there.
@@ -60,7 +65,9 @@
  *   127.0.0.1:6380: AUTH mssante: WRONGPASS invalid username-password pair
  *   or user is disabled.
  * It stops at the first master that refuses AUTH, SELECT or ROLE (every
- * sentinel would lead to the same refusal).  A sentinel that wants a
+ * sentinel would lead to the same refusal).  A sentinel behind a switch is
+ * noted as "sentinel S named M, the master a +switch-master just
+ * replaced: behind, skipped".  A sentinel that wants a
  * password it was not given says so ("NOAUTH ... (is
  * RedisSentinelPassword set?)").  Events (settings.on_event), one line each:
  *   SENTINEL_EVENT_MASTER    Redis master "mymaster" is now 127.0.0.1:6380

@@ -1,6 +1,7 @@
 /*
  * sentinel_internal.h - what discovery (sentinel.c) and the +switch-master
- * watcher (sentinel_watch.c) share; not for other modules.
+ * watcher (sentinel_watch.c) share; not for other modules (its unit test,
+ * tests/unit/test_sentinel.c, excepted).
  */
 #ifndef MSSANTE_SENTINEL_INTERNAL_H
 #define MSSANTE_SENTINEL_INTERNAL_H
@@ -22,10 +23,12 @@ struct sentinel {
     sentinel_event_fn *on_event;
     void *event_arg;
 
-    pthread_mutex_t lock;                 /* guards the next three */
+    pthread_mutex_t lock;                 /* guards the next five */
     size_t order[REDIS_ADDR_LIST_MAX];    /* indexes into sentinels, preferred first */
     struct redis_addr master;             /* last known; host NULL when none */
     unsigned long epoch;
+    struct redis_addr replaced;           /* the master before the last +switch-master */
+    long long switched_ms;                /* when it was heard (monotonic), 0: never */
 
     /* The watcher (sentinel_watch.c); started and stopped by one thread. */
     struct stop_signal stop;
@@ -51,12 +54,25 @@ redisContext *sentinel_open(struct sentinel *s, size_t i, char *why, size_t whyl
 int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out,
                  char *why, size_t whylen);
 
-/* M is the master now, according to sentinel VIA (HOW: "from sentinel",
- * "+switch-master from sentinel"...): when it differs from the known one,
- * remember it, advance the epoch and report SENTINEL_EVENT_MASTER.
- * Returns the epoch after the change. */
+/* How long after a +switch-master a sentinel naming the master it
+ * replaced is taken to be behind: sentinels learn a new configuration from
+ * each other within seconds, and Sentinel demotes the old master (after
+ * which ROLE tells) about 10 s after the switch. */
+#define SENTINEL_STALE_MS 15000
+
+/* M is the master now, according to sentinel VIA: announced by a
+ * +switch-master (ANNOUNCED) or named on request.  When it differs from the
+ * known one, remember it, advance the epoch and report
+ * SENTINEL_EVENT_MASTER; a request naming the master that the last
+ * +switch-master replaced is ignored (see sentinel_is_stale).  Returns the
+ * epoch after the change, or 0 when M was ignored. */
 unsigned long sentinel_note_master(struct sentinel *s, const struct redis_addr *m,
-                                   const char *how, const char *via);
+                                   bool announced, const char *via);
+
+/* Is M the master that a +switch-master replaced less than
+ * SENTINEL_STALE_MS before NOW_MS (monotonic)?  A sentinel naming it is
+ * behind: during that time the old master may still say it is one. */
+bool sentinel_is_stale(struct sentinel *s, const struct redis_addr *m, long long now_ms);
 
 /* Report an event to settings.on_event, if any (printf-like). */
 void sentinel_event(struct sentinel *s, enum sentinel_event kind, const char *fmt, ...)

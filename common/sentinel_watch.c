@@ -92,7 +92,7 @@ static void catch_up(struct sentinel *s, size_t i, const char *sname)
     char why[512];
 
     if (sentinel_ask(s, i, &m, why, sizeof(why)) == 0)
-        sentinel_note_master(s, &m, "from sentinel", sname);
+        sentinel_note_master(s, &m, false, sname);
     redis_addr_free(&m);
 }
 
@@ -125,7 +125,7 @@ static void on_switch(struct sentinel *s, const char *payload, const char *sname
                        sname, why);
         return;
     }
-    sentinel_note_master(s, &m, "+switch-master from sentinel", sname);
+    sentinel_note_master(s, &m, true, sname);
     redis_addr_free(&m);
 }
 
