@@ -193,6 +193,8 @@ int main(int argc, char **argv)
         run = cmd_forwards;
     } else if (strcmp(cargv[0], "notify") == 0) {
         run = cmd_notify;
+    } else if (strcmp(cargv[0], "held") == 0) {
+        run = cmd_held;
     } else if (strcmp(cargv[0], "help") == 0) {
         usage(stdout);
         return CTL_OK;
