@@ -94,8 +94,9 @@ int cmd_forwards(const struct ctl *ctl, int argc, char **argv);
 int cmd_forwards_audit(const struct ctl *ctl, int argc, char **argv);
 int cmd_forwards_rewrite(const struct ctl *ctl, int argc, char **argv);
 int cmd_notify(const struct ctl *ctl, int argc, char **argv);
-/* The daemon's held mail (cmd_held.c). */
+/* The daemon's held mail and its health (cmd_held.c, cmd_status.c). */
 int cmd_held(const struct ctl *ctl, int argc, char **argv);
+int cmd_status(const struct ctl *ctl, int argc, char **argv);
 struct redisContext;
 /* A Redis connection for the rules, or NULL after saying why. */
 struct redisContext *fwd_ctl_connect(const struct config *cfg);

@@ -195,6 +195,8 @@ int main(int argc, char **argv)
         run = cmd_notify;
     } else if (strcmp(cargv[0], "held") == 0) {
         run = cmd_held;
+    } else if (strcmp(cargv[0], "status") == 0) {
+        run = cmd_status;
     } else if (strcmp(cargv[0], "help") == 0) {
         usage(stdout);
         return CTL_OK;
@@ -205,7 +207,7 @@ int main(int argc, char **argv)
     cfg = config_load(cl.config);
     if (cfg == NULL) {
         ctl_error("cannot use configuration %s", cl.config);
-        return CTL_USAGE;
+        return run == cmd_status ? 3 : CTL_USAGE;    /* status: Nagios' UNKNOWN */
     }
     ctl.cfg = cfg;
     ctl.json = cl.json;
