@@ -271,7 +271,10 @@ static void check_held(struct report *r)
     size_t n;
 
     if (ptools_init(&pt, false) != 0 || heldq_scan(&pt, pt.root, &q) < 0) {
-        add(r, "held", L_UNKNOWN, "the hold queue could not be read (see above)");
+        add(r, "held", L_UNKNOWN, "the hold queue could not be read: %s%s", ctl_last_error(),
+            !pt.root && pt.config_dir[0] != '\0'
+            ? " (as a user other than root, Postfix's tools only take a MAIL_CONFIG listed in "
+              "alternate_config_directories of the default main.cf)" : "");
         return;
     }
     n = pt.root ? q.n_ours : q.n;

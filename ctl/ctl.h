@@ -33,6 +33,9 @@ struct ctl {
 /* "mssantectl: ..." / "mssantectl: warning: ..." on stderr, one line. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The text of the last ctl_error(), "" when none (for a report that
+ * must carry the reason, e.g. mssantectl status). */
+const char *ctl_last_error(void);
 
 /* Where the list in use was read from. */
 enum wl_origin { WL_FROM_REDIS = 0, WL_FROM_SNAPSHOT, WL_FROM_FILE };
