@@ -207,7 +207,9 @@ static void check_whitelist(struct report *r, const struct config *cfg,
         return;
     }
     if (p->source == ST_FROM_NONE) {
-        add(r, "whitelist", L_UNKNOWN, "the list in force is unknown: %s", p->why);
+        /* A publication that stopped: the daemon may be hung. */
+        add(r, "whitelist", p->stale ? L_WARNING : L_UNKNOWN, "the list in force is unknown: "
+            "%s%s", p->why, p->stale ? " (the daemon stopped publishing its state: hung?)" : "");
         return;
     }
     if (!p->list_loaded) {

@@ -41,6 +41,8 @@ struct st_published {
     long long age;                /* seconds since generation when published; -1 unknown */
     char reload_last[16];         /* none, ok, failed; "" when not published */
     long long reload_time;
+    bool stale;                   /* NONE, but a publication was found: too old, or
+                                   * another process's (the daemon stopped publishing) */
     char why[512];
 };
 

@@ -158,10 +158,10 @@ static int from_redis(const struct config *cfg, redisContext *c, const struct st
     else if (d->running && p->pid != d->pid)
         snprintf(p->why, sizeof(p->why), "Redis holds the state of pid %lld, not of the "
                  "running pid %ld (a daemon of a release without it, or another one)",
-                 p->pid, d->pid);
+                 p->pid, d->pid), p->stale = true;
     else if (stale(p->updated, cfg, now))
         snprintf(p->why, sizeof(p->why), "the daemon last published to Redis %llds ago",
-                 now - p->updated);
+                 now - p->updated), p->stale = true;
     else
         p->source = ST_FROM_REDIS;
     freeReplyObject(r);
@@ -246,6 +246,7 @@ static int from_file(const struct config *cfg, const struct st_daemon *d, long l
         snprintf(p->why + strlen(p->why), sizeof(p->why) - strlen(p->why),
                  "%sStatsFile %s was last written %llds ago", p->why[0] ? "; " : "",
                  cfg->stats_file, now - p->updated);
+        p->stale = true;
         return -1;
     }
     p->source = ST_FROM_FILE;
@@ -259,13 +260,17 @@ void status_published(const struct config *cfg, redisContext *c, const struct st
     p->age = -1;
     if (c != NULL && from_redis(cfg, c, d, now, p) == 0)
         return;
+    if (c == NULL && cfg->redis_enabled)
+        snprintf(p->why, sizeof(p->why), "Redis cannot be read");
     if (cfg->stats_file != NULL) {
         char why[sizeof(p->why)];
+        bool stale_redis = p->stale;
 
         snprintf(why, sizeof(why), "%s", p->why);
         memset(p, 0, sizeof(*p));
         p->age = -1;
         snprintf(p->why, sizeof(p->why), "%s", why);
+        p->stale = stale_redis;
         if (from_file(cfg, d, now, p) == 0)
             return;
     }

@@ -10,6 +10,7 @@
 #   - a held message: WARNING, until it is dealt with;
 #   - a failed reload: WARNING, until a good one;
 #   - Redis down: WARNING, the daemon's state then read from its StatsFile;
+#   - a daemon that stopped publishing (hung: SIGSTOP): WARNING;
 #   - no list in force at all: CRITICAL;
 #   - no PidFile, an unreadable configuration: UNKNOWN.
 set -u
@@ -169,6 +170,14 @@ start_redis "$REDIS_PORT" || exit 1
 # A Redis without persistence comes back empty: load the list again.
 "$CTL_BIN" -c "$W/milter/ctl.conf" whitelist load "$W/fresh.xml" >/dev/null 2>&1
 check "Redis back: OK again" eventually 0 '^redis +OK +reachable'
+
+# ---------------------------------------------------------------- hung
+
+kill -STOP "$H_PID_MILTER"
+check "a daemon that stopped publishing (SIGSTOP): WARNING (exit 1)" \
+    eventually 1 '^whitelist +WARNING +the list in force is unknown: .*stopped publishing its state'
+kill -CONT "$H_PID_MILTER"
+check "publishing again: OK" eventually 0 '^whitelist +OK '
 
 # ---------------------------------------------------------------- killed, not ours
 
