@@ -187,14 +187,11 @@ static int postsuper_delete(const struct ptools *pt, const char *id, const char 
 {
     const char *argv[8];
     struct ptools_run r;
-    int n = 0, rc = -1;
+    size_t n;
+    int rc = -1;
     static char reason[512];
 
-    argv[n++] = pt->postsuper;
-    if (pt->config_dir[0] != '\0') {
-        argv[n++] = "-c";
-        argv[n++] = pt->config_dir;
-    }
+    n = ptools_argv(pt, pt->postsuper, argv);
     argv[n++] = "-d";
     argv[n++] = id;
     argv[n++] = "hold";
@@ -257,13 +254,8 @@ static int read_message(const struct ptools *pt, const char *id, struct ptools_r
 {
     static char reason[512];
     const char *argv[8];
-    int n = 0;
+    size_t n = ptools_argv(pt, pt->postcat, argv);
 
-    argv[n++] = pt->postcat;
-    if (pt->config_dir[0] != '\0') {
-        argv[n++] = "-c";
-        argv[n++] = pt->config_dir;
-    }
     argv[n++] = "-bh";
     argv[n++] = "-q";
     argv[n++] = id;
@@ -290,17 +282,13 @@ static int reinject(const struct ptools *pt, const struct held_entry *e, const c
     static char reason[512];
     const char **argv = calloc(e->n_rcpts + 10, sizeof(*argv));
     struct ptools_run r;
-    size_t n = 0;
+    size_t n;
     int rc = -1;
 
     *why = "out of memory";
     if (argv == NULL)
         return -1;
-    argv[n++] = pt->sendmail;
-    if (pt->config_dir[0] != '\0') {
-        argv[n++] = "-C";
-        argv[n++] = pt->config_dir;
-    }
+    n = ptools_argv(pt, pt->sendmail, argv);
     argv[n++] = "-i";                     /* a lone "." is text, not the end */
     argv[n++] = "-f";
     argv[n++] = e->sender[0] != '\0' ? e->sender : "<>";

@@ -253,13 +253,9 @@ static int read_queue_file(const struct ptools *pt, struct held_entry *e)
 {
     const char *argv[9];
     struct ptools_run r;
-    int n = 0, rc = 0;
+    size_t n = ptools_argv(pt, pt->postcat, argv);
+    int rc = 0;
 
-    argv[n++] = pt->postcat;
-    if (pt->config_dir[0] != '\0') {
-        argv[n++] = "-c";
-        argv[n++] = pt->config_dir;
-    }
     argv[n++] = "-e";
     argv[n++] = "-h";
     argv[n++] = "-q";
@@ -278,15 +274,11 @@ int heldq_scan(const struct ptools *pt, bool read_headers, struct held_queue *q)
 {
     const char *argv[6];
     struct ptools_run r;
-    size_t i, kept = 0;
-    int n = 0, rc;
+    size_t i, kept = 0, n;
+    int rc;
 
     memset(q, 0, sizeof(*q));
-    argv[n++] = pt->postqueue;
-    if (pt->config_dir[0] != '\0') {
-        argv[n++] = "-c";
-        argv[n++] = pt->config_dir;
-    }
+    n = ptools_argv(pt, pt->postqueue, argv);
     argv[n++] = "-j";
     argv[n] = NULL;
     if (ptools_exec(argv, NULL, 0, &r) < 0)

@@ -107,6 +107,18 @@ const char *ptools_config_dir(const struct ptools *pt)
     return pt->config_dir[0] != '\0' ? pt->config_dir : DEFAULT_CONFIG_DIR;
 }
 
+size_t ptools_argv(const struct ptools *pt, const char *tool, const char **argv)
+{
+    size_t n = 0;
+
+    argv[n++] = tool;
+    if (pt->config_dir[0] != '\0') {
+        argv[n++] = tool == pt->sendmail ? "-C" : "-c";
+        argv[n++] = pt->config_dir;
+    }
+    return n;
+}
+
 /* ---- running a command ------------------------------------------------------ */
 
 struct buf {

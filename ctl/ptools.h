@@ -51,6 +51,11 @@ int ptools_init(struct ptools *pt, bool need_root);
 /* Where the Postfix configuration is: MAIL_CONFIG or /etc/postfix. */
 const char *ptools_config_dir(const struct ptools *pt);
 
+/* Start the command line of TOOL (one of PT's paths) in ARGV: the tool,
+ * then "-c DIR" for MAIL_CONFIG ("-C DIR" for sendmail).  Returns the
+ * number of words written (at most 3). */
+size_t ptools_argv(const struct ptools *pt, const char *tool, const char **argv);
+
 /* Run ARGV (argv[0] a full path; NULL-terminated) with IN (IN_LEN bytes,
  * NULL for none) on its standard input; capture both outputs into R
  * (release with ptools_run_free).  0 once the command ran (R->status says

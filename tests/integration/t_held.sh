@@ -118,16 +118,6 @@ notice_for() {
     h_fail "no held notice for $1 naming $2; milter log: $(grep notify "$W/milter/milter.log" | tail -3)"
 }
 
-# settle: until only held messages are left in the queue.
-settle() {
-    local i
-    for i in $(seq 1 200); do
-        queue_json | grep -v '"queue_name": *"hold"' | grep -q '^{' || return 0
-        sleep 0.1
-    done
-    h_fail "the queue did not settle: $(queue_json)"
-}
-
 # ---------------------------------------------------------------- held: no list
 
 submit nolist-msg "$LOCAL" "$PEER"
@@ -204,7 +194,7 @@ ID_FWD2=$(held_id_of forward-classic-only)
 check "held again under a new queue id" eval '[ -n "$ID_FWD2" ] && [ "$ID_FWD2" != "$ID_FWD" ]'
 check "the new verdict line: a local submission held by forward-classic-only" \
     verdict_logged "$ID_FWD2" "verdict=hold rule=forward-classic-only submission=local"
-check "the classic address never gets it" eval 'settle && [ "$(copies fwd-msg "$CLASSIC")" = 0 ]'
+check "the classic address never gets it" eval 'wait_only_held && [ "$(copies fwd-msg "$CLASSIC")" = 0 ]'
 
 out=$(held resubmit "$ID_FWD" 2>&1)
 rc=$?
@@ -215,7 +205,7 @@ out=$(held resubmit "$ID_NOLIST" 2>&1)
 rc=$?
 check "resubmit a message whose cause is gone: accepted" eval '[ "$rc" = 0 ]'
 check "... delivered" delivered nolist-msg
-check "... exactly once" eval 'settle && sleep 1 && [ "$(copies nolist-msg "$PEER")" = 1 ]'
+check "... exactly once" eval 'wait_only_held && sleep 1 && [ "$(copies nolist-msg "$PEER")" = 1 ]'
 f=$(grep -l -x -F "Subject: nolist-msg" "$W"/sink/msg-*.eml | head -1)
 check "... body byte for byte (lone dot lines included), without X-MSSante-Held" eval \
     '[ "$(tr -d "\r" <"$f" | sed -n "/^\$/,\$p" | tail -n +2)" = "$(body_of nolist-msg)" ] &&
@@ -263,7 +253,7 @@ check "delete --all: the daemon's held messages are deleted" eval \
     '[ "$rc" = 0 ] && [ "$(ours_json "d[\"count\"]")" = 0 ]'
 check "... not Postfix's own" in_queue "$ID_OTHER"
 check "no forward ever reached the classic address" eval \
-    'settle && [ "$(copies fwd-msg "$CLASSIC")" = 0 ] && [ "$(copies fwd-msg-2 "$CLASSIC")" = 0 ]'
+    'wait_only_held && [ "$(copies fwd-msg "$CLASSIC")" = 0 ] && [ "$(copies fwd-msg-2 "$CLASSIC")" = 0 ]'
 
 # ---------------------------------------------------------------- MAIL_CONFIG, root, usage
 
