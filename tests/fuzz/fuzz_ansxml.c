@@ -19,10 +19,12 @@
  *    every domain of a CN pair is in the set and no CN holds a control
  *    character (the CN lists in Redis are separated by newlines).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "whitelist/ansxml.h"
+#include "whitelist/certset.h"
 #include "tests/fuzz/fuzz.h"
 
 static struct ans_list *streamed(const uint8_t *doc, size_t len, unsigned seed,
@@ -48,9 +50,43 @@ static struct ans_list *streamed(const uint8_t *doc, size_t len, unsigned seed,
     return ans_stream_end(s);
 }
 
+/* The (domain, CN) walk of a list, as one string: equal walks, equal sets. */
+struct walk {
+    char *text;
+    size_t len;
+};
+
+static int add_pairs(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    struct walk *w = arg;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        size_t more = strlen(domain) + strlen(cns[i]) + 2;
+        char *grown = realloc(w->text, w->len + more + 1);
+
+        if (grown == NULL)
+            return -1;
+        w->text = grown;
+        w->len += (size_t)sprintf(w->text + w->len, "%s %s\n", domain, cns[i]);
+    }
+    return 0;
+}
+
+static char *walk_of(const struct ans_list *l)
+{
+    struct walk w = { NULL, 0 };
+
+    if (l->wl->certs != NULL && certset_foreach(l->wl->certs, add_pairs, &w) != 0) {
+        free(w.text);
+        return NULL;
+    }
+    return w.text != NULL ? w.text : strdup("");
+}
+
 static void check_same(const struct ans_list *a, const struct ans_list *b)
 {
-    size_t i;
+    char *wa, *wb;
 
     FUZZ_ASSERT(domainset_count(a->wl->domains) == domainset_count(b->wl->domains),
                 "domains: %zu whole, %zu streamed", domainset_count(a->wl->domains),
@@ -59,30 +95,38 @@ static void check_same(const struct ans_list *a, const struct ans_list *b)
                 "entries or skipped names differ");
     FUZZ_ASSERT(strcmp(a->wl->sha256, b->wl->sha256) == 0 &&
                 strcmp(a->wl->generated, b->wl->generated) == 0, "sha256 or date differ");
-    FUZZ_ASSERT(a->n_certs == b->n_certs, "CN pairs: %zu whole, %zu streamed", a->n_certs,
-                b->n_certs);
-    for (i = 0; i < a->n_certs; i++)
-        FUZZ_ASSERT(strcmp(a->certs[i].domain, b->certs[i].domain) == 0 &&
-                    strcmp(a->certs[i].cn, b->certs[i].cn) == 0,
-                    "CN pair %zu differs: (%s, %s) / (%s, %s)", i, a->certs[i].domain,
-                    a->certs[i].cn, b->certs[i].domain, b->certs[i].cn);
+    wa = walk_of(a);
+    wb = walk_of(b);
+    FUZZ_ASSERT(wa != NULL && wb != NULL, "out of memory walking the CNs");
+    FUZZ_ASSERT(strcmp(wa, wb) == 0, "CN pairs differ:\n%s---\n%s", wa, wb);
+    free(wa);
+    free(wb);
+}
+
+static int check_pair(const char *domain, const char *const *cns, size_t n, void *arg)
+{
+    const struct ans_list *l = arg;
+    const char *c;
+    size_t i;
+
+    FUZZ_ASSERT(domainset_contains(l->wl->domains, domain),
+                "CN pair for \"%s\", not in the set", domain);
+    for (i = 0; i < n; i++) {
+        FUZZ_ASSERT(cns[i][0] != '\0', "empty CN for \"%s\"", domain);
+        for (c = cns[i]; *c != '\0'; c++)
+            FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f,
+                        "control character in the CN of \"%s\"", domain);
+    }
+    return 0;
 }
 
 static void check_list(const struct ans_list *l)
 {
-    size_t i;
-    const char *c;
-
     FUZZ_ASSERT(l->wl->generated[0] != '\0', "accepted without a DateDeGeneration");
     FUZZ_ASSERT(domainset_count(l->wl->domains) > 0, "accepted without a domain");
-    for (i = 0; i < l->n_certs; i++) {
-        FUZZ_ASSERT(domainset_contains(l->wl->domains, l->certs[i].domain),
-                    "CN pair for \"%s\", not in the set", l->certs[i].domain);
-        FUZZ_ASSERT(l->certs[i].cn[0] != '\0', "empty CN for \"%s\"", l->certs[i].domain);
-        for (c = l->certs[i].cn; *c != '\0'; c++)
-            FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f,
-                        "control character in the CN of \"%s\"", l->certs[i].domain);
-    }
+    if (l->wl->certs != NULL)
+        FUZZ_ASSERT(certset_foreach(l->wl->certs, check_pair, (void *)l) == 0,
+                    "out of memory walking the CNs");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -168,9 +168,11 @@ static void pure_connect(void *p, bool local_submission)
 static struct verdict pure_mail(void *p, const char *arg, bool authenticated)
 {
     struct pure_session *s = p;
+    struct msg_client client = { .local_submission = s->local_submission,
+                                 .authenticated = authenticated };
 
     pure_reset(s);
-    msgpol_begin(&s->mp, fuzz_policy_env(), s->local_submission, authenticated);
+    msgpol_begin(&s->mp, fuzz_policy_env(), &client);
     return step_result(s, msgpol_sender(&s->mp, arg));
 }
 
@@ -212,13 +214,12 @@ static struct verdict pure_rcpt(void *p, const char *arg)
     struct pure_session *s = p;
     enum addr_class cls = CLASS_INVALID;
     struct mailaddr a;
-    struct verdict v = msgpol_recipient(&s->mp, arg, &cls, &a);
+    struct verdict v = msgpol_recipient(&s->mp, arg, NULL, &cls, &a);
 
     if (!refusal(&v)) {
         if (cls == CLASS_PATIENT)
             v = to_patient(s, &a);
-        else if (s->mp.dir == DIR_INBOUND && s->mp.sender_valid
-                 && s->mp.sender_class == CLASS_PATIENT && cls != CLASS_INVALID
+        else if (s->mp.sender_valid && s->mp.sender_class == CLASS_PATIENT && cls != CLASS_INVALID
                  && policy_is_local_domain(s->mp.env, a.domain))
             v = from_patient(s, &a);
     }
@@ -367,7 +368,17 @@ static bool is_patient(const struct mailaddr *a)
     return strcmp(a->domain, FUZZ_PATIENT_DOMAIN) == 0;
 }
 
-static void check_inbound(const struct seen *m, const struct mailaddr *snd, enum addr_status st)
+/* Postfix delivers these on the machine: system mail (root@localhost),
+ * accepted from a local submission only.  The model gives no $myhostname. */
+static bool delivered_here(const struct mailaddr *a)
+{
+    return !a->domain_literal && strcmp(a->domain, "localhost") == 0;
+}
+
+/* Mail to a local mailbox, from inside or outside: the sender must be in
+ * the trust space (a local one counts), the null sender, or a patient let
+ * in by an open conversation or to a pharmacy. */
+static void check_local_rcpt(const struct seen *m, const struct mailaddr *snd, enum addr_status st)
 {
     unsigned i;
 
@@ -376,10 +387,11 @@ static void check_inbound(const struct seen *m, const struct mailaddr *snd, enum
 
         if (addr_parse(m->rcpt[i], &r, NULL) != ADDR_OK || strcmp(r.domain, FUZZ_LOCAL_DOMAIN) != 0)
             continue;
-        if (st == ADDR_NULL || (st == ADDR_OK && fuzz_domain_listed(snd->domain)))
+        if (st == ADDR_NULL || (st == ADDR_OK && (fuzz_domain_listed(snd->domain)
+                                                  || strcmp(snd->domain, FUZZ_LOCAL_DOMAIN) == 0)))
             continue;
         FUZZ_ASSERT(st == ADDR_OK && is_patient(snd),
-                    "inbound from <%s> accepted for local <%s>", m->sender, m->rcpt[i]);
+                    "<%s> accepted for local <%s>", m->sender, m->rcpt[i]);
         if (strcasecmp(r.local, "pharmacie") == 0)
             continue;
         FUZZ_ASSERT(m->conv[i] == CONV_OPEN, "patient <%s> let in without an open conversation",
@@ -387,29 +399,47 @@ static void check_inbound(const struct seen *m, const struct mailaddr *snd, enum
     }
 }
 
-static void check_accepted(const struct seen *m, const struct world *w)
+/*
+ * The rules of MSSANTE.md s.5 as issue 10 left them: the model's clients
+ * are inside when they authenticated or submit locally, outside otherwise
+ * (no InternalHosts, no client certificate).  From the outside a sender of
+ * our own domain is a forgery; from the inside every recipient must be in
+ * the trust space (system mail of a local submission apart); route
+ * addresses never pass.
+ */
+static void check_accepted(const struct seen *m, const struct world *w, bool local_submission)
 {
     struct mailaddr snd, r;
-    enum addr_status st = addr_parse(m->sender, &snd, NULL);
-    bool outbound = m->authenticated || (st == ADDR_OK && strcmp(snd.domain, FUZZ_LOCAL_DOMAIN) == 0);
+    /* Postfix hands the null sender of sendmail -f '<>' over as "". */
+    enum addr_status st = m->sender[0] == '\0' ? ADDR_NULL : addr_parse(m->sender, &snd, NULL);
+    bool inside = m->authenticated || local_submission;
     bool to_patient = false;
     unsigned i;
 
+    FUZZ_ASSERT(m->n_rcpt == 0 || st != ADDR_OK || !addr_route_form(&snd, NULL),
+                "route-form sender <%s> accepted", m->sender);
+    FUZZ_ASSERT(m->n_rcpt == 0 || inside || st != ADDR_OK
+                || strcmp(snd.domain, FUZZ_LOCAL_DOMAIN) != 0,
+                "our own domain <%s> accepted from the outside", m->sender);
     for (i = 0; i < m->n_rcpt; i++) {
         struct ins_result ins;
+        enum addr_status rs = addr_parse(m->rcpt[i], &r, NULL);
 
-        if (outbound)
-            FUZZ_ASSERT(in_trust_space(m->rcpt[i]), "outbound from <%s> accepted for <%s>",
+        FUZZ_ASSERT(rs != ADDR_OK || !addr_route_form(&r, NULL), "route-form recipient <%s> accepted",
+                    m->rcpt[i]);
+        if (inside && !(local_submission && rs == ADDR_OK && delivered_here(&r)))
+            FUZZ_ASSERT(in_trust_space(m->rcpt[i]), "from the inside <%s> accepted for <%s>",
                         m->sender, m->rcpt[i]);
-        if (addr_parse(m->rcpt[i], &r, NULL) != ADDR_OK || !is_patient(&r))
+        if (!inside && rs == ADDR_OK && delivered_here(&r))
+            FUZZ_ASSERT(false, "system recipient <%s> accepted from the outside", m->rcpt[i]);
+        if (rs != ADDR_OK || !is_patient(&r))
             continue;
         to_patient = true;
         FUZZ_ASSERT(w->ins_warn || ins_check(r.local, &ins) == INS_OK,
                     "patient address <%s> accepted", m->rcpt[i]);
     }
-    if (!outbound)
-        check_inbound(m, &snd, st);
-    if (outbound && to_patient && !w->fin_accept && (m->subject_fin_exact || m->mes_fin)
+    check_local_rcpt(m, &snd, st);
+    if (inside && to_patient && !w->fin_accept && (m->subject_fin_exact || m->mes_fin)
         && !m->multipart)
         FUZZ_ASSERT(!m->body_text, "[FIN] from <%s> with content accepted", m->sender);
 }
@@ -580,7 +610,7 @@ static void do_eom(struct driver *d)
         return;
     v = d->ops->eom(d->s);
     if (v.action == ACT_CONTINUE)
-        check_accepted(&d->seen, &d->world);
+        check_accepted(&d->seen, &d->world, d->local_submission);
     end_message(d);
 }
 

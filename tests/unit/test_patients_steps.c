@@ -33,13 +33,14 @@ static struct verdict null_sender_message(const struct config *cfg, const char *
     struct msg_policy mp;
     struct mailaddr rcpt;
     enum addr_class cls;
+    struct msg_client client = { .authenticated = true };
     struct verdict v;
 
     patients_reset(&pm);
-    msgpol_begin(&mp, &env, false, true);
+    msgpol_begin(&mp, &env, &client);
     v = msgpol_sender(&mp, "<>");
     CHECK(v.action == ACT_CONTINUE && mp.dir == DIR_OUTBOUND);
-    v = msgpol_recipient(&mp, "<279035121518989@patient.mssante.fr>", &cls, &rcpt);
+    v = msgpol_recipient(&mp, "<279035121518989@patient.mssante.fr>", NULL, &cls, &rcpt);
     CHECK(v.action == ACT_CONTINUE && cls == CLASS_PATIENT);
     v = patients_rcpt(&pm, cfg, &mp, &rcpt, cls, "");
     CHECK(v.action == ACT_CONTINUE);
