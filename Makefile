@@ -4,6 +4,8 @@
 #   make check      unit tests, then integration tests through real Postfix/Redis
 #   make check SAN=1  the same tests, built with AddressSanitizer + UBSan
 #   make demo       a loopback Postfix + Redis + milter, a few messages, verdicts
+#   make soak       10,000 messages through Postfix with faults injected, reconciled
+#                   (SOAK_MESSAGES=N to change the count; make check runs 1,500)
 #   make install    PREFIX=/usr/local DESTDIR=
 #                   (debian/rules: PREFIX=/usr UNITDIR=/lib/systemd/system)
 #   make fuzz       every libFuzzer target of tests/fuzz/ for FUZZ_SECONDS each (clang)
@@ -70,7 +72,9 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DAEMON   := $(BUILD)/mssante-milter
 CTL      := $(BUILD)/mssantectl
 
-.PHONY: all check unit integration demo install clean bench fuzz fuzz-build
+SOAK_MESSAGES ?= 10000
+
+.PHONY: all check unit integration demo install clean bench fuzz fuzz-build soak
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -133,6 +137,9 @@ demo: all $(HELPER_BIN)
 
 bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh
+
+soak: all $(HELPER_BIN)
+	BUILD=$(BUILD) nice tests/soak/soak.sh --messages $(SOAK_MESSAGES)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

@@ -335,16 +335,25 @@ static void *worker_main(void *arg)
                 nap(w, RECONNECT_MS < w->p.poll_ms ? w->p.poll_ms : RECONNECT_MS);
                 continue;
             }
-            if (down)
-                log_notice("notify: Redis reachable again");
-            down = false;
         }
         got = nq_claim(w, c, &it, err, sizeof(err));
         if (got < 0) {
-            log_warning("notify: %s", err);
+            /* Redis answered with an error (a queue key of the wrong type,
+             * out of memory, still loading) or the connection broke.  Such
+             * an error comes back at once on a new connection: wait a poll
+             * interval before trying again, and say it once, not at every
+             * try (it was a busy loop writing thousands of lines a second). */
+            if (!down)
+                log_warning("notify: %s; notices wait in Redis until it answers", err);
+            down = true;
             redisFree(c);
             c = NULL;
+            nap(w, w->p.poll_ms);
             continue;
+        }
+        if (down) {
+            log_notice("notify: Redis reachable again");
+            down = false;
         }
         if (got == 0) {
             nap(w, w->p.poll_ms);

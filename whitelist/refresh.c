@@ -334,6 +334,8 @@ struct attempt {
     const struct config *cfg;
     const struct refresh_options *opt;
     redisContext *c;
+    redisContext *fresh;         /* opened for the bookkeeping when c failed */
+    bool fresh_tried;
     struct refresh_result *out;
     char key_state[KEY_MAX];
     char key_lock[KEY_MAX];
@@ -499,12 +501,35 @@ static enum refresh_status consider(struct attempt *a)
     return finish(a, REFRESH_PUBLISHED, "%s", why);
 }
 
+/*
+ * The connection for what follows the download (the record, releasing
+ * the lock): the caller's, or a new one when it failed meanwhile (a
+ * timeout, Redis restarted); NULL when Redis cannot be reached again.
+ * Without it the lock stayed behind, and every node's fetches were
+ * skipped until it expired (WhitelistConnectTimeout + WhitelistTimeout
+ * + 60 s).
+ */
+static redisContext *bookkeeping_conn(struct attempt *a)
+{
+    char err[256];
+
+    if (!a->c->err)
+        return a->c;
+    if (!a->fresh_tried) {
+        a->fresh_tried = true;
+        a->fresh = store_connect(a->cfg, err, sizeof(err));
+    }
+    return a->fresh != NULL && !a->fresh->err ? a->fresh : NULL;
+}
+
 /* Write the outcome into PREFIX wl:fetch. */
 static void record_outcome(struct attempt *a, long long duration_ms)
 {
     struct refresh_result *out = a->out;
     struct record rec;
+    redisContext *c;
     char err[512], errline[1024];
+    int rc;
     long long now = (long long)time(NULL);
     const char *kind;
 
@@ -546,8 +571,25 @@ static void record_outcome(struct attempt *a, long long duration_ms)
         record_str(&rec, "last_error_kind", kind);
         record_num(&rec, "last_error_at", now);
     }
-    if (record_write(a->c, &rec, err, sizeof(err)) < 0 && out->warning[0] == '\0')
+    snprintf(err, sizeof(err), "Redis cannot be reached");
+    c = bookkeeping_conn(a);
+    rc = c != NULL ? record_write(c, &rec, err, sizeof(err)) : -1;
+    /* The caller's connection may be found dead only now: once more. */
+    if (rc < 0 && c == a->c && a->c->err && (c = bookkeeping_conn(a)) != NULL)
+        rc = record_write(c, &rec, err, sizeof(err));
+    if (rc < 0 && out->warning[0] == '\0')
         snprintf(out->warning, sizeof(out->warning), "outcome not recorded in Redis: %.400s", err);
+}
+
+static void release_lock(struct attempt *a)
+{
+    redisContext *c = bookkeeping_conn(a);
+
+    if (c == NULL)
+        return;
+    lock_release(c, a->key_lock, a->token);
+    if (c == a->c && a->c->err && (c = bookkeeping_conn(a)) != NULL)
+        lock_release(c, a->key_lock, a->token);
 }
 
 static long long now_ms(void)
@@ -629,10 +671,10 @@ enum refresh_status whitelist_refresh(const struct config *cfg, redisContext *c,
         return s;
     }
     s = locked(a);
-    /* A Redis that failed mid-way cannot take the record either. */
-    if (!c->err)
-        record_outcome(a, now_ms() - t0);
-    lock_release(c, a->key_lock, a->token);
+    record_outcome(a, now_ms() - t0);
+    release_lock(a);
+    if (a->fresh != NULL)
+        redisFree(a->fresh);
     fetch_result_free(&a->fr);
     free(a);
     return s;

@@ -14,7 +14,11 @@ server has and the failures the fetcher must survive:
   --delay SECONDS            wait that long before answering each request
                              (a slow server: concurrent fetchers overlap)
   --mode MODE                normal | truncate | truncate-abrupt | error500 |
-                             hang | redirect-http
+                             hang | redirect-http | garbage | trickle
+  --mode-file F              read the mode from file F at each request (its
+                             first word; --mode when F is missing or empty):
+                             one server whose behaviour a test changes while
+                             a client keeps its URL
       truncate       Content-Length of the whole body, half of it sent,
                      then the TLS session is closed cleanly (close_notify)
       truncate-abrupt  the same, but the TCP connection is dropped without
@@ -22,11 +26,17 @@ server has and the failures the fetcher must survive:
       error500       an HTML "500 Internal Server Error" page
       hang           read the request, never answer (timeout tests)
       redirect-http  302 to the same path over plain http://
+      garbage        200, Content-Type application/xml, random bytes the
+                     size of the file (nothing a parser can use)
+      trickle        200 with the whole file announced, then one byte a
+                     second until the client gives up
   --port-file F    the chosen port is written to F once the server listens
   --log F          one line per request (headers of interest, status)
 
 ETag is a hash of the file's bytes, Last-Modified its mtime.  If-None-Match
-wins over If-Modified-Since, as RFC 9110 says; a match answers 304.
+wins over If-Modified-Since, as RFC 9110 says; a match answers 304 (in
+normal mode only: garbage, trickle and truncate misbehave whatever the
+client already has).
 """
 
 import argparse
@@ -40,6 +50,10 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+MODES = ["normal", "truncate", "truncate-abrupt", "error500", "hang", "redirect-http",
+         "garbage", "trickle"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -79,21 +93,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         opts = self.server.opts
+        mode = self.server.mode()
         if opts.delay > 0:
             time.sleep(opts.delay)
-        if opts.mode == "hang":
+        if mode == "hang":
             self.record("hang")
             self.close_connection = True
             time.sleep(3600)
             return
-        if opts.mode == "error500":
+        if mode == "error500":
             self.record(500)
             page = (b"<!DOCTYPE html><html><head><title>500 Internal Server Error</title>"
                     b"</head><body><h1>Internal Server Error</h1><p>Maintenance.</p>"
                     b"</body></html>\n")
             self.send_body(500, "text/html; charset=utf-8", page)
             return
-        if opts.mode == "redirect-http":
+        if mode == "redirect-http":
             self.record(302)
             host, port = self.server.server_address[:2]
             self.send_body(302, "text/plain", b"moved\n",
@@ -109,12 +124,21 @@ class Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             data = f.read()
         mtime = int(os.stat(path).st_mtime)
+        if mode == "garbage":
+            self.record(200, "garbage=%d" % len(data))
+            self.send_body(200, "application/xml", os.urandom(max(len(data), 1)))
+            return
+        if mode == "trickle":
+            self.trickle(data)
+            return
         validators = []
         if not opts.no_validators:
             etag = '"%s"' % hashlib.sha256(data).hexdigest()[:32]
             validators = [("ETag", etag),
                           ("Last-Modified", email.utils.formatdate(mtime, usegmt=True))]
-            if self.not_modified(etag, mtime):
+            # A server failing in the middle of a transfer does not
+            # answer 304 first.
+            if mode == "normal" and self.not_modified(etag, mtime):
                 self.record(304)
                 self.send_response(304)
                 for k, v in validators:
@@ -126,8 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         if opts.gzip and "gzip" in (self.headers.get("Accept-Encoding") or ""):
             data = gzip.compress(data)
             extra += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
-        if opts.mode in ("truncate", "truncate-abrupt"):
-            self.truncated(data, extra, opts.mode == "truncate-abrupt")
+        if mode in ("truncate", "truncate-abrupt"):
+            self.truncated(data, extra, mode == "truncate-abrupt")
             return
         self.record(200, "bytes=%d" % len(data))
         self.send_body(200, "application/xml", data, extra)
@@ -145,6 +169,24 @@ class Handler(BaseHTTPRequestHandler):
                 return False
             return mtime <= since
         return False
+
+    def trickle(self, data):
+        """Announce the whole body, then send it one byte a second."""
+        self.record(200, "trickle=%d" % len(data))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        for i in range(len(data)):
+            try:
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+            except (ssl.SSLError, OSError):
+                self.server.write_log("trickle: client left after %d byte(s)\n" % i)
+                return
+            time.sleep(1)
 
     def truncated(self, data, extra, abrupt):
         """Announce the whole body, send half, close."""
@@ -176,6 +218,18 @@ class Server(ThreadingHTTPServer):
         self.ctx = ctx
         self.log_lock = threading.Lock()
         super().__init__(("127.0.0.1", opts.port), Handler)
+
+    def mode(self):
+        """The behaviour for this request: --mode-file's word, else --mode."""
+        if self.opts.mode_file:
+            try:
+                with open(self.opts.mode_file) as f:
+                    word = f.read().split()
+            except OSError:
+                word = []
+            if word and word[0] in MODES:
+                return word[0]
+        return self.opts.mode
 
     def write_log(self, line):
         if not self.opts.log:
@@ -212,9 +266,8 @@ def main():
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--no-validators", action="store_true")
     ap.add_argument("--delay", type=float, default=0.0)
-    ap.add_argument("--mode", default="normal",
-                    choices=["normal", "truncate", "truncate-abrupt", "error500", "hang",
-                             "redirect-http"])
+    ap.add_argument("--mode", default="normal", choices=MODES)
+    ap.add_argument("--mode-file")
     ap.add_argument("--log")
     opts = ap.parse_args()
 

@@ -5,7 +5,8 @@
 # and content; a listener that is down means "retry later", and the notice
 # goes out once it is back; a worker killed mid-way leaves its notices in
 # Redis for the next one; two workers on one queue send each notice once;
-# a notice that keeps failing is given up and counted.
+# a notice that keeps failing is given up and counted; a queue key of the
+# wrong type is waited out, not retried in a busy loop.
 #
 # Needs no Postfix and no root: only redis-server and the built helpers.
 set -u
@@ -195,6 +196,43 @@ check "max attempts: the notice is given up and counted failed" \
     matches "$out" "enqueued=1 sent=0 retried=2 failed=1 pending=0"
 check "max attempts: the give-up is logged" \
     grep -q "notify: gave up id=1 mailbox=(unknown) to=<lost@outlook.fr> attempts=3" "$W/case5.log"
+
+# ---------------------------------------------------------------- 6
+# The queue key holds a value of the wrong type (an operator's mistake, a
+# bad restore): Redis answers every claim with WRONGTYPE.  The worker says
+# so once and waits between tries (it used to retry in a busy loop, logging
+# thousands of lines a second), and sends the notice once the key is right.
+free_port PORT6 || exit 1
+sink_on "$PORT6" "$W/sink6" || not_ok "start a sink on $PORT6"
+probe case6 -x c6: enqueue "$MAILBOX" wrongtype@outlook.fr || not_ok "enqueue a notice"
+rcli6() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@" >/dev/null; }
+rcli6 RENAME c6:notify:queue c6:notify:queue.saved
+rcli6 SET c6:notify:queue not-a-sorted-set
+probe case6 -x c6: run -s "smtp://127.0.0.1:$PORT6" -f "$SENDER" -e -t 20 -p 500 \
+    >"$W/case6.out" &
+w6=$!
+wait_wrongtype() {
+    local i
+    for i in $(seq 1 100); do
+        grep -q WRONGTYPE "$W/case6.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    h_fail "the worker never met the wrong type: $(cat "$W/case6.log")"
+}
+check "wrong type: the worker meets WRONGTYPE" wait_wrongtype
+sleep 2
+n6=$(grep -c WRONGTYPE "$W/case6.log")
+check "wrong type: said once, not in a loop ($n6 line(s) in 2 s)" [ "$n6" -le 2 ]
+rcli6 DEL c6:notify:queue
+rcli6 RENAME c6:notify:queue.saved c6:notify:queue
+wait "$w6"
+check "wrong type repaired: the notice is sent (sent=1)" \
+    matches "$(cat "$W/case6.out")" "enqueued=1 sent=1 retried=0 failed=0 pending=0"
+check "wrong type repaired: the worker says Redis answers again" \
+    grep -q "notify: Redis reachable again" "$W/case6.log"
+check "wrong type repaired: one notice in the sink" \
+    [ "$(count_rcpt "$W/sink6" wrongtype@outlook.fr)" = 1 ]
+stop_pid "$SINK_ON_PID"
 
 # ---------------------------------------------------------------- sanitizers
 san=$(grep -h -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$W"/case*.log 2>/dev/null)

@@ -14,7 +14,8 @@
 # verdicts unchanged; --force past the age and shrink guards; rollback
 # (and the fetcher not republishing what was rolled back); three
 # concurrent fetchers make one publication; the daemon's own refresh
-# thread; a shutdown during a hanging download; the stale-list warning.
+# thread; a shutdown during a hanging download; the stale-list warning;
+# the lock released even when the fetch's Redis connection is lost.
 # URL_<name> / LOG_<name> are set by start_server through printf -v.
 # shellcheck disable=SC2154
 set -u
@@ -419,6 +420,30 @@ check "status: $V4 current, $GOOD previous" \
 rcli SET "${PREFIX}wl:fetch:lock" "dead-node:1:0" PX 1500 >/dev/null
 check "a dead holder's lock: the fetch waits for it to expire and fails clearly" \
     fetch_is 1 '' 'ended without recording an outcome' "$CONF"
+
+# The fetch's Redis connection lost during the download (a timeout, Redis
+# restarted): the lock is released all the same, on a new connection, and
+# the next fetch runs at once (the lock used to stay until it expired).
+lock_held() {
+    for _ in $(seq 1 100); do
+        [ -n "$(rcli GET "${PREFIX}wl:fetch:lock")" ] && return 0
+        sleep 0.05
+    done
+    h_fail "the fetch never took the lock"
+}
+token_before=$(rcli HGET "${PREFIX}wl:fetch" last_token)
+"$CTL_BIN" -c "$SLOW" whitelist fetch >"$W/lost.out" 2>"$W/lost.err" &
+lost_pid=$!
+check "connection lost mid-fetch: the fetch holds the lock while it downloads" lock_held
+rcli CLIENT KILL TYPE normal SKIPME yes >/dev/null
+wait "$lost_pid"
+note "mssantectl: $(cat "$W/lost.out" "$W/lost.err")"
+check "connection lost mid-fetch: the lock is released on a new connection" \
+    test -z "$(rcli GET "${PREFIX}wl:fetch:lock")"
+check "connection lost mid-fetch: its outcome is recorded all the same" \
+    test "$(rcli HGET "${PREFIX}wl:fetch" last_token)" != "$token_before"
+check "connection lost mid-fetch: the next fetch runs at once (exit 0)" \
+    fetch_is 0 '' '' "$CONF"
 stop_milter "after the mssantectl cases"
 
 # ---------------------------------------------------------------- the daemon's thread
