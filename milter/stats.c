@@ -24,6 +24,7 @@
 
 #include "milter/stats.h"
 #include "milter/stats_snapshot.h"
+#include "milter/stats_status.h"
 
 #define N_VERDICTS    STATS_N_VERDICTS
 #define V_ABORT       4
@@ -197,6 +198,7 @@ void stats_reload(bool ok)
         INC(reloads_ok);
     else
         INC(reloads_failed);
+    stats_status_reload(ok);
 }
 
 unsigned stats_in_flight(void)
@@ -232,6 +234,7 @@ void stats_reset(void)
     atomic_store(&redis_errors, 0);
     atomic_store(&reloads_ok, 0);
     atomic_store(&reloads_failed, 0);
+    stats_status_reset();
     for (int i = 0; i < STATS_N_NOTIFY; i++)
         atomic_store(&notify_count[i], 0);
     pthread_mutex_lock(&cluster_lock);

@@ -24,6 +24,7 @@
 #include "milter/service.h"
 #include "milter/stats.h"
 #include "milter/stats_snapshot.h"
+#include "milter/stats_status.h"
 #include "whitelist/domainset.h"
 #include "whitelist/live.h"
 #include "whitelist/store.h"
@@ -243,6 +244,7 @@ int stats_write_prometheus(FILE *fp)
     header(fp, "mssante_milter_start_time_seconds", "gauge",
            "When the daemon started (Unix time).");
     fprintf(fp, "mssante_milter_start_time_seconds %lld\n", s.started_at);
+    stats_status_prometheus(fp);
     header(fp, "mssante_milter_build_info", "gauge", "The daemon's version.");
     fputs("mssante_milter_build_info{version=\"", fp);
     put_label(fp, MSSANTE_VERSION);
@@ -337,6 +339,12 @@ static void add_field_s(struct fields *f, const char *name, const char *value)
     add_arg(f, value);
 }
 
+/* stats_status_fields() callback. */
+static void put_status_field(void *arg, const char *name, const char *value)
+{
+    add_field_s(arg, name, value);
+}
+
 static void free_fields(struct fields *f)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -404,6 +412,7 @@ static void node_fields(struct fields *f, int interval_s)
     add_field(f, "updated", (unsigned long long)time(NULL));
     add_field(f, "interval", (unsigned long long)interval_s);
     add_field_s(f, "version", MSSANTE_VERSION);
+    stats_status_fields(put_status_field, f);
 }
 
 /* Read the replies of N pipelined commands; -1 + err on the first failure. */

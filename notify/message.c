@@ -397,6 +397,25 @@ static int check_unique(const char *u, char *err, size_t errlen)
     return 0;
 }
 
+/* A caller's subject: one line of printable ASCII (NULL: the built-in). */
+static int check_subject(const char *s, char *err, size_t errlen)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    if (s == NULL)
+        return 0;
+    if (n == 0 || n > 200) {
+        seterr(err, errlen, "subject empty or too long");
+        return -1;
+    }
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
+            seterr(err, errlen, "subject: printable ASCII only");
+            return -1;
+        }
+    return 0;
+}
+
 /* RFC 5322 date in UTC, without the locale ("Thu, 13 Mar 2025 14:54:10 +0000"). */
 static void rfc5322_date(long long when, char *buf, size_t size)
 {
@@ -418,6 +437,12 @@ static void rfc5322_date(long long when, char *buf, size_t size)
 char *notify_message_build(const struct notify_params *p, size_t *len,
                            char *err, size_t errlen)
 {
+    return notify_message_build_subject(p, NULL, len, err, errlen);
+}
+
+char *notify_message_build_subject(const struct notify_params *p, const char *subject,
+                                   size_t *len, char *err, size_t errlen)
+{
     char from_domain[ADDR_DOMAIN_MAX + 1], date[64];
     struct sbuf msg = { 0 }, body = { 0 };
     const char *mailbox;
@@ -431,7 +456,8 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     if (check_address("sender", p->from, from_domain, sizeof(from_domain), err, errlen) < 0
         || check_address("recipient", p->to, NULL, 0, err, errlen) < 0
         || (known && check_address("mailbox", p->mailbox, NULL, 0, err, errlen) < 0)
-        || check_unique(p->unique, err, errlen) < 0)
+        || check_unique(p->unique, err, errlen) < 0
+        || check_subject(subject, err, errlen) < 0)
         return NULL;
     mailbox = known ? p->mailbox : NOTIFY_UNKNOWN_MAILBOX;
 
@@ -447,7 +473,9 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     sb_str(&msg, p->from);
     sb_str(&msg, "\r\nTo: ");
     sb_str(&msg, p->to);
-    sb_str(&msg, "\r\nSubject: " SUBJECT "\r\nDate: ");
+    sb_str(&msg, "\r\nSubject: ");
+    sb_str(&msg, subject != NULL ? subject : SUBJECT);
+    sb_str(&msg, "\r\nDate: ");
     sb_str(&msg, date);
     sb_str(&msg, "\r\nMessage-ID: <");
     sb_str(&msg, p->unique);

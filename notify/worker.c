@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/redis.h"
+#include "notify/held.h"
 #include "notify/queue_internal.h"
 #include "whitelist/fetch.h"
 
@@ -245,7 +246,11 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     np.date = nq_now_ms() / 1000;
     np.unique = unique;
     np.tmpl = w->p.tmpl;
-    if ((msg = notify_message_build(&np, &len, why, sizeof(why))) == NULL) {
+    if (strcmp(it->kind, NOTIFY_KIND_HELD) == 0)
+        msg = notify_held_build(np.from, np.to, it->ref, np.date, unique, &len, why, sizeof(why));
+    else
+        msg = notify_message_build(&np, &len, why, sizeof(why));
+    if (msg == NULL) {
         res = SEND_PERMANENT;          /* a stored address we cannot use */
     } else {
         res = smtp_send(w, it, msg, len, why, sizeof(why));
