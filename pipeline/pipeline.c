@@ -461,6 +461,7 @@ static void reset_message(struct pl_msg *m)
     m->cert_issuer[0] = '\0';
     patients_reset(&m->pat);
     forwarding_reset(&m->fwd);
+    held_reset(&m->held);
 }
 
 struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
@@ -551,8 +552,10 @@ struct pl_answer pl_data(struct pl_conn *c)
 
 void pl_header(struct pl_conn *c, const char *name, const char *value)
 {
-    if (c->msg.in_txn)
+    if (c->msg.in_txn) {
         patients_header(&c->msg.pat, name, value);
+        held_header(&c->msg.held, name);
+    }
 }
 
 void pl_eoh(struct pl_conn *c)
@@ -582,7 +585,9 @@ static void add_dry_run_header(struct pl_conn *c, const struct pl_mta *mta)
         log_warning("%s: cannot add the %s header", pl_qid(m->queue_id), PL_VERDICT_HEADER);
 }
 
-/* A hold: the message goes to Postfix's hold queue with the reason. */
+/* A hold: the message goes to Postfix's hold queue with the reason, and
+ * says why in its X-MSSante-Held header; the sender of a local submission
+ * is told. */
 static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
                              const struct verdict *v)
 {
@@ -590,8 +595,11 @@ static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
 
     snprintf(reason, sizeof(reason), "mssante-milter %s: %s",
              v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
+    if (held_mark(mta, v, c->local_submission, c->msg.queue_id) < 0)
+        return pl_internal_error(c, "cannot add the X-MSSante-Held header");
     if (mta->quarantine(mta->ctx, reason) < 0)
         return pl_internal_error(c, "smfi_quarantine failed");
+    held_notify(c->svc->store, &c->msg.mp, c->local_submission, c->msg.queue_id);
     log_message(c, v);
     return answer(PL_ACCEPT);
 }
@@ -624,9 +632,13 @@ static struct verdict eom_kept(struct pl_conn *c)
 struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
 {
     struct pl_msg *m = &c->msg;
-    struct verdict v = eom_kept(c);
     struct pl_answer a;
+    struct verdict v;
     bool refused;
+
+    if (held_strip(mta, &m->held, m->queue_id) < 0)
+        return pl_internal_error(c, "cannot delete an X-MSSante-Held header");
+    v = eom_kept(c);
 
     if (!refusal(v.action))
         v = patients_eom(&m->pat, c->rules, c->svc->store, mta, &m->mp, m->queue_id);

@@ -25,6 +25,9 @@
  *     applied is remembered, said on the verdict line and in an
  *     X-MSSante-Verdict header;
  *   - the stop (SIGTERM): new messages are deferred (451 4.3.2);
+ *   - a hold: the X-MSSante-Held header and the sender's notice
+ *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
+ *     with deleted;
  *   - the verdict line (keep its format stable, operators parse it) and
  *     the counters of each message (stats/stats.h).
  *
@@ -39,6 +42,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pipeline/held.h"
 #include "pipeline/ports.h"
 #include "pipeline/settings.h"
 #include "pipeline/stage_forward.h"
@@ -95,6 +99,7 @@ struct pl_msg {
                                     * RULE_NONE and ACT_CONTINUE for an abort */
     struct pat_msg pat;            /* the patients stage */
     struct fwd_msg fwd;            /* the forwarding stage */
+    struct held_msg held;          /* X-MSSante-Held headers (pipeline/held.h) */
 };
 
 /* One SMTP connection. */

@@ -37,8 +37,8 @@ extern const struct pl_lists pl_live_lists;
 /*
  * The state the stages keep outside the message.  An operation left NULL
  * is one the store does not have (no Redis): the stage then answers as it
- * does without Redis.  Every operation is safe to run twice (the Redis
- * one retries on a fresh connection).
+ * does without Redis.  Every operation but the held notice is safe to run
+ * twice (the Redis one retries on a fresh connection).
  */
 struct pl_store {
     /* Is the conversation MAILBOX <-> PATIENT open?  1, 0, or -1 + err. */
@@ -59,14 +59,20 @@ struct pl_store {
      * 0, or -1 + err. */
     int (*notices_queue)(void *arg, const char *const *mailboxes,
                          const char *const *targets, size_t n, struct err *err);
+    /* Queue the notice telling SENDER its message QID was held
+     * (notify/held.h).  Not run twice: a notice sent twice is better
+     * avoided than a hold delayed.  0, or -1 + err. */
+    int (*held_notice_queue)(void *arg, const char *sender, const char *qid,
+                             struct err *err);
     void *arg;
 };
 
 /*
  * The MTA at end of message: what the pipeline asks it to change.  Each
  * returns 0, or -1 when the MTA refused (the pipeline then answers 451
- * 4.7.1 where the change mattered, as its callers document).  CTX is the
- * glue's (libmilter's SMFICTX).
+ * 4.7.1 where the change mattered, as its callers document).
+ * change_header with a NULL VALUE deletes the INDEXth header NAME.  CTX
+ * is the glue's (libmilter's SMFICTX).
  */
 struct pl_mta {
     int (*add_header)(void *ctx, const char *name, const char *value);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conversation/store.h"
+#include "notify/held.h"
 #include "pipeline/store_redis.h"
 
 struct redis_store {
@@ -136,6 +137,28 @@ static int notices_queue_op(void *arg, const char *const *mailboxes,
     return 0;
 }
 
+struct held_job {
+    const char *prefix, *sender, *qid;
+};
+
+static int job_held(redisContext *c, void *arg, struct err *err)
+{
+    const struct held_job *j = arg;
+
+    return notify_enqueue_held(c, j->prefix, j->sender, j->qid, err);
+}
+
+/* Not run again on a fresh connection (see pipeline/ports.h); the worker
+ * finds it at its next poll. */
+static int held_notice_queue_op(void *arg, const char *sender, const char *qid,
+                                struct err *err)
+{
+    struct redis_store *rs = arg;
+    struct held_job j = { rs->prefix, sender, qid };
+
+    return redis_pool_run(rs->pool, job_held, &j, false, err);
+}
+
 /* ---- the store ---------------------------------------------------------------- */
 
 struct pl_store *pl_store_redis_new(struct redis_pool *pool, const char *prefix,
@@ -153,6 +176,7 @@ struct pl_store *pl_store_redis_new(struct redis_pool *pool, const char *prefix,
     rs->ops.conv_record = conv_record_op;
     rs->ops.rules_get = rules_get_op;
     rs->ops.notices_queue = notices_queue_op;
+    rs->ops.held_notice_queue = held_notice_queue_op;
     rs->ops.arg = rs;
     return &rs->ops;
 }

@@ -4,10 +4,11 @@
  *
  * Conversations (conversation/store.h), forwarding rules (forward/rules.h,
  * with forward/cache.h as the copy for when Redis cannot be read) and the
- * notice queue (notify/queue.h, whose worker is woken after a queuing), all
- * through the connections the milter threads share (common/redis_pool.h).
- * Every operation is run again on a fresh connection when a pooled one
- * turns out dead (Redis restarted): each is safe to run twice.
+ * notice queue (notify/queue.h, whose worker is woken after a queuing;
+ * notify/held.h), all through the connections the milter threads share
+ * (common/redis_pool.h).  Every operation but the held notice is run
+ * again on a fresh connection when a pooled one turns out dead (Redis
+ * restarted): each is safe to run twice.
  */
 #ifndef MSSANTE_STORE_REDIS_H
 #define MSSANTE_STORE_REDIS_H

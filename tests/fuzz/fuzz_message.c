@@ -256,7 +256,13 @@ static void pipe_init(struct pipe_session *s, const struct world *w)
     s->rules.pharmacy_mailboxes.v = pharmacies;
     s->rules.pharmacy_mailboxes.n = 1;
     s->rules.conversation_ttl = 30 * 86400;
-    s->store = (struct pl_store){ conv_is_open, conv_record, rules_get, notices_queue, s };
+    s->store = (struct pl_store){
+        .conv_is_open = conv_is_open,
+        .conv_record = conv_record,
+        .rules_get = rules_get,
+        .notices_queue = notices_queue,
+        .arg = s,
+    };
     s->svc.lists = (struct pl_lists){ lists_enter, lists_leave, NULL };
     s->svc.store = &s->store;
     log_set_sink(log_discard, NULL);

@@ -23,7 +23,7 @@ const struct plh_client PLH_LOCAL = { "127.0.0.1", 0, "localhost", "MX.Hopital-E
 const struct policy_env *plh_env;
 struct rules_settings plh_rules;
 int plh_conv = 1;
-unsigned plh_records, plh_closures, plh_notices;
+unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
 bool plh_mta_refuses;
 char plh_mta_log[8192];
 const struct plh_rule *plh_rules_of;
@@ -123,6 +123,16 @@ static int notices_queue(void *arg, const char *const *mailboxes, const char *co
     return 0;
 }
 
+static int held_notice_queue(void *arg, const char *sender, const char *qid, struct err *err)
+{
+    (void)arg;
+    (void)sender;
+    (void)qid;
+    (void)err;
+    plh_held_notices++;
+    return 0;
+}
+
 static struct pl_store store;
 
 struct pl_services plh_svc = { { lists_enter, lists_leave, NULL }, &store, NULL };
@@ -162,6 +172,8 @@ static int add_header(void *ctx, const char *name, const char *value)
 static int change_header(void *ctx, const char *name, int index, const char *value)
 {
     (void)ctx;
+    if (value == NULL)
+        return note("delete_header %s #%d\n", name, index);
     return note("change_header %s #%d: %s\n", name, index, value);
 }
 
@@ -232,7 +244,7 @@ void plh_init(void)
     plh_rules.conversation_ttl = 30 * 86400;
     plh_rules.forwarding = true;
     plh_conv = 1;
-    plh_records = plh_closures = plh_notices = 0;
+    plh_records = plh_closures = plh_notices = plh_held_notices = 0;
     plh_mta_refuses = false;
     plh_mta_log[0] = '\0';
     plh_log[0] = '\0';
@@ -242,6 +254,7 @@ void plh_init(void)
     store.conv_record = conv_record;
     store.rules_get = rules_get;
     store.notices_queue = notices_queue;
+    store.held_notice_queue = held_notice_queue;
     store.arg = NULL;
     plh_svc.store = &store;
 }

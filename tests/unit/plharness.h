@@ -5,11 +5,11 @@
  *    test points plh_env at (NULL is_listed: no list);
  *  - the store answers what the test says: conversations open, closed or
  *    down (plh_conv), forwarding rules from a small table (plh_rules_of),
- *    notices counted;
+ *    notices (forwarding, held) counted;
  *  - the MTA writes down each change it is asked for, one line each, in
  *    plh_mta_log ("add_header NAME: VALUE", "change_header NAME #I: VALUE",
- *    "add_rcpt R", "del_rcpt R", "quarantine REASON"), and refuses them
- *    all when plh_mta_refuses is set;
+ *    "delete_header NAME #I", "add_rcpt R", "del_rcpt R", "quarantine
+ *    REASON"), and refuses them all when plh_mta_refuses is set;
  *  - the log goes to plh_log, one line each, not to stderr.
  * LocalDomains is hopital-exemple.mssante.fr, PatientDomain
  * patient.mssante.fr, InternalHosts 10.0.0.0/8, as plh_init() sets them in
@@ -41,7 +41,7 @@ extern const struct policy_env *plh_env;   /* the whitelist in force (plh_init k
 extern struct rules_settings plh_rules;
 extern struct pl_services plh_svc;
 extern int plh_conv;                       /* conv_is_open: 1, 0, -1 (down) */
-extern unsigned plh_records, plh_closures, plh_notices;
+extern unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
 extern bool plh_mta_refuses;
 extern char plh_mta_log[8192];
 extern const struct pl_mta plh_mta;

@@ -174,7 +174,10 @@ static void test_no_whitelist(void)
     plh_env = NULL;
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
     CHECK(a.code == PL_ACCEPT);
-    CHECK(strncmp(plh_mta_log, "quarantine mssante-milter no-whitelist: ", 40) == 0);
+    CHECK(strncmp(plh_mta_log, "add_header X-MSSante-Held: no-whitelist; submission=local; ",
+                  59) == 0);
+    CHECK(strstr(plh_mta_log, "\nquarantine mssante-milter no-whitelist: ") != NULL);
+    CHECK(plh_held_notices == 1);
     CHECK(line_has(" verdict=hold rule=no-whitelist"));
     CHECK(line_has(" reason=\""));
     CHECK(c.msg.fate.action == ACT_HOLD);
@@ -184,7 +187,35 @@ static void test_no_whitelist(void)
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
     CHECK(a.code == PL_TEMPFAIL);
     CHECK_STR(a.reply.xcode, "4.7.1");
-    CHECK(strstr(plh_log, "internal error: smfi_quarantine failed") != NULL);
+    CHECK(strstr(plh_log, "internal error: cannot add the X-MSSante-Held header") != NULL);
+    pl_close(&c);
+}
+
+/* Only the daemon writes X-MSSante-Held: the ones a message arrives with
+ * are deleted, last first, held or not. */
+static void test_held_headers(void)
+{
+    static const char *const rcpt[] = { LOCAL_MAILBOX };
+    static const char *const headers[] = {
+        "X-MSSante-Held: no-whitelist; submission=local; forged", "Subject: x",
+        "x-mssante-held: again", NULL,
+    };
+    struct pl_answer a;
+
+    start();
+    a = message(&PLH_OUTSIDE, "<dr@medecin.mssante.fr>", rcpt, 1, headers, "x\r\n");
+    CHECK(a.code == PL_CONTINUE);
+    CHECK_STR(plh_mta_log, "delete_header X-MSSante-Held #2\n"
+                           "delete_header X-MSSante-Held #1\n");
+    CHECK(strstr(plh_log, "deleted 2 X-MSSante-Held header(s)") != NULL);
+    pl_close(&c);
+
+    /* the MTA refusing: deferred */
+    start();
+    plh_mta_refuses = true;
+    a = message(&PLH_OUTSIDE, "<dr@medecin.mssante.fr>", rcpt, 1, headers, "x\r\n");
+    CHECK(a.code == PL_TEMPFAIL);
+    CHECK_STR(a.reply.xcode, "4.7.1");
     pl_close(&c);
 }
 
@@ -386,7 +417,7 @@ static void test_forward_made_elsewhere(void)
     start();
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, classic, 1, NULL, "x\r\n");
     CHECK(a.code == PL_ACCEPT);
-    CHECK(strncmp(plh_mta_log, "quarantine mssante-milter forward-classic-only: ", 48) == 0);
+    CHECK(strstr(plh_mta_log, "\nquarantine mssante-milter forward-classic-only: ") != NULL);
     CHECK(plh_notices == 0);
     CHECK(line_has(" verdict=hold rule=forward-classic-only"));
     pl_close(&c);
@@ -437,6 +468,7 @@ static const struct test_case cases[] = {
     { "local submission: refusals kept for end of message, trust space first",
       test_local_submission_deferred },
     { "no whitelist: SMTP deferred, local submission held", test_no_whitelist },
+    { "X-MSSante-Held headers from the sender deleted", test_held_headers },
     { "DryRun: nothing refused, the would-be verdict said", test_dry_run },
     { "patients: [FIN] closure rewritten after the state is recorded", test_patient_closure },
     { "patients: the store's answers, and no store", test_patient_store },
