@@ -40,8 +40,8 @@
 #include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
+#include "whitelist/fetch_thread.h"
 #include "whitelist/live.h"
-#include "whitelist/refresher.h"
 
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
@@ -406,7 +406,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         live_stop();
         return start_failed();
     }
-    if (refresher_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
+    if (fetch_thread_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
         return start_failed();
     }
@@ -414,7 +414,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         || stats_start(&cfg->stats, &cfg->redis, &stats_source) < 0) {
         signals_stop();
         cfgref_free();
-        refresher_stop();
+        fetch_thread_stop();
         live_stop();
         return start_failed();
     }
@@ -433,7 +433,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     stats_stop();
     signals_stop();
     cfgref_free();
-    refresher_stop();
+    fetch_thread_stop();
     live_stop();
     callbacks_free();
     socket_cleanup();
