@@ -24,7 +24,7 @@
 #include "common/strlist.h"
 #include "config/config.h"
 #include "config/values.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "notify/queue.h"
 #include "policy/address.h"
 #include "policy/patient.h"
