@@ -15,7 +15,7 @@
  * and say why a value is refused.
  *
  * DIAGNOSTICS
- * The parsers return -1 with an English sentence in WHY (common/err.h) that quotes the
+ * The parsers return -1 with an English sentence in WHY that quotes the
  * offending entry, e.g. "\"[::1]6379\": expected [IPv6]:PORT"; the
  * configuration reader adds the file, line and key.
  */

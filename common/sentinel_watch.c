@@ -46,8 +46,8 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
          && strcmp(r->element[0]->str, "subscribe") == 0;
     if (!ok)
         err_set(why, "sentinel %s: SUBSCRIBE %s: %s", sname, CHANNEL,
-                     r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
-                                                               : redis_failure(c, r));
+                r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
+                                                          : redis_failure(c, r));
     if (r != NULL)
         freeReplyObject(r);
     if (!ok) {
@@ -63,9 +63,8 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
 static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
                                    struct err *why)
 {
-    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k, pos = 0;
-    char all[ERR_MSG_MAX] = "";
-    struct err one = { "" };
+    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k;
+    struct err one;
     redisContext *c;
 
     sentinel_order_copy(s, order);
@@ -75,16 +74,15 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
         memmove(&order[k], &order[k + 1], (n - k - 1) * sizeof(order[0]));
         order[n - 1] = avoid;
     }
+    err_clear(why);
     for (k = 0; k < n && !stop_signal_raised(&s->stop); k++) {
         if ((c = subscribe_one(s, order[k], &one)) != NULL) {
             *i = order[k];
             return c;
         }
-        if (pos + 3 < sizeof(all))
-            pos += (size_t)snprintf(all + pos, sizeof(all) - pos, "%s%s", pos ? "; " : "",
-                                    one.msg);
+        if (why != NULL && strlen(why->msg) + 3 < sizeof(why->msg))
+            err_set(why, "%s%s%s", why->msg, why->msg[0] != '\0' ? "; " : "", one.msg);
     }
-    err_set(why, "%s", all);
     return NULL;
 }
 
@@ -92,7 +90,7 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
 static void catch_up(struct sentinel *s, size_t i, const char *sname)
 {
     struct redis_addr m = { NULL, 0, NULL };
-    struct err why = { "" };
+    struct err why;
 
     if (sentinel_ask(s, i, &m, &why) == 0)
         sentinel_note_master(s, &m, false, sname);
@@ -115,7 +113,7 @@ static void on_switch(struct sentinel *s, const char *payload, const char *sname
 {
     char buf[600], *tok[5], *save = NULL, *p;
     struct redis_addr m;
-    struct err why = { "" };
+    struct err why;
     int n = 0;
 
     snprintf(buf, sizeof(buf), "%s", payload);
@@ -218,8 +216,8 @@ static void *watch_main(void *arg)
     struct sentinel *s = arg;
     size_t avoid = (size_t)-1, i = 0;
     char sname[REDIS_ADDR_TEXT_MAX];
-    struct err why = { "" };
     bool troubled = false;
+    struct err why;
     redisContext *c;
 
     while (!stop_signal_raised(&s->stop)) {
