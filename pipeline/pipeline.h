@@ -85,6 +85,7 @@ struct pl_msg {
     struct msg_policy mp;          /* the trust-space stage's state */
     char queue_id[PL_QUEUE_ID_MAX];
     char sender[PL_ADDR_LOG_MAX];
+    char sender_u[PL_ADDR_LOG_MAX + 16];   /* " sender_u=<a@U-label>" or "" */
     char rcpts[PL_RCPT_LOG_BYTES]; /* " rcpt=<a@b>/class" ... */
     size_t rcpts_len;
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;

@@ -117,7 +117,7 @@ static enum cert_status judge_certificate(const struct msg_policy *mp)
         return CERT_NOT_CHECKED;
     if (mp->null_sender)
         return judge_cn(mp, NULL);
-    if (mp->sender_valid && !s->domain_literal && !s->domain_utf8
+    if (mp->sender_valid && !s->domain_literal && !s->domain_idn_bad
         && mp->env->is_listed(mp->env->lookup_ctx, s->domain))
         return judge_cn(mp, s->domain);
     return CERT_NOT_CHECKED;
