@@ -103,7 +103,7 @@ static const struct cfg_key keys[] = {
       CFG_RESTART, false, choice_fin, "a [FIN] closure with content: reject or accept" },
     { "PharmacyMailboxes", &cfgval_mailboxes, OFF(rules.pharmacy_mailboxes), 0, 0, NULL,
       CFG_RESTART, false, NULL,
-      "mailboxes patients may write to first (local@domain, @domain)" },
+      "mailboxes patients may write to first (local@domain, @domain, pharmacie-*@domain)" },
     { "ConversationTTL", &cfgval_ttl, OFF(rules.conversation_ttl), 0, 3650LL * 86400, "30d",
       CFG_RESTART, false, NULL,
       "how long a patient conversation stays open without a message" },

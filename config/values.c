@@ -694,8 +694,9 @@ const struct cfg_type cfgval_domains = {
     .release = list_release, .init = list_init,
 };
 
-/* PharmacyMailboxes: "local@domain" and "@domain" entries, kept as
- * written (matching ignores case). */
+/* PharmacyMailboxes: "local@domain" (the local part may hold '*'
+ * wildcards) and "@domain" entries, kept as written (matching ignores
+ * case). */
 static bool mailboxes_parse(void *field, const struct cfg_key *k, const char *text,
                             struct err *why)
 {
@@ -711,7 +712,8 @@ static bool mailboxes_parse(void *field, const struct cfg_key *k, const char *te
             return false;
         }
         if (!patient_pharmacy_entry_valid(l.v[l.n - 1])) {
-            err_set(why, "\"%s\" is neither local@domain nor @domain", l.v[l.n - 1]);
+            err_set(why, "\"%s\" is neither local@domain (the local part may hold '*' "
+                    "wildcards) nor @domain", l.v[l.n - 1]);
             strlist_free(&l);
             return false;
         }

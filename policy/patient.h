@@ -61,9 +61,13 @@ const char *fin_kind_name(enum fin_kind k);   /* "none", "exact", "variant" */
 /* ------------------------------------------------------------------ */
 
 /*
- * PharmacyMailboxes entries are "local@domain" (one mailbox) or "@domain"
- * (every mailbox of that domain).  Matching ignores case in both parts and
- * one trailing dot on the domain.  Ignoring case in the local part is
+ * PharmacyMailboxes entries are "local@domain" (one mailbox), "@domain"
+ * (every mailbox of that domain), or a local part with '*' wildcards
+ * ("pharmacie-*@lgpi.mssante.fr": '*' stands for any run of characters,
+ * none included; policy/wildcard.h, bounded whatever the recipient
+ * writes).  The domain takes no wildcard: a pattern never reaches beyond
+ * the domain it names.  Matching ignores case in both parts and one
+ * trailing dot on the domain.  Ignoring case in the local part is
  * deliberate: these are our own mailboxes, and Postfix folds case when it
  * looks them up, so "Pharmacie@..." and "pharmacie@..." reach the same
  * mailbox; an exact match would refuse patients for a capital letter and
