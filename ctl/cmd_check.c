@@ -16,6 +16,7 @@
 #include "ctl/ctl.h"
 #include "policy/address.h"
 #include "policy/classify.h"
+#include "policy/hints.h"
 #include "policy/ins.h"
 
 #define ADDR_COLUMN_MAX 48   /* text output: wider addresses just push the rest */
@@ -24,7 +25,7 @@ struct verdict_line {
     const char *given;           /* as typed */
     char domain[ADDR_DOMAIN_MAX + 1];
     enum addr_class cls;
-    char reason[160];
+    char reason[640];
 };
 
 /*
@@ -54,6 +55,31 @@ static void check_patient(const struct mailaddr *addr, struct verdict_line *out)
                  "patient address whose INS matricule key does not match (typo?)");
         return;
     }
+}
+
+/* A classic ADDR: what the daemon's refusal would add (policy/hints.h),
+ * and the A-labels a Unicode domain was judged in. */
+static void add_hint(const struct policy_env *env, const struct mailaddr *addr,
+                     struct verdict_line *out)
+{
+    struct rcpt_hint h;
+    size_t used = strlen(out->reason);
+
+    if (addr->domain_utf8 && !addr->domain_idn_bad)
+        used += (size_t)snprintf(out->reason + used, sizeof(out->reason) - used,
+                                 " (as %s)", addr->domain);
+    if (used >= sizeof(out->reason))
+        return;
+    hint_for(env, addr, &h);
+    if (h.kind == HINT_DID_YOU_MEAN)
+        snprintf(out->reason + used, sizeof(out->reason) - used, "; did you mean %s?",
+                 h.suggestion);
+    else if (h.kind == HINT_APICRYPT)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; the old Apicrypt service, not interoperable with MSSante");
+    else if (h.kind == HINT_MSSANTE_UNLISTED)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; a .mssante.fr name not (or not yet) on the ANS list");
 }
 
 /*
@@ -88,6 +114,8 @@ static void classify_domain(const struct policy_env *env, const char *given,
                  : "NOT on the ANS whitelist: other operators refuse its mail");
     else
         snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
+    if (out->cls == CLASS_CLASSIC)
+        add_hint(env, &addr, out);
 }
 
 static void classify_one(const struct policy_env *env, const char *given,
@@ -121,6 +149,8 @@ static void classify_one(const struct policy_env *env, const char *given,
     snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
     if (out->cls == CLASS_PATIENT)
         check_patient(&addr, out);
+    else if (out->cls == CLASS_CLASSIC)
+        add_hint(env, &addr, out);
 }
 
 json_t *whitelist_json(const struct wl_info *info)

@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 
+#include "policy/hints.h"
+
 #define VERDICT_TEXT_MAX 640
 
 enum action {
@@ -79,9 +81,14 @@ const char *action_name(enum action a);         /* "accept", "reject", ... */
 void verdict_set(struct verdict *v, enum rule_id rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The trust space. */
+/* The trust space.  The mixed-list refusal names up to N_LISTED of ADDRS
+ * (N_TOTAL classic recipients in all), then as many of the N_HINTS
+ * HINTS (policy/hints.h) as the reply has room for. */
 void reply_outbound_classic(struct verdict *v, const char *const *addrs, unsigned n_listed,
                             unsigned n_total);
+void reply_outbound_classic_hints(struct verdict *v, const char *const *addrs,
+                                  unsigned n_listed, unsigned n_total,
+                                  const struct rcpt_hint *hints, unsigned n_hints);
 void reply_inbound_sender(struct verdict *v, const char *sender_domain);
 void reply_no_whitelist(struct verdict *v);
 void reply_bad_sender(struct verdict *v, const char *why);
