@@ -340,7 +340,8 @@ static struct verdict trust_step(struct pl_conn *c, struct verdict v)
 /*
  * The answer to a step's verdict V; *REFUSED says whether it refuses
  * (RCPT: only that recipient).  DryRun never refuses: the first verdict
- * that would have applied is remembered.  Before end of message, a
+ * that would have applied is remembered, as is a rule a log-only mode
+ * let through (a verdict with a rule and no refusal).  Before end of message, a
  * refusal of a local submission (any stage's) and a hold are kept for it.
  * A refusal that ends the transaction writes its verdict line.
  */
@@ -350,8 +351,16 @@ static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, e
     struct pl_msg *m = &c->msg;
 
     *refused = false;
-    if (!refusal(v->action))
+    if (!refusal(v->action)) {
+        /* A rule that applied in a mode that only logs it (PatientInbound
+         * log): said as would= on the line, counted, never refused. */
+        if (v->rule != RULE_NONE && !m->have_would) {
+            m->would = *v;
+            m->would.action = rule_action(v->rule);
+            m->have_would = true;
+        }
         return answer(PL_CONTINUE);
+    }
     if (c->rules->dry_run) {
         if (!m->have_would) {
             m->would = *v;

@@ -23,7 +23,9 @@
  *     other; without a whitelist a local submission is held;
  *   - DryRun: nothing is refused; the first refusal that would have
  *     applied is remembered, said on the verdict line and in an
- *     X-MSSante-Verdict header;
+ *     X-MSSante-Verdict header; a rule a log-only mode let through
+ *     (PatientInbound log) is remembered and said the same way on the
+ *     line;
  *   - the stop (SIGTERM): new messages are deferred (451 4.3.2);
  *   - a hold: the X-MSSante-Held header and the sender's notice
  *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
@@ -91,7 +93,8 @@ struct pl_msg {
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
     struct verdict rcpt_refusal;   /* ... the first such refusal */
-    bool have_would;               /* DryRun: a verdict would have applied ... */
+    bool have_would;               /* DryRun, or a log-only mode (PatientInbound log):
+                                    * a verdict would have applied ... */
     struct verdict would;          /* ... the first one */
     struct verdict kept_trust;     /* kept for end of message: a trust-space refusal */
     struct verdict kept;           /* ... any other refusal, or a hold */

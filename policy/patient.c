@@ -191,6 +191,16 @@ struct verdict patient_inbound_rcpt(bool pharmacy, int conv_open)
     return v;
 }
 
+struct verdict patient_inbound_decide(const struct patient_policy *pp, bool pharmacy,
+                                      int conv_open)
+{
+    struct verdict v = patient_inbound_rcpt(pharmacy, conv_open);
+
+    if (pp != NULL && pp->inbound_log && v.rule == RULE_PATIENT_NO_CONVERSATION)
+        v.action = ACT_CONTINUE;   /* rule and text stay set: logged, not sent */
+    return v;
+}
+
 bool patient_closure_candidate(const struct patient_msg *m)
 {
     return m->subject_fin != FIN_NONE || m->mes_fin;

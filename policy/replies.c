@@ -152,6 +152,11 @@ const char *rule_name(enum rule_id id)
     return (unsigned)id < RULE_COUNT ? rule_defs[id].name : NULL;
 }
 
+enum action rule_action(enum rule_id id)
+{
+    return (unsigned)id < RULE_COUNT ? rule_defs[id].action : ACT_CONTINUE;
+}
+
 const char *action_name(enum action a)
 {
     switch (a) {

@@ -75,6 +75,12 @@ const char *rule_name(enum rule_id id);
 
 const char *action_name(enum action a);         /* "accept", "reject", ... */
 
+/* What RULE does when it applies (the table's action; ACT_CONTINUE for
+ * RULE_NONE).  A verdict may carry a rule with ACT_CONTINUE: the rule
+ * applied in a mode that only logs it (PatientKeyCheck warn, PatientInbound
+ * log), and this says what it would have done. */
+enum action rule_action(enum rule_id id);
+
 /* Fill v with RULE's action and codes from the table, and a text of the
  * caller's (printf-style; '%' stays raw, anything but printable ASCII
  * becomes '?').  The helpers below use it with the table's texts. */
