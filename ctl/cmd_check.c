@@ -57,8 +57,8 @@ static void check_patient(const struct mailaddr *addr, struct verdict_line *out)
     }
 }
 
-/* A classic ADDR: what the daemon's refusal would add (policy/hints.h),
- * and the A-labels a Unicode domain was judged in. */
+/* After the reason: the A-labels a Unicode domain was judged in, and for
+ * a classic ADDR what the daemon's refusal would add (policy/hints.h). */
 static void add_hint(const struct policy_env *env, const struct mailaddr *addr,
                      struct verdict_line *out)
 {
@@ -68,7 +68,7 @@ static void add_hint(const struct policy_env *env, const struct mailaddr *addr,
     if (addr->domain_utf8 && !addr->domain_idn_bad)
         used += (size_t)snprintf(out->reason + used, sizeof(out->reason) - used,
                                  " (as %s)", addr->domain);
-    if (used >= sizeof(out->reason))
+    if (used >= sizeof(out->reason) || out->cls != CLASS_CLASSIC)
         return;
     hint_for(env, addr, &h);
     if (h.kind == HINT_DID_YOU_MEAN)
@@ -77,6 +77,9 @@ static void add_hint(const struct policy_env *env, const struct mailaddr *addr,
     else if (h.kind == HINT_APICRYPT)
         snprintf(out->reason + used, sizeof(out->reason) - used,
                  "; the old Apicrypt service, not interoperable with MSSante");
+    else if (h.kind == HINT_IDN_INVALID)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; not a valid internationalised domain name");
     else if (h.kind == HINT_MSSANTE_UNLISTED)
         snprintf(out->reason + used, sizeof(out->reason) - used,
                  "; a .mssante.fr name not (or not yet) on the ANS list");
@@ -114,8 +117,7 @@ static void classify_domain(const struct policy_env *env, const char *given,
                  : "NOT on the ANS whitelist: other operators refuse its mail");
     else
         snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
-    if (out->cls == CLASS_CLASSIC)
-        add_hint(env, &addr, out);
+    add_hint(env, &addr, out);
 }
 
 static void classify_one(const struct policy_env *env, const char *given,
@@ -149,8 +151,7 @@ static void classify_one(const struct policy_env *env, const char *given,
     snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
     if (out->cls == CLASS_PATIENT)
         check_patient(&addr, out);
-    else if (out->cls == CLASS_CLASSIC)
-        add_hint(env, &addr, out);
+    add_hint(env, &addr, out);
 }
 
 json_t *whitelist_json(const struct wl_info *info)

@@ -156,7 +156,11 @@ void hint_for(const struct policy_env *env, const struct mailaddr *a, struct rcp
     if (env == NULL || a == NULL || a->domain_literal || a->domain[0] == '\0')
         return;
     memcpy(out->domain, a->domain, sizeof(out->domain));
-    if (!a->domain_idn_bad && hint_near_domain(env, a->domain, out->suggestion,
+    if (a->domain_idn_bad) {
+        out->kind = HINT_IDN_INVALID;
+        return;
+    }
+    if (hint_near_domain(env, a->domain, out->suggestion,
                                                sizeof(out->suggestion))) {
         out->kind = HINT_DID_YOU_MEAN;
         return;

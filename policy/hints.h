@@ -16,7 +16,9 @@
  *                  service, which is not MSSante (only its interop-mssante
  *                  and mssante domains are listed);
  *   not listed     a name ending in .mssante.fr that the ANS list does
- *                  not hold (not yet registered, or mistyped).
+ *                  not hold (not yet registered, or mistyped);
+ *   bad IDN        a name written in Unicode that IDNA2008 refuses (it
+ *                  can be no one's domain: a character no domain may hold).
  * A hint is only ever a suggestion: the recipient stays refused.
  *
  * Cost: only refused recipients are looked at, at most MSG_MAX_OFFENDERS
@@ -40,7 +42,8 @@ enum hint_kind {
     HINT_NONE = 0,
     HINT_DID_YOU_MEAN,         /* suggestion holds the near domain */
     HINT_APICRYPT,             /* the old Apicrypt service */
-    HINT_MSSANTE_UNLISTED      /* *.mssante.fr, not on the ANS list */
+    HINT_MSSANTE_UNLISTED,     /* *.mssante.fr, not on the ANS list */
+    HINT_IDN_INVALID           /* Unicode that IDNA2008 refuses */
 };
 
 struct rcpt_hint {

@@ -42,6 +42,8 @@
 #define HINT_APICRYPT_TEXT \
     "%s : ancien service Apicrypt, non interoperable / old Apicrypt, not interoperable"
 #define HINT_UNLISTED "%s : absent (ou pas encore) de la liste ANS / not (yet) on the ANS list"
+#define HINT_IDN_TEXT \
+    "%s : nom de domaine international invalide / invalid internationalised domain name"
 
 struct rule_def {
     const char *name;            /* the stable id: verdict line, counters */
@@ -275,6 +277,9 @@ static size_t format_hint(const struct rcpt_hint *h, char *buf, size_t size)
         break;
     case HINT_MSSANTE_UNLISTED:
         n = snprintf(buf, size, HINT_UNLISTED, dom);
+        break;
+    case HINT_IDN_INVALID:
+        n = snprintf(buf, size, HINT_IDN_TEXT, dom);
         break;
     case HINT_NONE:
         break;

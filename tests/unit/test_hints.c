@@ -110,6 +110,7 @@ static void test_other_hints(void)
     CHECK(hint_of("<dr@chu-lille.mssante.fr.example.com>").kind == HINT_NONE);
     CHECK(hint_of("<dr@outlook.fr>").kind == HINT_NONE);
     CHECK(hint_of("<dr@[192.0.2.1]>").kind == HINT_NONE);
+    CHECK(hint_of("<dr@\xe2\x98\x83.mssante.fr>").kind == HINT_IDN_INVALID);
     CHECK_STR(hint_of("<dr@Nouveau.MSSante.fr>").domain, "nouveau.mssante.fr");
 }
 
