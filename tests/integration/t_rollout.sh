@@ -7,6 +7,8 @@
 #    --dry-run writes nothing; --json;
 #  - PatientInbound log (switched on and off by a reload): a patient
 #    without an open conversation delivered and logged, nothing opened;
+#  - the README's rollout: DryRun (conversations recorded), then DryRun no
+#    with PatientInbound log, then enforce;
 #  - PharmacyMailboxes patterns (pharmacie-*@...);
 #  - the hints in the 550 of a mixed list: did you mean, Apicrypt, a
 #    .mssante.fr domain not on the list;
@@ -43,7 +45,8 @@ free_port MILTER_PORT || exit 1
 start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 conf=$W/milter/rollout.conf
-# write_conf INBOUND: the daemon's configuration with PatientInbound INBOUND.
+# write_conf INBOUND [DRYRUN]: the daemon's configuration with
+# PatientInbound INBOUND (and DryRun DRYRUN, default no).
 write_conf() {
     milter_conf "$conf"
     cat >>"$conf" <<EOF
@@ -53,6 +56,7 @@ RedisTimeout 1s
 PharmacyMailboxes pharmacie-*@chu-test.mssante.fr, accueil@autre-site.chu-test.mssante.fr
 ConversationTTL 30d
 PatientInbound $1
+DryRun ${2:-no}
 EOF
 }
 write_conf enforce
@@ -234,6 +238,37 @@ check "PatientInbound enforce: back by a reload" reload
 pmail inbound-enforce "$P5@$PD" "$DR" "Bonjour" "Encore moi"
 check "PatientInbound enforce again: the same patient is refused" \
     refused_rcpt inbound-enforce '^550 5\.7\.1 '
+
+# The README's rollout: DryRun, then DryRun no with PatientInbound log,
+# then enforce.  A conversation the professional writes in during the
+# DryRun days is recorded; afterwards the patient's reply is a reply, and
+# a patient without one is still delivered, logged, until enforce.
+write_conf enforce yes
+check "rollout 1/3: DryRun yes, applied by a reload" reload
+pmail ro-open "$DR2" "$P5@$PD" "Compte rendu" "Bonjour"
+check "rollout 1/3: the professional's message to a patient is delivered" accepted ro-open
+check "rollout 1/3: and DryRun records the conversation" conv_state "$DR2" "$P5" open
+pmail ro-first "$P7@$PD" "$DR2" "Bonjour" "Premier message"
+check "rollout 1/3: a patient without a conversation is delivered, dryrun=yes on its line" \
+    eval 'accepted ro-first && verdict_logged "$(qid_of ro-first)" "would=reject rule=patient-no-conversation .*dryrun=yes"'
+write_conf log no
+check "rollout 2/3: DryRun no, PatientInbound log, one reload" reload
+pmail ro-reply "$P5@$PD" "$DR2" "Re: Compte rendu" "Merci"
+check "rollout 2/3: the reply into the conversation DryRun recorded is a reply" \
+    eval 'accepted ro-reply && verdict_logged "$(qid_of ro-reply)" "verdict=accept .*conv=reply:<$DR2>"'
+pmail ro-unsol "$P7@$PD" "$DR2" "Bonjour" "Encore"
+check "rollout 2/3: the patient without one is delivered, conv=unsolicited on its line" \
+    eval 'accepted ro-unsol && verdict_logged "$(qid_of ro-unsol)" "conv=unsolicited:<$DR2>"'
+send_mail ro-classic "$DR2" "secretariat@outlook.fr"
+check "rollout 2/3: while the trust space is enforced" \
+    assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 '
+write_conf enforce no
+check "rollout 3/3: PatientInbound enforce, one reload" reload
+pmail ro-reply2 "$P5@$PD" "$DR2" "Re: Compte rendu" "Merci encore"
+check "rollout 3/3: the reply still delivered" accepted ro-reply2
+pmail ro-unsol2 "$P7@$PD" "$DR2" "Bonjour" "Toujours moi"
+check "rollout 3/3: the patient without a conversation refused" \
+    refused_rcpt ro-unsol2 '^550 5\.7\.1 '
 
 # ---------------------------------------------------------------- pharmacies
 
