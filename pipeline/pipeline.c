@@ -711,6 +711,17 @@ void pl_close(struct pl_conn *c)
     stats_connection_close();
 }
 
+const char *pl_modes_note(const struct rules_settings *rules)
+{
+    if (rules->dry_run && rules->patient_inbound_log)
+        return ", DryRun: nothing refused, PatientInbound log";
+    if (rules->dry_run)
+        return ", DryRun: nothing refused";
+    if (rules->patient_inbound_log)
+        return ", PatientInbound log: patients admitted without a conversation";
+    return "";
+}
+
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3])
 {
     size_t n = 0;

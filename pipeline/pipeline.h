@@ -174,4 +174,9 @@ struct pl_answer pl_internal_error(struct pl_conn *c, const char *what);
  * Redis (REDIS): up to two warnings, NULL after the last. */
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3]);
 
+/* ", DryRun: ..." / ", PatientInbound log: ...", or "": the modes that let
+ * through what a rule refuses, for the start and reload lines, so that
+ * one left on is seen. */
+const char *pl_modes_note(const struct rules_settings *rules);
+
 #endif

@@ -226,6 +226,8 @@ check "import of a file that does not exist: exit 2, named" \
 
 write_conf log
 check "PatientInbound log: applied by a reload" reload
+check "PatientInbound log: the reload line says it, so it is not left on unnoticed" \
+    wait_milter_log "reloaded .*: [0-9]+ local domain\(s\), PatientInbound log: patients admitted without a conversation;"
 pmail inbound-log "$P5@$PD" "$DR" "Bonjour" "Je vous ecris pour la premiere fois"
 check "PatientInbound log: a patient without a conversation is delivered" accepted inbound-log
 check "PatientInbound log: the verdict line says what enforce would have done" \
