@@ -98,6 +98,15 @@ refused_rcpt() {
 
 qid_of() { queue_id_of "$W/swaks/$1.txt"; }
 
+# ascii_reply FILE CMD: the reply to CMD holds nothing but printable ASCII
+# (SMTP replies are 7-bit, even in an SMTPUTF8 session).
+ascii_reply() {
+    local r
+    r=$(smtp_reply "$1" "$2")
+    [ -n "$r" ] || { h_fail "no reply to $2 in $1"; return 1; }
+    ! printf '%s' "$r" | LC_ALL=C grep -q '[^ -~]' || h_fail "not ASCII: $r"
+}
+
 ctlc() { "$CTL_BIN" -c "$conf" "$@"; }
 
 # conv_state MAILBOX PATIENT STATE
@@ -327,6 +336,12 @@ smtp_raw idn-look "EHLO client.it.invalid" "MAIL FROM:<$DR> SMTPUTF8" \
     "RCPT TO:<dr.x@medecin.mssanté.fr>" DATA "Subject: idn-look" "" "corps" . QUIT
 check "IDN: the lookalike medecin.mssanté.fr is refused, named by its A-label, with a hint" \
     assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 .*dr\.x@medecin\.xn--mssant-gva\.fr\. Aide / Help: medecin\.xn--mssant-gva\.fr : vouliez-vous dire / did you mean medecin\.mssante\.fr \?'
+check "IDN: that reply is plain ASCII" ascii_reply "$LAST_TRANSCRIPT" DATA
+smtp_raw idn-local "EHLO client.it.invalid" "MAIL FROM:<$DR> SMTPUTF8" \
+    "RCPT TO:<secrétariat@chu-lile.mssante.fr>" DATA "Subject: idn-local" "" "corps" . QUIT
+check "IDN: a Unicode local part is refused with its hint, the reply kept ASCII" \
+    eval 'assert_reply "$LAST_TRANSCRIPT" DATA "^550 5\.7\.1 .*did you mean chu-lille\.mssante\.fr \?" &&
+          ascii_reply "$LAST_TRANSCRIPT" DATA'
 smtp_raw idn-other "EHLO client.it.invalid" "MAIL FROM:<$DR> SMTPUTF8" \
     "RCPT TO:<dr.x@hôpitäl.mssante.fr>" DATA "Subject: idn-other" "" "corps" . QUIT
 check "IDN: a Unicode name whose A-label is not listed is refused" \
@@ -337,7 +352,7 @@ smtp_raw idn-bad "EHLO client.it.invalid" "MAIL FROM:<$DR> SMTPUTF8" \
 check "IDN: a name IDNA2008 refuses is refused too, never let through, and says why" \
     assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 .*: nom de domaine international invalide / invalid internationalised domain name'
 check "IDN: nothing of the refused ones delivered" \
-    eval 'not_delivered idn-look && not_delivered idn-other && not_delivered idn-bad'
+    eval 'not_delivered idn-look && not_delivered idn-local && not_delivered idn-other && not_delivered idn-bad'
 smtp_raw idn-sender "EHLO client.it.invalid" "XCLIENT ADDR=$OUTSIDE_ADDR" \
     "EHLO client.it.invalid" "MAIL FROM:<dr.x@$IDN> SMTPUTF8" \
     "RCPT TO:<$DR>" DATA "Subject: idn-sender" "" "corps" . QUIT
