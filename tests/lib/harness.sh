@@ -83,11 +83,82 @@ h_skip_all() {
 
 h_require_root() {
     [ "$(id -u)" = 0 ] || h_skip_all "needs root to run a private Postfix"
+    h_require_tools postfix postconf postqueue sendmail redis-server swaks ss
+}
+
+# h_require_tools CMD...: skip the whole script unless every CMD is
+# installed (the sbin directories are searched too).
+h_require_tools() {
     local b
-    for b in postfix postconf postqueue sendmail redis-server swaks ss; do
+    for b in "$@"; do
         command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
         command -v "$b" >/dev/null 2>&1 || h_skip_all "$b is not installed"
     done
+}
+
+# h_require_probe NAME...: the helper programs $BUILD/tests/NAME are built
+# (a missing one is a failure, not a skip: "make check" builds them).
+h_require_probe() {
+    local n
+    for n in "$@"; do
+        if [ ! -x "$BUILD/tests/$n" ]; then
+            not_ok "$(basename "$0"): $BUILD/tests/$n exists" "build first: make BUILD=$BUILD"
+            exit 1
+        fi
+    done
+}
+
+# h_setup [--postfix | --root] [--pf SETTING]... [--redis] [--sink]
+#         [--tools CMD...] [--probe NAME...]
+# The set-up every script shares, in one call: the prerequisites (a
+# missing tool skips the whole script, a missing build fails it), the
+# work directory and its trap (h_init), then the servers asked for.
+#   --postfix   root, Postfix's tools and the built daemon; a capture sink,
+#               MILTER_PORT picked, and a private Postfix on SMTP_PORT whose
+#               milter is inet:127.0.0.1:MILTER_PORT (--pf adds main.cf
+#               settings, "name = value"); the daemon is the script's to
+#               start (milter_conf, start_milter), with its own settings.
+#   --root      the prerequisites of --postfix only: the script starts its
+#               Postfix itself (settings naming files of $W, a unix socket).
+#   --redis     redis-server installed, one started (REDIS_PORT); no root.
+#   --sink      a capture sink (SINK_PORT) without Postfix.
+#   --tools     further commands the script needs (until the next option).
+#   --probe     helper programs of $BUILD/tests it runs (idem).
+# A script that needs nothing but Redis therefore runs without root.
+h_setup() {
+    local postfix=0 root=0 redis=0 sink=0 list="" pf=() tools=() probes=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --postfix) postfix=1; root=1; sink=1; list= ;;
+            --root)    root=1; list= ;;
+            --pf)      pf+=("$2"); shift; list= ;;
+            --redis)   redis=1; tools+=(redis-server redis-cli ss); list= ;;
+            --sink)    sink=1; list= ;;
+            --tools)   list=tools ;;
+            --probe)   list=probes ;;
+            -*)        echo "h_setup: unknown option $1" >&2; exit 2 ;;
+            *)         case $list in
+                           tools)  tools+=("$1") ;;
+                           probes) probes+=("$1") ;;
+                           *)      echo "h_setup: $1 outside --tools/--probe" >&2; exit 2 ;;
+                       esac ;;
+        esac
+        shift
+    done
+    if [ "$root" = 1 ]; then
+        h_require_root
+        h_require_built
+    fi
+    [ "$sink" = 1 ] && probes+=(capsink)
+    h_require_tools "${tools[@]}"
+    h_require_probe "${probes[@]}"
+    h_init
+    if [ "$sink" = 1 ]; then start_capsink || exit 1; fi
+    if [ "$redis" = 1 ]; then start_redis || exit 1; fi
+    if [ "$postfix" = 1 ]; then
+        free_port MILTER_PORT || exit 1
+        start_postfix "inet:127.0.0.1:$MILTER_PORT" "${pf[@]}" || exit 1
+    fi
 }
 
 h_require_built() {
@@ -180,7 +251,8 @@ wait_pid_gone() {
 
 # start_redis [PORT]: sets REDIS_PORT (a new free one unless PORT is given,
 # e.g. to bring back a Redis that was stopped).  No persistence: a Redis
-# started here is always empty.
+# started here is always empty.  H_REDIS_ARGS (an array), when set, adds
+# server options (e.g. --requirepass).
 start_redis() {
     if [ -n "${1:-}" ]; then
         REDIS_PORT=$1
@@ -191,7 +263,7 @@ start_redis() {
     mkdir -p "$d"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
         --daemonize yes --pidfile "$d/redis.pid" --dir "$d" \
-        --logfile "$d/redis.log" >/dev/null || return 1
+        --logfile "$d/redis.log" ${H_REDIS_ARGS[@]+"${H_REDIS_ARGS[@]}"} >/dev/null || return 1
     local i
     for i in $(seq 1 100); do
         [ -s "$d/redis.pid" ] && break
