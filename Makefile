@@ -78,7 +78,9 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 # by "make fuzz".
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
-FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o
+# What they share: the fixed trust space (fuzzlib.c), the pipeline as an
+# SMTP session (msgsession.c, fuzz_message's).
+FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o $(BUILD)/tests/fuzz/msgsession.o
 # Each bench/*.c is a program, but the milter wire client they share.
 BENCH_SRC  := $(filter-out bench/milterwire.c,$(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
