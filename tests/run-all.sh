@@ -4,8 +4,10 @@
 #
 #   tests/run-all.sh [--unit | --integration] [PATTERN]
 #
-# Unit tests are the programs $BUILD/tests/test_* (one case each: ok when it
-# exits 0; its own output is shown as "# " lines when it fails), then the
+# Unit tests are the programs $BUILD/tests/test_*: each case of a program's
+# table is a line "ok - unit/test_x: NAME" (tests/unit/testlib.h); a program
+# that exits non-zero without a failed case is one more "not ok"; its own
+# output is shown as "# " lines when anything failed.  Then the
 # fuzz targets $BUILD/tests/fuzz_NAME, each replaying its committed corpus
 # and regression inputs (tests/fuzz/corpus/NAME, tests/fuzz/regressions/NAME)
 # as one case "fuzz/NAME".
@@ -61,14 +63,31 @@ if [ "$run_unit" = 1 ]; then
         found=1
         name=unit/$(basename "$t")
         MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1
-        case $? in
-            0)  line="ok - $name" ;;
-            77) line="skip - $name # $(tail -n 1 "$out")" ;;   # automake's "skipped"
-            *)  line="not ok - $name" ;;
-        esac
-        echo "$line"
-        count "$line"
-        case $line in not*) sed 's/^/# /' "$out" | tail -40 ;; esac
+        rc=$?
+        if [ "$rc" = 77 ]; then                             # automake's "skipped"
+            line="skip - $name # $(tail -n 1 "$out")"
+            echo "$line"
+            count "$line"
+            continue
+        fi
+        # Each named case of the program's table, as "unit/test_x: NAME".
+        saw_fail=0
+        while IFS= read -r line; do
+            case $line in
+                "ok - "*)     line="ok - $name: ${line#ok - }" ;;
+                "not ok - "*) line="not ok - $name: ${line#not ok - }"; saw_fail=1 ;;
+                *)            continue ;;
+            esac
+            echo "$line"
+            count "$line"
+        done <"$out"
+        if [ "$rc" != 0 ] && [ "$saw_fail" = 0 ]; then
+            line="not ok - $name exited with status $rc"
+            echo "$line"
+            count "$line"
+            saw_fail=1
+        fi
+        [ "$saw_fail" = 1 ] && sed 's/^/# /' "$out" | tail -40
     done
     if [ "$found" = 0 ] && [ -z "$pattern" ]; then
         line="not ok - unit tests built in $BUILD/tests"

@@ -281,16 +281,15 @@ static void test_route_forms(void)
     CHECK(!addr_route_form(NULL, &why) && why == NULL);
 }
 
-int main(void)
-{
-    test_plain_forms();
-    test_null_sender();
-    test_source_route();
-    test_quoted_local();
-    test_literals_and_idn();
-    test_malformed();
-    test_normalize_domain();
-    test_format();
-    test_route_forms();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "plain forms", test_plain_forms },
+    { "null sender", test_null_sender },
+    { "source route", test_source_route },
+    { "quoted local", test_quoted_local },
+    { "literals and idn", test_literals_and_idn },
+    { "malformed", test_malformed },
+    { "normalize domain", test_normalize_domain },
+    { "format", test_format },
+    { "route forms", test_route_forms },
+};
+TEST_MAIN(cases)

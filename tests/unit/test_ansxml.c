@@ -413,15 +413,14 @@ static void test_real_list(void)
     ans_list_free(l);
 }
 
-int main(void)
-{
-    test_small();
-    test_buffer_matches_file();
-    test_stream_any_chunks();
-    test_refused_files();
-    test_refused_buffers();
-    test_dn_variants();
-    test_many_chunks();
-    test_real_list();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "small", test_small },
+    { "The same bytes through the buffer entry point give the same list", test_buffer_matches_file },
+    { "stream any chunks", test_stream_any_chunks },
+    { "refused files", test_refused_files },
+    { "refused buffers", test_refused_buffers },
+    { "DN spellings and odd but valid documents, via the buffer entry point", test_dn_variants },
+    { "Far more than one 64 KiB chunk: names and DNs get split across calls", test_many_chunks },
+    { "real list", test_real_list },
+};
+TEST_MAIN(cases)

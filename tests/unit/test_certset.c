@@ -236,13 +236,12 @@ static void test_whitelist_adaptor(void)
     ans_list_free(l);
 }
 
-int main(void)
-{
-    test_lookups();
-    test_refused();
-    test_walk();
-    test_growth();
-    test_strtab();
-    test_whitelist_adaptor();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "lookups", test_lookups },
+    { "refused", test_refused },
+    { "walk", test_walk },
+    { "Far more than the real list: growth of every table keeps every pair", test_growth },
+    { "The interned-string table under both sets: dense ids, exact bytes", test_strtab },
+    { "The adaptor the daemon hands the policy, over the parsed test list", test_whitelist_adaptor },
+};
+TEST_MAIN(cases)

@@ -173,11 +173,10 @@ static void test_misc(void)
     CHECK(cidr_list_parse(NULL, &l, &why) == -1);
 }
 
-int main(void)
-{
-    test_matches();
-    test_bad_lists();
-    test_sockaddr();
-    test_misc();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "matches", test_matches },
+    { "bad lists", test_bad_lists },
+    { "What the milter hands over: sockaddrs, with the family the kernel chose", test_sockaddr },
+    { "misc", test_misc },
+};
+TEST_MAIN(cases)

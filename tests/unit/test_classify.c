@@ -158,13 +158,12 @@ static void test_invalid_and_names(void)
     CHECK_STR(addr_class_name(CLASS_INVALID), "invalid");
 }
 
-int main(void)
-{
-    test_listed();
-    test_lookalikes();
-    test_literals();
-    test_local_and_patient();
-    test_no_whitelist();
-    test_invalid_and_names();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "listed", test_listed },
+    { "lookalikes", test_lookalikes },
+    { "literals", test_literals },
+    { "local and patient", test_local_and_patient },
+    { "no whitelist", test_no_whitelist },
+    { "invalid and names", test_invalid_and_names },
+};
+TEST_MAIN(cases)

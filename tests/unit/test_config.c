@@ -509,23 +509,29 @@ static void test_tls_policy_keys(void)
     free(err);
 }
 
+static const struct test_case cases[] = {
+    { "a full configuration", test_full_config },
+    { "defaults", test_defaults },
+    { "every error reported at once", test_all_errors_reported },
+    { "cross-field checks", test_cross_field },
+    { "missing file", test_missing_file },
+    { "comments and spacing", test_comments_and_spacing },
+    { "durations", test_durations },
+    { "Redis endpoints", test_redis_endpoints },
+    { "socket specs", test_socket_specs },
+    { "trust boundary keys", test_trust_boundary_keys },
+    { "TLS policy keys", test_tls_policy_keys },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(tmp_dir) == NULL) {
         perror("mkdtemp");
         return 2;
     }
-    test_full_config();
-    test_defaults();
-    test_all_errors_reported();
-    test_cross_field();
-    test_missing_file();
-    test_comments_and_spacing();
-    test_durations();
-    test_redis_endpoints();
-    test_socket_specs();
-    test_trust_boundary_keys();
-    test_tls_policy_keys();
+    rc = TEST_RUN(cases);
     cleanup();
-    TEST_DONE();
+    return rc;
 }

@@ -391,9 +391,62 @@ static void test_redis_down(redisContext *c)
     CHECK(l.n == 0);
 }
 
+/* The two connections of the cases (two MX nodes on one Redis). */
+static redisContext *node_a, *node_b;
+
+static void case_open_refresh(void)
+{
+    test_open_refresh(node_a);
+}
+
+static void case_close(void)
+{
+    test_close(node_a);
+}
+
+static void case_expiry_settings(void)
+{
+    test_expiry_settings(node_a);
+}
+
+/* "expiring" opened with a TTL of 1 s, seen from the other node, then the
+ * wait that lets it expire. */
+static void case_list_and_expiry(void)
+{
+    CHECK(conv_open_or_refresh(node_a, PFX, DR, "100000000004601", 6000, 1, &err) == 1);
+    CHECK(conv_is_open(node_b, PFX, DR, "100000000004601", &err) == 1);
+    sleep(2);
+    test_list_and_expiry(node_b);
+}
+
+static void case_two_nodes(void)
+{
+    test_two_nodes(node_a, node_b);
+}
+
+static void case_bad_arguments(void)
+{
+    test_bad_arguments(node_a);
+}
+
+static void case_redis_down(void)
+{
+    test_redis_down(node_a);
+}
+
+static const struct test_case cases[] = {
+    { "open and refresh", case_open_refresh },
+    { "close", case_close },
+    { "expiry settings", case_expiry_settings },
+    { "list, and expiry seen from another node", case_list_and_expiry },
+    { "two MX nodes on one Redis", case_two_nodes },
+    { "bad arguments", case_bad_arguments },
+    { "Redis down", case_redis_down },
+};
+
 int main(void)
 {
-    redisContext *a, *b;
+    int rc;
 
     if (!find_in_path("redis-server")) {
         printf("skip: redis-server not installed\n");
@@ -406,27 +459,16 @@ int main(void)
         stop_redis();
         return 1;
     }
-    a = connect_redis();
-    b = connect_redis();
-    if (a == NULL || a->err || b == NULL || b->err) {
+    node_a = connect_redis();
+    node_b = connect_redis();
+    if (node_a == NULL || node_a->err || node_b == NULL || node_b->err) {
         fprintf(stderr, "could not connect to the test redis-server\n");
         stop_redis();
         return 1;
     }
-
-    test_open_refresh(a);
-    test_close(a);
-    test_expiry_settings(a);
-    CHECK(conv_open_or_refresh(a, PFX, DR, "100000000004601", 6000, 1, &err) == 1);
-    CHECK(conv_is_open(b, PFX, DR, "100000000004601", &err) == 1);
-    sleep(2);
-    test_list_and_expiry(b);
-    test_two_nodes(a, b);
-    test_bad_arguments(a);
-    test_redis_down(a);
-
-    redisFree(a);
-    redisFree(b);
+    rc = TEST_RUN(cases);
+    redisFree(node_a);
+    redisFree(node_b);
     stop_redis();
-    TEST_DONE();
+    return rc;
 }

@@ -202,13 +202,12 @@ static void test_whitelist_lookup(void)
     whitelist_free(NULL);
 }
 
-int main(void)
-{
-    test_normalisation();
-    test_lookalikes();
-    test_invalid_names();
-    test_foreach();
-    test_large();
-    test_whitelist_lookup();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "normalisation", test_normalisation },
+    { "lookalikes", test_lookalikes },
+    { "invalid names", test_invalid_names },
+    { "foreach", test_foreach },
+    { "A list 20 times the real one, grown from a zero-size hint", test_large },
+    { "whitelist lookup", test_whitelist_lookup },
+};
+TEST_MAIN(cases)

@@ -165,15 +165,21 @@ static void test_errors(void)
     refused(BASE REDIS "WhitelistCAFile\n", "WhitelistCAFile: missing value");
 }
 
+static const struct test_case cases[] = {
+    { "fetcher keys: defaults", test_defaults },
+    { "fetcher keys: values", test_values },
+    { "fetcher keys: errors", test_errors },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(tmp_dir) == NULL) {
         perror("mkdtemp");
         return 2;
     }
-    test_defaults();
-    test_values();
-    test_errors();
+    rc = TEST_RUN(cases);
     rmdir(tmp_dir);
-    TEST_DONE();
+    return rc;
 }

@@ -291,15 +291,29 @@ static void test_guess(void)
     CHECK_STR(fwd_audit_type_name(FWD_AUDIT_ALIASES), "aliases");
 }
 
-int main(void)
+static void test_fixture_virtual(void)
 {
     check_fixture("fwd-virtual", "chu-test.mssante.fr", NULL, FWD_AUDIT_VIRTUAL, 8);
-    check_fixture("fwd-aliases", "chu-test.mssante.fr", NULL, FWD_AUDIT_ALIASES, 5);
-    check_fixture("fwd-mailbox.sieve", NULL, "dr.martin@chu-test.mssante.fr", FWD_AUDIT_SIEVE, 2);
-    test_virtual_edges();
-    test_aliases_edges();
-    test_sieve_edges();
-    test_unqualified();
-    test_guess();
-    TEST_DONE();
 }
+
+static void test_fixture_aliases(void)
+{
+    check_fixture("fwd-aliases", "chu-test.mssante.fr", NULL, FWD_AUDIT_ALIASES, 5);
+}
+
+static void test_fixture_sieve(void)
+{
+    check_fixture("fwd-mailbox.sieve", NULL, "dr.martin@chu-test.mssante.fr", FWD_AUDIT_SIEVE, 2);
+}
+
+static const struct test_case cases[] = {
+    { "sample virtual map: report and rewrite", test_fixture_virtual },
+    { "sample aliases: report and rewrite", test_fixture_aliases },
+    { "sample Sieve script: report and rewrite", test_fixture_sieve },
+    { "virtual map edge cases", test_virtual_edges },
+    { "aliases edge cases", test_aliases_edges },
+    { "Sieve edge cases", test_sieve_edges },
+    { "without --domain / --mailbox", test_unqualified },
+    { "the kind of a file guessed", test_guess },
+};
+TEST_MAIN(cases)

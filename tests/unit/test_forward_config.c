@@ -184,15 +184,21 @@ static void cleanup(void)
     rmdir(tmp_dir);
 }
 
+static const struct test_case cases[] = {
+    { "forwarding keys: defaults", test_defaults },
+    { "forwarding keys: values", test_values },
+    { "forwarding keys: errors", test_errors },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(tmp_dir) == NULL) {
         perror("mkdtemp");
         return 2;
     }
-    test_defaults();
-    test_values();
-    test_errors();
+    rc = TEST_RUN(cases);
     cleanup();
-    TEST_DONE();
+    return rc;
 }

@@ -410,23 +410,22 @@ static void test_reinjection_scope(void)
     fwd_plan_free(&p);
 }
 
-int main(void)
-{
-    test_copy_mssante();
-    test_redirect_mssante();
-    test_copy_patient();
-    test_copy_classic();
-    test_redirect_classic();
-    test_redirect_mixed();
-    test_copy_mixed();
-    test_dedup();
-    test_target_is_recipient();
-    test_mutual_redirect();
-    test_no_chain();
-    test_keep_self();
-    test_not_local_and_skipped();
-    test_reinjected();
-    test_reinjected_hold();
-    test_reinjection_scope();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "copy mssante", test_copy_mssante },
+    { "redirect mssante", test_redirect_mssante },
+    { "copy patient", test_copy_patient },
+    { "copy classic", test_copy_classic },
+    { "A redirect to classic addresses only keeps the message in the mailbox", test_redirect_classic },
+    { "redirect mixed", test_redirect_mixed },
+    { "copy mixed", test_copy_mixed },
+    { "Two mailboxes with the same targets: one addition, one notice each", test_dedup },
+    { "The target is already a recipient: not added again", test_target_is_recipient },
+    { "Two mailboxes redirecting to each other must not both vanish", test_mutual_redirect },
+    { "One level only: B's own rule is not applied because A's rule added it", test_no_chain },
+    { "A rule listing the mailbox itself keeps it, even in redirect mode", test_keep_self },
+    { "Rules apply to local mailboxes only, and unusable targets are reported", test_not_local_and_skipped },
+    { "s.2: a forward re-injected through sendmail toward a classic address", test_reinjected },
+    { "Nothing would be left: hold, and leave recipients and notices alone", test_reinjected_hold },
+    { "reinjection scope", test_reinjection_scope },
+};
+TEST_MAIN(cases)

@@ -160,11 +160,10 @@ static void test_json_errors(void)
     CHECK_STR(json_error(many), "rules[0].targets: more than 32 targets");
 }
 
-int main(void)
-{
-    test_modes();
-    test_normalize();
-    test_json_round_trip();
-    test_json_errors();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "modes", test_modes },
+    { "normalize", test_normalize },
+    { "json round trip", test_json_round_trip },
+    { "json errors", test_json_errors },
+};
+TEST_MAIN(cases)

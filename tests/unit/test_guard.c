@@ -286,30 +286,34 @@ static void test_from_whitelist(void)
 }
 
 /* One "ok"/"not ok" line per group, from the failures it added. */
-static void run(const char *name, void (*fn)(void))
+static void test_verdict_names(void)
 {
-    int before = testlib_failures;
-
-    fn();
-    printf("%s - %s\n", testlib_failures == before ? "ok" : "not ok", name);
-}
-
-int main(void)
-{
-    if ((defaults = config_defaults()) == NULL)
-        return 2;
-    run("guard_parse_time", test_parse_time);
-    run("min_domains, not overridden by force", test_min_domains);
-    run("candidate without a readable DateDeGeneration is refused, even forced", test_candidate_date);
-    run("same sha256 is reported unchanged", test_unchanged);
-    run("shrink limit, overridden by force", test_shrink);
-    run("generation date not older than the current one, overridden by force", test_age);
-    run("current list without a generation date", test_current_date_unknown);
-    run("reason truncated safely", test_small_reason_buffer);
-    run("facts of an in-memory list", test_from_whitelist);
     CHECK_STR(guard_verdict_name(GUARD_ACCEPT), "accept");
     CHECK_STR(guard_verdict_name(GUARD_UNCHANGED), "unchanged");
     CHECK_STR(guard_verdict_name(GUARD_REFUSE), "refuse");
+}
+
+static const struct test_case cases[] = {
+    { "guard_parse_time", test_parse_time },
+    { "min_domains, not overridden by force", test_min_domains },
+    { "candidate without a readable DateDeGeneration is refused, even forced",
+      test_candidate_date },
+    { "same sha256 is reported unchanged", test_unchanged },
+    { "shrink limit, overridden by force", test_shrink },
+    { "generation date not older than the current one, overridden by force", test_age },
+    { "current list without a generation date", test_current_date_unknown },
+    { "reason truncated safely", test_small_reason_buffer },
+    { "facts of an in-memory list", test_from_whitelist },
+    { "verdict names", test_verdict_names },
+};
+
+int main(void)
+{
+    int rc;
+
+    if ((defaults = config_defaults()) == NULL)
+        return 2;
+    rc = TEST_RUN(cases);
     config_free(defaults);
-    TEST_DONE();
+    return rc;
 }

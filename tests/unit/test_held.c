@@ -116,11 +116,10 @@ static void test_notice(void)
     CHECK(notify_held_check_ref("ALL-", &err) != 0);
 }
 
-int main(void)
-{
-    test_value_round_trip();
-    test_value_made_safe();
-    test_parse_refuses();
-    test_notice();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "value round trip", test_value_round_trip },
+    { "The reason may name envelope addresses: one line, printable ASCII", test_value_made_safe },
+    { "What the daemon never writes is not the daemon's", test_parse_refuses },
+    { "notice", test_notice },
+};
+TEST_MAIN(cases)

@@ -144,13 +144,12 @@ static void test_ins_key(void)
     CHECK(ins_key(NULL) == -1);
 }
 
-int main(void)
-{
-    test_valid();
-    test_corsica();
-    test_bad_key();
-    test_bad_shape();
-    test_reason_texts();
-    test_ins_key();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "valid", test_valid },
+    { "corsica", test_corsica },
+    { "bad key", test_bad_key },
+    { "bad shape", test_bad_shape },
+    { "reason texts", test_reason_texts },
+    { "ins key", test_ins_key },
+};
+TEST_MAIN(cases)

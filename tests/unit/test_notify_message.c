@@ -326,13 +326,12 @@ static void test_long_lines(void)
     notify_template_free(t);
 }
 
-int main(void)
-{
-    test_builtin();
-    test_unknown_mailbox();
-    test_bad_arguments();
-    test_template_file();
-    test_template_checks();
-    test_long_lines();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "builtin", test_builtin },
+    { "A re-injected forward: the mailbox is unknown and not made up", test_unknown_mailbox },
+    { "Nothing that could smuggle a header or a second recipient in", test_bad_arguments },
+    { "template file", test_template_file },
+    { "template checks", test_template_checks },
+    { "Long lines and '=' survive the quoted-printable round trip", test_long_lines },
+};
+TEST_MAIN(cases)

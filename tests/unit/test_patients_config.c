@@ -136,15 +136,21 @@ static void test_errors(void)
     free(err);
 }
 
+static const struct test_case cases[] = {
+    { "patient keys: defaults", test_defaults },
+    { "patient keys: values", test_values },
+    { "patient keys: errors", test_errors },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(tmp_dir) == NULL) {
         perror("mkdtemp");
         return 2;
     }
-    test_defaults();
-    test_values();
-    test_errors();
+    rc = TEST_RUN(cases);
     rmdir(tmp_dir);
-    TEST_DONE();
+    return rc;
 }

@@ -80,8 +80,7 @@ static void test_null_sender_fin(void)
     config_free(cfg);
 }
 
-int main(void)
-{
-    test_null_sender_fin();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "null sender fin", test_null_sender_fin },
+};
+TEST_MAIN(cases)

@@ -323,15 +323,14 @@ static void test_same_as_endpoint_parse(void)
     }
 }
 
-int main(void)
-{
-    test_good();
-    test_unix_length();
-    test_bad();
-    test_lists();
-    test_list_replace();
-    test_parts();
-    test_equal_copy();
-    test_same_as_endpoint_parse();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "good", test_good },
+    { "sun_path holds 107 bytes and a NUL: a longer path could not be used", test_unix_length },
+    { "bad", test_bad },
+    { "lists", test_lists },
+    { "A failed parse leaves the previous list alone; a good one replaces it", test_list_replace },
+    { "parts", test_parts },
+    { "equal copy", test_equal_copy },
+    { "same as endpoint parse", test_same_as_endpoint_parse },
+};
+TEST_MAIN(cases)

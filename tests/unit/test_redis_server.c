@@ -155,11 +155,10 @@ static void test_wait_none(void)
     CHECK(redis_wait_replicas(&c, -1, 100, NULL, &err) == REDIS_WAIT_OK);
 }
 
-int main(void)
-{
-    test_decisions();
-    test_retire();
-    test_retire_long_text();
-    test_wait_none();
-    TEST_DONE();
-}
+static const struct test_case test_cases[] = {
+    { "decisions", test_decisions },
+    { "retire", test_retire },
+    { "A long server text fits the context's error buffer, cut", test_retire_long_text },
+    { "wait none", test_wait_none },
+};
+TEST_MAIN(test_cases)

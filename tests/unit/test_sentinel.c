@@ -143,10 +143,9 @@ static void test_epochs(void)
     sentinel_free(s);
 }
 
-int main(void)
-{
-    test_settings();
-    test_order();
-    test_epochs();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "settings", test_settings },
+    { "order", test_order },
+    { "epochs", test_epochs },
+};
+TEST_MAIN(cases)

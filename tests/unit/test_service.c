@@ -118,11 +118,17 @@ static void test_reload(void)
     config_free(cfg);
 }
 
+static const struct test_case cases[] = {
+    { "load report", test_load_report },
+    { "reload", test_reload },
+};
+
 int main(void)
 {
+    int rc;
+
     snprintf(conf_path, sizeof(conf_path), "/tmp/mssante-service-%ld.conf", (long)getpid());
-    test_load_report();
-    test_reload();
+    rc = TEST_RUN(cases);
     unlink(conf_path);
-    TEST_DONE();
+    return rc;
 }

@@ -420,19 +420,25 @@ static void test_real_list(void)
     unlink(in_dir("real.snap"));
 }
 
+static const struct test_case cases[] = {
+    { "round trip", test_round_trip },
+    { "empty metadata", test_empty_metadata },
+    { "write errors", test_write_errors },
+    { "damaged snapshots", test_damaged },
+    { "operator CN section", test_cn_section },
+    { "the real list", test_real_list },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
-    test_round_trip();
-    test_empty_metadata();
-    test_write_errors();
-    test_damaged();
-    test_cn_section();
-    test_real_list();
+    rc = TEST_RUN(cases);
     unlink(in_dir("wl.snap"));
     rmdir(dir);
-    TEST_DONE();
+    return rc;
 }

@@ -218,12 +218,11 @@ static void test_fields(void)
     CHECK(!stats_field_is_counter(NULL));
 }
 
-int main(void)
-{
-    test_counters();
-    test_other_counters();
-    test_rule_table();
-    test_file();
-    test_fields();
-    TEST_DONE();
-}
+static const struct test_case cases[] = {
+    { "counters", test_counters },
+    { "other counters", test_other_counters },
+    { "rule table", test_rule_table },
+    { "file", test_file },
+    { "fields", test_fields },
+};
+TEST_MAIN(cases)

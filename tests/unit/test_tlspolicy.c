@@ -243,17 +243,23 @@ static void test_atomic_abort(void)
     unlink(in_dir("target"));
 }
 
+static const struct test_case cases[] = {
+    { "usable CNs", test_usable },
+    { "table lines", test_lines },
+    { "warnings", test_warnings },
+    { "write", test_write },
+    { "atomic write aborted", test_atomic_abort },
+};
+
 int main(void)
 {
+    int rc;
+
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
-    test_usable();
-    test_lines();
-    test_warnings();
-    test_write();
-    test_atomic_abort();
+    rc = TEST_RUN(cases);
     rmdir(dir);
-    TEST_DONE();
+    return rc;
 }
