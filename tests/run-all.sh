@@ -4,8 +4,9 @@
 #
 #   tests/run-all.sh [--unit | --integration] [PATTERN]
 #
-# Unit tests are the programs $BUILD/tests/test_*: each case of a program's
-# table is a line "ok - unit/test_x: NAME" (tests/unit/testlib.h); a program
+# Unit tests are the programs $BUILD/tests/unit/FOLDER/test_FILE (from
+# tests/unit/FOLDER/test_FILE.c): each case of a program's table is a line
+# "ok - unit/FOLDER/test_FILE: NAME" (tests/unit/testlib.h); a program
 # that exits non-zero without a failed case is one more "not ok"; its own
 # output is shown as "# " lines when anything failed.  Then the
 # fuzz targets $BUILD/tests/fuzz_NAME, each replaying its committed corpus
@@ -53,15 +54,18 @@ count() {
     esac
 }
 
-wanted() { [ -z "$pattern" ] || [[ $(basename "$1") == *"$pattern"* ]]; }
+# wanted NAME: NAME (a unit test's FOLDER/test_FILE, or a file name)
+# contains PATTERN.
+wanted() { [ -z "$pattern" ] || [[ ${1#unit/} == *"$pattern"* ]] || [[ $(basename "$1") == *"$pattern"* ]]; }
 
 if [ "$run_unit" = 1 ]; then
     found=0
-    for t in "$BUILD"/tests/test_*; do
+    for t in "$BUILD"/tests/unit/*/test_*; do
+        case $t in *.o|*.d) continue ;; esac
         [ -x "$t" ] || continue
-        wanted "$t" || continue
+        name=unit/${t#"$BUILD"/tests/unit/}
+        wanted "$name" || continue
         found=1
-        name=unit/$(basename "$t")
         MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1
         rc=$?
         if [ "$rc" = 77 ]; then                             # automake's "skipped"
@@ -70,7 +74,7 @@ if [ "$run_unit" = 1 ]; then
             count "$line"
             continue
         fi
-        # Each named case of the program's table, as "unit/test_x: NAME".
+        # Each named case of the program's table, as "unit/FOLDER/test_FILE: NAME".
         saw_fail=0
         while IFS= read -r line; do
             case $line in
@@ -90,7 +94,7 @@ if [ "$run_unit" = 1 ]; then
         [ "$saw_fail" = 1 ] && sed 's/^/# /' "$out" | tail -40
     done
     if [ "$found" = 0 ] && [ -z "$pattern" ]; then
-        line="not ok - unit tests built in $BUILD/tests"
+        line="not ok - unit tests built in $BUILD/tests/unit"
         echo "$line"
         count "$line"
     fi

@@ -1,9 +1,9 @@
 /*
- * trustspace_fixture.h - what the trust-space tests share (test_trustspace.c,
- * test_trustspace_boundary.c): a small whitelist with operator
- * certificate CNs, the clients, and run(), which feeds one message through
- * policy/trustspace.c step by step as the milter would (or, for a local
- * submission, through the whole pipeline).
+ * trustspace_fixture.h - what the trust-space tests of tests/unit/policy/
+ * share (test_trustspace.c, test_trustspace_boundary.c): a small whitelist
+ * with operator certificate CNs, the clients, and run(), which feeds one
+ * message through policy/trustspace.c step by step as the milter would
+ * (or, for a local submission, through the whole pipeline).
  *
  * Everything is static: each test program has its own copy, and CHECK()
  * counts in that program's testlib.h.  Include it after testlib.h.

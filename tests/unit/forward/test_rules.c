@@ -1,5 +1,5 @@
 /*
- * test_forward_rules.c - the parts of forward/rules.c that need no Redis:
+ * test_rules.c - the parts of forward/rules.c that need no Redis:
  * modes, address normalisation, and the JSON import/export format with its
  * error messages.  The Redis side is tested by
  * tests/integration/t_forward_rules.sh.

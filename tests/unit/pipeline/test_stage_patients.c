@@ -1,5 +1,5 @@
 /*
- * test_patients_steps.c - the patient stage (pipeline/stage_patients.c)
+ * test_stage_patients.c - the patient stage (pipeline/stage_patients.c)
  * for what needs no store: an outbound message from the null sender (an
  * authenticated client's DSN, a system message) to a patient.  No conversation can be recorded for it, but a [FIN] with
  * content must still be refused: the patient's operator discards it.

@@ -1,5 +1,5 @@
 /*
- * test_patients_config.c - the patient keys of mssante-milter.conf
+ * test_keys_patients.c - the patient keys of mssante-milter.conf
  * (PatientKeyCheck, FinWithContent, PharmacyMailboxes, ConversationTTL):
  * defaults, values, and the errors "mssante-milter -n" reports.
  */
@@ -11,7 +11,7 @@
 #include "common/redis.h"
 #include "config/config.h"
 #include "pipeline/stage_patients.h"
-#include "testlib.h"
+#include "tests/unit/testlib.h"
 
 #define BASE "LocalDomains chu-exemple.mssante.fr\nWhitelistFile /nonexistent.xml\n"
 

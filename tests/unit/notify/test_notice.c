@@ -1,5 +1,5 @@
 /*
- * test_notify_message.c - the content-free notice (notify/notice.c): exact
+ * test_notice.c - the content-free notice (notify/notice.c): exact
  * headers, a body that decodes to the fixed text, nothing from an original
  * message, header injection refused, and NotifyTemplate checking.
  */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "testlib.h"
+#include "tests/unit/testlib.h"
 
 static char tmp_dir[] = "/tmp/test_config.XXXXXX";
 static int file_counter;

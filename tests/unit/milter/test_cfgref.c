@@ -1,5 +1,5 @@
 /*
- * test_service.c - the daemon as a service (milter/cfgref.c,
+ * test_cfgref.c - the daemon as a service (milter/cfgref.c,
  * milter/signals.c, milter/drain.c): the configuration in force, reloads
  * (good, bad, restart-only keys) and references held by connections.
  * Run it under "make check SAN=1" too: a configuration freed while a

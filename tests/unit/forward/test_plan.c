@@ -1,5 +1,5 @@
 /*
- * test_forward_plan.c - the end-of-message forwarding plan (forward/plan.c):
+ * test_plan.c - the end-of-message forwarding plan (forward/plan.c):
  * copy and redirect to MSSante, patient, classic and mixed targets,
  * deduplication, recipients that are also targets, and the plan for a
  * forward re-injected through sendmail.

@@ -1,5 +1,5 @@
 /*
- * test_forward_config.c - the forwarding keys of mssante-milter.conf
+ * test_keys_forward.c - the forwarding keys of mssante-milter.conf
  * (Forwarding, NotifyWorker, NotifySMTP, NotifySender, NotifyTemplate,
  * NotifyRetry, NotifyRetryMax, NotifyMaxAge, NotifyMaxAttempts,
  * NotifyTimeout): defaults, values, and the "FILE:LINE: message" errors
@@ -13,7 +13,7 @@
 
 #include "config/config.h"
 #include "notify/notice.h"
-#include "testlib.h"
+#include "tests/unit/testlib.h"
 
 static char tmp_dir[] = "/tmp/test_forward_config.XXXXXX";
 static int file_counter;

@@ -1,5 +1,5 @@
 /*
- * test_fetch_config.c - the whitelist fetcher's configuration keys:
+ * test_keys_fetch.c - the whitelist fetcher's configuration keys:
  * defaults, sizes with suffixes, bounds, and the checks across keys
  * (WhitelistRefresh needs Redis, a client key needs its certificate, the
  * URL must be https).
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "testlib.h"
+#include "tests/unit/testlib.h"
 #include "whitelist/fetch.h"
 #include "whitelist/guard.h"
 

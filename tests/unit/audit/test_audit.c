@@ -1,5 +1,5 @@
 /*
- * test_forward_audit.c - "mssantectl forwards audit|rewrite" (audit/audit.c)
+ * test_audit.c - "mssantectl forwards audit|rewrite" (audit/audit.c)
  * over the sample files tests/fixtures/fwd-*: the exact report, the exact
  * rewritten file (untouched lines byte for byte, CRLF included), the pairs
  * to import, idempotence, type guessing and edge cases.

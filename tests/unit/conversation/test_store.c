@@ -1,5 +1,5 @@
 /*
- * test_conversation.c - patient conversation state in a real Redis
+ * test_store.c - patient conversation state in a real Redis
  * (conversation/store.c).
  *
  * Starts a private redis-server on 127.0.0.1 on a free port (no
