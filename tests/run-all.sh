@@ -56,7 +56,13 @@ count() {
 
 # wanted NAME: NAME (a unit test's FOLDER/test_FILE, or a file name)
 # contains PATTERN.
-wanted() { [ -z "$pattern" ] || [[ ${1#unit/} == *"$pattern"* ]] || [[ $(basename "$1") == *"$pattern"* ]]; }
+wanted() {
+    [ -z "$pattern" ] && return 0
+    case $1 in
+        unit/*) [[ ${1#unit/} == *"$pattern"* ]] ;;
+        *)      [[ $(basename "$1") == *"$pattern"* ]] ;;
+    esac
+}
 
 if [ "$run_unit" = 1 ]; then
     found=0
