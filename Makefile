@@ -11,7 +11,7 @@
 #   make fuzz       every libFuzzer target of tests/fuzz/ for FUZZ_SECONDS each (clang)
 #
 # Sources are picked up by directory: a new file in policy/ or whitelist/
-# needs no Makefile change.  Each tests/unit/test_*.c is its own program.
+# needs no Makefile change.  Each tests/unit/FOLDER/test_*.c is its own program.
 # Two archives: libmssante.a, the core (no libmilter), and libmilterglue.a,
 # the daemon's libmilter layer (milter/, but main.c).
 
@@ -67,10 +67,13 @@ GLUE_OBJ := $(GLUE_SRC:%.c=$(BUILD)/%.o)
 GLUE     := $(BUILD)/libmilterglue.a
 CTL_SRC  := $(wildcard ctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(wildcard tests/unit/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# What the unit tests share: whole messages through the pipeline.
-TEST_LIB := $(BUILD)/tests/unit/plharness.o
+# Unit tests mirror the tree: tests/unit/FOLDER/test_FILE.c tests FOLDER/FILE.c,
+# and is the program $(BUILD)/tests/unit/FOLDER/test_FILE.
+TEST_SRC := $(wildcard tests/unit/*/test_*.c)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+# What the unit tests share (every other .c of tests/unit/): whole messages
+# through the pipeline (plharness.c).
+TEST_LIB := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c tests/unit/*/*.c)))
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 # Fuzz targets (tests/fuzz/fuzz_*.c): replayed over their committed inputs
@@ -78,7 +81,9 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 # by "make fuzz".
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
-FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o
+# What they share: the fixed trust space (fuzzlib.c), the pipeline as an
+# SMTP session (msgsession.c, fuzz_message's).
+FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o $(BUILD)/tests/fuzz/msgsession.o
 # Each bench/*.c is a program, but the milter wire client they share.
 BENCH_SRC  := $(filter-out bench/milterwire.c,$(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -119,7 +124,7 @@ $(DAEMON): $(BUILD)/milter/main.o $(GLUE) $(BUILD)/libmssante.a
 $(CTL): $(CTL_OBJ) $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_LIB) $(GLUE) $(BUILD)/libmssante.a
+$(TEST_BIN): $(BUILD)/%: $(BUILD)/%.o $(TEST_LIB) $(GLUE) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

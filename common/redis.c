@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/redis.h"
+#include "common/redis_addr.h"
 
 void redis_endpoint_name(const redisContext *c, char *buf, size_t size)
 {
@@ -86,22 +87,6 @@ static bool has_space(const char *s)
     return strpbrk(s, " \t\r\n\f\v") != NULL;
 }
 
-static int parse_port(const char *s)
-{
-    long port = 0;
-
-    if (*s == '\0')
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        port = port * 10 + (*s - '0');
-        if (port > 65535)
-            return -1;
-    }
-    return port >= 1 ? (int)port : -1;
-}
-
 int redis_endpoint_parse(const char *text, struct redis_endpoint *ep)
 {
     const char *colon;
@@ -126,7 +111,7 @@ int redis_endpoint_parse(const char *text, struct redis_endpoint *ep)
         if (close == NULL || close == text + 1 || close[1] != ':')
             return -1;
         colon = close + 1;
-        if ((port = parse_port(colon + 1)) < 0)
+        if ((port = redis_port_parse(colon + 1)) < 0)
             return -1;
         host = strndup(text + 1, (size_t)(close - text - 1));
     } else {
@@ -134,7 +119,7 @@ int redis_endpoint_parse(const char *text, struct redis_endpoint *ep)
         /* A bare IPv6 address would be ambiguous: it must be bracketed. */
         if (colon == NULL || colon == text || memchr(text, ':', (size_t)(colon - text)))
             return -1;
-        if ((port = parse_port(colon + 1)) < 0)
+        if ((port = redis_port_parse(colon + 1)) < 0)
             return -1;
         host = strndup(text, (size_t)(colon - text));
     }

@@ -60,8 +60,7 @@ static bool ipv6_chars(const char *s, size_t len)
     return memchr(s, ':', i) != NULL;
 }
 
-/* 1..65535 in decimal, nothing else. */
-static int parse_port(const char *s)
+int redis_port_parse(const char *s)
 {
     long port = 0;
 
@@ -129,7 +128,7 @@ static int parse_bracketed(const char *text, struct redis_addr *out, struct err 
         err_set(why, "\"%s\": not an IPv6 address between the brackets", text);
         return -1;
     }
-    if ((port = parse_port(close + 2)) < 0) {
+    if ((port = redis_port_parse(close + 2)) < 0) {
         err_set(why, "\"%s\": the port must be a number from 1 to 65535", text);
         return -1;
     }
@@ -162,7 +161,7 @@ static int parse_host_port(const char *text, struct redis_addr *out, struct err 
                 text);
         return -1;
     }
-    if ((port = parse_port(colon + 1)) < 0) {
+    if ((port = redis_port_parse(colon + 1)) < 0) {
         err_set(why, "\"%s\": the port must be a number from 1 to 65535", text);
         return -1;
     }
@@ -197,7 +196,7 @@ int redis_addr_from_parts(const char *host, const char *port, struct redis_addr 
                           struct err *why)
 {
     size_t len = host != NULL ? strlen(host) : 0;
-    int p = port != NULL ? parse_port(port) : -1;
+    int p = port != NULL ? redis_port_parse(port) : -1;
 
     if (len == 0 || len > HOST_MAX
         || !(name_chars(host, len) || ipv6_chars(host, len))) {

@@ -1,7 +1,7 @@
 /*
  * sentinel_internal.h - what discovery (sentinel.c) and the +switch-master
  * watcher (sentinel_watch.c) share; not for other modules (its unit test,
- * tests/unit/test_sentinel.c, excepted).
+ * tests/unit/common/test_sentinel.c, excepted).
  */
 #ifndef MSSANTE_SENTINEL_INTERNAL_H
 #define MSSANTE_SENTINEL_INTERNAL_H

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/strbuf.h"
 #include "ctl/ctl.h"
 #include "ctl/ptools.h"
 
@@ -121,29 +122,18 @@ size_t ptools_argv(const struct ptools *pt, const char *tool, const char **argv)
 
 /* ---- running a command ------------------------------------------------------ */
 
-struct buf {
-    char *s;
-    size_t len, cap;
-};
-
-static int buf_read(struct buf *b, int fd)
+/* Read what FD has into B: 1 read on, 0 end of file, -1 error (memory
+ * included: strbuf drops what it cannot hold and says so). */
+static int buf_read(struct strbuf *b, int fd)
 {
-    ssize_t n;
+    char chunk[8192];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
 
-    if (b->cap - b->len < 4096) {
-        size_t cap = b->cap ? b->cap * 2 : 8192;
-        char *grown = realloc(b->s, cap);
-
-        if (grown == NULL)
-            return -1;
-        b->s = grown;
-        b->cap = cap;
-    }
-    n = read(fd, b->s + b->len, b->cap - b->len - 1);
     if (n < 0)
         return errno == EINTR || errno == EAGAIN ? 1 : -1;
-    b->len += (size_t)n;
-    b->s[b->len] = '\0';
+    strbuf_put(b, chunk, (size_t)n);
+    if (b->failed)
+        return -1;
     return n == 0 ? 0 : 1;
 }
 
@@ -164,7 +154,8 @@ static void child(const char *const *argv, int in[2], int out[2], int err[2])
 }
 
 /* Feed IN to fds[0], drain fds[1] and fds[2] until both are closed. */
-static int pump(int fds[3], const char *in, size_t in_len, struct buf *out, struct buf *err)
+static int pump(int fds[3], const char *in, size_t in_len, struct strbuf *out,
+                struct strbuf *err)
 {
     size_t off = 0;
 
@@ -217,7 +208,7 @@ int ptools_exec(const char *const *argv, const char *in, size_t in_len,
                 struct ptools_run *r)
 {
     int in_p[2], out_p[2], err_p[2], fds[3], wstatus, rc;
-    struct buf out = { 0 }, err = { 0 };
+    struct strbuf out = { 0 }, err = { 0 };
     void (*old_pipe)(int);
     pid_t pid;
 
@@ -249,10 +240,10 @@ int ptools_exec(const char *const *argv, const char *in, size_t in_len,
             close(fds[i]);
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
-    r->out = out.s != NULL ? out.s : strdup("");
     r->out_len = out.len;
-    r->err = err.s != NULL ? err.s : strdup("");
+    r->out = strbuf_take(&out);
     r->err_len = err.len;
+    r->err = strbuf_take(&err);
     if (rc < 0 || r->out == NULL || r->err == NULL) {
         ctl_error("cannot run %s: out of memory or I/O error", argv[0]);
         ptools_run_free(r);

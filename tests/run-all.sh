@@ -4,14 +4,19 @@
 #
 #   tests/run-all.sh [--unit | --integration] [PATTERN]
 #
-# Unit tests are the programs $BUILD/tests/test_* (one case each: ok when it
-# exits 0; its own output is shown as "# " lines when it fails), then the
+# Unit tests are the programs $BUILD/tests/unit/FOLDER/test_FILE (from
+# tests/unit/FOLDER/test_FILE.c): each case of a program's table is a line
+# "ok - unit/FOLDER/test_FILE: NAME" (tests/unit/testlib.h); a program
+# that exits non-zero without a failed case is one more "not ok"; its own
+# output is shown as "# " lines when anything failed.  Then the
 # fuzz targets $BUILD/tests/fuzz_NAME, each replaying its committed corpus
 # and regression inputs (tests/fuzz/corpus/NAME, tests/fuzz/regressions/NAME)
 # as one case "fuzz/NAME".
 # Integration tests are tests/integration/t_*.sh; each prints its own
-# "ok - / not ok - / skip - " lines (see tests/lib/harness.sh).  They run a
-# private Postfix and therefore need root: otherwise they are skipped.
+# "ok - / not ok - / skip - " lines (see tests/lib/harness.sh).  Those that
+# run a private Postfix need root and skip themselves without it
+# (h_setup --postfix); the others (Redis, the configuration, the manual
+# pages, the include layers...) run as any user.
 # PATTERN, when given, keeps only the tests whose file name contains it.
 #
 # Exit status: 0 when nothing failed.
@@ -49,27 +54,53 @@ count() {
     esac
 }
 
-wanted() { [ -z "$pattern" ] || [[ $(basename "$1") == *"$pattern"* ]]; }
+# wanted NAME: NAME (a unit test's FOLDER/test_FILE, or a file name)
+# contains PATTERN.
+wanted() {
+    [ -z "$pattern" ] && return 0
+    case $1 in
+        unit/*) [[ ${1#unit/} == *"$pattern"* ]] ;;
+        *)      [[ $(basename "$1") == *"$pattern"* ]] ;;
+    esac
+}
 
 if [ "$run_unit" = 1 ]; then
     found=0
-    for t in "$BUILD"/tests/test_*; do
+    for t in "$BUILD"/tests/unit/*/test_*; do
+        case $t in *.o|*.d) continue ;; esac
         [ -x "$t" ] || continue
-        wanted "$t" || continue
+        name=unit/${t#"$BUILD"/tests/unit/}
+        wanted "$name" || continue
         found=1
-        name=unit/$(basename "$t")
         MSSANTE_FIXTURES=$ROOT/tests/fixtures "$t" >"$out" 2>&1
-        case $? in
-            0)  line="ok - $name" ;;
-            77) line="skip - $name # $(tail -n 1 "$out")" ;;   # automake's "skipped"
-            *)  line="not ok - $name" ;;
-        esac
-        echo "$line"
-        count "$line"
-        case $line in not*) sed 's/^/# /' "$out" | tail -40 ;; esac
+        rc=$?
+        if [ "$rc" = 77 ]; then                             # automake's "skipped"
+            line="skip - $name # $(tail -n 1 "$out")"
+            echo "$line"
+            count "$line"
+            continue
+        fi
+        # Each named case of the program's table, as "unit/FOLDER/test_FILE: NAME".
+        saw_fail=0
+        while IFS= read -r line; do
+            case $line in
+                "ok - "*)     line="ok - $name: ${line#ok - }" ;;
+                "not ok - "*) line="not ok - $name: ${line#not ok - }"; saw_fail=1 ;;
+                *)            continue ;;
+            esac
+            echo "$line"
+            count "$line"
+        done <"$out"
+        if [ "$rc" != 0 ] && [ "$saw_fail" = 0 ]; then
+            line="not ok - $name exited with status $rc"
+            echo "$line"
+            count "$line"
+            saw_fail=1
+        fi
+        [ "$saw_fail" = 1 ] && sed 's/^/# /' "$out" | tail -40
     done
     if [ "$found" = 0 ] && [ -z "$pattern" ]; then
-        line="not ok - unit tests built in $BUILD/tests"
+        line="not ok - unit tests built in $BUILD/tests/unit"
         echo "$line"
         count "$line"
     fi
@@ -101,12 +132,6 @@ if [ "$run_integration" = 1 ]; then
         [ -f "$t" ] || continue
         wanted "$t" || continue
         name=$(basename "$t")
-        if [ "$(id -u)" != 0 ]; then
-            line="skip - $name # needs root to run a private Postfix"
-            echo "$line"
-            count "$line"
-            continue
-        fi
         start=$(date +%s)
         saw_fail=0
         # Each script runs in a session of its own, bounded in time; whatever

@@ -7,8 +7,7 @@
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 [ -x "$CTL_BIN" ] || { not_ok "mssantectl is built" "build first: make BUILD=$BUILD"; exit 1; }
-command -v python3 >/dev/null 2>&1 || h_skip_all "python3 is not installed (JSON checks)"
-h_init
+h_setup --tools python3   # python3: JSON checks
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=dr.durand@chu-lille.mssante.fr

@@ -5,17 +5,12 @@
 # happened.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --postfix
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=confrere@medecin.mssante.fr
 CLASSIC=secretariat@outlook.fr
 
-start_capsink || exit 1
-free_port MILTER_PORT || exit 1
-start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 conf=$W/milter/mssante-milter.conf
 milter_conf "$conf"
 cat >>"$conf" <<EOF2

@@ -15,41 +15,30 @@
 # shellcheck disable=SC2154
 set -u
 
-cd "$(dirname "$0")/../.." || exit 1
-BUILD=${BUILD:-build}
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+cd "$H_ROOT" || exit 1
 PROBE=$BUILD/tests/fetchprobe
 PY=/usr/bin/python3           # Debian's: the one on PATH may be another build
 SERVER=tests/helpers/https_server.py
 
-if [ ! -x "$PROBE" ]; then
-    echo "not ok - fetchprobe is built"
-    echo "# $PROBE missing: make BUILD=$BUILD $PROBE"
-    exit 1
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_fetch_tls.XXXXXX") || exit 1
+h_setup --probe fetchprobe
+TMP=$W
 SERVER_PIDS=()
 # shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-    local p
+stop_servers() {
+    local p rc=$?
     for p in "${SERVER_PIDS[@]}"; do
         kill "$p" 2>/dev/null
     done
     wait 2>/dev/null
-    rm -rf "$TMP"
+    (exit "$rc")
+    h_cleanup
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap stop_servers EXIT
 
-FAILED=0
-pass() { echo "ok - $1"; }
-fail() {
-    local name=$1
-    shift
-    echo "not ok - $name"
-    [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/# /'
-    FAILED=$((FAILED + 1))
-}
+pass() { ok "$1"; }
+fail() { not_ok "$@"; }
 
 # ---------------------------------------------------------------------------
 # Fixtures
@@ -334,8 +323,3 @@ probe "bad client key" 1 config "cannot use client certificate" \
     "$URL_mtls" "$PKI/ca.pem" "$PKI/client.pem" "$PKI/other-client.key" &&
     pass "client key not matching the certificate reported"
 
-if [ "$FAILED" -ne 0 ]; then
-    echo "# $FAILED case(s) failed"
-    exit 1
-fi
-exit 0

@@ -10,16 +10,7 @@ set -u
 . "$(dirname "$0")/../lib/harness.sh"
 
 FWD_BIN=$BUILD/tests/fwdprobe
-if [ ! -x "$FWD_BIN" ]; then
-    not_ok "$(basename "$0"): $FWD_BIN exists" "build first: make BUILD=$BUILD"
-    exit 1
-fi
-for b in redis-server redis-cli ss; do
-    command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$b" >/dev/null 2>&1 || h_skip_all "$b is not installed"
-done
-h_init
-start_redis || exit 1
+h_setup --redis --probe fwdprobe
 
 A=dr.a@chu-test.mssante.fr
 B=dr.b@chu-test.mssante.fr

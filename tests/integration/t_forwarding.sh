@@ -23,10 +23,7 @@
 #     is deferred (451 4.3.0).
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-command -v python3 >/dev/null 2>&1 || h_skip_all "python3 is not installed (quoted-printable)"
-h_init
+h_setup --postfix --redis --tools python3   # python3: quoted-printable
 
 DOMAIN=chu-test.mssante.fr
 NOREPLY=no-reply@$DOMAIN
@@ -39,10 +36,6 @@ SECRET_BODY="Carcinome XYZZY"
 
 # ---------------------------------------------------------------- setup
 
-start_capsink || exit 1
-start_redis || exit 1
-free_port MILTER_PORT || exit 1
-start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 check "the notification listener of master.cf.snippet listens on 127.0.0.1:$NOTIFY_PORT" \
     wait_listen "$NOTIFY_PORT" 10
 

@@ -19,10 +19,7 @@
 #     configuration directory); not root, bad usage: clear errors.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-command -v python3 >/dev/null 2>&1 || h_skip_all "python3 is not installed"
-h_init
+h_setup --root --sink --redis --tools python3
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=confrere@medecin.mssante.fr
@@ -30,8 +27,6 @@ CLASSIC=secretariat@outlook.fr
 NOREPLY=no-reply@chu-test.mssante.fr
 SECRET="Carcinome XYZZY"
 
-start_capsink || exit 1
-start_redis || exit 1
 free_port MILTER_PORT || exit 1
 # Postfix holds by itself what has "held-by-postfix" in its Subject.
 printf '/^Subject: .*held-by-postfix/ HOLD\n' >"$W/header_checks"

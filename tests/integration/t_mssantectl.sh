@@ -12,70 +12,21 @@
 # Binaries come from ${BUILD:-build}/ relative to the repository root.
 
 set -u
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-CTL=$BUILD/mssantectl
-FIX=$ROOT/tests/fixtures
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/t_mssantectl.XXXXXX")
+CTL=$CTL_BIN
+FIX=$FIXTURES
 PASSWORD="ctl-test-$$"
 PREFIX="mssante:"
-failures=0
-REDIS_PID=
+H_REDIS_ARGS=(--requirepass "$PASSWORD")
 
 # ------------------------------------------------------------------ helpers
 
-ok() { echo "ok - $1"; }
-
-notok() {
-    local name=$1 line
-    shift
-    echo "not ok - $name"
-    for line in "$@"; do
-        printf '%s\n' "$line" | sed 's/^/# /'
-    done
-    failures=$((failures + 1))
-}
-
-stop_redis() {
-    local i
-    [ -n "$REDIS_PID" ] || return 0
-    kill "$REDIS_PID" 2>/dev/null
-    for i in $(seq 1 50); do
-        kill -0 "$REDIS_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    REDIS_PID=
-}
-
-cleanup() {
-    stop_redis
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+notok() { not_ok "$@"; }
 
 rcli() {
-    redis-cli -h 127.0.0.1 -p "$PORT" -a "$PASSWORD" --no-auth-warning --raw "$@"
-}
-
-start_redis() {
-    local i
-    redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize yes --pidfile "$TMP/redis.pid" --dir "$TMP" \
-        --logfile "$TMP/redis.log" --requirepass "$PASSWORD" >/dev/null || return 1
-    for i in $(seq 1 50); do
-        if [ "$(rcli ping 2>/dev/null)" = PONG ] && [ -s "$TMP/redis.pid" ]; then
-            REDIS_PID=$(cat "$TMP/redis.pid")
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -a "$PASSWORD" --no-auth-warning --raw "$@"
 }
 
 # run CONF ARGS...: run mssantectl, leaving $RC, $TMP/out and $TMP/err.
@@ -140,16 +91,13 @@ if [ ! -x "$CTL" ]; then
     notok "mssantectl is built" "$CTL not found (make BUILD=$BUILD)"
     exit 1
 fi
-if ! command -v redis-server >/dev/null || ! command -v python3 >/dev/null; then
-    notok "redis-server and python3 are installed"
-    exit 1
-fi
-
-PORT=$(free_port)
-if start_redis; then
+h_setup --redis --tools python3
+TMP=$W
+PORT=$REDIS_PORT
+if [ "$(rcli ping 2>/dev/null)" = PONG ]; then
     ok "redis-server started on 127.0.0.1:$PORT"
 else
-    notok "redis-server started on 127.0.0.1:$PORT" "$(cat "$TMP/redis.log" 2>/dev/null)"
+    notok "redis-server started on 127.0.0.1:$PORT" "$(cat "$W/redis/$PORT/redis.log" 2>/dev/null)"
     exit 1
 fi
 
@@ -378,8 +326,3 @@ run "$CONF" --json check medecin.mssante.fr
 json_is "bare domain: --json" \
     "d['addresses'][0]['address'] == 'medecin.mssante.fr' and d['addresses'][0]['domain'] == 'medecin.mssante.fr' and d['addresses'][0]['class'] == 'mssante'"
 
-if [ "$failures" -gt 0 ]; then
-    echo "# $failures failed"
-    exit 1
-fi
-exit 0

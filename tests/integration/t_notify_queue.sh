@@ -16,17 +16,7 @@ PROBE_BIN=$BUILD/tests/notifyprobe
 SENDER=notify@chu-test.mssante.fr
 MAILBOX=dr.martin@chu-test.mssante.fr
 
-for b in "$PROBE_BIN" "$CAPSINK_BIN"; do
-    if [ ! -x "$b" ]; then
-        not_ok "$(basename "$0"): $b exists" "build first: make BUILD=$BUILD"
-        exit 1
-    fi
-done
-for b in redis-server redis-cli ss; do
-    command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$b" >/dev/null 2>&1 || h_skip_all "$b is not installed"
-done
-h_init
+h_setup --tools redis-server redis-cli ss --probe notifyprobe capsink
 
 # Extra capture sinks (their own port and directory), stopped on exit.
 EXTRA_PIDS=

@@ -14,12 +14,10 @@
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/pki.sh"
-h_require_root
-h_require_built
-command -v openssl >/dev/null 2>&1 || h_skip_all "openssl is not installed"
+h_require_tools openssl
 perl -MNet::SSLeay -e 1 2>/dev/null ||
     h_skip_all "swaks needs Net::SSLeay for STARTTLS (Debian package libnet-ssleay-perl)"
-h_init
+h_setup --root --redis --sink
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=dr.durand@chu-lille.mssante.fr
@@ -29,8 +27,6 @@ if ! { pki_make "$PKI" && pki_make_operators "$PKI"; }; then
     not_ok "the test PKI is made"
     exit 1
 fi
-start_redis || exit 1
-start_capsink || exit 1
 free_port MILTER_PORT || exit 1
 mapfile -t TLS < <(postfix_tls_settings "$PKI")
 start_postfix "inet:127.0.0.1:$MILTER_PORT" "${TLS[@]}" || exit 1

@@ -12,9 +12,7 @@
 # (master.cf "-o smtpd_milters=..."), i.e. its own "MX", all on one Redis.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --postfix --redis
 
 DR=dr.martin@chu-test.mssante.fr
 DR2=dr.durand@chu-test.mssante.fr
@@ -34,10 +32,6 @@ BADCORSICA=185052C12345633  # 2C is no department
 
 # ---------------------------------------------------------------- setup
 
-start_capsink || exit 1
-start_redis || exit 1
-free_port MILTER_PORT || exit 1
-start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 MAIN_SMTP=$SMTP_PORT
 
 conf=$W/milter/patients.conf

@@ -6,19 +6,13 @@
 # back).  Then how the daemon seeds an empty Redis from WhitelistFile.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --postfix --redis
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=confrere@medecin.mssante.fr
 NEWPEER=accueil@clinique-nouvelle.mssante.fr    # only in it-list-v2.xml
 CLASSIC=secretariat@outlook.fr
 
-start_capsink || exit 1
-start_redis || exit 1
-free_port MILTER_PORT || exit 1
-start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 snapshot=$W/milter/whitelist.snapshot
 conf=$W/milter/redis.conf

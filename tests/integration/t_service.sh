@@ -14,13 +14,10 @@
 #    and the daemon exits 0.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --root --redis --sink --tools python3   # python3: JSON
 id nobody >/dev/null 2>&1 || h_skip_all "needs a user nobody"
 PF_GID=$(getent group postfix | cut -d: -f3)
 [ -n "$PF_GID" ] || h_skip_all "needs a group postfix"
-command -v python3 >/dev/null 2>&1 || h_skip_all "needs python3 to read JSON"
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=confrere@medecin.mssante.fr
@@ -29,8 +26,6 @@ OUTSIDER=someone@gmail.com
 NEWLOCAL=accueil@nouveau.chu-test.mssante.fr   # local only in the reloaded files
 FLOW=8                                          # messages of each kind in the flow
 
-start_redis || exit 1
-start_capsink || exit 1
 # As the packaged tmpfiles.d entry makes it: the daemon's user owns the
 # socket directory (it removes the socket at exit), group postfix may enter.
 mkdir -p "$W/sock" "$W/stats"

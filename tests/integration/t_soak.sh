@@ -17,10 +17,7 @@ set -u
 . "$(dirname "$0")/../lib/harness.sh"
 h_require_root
 h_require_built
-for b in smtp-source postkick postcat openssl; do
-    command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$b" >/dev/null 2>&1 || h_skip_all "$b is not installed"
-done
+h_require_tools smtp-source postkick postcat openssl
 [ -x /usr/bin/python3 ] || h_skip_all "/usr/bin/python3 is not installed"
 
 out=$(mktemp /tmp/mssante-soak-out.XXXXXX)

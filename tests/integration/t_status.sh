@@ -15,18 +15,11 @@
 #   - no PidFile, an unreadable configuration: UNKNOWN.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-command -v python3 >/dev/null 2>&1 || h_skip_all "python3 is not installed"
-h_init
+h_setup --postfix --redis --tools python3
 
 PEER=confrere@medecin.mssante.fr
 CLASSIC=secretariat@outlook.fr
 
-start_capsink || exit 1
-start_redis || exit 1
-free_port MILTER_PORT || exit 1
-start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 sed "s/<DateDeGeneration>[^<]*</<DateDeGeneration>$(date -u +%Y-%m-%dT%H:%M:%SZ)</" \
     "$FIXTURES/it-list.xml" >"$W/fresh.xml"

@@ -27,10 +27,7 @@ set -u
 . "$(dirname "$0")/../lib/harness.sh"
 # shellcheck source=tests/lib/pki.sh
 . "$(dirname "$0")/../lib/pki.sh"
-h_require_root
-h_require_built
-command -v postmap >/dev/null 2>&1 || h_skip_all "postmap is not installed"
-h_init
+h_setup --root --tools postmap
 
 LOCAL=dr.martin@chu-test.mssante.fr
 SINK_CN=mx1.operateur-tls.test

@@ -18,15 +18,12 @@
 # whose main.cf kept the defaults is exactly the one issue 10 is about.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --root --sink
 
 LOCAL=dr.martin@chu-test.mssante.fr
 PEER=dr.durand@chu-lille.mssante.fr
 CLASSIC=secretariat@outlook.fr
 
-start_capsink || exit 1
 free_port MILTER_PORT || exit 1
 H_PF_LOCAL_SERVICE="local unix - - n - - smtp"
 start_postfix "inet:127.0.0.1:$MILTER_PORT" "mydestination = localhost, \$myhostname" \

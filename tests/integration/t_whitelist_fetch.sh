@@ -21,9 +21,7 @@
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
-h_require_root
-h_require_built
-h_init
+h_setup --root
 
 # The HTTPS servers are this script's own: stop them on any exit, before
 # the harness's cleanup (they would otherwise outlive it).

@@ -83,11 +83,82 @@ h_skip_all() {
 
 h_require_root() {
     [ "$(id -u)" = 0 ] || h_skip_all "needs root to run a private Postfix"
+    h_require_tools postfix postconf postqueue sendmail redis-server swaks ss
+}
+
+# h_require_tools CMD...: skip the whole script unless every CMD is
+# installed (the sbin directories are searched too).
+h_require_tools() {
     local b
-    for b in postfix postconf postqueue sendmail redis-server swaks ss; do
+    for b in "$@"; do
         command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
         command -v "$b" >/dev/null 2>&1 || h_skip_all "$b is not installed"
     done
+}
+
+# h_require_probe NAME...: the helper programs $BUILD/tests/NAME are built
+# (a missing one is a failure, not a skip: "make check" builds them).
+h_require_probe() {
+    local n
+    for n in "$@"; do
+        if [ ! -x "$BUILD/tests/$n" ]; then
+            not_ok "$(basename "$0"): $BUILD/tests/$n exists" "build first: make BUILD=$BUILD"
+            exit 1
+        fi
+    done
+}
+
+# h_setup [--postfix | --root] [--pf SETTING]... [--redis] [--sink]
+#         [--tools CMD...] [--probe NAME...]
+# The set-up every script shares, in one call: the prerequisites (a
+# missing tool skips the whole script, a missing build fails it), the
+# work directory and its trap (h_init), then the servers asked for.
+#   --postfix   root, Postfix's tools and the built daemon; a capture sink,
+#               MILTER_PORT picked, and a private Postfix on SMTP_PORT whose
+#               milter is inet:127.0.0.1:MILTER_PORT (--pf adds main.cf
+#               settings, "name = value"); the daemon is the script's to
+#               start (milter_conf, start_milter), with its own settings.
+#   --root      the prerequisites of --postfix only: the script starts its
+#               Postfix itself (settings naming files of $W, a unix socket).
+#   --redis     redis-server installed, one started (REDIS_PORT); no root.
+#   --sink      a capture sink (SINK_PORT) without Postfix.
+#   --tools     further commands the script needs (until the next option).
+#   --probe     helper programs of $BUILD/tests it runs (idem).
+# A script that needs nothing but Redis therefore runs without root.
+h_setup() {
+    local postfix=0 root=0 redis=0 sink=0 list="" pf=() tools=() probes=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --postfix) postfix=1; root=1; sink=1; list= ;;
+            --root)    root=1; list= ;;
+            --pf)      pf+=("$2"); shift; list= ;;
+            --redis)   redis=1; tools+=(redis-server redis-cli ss); list= ;;
+            --sink)    sink=1; list= ;;
+            --tools)   list=tools ;;
+            --probe)   list=probes ;;
+            -*)        echo "h_setup: unknown option $1" >&2; exit 2 ;;
+            *)         case $list in
+                           tools)  tools+=("$1") ;;
+                           probes) probes+=("$1") ;;
+                           *)      echo "h_setup: $1 outside --tools/--probe" >&2; exit 2 ;;
+                       esac ;;
+        esac
+        shift
+    done
+    if [ "$root" = 1 ]; then
+        h_require_root
+        h_require_built
+    fi
+    [ "$sink" = 1 ] && probes+=(capsink)
+    h_require_tools "${tools[@]}"
+    h_require_probe "${probes[@]}"
+    h_init
+    if [ "$sink" = 1 ]; then start_capsink || exit 1; fi
+    if [ "$redis" = 1 ]; then start_redis || exit 1; fi
+    if [ "$postfix" = 1 ]; then
+        free_port MILTER_PORT || exit 1
+        start_postfix "inet:127.0.0.1:$MILTER_PORT" "${pf[@]}" || exit 1
+    fi
 }
 
 h_require_built() {
@@ -180,7 +251,8 @@ wait_pid_gone() {
 
 # start_redis [PORT]: sets REDIS_PORT (a new free one unless PORT is given,
 # e.g. to bring back a Redis that was stopped).  No persistence: a Redis
-# started here is always empty.
+# started here is always empty.  H_REDIS_ARGS (an array), when set, adds
+# server options (e.g. --requirepass).
 start_redis() {
     if [ -n "${1:-}" ]; then
         REDIS_PORT=$1
@@ -191,7 +263,7 @@ start_redis() {
     mkdir -p "$d"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
         --daemonize yes --pidfile "$d/redis.pid" --dir "$d" \
-        --logfile "$d/redis.log" >/dev/null || return 1
+        --logfile "$d/redis.log" ${H_REDIS_ARGS[@]+"${H_REDIS_ARGS[@]}"} >/dev/null || return 1
     local i
     for i in $(seq 1 100); do
         [ -s "$d/redis.pid" ] && break
@@ -552,149 +624,9 @@ ctl_ok() {
 $out"
 }
 
-# ---------------------------------------------------------------- SMTP
-
-# send_mail NAME FROM TO[,TO...] [swaks options...]
-# Sends one message through the private Postfix.  The whole transcript goes
-# to $W/swaks/NAME.txt (LAST_TRANSCRIPT); the return status is swaks' exit
-# code (0 accepted, 23 MAIL refused, 24 every RCPT refused, 25 DATA refused,
-# 26 refused at end of data).  FROM may be '<>' for the null sender.
-send_mail() {
-    local name=$1 from=$2 to=$3
-    shift 3
-    LAST_TRANSCRIPT=$W/swaks/$name.txt
-    swaks --server "127.0.0.1:$SMTP_PORT" --timeout 30 --helo client.it.invalid \
-        --from "$from" --to "$to" \
-        --header "Subject: $name" --body "Integration test message: $name" \
-        "$@" >"$LAST_TRANSCRIPT" 2>&1
-}
-
-# An address standing for a client out on the Internet (RFC 5737
-# TEST-NET-1): nothing is ever sent to it, Postfix is only told, with
-# XCLIENT, that the client on 127.0.0.1 is that host.  Outside the
-# milter's default InternalHosts (127.0.0.0/8 ::1).
-OUTSIDE_ADDR=192.0.2.25
-
-# send_outside NAME FROM TO[,TO...] [swaks options...]: send_mail from a
-# client outside the operator's network: Postfix (and the milter's
-# connect event) see OUTSIDE_ADDR instead of 127.0.0.1.
-send_outside() {
-    local name=$1 from=$2 to=$3
-    shift 3
-    send_mail "$name" "$from" "$to" --xclient-addr "$OUTSIDE_ADDR" \
-        --xclient-name mx.partenaire.invalid "$@"
-}
-
-# postfix_tls_settings PKI_DIR: main.cf settings for STARTTLS with a
-# client certificate asked for and verified against the test CA (standing
-# for IGC-Sante), for start_postfix.  Postfix then passes the milter
-# {cert_subject} only for a certificate it verified.
-postfix_tls_settings() {
-    local pki=$1
-    printf '%s\n' "smtpd_tls_security_level = may" "smtpd_tls_ask_ccert = yes" \
-        "smtpd_tls_CAfile = $pki/ca.pem" "smtpd_tls_cert_file = $pki/server.pem" \
-        "smtpd_tls_key_file = $pki/server.key" "smtpd_tls_loglevel = 1"
-}
-
-# smtp_reply FILE CMD: the server's reply (continuation lines joined by a
-# space) to the last client line starting with CMD (case-insensitive), e.g.
-# "RCPT TO:<x@y>", "DATA", "." (end of data), "MAIL FROM".  Lines swaks
-# writes after STARTTLS (" ~> ", "<~  ", "<~* ") count the same.
-smtp_reply() {
-    awk -v cmd="$2" '
-        function starts(s, p) { return tolower(substr(s, 1, length(p))) == tolower(p) }
-        /^ [-~]> / { line = substr($0, 5); want = starts(line, cmd); if (want) reply = ""; next }
-        /^<(-|\*\*|~|~\*) / { if (want) { r = $0; sub(/^<(-|\*\*|~|~\*) +/, "", r);
-                                  reply = (reply == "" ? r : reply " " r);
-                                  if (r ~ /^[0-9][0-9][0-9] /) { last = reply; want = 0 } } }
-        END { if (last != "") print last }
-    ' "$1"
-}
-
-# assert_reply FILE CMD REGEX: the reply to CMD matches REGEX (ERE).
-assert_reply() {
-    local got
-    got=$(smtp_reply "$1" "$2")
-    if [ -z "$got" ]; then
-        h_fail "no reply to \"$2\" in the transcript:
-$(grep -E '^( [-~]>|<[-~]|<\*\*|<~\*|\*\*\*)' "$1" | grep -v '^ [-~]> [^A-Z.]' | head -30)"
-        return 1
-    fi
-    printf '%s\n' "$got" | grep -E -q -- "$3" && return 0
-    h_fail "reply to \"$2\" was: $got
-expected: /$3/"
-}
-
-# reply_lacks FILE CMD STRING...: the reply to CMD mentions none of STRINGs.
-reply_lacks() {
-    local file=$1 cmd=$2 got s
-    shift 2
-    got=$(smtp_reply "$file" "$cmd")
-    for s in "$@"; do
-        case $got in
-            *"$s"*) h_fail "reply to \"$cmd\" names $s: $got"; return 1 ;;
-        esac
-    done
-}
-
-# maillog_qid REGEX: the queue id on the last maillog line matching REGEX.
-maillog_qid() {
-    maillog | grep -E -- "$1" | tail -1 | sed -n 's/.*\]: \([0-9A-F]\{6,\}\): .*/\1/p'
-}
-
-# queue_id_of FILE: the queue id Postfix gave in "250 2.0.0 Ok: queued as ID".
-queue_id_of() {
-    sed -n 's/^<[-~]  250 .*queued as \([0-9A-Za-z]*\).*/\1/p' "$1" | tail -1
-}
-
-# smtp_raw NAME CMD...: a hand-driven SMTP session for what swaks cannot
-# express (SMTPUTF8).  Each CMD is one line; "DATA" is followed by the
-# lines up to a lone "." given as further arguments.  Transcript in the
-# same format as swaks' (" -> " sent, "<-  "/"<** " received) in
-# $W/swaks/NAME.txt.
-smtp_raw() {
-    local name=$1
-    shift
-    LAST_TRANSCRIPT=$W/swaks/$name.txt
-    : >"$LAST_TRANSCRIPT"
-    exec {H_FD}<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || return 1
-    h_raw_read || { exec {H_FD}>&-; return 1; }
-    # data: 0 commands, 1 message lines being sent, 2 message lines to
-    # drop because DATA was refused.
-    local data=0 line
-    for line in "$@"; do
-        if [ "$data" = 2 ]; then
-            [ "$line" = . ] && data=0
-            continue
-        fi
-        printf '%s\r\n' "$line" >&"$H_FD"
-        echo " -> $line" >>"$LAST_TRANSCRIPT"
-        if [ "$data" = 1 ] && [ "$line" != . ]; then
-            continue
-        fi
-        data=0
-        h_raw_read || break
-        if [ "$line" = DATA ]; then
-            [ "${H_RAW_CODE:0:1}" = 3 ] && data=1 || data=2
-        fi
-    done
-    exec {H_FD}>&-
-}
-
-# Read one (possibly multi-line) reply into the transcript; H_RAW_CODE.
-h_raw_read() {
-    local l
-    while IFS= read -r -t 30 l <&"$H_FD"; do
-        l=${l%$'\r'}
-        H_RAW_CODE=${l:0:3}
-        case $H_RAW_CODE in
-            [23]*) echo "<-  $l" >>"$LAST_TRANSCRIPT" ;;
-            *)     echo "<** $l" >>"$LAST_TRANSCRIPT" ;;
-        esac
-        [ "${l:3:1}" = "-" ] || return 0
-    done
-    return 1
-}
+# SMTP through the private Postfix: send_mail, smtp_reply, assert_reply...
+# shellcheck source=tests/lib/smtp.sh
+. "$H_ROOT/tests/lib/smtp.sh"
 
 # The Sentinel set (a master, a replica, three sentinels) for the tests
 # that need one; its processes are stopped by h_cleanup.

@@ -13,8 +13,10 @@
  * line, "ok - NAME" or "not ok - NAME" (its failed checks before it as
  * "# file:line: ..." lines), the protocol tests/run-all.sh reads from
  * every test; the program exits non-zero if anything failed.
- * TEST_SETUP() (optional) runs before the cases; a non-zero return is a
- * "not ok" of the whole program.
+ * TEST_MAIN_SETUP(cases, setup) runs SETUP before the cases; a non-zero
+ * return is a "not ok" of the whole program.  A program with its own
+ * set-up and clean-up (a temporary directory, a Redis) writes its main()
+ * around TEST_RUN(cases).
  */
 #ifndef MSSANTE_TESTLIB_H
 #define MSSANTE_TESTLIB_H
@@ -79,6 +81,10 @@ static inline int testlib_run(const char *file, const struct test_case *cases, s
     { \
         return testlib_run(__FILE__, cases, sizeof(cases) / sizeof((cases)[0])); \
     }
+
+/* The case table run inside a main() of one's own (set-up and clean-up
+ * around it); the exit status to return. */
+#define TEST_RUN(cases) testlib_run(__FILE__, cases, sizeof(cases) / sizeof((cases)[0]))
 
 /* The same, after SETUP (an int (*)(void): 0 to go on). */
 #define TEST_MAIN_SETUP(cases, setup) \
