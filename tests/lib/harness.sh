@@ -118,6 +118,7 @@ h_cleanup() {
     stop_milter quiet
     stop_postfix
     stop_capsink
+    sn_cleanup
     stop_all_redis
     if [ "${MSSANTE_KEEP_TMP:-0}" = 1 ]; then
         note "work directory kept: $W"
@@ -683,3 +684,8 @@ h_raw_read() {
     done
     return 1
 }
+
+# The Sentinel set (a master, a replica, three sentinels) for the tests
+# that need one; its processes are stopped by h_cleanup.
+# shellcheck source=tests/lib/sentinel.sh
+. "$H_ROOT/tests/lib/sentinel.sh"
