@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/redis.h"
+#include "common/err.h"
 #include "common/redis_addr.h"
 
 #define HOST_MAX      253    /* a DNS name */
@@ -78,12 +78,12 @@ static int parse_port(const char *s)
 }
 
 static int set_host(struct redis_addr *out, const char *host, size_t len, int port,
-                    char *why, size_t whylen)
+                    struct err *why)
 {
     char *copy = strndup(host, len);
 
     if (copy == NULL) {
-        redis_seterr(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return -1;
     }
     out->host = copy;
@@ -92,22 +92,22 @@ static int set_host(struct redis_addr *out, const char *host, size_t len, int po
     return 0;
 }
 
-static int parse_unix(const char *text, struct redis_addr *out, char *why, size_t whylen)
+static int parse_unix(const char *text, struct redis_addr *out, struct err *why)
 {
     const char *path = text + 5;
     char *copy;
 
     if (path[0] != '/') {
-        redis_seterr(why, whylen, "\"%s\": expected unix:/absolute/path", text);
+        err_set(why, "\"%s\": expected unix:/absolute/path", text);
         return -1;
     }
     if (strlen(path) > UNIX_PATH_MAX) {
-        redis_seterr(why, whylen, "\"%s\": a unix socket path has at most %d bytes", text,
+        err_set(why, "\"%s\": a unix socket path has at most %d bytes", text,
                      UNIX_PATH_MAX);
         return -1;
     }
     if ((copy = strdup(path)) == NULL) {
-        redis_seterr(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return -1;
     }
     out->host = NULL;
@@ -116,99 +116,99 @@ static int parse_unix(const char *text, struct redis_addr *out, char *why, size_
     return 0;
 }
 
-static int parse_bracketed(const char *text, struct redis_addr *out, char *why, size_t whylen)
+static int parse_bracketed(const char *text, struct redis_addr *out, struct err *why)
 {
     const char *close = strchr(text, ']');
     int port;
 
     if (close == NULL || close[1] != ':') {
-        redis_seterr(why, whylen, "\"%s\": expected [IPv6]:PORT", text);
+        err_set(why, "\"%s\": expected [IPv6]:PORT", text);
         return -1;
     }
     if (!ipv6_chars(text + 1, (size_t)(close - text - 1))) {
-        redis_seterr(why, whylen, "\"%s\": not an IPv6 address between the brackets", text);
+        err_set(why, "\"%s\": not an IPv6 address between the brackets", text);
         return -1;
     }
     if ((port = parse_port(close + 2)) < 0) {
-        redis_seterr(why, whylen, "\"%s\": the port must be a number from 1 to 65535", text);
+        err_set(why, "\"%s\": the port must be a number from 1 to 65535", text);
         return -1;
     }
-    return set_host(out, text + 1, (size_t)(close - text - 1), port, why, whylen);
+    return set_host(out, text + 1, (size_t)(close - text - 1), port, why);
 }
 
-static int parse_host_port(const char *text, struct redis_addr *out, char *why, size_t whylen)
+static int parse_host_port(const char *text, struct redis_addr *out, struct err *why)
 {
     const char *colon = strrchr(text, ':');
     size_t hlen;
     int port;
 
     if (colon == NULL) {
-        redis_seterr(why, whylen, "\"%s\": expected HOST:PORT, [IPv6]:PORT or unix:/path",
+        err_set(why, "\"%s\": expected HOST:PORT, [IPv6]:PORT or unix:/path",
                      text);
         return -1;
     }
     hlen = (size_t)(colon - text);
     if (strstr(text, "://") != NULL) {
-        redis_seterr(why, whylen, "\"%s\": expected HOST:PORT, not a URL", text);
+        err_set(why, "\"%s\": expected HOST:PORT, not a URL", text);
         return -1;
     }
     if (memchr(text, ':', hlen) != NULL) {
-        redis_seterr(why, whylen, "\"%s\": expected HOST:PORT; an IPv6 address goes in "
+        err_set(why, "\"%s\": expected HOST:PORT; an IPv6 address goes in "
                      "brackets, e.g. [::1]:6379", text);
         return -1;
     }
     if (hlen == 0 || hlen > HOST_MAX || !name_chars(text, hlen)) {
-        redis_seterr(why, whylen, "\"%s\": not a host name or IPv4 address before the port",
+        err_set(why, "\"%s\": not a host name or IPv4 address before the port",
                      text);
         return -1;
     }
     if ((port = parse_port(colon + 1)) < 0) {
-        redis_seterr(why, whylen, "\"%s\": the port must be a number from 1 to 65535", text);
+        err_set(why, "\"%s\": the port must be a number from 1 to 65535", text);
         return -1;
     }
-    return set_host(out, text, hlen, port, why, whylen);
+    return set_host(out, text, hlen, port, why);
 }
 
-int redis_addr_parse(const char *text, struct redis_addr *out, char *why, size_t whylen)
+int redis_addr_parse(const char *text, struct redis_addr *out, struct err *why)
 {
     if (text == NULL || text[0] == '\0') {
-        redis_seterr(why, whylen, "expected HOST:PORT, [IPv6]:PORT or unix:/path, got nothing");
+        err_set(why, "expected HOST:PORT, [IPv6]:PORT or unix:/path, got nothing");
         return -1;
     }
     if (has_control(text)) {
-        redis_seterr(why, whylen, "a Redis address cannot hold control characters");
+        err_set(why, "a Redis address cannot hold control characters");
         return -1;
     }
     for (const char *p = text; *p; p++) {
         if (is_space(*p) || *p == ',') {
-            redis_seterr(why, whylen, "\"%s\": one address expected, without spaces or commas",
+            err_set(why, "\"%s\": one address expected, without spaces or commas",
                          text);
             return -1;
         }
     }
     if (strncmp(text, "unix:", 5) == 0)
-        return parse_unix(text, out, why, whylen);
+        return parse_unix(text, out, why);
     if (text[0] == '[')
-        return parse_bracketed(text, out, why, whylen);
-    return parse_host_port(text, out, why, whylen);
+        return parse_bracketed(text, out, why);
+    return parse_host_port(text, out, why);
 }
 
 int redis_addr_from_parts(const char *host, const char *port, struct redis_addr *out,
-                          char *why, size_t whylen)
+                          struct err *why)
 {
     size_t len = host != NULL ? strlen(host) : 0;
     int p = port != NULL ? parse_port(port) : -1;
 
     if (len == 0 || len > HOST_MAX
         || !(name_chars(host, len) || ipv6_chars(host, len))) {
-        redis_seterr(why, whylen, "unusable host \"%.64s\"", host != NULL ? host : "");
+        err_set(why, "unusable host \"%.64s\"", host != NULL ? host : "");
         return -1;
     }
     if (p < 0) {
-        redis_seterr(why, whylen, "unusable port \"%.16s\"", port != NULL ? port : "");
+        err_set(why, "unusable port \"%.16s\"", port != NULL ? port : "");
         return -1;
     }
-    return set_host(out, host, len, p, why, whylen);
+    return set_host(out, host, len, p, why);
 }
 
 /* ---- lists ------------------------------------------------------------- */
@@ -216,21 +216,21 @@ int redis_addr_from_parts(const char *host, const char *port, struct redis_addr 
 /* Parse the entry [start, start+len) and append it to L (room for
  * REDIS_ADDR_LIST_MAX entries). */
 static int list_add(struct redis_addr_list *l, const char *start, size_t len,
-                    char *why, size_t whylen)
+                    struct err *why)
 {
     char *entry = strndup(start, len);
     struct redis_addr a;
     int rc = -1;
 
     if (entry == NULL)
-        redis_seterr(why, whylen, "out of memory");
+        err_set(why, "out of memory");
     else if (l->n == REDIS_ADDR_LIST_MAX)
-        redis_seterr(why, whylen, "at most %d addresses, got more", REDIS_ADDR_LIST_MAX);
-    else if (redis_addr_parse(entry, &a, why, whylen) == 0)
+        err_set(why, "at most %d addresses, got more", REDIS_ADDR_LIST_MAX);
+    else if (redis_addr_parse(entry, &a, why) == 0)
         rc = 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
         if (redis_addr_equal(&l->v[i], &a)) {
-            redis_seterr(why, whylen, "\"%s\" is listed twice", entry);
+            err_set(why, "\"%s\" is listed twice", entry);
             redis_addr_free(&a);
             rc = -1;
         }
@@ -242,19 +242,19 @@ static int list_add(struct redis_addr_list *l, const char *start, size_t len,
 }
 
 int redis_addr_list_parse(const char *text, struct redis_addr_list *out,
-                          char *why, size_t whylen)
+                          struct err *why)
 {
     struct redis_addr_list l = { NULL, 0 };
     const char *p = text != NULL ? text : "";
 
     for (const char *q = p; *q; q++) {
         if (((unsigned char)*q < 0x20 && !is_space(*q)) || *q == 0x7f) {
-            redis_seterr(why, whylen, "an address list cannot hold control characters");
+            err_set(why, "an address list cannot hold control characters");
             return -1;
         }
     }
     if ((l.v = calloc(REDIS_ADDR_LIST_MAX, sizeof(*l.v))) == NULL) {
-        redis_seterr(why, whylen, "out of memory");
+        err_set(why, "out of memory");
         return -1;
     }
     while (*p) {
@@ -264,14 +264,14 @@ int redis_addr_list_parse(const char *text, struct redis_addr_list *out,
             p++;
         for (len = 0; p[len] && !is_space(p[len]) && p[len] != ','; len++)
             ;
-        if (len > 0 && list_add(&l, p, len, why, whylen) < 0) {
+        if (len > 0 && list_add(&l, p, len, why) < 0) {
             redis_addr_list_free(&l);
             return -1;
         }
         p += len;
     }
     if (l.n == 0) {
-        redis_seterr(why, whylen, "expected HOST:PORT[,HOST:PORT...], got nothing");
+        err_set(why, "expected HOST:PORT[,HOST:PORT...], got nothing");
         redis_addr_list_free(&l);
         return -1;
     }

@@ -8,22 +8,22 @@
  * as written and resolved when connecting (hiredis tries each address), so
  * that a sentinel moved to a new address is found again after a restart.
  *
- * struct redis_addr has the fields of struct redis_endpoint in
- * milter/config.h, and redis_addr_parse() accepts what config_parse_redis()
- * accepts except garbage hosts (spaces, commas, slashes, a bare IPv6) and
- * unix paths too long for a socket; it is written to replace that parser
- * and say why a value is refused.
+ * The key "Redis" (config/keys.c) is parsed here, and so is every address
+ * the connector opens (common/redis.h): the configured server, each
+ * sentinel, each master a sentinel names.
  *
  * DIAGNOSTICS
- * The parsers return -1 with an English sentence in WHY that quotes the
- * offending entry, e.g. "\"[::1]6379\": expected [IPv6]:PORT"; the
- * configuration reader adds the file, line and key.
+ * The parsers return -1 with an English sentence in WHY (common/err.h)
+ * that quotes the offending entry, e.g. "\"[::1]6379\": expected
+ * [IPv6]:PORT"; the configuration reader adds the file, line and key.
  */
 #ifndef MSSANTE_REDIS_ADDR_H
 #define MSSANTE_REDIS_ADDR_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "common/err.h"
 
 struct redis_addr {
     char *host;          /* owned; NULL for a unix socket; IPv6 without brackets */
@@ -45,19 +45,19 @@ struct redis_addr_list {
 
 /* One address.  OUT is overwritten only on success (free it with
  * redis_addr_free). */
-int redis_addr_parse(const char *text, struct redis_addr *out, char *why, size_t whylen);
+int redis_addr_parse(const char *text, struct redis_addr *out, struct err *why);
 
 /* Entries separated by commas and/or white space, at least one, none
  * twice, at most REDIS_ADDR_LIST_MAX.  OUT is replaced only on success
  * (free it with redis_addr_list_free). */
 int redis_addr_list_parse(const char *text, struct redis_addr_list *out,
-                          char *why, size_t whylen);
+                          struct err *why);
 
 /* A host and port as a server announces them (SENTINEL
  * get-master-addr-by-name, +switch-master): HOST has no brackets and PORT
  * is decimal text.  -1 with WHY when either is unusable. */
 int redis_addr_from_parts(const char *host, const char *port, struct redis_addr *out,
-                          char *why, size_t whylen);
+                          struct err *why);
 
 /* Deep copy: 0, or -1 when out of memory (DST is then left empty). */
 int redis_addr_copy(struct redis_addr *dst, const struct redis_addr *src);

@@ -4,9 +4,11 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/err.h"
 #include "common/redis.h"
 #include "common/redis_server.h"
 
@@ -24,9 +26,9 @@ static bool set(const char *s)
 
 /* Run a command for effect; 0, or -1 with ERR naming it as WHAT. */
 static int run_ok(redisContext *c, const char *what, int argc, const char **argv,
-                  char *err, size_t errlen)
+                  struct err *err)
 {
-    redisReply *r = redis_run_argv(c, what, err, errlen, argc, argv);
+    redisReply *r = redis_run_argv(c, what, err, argc, argv);
 
     if (r == NULL)
         return -1;
@@ -34,8 +36,20 @@ static int run_ok(redisContext *c, const char *what, int argc, const char **argv
     return 0;
 }
 
-static int authenticate(redisContext *c, const struct redis_auth *auth, char *err,
-                        size_t errlen)
+/* A refused AUTH names the settings to check (the connection itself is
+ * fine: the server answered). */
+static int auth_refused(redisContext *c, const struct redis_auth *auth, struct err *err)
+{
+    char was[ERR_MSG_MAX];
+
+    if (c->err == 0 && set(auth->keys)) {
+        snprintf(was, sizeof(was), "%s", err_msg(err));
+        err_set(err, "%s (check %s)", was, auth->keys);
+    }
+    return -1;
+}
+
+static int authenticate(redisContext *c, const struct redis_auth *auth, struct err *err)
 {
     const char *pass = set(auth->password) ? auth->password : "";
     char what[160];
@@ -45,24 +59,24 @@ static int authenticate(redisContext *c, const struct redis_auth *auth, char *er
 
         /* Named by its user: the password must never reach a log. */
         snprintf(what, sizeof(what), "AUTH %.100s", auth->user);
-        return run_ok(c, what, 3, argv, err, errlen);
+        return run_ok(c, what, 3, argv, err) == 0 ? 0 : auth_refused(c, auth, err);
     }
     if (set(auth->password)) {
         const char *argv[] = { "AUTH", pass };
 
-        return run_ok(c, "AUTH", 2, argv, err, errlen);
+        return run_ok(c, "AUTH", 2, argv, err) == 0 ? 0 : auth_refused(c, auth, err);
     }
     return 0;
 }
 
-static int select_db(redisContext *c, int db, char *err, size_t errlen)
+static int select_db(redisContext *c, int db, struct err *err)
 {
     char num[24], what[40];
     const char *argv[] = { "SELECT", num };
 
     snprintf(num, sizeof(num), "%d", db);
     snprintf(what, sizeof(what), "SELECT %d", db);
-    return run_ok(c, what, 2, argv, err, errlen);
+    return run_ok(c, what, 2, argv, err);
 }
 
 static redisContext *connect_to(const struct redis_addr *a, struct timeval tv)
@@ -73,7 +87,7 @@ static redisContext *connect_to(const struct redis_addr *a, struct timeval tv)
 }
 
 redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
-                                 char *err, size_t errlen)
+                                 struct err *err)
 {
     struct timeval tv = ms_to_tv(timeout_ms > 0 ? timeout_ms : REDIS_DEFAULT_TIMEOUT_MS);
     char name[REDIS_ADDR_TEXT_MAX];
@@ -81,17 +95,17 @@ redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
 
     redis_addr_format(a, name, sizeof(name));
     if ((c = connect_to(a, tv)) == NULL) {
-        redis_seterr(err, errlen, "redis %s: out of memory", name);
+        err_set(err, "redis %s: out of memory", name);
         return NULL;
     }
     if (c->err) {
-        redis_seterr(err, errlen, "redis %s: %s", name, redis_context_error(c));
+        err_set(err, "redis %s: %s", name, redis_context_error(c));
         redisFree(c);
         return NULL;
     }
     /* The connect timeout becomes the timeout of every command. */
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        redis_seterr(err, errlen, "redis %s: cannot set the timeout: %s", name, c->errstr);
+        err_set(err, "redis %s: cannot set the timeout: %s", name, c->errstr);
         redisFree(c);
         return NULL;
     }
@@ -99,21 +113,21 @@ redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
 }
 
 int redis_handshake(redisContext *c, const struct redis_auth *auth, int db,
-                    char *err, size_t errlen)
+                    struct err *err)
 {
-    static const struct redis_auth none = { NULL, NULL };
+    static const struct redis_auth none = { NULL, NULL, NULL };
 
-    if (authenticate(c, auth != NULL ? auth : &none, err, errlen) < 0)
+    if (authenticate(c, auth != NULL ? auth : &none, err) < 0)
         return -1;
-    return db != 0 ? select_db(c, db, err, errlen) : 0;
+    return db != 0 ? select_db(c, db, err) : 0;
 }
 
 redisContext *redis_open(const struct redis_addr *a, const struct redis_auth *auth, int db,
-                         int timeout_ms, char *err, size_t errlen)
+                         int timeout_ms, struct err *err)
 {
-    redisContext *c = redis_connect_addr(a, timeout_ms, err, errlen);
+    redisContext *c = redis_connect_addr(a, timeout_ms, err);
 
-    if (c != NULL && redis_handshake(c, auth, db, err, errlen) < 0) {
+    if (c != NULL && redis_handshake(c, auth, db, err) < 0) {
         redisFree(c);
         return NULL;
     }
@@ -140,54 +154,55 @@ static long long element_int(const redisReply *r, size_t i)
 
 /* What a non-master is, from its ROLE reply, into ERR. */
 static void describe_role(const redisContext *c, const redisReply *r, const char *role,
-                          char *err, size_t errlen)
+                          struct err *err)
 {
     char name[REDIS_ADDR_TEXT_MAX];
     const char *host = element_str(r, 1);
 
     redis_endpoint_name(c, name, sizeof(name));
     if (strcmp(role, "slave") == 0 || strcmp(role, "replica") == 0)
-        redis_seterr(err, errlen, "redis %s: not the master: a replica of %s%s%s:%lld", name,
+        err_set(err, "redis %s: not the master: a replica of %s%s%s:%lld", name,
                      host != NULL && strchr(host, ':') ? "[" : "", host != NULL ? host : "?",
                      host != NULL && strchr(host, ':') ? "]" : "", element_int(r, 2));
     else if (strcmp(role, "sentinel") == 0)
-        redis_seterr(err, errlen, "redis %s: not the master: a sentinel, not a Redis server",
+        err_set(err, "redis %s: not the master: a sentinel, not a Redis server",
                      name);
     else
-        redis_seterr(err, errlen, "redis %s: not the master: ROLE says \"%.40s\"", name, role);
+        err_set(err, "redis %s: not the master: ROLE says \"%.40s\"", name, role);
 }
 
 /* The first command after AUTH is ROLE: the likely configuration mistakes
  * show there, and the operator is told which setting to look at. */
-static void add_hint(const char *reply, char *err, size_t errlen)
+static void add_hint(const char *reply, struct err *err)
 {
     const char *hint = NULL;
-    size_t used;
+    char was[ERR_MSG_MAX];
 
     if (strncmp(reply, "NOPERM", 6) == 0)
         hint = " (the Redis user needs +role, to check it talks to the master)";
     else if (strncmp(reply, "NOAUTH", 6) == 0)
         hint = " (the server wants a password: is RedisPassword set?)";
-    if (hint == NULL || err == NULL || (used = strlen(err)) + 1 >= errlen)
+    if (hint == NULL || err == NULL)
         return;
-    snprintf(err + used, errlen - used, "%s", hint);
+    snprintf(was, sizeof(was), "%s", err_msg(err));
+    err_set(err, "%s%s", was, hint);
 }
 
-int redis_is_master(redisContext *c, char *err, size_t errlen)
+int redis_is_master(redisContext *c, struct err *err)
 {
     redisReply *r = redisCommand(c, "ROLE");
     const char *role;
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, r, "ROLE", NULL, err, errlen);
+        redis_command_error(c, r, "ROLE", NULL, err);
         if (r != NULL)
-            add_hint(r->str, err, errlen);
+            add_hint(r->str, err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
     }
     if ((role = element_str(r, 0)) == NULL) {
-        redis_command_error(c, r, "ROLE", NULL, err, errlen);
+        redis_command_error(c, r, "ROLE", NULL, err);
         freeReplyObject(r);
         return -1;
     }
@@ -195,7 +210,7 @@ int redis_is_master(redisContext *c, char *err, size_t errlen)
         freeReplyObject(r);
         return 1;
     }
-    describe_role(c, r, role, err, errlen);
+    describe_role(c, r, role, err);
     freeReplyObject(r);
     return 0;
 }
@@ -249,7 +264,7 @@ bool redis_retire_if_stale(redisContext *c, const redisReply *r)
 /* ---- WAIT ------------------------------------------------------------------ */
 
 enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int timeout_ms,
-                                           int *acked, char *err, size_t errlen)
+                                           int *acked, struct err *err)
 {
     int ms = timeout_ms > 0 ? timeout_ms : REDIS_DEFAULT_TIMEOUT_MS;
     char n[24], t[24], what[64], name[REDIS_ADDR_TEXT_MAX];
@@ -267,14 +282,14 @@ enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int ti
     /* Redis answers WAIT when its own timeout expires: give the read that
      * long plus the usual command timeout, then put the timeout back. */
     if (redisSetTimeout(c, ms_to_tv(2 * ms)) != REDIS_OK) {
-        redis_command_error(c, NULL, what, NULL, err, errlen);
+        redis_command_error(c, NULL, what, NULL, err);
         return REDIS_WAIT_ERROR;
     }
     r = redisCommandArgv(c, 3, argv, NULL);
     if (c->err == 0)
         redisSetTimeout(c, ms_to_tv(ms));
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        redis_command_error(c, r, what, NULL, err, errlen);
+        redis_command_error(c, r, what, NULL, err);
         if (r != NULL) {
             if (!redis_retire_if_stale(c, r))
                 retire(c, "WAIT refused: not a master to write to");
@@ -289,7 +304,77 @@ enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int ti
     if (got >= replicas)
         return REDIS_WAIT_OK;
     redis_endpoint_name(c, name, sizeof(name));
-    redis_seterr(err, errlen, "redis %s: %s: %lld of %d replica(s) acknowledged in time",
+    err_set(err, "redis %s: %s: %lld of %d replica(s) acknowledged in time",
                  name, what, got, replicas);
     return REDIS_WAIT_TOO_FEW;
+}
+
+/* ---- INFO replication --------------------------------------------------------- */
+
+/* "ip=127.0.0.1,port=6380,state=online,offset=123,lag=0" into R. */
+static void parse_replica(const char *v, struct redis_replica *r)
+{
+    char ip[REDIS_ADDR_TEXT_MAX] = "?", buf[512], *save = NULL, *kv;
+    long port = 0;
+
+    snprintf(buf, sizeof(buf), "%s", v);
+    memset(r, 0, sizeof(*r));
+    for (kv = strtok_r(buf, ",", &save); kv != NULL; kv = strtok_r(NULL, ",", &save)) {
+        if (strncmp(kv, "ip=", 3) == 0)
+            snprintf(ip, sizeof(ip), "%.*s", (int)sizeof(ip) - 3, kv + 3);
+        else if (strncmp(kv, "port=", 5) == 0)
+            port = strtol(kv + 5, NULL, 10);
+        else if (strncmp(kv, "state=", 6) == 0)
+            snprintf(r->state, sizeof(r->state), "%.*s", (int)sizeof(r->state) - 1, kv + 6);
+        else if (strncmp(kv, "offset=", 7) == 0)
+            r->offset = strtoll(kv + 7, NULL, 10);
+        else if (strncmp(kv, "lag=", 4) == 0)
+            r->lag = strtol(kv + 4, NULL, 10);
+    }
+    snprintf(r->addr, sizeof(r->addr), strchr(ip, ':') ? "[%.*s]:%ld" : "%.*s:%ld",
+             (int)sizeof(r->addr) - 10, ip, port);
+}
+
+/* One "key:value" line of the INFO text. */
+static void info_line(const char *key, const char *v, struct redis_replication *out)
+{
+    if (strcmp(key, "role") == 0)
+        snprintf(out->role, sizeof(out->role), "%.*s", (int)sizeof(out->role) - 1, v);
+    else if (strcmp(key, "connected_slaves") == 0)
+        out->connected = (int)strtol(v, NULL, 10);
+    else if (strcmp(key, "master_repl_offset") == 0)
+        out->offset = strtoll(v, NULL, 10);
+    else if (strcmp(key, "min_slaves_good_slaves") == 0)
+        out->good = (int)strtol(v, NULL, 10);
+    else if (strncmp(key, "slave", 5) == 0 && key[5] >= '0' && key[5] <= '9'
+             && out->n < REDIS_REPLICAS_MAX)
+        parse_replica(v, &out->replicas[out->n++]);
+}
+
+int redis_replication(redisContext *c, struct redis_replication *out, struct err *err)
+{
+    const char *argv[] = { "INFO", "replication" };
+    redisReply *r = redis_run_argv(c, "INFO replication", err, 2, argv);
+    char *text, *line, *save = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->good = -1;
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING || (text = strdup(r->str)) == NULL) {
+        redis_command_error(c, r, "INFO replication", NULL, err);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    for (line = strtok_r(text, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
+        char *colon = strchr(line, ':');
+
+        if (line[0] == '#' || colon == NULL)
+            continue;
+        *colon = '\0';
+        info_line(line, colon + 1, out);
+    }
+    free(text);
+    return 0;
 }

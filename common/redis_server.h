@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/redis_addr.h"
 
 /* When the configuration gives no RedisTimeout. */
@@ -31,6 +32,8 @@
 struct redis_auth {
     const char *user;        /* RedisUser (Redis 6+ ACL); NULL or "" for none */
     const char *password;    /* RedisPassword; NULL or "" for none */
+    const char *keys;        /* the settings they come from, named when AUTH is
+                              * refused ("RedisUser and RedisPassword"); NULL */
 };
 
 /* Connect to A, with TIMEOUT_MS (<= 0: the default) bounding the connection
@@ -39,21 +42,21 @@ struct redis_auth {
  * when DB is not 0.  Returns the connection, or NULL with ERR set.  The
  * same as redis_connect_addr() then redis_handshake(). */
 redisContext *redis_open(const struct redis_addr *a, const struct redis_auth *auth, int db,
-                         int timeout_ms, char *err, size_t errlen);
+                         int timeout_ms, struct err *err);
 
 /* The two halves of redis_open(), for a caller that must tell "could not
  * reach it" (another server may do) from "it refused us" (AUTH, SELECT:
  * a configuration problem that another server would repeat).  After a
  * failed handshake the caller frees C. */
 redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
-                                 char *err, size_t errlen);
+                                 struct err *err);
 int redis_handshake(redisContext *c, const struct redis_auth *auth, int db,
-                    char *err, size_t errlen);
+                    struct err *err);
 
 /* ROLE: 1 when C is a master, 0 when it is something else (ERR says what:
  * "a replica of 127.0.0.1:6379", "a sentinel"), -1 when the command failed
  * (ERR; an ACL user without +role gets a hint). */
-int redis_is_master(redisContext *c, char *err, size_t errlen);
+int redis_is_master(redisContext *c, struct err *err);
 
 /* Does this failure mean "the server behind C is not, or no longer, the
  * master to use: find the master again"?  R is the reply to a command on C
@@ -86,6 +89,27 @@ enum redis_wait_result {
  * ERR says how many of how many, or why; an error reply retires C (see
  * redis_retire_if_stale): WAIT refused means C is no master to write to. */
 enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int timeout_ms,
-                                           int *acked, char *err, size_t errlen);
+                                           int *acked, struct err *err);
+
+/* What INFO replication says of a server, for "mssantectl redis status"
+ * and "mssante-milter -n". */
+#define REDIS_REPLICAS_MAX 16
+
+struct redis_replication {
+    char role[16];                     /* "master", "slave" */
+    long long offset;                  /* master_repl_offset */
+    int connected;                     /* connected_slaves */
+    int good;                          /* min_slaves_good_slaves; -1: not reported */
+    size_t n;                          /* replicas listed below */
+    struct redis_replica {
+        char addr[REDIS_ADDR_TEXT_MAX];
+        char state[24];                /* "online", "wait_bgsave", ... */
+        long long offset;              /* acknowledged replication offset */
+        long lag;                      /* seconds since its last acknowledgement */
+    } replicas[REDIS_REPLICAS_MAX];
+};
+
+/* INFO replication on C into OUT.  0, or -1 + err. */
+int redis_replication(redisContext *c, struct redis_replication *out, struct err *err);
 
 #endif

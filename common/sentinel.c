@@ -38,13 +38,13 @@ static int copy_list(struct redis_addr_list *dst, const struct redis_addr_list *
     return 0;
 }
 
-struct sentinel *sentinel_new(const struct sentinel_settings *set_in, char *err, size_t errlen)
+struct sentinel *sentinel_new(const struct sentinel_settings *set_in, struct err *err)
 {
     struct sentinel *s;
 
     if (!set(set_in->master_name) || set_in->sentinels == NULL || set_in->sentinels->n == 0
         || set_in->sentinels->n > REDIS_ADDR_LIST_MAX) {
-        redis_seterr(err, errlen, "Redis Sentinel needs a master name and 1 to %d sentinels",
+        err_set(err, "Redis Sentinel needs a master name and 1 to %d sentinels",
                      REDIS_ADDR_LIST_MAX);
         return NULL;
     }
@@ -69,7 +69,7 @@ struct sentinel *sentinel_new(const struct sentinel_settings *set_in, char *err,
 
 oom:
     sentinel_free(s);
-    redis_seterr(err, errlen, "out of memory");
+    err_set(err, "out of memory");
     return NULL;
 }
 
@@ -236,55 +236,50 @@ void sentinel_describe(struct sentinel *s, char *master, size_t mlen, char *orde
 /* ---- talking to one sentinel ------------------------------------------------ */
 
 /* "redis NAME: why" (the wording of common/redis.c) -> "sentinel NAME: why". */
-static void as_sentinel(char *text, size_t size)
+static void as_sentinel(struct err *why)
 {
-    if (strncmp(text, "redis ", 6) == 0 && strlen(text) + 3 < size) {
-        memmove(text + 9, text + 6, strlen(text + 6) + 1);
-        memcpy(text, "sentinel ", 9);
-    }
+    char was[ERR_MSG_MAX];
+
+    if (strncmp(err_msg(why), "redis ", 6) != 0)
+        return;
+    snprintf(was, sizeof(was), "%s", err_msg(why) + 6);
+    err_set(why, "sentinel %s", was);
 }
 
-redisContext *sentinel_open(struct sentinel *s, size_t i, char *why, size_t whylen)
+redisContext *sentinel_open(struct sentinel *s, size_t i, struct err *why)
 {
-    const struct redis_auth auth = { NULL, s->sentinel_password };
-    redisContext *c = redis_open(&s->sentinels.v[i], &auth, 0, s->timeout_ms, why, whylen);
+    const struct redis_auth auth = { NULL, s->sentinel_password, "RedisSentinelPassword" };
+    redisContext *c = redis_open(&s->sentinels.v[i], &auth, 0, s->timeout_ms, why);
 
-    if (c != NULL)
-        return c;
-    as_sentinel(why, whylen);
-    /* A refused AUTH (not a lost connection): the password is ours. */
-    if (strstr(why, ": AUTH: ") != NULL
-        && (strstr(why, "WRONGPASS") != NULL || strstr(why, ": AUTH: ERR ") != NULL)
-        && strlen(why) + 40 < whylen)
-        strcat(why, " (check RedisSentinelPassword)");
-    return NULL;
+    if (c == NULL)
+        as_sentinel(why);
+    return c;
 }
 
 /* Parse the [ip, port] answer of get-master-addr-by-name. */
 static int parse_master(const struct sentinel *s, const redisReply *r, struct redis_addr *out,
-                        char *why, size_t whylen, const char *sname)
+                        struct err *why, const char *sname)
 {
-    char detail[160];
+    struct err detail;
 
     if (r->type == REDIS_REPLY_NIL) {
-        redis_seterr(why, whylen, "sentinel %s: does not know master \"%s\"", sname, s->name);
+        err_set(why, "sentinel %s: does not know master \"%s\"", sname, s->name);
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
         || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-        redis_seterr(why, whylen, "sentinel %s: unexpected answer to get-master-addr-by-name",
+        err_set(why, "sentinel %s: unexpected answer to get-master-addr-by-name",
                      sname);
         return -1;
     }
-    if (redis_addr_from_parts(r->element[0]->str, r->element[1]->str, out, detail,
-                              sizeof(detail)) < 0) {
-        redis_seterr(why, whylen, "sentinel %s: named a master with an %s", sname, detail);
+    if (redis_addr_from_parts(r->element[0]->str, r->element[1]->str, out, &detail) < 0) {
+        err_set(why, "sentinel %s: named a master with an %s", sname, detail.msg);
         return -1;
     }
     return 0;
 }
 
-int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, char *why, size_t whylen)
+int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, struct err *why)
 {
     const char *argv[] = { "SENTINEL", "get-master-addr-by-name", s->name };
     char sname[REDIS_ADDR_TEXT_MAX];
@@ -292,19 +287,19 @@ int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, char *why
     redisReply *r;
     int rc = -1;
 
-    if ((c = sentinel_open(s, i, why, whylen)) == NULL)
+    if ((c = sentinel_open(s, i, why)) == NULL)
         return -1;
     sentinel_name(s, i, sname, sizeof(sname));
     r = redisCommandArgv(c, 3, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         bool noauth = r != NULL && strncmp(r->str, "NOAUTH", 6) == 0;
 
-        redis_seterr(why, whylen, "sentinel %s: get-master-addr-by-name: %s%s", sname,
+        err_set(why, "sentinel %s: get-master-addr-by-name: %s%s", sname,
                      redis_failure(c, r),
                      noauth && s->sentinel_password == NULL ? " (is RedisSentinelPassword set?)"
                                                             : "");
     } else {
-        rc = parse_master(s, r, out, why, whylen, sname);
+        rc = parse_master(s, r, out, why, sname);
     }
     if (r != NULL)
         freeReplyObject(r);
@@ -320,7 +315,8 @@ static void add_note(char *notes, const char *text)
     size_t used = strlen(notes);
 
     if (used + 3 < NOTES_MAX)
-        snprintf(notes + used, NOTES_MAX - used, "%s%s", used ? "; " : "", text);
+        snprintf(notes + used, NOTES_MAX - used, "%s%.*s", used ? "; " : "",
+                 (int)(NOTES_MAX - used - 3), text);
 }
 
 enum step { STEP_NEXT, STEP_STOP, STEP_DONE };
@@ -330,21 +326,23 @@ enum step { STEP_NEXT, STEP_STOP, STEP_DONE };
  * worth asking (STEP_NEXT: M is unreachable or not the master) or not
  * (STEP_STOP: M refused our credentials, database or ROLE). */
 static enum step open_master(struct sentinel *s, const struct redis_addr *m,
-                             redisContext **out, char *why, size_t whylen)
+                             redisContext **out, struct err *why)
 {
-    const struct redis_auth auth = { s->user, s->password };
-    redisContext *c = redis_connect_addr(m, s->timeout_ms, why, whylen);
+    const struct redis_auth auth = {
+        s->user, s->password, s->user != NULL ? "RedisUser and RedisPassword" : "RedisPassword"
+    };
+    redisContext *c = redis_connect_addr(m, s->timeout_ms, why);
     int role;
 
     if (c == NULL)
         return STEP_NEXT;
-    if (redis_handshake(c, &auth, s->db, why, whylen) < 0) {
+    if (redis_handshake(c, &auth, s->db, why) < 0) {
         bool refused = c->err == 0;      /* an answer, not a lost connection */
 
         redisFree(c);
         return refused ? STEP_STOP : STEP_NEXT;
     }
-    role = redis_is_master(c, why, whylen);
+    role = redis_is_master(c, why);
     if (role != 1) {
         bool refused = role < 0 && c->err == 0;
 
@@ -359,14 +357,15 @@ static enum step open_master(struct sentinel *s, const struct redis_addr *m,
 static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
                               struct sentinel_master *found, char *notes)
 {
-    char why[512], note[2 * REDIS_ADDR_TEXT_MAX + 540];
+    char note[2 * REDIS_ADDR_TEXT_MAX + ERR_MSG_MAX + 32];
+    struct err why;
     char sname[REDIS_ADDR_TEXT_MAX], mname[REDIS_ADDR_TEXT_MAX];
     struct redis_addr m = { NULL, 0, NULL };
     unsigned long epoch = 0;
     enum step st;
 
-    if (sentinel_ask(s, i, &m, why, sizeof(why)) < 0) {
-        add_note(notes, why);
+    if (sentinel_ask(s, i, &m, &why) < 0) {
+        add_note(notes, why.msg);
         return STEP_NEXT;
     }
     sentinel_name(s, i, sname, sizeof(sname));
@@ -379,16 +378,16 @@ static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
         return STEP_NEXT;
     }
     sentinel_promote(s, i);
-    st = open_master(s, &m, out, why, sizeof(why));
+    st = open_master(s, &m, out, &why);
     if (st == STEP_DONE && (epoch = sentinel_note_master(s, &m, false, sname)) == 0) {
         /* A +switch-master replaced M while we were connecting to it. */
         redisFree(*out);
         *out = NULL;
-        snprintf(why, sizeof(why), "replaced by a +switch-master meanwhile");
+        err_set(&why, "replaced by a +switch-master meanwhile");
         st = STEP_NEXT;
     }
     if (st != STEP_DONE) {
-        snprintf(note, sizeof(note), "sentinel %s named %s: %s", sname, mname, why);
+        snprintf(note, sizeof(note), "sentinel %s named %s: %s", sname, mname, why.msg);
         add_note(notes, note);
     } else if (found != NULL) {
         found->epoch = epoch;
@@ -400,7 +399,7 @@ static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
 }
 
 redisContext *sentinel_connect(struct sentinel *s, struct sentinel_master *found,
-                               char *err, size_t errlen)
+                               struct err *err)
 {
     size_t order[REDIS_ADDR_LIST_MAX];
     char notes[NOTES_MAX] = "";
@@ -415,6 +414,6 @@ redisContext *sentinel_connect(struct sentinel *s, struct sentinel_master *found
         if (st == STEP_STOP)
             break;
     }
-    redis_seterr(err, errlen, "no Redis master \"%s\" found: %s", s->name, notes);
+    err_set(err, "no Redis master \"%s\" found: %s", s->name, notes);
     return NULL;
 }

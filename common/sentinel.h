@@ -116,7 +116,7 @@ struct sentinel_master {
 
 /* Copies everything SET points to.  NULL with ERR when the settings are
  * unusable (no name, no sentinel) or memory runs out. */
-struct sentinel *sentinel_new(const struct sentinel_settings *set, char *err, size_t errlen);
+struct sentinel *sentinel_new(const struct sentinel_settings *set, struct err *err);
 
 /* Stops the watcher if it runs, then frees S.  S may be NULL. */
 void sentinel_free(struct sentinel *s);
@@ -125,7 +125,7 @@ void sentinel_free(struct sentinel *s);
  * FOUND (may be NULL) says which master through which sentinel.  NULL
  * with ERR as in DIAGNOSTICS when no sentinel leads to a usable master. */
 redisContext *sentinel_connect(struct sentinel *s, struct sentinel_master *found,
-                               char *err, size_t errlen);
+                               struct err *err);
 
 /* The epoch: 0 before any master was found, then one more each time the
  * known master changes. */
@@ -141,7 +141,7 @@ void sentinel_describe(struct sentinel *s, char *master, size_t mlen,
  * when the thread cannot start; unreachable sentinels are no error: the
  * watcher keeps trying and reports SENTINEL_EVENT_TROUBLE.  Calling it
  * twice is harmless. */
-int sentinel_watch_start(struct sentinel *s, char *err, size_t errlen);
+int sentinel_watch_start(struct sentinel *s, struct err *err);
 
 /* Stop and join the watcher; returns within about RedisTimeout. */
 void sentinel_watch_stop(struct sentinel *s);

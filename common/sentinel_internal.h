@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "common/clock.h"
 #include "common/sentinel.h"
 #include "common/stopsignal.h"
 
@@ -47,12 +48,12 @@ void sentinel_name(const struct sentinel *s, size_t i, char *buf, size_t size);
 
 /* A connection to sentinel I, authenticated when a sentinel password is
  * set; NULL with WHY ("sentinel HOST:PORT: why"). */
-redisContext *sentinel_open(struct sentinel *s, size_t i, char *why, size_t whylen);
+redisContext *sentinel_open(struct sentinel *s, size_t i, struct err *why);
 
 /* Ask sentinel I for the master's address: 0 with OUT (to free), or -1
  * with WHY ("sentinel HOST:PORT: why"). */
 int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out,
-                 char *why, size_t whylen);
+                 struct err *why);
 
 /* How long after a +switch-master a sentinel naming the master it
  * replaced is taken to be behind: sentinels learn a new configuration from

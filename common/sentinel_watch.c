@@ -28,10 +28,10 @@ static const char CHANNEL[] = "+switch-master";
 /* ---- one subscription ---------------------------------------------------- */
 
 /* Subscribe on sentinel I: the connection, or NULL with WHY. */
-static redisContext *subscribe_one(struct sentinel *s, size_t i, char *why, size_t whylen)
+static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why)
 {
     char sname[REDIS_ADDR_TEXT_MAX];
-    redisContext *c = sentinel_open(s, i, why, whylen);
+    redisContext *c = sentinel_open(s, i, why);
     redisReply *r;
     bool ok;
 
@@ -43,7 +43,7 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, char *why, size
          && r->element[0]->type == REDIS_REPLY_STRING
          && strcmp(r->element[0]->str, "subscribe") == 0;
     if (!ok)
-        redis_seterr(why, whylen, "sentinel %s: SUBSCRIBE %s: %s", sname, CHANNEL,
+        err_set(why, "sentinel %s: SUBSCRIBE %s: %s", sname, CHANNEL,
                      r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
                                                                : redis_failure(c, r));
     if (r != NULL)
@@ -57,12 +57,13 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, char *why, size
 
 /* Subscribe on the first sentinel that accepts, in the preference order
  * but trying AVOID (the one just lost; SIZE_MAX for none) last.  *I gets
- * the sentinel's index. */
+ * the sentinel's index; WHY gathers why each refused. */
 static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
-                                   char *why, size_t whylen)
+                                   struct err *why)
 {
     size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k, pos = 0;
-    char one[512];
+    char notes[ERR_MSG_MAX] = "";
+    struct err one;
     redisContext *c;
 
     sentinel_order_copy(s, order);
@@ -72,16 +73,16 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
         memmove(&order[k], &order[k + 1], (n - k - 1) * sizeof(order[0]));
         order[n - 1] = avoid;
     }
-    if (whylen > 0)
-        why[0] = '\0';
     for (k = 0; k < n && !stop_signal_raised(&s->stop); k++) {
-        if ((c = subscribe_one(s, order[k], one, sizeof(one))) != NULL) {
+        if ((c = subscribe_one(s, order[k], &one)) != NULL) {
             *i = order[k];
             return c;
         }
-        if (pos + 3 < whylen)
-            pos += (size_t)snprintf(why + pos, whylen - pos, "%s%s", pos ? "; " : "", one);
+        if (pos + 3 < sizeof(notes))
+            pos += (size_t)snprintf(notes + pos, sizeof(notes) - pos, "%s%s", pos ? "; " : "",
+                                    one.msg);
     }
+    err_set(why, "%s", notes);
     return NULL;
 }
 
@@ -89,9 +90,9 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
 static void catch_up(struct sentinel *s, size_t i, const char *sname)
 {
     struct redis_addr m = { NULL, 0, NULL };
-    char why[512];
+    struct err why;
 
-    if (sentinel_ask(s, i, &m, why, sizeof(why)) == 0)
+    if (sentinel_ask(s, i, &m, &why) == 0)
         sentinel_note_master(s, &m, false, sname);
     redis_addr_free(&m);
 }
@@ -112,7 +113,7 @@ static void on_switch(struct sentinel *s, const char *payload, const char *sname
 {
     char buf[600], *tok[5], *save = NULL, *p;
     struct redis_addr m;
-    char why[160];
+    struct err why;
     int n = 0;
 
     snprintf(buf, sizeof(buf), "%s", payload);
@@ -120,9 +121,9 @@ static void on_switch(struct sentinel *s, const char *payload, const char *sname
         tok[n++] = p;
     if (n != 5 || strcmp(tok[0], s->name) != 0)
         return;                              /* another master this sentinel watches */
-    if (redis_addr_from_parts(tok[3], tok[4], &m, why, sizeof(why)) < 0) {
+    if (redis_addr_from_parts(tok[3], tok[4], &m, &why) < 0) {
         sentinel_event(s, SENTINEL_EVENT_TROUBLE, "sentinel %s: +switch-master with an %s",
-                       sname, why);
+                       sname, why.msg);
         return;
     }
     sentinel_note_master(s, &m, true, sname);
@@ -173,24 +174,24 @@ static int drain(struct sentinel *s, redisContext *c, const char *sname, long lo
 
 /* Listen on C until it fails (WHY says how) or the watcher is stopped. */
 static void listen_on(struct sentinel *s, redisContext *c, const char *sname,
-                      char *why, size_t whylen)
+                      struct err *why)
 {
     long long next_ping = monotonic_ms() + PING_EVERY_MS, pong_due = 0, now;
     struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 
     while (!stop_signal_raised(&s->stop)) {
         if (drain(s, c, sname, &pong_due) < 0) {
-            redis_seterr(why, whylen, "protocol error");
+            err_set(why, "protocol error");
             return;
         }
         now = monotonic_ms();
         if (pong_due != 0 && now >= pong_due) {
-            redis_seterr(why, whylen, "no answer to PING within %d ms", s->timeout_ms);
+            err_set(why, "no answer to PING within %d ms", s->timeout_ms);
             return;
         }
         if (pong_due == 0 && now >= next_ping) {
             if (redisAppendCommand(c, "PING") != REDIS_OK || flush(c) < 0) {
-                redis_seterr(why, whylen, "%s", redis_context_error(c));
+                err_set(why, "%s", redis_context_error(c));
                 return;
             }
             pong_due = now + s->timeout_ms;
@@ -198,11 +199,11 @@ static void listen_on(struct sentinel *s, redisContext *c, const char *sname,
         }
         pfd.revents = 0;
         if (poll(&pfd, 1, SLICE_MS) < 0 && errno != EINTR) {
-            redis_seterr(why, whylen, "poll: %s", strerror(errno));
+            err_set(why, "poll: %s", strerror(errno));
             return;
         }
         if (pfd.revents != 0 && redisBufferRead(c) != REDIS_OK) {
-            redis_seterr(why, whylen, "%s", redis_context_error(c));
+            err_set(why, "%s", redis_context_error(c));
             return;
         }
     }
@@ -214,15 +215,16 @@ static void *watch_main(void *arg)
 {
     struct sentinel *s = arg;
     size_t avoid = (size_t)-1, i = 0;
-    char why[1024], sname[REDIS_ADDR_TEXT_MAX];
+    char sname[REDIS_ADDR_TEXT_MAX];
+    struct err why;
     bool troubled = false;
     redisContext *c;
 
     while (!stop_signal_raised(&s->stop)) {
-        if ((c = subscribe_any(s, avoid, &i, why, sizeof(why))) == NULL) {
+        if ((c = subscribe_any(s, avoid, &i, &why)) == NULL) {
             if (!troubled && !stop_signal_raised(&s->stop))
                 sentinel_event(s, SENTINEL_EVENT_TROUBLE, "cannot watch Redis master \"%s\" "
-                               "for +switch-master: %s", s->name, why);
+                               "for +switch-master: %s", s->name, why.msg);
             troubled = true;
             stop_signal_wait_ms(&s->stop, RETRY_MS);
             continue;
@@ -232,31 +234,31 @@ static void *watch_main(void *arg)
         sentinel_event(s, SENTINEL_EVENT_WATCHING, "watching +switch-master for Redis master "
                        "\"%s\" on sentinel %s", s->name, sname);
         catch_up(s, i, sname);
-        listen_on(s, c, sname, why, sizeof(why));
+        listen_on(s, c, sname, &why);
         redisFree(c);
         avoid = i;
         if (!stop_signal_raised(&s->stop)) {
             sentinel_event(s, SENTINEL_EVENT_TROUBLE, "lost the +switch-master subscription "
-                           "on sentinel %s: %s", sname, why);
+                           "on sentinel %s: %s", sname, why.msg);
             troubled = true;
         }
     }
     return NULL;
 }
 
-int sentinel_watch_start(struct sentinel *s, char *err, size_t errlen)
+int sentinel_watch_start(struct sentinel *s, struct err *err)
 {
     int rc;
 
     if (s->watching)
         return 0;
     if ((rc = stop_signal_init(&s->stop)) != 0) {
-        redis_seterr(err, errlen, "sentinel watcher: %s", strerror(rc));
+        err_set(err, "sentinel watcher: %s", strerror(rc));
         return -1;
     }
     if ((rc = pthread_create(&s->thread, NULL, watch_main, s)) != 0) {
         stop_signal_destroy(&s->stop);
-        redis_seterr(err, errlen, "sentinel watcher: cannot start a thread: %s", strerror(rc));
+        err_set(err, "sentinel watcher: cannot start a thread: %s", strerror(rc));
         return -1;
     }
     s->watching = true;

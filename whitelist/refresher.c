@@ -58,6 +58,7 @@ static struct stop_signal refresh_stop;   /* raised by refresher_stop() */
 /* What the thread keeps between rounds. */
 struct watch {
     redisContext *c;
+    unsigned long epoch;         /* of the master C leads to (common/redis.h) */
     bool outage;                 /* Redis unreachable, already logged */
     bool stale;                  /* the stale warning is in force */
     time_t last_warned;
@@ -101,11 +102,19 @@ static void format_span(long long s, char *buf, size_t size)
 
 static redisContext *redis(struct watch *w)
 {
+    struct redis_where where;
     struct err err;
 
+    /* The master moved (Redis Sentinel): the lock and the record go to
+     * the new one. */
+    if (w->c != NULL && redis_moved(rredis, w->epoch)) {
+        redisFree(w->c);
+        w->c = NULL;
+    }
     if (w->c != NULL)
         return w->c;
-    w->c = redis_connect(rredis, &err);
+    w->c = redis_connect_where(rredis, &where, &err);
+    w->epoch = w->c != NULL ? where.epoch : 0;
     if (w->c == NULL) {
         if (!w->outage)
             log_warning("whitelist refresh: Redis unreachable: %s", err.msg);

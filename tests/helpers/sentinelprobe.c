@@ -107,7 +107,7 @@ static void on_event(void *arg, enum sentinel_event kind, const char *text)
 /* A connection to the master: through the sentinels, or to -r.  ADDR and
  * EPOCH say where it goes. */
 static redisContext *open_master(struct probe *p, char *addr, size_t alen,
-                                 unsigned long *epoch, char *err, size_t errlen)
+                                 unsigned long *epoch, struct err *err)
 {
     struct sentinel_master m;
     redisContext *c;
@@ -115,12 +115,12 @@ static redisContext *open_master(struct probe *p, char *addr, size_t alen,
     if (p->s == NULL) {
         redis_addr_format(&p->server, addr, alen);
         *epoch = 0;
-        c = redis_open(&p->server, &p->auth, p->db, p->timeout_ms, err, errlen);
+        c = redis_open(&p->server, &p->auth, p->db, p->timeout_ms, err);
         if (c != NULL)
             say("connected %s via - epoch 0", addr);
         return c;
     }
-    if ((c = sentinel_connect(p->s, &m, err, errlen)) == NULL)
+    if ((c = sentinel_connect(p->s, &m, err)) == NULL)
         return NULL;
     snprintf(addr, alen, "%s", m.addr);
     *epoch = m.epoch;
@@ -130,12 +130,13 @@ static redisContext *open_master(struct probe *p, char *addr, size_t alen,
 
 static int cmd_discover(struct probe *p)
 {
-    char addr[REDIS_ADDR_TEXT_MAX], err[2048], master[REDIS_ADDR_TEXT_MAX], order[1024];
+    char addr[REDIS_ADDR_TEXT_MAX], master[REDIS_ADDR_TEXT_MAX], order[1024];
+    struct err err;
     unsigned long epoch;
-    redisContext *c = open_master(p, addr, sizeof(addr), &epoch, err, sizeof(err));
+    redisContext *c = open_master(p, addr, sizeof(addr), &epoch, &err);
 
     if (c == NULL) {
-        fprintf(stderr, "sentinelprobe: %s\n", err);
+        fprintf(stderr, "sentinelprobe: %s\n", err.msg);
         return 1;
     }
     redisFree(c);
@@ -148,16 +149,17 @@ static int cmd_discover(struct probe *p)
 
 static int cmd_set(struct probe *p, const char *key, const char *value)
 {
-    char addr[REDIS_ADDR_TEXT_MAX], err[2048];
+    char addr[REDIS_ADDR_TEXT_MAX];
+    struct err err;
     const char *argv[] = { "SET", key, value };
     unsigned long epoch;
-    redisContext *c = open_master(p, addr, sizeof(addr), &epoch, err, sizeof(err));
+    redisContext *c = open_master(p, addr, sizeof(addr), &epoch, &err);
     enum redis_wait_result w;
     redisReply *r;
     int acked = 0;
 
     if (c == NULL) {
-        fprintf(stderr, "sentinelprobe: %s\n", err);
+        fprintf(stderr, "sentinelprobe: %s\n", err.msg);
         return 1;
     }
     r = redisCommandArgv(c, 3, argv, NULL);
@@ -170,13 +172,13 @@ static int cmd_set(struct probe *p, const char *key, const char *value)
         return 1;
     }
     freeReplyObject(r);
-    w = redis_wait_replicas(c, p->replicas, p->timeout_ms, &acked, err, sizeof(err));
+    w = redis_wait_replicas(c, p->replicas, p->timeout_ms, &acked, &err);
     redisFree(c);
     if (w == REDIS_WAIT_OK) {
         printf("ok acked %d\n", acked);
         return 0;
     }
-    fprintf(stderr, "sentinelprobe: %s\n", err);
+    fprintf(stderr, "sentinelprobe: %s\n", err.msg);
     return w == REDIS_WAIT_TOO_FEW ? 3 : 1;
 }
 
@@ -192,22 +194,22 @@ static bool follow_step(struct probe *p, redisContext *c, const char *addr, cons
 {
     const char *argv[] = { "INCR", key };
     redisReply *r = redisCommandArgv(c, 2, argv, NULL);
-    char err[1024];
+    struct err err;
     long long value;
     int acked;
     bool again;
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        snprintf(err, sizeof(err), "%s", r != NULL && r->str != NULL ? r->str : c->errstr);
+        err_set(&err, "%s", r != NULL && r->str != NULL ? r->str : c->errstr);
         again = redis_retire_if_stale(c, r);
-        say("fail %s %s %s", addr, again ? "rediscover" : "keep", err);
+        say("fail %s %s %s", addr, again ? "rediscover" : "keep", err.msg);
         if (r != NULL)
             freeReplyObject(r);
         return c->err == 0;
     }
     value = r->integer;
     freeReplyObject(r);
-    switch (redis_wait_replicas(c, p->replicas, p->timeout_ms, &acked, err, sizeof(err))) {
+    switch (redis_wait_replicas(c, p->replicas, p->timeout_ms, &acked, &err)) {
     case REDIS_WAIT_OK:
         if (p->replicas > 0)
             say("ok %lld %s acked %d", value, addr, acked);
@@ -215,10 +217,10 @@ static bool follow_step(struct probe *p, redisContext *c, const char *addr, cons
             say("ok %lld %s", value, addr);
         break;
     case REDIS_WAIT_TOO_FEW:
-        say("unacked %lld %s %s", value, addr, err);
+        say("unacked %lld %s %s", value, addr, err.msg);
         break;
     case REDIS_WAIT_ERROR:
-        say("fail %s rediscover %s", addr, err);
+        say("fail %s rediscover %s", addr, err.msg);
         break;
     }
     return c->err == 0;
@@ -227,18 +229,18 @@ static bool follow_step(struct probe *p, redisContext *c, const char *addr, cons
 static int cmd_follow(struct probe *p, const char *key, int seconds)
 {
     long long end = now_ms() + (long long)seconds * 1000;
-    char addr[REDIS_ADDR_TEXT_MAX] = "", err[2048];
+    char addr[REDIS_ADDR_TEXT_MAX] = "";
+    struct err err;
     unsigned long epoch = 0, now_epoch;
     redisContext *c = NULL;
 
-    if (p->watch && p->s != NULL && sentinel_watch_start(p->s, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sentinelprobe: %s\n", err);
+    if (p->watch && p->s != NULL && sentinel_watch_start(p->s, &err) < 0) {
+        fprintf(stderr, "sentinelprobe: %s\n", err.msg);
         return 1;
     }
     while (!interrupted && now_ms() < end) {
-        if (c == NULL && (c = open_master(p, addr, sizeof(addr), &epoch, err,
-                                          sizeof(err))) == NULL) {
-            say("nomaster %s", err);
+        if (c == NULL && (c = open_master(p, addr, sizeof(addr), &epoch, &err)) == NULL) {
+            say("nomaster %s", err.msg);
         } else if (p->s != NULL && (now_epoch = sentinel_epoch(p->s)) != epoch) {
             say("drop %s epoch %lu < %lu", addr, epoch, now_epoch);
             redisFree(c);
@@ -267,20 +269,20 @@ static int parse_int(const char *s, int min, int max)
 
 static void parse_options(struct probe *p, int argc, char **argv)
 {
-    char why[256];
+    struct err why;
     int opt;
 
     while ((opt = getopt(argc, argv, "s:m:r:u:p:S:d:t:w:i:W")) != -1) {
         switch (opt) {
         case 's':
-            if (redis_addr_list_parse(optarg, &p->sentinels, why, sizeof(why)) < 0) {
-                fprintf(stderr, "sentinelprobe: -s: %s\n", why);
+            if (redis_addr_list_parse(optarg, &p->sentinels, &why) < 0) {
+                fprintf(stderr, "sentinelprobe: -s: %s\n", why.msg);
                 exit(2);
             }
             break;
         case 'r':
-            if (redis_addr_parse(optarg, &p->server, why, sizeof(why)) < 0) {
-                fprintf(stderr, "sentinelprobe: -r: %s\n", why);
+            if (redis_addr_parse(optarg, &p->server, &why) < 0) {
+                fprintf(stderr, "sentinelprobe: -r: %s\n", why.msg);
                 exit(2);
             }
             break;
@@ -314,7 +316,7 @@ static int run(struct probe *p, int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct probe p = { .timeout_ms = 1000, .interval_ms = 100 };
-    char err[512];
+    struct err err;
     int rc;
 
     signal(SIGTERM, on_signal);
@@ -327,8 +329,8 @@ int main(int argc, char **argv)
             .timeout_ms = p.timeout_ms, .on_event = on_event,
         };
 
-        if ((p.s = sentinel_new(&set, err, sizeof(err))) == NULL) {
-            fprintf(stderr, "sentinelprobe: %s\n", err);
+        if ((p.s = sentinel_new(&set, &err)) == NULL) {
+            fprintf(stderr, "sentinelprobe: %s\n", err.msg);
             return 2;
         }
     }

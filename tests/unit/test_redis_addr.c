@@ -2,9 +2,7 @@
  * test_redis_addr.c - Redis and Sentinel addresses as an operator writes
  * them (common/redis_addr.c): "Redis HOST:PORT | [IPv6]:PORT | unix:/path",
  * "RedisSentinels HOST:PORT[,HOST:PORT...]", and what servers announce.
- * One named case per line; a failing case is reported by name.  The last
- * part checks that it answers like config_parse_redis(), which it is to
- * replace.
+ * One named case per line; a failing case is reported by name.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +10,6 @@
 
 #include "tests/unit/testlib.h"
 #include "common/redis_addr.h"
-#include "milter/config.h"
 
 struct good_case {
     const char *name;
@@ -80,18 +77,19 @@ static const struct bad_case bads[] = {
 static void test_unix_length(void)
 {
     struct redis_addr a = { NULL, 0, NULL };
-    char text[200], why[256] = "";
+    char text[200];
+    struct err why = { "" };
 
     memcpy(text, "unix:/", 6);
     memset(text + 6, 'a', 106);
     text[112] = '\0';                                 /* a path of 107 bytes */
-    CHECK(redis_addr_parse(text, &a, why, sizeof(why)) == 0);
+    CHECK(redis_addr_parse(text, &a, &why) == 0);
     CHECK(a.unix_path != NULL && strlen(a.unix_path) == 107);
     redis_addr_free(&a);
     text[112] = 'a';
     text[113] = '\0';                                 /* 108 bytes */
-    CHECK(redis_addr_parse(text, &a, why, sizeof(why)) == -1);
-    CHECK(strstr(why, "at most 107 bytes") != NULL);
+    CHECK(redis_addr_parse(text, &a, &why) == -1);
+    CHECK(strstr(why.msg, "at most 107 bytes") != NULL);
     CHECK(a.unix_path == NULL);
 }
 
@@ -100,12 +98,13 @@ static void test_good(void)
     for (size_t i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
         const struct good_case *t = &goods[i];
         struct redis_addr a = { NULL, 0, NULL };
-        char why[256] = "", text[REDIS_ADDR_TEXT_MAX];
+        struct err why = { "" };
+        char text[REDIS_ADDR_TEXT_MAX];
         bool ok;
 
-        if (redis_addr_parse(t->text, &a, why, sizeof(why)) != 0) {
+        if (redis_addr_parse(t->text, &a, &why) != 0) {
             CHECK(0);
-            fprintf(stderr, "  case \"%s\": refused: %s\n", t->name, why);
+            fprintf(stderr, "  case \"%s\": refused: %s\n", t->name, why.msg);
             continue;
         }
         redis_addr_format(&a, text, sizeof(text));
@@ -128,18 +127,18 @@ static void test_bad(void)
     for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
         const struct bad_case *t = &bads[i];
         struct redis_addr a = { NULL, 0, NULL };
-        char why[256] = "";
-        int rc = redis_addr_parse(t->text, &a, why, sizeof(why));
-        bool ok = rc == -1 && strstr(why, t->says) != NULL && a.host == NULL
+        struct err why = { "" };
+        int rc = redis_addr_parse(t->text, &a, &why);
+        bool ok = rc == -1 && strstr(why.msg, t->says) != NULL && a.host == NULL
                   && a.unix_path == NULL;
 
         CHECK(ok);
         if (!ok)
             fprintf(stderr, "  case \"%s\": \"%s\" gave rc %d, \"%s\"\n", t->name, t->text, rc,
-                    why);
+                    why.msg);
         redis_addr_free(&a);
     }
-    CHECK(redis_addr_parse(NULL, &(struct redis_addr){ NULL, 0, NULL }, NULL, 0) == -1);
+    CHECK(redis_addr_parse(NULL, &(struct redis_addr){ NULL, 0, NULL }, NULL) == -1);
 }
 
 struct list_case {
@@ -173,8 +172,9 @@ static void test_lists(void)
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         const struct list_case *t = &lists[i];
         struct redis_addr_list l = { NULL, 0 };
-        char why[256] = "", got[1024] = "", one[REDIS_ADDR_TEXT_MAX];
-        int rc = redis_addr_list_parse(t->text, &l, why, sizeof(why));
+        struct err why = { "" };
+        char got[1024] = "", one[REDIS_ADDR_TEXT_MAX];
+        int rc = redis_addr_list_parse(t->text, &l, &why);
         bool ok;
 
         for (size_t k = 0; rc == 0 && k < l.n; k++) {
@@ -184,11 +184,11 @@ static void test_lists(void)
         if (t->result != NULL)
             ok = rc == 0 && strcmp(got, t->result) == 0;
         else
-            ok = rc == -1 && strstr(why, t->says) != NULL && l.n == 0 && l.v == NULL;
+            ok = rc == -1 && strstr(why.msg, t->says) != NULL && l.n == 0 && l.v == NULL;
         CHECK(ok);
         if (!ok)
             fprintf(stderr, "  case \"%s\": rc %d, got \"%s\", why \"%s\"\n", t->name, rc, got,
-                    why);
+                    why.msg);
         redis_addr_list_free(&l);
     }
 }
@@ -197,13 +197,13 @@ static void test_lists(void)
 static void test_list_replace(void)
 {
     struct redis_addr_list l = { NULL, 0 };
-    char why[128];
+    struct err why;
 
-    CHECK(redis_addr_list_parse("a:1,b:2", &l, why, sizeof(why)) == 0);
+    CHECK(redis_addr_list_parse("a:1,b:2", &l, &why) == 0);
     CHECK(l.n == 2);
-    CHECK(redis_addr_list_parse("c:3,", &l, why, sizeof(why)) == 0);
+    CHECK(redis_addr_list_parse("c:3,", &l, &why) == 0);
     CHECK(l.n == 1 && strcmp(l.v[0].host, "c") == 0);
-    CHECK(redis_addr_list_parse("c", &l, why, sizeof(why)) == -1);
+    CHECK(redis_addr_list_parse("c", &l, &why) == -1);
     CHECK(l.n == 1 && strcmp(l.v[0].host, "c") == 0);
     redis_addr_list_free(&l);
     CHECK(l.n == 0 && l.v == NULL);
@@ -235,18 +235,19 @@ static void test_parts(void)
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct part_case *t = &parts[i];
         struct redis_addr a = { NULL, 0, NULL };
-        char why[128] = "", text[REDIS_ADDR_TEXT_MAX] = "";
-        int rc = redis_addr_from_parts(t->host, t->port, &a, why, sizeof(why));
+        struct err why = { "" };
+        char text[REDIS_ADDR_TEXT_MAX] = "";
+        int rc = redis_addr_from_parts(t->host, t->port, &a, &why);
         bool ok;
 
         if (rc == 0)
             redis_addr_format(&a, text, sizeof(text));
         ok = t->formatted != NULL ? rc == 0 && strcmp(text, t->formatted) == 0
-                                  : rc == -1 && why[0] != '\0';
+                                  : rc == -1 && why.msg[0] != '\0';
         CHECK(ok);
         if (!ok)
             fprintf(stderr, "  case \"%s\": rc %d text \"%s\" why \"%s\"\n", t->name, rc, text,
-                    why);
+                    why.msg);
         redis_addr_free(&a);
     }
 }
@@ -254,16 +255,16 @@ static void test_parts(void)
 static void test_equal_copy(void)
 {
     struct redis_addr a = { NULL, 0, NULL }, b = { NULL, 0, NULL }, c = { NULL, 0, NULL };
-    char why[128];
+    struct err why;
 
-    CHECK(redis_addr_parse("Redis.LAN:6379", &a, why, sizeof(why)) == 0);
-    CHECK(redis_addr_parse("redis.lan:6379", &b, why, sizeof(why)) == 0);
+    CHECK(redis_addr_parse("Redis.LAN:6379", &a, &why) == 0);
+    CHECK(redis_addr_parse("redis.lan:6379", &b, &why) == 0);
     CHECK(redis_addr_equal(&a, &b));            /* host names ignore case */
     redis_addr_free(&b);
-    CHECK(redis_addr_parse("redis.lan:6380", &b, why, sizeof(why)) == 0);
+    CHECK(redis_addr_parse("redis.lan:6380", &b, &why) == 0);
     CHECK(!redis_addr_equal(&a, &b));
     redis_addr_free(&b);
-    CHECK(redis_addr_parse("unix:/run/redis.sock", &b, why, sizeof(why)) == 0);
+    CHECK(redis_addr_parse("unix:/run/redis.sock", &b, &why) == 0);
     CHECK(!redis_addr_equal(&a, &b));
     CHECK(redis_addr_copy(&c, &b) == 0);
     CHECK(redis_addr_equal(&b, &c) && c.unix_path != b.unix_path);
@@ -271,52 +272,6 @@ static void test_equal_copy(void)
     redis_addr_free(&b);
     redis_addr_free(&c);
     redis_addr_free(NULL);
-}
-
-/* redis_addr_parse() is to replace config_parse_redis() (milter/
- * config_values.c): same answers on every sane value, and the values only
- * the old parser took are garbage.  Goes when the old parser does. */
-static void test_same_as_config_parse_redis(void)
-{
-    static const char *const same[] = {
-        "127.0.0.1:6379", "redis.example:1", "[::1]:65535", "[2001:db8::1]:6380",
-        "unix:/var/run/redis/redis.sock", "localhost:0", "::1:6379", "127.0.0.1",
-        "unix:relative", "", "a b:1", "[::1]", ":6379", "h:65536",
-    };
-    static const char *const only_old[] = {
-        "redis/1:6379", "user@redis:6379", "[zz]:6379", "[redis.lan]:6379",
-    };
-
-    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-        struct redis_endpoint ep = { NULL, 0, NULL };
-        struct redis_addr a = { NULL, 0, NULL };
-        int old_rc = config_parse_redis(same[i], &ep);
-        int new_rc = redis_addr_parse(same[i], &a, NULL, 0);
-        bool ok = old_rc == new_rc
-                  && (new_rc != 0 || (a.port == ep.port
-                                      && ((a.host == NULL && ep.host == NULL)
-                                          || (a.host && ep.host && !strcmp(a.host, ep.host)))
-                                      && ((a.unix_path == NULL && ep.unix_path == NULL)
-                                          || (a.unix_path && ep.unix_path
-                                              && !strcmp(a.unix_path, ep.unix_path)))));
-
-        CHECK(ok);
-        if (!ok)
-            fprintf(stderr, "  \"%s\": config_parse_redis %d, redis_addr_parse %d\n", same[i],
-                    old_rc, new_rc);
-        free(ep.host);
-        free(ep.unix_path);
-        redis_addr_free(&a);
-    }
-    for (size_t i = 0; i < sizeof(only_old) / sizeof(only_old[0]); i++) {
-        struct redis_endpoint ep = { NULL, 0, NULL };
-        struct redis_addr a = { NULL, 0, NULL };
-
-        CHECK(config_parse_redis(only_old[i], &ep) == 0);
-        CHECK(redis_addr_parse(only_old[i], &a, NULL, 0) == -1);
-        free(ep.host);
-        free(ep.unix_path);
-    }
 }
 
 int main(void)
@@ -328,6 +283,5 @@ int main(void)
     test_list_replace();
     test_parts();
     test_equal_copy();
-    test_same_as_config_parse_redis();
     TEST_DONE();
 }

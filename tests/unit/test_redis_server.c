@@ -146,13 +146,13 @@ static void test_wait_none(void)
 {
     redisContext c;
     int acked = -1;
-    char err[64] = "";
+    struct err err = { "" };
 
     memset(&c, 0, sizeof(c));
     c.fd = -1;
-    CHECK(redis_wait_replicas(&c, 0, 100, &acked, err, sizeof(err)) == REDIS_WAIT_OK);
-    CHECK(acked == 0 && err[0] == '\0' && c.err == 0);
-    CHECK(redis_wait_replicas(&c, -1, 100, NULL, err, sizeof(err)) == REDIS_WAIT_OK);
+    CHECK(redis_wait_replicas(&c, 0, 100, &acked, &err) == REDIS_WAIT_OK);
+    CHECK(acked == 0 && err.msg[0] == '\0' && c.err == 0);
+    CHECK(redis_wait_replicas(&c, -1, 100, NULL, &err) == REDIS_WAIT_OK);
 }
 
 int main(void)

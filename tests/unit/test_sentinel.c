@@ -27,21 +27,21 @@ static struct sentinel *make(const char *list)
     struct redis_addr_list l = { NULL, 0 };
     struct sentinel_settings set = {
         .master_name = "mymaster", .sentinels = &l, .sentinel_password = "s3cret",
-        .auth = { "mssante", "pw" }, .db = 2, .timeout_ms = 0, .on_event = on_event,
+        .auth = { "mssante", "pw", NULL }, .db = 2, .timeout_ms = 0, .on_event = on_event,
     };
     struct sentinel *s;
-    char err[128];
+    struct err err;
 
-    if (redis_addr_list_parse(list, &l, err, sizeof(err)) < 0)
+    if (redis_addr_list_parse(list, &l, &err) < 0)
         return NULL;
-    s = sentinel_new(&set, err, sizeof(err));
+    s = sentinel_new(&set, &err);
     redis_addr_list_free(&l);           /* the sentinel keeps its own copy */
     return s;
 }
 
 static void addr(struct redis_addr *a, const char *text)
 {
-    if (redis_addr_parse(text, a, NULL, 0) < 0)
+    if (redis_addr_parse(text, a, NULL) < 0)
         memset(a, 0, sizeof(*a));
 }
 
@@ -50,12 +50,12 @@ static void test_settings(void)
     struct redis_addr_list none = { NULL, 0 };
     struct sentinel_settings set = { .master_name = "mymaster", .sentinels = &none };
     struct sentinel *s;
-    char err[128] = "";
+    struct err err = { "" };
 
-    CHECK(sentinel_new(&set, err, sizeof(err)) == NULL);
-    CHECK(strstr(err, "a master name and 1 to 16 sentinels") != NULL);
+    CHECK(sentinel_new(&set, &err) == NULL);
+    CHECK(strstr(err.msg, "a master name and 1 to 16 sentinels") != NULL);
     set.master_name = "";
-    CHECK(sentinel_new(&set, err, sizeof(err)) == NULL);
+    CHECK(sentinel_new(&set, &err) == NULL);
     s = make("a:1,b:2");
     CHECK(s != NULL);
     if (s == NULL)
