@@ -407,8 +407,7 @@ static int queue_notices(redisContext *c, void *arg, struct err *err)
             mailboxes[i] = p->notices[i].mailbox;
             targets[i] = p->notices[i].target;
         }
-        rc = notify_enqueue_many(c, fcfg->redis.prefix, mailboxes, targets, p->n_notices, 0,
-                                 err);
+        rc = notify_enqueue_durable(c, &fcfg->redis, mailboxes, targets, p->n_notices, err);
     }
     free(mailboxes);
     free(targets);

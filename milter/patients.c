@@ -403,21 +403,13 @@ struct record_job {
 static int job_record(redisContext *c, void *arg, struct err *err)
 {
     struct record_job *j = arg;
-    unsigned i;
+    const char *ids[PAT_MAX_PATIENTS];
+    struct conv_record w = { j->mailbox, ids, j->pm->n_patients, j->op == PATOP_CLOSE, j->qid,
+                             j->now, j->cfg->rules.conversation_ttl };
 
-    for (i = 0; i < j->pm->n_patients; i++) {
-        const char *id = j->pm->patients[i];
-
-        if (j->op == PATOP_CLOSE)
-            j->result[i] = conv_close(c, j->cfg->redis.prefix, j->mailbox, id, j->qid,
-                                      j->now, j->cfg->rules.conversation_ttl, err);
-        else
-            j->result[i] = conv_open_or_refresh(c, j->cfg->redis.prefix, j->mailbox, id,
-                                                j->now, j->cfg->rules.conversation_ttl, err);
-        if (j->result[i] < 0)
-            return -1;
-    }
-    return 0;
+    for (unsigned i = 0; i < j->pm->n_patients; i++)
+        ids[i] = j->pm->patients[i];
+    return conv_record(c, &j->cfg->redis, &w, j->result, err);
 }
 
 /* Write the plan's state for every patient; -1 after logging why. */
