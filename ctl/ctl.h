@@ -87,6 +87,7 @@ json_t *fetch_status_json(const struct config *cfg);     /* never NULL */
 void fetch_status_text(const struct config *cfg);
 int cmd_conversation(const struct ctl *ctl, int argc, char **argv);
 int cmd_stats(const struct ctl *ctl, int argc, char **argv);      /* cmd_stats.c */
+int cmd_redis(const struct ctl *ctl, int argc, char **argv);      /* cmd_redis.c */
 
 /* Forwarding rules, Postfix table audit, notices (cmd_forwards.c,
  * cmd_forwards_audit.c, cmd_notify.c); argv[1] is the sub-command word. */

@@ -71,6 +71,11 @@ static void usage(FILE *fp)
         "  notify status           notices queued, sent, retried, failed, pending\n"
         "  stats                   counters of every node (verdicts by rule, latency,\n"
         "                          whitelist, Redis errors) and the cluster total\n"
+        "  stats --nodes           one line per node: when it last published, the\n"
+        "                          whitelist version it serves, its message counts\n"
+        "  redis status            the Redis master this configuration leads to (and\n"
+        "                          through which sentinel), its replicas and whether\n"
+        "                          RedisMinReplicas can be met (exit 1 when not)\n"
         "\n"
         "options:\n"
         "  -c FILE    configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
@@ -83,7 +88,8 @@ static void usage(FILE *fp)
         "recipient), 1 check: some address is classic or invalid, or the message\n"
         "would be refused or deferred / load: the file was refused,\n"
         "2 usage or configuration error, 3 no whitelist available or Redis failed;\n"
-        "conversation show: 1 when there is no such conversation;\n"
+        "conversation show: 1 when there is no such conversation; redis status: 1 when\n"
+        "fewer replicas are online than RedisMinReplicas;\n"
         "forwards list MAILBOX: 1 when it has no rule; forwards audit: 1 when a\n"
         "classic target is found; forwards import: 1 when the document is refused\n");
 }
@@ -193,6 +199,8 @@ int main(int argc, char **argv)
         run = cmd_forwards;
     } else if (strcmp(cargv[0], "notify") == 0) {
         run = cmd_notify;
+    } else if (strcmp(cargv[0], "redis") == 0) {
+        run = cmd_redis;
     } else if (strcmp(cargv[0], "help") == 0) {
         usage(stdout);
         return CTL_OK;
