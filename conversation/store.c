@@ -296,7 +296,7 @@ static int make_undo(struct undo *u, const char *prefix, struct err *err)
 static int undo_writes(redisContext *c, const char *prefix, const struct conv_record *w,
                        size_t n, const struct undo *u)
 {
-    const char **argv = calloc(4 + n, sizeof(*argv));
+    const char **argv = calloc(5 + n, sizeof(*argv));    /* EVAL script n undo keys token */
     struct conv_keys *k = calloc(n > 0 ? n : 1, sizeof(*k));
     char count[24];
     size_t argc = 0;
