@@ -13,9 +13,9 @@
  * sentinel, each master a sentinel names.
  *
  * DIAGNOSTICS
- * The parsers return -1 with an English sentence in WHY (common/err.h)
- * that quotes the offending entry, e.g. "\"[::1]6379\": expected
- * [IPv6]:PORT"; the configuration reader adds the file, line and key.
+ * The parsers return -1 with an English sentence in WHY that quotes the
+ * offending entry, e.g. "\"[::1]6379\": expected [IPv6]:PORT"; the
+ * configuration reader adds the file, line and key.
  */
 #ifndef MSSANTE_REDIS_ADDR_H
 #define MSSANTE_REDIS_ADDR_H

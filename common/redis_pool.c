@@ -39,6 +39,11 @@ struct redis_pool *redis_pool_new(const struct redis_settings *s, void (*on_erro
     return p;
 }
 
+const struct redis_settings *redis_pool_settings(const struct redis_pool *p)
+{
+    return p->settings;
+}
+
 void redis_pool_free(struct redis_pool *p)
 {
     if (p == NULL)

@@ -40,6 +40,9 @@ struct redis_pool;
  * is called once per failed connection or job.  NULL when out of memory. */
 struct redis_pool *redis_pool_new(const struct redis_settings *s, void (*on_error)(void));
 
+/* The settings P connects with. */
+const struct redis_settings *redis_pool_settings(const struct redis_pool *p);
+
 /* Close the idle connections and free the pool (NULL is fine). */
 void redis_pool_free(struct redis_pool *p);
 

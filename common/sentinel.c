@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/err.h"
 #include "common/redis.h"
 #include "common/sentinel.h"
 #include "common/sentinel_internal.h"
@@ -45,7 +47,7 @@ struct sentinel *sentinel_new(const struct sentinel_settings *set_in, struct err
     if (!set(set_in->master_name) || set_in->sentinels == NULL || set_in->sentinels->n == 0
         || set_in->sentinels->n > REDIS_ADDR_LIST_MAX) {
         err_set(err, "Redis Sentinel needs a master name and 1 to %d sentinels",
-                     REDIS_ADDR_LIST_MAX);
+                REDIS_ADDR_LIST_MAX);
         return NULL;
     }
     if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -268,8 +270,7 @@ static int parse_master(const struct sentinel *s, const redisReply *r, struct re
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
         || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-        err_set(why, "sentinel %s: unexpected answer to get-master-addr-by-name",
-                     sname);
+        err_set(why, "sentinel %s: unexpected answer to get-master-addr-by-name", sname);
         return -1;
     }
     if (redis_addr_from_parts(r->element[0]->str, r->element[1]->str, out, &detail) < 0) {
@@ -295,9 +296,9 @@ int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, struct er
         bool noauth = r != NULL && strncmp(r->str, "NOAUTH", 6) == 0;
 
         err_set(why, "sentinel %s: get-master-addr-by-name: %s%s", sname,
-                     redis_failure(c, r),
-                     noauth && s->sentinel_password == NULL ? " (is RedisSentinelPassword set?)"
-                                                            : "");
+                redis_failure(c, r),
+                noauth && s->sentinel_password == NULL ? " (is RedisSentinelPassword set?)"
+                                                       : "");
     } else {
         rc = parse_master(s, r, out, why, sname);
     }
@@ -309,7 +310,7 @@ int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, struct er
 
 /* ---- discovery ------------------------------------------------------------------ */
 
-/* Append "; TEXT" (or TEXT first) to NOTES. */
+/* Append "; TEXT" (or TEXT first) to NOTES, cut at NOTES_MAX. */
 static void add_note(char *notes, const char *text)
 {
     size_t used = strlen(notes);

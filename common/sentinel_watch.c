@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/err.h"
 #include "common/redis.h"
 #include "common/sentinel.h"
 #include "common/sentinel_internal.h"
@@ -44,8 +46,8 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
          && strcmp(r->element[0]->str, "subscribe") == 0;
     if (!ok)
         err_set(why, "sentinel %s: SUBSCRIBE %s: %s", sname, CHANNEL,
-                     r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
-                                                               : redis_failure(c, r));
+                r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
+                                                          : redis_failure(c, r));
     if (r != NULL)
         freeReplyObject(r);
     if (!ok) {

@@ -3,7 +3,7 @@
  * the verdict a whole message would get, not just the class of each
  * address.
  *
- * The message is run through the daemon's own rules (policy/message.c)
+ * The message is run through the daemon's own rules (policy/trustspace.c)
  * step by step, as the milter layer does: MAIL FROM, each RCPT TO (a
  * refused recipient is dropped, the others go on), DATA, end of message,
  * plus the INS check of patient recipients (policy/patient.c).  What
@@ -26,8 +26,8 @@
 
 #include "common/cidr.h"
 #include "ctl/ctl.h"
-#include "policy/message.h"
 #include "policy/patient.h"
+#include "policy/trustspace.h"
 
 struct rcpt_line {
     const char *given;
@@ -127,8 +127,8 @@ static json_t *verdict_json(const struct verdict *v)
 
     reply_text(v, reply, sizeof(reply));
     json_object_set_new(o, "verdict", json_text(verdict_word(v)));
-    json_object_set_new(o, "rule", json_string_or_null(v->action != ACT_CONTINUE ? v->rule
-                                                                                 : NULL));
+    json_object_set_new(o, "rule", json_string_or_null(v->action != ACT_CONTINUE
+                                                       ? rule_name(v->rule) : NULL));
     json_object_set_new(o, "reply", json_string_or_null(reply));
     return o;
 }

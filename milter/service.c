@@ -271,9 +271,7 @@ bool service_stopping(void)
 
 void service_stopping_reply(struct verdict *v)
 {
-    verdict_set(v, ACT_TEMPFAIL, "shutting-down", "451", "4.3.2",
-                "Service en cours d'arret, nouvel essai plus tard / "
-                "Service shutting down, please try again later");
+    reply_shutting_down(v);
 }
 
 /* Wait for the messages in flight, then (briefly) for the sessions. */

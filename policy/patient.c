@@ -151,58 +151,16 @@ void patient_reply_bad_ins(struct verdict *v, const struct ins_result *r, const 
     else
         shown[0] = '\0';
     if (r->status == INS_BAD_KEY)
-        verdict_set(v, ACT_REJECT, "patient-ins-key", "550", "5.1.1",
-                    "Adresse patient%s invalide : cle de controle INS incorrecte, verifiez "
-                    "le matricule / Invalid patient address%s: wrong INS check key, "
-                    "please check the number", shown, shown);
+        reply_patient_ins_key(v, shown);
     else if (r->shape == INS_SHAPE_CHAR)
-        verdict_set(v, ACT_REJECT, "patient-ins-shape", "550", "5.1.1",
-                    "Adresse patient%s invalide : matricule INS mal forme (caractere non "
-                    "autorise en position %u) / Invalid patient address%s: malformed INS "
-                    "number (character not allowed at position %u)",
-                    shown, r->position, shown, r->position);
+        reply_patient_ins_shape(v, shown, r->position, INS_LEN);
     else
-        verdict_set(v, ACT_REJECT, "patient-ins-shape", "550", "5.1.1",
-                    "Adresse patient%s invalide : matricule INS mal forme (%d caracteres "
-                    "attendus) / Invalid patient address%s: malformed INS number "
-                    "(%d characters expected)", shown, INS_LEN, shown, INS_LEN);
-}
-
-void patient_reply_fin_content(struct verdict *v)
-{
-    verdict_set(v, ACT_REJECT, "fin-with-content", "550", "5.7.1",
-                "Message [FIN] refuse : il doit etre vide (ni texte, ni signature, ni piece "
-                "jointe), le patient ne le verra jamais / [FIN] message refused: it must be "
-                "empty (no text, signature or attachment), the patient never sees it");
-}
-
-void patient_reply_not_in_conversation(struct verdict *v)
-{
-    verdict_set(v, ACT_REJECT, "patient-no-conversation", "550", "5.7.1",
-                "Un patient ne peut pas ouvrir ni reprendre une conversation : aucune "
-                "conversation ouverte avec cette boite / A patient cannot start or resume "
-                "a conversation: no open conversation with this mailbox");
-}
-
-void patient_reply_state_unavailable(struct verdict *v)
-{
-    verdict_set(v, ACT_TEMPFAIL, "conversation-state-unavailable", "451", "4.3.0",
-                "Etat des conversations patient indisponible, nouvel essai plus tard / "
-                "Patient conversation state unavailable, please try again later");
+        reply_patient_ins_shape(v, shown, 0, INS_LEN);
 }
 
 /* ------------------------------------------------------------------ */
 /* Decisions                                                            */
 /* ------------------------------------------------------------------ */
-
-static struct verdict verdict_continue(void)
-{
-    struct verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.action = ACT_CONTINUE;
-    return v;
-}
 
 struct verdict patient_outbound_rcpt(const struct patient_policy *pp, const char *local,
                                      const char *addr, struct ins_result *ins)
@@ -224,9 +182,9 @@ struct verdict patient_inbound_rcpt(bool pharmacy, int conv_open)
     if (pharmacy || conv_open == 1)
         return v;
     if (conv_open == 0)
-        patient_reply_not_in_conversation(&v);
+        reply_patient_no_conversation(&v);
     else
-        patient_reply_state_unavailable(&v);   /* never refuse a patient on a guess */
+        reply_conversation_unavailable(&v);   /* never refuse a patient on a guess */
     return v;
 }
 
@@ -274,6 +232,6 @@ struct verdict patient_outbound_eom(const struct patient_policy *pp,
     }
     plan->op = PATOP_NONE;
     plan->note = "closure with content refused";
-    patient_reply_fin_content(&v);
+    reply_fin_with_content(&v);
     return v;
 }

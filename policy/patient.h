@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include "policy/bodyprobe.h"
 #include "policy/ins.h"
-#include "policy/message.h"
+#include "policy/trustspace.h"
 
 #define PATIENT_FIN_SUBJECT "[FIN]"
 #define PATIENT_MES_HEADER  "X-MSS-MES"
@@ -135,16 +135,13 @@ bool patient_closure_candidate(const struct patient_msg *m);
  * to rewrite, and the verdict (ACT_REJECT 550 5.7.1 for a closure with
  * content under FinWithContent reject, else ACT_CONTINUE).  The caller
  * then writes the state (conv_open_or_refresh / conv_close for each
- * patient) and, if that fails, answers patient_reply_state_unavailable():
+ * patient) and, if that fails, answers reply_conversation_unavailable():
  * a closure is never accepted without being recorded.
  */
 struct verdict patient_outbound_eom(const struct patient_policy *pp,
                                     const struct patient_msg *m, struct patient_plan *plan);
 
-/* The replies, for callers that build verdicts themselves. */
+/* The refusal of a malformed patient address ADDR (policy/replies.h). */
 void patient_reply_bad_ins(struct verdict *v, const struct ins_result *r, const char *addr);
-void patient_reply_fin_content(struct verdict *v);
-void patient_reply_not_in_conversation(struct verdict *v);
-void patient_reply_state_unavailable(struct verdict *v);   /* 451 4.3.0 */
 
 #endif

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 
 #define N_VERDICTS    STATS_N_VERDICTS
 #define V_ABORT       4
@@ -112,7 +113,7 @@ static struct rule_slot *find_slot(const char *rule)
     return s != NULL ? s : &slots[SLOT_OTHER];
 }
 
-static unsigned verdict_index(const struct verdict *v)
+static unsigned verdict_index(const struct stats_verdict *v)
 {
     if (v == NULL)
         return V_ABORT;
@@ -133,7 +134,7 @@ uint64_t stats_message_begin(void)
     return monotonic_us();
 }
 
-void stats_message_end(const struct verdict *final, const struct verdict *would,
+void stats_message_end(const struct stats_verdict *final, const struct stats_verdict *would,
                        uint64_t started)
 {
     unsigned vi = verdict_index(final);
@@ -190,6 +191,7 @@ void stats_reload(bool ok)
         INC(reloads_ok);
     else
         INC(reloads_failed);
+    stats_status_reload(ok);
 }
 
 unsigned stats_in_flight(void)
@@ -225,6 +227,7 @@ void stats_reset(void)
     atomic_store(&redis_errors, 0);
     atomic_store(&reloads_ok, 0);
     atomic_store(&reloads_failed, 0);
+    stats_status_reset();
     for (int i = 0; i < STATS_N_NOTIFY; i++)
         atomic_store(&notify_count[i], 0);
     pthread_mutex_lock(&cluster_lock);

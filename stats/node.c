@@ -22,6 +22,7 @@
 #include "stats/node.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 
 #ifndef MSSANTE_VERSION
 #define MSSANTE_VERSION "unknown"
@@ -105,6 +106,12 @@ static void add_field_s(struct fields *f, const char *name, const char *value)
     add_arg(f, value);
 }
 
+/* stats_status_fields() callback. */
+static void put_status_field(void *arg, const char *name, const char *value)
+{
+    add_field_s(arg, name, value);
+}
+
 static void free_fields(struct fields *f)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -174,6 +181,7 @@ static void node_fields(struct fields *f, int interval_s, const char *master)
     add_field(f, "interval", (unsigned long long)interval_s);
     add_field_s(f, "version", MSSANTE_VERSION);
     add_field_s(f, "redis:master", master);
+    stats_status_fields(put_status_field, f);
 }
 
 /* Read the replies of N pipelined commands; -1 + err on the first failure. */

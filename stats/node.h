@@ -24,6 +24,8 @@
  *   list's DateDeGeneration), whitelist:version, started, updated (Unix
  *   time), interval (seconds), version (of the daemon), redis:master (the
  *   server the node publishes to: the master it follows): gauges
+ *   pid, reload:last, reload:time, whitelist:generated: for "mssantectl
+ *   status" (stats/status.h)
  * stats_field_is_counter() tells which fields add up across nodes.
  */
 #ifndef MSSANTE_STATS_NODE_H

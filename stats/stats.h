@@ -23,7 +23,7 @@
 
 #include "common/err.h"
 #include "common/redis.h"
-#include "policy/message.h"
+#include "policy/replies.h"
 
 /* StatsFile and StatsInterval (config/keys.c points into it); both are
  * applied again at a reload. */
@@ -48,13 +48,20 @@ struct stats_source {
  * start time, to hand back to stats_message_end(). */
 uint64_t stats_message_begin(void);
 
+/* A verdict as the counters see it: its action and its rule's stable id
+ * (policy/replies.h's rule_name(); NULL or "" when no rule applied). */
+struct stats_verdict {
+    enum action action;
+    const char *rule;
+};
+
 /*
  * A message is done: the verdict line was written.  FINAL is the verdict
  * that applied (NULL: the transaction was abandoned, "abort"); WOULD, when
  * not NULL, is what DryRun kept from being applied.  STARTED comes from
  * stats_message_begin().
  */
-void stats_message_end(const struct verdict *final, const struct verdict *would,
+void stats_message_end(const struct stats_verdict *final, const struct stats_verdict *would,
                        uint64_t started);
 
 void stats_connection_open(void);

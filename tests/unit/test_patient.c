@@ -560,7 +560,7 @@ static void test_outbound_rcpt(void)
     v = patient_outbound_rcpt(&strict, "279035121518989", "279035121518989@patient.mssante.fr",
                               &ins);
     CHECK(v.action == ACT_CONTINUE);
-    CHECK(v.rule == NULL);
+    CHECK(v.rule == RULE_NONE);
     CHECK_STR(ins.normalized, "279035121518989");
 
     v = patient_outbound_rcpt(&strict, "185052a12345633", NULL, &ins);
@@ -570,7 +570,7 @@ static void test_outbound_rcpt(void)
     v = patient_outbound_rcpt(&strict, "27903512151898", "27903512151898@patient.mssante.fr",
                               &ins);
     CHECK(v.action == ACT_REJECT);
-    CHECK_STR(v.rule, "patient-ins-shape");
+    CHECK_STR(rule_name(v.rule), "patient-ins-shape");
     CHECK_STR(v.rcode, "550");
     CHECK_STR(v.xcode, "5.1.1");
     CHECK(strstr(v.text, "matricule INS mal forme (15 caracteres attendus)") != NULL);
@@ -579,7 +579,7 @@ static void test_outbound_rcpt(void)
 
     v = patient_outbound_rcpt(&strict, "185052C12345633", NULL, &ins);
     CHECK(v.action == ACT_REJECT);
-    CHECK_STR(v.rule, "patient-ins-shape");
+    CHECK_STR(rule_name(v.rule), "patient-ins-shape");
     CHECK(strstr(v.text, "position 7") != NULL);
     CHECK(strstr(v.text, "Adresse patient invalide :") != NULL);
 
@@ -587,7 +587,7 @@ static void test_outbound_rcpt(void)
     v = patient_outbound_rcpt(&strict, "279035121518988", "279035121518988@patient.mssante.fr",
                               &ins);
     CHECK(v.action == ACT_REJECT);
-    CHECK_STR(v.rule, "patient-ins-key");
+    CHECK_STR(rule_name(v.rule), "patient-ins-key");
     CHECK_STR(v.xcode, "5.1.1");
     CHECK(strstr(v.text, "cle de controle INS incorrecte") != NULL);
     CHECK(strstr(v.text, "<279035121518988@patient.mssante.fr>") != NULL);
@@ -600,7 +600,7 @@ static void test_outbound_rcpt(void)
     /* Warn: accepted, but the verdict still says what was wrong. */
     v = patient_outbound_rcpt(&warn, "279035121518988", NULL, &ins);
     CHECK(v.action == ACT_CONTINUE);
-    CHECK_STR(v.rule, "patient-ins-key");
+    CHECK_STR(rule_name(v.rule), "patient-ins-key");
     CHECK(ins.status == INS_BAD_KEY);
 
     /* A long address is cut so the reply fits one SMTP line. */
@@ -643,7 +643,7 @@ static void test_inbound_rcpt(void)
     CHECK(v.action == ACT_REJECT);
     CHECK_STR(v.rcode, "550");
     CHECK_STR(v.xcode, "5.7.1");
-    CHECK_STR(v.rule, "patient-no-conversation");
+    CHECK_STR(rule_name(v.rule), "patient-no-conversation");
     CHECK(strstr(v.text, "ne peut pas ouvrir ni reprendre") != NULL);
     CHECK(strstr(v.text, "cannot start or resume") != NULL);
 
@@ -651,7 +651,7 @@ static void test_inbound_rcpt(void)
     CHECK(v.action == ACT_TEMPFAIL);
     CHECK_STR(v.rcode, "451");
     CHECK_STR(v.xcode, "4.3.0");
-    CHECK_STR(v.rule, "conversation-state-unavailable");
+    CHECK_STR(rule_name(v.rule), "conversation-state-unavailable");
 }
 
 static struct verdict eom(bool accept_content, enum fin_kind subj, bool mes, bool empty,
@@ -713,7 +713,7 @@ static void test_outbound_eom(void)
     /* Exact [FIN] or the header, with content: refused, nothing recorded. */
     v = eom(false, FIN_EXACT, false, false, &plan);
     CHECK(v.action == ACT_REJECT);
-    CHECK_STR(v.rule, "fin-with-content");
+    CHECK_STR(rule_name(v.rule), "fin-with-content");
     CHECK_STR(v.rcode, "550");
     CHECK_STR(v.xcode, "5.7.1");
     CHECK(strstr(v.text, "[FIN]") != NULL && strstr(v.text, " / ") != NULL);
@@ -736,7 +736,7 @@ static void test_outbound_eom(void)
     CHECK(plan.op == PATOP_OPEN);
     CHECK(!plan.rewrite_subject && !plan.add_mes_header);
 
-    patient_reply_state_unavailable(&v);
+    reply_conversation_unavailable(&v);
     CHECK(v.action == ACT_TEMPFAIL);
     CHECK_STR(v.rcode, "451");
     CHECK_STR(v.xcode, "4.3.0");

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "common/redis_addr.h"
+#include "tests/unit/testlib.h"
 
 struct good_case {
     const char *name;
@@ -77,8 +77,8 @@ static const struct bad_case bads[] = {
 static void test_unix_length(void)
 {
     struct redis_addr a = { NULL, 0, NULL };
-    char text[200];
     struct err why = { "" };
+    char text[200];
 
     memcpy(text, "unix:/", 6);
     memset(text + 6, 'a', 106);

@@ -105,7 +105,7 @@ static void test_reload(void)
     CHECK(v.action == ACT_TEMPFAIL);
     CHECK_STR(v.rcode, "451");
     CHECK_STR(v.xcode, "4.3.2");
-    CHECK_STR(v.rule, "shutting-down");
+    CHECK_STR(rule_name(v.rule), "shutting-down");
 
     service_stop();
     CHECK(service_config_acquire() == NULL);
