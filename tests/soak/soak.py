@@ -8,6 +8,14 @@ would), and reconciling what really happened.
   soak.py reconcile --dir W --sink DIR --postfix-etc DIR --milter-log F
   soak.py selfcheck --dir W --sink DIR --postfix-etc DIR --milter-log F
 
+Several MX nodes (tests/integration/t_nodes_failover.sh): --smtp, --postfix-etc
+and --milter-log each take a comma-separated list, one entry per node, in
+the same order.  The steps of a job go through the nodes in turn (a
+conversation opened through one node is answered through the next), and
+each new attempt of a deferred message through the next node, as a client
+MTA retrying another MX would; the reconciliation reads every node's queue
+and log.
+
 `plan` writes W/plan.json (every message with its expectation) and
 W/forwards.txt (the forwarding rules the messages rely on: soak.sh loads
 them with mssantectl).  `send` releases the messages evenly over
@@ -369,6 +377,11 @@ def cmd_plan(a):
 
 # ---------------------------------------------------------------- send
 
+def split_list(text):
+    """A comma-separated option: its entries."""
+    return [x for x in str(text).split(",") if x != ""]
+
+
 def enhanced(text):
     m = ENH.match(text or "")
     return m.group(1) if m else ""
@@ -406,6 +419,13 @@ class Sender:
         self.bulk_slots = threading.Semaphore(3)
         self.deferred_ids = set()      # got a 4xx (or no answer) at least once
         self.ambiguous_ids = set()     # the end of data went unanswered once
+        self.ports = [int(p) for p in split_list(a.smtp)]
+        self.etcs = split_list(a.postfix_etc)
+        # A message's first node: its job's number plus its step.
+        self.node_base = {}
+        for ji, j in enumerate(self.jobs):
+            for step, mid in enumerate(j["ids"]):
+                self.node_base[mid] = ji + step
         self.t0 = time.time()
         self.deadline = self.t0 + a.deadline
         total = sum(len(j["ids"]) for j in self.jobs) or 1
@@ -420,6 +440,15 @@ class Sender:
                 done += len(j["ids"])
                 self.push(t, ("job", j, 0))
                 self.pending += 1
+
+    def port_of(self, mid):
+        """The SMTP port for this attempt of MID: its first node, then the
+        next node at each new attempt."""
+        k = self.node_base.get(mid, 0) + max(self.tries.get(mid, 1) - 1, 0)
+        return self.ports[k % len(self.ports)]
+
+    def etc_of(self, mid):
+        return self.etcs[self.node_base.get(mid, 0) % len(self.etcs)]
 
     def push(self, t, task):
         self.seq += 1
@@ -591,7 +620,7 @@ class Sender:
         stage = "connect"
         try:
             s = smtplib.SMTP(timeout=60, local_hostname=HELO)
-            code, text = s.connect("127.0.0.1", self.a.smtp)
+            code, text = s.connect("127.0.0.1", self.port_of(mid))
             if code != 220:
                 return self.reply(mid, code, text, stage, rcpt_replies)
             stage = "ehlo"
@@ -667,7 +696,7 @@ class Sender:
     def sendmail(self, m):
         mid = m["id"]
         try:
-            p = subprocess.run(["sendmail", "-C", self.a.postfix_etc, "-f", m["sender"], "--"]
+            p = subprocess.run(["sendmail", "-C", self.etc_of(mid), "-f", m["sender"], "--"]
                                + m["rcpts"], input=build_message(m).replace(b"\r\n", b"\n"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
             rc, out = p.returncode, p.stdout.decode("utf-8", "replace")
@@ -691,7 +720,8 @@ class Sender:
                 p = subprocess.run(
                     ["smtp-source", "-v", "-A", "-N", "-m", str(b["size"]), "-s", "1",
                      "-f", b["sender"], "-t", b["base"], "-S", self.msgs[ids[0]]["subject"],
-                     "-M", HELO, "-l", "300", "127.0.0.1:%d" % self.a.smtp],
+                     "-M", HELO, "-l", "300",
+                     "127.0.0.1:%d" % self.ports[self.node_base[ids[0]] % len(self.ports)]],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
                 out = p.stdout.decode("utf-8", "replace")
             except (OSError, subprocess.TimeoutExpired) as e:
@@ -835,18 +865,19 @@ def queued_soak_id(etc, qid):
     return m.group(1) if m else None
 
 
-def hold_reason(milter_log, qid):
-    """Why the daemon held QID, from its verdict line (for the report only)."""
-    try:
-        with open(milter_log, errors="replace") as f:
-            for line in f:
-                if ("%s: " % qid) in line and "verdict=hold" in line:
-                    rule = re.search(r"rule=(\S+)", line)
-                    why = re.search(r'reason="([^"]*)"', line)
-                    return "%s: %s" % (rule.group(1) if rule else "?",
-                                       why.group(1) if why else "?")
-    except OSError:
-        pass
+def hold_reason(milter_logs, qid):
+    """Why a daemon held QID, from its verdict line (for the report only)."""
+    for milter_log in split_list(milter_logs):
+        try:
+            with open(milter_log, errors="replace") as f:
+                for line in f:
+                    if ("%s: " % qid) in line and "verdict=hold" in line:
+                        rule = re.search(r"rule=(\S+)", line)
+                        why = re.search(r'reason="([^"]*)"', line)
+                        return "%s: %s" % (rule.group(1) if rule else "?",
+                                           why.group(1) if why else "?")
+        except OSError:
+            pass
     return "no verdict=hold line in the daemon's log"
 
 
@@ -921,8 +952,8 @@ class Reconciler:
     def scan_queue(self):
         self.held = {}
         self.stuck = {}
-        for q in postfix_queue(self.a.postfix_etc):
-            mid = queued_soak_id(self.a.postfix_etc, q["queue_id"])
+        for etc, q in [(e, q) for e in split_list(self.a.postfix_etc) for q in postfix_queue(e)]:
+            mid = queued_soak_id(etc, q["queue_id"])
             if mid is None:
                 sender = q.get("sender", "").lower()
                 for k, m in self.msgs.items():
@@ -1201,7 +1232,7 @@ def main():
                    help="longest wait between two steps of a conversation (s)")
     p = sub.add_parser("send")
     p.add_argument("--dir", required=True)
-    p.add_argument("--smtp", type=int, required=True)
+    p.add_argument("--smtp", required=True, help="PORT[,PORT...]: one per node")
     p.add_argument("--postfix-etc", required=True)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--deadline", type=float, required=True)
