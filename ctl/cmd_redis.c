@@ -64,7 +64,8 @@ static json_t *status_json(const struct redis_settings *rs, const struct redis_w
     }
     json_object_set_new(o, "replicas", reps);
     json_object_set_new(o, "min_replicas", json_integer(rs->min_replicas));
-    json_object_set_new(o, "durable_writes_possible", json_boolean(online(rep) >= rs->min_replicas));
+    json_object_set_new(o, "durable_writes_possible",
+                        json_boolean(online(rep) >= rs->min_replicas));
     return o;
 }
 

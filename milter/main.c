@@ -435,14 +435,14 @@ static void report_redis(const struct config *cfg)
     if (!redis_configured(&cfg->redis))
         return;
     if (redis_reach(&cfg->redis, where, sizeof(where), &few, &err) < 0) {
-        log_error("Redis: %s: mail to and from patients and forwarded mail get 451 until "
-                  "this is repaired", err.msg);
+        log_error("Redis at start: %s: mail to and from patients and forwarded mail get "
+                  "451 until this is repaired", err.msg);
         return;
     }
-    log_info("Redis: connected to %s", where);
+    log_info("Redis at start: connected to %s", where);
     if (few)
-        log_warning("Redis: RedisMinReplicas is %d: until that many replicas are connected, "
-                    "conversations and notices cannot be recorded (451)",
+        log_warning("Redis at start: RedisMinReplicas is %d: until that many replicas are "
+                    "connected, conversations and notices cannot be recorded (451)",
                     cfg->redis.min_replicas);
 }
 
@@ -451,7 +451,6 @@ static void report_redis(const struct config *cfg)
  * wonder).  After the privilege drop this may fail for lack of rights. */
 static int start_failed(void)
 {
-    redis_watch_stop();
     socket_cleanup();
     remove_pid_file();
     return 1;

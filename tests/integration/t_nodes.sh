@@ -147,7 +147,7 @@ done
 
 for n in A B; do
     check "node $n: at start, says where the sentinels led" \
-        node_log_wait "$n" "Redis: connected to 127\.0\.0\.1:$SN_MASTER \(master \"$SN_NAME\" named by sentinel 127\.0\.0\.1:[0-9]+\), 1 replica\(s\) connected" 10
+        node_log_wait "$n" "Redis at start: connected to 127\.0\.0\.1:$SN_MASTER \(master \"$SN_NAME\" named by sentinel 127\.0\.0\.1:[0-9]+\), 1 replica\(s\) connected" 10
     check "node $n: watches +switch-master on a sentinel" \
         node_log_wait "$n" "watching \+switch-master for Redis master \"$SN_NAME\" on sentinel" 15
     check "node $n: serves the whitelist from Redis" \
@@ -384,7 +384,7 @@ for what in password user; do
     node_stop B quiet
     node_milter B "$bad" || exit 1
     check "wrong Redis $what: a clear error at start" \
-        node_log_wait B "Redis: no Redis master \"$SN_NAME\" found: .*WRONGPASS.*\(check RedisUser and RedisPassword\): mail to and from patients and forwarded mail get 451" 10
+        node_log_wait B "Redis at start: no Redis master \"$SN_NAME\" found: .*WRONGPASS.*\(check RedisUser and RedisPassword\): mail to and from patients and forwarded mail get 451" 10
     node_send B "wrong-$what-patient" "$DR2" "$P2@$PD"
     check "wrong Redis $what: patient mail gets 451" \
         assert_reply "$LAST_TRANSCRIPT" . "^451 4\.3\.0 "
