@@ -351,23 +351,16 @@ static void info_line(const char *key, const char *v, struct redis_replication *
         parse_replica(v, &out->replicas[out->n++]);
 }
 
-int redis_replication(redisContext *c, struct redis_replication *out, struct err *err)
+void redis_replication_parse(const char *info, struct redis_replication *out)
 {
-    const char *argv[] = { "INFO", "replication" };
-    redisReply *r = redis_run_argv(c, "INFO replication", err, 2, argv);
-    char *text, *line, *save = NULL;
+    char *text = strdup(info != NULL ? info : ""), *line, *save = NULL;
 
     memset(out, 0, sizeof(*out));
     out->good = -1;
-    if (r == NULL)
-        return -1;
-    if (r->type != REDIS_REPLY_STRING || (text = strdup(r->str)) == NULL) {
-        redis_command_error(c, r, "INFO replication", NULL, err);
-        freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    for (line = strtok_r(text, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
+    if (text == NULL)
+        return;
+    for (line = strtok_r(text, "\r\n", &save); line != NULL;
+         line = strtok_r(NULL, "\r\n", &save)) {
         char *colon = strchr(line, ':');
 
         if (line[0] == '#' || colon == NULL)
@@ -376,5 +369,23 @@ int redis_replication(redisContext *c, struct redis_replication *out, struct err
         info_line(line, colon + 1, out);
     }
     free(text);
+}
+
+int redis_replication(redisContext *c, struct redis_replication *out, struct err *err)
+{
+    const char *argv[] = { "INFO", "replication" };
+    redisReply *r = redis_run_argv(c, "INFO replication", err, 2, argv);
+
+    memset(out, 0, sizeof(*out));
+    out->good = -1;
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING) {
+        redis_command_error(c, r, "INFO replication", NULL, err);
+        freeReplyObject(r);
+        return -1;
+    }
+    redis_replication_parse(r->str, out);
+    freeReplyObject(r);
     return 0;
 }

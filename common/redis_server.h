@@ -112,4 +112,8 @@ struct redis_replication {
 /* INFO replication on C into OUT.  0, or -1 + err. */
 int redis_replication(redisContext *c, struct redis_replication *out, struct err *err);
 
+/* The text of INFO replication into OUT (what it does not say stays 0;
+ * good -1; replicas past REDIS_REPLICAS_MAX are left out). */
+void redis_replication_parse(const char *info, struct redis_replication *out);
+
 #endif
