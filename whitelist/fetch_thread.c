@@ -5,8 +5,14 @@
  * One thread, two duties on their own schedules:
  *  - every WhitelistRefresh (+-10 % jitter, so that MX nodes restarted
  *    together drift apart) run whitelist_refresh() unless another node
- *    attempted less than half an interval ago (PREFIX wl:fetch
- *    last_attempt): N nodes then cost about one download per interval;
+ *    attempted less than nine tenths of an interval (the shortest wait
+ *    the jitter gives) ago (PREFIX wl:fetch last_attempt): N nodes then
+ *    cost one download per interval, the node whose timer comes first
+ *    after an interval doing it.  This
+ *    process's own last attempt (its token, "host:pid:...", is the
+ *    record's last_token) never makes it skip: its timer already keeps
+ *    its attempts an interval apart, and skipping them would halve the
+ *    rate of a lone node;
  *  - every min(WhitelistMaxAge / 4, 1 h) check how old the list in force
  *    is, and warn while it is older than WhitelistMaxAge.
  *
@@ -178,6 +184,28 @@ static void log_outcome(const struct refresh_result *res)
         log_warning("whitelist fetch: %s", res->warning);
 }
 
+/* Is ST's last attempt this process's?  Its token starts "host:pid:". */
+static bool own_attempt(const struct refresh_state *st)
+{
+    char host[64], mine[96];
+    size_t n;
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    n = (size_t)snprintf(mine, sizeof(mine), "%s:%ld:", host, (long)getpid());
+    return n < sizeof(mine) && strncmp(st->last_token, mine, n) == 0;
+}
+
+/* Is it another node's turn: did it attempt less than 9/10 of an interval
+ * ago?  (Whole seconds: a clock step back counts as no recent attempt.) */
+static bool others_turn(const struct refresh_state *st, long long *since)
+{
+    *since = (long long)time(NULL) - st->last_attempt;
+    return st->last_attempt > 0 && *since >= 0 && *since * 1000 < rcfg->refresh_ms / 10 * 9
+           && !own_attempt(st);
+}
+
 /* One turn: true when the list in Redis is (still) the ANS's. */
 static bool refresh_turn(struct watch *w)
 {
@@ -196,8 +224,7 @@ static bool refresh_turn(struct watch *w)
         redis_check(w);
         return false;
     }
-    since = (long long)time(NULL) - st.last_attempt;
-    if (st.last_attempt > 0 && since >= 0 && since * 1000 < rcfg->refresh_ms / 2) {
+    if (others_turn(&st, &since)) {
         log_debug("whitelist fetch: skipped, %s attempted %llds ago (%s)",
                   or_none(st.node), since, or_none(st.last_result));
         return false;

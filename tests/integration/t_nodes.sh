@@ -12,7 +12,8 @@
 #     through node B; closed through B, the next reply through A is refused;
 #   - a new whitelist version published once is in force on both nodes;
 #   - the daemons' fetchers on both nodes: about one download per interval
-#     for the two, not one each;
+#     for the two, not one each; after a SENTINEL FAILOVER, they take their
+#     turns on the new master;
 #   - the replica stopped: a message that would open or reopen a
 #     conversation, or queue a forwarding notice, gets 451 and leaves
 #     nothing behind (no conversation, the closed one still closed, no
@@ -368,8 +369,32 @@ sleep 20
 downloads=$(grep -c . "$W/https.log")
 elapsed=$(($(date +%s) - t0))
 note "two nodes fetching every 4s: $downloads download(s) in ${elapsed}s"
+# A node's own timer waits 4s +-10 %: one download per 3.6s at most for
+# the two (two uncoordinated fetchers would make about 10).
 check "the two fetchers take turns: at most one download per interval for both" \
-    test "$downloads" -ge 1 -a "$downloads" -le $((elapsed / 4 + 1))
+    test "$downloads" -ge 1 -a "$downloads" -le $((elapsed * 10 / 36 + 1))
+
+# The fetchers follow the master: after a SENTINEL FAILOVER they take their
+# turns (the lock, the last attempt) on the new one.
+OLDM=$SN_MASTER
+check "SENTINEL FAILOVER while the nodes fetch" sn_failover
+check "the sentinels name a new master" sn_wait_master_not "$OLDM" 30
+for n in A B; do
+    check "node $n heard of it" \
+        node_log_wait "$n" "Redis master \"$SN_NAME\" is now 127\.0\.0\.1:$SN_MASTER" 30
+done
+tf=$(($(date +%s) + 1))
+# attempt_on_master: the new master records a fetch attempt made after tf.
+attempt_on_master() {
+    local i la
+    for i in $(seq 1 300); do
+        la=$(sn_cli "$SN_MASTER" HGET mssante:wl:fetch last_attempt 2>/dev/null)
+        [ "${la:-0}" -gt "$tf" ] 2>/dev/null && return 0
+        sleep 0.1
+    done
+    h_fail "no fetch attempt recorded on the new master after the switch: $(sn_cli "$SN_MASTER" HGETALL mssante:wl:fetch 2>&1 | tr '\n' ' ')"
+}
+check "the fetchers record their attempts on the new master" attempt_on_master
 
 # ---------------------------------------------------------------- wrong credentials
 
