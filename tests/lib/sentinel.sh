@@ -26,6 +26,13 @@
 #   sn_wait_master_not PORT [SECONDS]
 #                             until the sentinels name a master other than
 #                             PORT; sets SN_MASTER to it
+#   sn_wait_all_name PORT [SECONDS]
+#                             until every sentinel names PORT as the master:
+#                             the failover is complete everywhere.  Only then
+#                             may a crashed master without persistence come
+#                             back empty: a sentinel still behind could
+#                             otherwise keep it as the master and make the
+#                             promoted replica resynchronise from it (empty)
 #   sn_wait_role PORT ROLE [SECONDS]
 #                             until the server on PORT says ROLE (master,
 #                             slave) in INFO replication
@@ -216,6 +223,20 @@ sn_wait_master_not() {
         sleep 0.1
     done
     h_fail "the sentinels still name port $old as the master after ${secs}s"
+}
+
+sn_wait_all_name() {
+    local port=$1 secs=${2:-30} i p all m
+    for i in $(seq 1 $((secs * 10))); do
+        all=1
+        for p in "${SN_SENTINELS[@]}"; do
+            m=$(sn_scli "$p" SENTINEL get-master-addr-by-name "$SN_NAME" 2>/dev/null | sed -n 2p)
+            [ "$m" = "$port" ] || { all=0; break; }
+        done
+        [ "$all" = 1 ] && return 0
+        sleep 0.1
+    done
+    h_fail "not every sentinel names port $port as the master after ${secs}s: $(for p in "${SN_SENTINELS[@]}"; do sn_scli "$p" SENTINEL get-master-addr-by-name "$SN_NAME" 2>&1 | sed -n 2p; done | tr '\n' ' ')"
 }
 
 sn_wait_role() {
