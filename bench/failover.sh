@@ -210,6 +210,7 @@ failovers() {
     printf '%s\tkill9\t%s\n' "$min" "$(now)" >>"$EVENTS"
     stop_redis "$dead" KILL
     sn_wait_master_not "$dead" 60 || exit 1
+    sn_wait_all_name "$SN_MASTER" 60 || exit 1
     sleep 3
     sn_start_redis "$dead" || exit 1
     replica_online || exit 1

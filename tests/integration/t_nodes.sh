@@ -14,7 +14,7 @@
 #   - the daemons' fetchers on both nodes: about one download per interval
 #     for the two, not one each; after a SENTINEL FAILOVER, they take their
 #     turns on the new master;
-#   - the replica stopped: a message that would open or reopen a
+#   - the replica stopped: a message that would open, reopen or close a
 #     conversation, or queue a forwarding notice, gets 451 and leaves
 #     nothing behind (no conversation, the closed one still closed, no
 #     notice); plain trust-space mail flows; the replica back, the same
@@ -37,6 +37,7 @@ NEWPEER=accueil@clinique-nouvelle.mssante.fr      # listed from it-list-v2.xml o
 PD=patient.mssante.fr
 P1=279035121518989
 P2=185052A12345633
+P3=278032B45678986
 FWD=secretariat.fwd@chu-test.mssante.fr           # copies to a classic address
 CLASSIC=secretariat.maison@laposte.net
 NOREPLY=no-reply@chu-test.mssante.fr
@@ -257,6 +258,9 @@ check "node A too" assert_reply "$LAST_TRANSCRIPT" . "^250 "
 # ---------------------------------------------------------------- RedisMinReplicas
 
 # Without a replica, no write a verdict depends on can be made durable.
+# One conversation open, to be closed while no replica answers.
+node_send A durable-to-close "$DR2" "$P3@$PD"
+check "a conversation opened before the replica stops" assert_reply "$LAST_TRANSCRIPT" . "^250 "
 stop_redis "$SN_REPLICA"
 BEFORE=$("$CTL_BIN" -c "$CTLCONF" --json notify status 2>/dev/null |
          "$PY" -c 'import json,sys; print(json.load(sys.stdin)["queued"])' 2>/dev/null)
@@ -287,6 +291,14 @@ AFTER=$("$CTL_BIN" -c "$CTLCONF" --json notify status 2>/dev/null |
         "$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["queued"], d["pending"])' 2>/dev/null)
 check "... and no notice is left in the queue ($AFTER)" test "$AFTER" = "$BEFORE 0"
 
+printf 'From: <%s>\nTo: <%s>\nSubject: [FIN]\n\n' "$DR2" "$P3@$PD" >"$W/fin3.eml"
+LAST_TRANSCRIPT=$W/swaks/durable-fin.txt
+swaks --server "127.0.0.1:${NODE_SMTP[A]}" --timeout 30 --helo client.it.invalid \
+    --from "$DR2" --to "$P3@$PD" --data "@$W/fin3.eml" >"$LAST_TRANSCRIPT" 2>&1
+check "no replica: a [FIN] closing a conversation gets 451" \
+    assert_reply "$LAST_TRANSCRIPT" . "^451 4\.3\.0 "
+check "... and the conversation is still open" state_is "$DR2" "$P3" open
+
 node_send B durable-plain "$DR" "$PEER"
 check "no replica: trust-space mail is still accepted" assert_reply "$LAST_TRANSCRIPT" . "^250 "
 
@@ -312,6 +324,11 @@ check "replica back: the message reopening the closed one is accepted" \
 check "... it is open again" state_is "$DR" "$P1" open
 node_outside A durable-fwd "$PEER" "$FWD"
 check "replica back: the forwarded message is accepted" assert_reply "$LAST_TRANSCRIPT" . "^250 "
+LAST_TRANSCRIPT=$W/swaks/durable-fin-again.txt
+swaks --server "127.0.0.1:${NODE_SMTP[A]}" --timeout 30 --helo client.it.invalid \
+    --from "$DR2" --to "$P3@$PD" --data "@$W/fin3.eml" >"$LAST_TRANSCRIPT" 2>&1
+check "replica back: the [FIN] is accepted" assert_reply "$LAST_TRANSCRIPT" . "^250 "
+check "... and the conversation is closed" state_is "$DR2" "$P3" closed
 
 # notice_count: notices the sink holds for CLASSIC.
 notice_count() {

@@ -180,6 +180,8 @@ stop_redis "$DEAD" KILL
 check "kill -9 of the new master: the sentinels promote the replica" \
     sn_wait_master_not "$DEAD" 60
 t1=$(now)
+check "every sentinel names the promoted replica (before the empty server comes back)" \
+    sn_wait_all_name "$SN_MASTER" 60
 sleep 3
 sn_start_redis "$DEAD" || exit 1
 check "the killed server, back empty, becomes the new master's replica" replica_online
@@ -225,6 +227,32 @@ check "the reconciler can fail (a planted duplicate, loss and wrong delivery are
     "$PY" "$SOAK" selfcheck --dir "$W" --sink "$W/sink" \
         --postfix-etc "${NODE_ETC[A]},${NODE_ETC[B]}" \
         --milter-log "${NODE_LOG[A]},${NODE_LOG[B]}"
+# The daemons' background users of Redis followed the master too: each
+# node's stats publisher writes to the last one, and each whitelist poller
+# swaps in a version published there.
+# nodes_on_master: stats --nodes lists A and B publishing to SN_MASTER.
+nodes_on_master() {
+    local i out
+    for i in $(seq 1 100); do
+        out=$(ctlf stats --nodes 2>&1)
+        grep -q -E "^A .* redis_master=127\.0\.0\.1:$SN_MASTER$" <<<"$out" &&
+            grep -q -E "^B .* redis_master=127\.0\.0\.1:$SN_MASTER$" <<<"$out" && return 0
+        sleep 0.1
+    done
+    h_fail "stats --nodes does not show both nodes on 127.0.0.1:$SN_MASTER:
+$out"
+}
+check "after the failovers: both nodes publish their counters to the master (stats --nodes)" \
+    nodes_on_master
+check "after the failovers: a new whitelist version published" \
+    ctlf whitelist load "$FIXTURES/it-list-v2.xml"
+V2=$(ctlf --json whitelist status 2>/dev/null |
+     "$PY" -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null)
+for n in A B; do
+    check "node $n swaps to it (its poller follows the master)" \
+        node_log_wait "$n" "whitelist swapped: version=$V2 " 15
+done
+
 for n in A B; do
     check "node $n is still the process that started (no crash)" kill -0 "${NODE_PID[$n]}"
     node_stop "$n"
