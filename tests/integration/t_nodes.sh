@@ -7,7 +7,7 @@
 #   - "mssante-milter -n" connects through the sentinels, authenticates,
 #     and exits non-zero naming the problem when it cannot;
 #   - both nodes serve; mssantectl works through the sentinels (whitelist
-#     load, redis status, conversation show, stats --nodes);
+#     load, redis status, status, conversation show, stats --nodes);
 #   - a conversation opened through node A admits the patient's reply
 #     through node B; closed through B, the next reply through A is refused;
 #   - a new whitelist version published once is in force on both nodes;
@@ -173,6 +173,9 @@ check "mssantectl redis status: the replica, online" \
 check "mssantectl redis status: RedisMinReplicas can be met" \
     grep -q -E "^durable: +RedisMinReplicas 1: ok \(1 replica\(s\) online\)" <<<"$out"
 [ "$rc" = 0 ] || note "$out"
+out=$("$CTL_BIN" -c "$CTLCONF" status 2>&1)
+check "mssantectl status: the master, the sentinel that named it, the replicas" \
+    grep -q -E "^redis +OK +reachable: master 127\.0\.0\.1:$SN_MASTER \(named by sentinel 127\.0\.0\.1:[0-9]+\), 1 replica\(s\) online" <<<"$out"
 
 # ---------------------------------------------------------------- conversations
 
@@ -269,6 +272,9 @@ out=$("$CTL_BIN" -c "$CTLCONF" redis status 2>&1)
 rc=$?
 check "mssantectl redis status without the replica: exit 1, too few" \
     test "$rc" = 1 -a -n "$(grep -F 'TOO FEW' <<<"$out")"
+out=$("$CTL_BIN" -c "$CTLCONF" status 2>&1)
+check "mssantectl status without the replica: a warning, and what it means for mail" \
+    grep -q -E "^redis +WARNING +master 127\.0\.0\.1:$SN_MASTER \(named by sentinel 127\.0\.0\.1:[0-9]+\) has 0 replica\(s\) online, RedisMinReplicas is 1: patient conversations and forwarding notices get 451" <<<"$out"
 
 node_send A durable-open "$DR2" "$P2@$PD"
 check "no replica: a message opening a conversation gets 451" \
