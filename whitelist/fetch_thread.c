@@ -184,28 +184,6 @@ static void log_outcome(const struct refresh_result *res)
         log_warning("whitelist fetch: %s", res->warning);
 }
 
-/* Is ST's last attempt this process's?  Its token starts "host:pid:". */
-static bool own_attempt(const struct refresh_state *st)
-{
-    char host[64], mine[96];
-    size_t n;
-
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "unknown");
-    host[sizeof(host) - 1] = '\0';
-    n = (size_t)snprintf(mine, sizeof(mine), "%s:%ld:", host, (long)getpid());
-    return n < sizeof(mine) && strncmp(st->last_token, mine, n) == 0;
-}
-
-/* Is it another node's turn: did it attempt less than 9/10 of an interval
- * ago?  (Whole seconds: a clock step back counts as no recent attempt.) */
-static bool others_turn(const struct refresh_state *st, long long *since)
-{
-    *since = (long long)time(NULL) - st->last_attempt;
-    return st->last_attempt > 0 && *since >= 0 && *since * 1000 < rcfg->refresh_ms / 10 * 9
-           && !own_attempt(st);
-}
-
 /* One turn: true when the list in Redis is (still) the ANS's. */
 static bool refresh_turn(struct watch *w)
 {
@@ -214,6 +192,7 @@ static bool refresh_turn(struct watch *w)
     struct refresh_state st;
     struct err err;
     redisContext *c = redis(w);
+    char own[96];
     long long since;
     bool ok;
 
@@ -224,7 +203,8 @@ static bool refresh_turn(struct watch *w)
         redis_check(w);
         return false;
     }
-    if (others_turn(&st, &since)) {
+    refresh_own_prefix(own, sizeof(own));
+    if (refresh_others_turn(&st, (long long)time(NULL), rcfg->refresh_ms, own, &since)) {
         log_debug("whitelist fetch: skipped, %s attempted %llds ago (%s)",
                   or_none(st.node), since, or_none(st.last_result));
         return false;

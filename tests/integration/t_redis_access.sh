@@ -60,7 +60,7 @@ conf "$SENT" "RedisSentinels $SN_LIST" "RedisMasterName $SN_NAME" "RedisUser mss
 
 # no_secret TEXT: neither password appears in TEXT.
 no_secret() {
-    [ -z "$(grep -F -e "$CLIENT_PASS" -e "$SN_PASS" -e wrong-pass <<<"$1")" ] ||
+    ! grep -q -F -e "$CLIENT_PASS" -e "$SN_PASS" -e wrong-pass <<<"$1" ||
         h_fail "a password was printed: $1"
 }
 
