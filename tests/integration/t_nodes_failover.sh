@@ -21,7 +21,7 @@
 # with no notice sent twice and no daemon crash.
 #
 # FAILOVER_MESSAGES (default 400) and FAILOVER_DURATION (seconds of
-# traffic, default 75) size the run.
+# traffic, default 70) size the run.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -34,7 +34,7 @@ done
 h_init
 
 MESSAGES=${FAILOVER_MESSAGES:-400}
-DURATION=${FAILOVER_DURATION:-75}
+DURATION=${FAILOVER_DURATION:-70}
 DEADLINE=$((DURATION + 150))
 PY=/usr/bin/python3
 SOAK=$H_ROOT/tests/soak/soak.py
@@ -71,7 +71,7 @@ ctlf() { "$CTL_BIN" -c "$CTLCONF" "$@"; }
 
 ctlf whitelist load "$FIXTURES/it-list.xml" >"$W/ctl.out" 2>&1 ||
     { not_ok "whitelist loaded through the sentinels" "$(cat "$W/ctl.out")"; exit 1; }
-"$PY" "$SOAK" plan --dir "$W" --messages "$MESSAGES" --seed 11 --think 6 --slow 0 \
+"$PY" "$SOAK" plan --dir "$W" --messages "$MESSAGES" --seed 11 --think 4 --slow 0 \
     >"$W/plan.out" 2>&1 || { not_ok "traffic planned" "$(cat "$W/plan.out")"; exit 1; }
 note "$(cat "$W/plan.out")"
 while read -r mailbox mode target; do
@@ -151,10 +151,11 @@ replica_online() {
     --postfix-etc "${NODE_ETC[A]},${NODE_ETC[B]}" --duration "$DURATION" \
     --deadline "$DEADLINE" --sessions 6 >"$W/send.out" 2>"$W/send.err" &
 TRAFFIC_PID=$!
+T_TRAFFIC=$(now)
 sn_bg_track() { SN_BG_PIDS+=("$1"); }
 sn_bg_track "$TRAFFIC_PID"
 
-sleep $((DURATION / 4))
+sleep $((DURATION / 5))
 check "round 1: conversations opened through both nodes before the failover" open_markers 1
 OLD=$SN_MASTER
 t0=$(now)
@@ -172,11 +173,12 @@ for n in A B; do
         node_log_wait "$n" "Redis master \"$SN_NAME\" is now 127\.0\.0\.1:$SN_MASTER" 30
 done
 
-sleep $((DURATION / 4))
+sleep $((DURATION / 5))
 check "round 2: conversations opened through both nodes before the crash" open_markers 2
 DEAD=$SN_MASTER
 t0=$(now)
 stop_redis "$DEAD" KILL
+note "kill -9 at +$(awk -v a="$T_TRAFFIC" -v b="$t0" 'BEGIN { printf "%.0f", b - a }')s of ${DURATION}s of traffic"
 check "kill -9 of the new master: the sentinels promote the replica" \
     sn_wait_master_not "$DEAD" 60
 t1=$(now)
@@ -186,7 +188,7 @@ sleep 3
 sn_start_redis "$DEAD" || exit 1
 check "the killed server, back empty, becomes the new master's replica" replica_online
 t2=$(now)
-fault kill9-master "$t0" "$t2" "kill -9 of the master, restarted 3s after the promotion" \
+fault kill9-master "$t0" "$t2" "kill -9 of the master, restarted 3s after every sentinel named the new one" \
     "(promotion after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, replica online after $(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.1f", b - a }')s)"
 check "rounds 1 and 2: every conversation opened before a failover is still open" markers_open
 
