@@ -25,7 +25,8 @@
 # Failover window: bench/smtpprobe.py keeps 4 sessions sending through
 # both nodes, alternating patient and plain messages, and logs every
 # reply; meanwhile SENTINEL FAILOVER, then kill -9 of the new master
-# (started again, empty, 3 s after the promotion, to become the replica),
+# (started again, empty, 3 s after every sentinel names the promoted
+# replica, to become its replica),
 # with RedisMinReplicas 1 and then 0.  For each event: how many 4xx, from
 # when to when after the event, and the longest stretch without a 250 for
 # patient mail; plain mail should see none.
