@@ -3,6 +3,7 @@
 #   make            build the daemon and mssantectl into build/
 #   make check      unit tests, then integration tests through real Postfix/Redis
 #   make check SAN=1  the same tests, built with AddressSanitizer + UBSan
+#   make bench-failover  two MX nodes on Redis Sentinel: throughput, failover window
 #   make demo       a loopback Postfix + Redis + milter, a few messages, verdicts
 #   make soak       10,000 messages through Postfix with faults injected, reconciled
 #                   (SOAK_MESSAGES=N to change the count; make check runs 1,500)
@@ -93,7 +94,7 @@ CTL      := $(BUILD)/mssantectl
 
 SOAK_MESSAGES ?= 10000
 
-.PHONY: all check unit integration demo install clean bench fuzz fuzz-build soak FORCE
+.PHONY: all check unit integration demo install clean bench bench-failover fuzz fuzz-build soak FORCE
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -174,6 +175,11 @@ demo: all $(HELPER_BIN)
 
 bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh
+
+# Two MX nodes on a Sentinel-managed Redis: throughput against one node,
+# and the 4xx window of a failover (bench/README.md).
+bench-failover: all $(HELPER_BIN)
+	BUILD=$(BUILD) bench/failover.sh
 
 soak: all $(HELPER_BIN)
 	BUILD=$(BUILD) nice tests/soak/soak.sh --messages $(SOAK_MESSAGES)

@@ -399,7 +399,7 @@ static struct config *redis_config(const char *spec)
 {
     struct config *cfg = config_defaults();
 
-    if (cfg == NULL || redis_endpoint_parse(spec, &cfg->redis.server) < 0) {
+    if (cfg == NULL || redis_addr_parse(spec, &cfg->redis.server, NULL) < 0) {
         fprintf(stderr, "wlswap: bad Redis address %s\n", spec);
         exit(2);
     }

@@ -1,17 +1,18 @@
 /*
  * redis.c - the Redis connector and error plumbing (see redis.h): one
  * way to reach the server, one wording of "which server, which command,
- * why".
+ * why".  Finding the master through the sentinels is common/redis_ha.c;
+ * opening and entering one server is common/redis_server.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/err.h"
 #include "common/redis.h"
-#include "common/redis_addr.h"
+#include "common/redis_ha.h"
+#include "common/redis_server.h"
 
 void redis_endpoint_name(const redisContext *c, char *buf, size_t size)
 {
@@ -41,7 +42,7 @@ const char *redis_failure(const redisContext *c, const redisReply *r)
     return "unexpected reply";
 }
 
-void redis_command_error(const redisContext *c, const redisReply *r, const char *verb,
+void redis_command_error(redisContext *c, const redisReply *r, const char *verb,
                          const char *key, struct err *err)
 {
     char name[300];
@@ -56,6 +57,9 @@ void redis_command_error(const redisContext *c, const redisReply *r, const char 
     else
         err_set(err, "redis %s: %s%s%s: %s", name, verb, sep, key,
                 redis_failure(c, r));
+    /* After the text: retiring C rewrites its error. */
+    if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        redis_retire_if_stale(c, r);
 }
 
 redisReply *redis_run_argv(redisContext *c, const char *what, struct err *err,
@@ -71,165 +75,90 @@ redisReply *redis_run_argv(redisContext *c, const char *what, struct err *err,
     return NULL;
 }
 
+int redis_wait_durable(redisContext *c, const struct redis_settings *s, struct err *err)
+{
+    if (s == NULL || s->min_replicas <= 0)
+        return 0;
+    return redis_wait_replicas(c, s->min_replicas, s->timeout_ms, NULL, err) == REDIS_WAIT_OK
+           ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Settings                                                             */
 /* ------------------------------------------------------------------ */
 
-#define DEFAULT_TIMEOUT_MS 2000      /* when the settings say nothing */
-
 bool redis_configured(const struct redis_settings *s)
 {
-    return s != NULL && (s->server.host != NULL || s->server.unix_path != NULL);
+    return s != NULL && (s->server.host != NULL || s->server.unix_path != NULL
+                         || s->sentinels.n > 0);
 }
 
-static bool has_space(const char *s)
+bool redis_uses_sentinels(const struct redis_settings *s)
 {
-    return strpbrk(s, " \t\r\n\f\v") != NULL;
-}
-
-int redis_endpoint_parse(const char *text, struct redis_endpoint *ep)
-{
-    const char *colon;
-    char *host;
-    int port;
-
-    if (text == NULL || text[0] == '\0' || has_space(text))
-        return -1;
-    if (strncmp(text, "unix:", 5) == 0) {
-        char *path;
-
-        if (text[5] != '/' || (path = strdup(text + 5)) == NULL)
-            return -1;
-        ep->host = NULL;
-        ep->port = 0;
-        ep->unix_path = path;
-        return 0;
-    }
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-
-        if (close == NULL || close == text + 1 || close[1] != ':')
-            return -1;
-        colon = close + 1;
-        if ((port = redis_port_parse(colon + 1)) < 0)
-            return -1;
-        host = strndup(text + 1, (size_t)(close - text - 1));
-    } else {
-        colon = strrchr(text, ':');
-        /* A bare IPv6 address would be ambiguous: it must be bracketed. */
-        if (colon == NULL || colon == text || memchr(text, ':', (size_t)(colon - text)))
-            return -1;
-        if ((port = redis_port_parse(colon + 1)) < 0)
-            return -1;
-        host = strndup(text, (size_t)(colon - text));
-    }
-    if (host == NULL)
-        return -1;
-    ep->host = host;
-    ep->port = port;
-    ep->unix_path = NULL;
-    return 0;
-}
-
-void redis_endpoint_free(struct redis_endpoint *ep)
-{
-    free(ep->host);
-    free(ep->unix_path);
-    memset(ep, 0, sizeof(*ep));
-}
-
-void redis_endpoint_format(const struct redis_endpoint *ep, char *buf, size_t size)
-{
-    if (ep->unix_path != NULL)
-        snprintf(buf, size, "%s%s", strncmp(ep->unix_path, "unix:", 5) ? "unix:" : "",
-                 ep->unix_path);
-    else if (ep->host != NULL && strchr(ep->host, ':') != NULL)
-        snprintf(buf, size, "[%s]:%d", ep->host, ep->port);
-    else
-        snprintf(buf, size, "%s:%d", ep->host ? ep->host : "?", ep->port);
+    return s != NULL && s->sentinels.n > 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Connecting                                                           */
 /* ------------------------------------------------------------------ */
 
-/* The TCP or unix connection, with TV applied to connect and commands. */
-static redisContext *open_endpoint(const struct redis_endpoint *ep, struct timeval tv,
-                                   const char *name, struct err *err)
+/* A plain server ("Redis"): open, AUTH, SELECT, then PING, so that a
+ * server that accepts the connection but cannot serve (loading, protected
+ * mode) fails here rather than on the first real command. */
+static redisContext *connect_plain(const struct redis_settings *s, struct redis_where *where,
+                                   struct err *err)
 {
-    redisContext *c;
+    const struct redis_auth auth = {
+        s->user, s->password, s->user != NULL ? "RedisUser and RedisPassword" : "RedisPassword"
+    };
+    const char *ping[] = { "PING" };
+    redisContext *c = redis_open(&s->server, &auth, s->db, s->timeout_ms, err);
+    redisReply *r;
+    char was[ERR_MSG_MAX];
 
-    if (ep->unix_path != NULL) {
-        const char *path = ep->unix_path;
-
-        if (strncmp(path, "unix:", 5) == 0)
-            path += 5;
-        c = redisConnectUnixWithTimeout(path, tv);
-    } else {
-        c = redisConnectWithTimeout(ep->host, ep->port, tv);
-    }
-    if (c == NULL) {
-        err_set(err, "redis %s: out of memory", name);
+    if (c == NULL)
         return NULL;
-    }
-    if (c->err) {
-        err_set(err, "redis %s: %s", name, c->errstr);
+    if ((r = redis_run_argv(c, "PING", err, 1, ping)) == NULL) {
+        /* The first command: a server that wants a password says so here. */
+        if (c->err == 0 && strstr(err_msg(err), "NOAUTH") != NULL && s->password == NULL) {
+            snprintf(was, sizeof(was), "%s", err_msg(err));
+            err_set(err, "%s (the server wants a password: is RedisPassword set?)", was);
+        }
         redisFree(c);
         return NULL;
     }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        err_set(err, "redis %s: cannot set timeout: %s", name, c->errstr);
-        redisFree(c);
-        return NULL;
+    freeReplyObject(r);
+    if (where != NULL) {
+        redis_addr_format(&s->server, where->addr, sizeof(where->addr));
+        where->via[0] = '\0';
+        where->epoch = 0;
     }
     return c;
 }
 
-/* AUTH when a password is configured, then PING: a server that accepts
- * the TCP connection but is loading, protected or password-less-mismatched
- * fails here rather than on the first real command. */
-static int handshake(redisContext *c, const struct redis_settings *s, const char *name,
-                     struct err *err)
+redisContext *redis_connect_where(const struct redis_settings *s, struct redis_where *where,
+                                  struct err *err)
 {
-    const char *ping[] = { "PING" };
-    redisReply *r;
-
-    if (s->password != NULL && s->password[0] != '\0') {
-        const char *argv[] = { "AUTH", s->password };
-
-        /* Named "AUTH" alone: the password must never reach a log. */
-        if ((r = redis_run_argv(c, "AUTH", err, 2, argv)) == NULL)
-            return -1;
-        freeReplyObject(r);
-    }
-    if ((r = redis_run_argv(c, "PING", err, 1, ping)) == NULL)
-        return -1;
-    if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
-        err_set(err, "redis %s: PING: unexpected answer", name);
-        freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-redisContext *redis_connect(const struct redis_settings *s, struct err *err)
-{
-    int ms = s != NULL && s->timeout_ms > 0 ? s->timeout_ms : DEFAULT_TIMEOUT_MS;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    char name[300];
-    redisContext *c;
-
     if (!redis_configured(s)) {
         err_set(err, "Redis is not configured");
         return NULL;
     }
-    redis_endpoint_format(&s->server, name, sizeof(name));
-    if ((c = open_endpoint(&s->server, tv, name, err)) == NULL)
-        return NULL;
-    if (handshake(c, s, name, err) < 0) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
+    if (redis_uses_sentinels(s))
+        return redis_ha_connect(s, where, err);
+    return connect_plain(s, where, err);
+}
+
+redisContext *redis_connect(const struct redis_settings *s, struct err *err)
+{
+    return redis_connect_where(s, NULL, err);
+}
+
+unsigned long redis_epoch(const struct redis_settings *s)
+{
+    return redis_uses_sentinels(s) ? redis_ha_epoch(s) : 0;
+}
+
+bool redis_moved(const struct redis_settings *s, unsigned long epoch)
+{
+    return redis_uses_sentinels(s) && redis_ha_epoch(s) != epoch;
 }

@@ -5,13 +5,25 @@
  * stats publisher, mssantectl).
  *
  * Connecting: redis_connect() is the only place that turns the settings
- * (Redis, RedisPassword, RedisTimeout) into a connection: connect with the
- * timeout, apply it to commands, AUTH, PING.  Whatever a later version
- * adds to how a server is found or entered (Sentinel discovery, a user
- * name, a database number, another endpoint form) is a field of struct
- * redis_settings and a step of redis_connect(); no caller changes.
+ * into a connection, so every part of the daemon and mssantectl finds and
+ * enters the server the same way:
+ *   - "Redis HOST:PORT | [IPv6]:PORT | unix:/path": that server;
+ *   - "RedisSentinels" + "RedisMasterName": the master the sentinels name,
+ *     checked with ROLE (common/sentinel.h), through the one struct
+ *     sentinel of the process (common/redis_ha.c);
+ * then AUTH (RedisUser + RedisPassword, or RedisPassword alone), SELECT
+ * RedisDB, with RedisTimeout bounding the connection and every command.
  * Connections are not shared between threads: each thread has its own, or
  * takes one from a pool (common/redis_pool.h).
+ *
+ * Following the master: with sentinels, a connection belongs to an epoch
+ * (redis_epoch()), which grows each time the master is known to have
+ * moved; a connection from an older epoch leads to a server that is no
+ * longer the master, and is closed rather than used (redis_moved()).  A
+ * failed command whose reply says the server is no master any more
+ * (-READONLY, -LOADING, -MASTERDOWN) marks its connection failed
+ * (redis_command_error() does it), so that it is closed, and the next
+ * connection asks the sentinels again.
  *
  * Errors: one place decides how a failed command is worded, so that an
  * operator reads the same kind of line whichever module failed:
@@ -26,38 +38,68 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+#include "common/redis_addr.h"
 
-/* One server: HOST:PORT, [IPV6]:PORT, or a unix socket. */
-struct redis_endpoint {
-    char *host;                  /* NULL when unix_path is set */
-    int port;
-    char *unix_path;             /* the path of "unix:/path" */
-};
-
-/* Redis, RedisPassword, RedisTimeout, RedisPrefix (config/keys.c points
- * into it).  Every field is read at start only: a reload keeps them. */
+/* Redis, RedisSentinels, RedisMasterName, RedisUser, RedisPassword,
+ * RedisSentinelPassword, RedisDB, RedisTimeout, RedisMinReplicas,
+ * RedisPrefix (config/keys.c points into it).  Every field is read at
+ * start only: a reload keeps them. */
 struct redis_settings {
-    struct redis_endpoint server;    /* Redis; neither host nor path: no Redis */
-    char *password;                  /* RedisPassword; NULL: no AUTH */
-    int timeout_ms;                  /* RedisTimeout, connect and every command */
-    char *prefix;                    /* RedisPrefix, in front of every key */
+    struct redis_addr server;          /* Redis; host and unix_path NULL: none */
+    struct redis_addr_list sentinels;  /* RedisSentinels; n == 0: none */
+    char *master_name;                 /* RedisMasterName */
+    char *user;                        /* RedisUser (Redis 6 ACL); NULL: none */
+    char *password;                    /* RedisPassword; NULL: no AUTH */
+    char *sentinel_password;           /* RedisSentinelPassword; NULL: none */
+    int db;                            /* RedisDB */
+    int timeout_ms;                    /* RedisTimeout, connect and every command */
+    int min_replicas;                  /* RedisMinReplicas: WAIT after durable writes */
+    char *prefix;                      /* RedisPrefix, in front of every key */
 };
 
-/* Is a server configured? */
+/* Is a server, or a set of sentinels, configured? */
 bool redis_configured(const struct redis_settings *s);
 
-/* Parse "HOST:PORT", "[v6]:PORT" or "unix:/path" into EP (whose old
- * strings are not freed).  0, or -1 when TEXT is none of these. */
-int redis_endpoint_parse(const char *text, struct redis_endpoint *ep);
+/* Is the master found through sentinels? */
+bool redis_uses_sentinels(const struct redis_settings *s);
 
-void redis_endpoint_free(struct redis_endpoint *ep);
+/* Where a connection leads. */
+struct redis_where {
+    char addr[REDIS_ADDR_TEXT_MAX];  /* the server: "host:port", "[v6]:port", "unix:/path" */
+    char via[REDIS_ADDR_TEXT_MAX];   /* the sentinel that named it; "" without sentinels */
+    unsigned long epoch;             /* see redis_epoch() */
+};
 
-/* "host:port", "[v6]:port" or "unix:/path", for messages. */
-void redis_endpoint_format(const struct redis_endpoint *ep, char *buf, size_t size);
-
-/* Connect, apply the timeout, AUTH when a password is set, PING.  NULL +
- * err ("Redis is not configured", or "redis ENDPOINT: why"). */
+/* Connect as the settings say (see above) and check the server answers
+ * (PING; with sentinels, ROLE says master).  NULL + err ("Redis is not
+ * configured", "redis ENDPOINT: why", or, with sentinels, "no Redis master
+ * "NAME" found: ..." naming every sentinel tried). */
 redisContext *redis_connect(const struct redis_settings *s, struct err *err);
+
+/* The same, and WHERE (may be NULL) says where the connection leads. */
+redisContext *redis_connect_where(const struct redis_settings *s, struct redis_where *where,
+                                  struct err *err);
+
+/* The epoch of the master S leads to: 0 without sentinels (or before the
+ * first discovery), then one more each time the master moved. */
+unsigned long redis_epoch(const struct redis_settings *s);
+
+/* Has the master moved since a connection of epoch EPOCH was opened? */
+bool redis_moved(const struct redis_settings *s, unsigned long epoch);
+
+/* The daemon's start: with sentinels, create the process's discovery
+ * state now, log its events (a new master, the +switch-master watcher's
+ * troubles), and start the watcher (common/sentinel.h says why one is
+ * needed).  Nothing to do without sentinels.  0, or -1 + err. */
+int redis_watch_start(const struct redis_settings *s, struct err *err);
+
+/* Stop the watcher and forget the discovery state (the daemon's end). */
+void redis_watch_stop(void);
+
+/* The master last found or announced ("" when none) and the sentinels in
+ * the order the next discovery asks them ("" without sentinels). */
+void redis_describe_master(const struct redis_settings *s, char *master, size_t mlen,
+                           char *order, size_t olen);
 
 /* The server C is connected to, for messages: "host:port", "[v6]:port"
  * or "unix:/path". */
@@ -74,8 +116,10 @@ const char *redis_failure(const redisContext *c, const redisReply *r);
 /* Record in ERR why the command VERB KEY failed ("redis ENDPOINT: VERB KEY:
  * why"); KEY may be NULL to name the command by VERB alone.  R is NULL on a
  * connection error, an error reply, or a reply of the wrong type (its type
- * number is then given). */
-void redis_command_error(const redisContext *c, const redisReply *r, const char *verb,
+ * number is then given).  An error reply saying C's server is no master
+ * any more marks C failed (redis_retire_if_stale, common/redis_server.h):
+ * whoever holds C closes it and connects again, to the master. */
+void redis_command_error(redisContext *c, const redisReply *r, const char *verb,
                          const char *key, struct err *err);
 
 /* Run a command given as argv (no format string: keys and values may hold
@@ -85,5 +129,12 @@ void redis_command_error(const redisContext *c, const redisReply *r, const char 
  * key, never a value that must stay secret. */
 redisReply *redis_run_argv(redisContext *c, const char *what, struct err *err,
                            int argc, const char **argv);
+
+/* WAIT until RedisMinReplicas replicas hold every write sent on C so far,
+ * bounded by RedisTimeout: for the writes a later verdict depends on
+ * (conversation/store.h, notify/queue.h).  0 at once when S asks for no
+ * replica; 0 when enough acknowledged; -1 + err ("... 0 of 1 replica(s)
+ * acknowledged in time", or why WAIT failed) otherwise. */
+int redis_wait_durable(redisContext *c, const struct redis_settings *s, struct err *err);
 
 #endif

@@ -8,11 +8,9 @@
  * as written and resolved when connecting (hiredis tries each address), so
  * that a sentinel moved to a new address is found again after a restart.
  *
- * struct redis_addr has the fields of struct redis_endpoint in
- * common/redis.h, and redis_addr_parse() accepts what redis_endpoint_parse()
- * accepts except garbage hosts (spaces, commas, slashes, a bare IPv6) and
- * unix paths too long for a socket; it is written to replace that parser
- * and say why a value is refused.
+ * The key "Redis" (config/keys.c) is parsed here, and so is every address
+ * the connector opens (common/redis.h): the configured server, each
+ * sentinel, each master a sentinel names.
  *
  * DIAGNOSTICS
  * The parsers return -1 with an English sentence in WHY that quotes the

@@ -11,7 +11,11 @@
  *
  * New connections come from redis_connect() (common/redis.h) with the
  * settings the pool was made with, so the pool is the same for every
- * connection whatever a reload changed.
+ * connection whatever a reload changed.  With Redis Sentinel, an idle
+ * connection opened before the master last moved (an older epoch) is
+ * closed, not handed out, and a connection whose command met -READONLY
+ * or -LOADING is closed when given back (redis_command_error marks it):
+ * the next connection asks the sentinels where the master is.
  *
  * DIAGNOSTICS: the functions fail with the connector's or the job's error;
  * each failure is also reported to the pool's ON_ERROR hook (the daemon
@@ -35,6 +39,9 @@ struct redis_pool;
 /* A pool connecting as S says (S must outlive it); ON_ERROR (may be NULL)
  * is called once per failed connection or job.  NULL when out of memory. */
 struct redis_pool *redis_pool_new(const struct redis_settings *s, void (*on_error)(void));
+
+/* The settings P connects with. */
+const struct redis_settings *redis_pool_settings(const struct redis_pool *p);
 
 /* Close the idle connections and free the pool (NULL is fine). */
 void redis_pool_free(struct redis_pool *p);

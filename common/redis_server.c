@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -35,6 +36,19 @@ static int run_ok(redisContext *c, const char *what, int argc, const char **argv
     return 0;
 }
 
+/* A refused AUTH names the settings to check (the connection itself is
+ * fine: the server answered). */
+static int auth_refused(redisContext *c, const struct redis_auth *auth, struct err *err)
+{
+    char was[ERR_MSG_MAX];
+
+    if (c->err == 0 && set(auth->keys)) {
+        snprintf(was, sizeof(was), "%s", err_msg(err));
+        err_set(err, "%s (check %s)", was, auth->keys);
+    }
+    return -1;
+}
+
 static int authenticate(redisContext *c, const struct redis_auth *auth, struct err *err)
 {
     const char *pass = set(auth->password) ? auth->password : "";
@@ -45,12 +59,12 @@ static int authenticate(redisContext *c, const struct redis_auth *auth, struct e
 
         /* Named by its user: the password must never reach a log. */
         snprintf(what, sizeof(what), "AUTH %.100s", auth->user);
-        return run_ok(c, what, 3, argv, err);
+        return run_ok(c, what, 3, argv, err) == 0 ? 0 : auth_refused(c, auth, err);
     }
     if (set(auth->password)) {
         const char *argv[] = { "AUTH", pass };
 
-        return run_ok(c, "AUTH", 2, argv, err);
+        return run_ok(c, "AUTH", 2, argv, err) == 0 ? 0 : auth_refused(c, auth, err);
     }
     return 0;
 }
@@ -101,7 +115,7 @@ redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
 int redis_handshake(redisContext *c, const struct redis_auth *auth, int db,
                     struct err *err)
 {
-    static const struct redis_auth none = { NULL, NULL };
+    static const struct redis_auth none = { NULL, NULL, NULL };
 
     if (authenticate(c, auth != NULL ? auth : &none, err) < 0)
         return -1;
@@ -162,13 +176,16 @@ static void describe_role(const redisContext *c, const redisReply *r, const char
 static void add_hint(const char *reply, struct err *err)
 {
     const char *hint = NULL;
+    char was[ERR_MSG_MAX];
 
     if (strncmp(reply, "NOPERM", 6) == 0)
         hint = " (the Redis user needs +role, to check it talks to the master)";
     else if (strncmp(reply, "NOAUTH", 6) == 0)
         hint = " (the server wants a password: is RedisPassword set?)";
-    if (hint != NULL && err != NULL)
-        err_set(err, "%s%s", err->msg, hint);
+    if (hint == NULL || err == NULL)
+        return;
+    snprintf(was, sizeof(was), "%s", err_msg(err));
+    err_set(err, "%s%s", was, hint);
 }
 
 int redis_is_master(redisContext *c, struct err *err)
@@ -290,4 +307,85 @@ enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int ti
     err_set(err, "redis %s: %s: %lld of %d replica(s) acknowledged in time",
             name, what, got, replicas);
     return REDIS_WAIT_TOO_FEW;
+}
+
+/* ---- INFO replication --------------------------------------------------------- */
+
+/* "ip=127.0.0.1,port=6380,state=online,offset=123,lag=0" into R. */
+static void parse_replica(const char *v, struct redis_replica *r)
+{
+    char ip[REDIS_ADDR_TEXT_MAX] = "?", buf[512], *save = NULL, *kv;
+    long port = 0;
+
+    snprintf(buf, sizeof(buf), "%s", v);
+    memset(r, 0, sizeof(*r));
+    for (kv = strtok_r(buf, ",", &save); kv != NULL; kv = strtok_r(NULL, ",", &save)) {
+        if (strncmp(kv, "ip=", 3) == 0)
+            snprintf(ip, sizeof(ip), "%.*s", (int)sizeof(ip) - 3, kv + 3);
+        else if (strncmp(kv, "port=", 5) == 0)
+            port = strtol(kv + 5, NULL, 10);
+        else if (strncmp(kv, "state=", 6) == 0)
+            snprintf(r->state, sizeof(r->state), "%.*s", (int)sizeof(r->state) - 1, kv + 6);
+        else if (strncmp(kv, "offset=", 7) == 0)
+            r->offset = strtoll(kv + 7, NULL, 10);
+        else if (strncmp(kv, "lag=", 4) == 0)
+            r->lag = strtol(kv + 4, NULL, 10);
+    }
+    snprintf(r->addr, sizeof(r->addr), strchr(ip, ':') ? "[%.*s]:%ld" : "%.*s:%ld",
+             (int)sizeof(r->addr) - 10, ip, port);
+}
+
+/* One "key:value" line of the INFO text. */
+static void info_line(const char *key, const char *v, struct redis_replication *out)
+{
+    if (strcmp(key, "role") == 0)
+        snprintf(out->role, sizeof(out->role), "%.*s", (int)sizeof(out->role) - 1, v);
+    else if (strcmp(key, "connected_slaves") == 0)
+        out->connected = (int)strtol(v, NULL, 10);
+    else if (strcmp(key, "master_repl_offset") == 0)
+        out->offset = strtoll(v, NULL, 10);
+    else if (strcmp(key, "min_slaves_good_slaves") == 0)
+        out->good = (int)strtol(v, NULL, 10);
+    else if (strncmp(key, "slave", 5) == 0 && key[5] >= '0' && key[5] <= '9'
+             && out->n < REDIS_REPLICAS_MAX)
+        parse_replica(v, &out->replicas[out->n++]);
+}
+
+void redis_replication_parse(const char *info, struct redis_replication *out)
+{
+    char *text = strdup(info != NULL ? info : ""), *line, *save = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->good = -1;
+    if (text == NULL)
+        return;
+    for (line = strtok_r(text, "\r\n", &save); line != NULL;
+         line = strtok_r(NULL, "\r\n", &save)) {
+        char *colon = strchr(line, ':');
+
+        if (line[0] == '#' || colon == NULL)
+            continue;
+        *colon = '\0';
+        info_line(line, colon + 1, out);
+    }
+    free(text);
+}
+
+int redis_replication(redisContext *c, struct redis_replication *out, struct err *err)
+{
+    const char *argv[] = { "INFO", "replication" };
+    redisReply *r = redis_run_argv(c, "INFO replication", err, 2, argv);
+
+    memset(out, 0, sizeof(*out));
+    out->good = -1;
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING) {
+        redis_command_error(c, r, "INFO replication", NULL, err);
+        freeReplyObject(r);
+        return -1;
+    }
+    redis_replication_parse(r->str, out);
+    freeReplyObject(r);
+    return 0;
 }

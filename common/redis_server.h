@@ -32,6 +32,8 @@
 struct redis_auth {
     const char *user;        /* RedisUser (Redis 6+ ACL); NULL or "" for none */
     const char *password;    /* RedisPassword; NULL or "" for none */
+    const char *keys;        /* the settings they come from, named when AUTH is
+                              * refused ("RedisUser and RedisPassword"); NULL */
 };
 
 /* Connect to A, with TIMEOUT_MS (<= 0: the default) bounding the connection
@@ -88,5 +90,30 @@ enum redis_wait_result {
  * redis_retire_if_stale): WAIT refused means C is no master to write to. */
 enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int timeout_ms,
                                            int *acked, struct err *err);
+
+/* What INFO replication says of a server, for "mssantectl redis status"
+ * and "mssante-milter -n". */
+#define REDIS_REPLICAS_MAX 16
+
+struct redis_replication {
+    char role[16];                     /* "master", "slave" */
+    long long offset;                  /* master_repl_offset */
+    int connected;                     /* connected_slaves */
+    int good;                          /* min_slaves_good_slaves; -1: not reported */
+    size_t n;                          /* replicas listed below */
+    struct redis_replica {
+        char addr[REDIS_ADDR_TEXT_MAX];
+        char state[24];                /* "online", "wait_bgsave", ... */
+        long long offset;              /* acknowledged replication offset */
+        long lag;                      /* seconds since its last acknowledgement */
+    } replicas[REDIS_REPLICAS_MAX];
+};
+
+/* INFO replication on C into OUT.  0, or -1 + err. */
+int redis_replication(redisContext *c, struct redis_replication *out, struct err *err);
+
+/* The text of INFO replication into OUT (what it does not say stays 0;
+ * good -1; replicas past REDIS_REPLICAS_MAX are left out). */
+void redis_replication_parse(const char *info, struct redis_replication *out);
 
 #endif

@@ -240,25 +240,22 @@ void sentinel_describe(struct sentinel *s, char *master, size_t mlen, char *orde
 /* "redis NAME: why" (the wording of common/redis.c) -> "sentinel NAME: why". */
 static void as_sentinel(struct err *why)
 {
-    if (why != NULL && strncmp(why->msg, "redis ", 6) == 0
-        && strlen(why->msg) + 3 < sizeof(why->msg))
-        err_set(why, "sentinel %s", why->msg + 6);
+    char was[ERR_MSG_MAX];
+
+    if (strncmp(err_msg(why), "redis ", 6) != 0)
+        return;
+    snprintf(was, sizeof(was), "%s", err_msg(why) + 6);
+    err_set(why, "sentinel %s", was);
 }
 
 redisContext *sentinel_open(struct sentinel *s, size_t i, struct err *why)
 {
-    const struct redis_auth auth = { NULL, s->sentinel_password };
+    const struct redis_auth auth = { NULL, s->sentinel_password, "RedisSentinelPassword" };
     redisContext *c = redis_open(&s->sentinels.v[i], &auth, 0, s->timeout_ms, why);
 
-    if (c != NULL)
-        return c;
-    as_sentinel(why);
-    /* A refused AUTH (not a lost connection): the password is ours. */
-    if (why != NULL && strstr(why->msg, ": AUTH: ") != NULL
-        && (strstr(why->msg, "WRONGPASS") != NULL || strstr(why->msg, ": AUTH: ERR ") != NULL)
-        && strlen(why->msg) + 40 < sizeof(why->msg))
-        err_set(why, "%s (check RedisSentinelPassword)", why->msg);
-    return NULL;
+    if (c == NULL)
+        as_sentinel(why);
+    return c;
 }
 
 /* Parse the [ip, port] answer of get-master-addr-by-name. */
@@ -318,9 +315,9 @@ static void add_note(char *notes, const char *text)
 {
     size_t used = strlen(notes);
 
-    if (used + 3 < NOTES_MAX
-        && snprintf(notes + used, NOTES_MAX - used, "%s%s", used ? "; " : "", text) < 0)
-        notes[used] = '\0';
+    if (used + 3 < NOTES_MAX)
+        snprintf(notes + used, NOTES_MAX - used, "%s%.*s", used ? "; " : "",
+                 (int)(NOTES_MAX - used - 3), text);
 }
 
 enum step { STEP_NEXT, STEP_STOP, STEP_DONE };
@@ -332,7 +329,9 @@ enum step { STEP_NEXT, STEP_STOP, STEP_DONE };
 static enum step open_master(struct sentinel *s, const struct redis_addr *m,
                              redisContext **out, struct err *why)
 {
-    const struct redis_auth auth = { s->user, s->password };
+    const struct redis_auth auth = {
+        s->user, s->password, s->user != NULL ? "RedisUser and RedisPassword" : "RedisPassword"
+    };
     redisContext *c = redis_connect_addr(m, s->timeout_ms, why);
     int role;
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "common/clock.h"
 #include "common/sentinel.h"
 #include "common/stopsignal.h"
 

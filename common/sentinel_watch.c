@@ -59,11 +59,12 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
 
 /* Subscribe on the first sentinel that accepts, in the preference order
  * but trying AVOID (the one just lost; SIZE_MAX for none) last.  *I gets
- * the sentinel's index. */
+ * the sentinel's index; WHY gathers why each refused. */
 static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
                                    struct err *why)
 {
-    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k;
+    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k, pos = 0;
+    char notes[ERR_MSG_MAX] = "";
     struct err one;
     redisContext *c;
 
@@ -74,15 +75,16 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
         memmove(&order[k], &order[k + 1], (n - k - 1) * sizeof(order[0]));
         order[n - 1] = avoid;
     }
-    err_clear(why);
     for (k = 0; k < n && !stop_signal_raised(&s->stop); k++) {
         if ((c = subscribe_one(s, order[k], &one)) != NULL) {
             *i = order[k];
             return c;
         }
-        if (why != NULL && strlen(why->msg) + 3 < sizeof(why->msg))
-            err_set(why, "%s%s%s", why->msg, why->msg[0] != '\0' ? "; " : "", one.msg);
+        if (pos + 3 < sizeof(notes))
+            pos += (size_t)snprintf(notes + pos, sizeof(notes) - pos, "%s%s", pos ? "; " : "",
+                                    one.msg);
     }
+    err_set(why, "%s", notes);
     return NULL;
 }
 
@@ -216,8 +218,8 @@ static void *watch_main(void *arg)
     struct sentinel *s = arg;
     size_t avoid = (size_t)-1, i = 0;
     char sname[REDIS_ADDR_TEXT_MAX];
-    bool troubled = false;
     struct err why;
+    bool troubled = false;
     redisContext *c;
 
     while (!stop_signal_raised(&s->stop)) {

@@ -183,19 +183,41 @@ static bool key_seen(const unsigned *seen, const char *name)
     return key_line(seen, name) != 0;
 }
 
+/* How Redis is reached: one server, or sentinels and the master's name;
+ * the sentinels' password means nothing without sentinels. */
+static void check_redis(struct reader *rd, const unsigned *seen)
+{
+    unsigned redis = key_line(seen, "Redis"), sentinels = key_line(seen, "RedisSentinels");
+    unsigned name = key_line(seen, "RedisMasterName");
+
+    if (redis != 0 && sentinels != 0)
+        report(rd, sentinels, "RedisSentinels and Redis (line %u) are both set: the sentinels "
+               "name the master, remove Redis", redis);
+    if (sentinels != 0 && name == 0)
+        report(rd, sentinels, "RedisSentinels needs RedisMasterName (the name the sentinels "
+               "monitor the master under, \"sentinel monitor NAME ...\")");
+    if (name != 0 && sentinels == 0)
+        report(rd, name, "RedisMasterName is set without RedisSentinels");
+    if (key_seen(seen, "RedisSentinelPassword") && sentinels == 0)
+        report(rd, key_line(seen, "RedisSentinelPassword"),
+               "RedisSentinelPassword is set without RedisSentinels");
+}
+
 /* Checks across keys.  A key that is present but invalid was reported on
  * its own line already: do not report it a second time as missing. */
 static void check_whole(struct reader *rd, const struct config *cfg, const unsigned *seen)
 {
     if (cfg->live.file == NULL && !redis_configured(&cfg->redis)
-        && !key_seen(seen, "WhitelistFile") && !key_seen(seen, "Redis"))
+        && !key_seen(seen, "WhitelistFile") && !key_seen(seen, "Redis")
+        && !key_seen(seen, "RedisSentinels"))
         report(rd, 0, "no whitelist source: set WhitelistFile, Redis, or both");
+    check_redis(rd, seen);
     if (cfg->rules.local_domains.n == 0 && !key_seen(seen, "LocalDomains"))
         report(rd, 0, "LocalDomains is required (the operator's own MSSante domains)");
     /* The fetched list is published to Redis for every MX; a daemon
      * without Redis serves WhitelistFile and would have nowhere to put it. */
     if (cfg->fetch.refresh_ms > 0 && !redis_configured(&cfg->redis)
-        && !key_seen(seen, "Redis"))
+        && !key_seen(seen, "Redis") && !key_seen(seen, "RedisSentinels"))
         report(rd, key_line(seen, "WhitelistRefresh"),
                "WhitelistRefresh needs Redis: the downloaded list is published there");
     if (cfg->fetch.refresh_ms > 0 && cfg->fetch.refresh_ms < 1000)

@@ -50,11 +50,11 @@ struct config {
     struct daemon_settings daemon;   /* Socket, SocketMode, UserID, PidFile, ShutdownTimeout */
     struct log_settings log;         /* LogLevel, SyslogFacility */
     struct rules_settings rules;     /* LocalDomains ... Forwarding, the patient keys */
-    struct redis_settings redis;     /* Redis, RedisPassword, RedisTimeout, RedisPrefix */
+    struct redis_settings redis;     /* Redis*, RedisSentinels ... RedisMinReplicas */
     struct live_settings live;       /* WhitelistFile, SnapshotFile, WhitelistPoll, TLSPolicy* */
     struct fetch_settings fetch;     /* WhitelistURL ... WhitelistMaxAge */
     struct notify_settings notify;   /* Notify* */
-    struct stats_settings stats;     /* StatsFile, StatsInterval */
+    struct stats_settings stats;     /* StatsFile, StatsInterval, NodeName */
 };
 
 /*

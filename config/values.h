@@ -79,7 +79,8 @@ extern const struct cfg_type cfgval_enum;        /* an enum: the index in words 
 extern const struct cfg_type cfgval_domains;     /* struct strlist of domains */
 extern const struct cfg_type cfgval_mailboxes;   /* struct strlist: local@domain, @domain */
 extern const struct cfg_type cfgval_hosts;       /* struct cidr_list, or "none" */
-extern const struct cfg_type cfgval_redis;       /* struct redis_endpoint */
+extern const struct cfg_type cfgval_redis;       /* struct redis_addr */
+extern const struct cfg_type cfgval_redis_list;  /* struct redis_addr_list */
 extern const struct cfg_type cfgval_template;    /* struct notify_template_file */
 
 /* White space as the file format means it (isspace() without the locale). */

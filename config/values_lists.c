@@ -1,8 +1,9 @@
 /*
  * values_lists.c - the value types of mssante-milter.conf that hold more
  * than one thing (see values.h): domain and mailbox lists, address lists
- * (InternalHosts), a Redis endpoint, a notice template.  The single
- * values are values.c's; the rules for WHY are the same.
+ * (InternalHosts), a Redis endpoint and a list of sentinels, a notice
+ * template.  The single values are values.c's; the rules for WHY are the
+ * same.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -247,78 +248,143 @@ const struct cfg_type cfgval_hosts = {
 
 /* ---- structures -------------------------------------------------------- */
 
+/* Redis: one server (common/redis_addr.h says which forms, and why one
+ * is refused). */
 static bool redis_parse(void *field, const struct cfg_key *k, const char *text,
                         struct err *why)
 {
-    struct redis_endpoint ep;
+    struct redis_addr a;
 
     (void)k;
-    if (redis_endpoint_parse(text, &ep) < 0) {
-        err_set(why, "expected HOST:PORT, [IPV6]:PORT or unix:/path, got \"%s\"", text);
+    if (redis_addr_parse(text, &a, why) < 0)
         return false;
-    }
-    redis_endpoint_free(field);
-    *(struct redis_endpoint *)field = ep;
+    redis_addr_free(field);
+    *(struct redis_addr *)field = a;
     return true;
 }
 
 static void redis_format(const void *field, const struct cfg_key *k, char *buf, size_t size)
 {
-    const struct redis_endpoint *ep = field;
+    const struct redis_addr *a = field;
 
     (void)k;
-    if (ep->host == NULL && ep->unix_path == NULL)
+    if (a->host == NULL && a->unix_path == NULL)
         buf[0] = '\0';
     else
-        redis_endpoint_format(ep, buf, size);
+        redis_addr_format(a, buf, size);
 }
 
 static bool redis_same(const void *a, const void *b)
 {
-    const struct redis_endpoint *x = a, *y = b;
-
-    return cfgval_same_string(x->host, y->host) && x->port == y->port
-           && cfgval_same_string(x->unix_path, y->unix_path);
+    return redis_addr_equal(a, b);
 }
 
 static bool redis_copy(void *dst, const void *src)
 {
-    const struct redis_endpoint *s = src;
-    struct redis_endpoint copy = { NULL, s->port, NULL };
+    struct redis_addr copy;
 
-    if ((s->host != NULL && (copy.host = strdup(s->host)) == NULL)
-        || (s->unix_path != NULL && (copy.unix_path = strdup(s->unix_path)) == NULL)) {
-        redis_endpoint_free(&copy);
+    if (redis_addr_copy(&copy, src) < 0)
         return false;
-    }
-    redis_endpoint_free(dst);
-    *(struct redis_endpoint *)dst = copy;
+    redis_addr_free(dst);
+    *(struct redis_addr *)dst = copy;
     return true;
 }
 
 static void redis_release(void *field)
 {
-    redis_endpoint_free(field);
+    redis_addr_free(field);
 }
 
 /* The reload warning's wording of an endpoint (an IPv6 host unbracketed,
  * as it always was). */
 static void redis_describe(const void *field, const struct cfg_key *k, char *buf, size_t size)
 {
-    const struct redis_endpoint *ep = field;
+    const struct redis_addr *a = field;
 
     (void)k;
-    if (ep->host == NULL && ep->unix_path == NULL)
+    if (a->host == NULL && a->unix_path == NULL)
         snprintf(buf, size, "unset");
-    else if (ep->unix_path != NULL)
-        snprintf(buf, size, "unix:%s", ep->unix_path);
+    else if (a->unix_path != NULL)
+        snprintf(buf, size, "unix:%s", a->unix_path);
     else
-        snprintf(buf, size, "%s:%d", ep->host, ep->port);
+        snprintf(buf, size, "%s:%d", a->host, a->port);
 }
 
 const struct cfg_type cfgval_redis = {
     .parse = redis_parse, .format = redis_format, .same = redis_same, .copy = redis_copy,
     .release = redis_release, .describe = redis_describe,
+};
+
+/* RedisSentinels: HOST:PORT[,HOST:PORT...]. */
+static bool redis_list_parse(void *field, const struct cfg_key *k, const char *text,
+                             struct err *why)
+{
+    (void)k;
+    return redis_addr_list_parse(text, field, why) == 0;
+}
+
+static void redis_list_format(const void *field, const struct cfg_key *k, char *buf,
+                              size_t size)
+{
+    const struct redis_addr_list *l = field;
+    char one[REDIS_ADDR_TEXT_MAX];
+    size_t used = 0;
+
+    (void)k;
+    if (size > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; i < l->n && used < size; i++) {
+        redis_addr_format(&l->v[i], one, sizeof(one));
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "", one);
+    }
+}
+
+static bool redis_list_same(const void *a, const void *b)
+{
+    const struct redis_addr_list *x = a, *y = b;
+
+    if (x->n != y->n)
+        return false;
+    for (size_t i = 0; i < x->n; i++)
+        if (!redis_addr_equal(&x->v[i], &y->v[i]))
+            return false;
+    return true;
+}
+
+static bool redis_list_copy(void *dst, const void *src)
+{
+    const struct redis_addr_list *s = src;
+    struct redis_addr_list copy = { NULL, 0 };
+
+    if (s->n > 0 && (copy.v = calloc(s->n, sizeof(*copy.v))) == NULL)
+        return false;
+    for (; copy.n < s->n; copy.n++) {
+        if (redis_addr_copy(&copy.v[copy.n], &s->v[copy.n]) < 0) {
+            redis_addr_list_free(&copy);
+            return false;
+        }
+    }
+    redis_addr_list_free(dst);
+    *(struct redis_addr_list *)dst = copy;
+    return true;
+}
+
+static void redis_list_release(void *field)
+{
+    redis_addr_list_free(field);
+}
+
+static void redis_list_describe(const void *field, const struct cfg_key *k, char *buf,
+                                size_t size)
+{
+    redis_list_format(field, k, buf, size);
+    if (size > 0 && buf[0] == '\0')
+        snprintf(buf, size, "unset");
+}
+
+const struct cfg_type cfgval_redis_list = {
+    .parse = redis_list_parse, .format = redis_list_format, .same = redis_list_same,
+    .copy = redis_list_copy, .release = redis_list_release, .describe = redis_list_describe,
 };
 
 /* NotifyTemplate: read and checked now, so that "-n" and a reload report

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/err.h"
 #include "common/redis.h"
@@ -40,28 +41,46 @@
     "  redis.call('EXPIRE', KEYS[2], ttl)\n" \
     "end\n"
 
-/* KEYS: conversation, index.  ARGV: patient, now, ttl.
+/* For a write that may have to be undone (conv_record with
+ * RedisMinReplicas): with a third key, the undo HASH of the call, the
+ * record as it was (fields and PTTL) is kept there under the
+ * conversation's key before it changes, and the record names the writer
+ * (the call's token, ARGV[TOKEN]) once changed. */
+#define REMEMBER_LUA \
+    "if #KEYS == 3 then\n" \
+    "  redis.call('HSET', KEYS[3], KEYS[1], cjson.encode({\n" \
+    "    f = redis.call('HGETALL', KEYS[1]), t = redis.call('PTTL', KEYS[1])}))\n" \
+    "  redis.call('EXPIRE', KEYS[3], 3600)\n" \
+    "end\n"
+#define WRITER_LUA(token) \
+    "if #KEYS == 3 then redis.call('HSET', KEYS[1], 'writer', ARGV[" token "]) end\n"
+
+/* KEYS: conversation, index[, undo].  ARGV: patient, now, ttl[, token].
  * Returns 1 opened (or reopened), 0 refreshed. */
 static const char open_lua[] =
     "local opened = 0\n"
     "if redis.call('HGET', KEYS[1], 'state') == 'open' then\n"
     "  redis.call('HSET', KEYS[1], 'last_activity', ARGV[2])\n"
     "else\n"
+    REMEMBER_LUA
     "  redis.call('DEL', KEYS[1])\n"
     "  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[2],\n"
     "             'last_activity', ARGV[2])\n"
     "  opened = 1\n"
     "end\n"
+    WRITER_LUA("4")
     EXPIRY_LUA
     "return opened\n";
 
-/* KEYS: conversation, index.  ARGV: patient, now, ttl, qid.
+/* KEYS: conversation, index[, undo].  ARGV: patient, now, ttl, qid[, token].
  * Returns 1 recorded, 0 already closed by this qid (nothing touched). */
 static const char close_lua[] =
     "local cur = redis.call('HMGET', KEYS[1], 'state', 'closed_by_qid')\n"
     "if cur[1] == 'closed' and cur[2] == ARGV[4] then return 0 end\n"
+    REMEMBER_LUA
     "redis.call('HSET', KEYS[1], 'state', 'closed', 'closed_at', ARGV[2],\n"
     "           'closed_by_qid', ARGV[4], 'last_activity', ARGV[2])\n"
+    WRITER_LUA("5")
     EXPIRY_LUA
     "return 1\n";
 
@@ -75,6 +94,26 @@ static const char import_lua[] =
     "           'last_activity', ARGV[2], 'imported_at', ARGV[4])\n"
     EXPIRY_LUA
     "return {1}\n";
+/* KEYS: undo, then the conversations.  ARGV: token.  Each conversation
+ * this call changed (its undo entry) and nobody changed since (it still
+ * names the call as its writer) gets its old record back; the undo HASH
+ * goes.  Returns how many were restored. */
+static const char undo_lua[] =
+    "local n = 0\n"
+    "for i = 2, #KEYS do\n"
+    "  local prev = redis.call('HGET', KEYS[1], KEYS[i])\n"
+    "  if prev and redis.call('HGET', KEYS[i], 'writer') == ARGV[1] then\n"
+    "    local p = cjson.decode(prev)\n"
+    "    redis.call('DEL', KEYS[i])\n"
+    "    if #p.f > 0 then\n"
+    "      redis.call('HSET', KEYS[i], unpack(p.f))\n"
+    "      if p.t > 0 then redis.call('PEXPIRE', KEYS[i], p.t) end\n"
+    "    end\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return n\n";
 
 /* The hash fields, in the order HMGET asks for them. */
 static const char *const record_fields[] = {
@@ -157,21 +196,41 @@ static int check_context(redisContext *c, struct err *err)
 /* Writes                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Run SCRIPT on the pair's keys with ARGV patient, now, ttl[, qid]; the
- * script's integer reply, or -1 + err. */
+/* What a write that may have to be undone adds (conv_record). */
+struct undo {
+    char key[KEY_MAX];           /* PREFIX conv-undo:TOKEN */
+    char token[40];              /* random, names the call's writes */
+};
+
+/* Run SCRIPT on the pair's keys with ARGV patient, now, ttl[, qid], and
+ * with U (may be NULL) the undo key and token; the script's integer
+ * reply, or -1 + err. */
 static int run_script(redisContext *c, const char *script, const struct conv_keys *k,
-                      long long now, long long ttl, const char *qid,
+                      long long now, long long ttl, const char *qid, const struct undo *u,
                       struct err *err)
 {
     char now_s[32], ttl_s[32];
-    const char *argv[] = { "EVAL", script, "2", k->conv, k->index, k->patient, now_s, ttl_s,
-                           qid };
-    int argc = qid != NULL ? 9 : 8;
+    const char *argv[11];
+    int argc = 0;
     redisReply *r;
     int rc;
 
     snprintf(now_s, sizeof(now_s), "%lld", now);
     snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl);
+    argv[argc++] = "EVAL";
+    argv[argc++] = script;
+    argv[argc++] = u != NULL ? "3" : "2";
+    argv[argc++] = k->conv;
+    argv[argc++] = k->index;
+    if (u != NULL)
+        argv[argc++] = u->key;
+    argv[argc++] = k->patient;
+    argv[argc++] = now_s;
+    argv[argc++] = ttl_s;
+    if (qid != NULL)
+        argv[argc++] = qid;
+    if (u != NULL)
+        argv[argc++] = u->token;
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         redis_command_error(c, r, "EVAL", k->conv, err);
@@ -184,34 +243,142 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
     return rc;
 }
 
-int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbox,
-                         const char *patient, long long now, long long ttl,
-                         struct err *err)
+/* One write: open (or refresh) or close the pair's conversation, with U
+ * (may be NULL) to keep what an undo needs.  As conv_open_or_refresh and
+ * conv_close return. */
+static int write_one(redisContext *c, const char *prefix, const char *mailbox,
+                     const char *patient, bool close, const char *qid, long long now,
+                     long long ttl, const struct undo *u, struct err *err)
 {
     struct conv_keys k;
 
     if (check_context(c, err) != 0 ||
         make_keys(&k, prefix, mailbox, patient, false, err) != 0)
         return -1;
-    return run_script(c, open_lua, &k, now, ttl, NULL, err);
-}
-
-int conv_close(redisContext *c, const char *prefix, const char *mailbox,
-               const char *patient, const char *qid, long long now, long long ttl,
-               struct err *err)
-{
-    struct conv_keys k;
-
-    if (check_context(c, err) != 0 ||
-        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
-        return -1;
+    if (!close)
+        return run_script(c, open_lua, &k, now, ttl, NULL, u, err);
     /* Without a queue id a retry could not be told from a new closure. */
     if (qid == NULL || qid[0] == '\0' || strlen(qid) > CONV_QID_MAX) {
         err_set(err, "conversation: closing needs a queue id of 1 to %d bytes",
                 CONV_QID_MAX);
         return -1;
     }
-    return run_script(c, close_lua, &k, now, ttl, qid, err);
+    return run_script(c, close_lua, &k, now, ttl, qid, u, err);
+}
+
+int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbox,
+                         const char *patient, long long now, long long ttl,
+                         struct err *err)
+{
+    return write_one(c, prefix, mailbox, patient, false, NULL, now, ttl, NULL, err);
+}
+
+int conv_close(redisContext *c, const char *prefix, const char *mailbox,
+               const char *patient, const char *qid, long long now, long long ttl,
+               struct err *err)
+{
+    return write_one(c, prefix, mailbox, patient, true, qid, now, ttl, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* One message's writes, acknowledged by the replicas or undone         */
+/* ------------------------------------------------------------------ */
+
+/* A fresh token and the undo key under PREFIX.  -1 + err. */
+static int make_undo(struct undo *u, const char *prefix, struct err *err)
+{
+    unsigned char rnd[16];
+    const char *pfx = prefix != NULL ? prefix : DEFAULT_PREFIX;
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        err_set(err, "conversation: no random bytes for a write token");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(u->token + 2 * i, sizeof(u->token) - 2 * i, "%02x", rnd[i]);
+    snprintf(u->key, sizeof(u->key), "%.100sconv-undo:%s", pfx, u->token);
+    return 0;
+}
+
+/* Give the first N conversations of W back what they held before this
+ * call (those nobody wrote since), best effort: logged by the caller as
+ * part of the failure.  Returns how many were restored, -1 on a failure. */
+static int undo_writes(redisContext *c, const char *prefix, const struct conv_record *w,
+                       size_t n, const struct undo *u)
+{
+    const char **argv = calloc(5 + n, sizeof(*argv));    /* EVAL script n undo keys token */
+    struct conv_keys *k = calloc(n > 0 ? n : 1, sizeof(*k));
+    char count[24];
+    size_t argc = 0;
+    redisReply *r = NULL;
+    int rc = -1;
+
+    if (argv == NULL || k == NULL)
+        goto out;
+    snprintf(count, sizeof(count), "%zu", n + 1);
+    argv[argc++] = "EVAL";
+    argv[argc++] = undo_lua;
+    argv[argc++] = count;
+    argv[argc++] = u->key;
+    for (size_t i = 0; i < n; i++) {
+        if (make_keys(&k[i], prefix, w->mailbox, w->patients[i], false, NULL) != 0)
+            goto out;
+        argv[argc++] = k[i].conv;
+    }
+    argv[argc++] = u->token;
+    r = redisCommandArgv(c, (int)argc, argv, NULL);
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        rc = (int)r->integer;
+out:
+    if (r != NULL)
+        freeReplyObject(r);
+    free(argv);
+    free(k);
+    return rc;
+}
+
+/* The writes are durable: the undo record is of no use any more. */
+static void forget_undo(redisContext *c, const struct undo *u)
+{
+    const char *argv[] = { "DEL", u->key };
+    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
+int conv_record(redisContext *c, const struct redis_settings *rs, const struct conv_record *w,
+                int *results, struct err *err)
+{
+    struct undo u, *up = NULL;
+    char was[ERR_MSG_MAX];
+    size_t i;
+    int undone;
+
+    if (rs->min_replicas > 0) {
+        if (make_undo(&u, rs->prefix, err) < 0)
+            return -1;
+        up = &u;
+    }
+    for (i = 0; i < w->n; i++) {
+        results[i] = write_one(c, rs->prefix, w->mailbox, w->patients[i], w->close, w->qid,
+                               w->now, w->ttl, up, err);
+        if (results[i] < 0)
+            break;
+    }
+    if (i == w->n && redis_wait_durable(c, rs, err) == 0) {
+        if (up != NULL)
+            forget_undo(c, up);
+        return 0;
+    }
+    if (up == NULL)
+        return -1;
+    /* Too few replicas (or a failure half-way): put back what was there. */
+    snprintf(was, sizeof(was), "%s", err_msg(err));
+    undone = c->err == 0 ? undo_writes(c, rs->prefix, w, i < w->n ? i + 1 : w->n, up) : -1;
+    err_set(err, "%s; %s", was, undone >= 0 ? "the conversation state is as it was"
+                                            : "the conversation state could not be put back");
+    return -1;
 }
 
 static long long field_number(const redisReply *f)

@@ -9,7 +9,11 @@
  *   PREFIX conv:MAILBOX:PATIENT   HASH state (open|closed), opened_at,
  *                                 last_activity, closed_at, closed_by_qid,
  *                                 imported_at (made by conv_import)
+ *                                 writer (with RedisMinReplicas: see
+ *                                 conv_record)
  *   PREFIX conv-idx:MAILBOX       SET of PATIENT, for listing
+ *   PREFIX conv-undo:TOKEN        HASH, while conv_record waits for the
+ *                                 replicas
  * MAILBOX is "local@domain" lower-cased (Postfix folds case on lookup, so
  * both spellings are one mailbox); PATIENT is the matricule upper-cased
  * ("2a" -> "2A", the form policy/ins.c normalises to).  Times are Unix
@@ -40,6 +44,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+#include "common/redis.h"
 
 #define CONV_ID_MAX  320   /* longest mailbox or patient id accepted */
 #define CONV_QID_MAX 64
@@ -93,6 +98,39 @@ int conv_close(redisContext *c, const char *prefix, const char *mailbox,
 int conv_import(redisContext *c, const char *prefix, const char *mailbox,
                 const char *patient, long long opened_at, long long now, long long ttl,
                 struct conv_info *existing, struct err *err);
+
+/*
+ * The conversation writes of one message: open (or refresh), or with
+ * CLOSE set close (a [FIN] with queue id QID), the conversation of
+ * MAILBOX with each of the N PATIENTS, at NOW, with TTL.  RESULTS[i] gets
+ * what conv_open_or_refresh / conv_close return for PATIENTS[i].
+ *
+ * Durability (RedisMinReplicas in RS, with RS's RedisPrefix): the writes
+ * are then acknowledged by that many replicas (WAIT, bounded by
+ * RedisTimeout) before this returns 0, so that a failover right after the
+ * message's 250 cannot forget them.  When too few replicas acknowledge
+ * (or a write fails half-way), every conversation this call changed and
+ * nobody changed since gets back what it held before the call, and -1 +
+ * err is returned: the message gets 451 and nothing is half-done, as if
+ * it had never come.  Each write names the call (a random token in the
+ * record, its previous state in PREFIX conv-undo:TOKEN, kept an hour at
+ * most and deleted once the writes are durable): a refresh or closure by
+ * another message meanwhile is never undone.  RedisMinReplicas 0: the
+ * writes as conv_open_or_refresh / conv_close make them, nothing waited
+ * for, nothing undone (running the call again after a failure is safe).
+ */
+struct conv_record {
+    const char *mailbox;
+    const char *const *patients;
+    size_t n;
+    bool close;
+    const char *qid;               /* the message's queue id (needed to close) */
+    long long now;
+    long long ttl;                 /* ConversationTTL, seconds */
+};
+
+int conv_record(redisContext *c, const struct redis_settings *rs, const struct conv_record *w,
+                int *results, struct err *err);
 
 /* 1 open, 0 not (closed, never opened or expired), -1 error. */
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,

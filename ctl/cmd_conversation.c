@@ -324,11 +324,15 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
     /* Not a Postfix queue id: says where the closure came from. */
     snprintf(qid, sizeof(qid), "mssantectl-%lld-%ld", now, (long)getpid());
     rc = conv_get(c, cfg->redis.prefix, a->mailbox, a->patient, &before, &err);
-    if (rc >= 0)
-        rc = close ? conv_close(c, cfg->redis.prefix, a->mailbox, a->patient, qid, now,
-                                cfg->rules.conversation_ttl, &err)
-                   : conv_open_or_refresh(c, cfg->redis.prefix, a->mailbox, a->patient, now,
-                                          cfg->rules.conversation_ttl, &err);
+    if (rc >= 0) {
+        /* As the daemon writes it: on RedisMinReplicas replicas, or undone. */
+        const char *ids[1] = { a->patient };
+        struct conv_record w = { a->mailbox, ids, 1, close, qid, now,
+                                 cfg->rules.conversation_ttl };
+        int result;
+
+        rc = conv_record(c, &cfg->redis, &w, &result, &err);
+    }
     if (rc >= 0)
         rc = conv_get(c, cfg->redis.prefix, a->mailbox, a->patient, &after, &err);
     redisFree(c);

@@ -1,9 +1,11 @@
 /*
  * cmd_stats.c - "mssantectl stats": every node's counters and the cluster
  * total, as the nodes published them to Redis (stats/node.h documents
- * the HASH).
+ * the HASH); "stats --nodes": one line per node (when it last published,
+ * the whitelist version it serves, its verdicts, the Redis master it
+ * follows), to see that several MX nodes agree.
  *
- * Each daemon rewrites PREFIX stats:node:<host> every StatsInterval, with
+ * Each daemon rewrites PREFIX stats:node:<NodeName> every StatsInterval, with
  * an expiry of a few intervals, and lists itself in PREFIX stats:nodes: a
  * node that stopped publishing (down, or cut off from Redis) drops out of
  * the total when its HASH expires, and is named as such.  Counters only
@@ -269,6 +271,20 @@ static void print_node(const struct node *nd, time_t now)
     print_counters(nd);
 }
 
+/* --nodes: one line per node, to see at a glance that every node is up,
+ * serves the same whitelist version and follows the same Redis master. */
+static void print_node_line(const struct node *nd, time_t now)
+{
+    long long updated = get_num(nd, "updated");
+
+    printf("%s updated=%llds whitelist=%s messages", nd->name, (long long)(now - updated),
+           get(nd, "whitelist:version") ? get(nd, "whitelist:version") : "none");
+    for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++)
+        printf(" %s=%lld", verdicts[v], verdict_total(nd, verdicts[v]));
+    printf(" redis_errors=%lld redis_master=%s\n", get_num(nd, "redis_errors"),
+           get(nd, "redis:master") ? get(nd, "redis:master") : "unknown");
+}
+
 /* ---- JSON ------------------------------------------------------------------- */
 
 /* A field's value: a number when it is one, else a string. */
@@ -327,6 +343,36 @@ static json_t *cluster_notify(redisContext *c, const char *prefix)
     return o;
 }
 
+/* stats --nodes: the per-node part only. */
+static int report_nodes(const struct ctl *ctl, struct node *nodes, size_t n, char **gone,
+                        size_t n_gone)
+{
+    time_t now = time(NULL);
+
+    if (ctl->json) {
+        json_t *root = json_object(), *arr = json_array(), *g = json_array();
+
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "node", json_text(nodes[i].name));
+            json_object_set_new(o, "fields", json_fields(&nodes[i]));
+            json_array_append_new(arr, o);
+        }
+        for (size_t i = 0; i < n_gone; i++)
+            json_array_append_new(g, json_text(gone[i]));
+        json_object_set_new(root, "nodes", arr);
+        json_object_set_new(root, "expired", g);
+        return print_json(root) < 0 ? CTL_UNAVAILABLE : CTL_OK;
+    }
+    if (n == 0)
+        printf("no node has published statistics (is mssante-milter running with Redis?)\n");
+    for (size_t i = 0; i < n; i++)
+        print_node_line(&nodes[i], now);
+    for (size_t i = 0; i < n_gone; i++)
+        printf("%s expired (stopped, or cannot reach Redis)\n", gone[i]);
+    return CTL_OK;
+}
+
 static int report(const struct ctl *ctl, struct node *nodes, size_t n, const struct node *total,
                   char **gone, size_t n_gone, json_t *notify)
 {
@@ -383,9 +429,10 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
     redisReply *r;
     int status = CTL_UNAVAILABLE;
 
-    (void)argv;
-    if (argc != 1) {
-        ctl_error("usage: mssantectl stats [--json]");
+    bool per_node = argc == 2 && strcmp(argv[1], "--nodes") == 0;
+
+    if (argc != 1 && !per_node) {
+        ctl_error("usage: mssantectl stats [--nodes] [--json]");
         return CTL_USAGE;
     }
     if (!redis_configured(&ctl->cfg->redis)) {
@@ -436,6 +483,10 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
     }
     if (total.n > 1)
         qsort(total.fields, total.n, sizeof(*total.fields), by_name);
+    if (per_node) {
+        status = report_nodes(ctl, nodes, n, gone, n_gone);
+        goto out;
+    }
     notify = cluster_notify(c, prefix);
     status = report(ctl, nodes, n, &total, gone, n_gone, notify);
 out:

@@ -13,7 +13,8 @@
  *               (every message is deferred)
  *   1 WARNING   the list in force is older than WhitelistMaxAge (since its
  *               DateDeGeneration or the last fetch that confirmed it);
- *               Redis is configured and does not answer; the last
+ *               Redis is configured and does not answer, or its master
+ *               has fewer replicas online than RedisMinReplicas; the last
  *               configuration reload failed; the daemon has held messages;
  *               the daemon stopped publishing its state (hung?)
  *   3 UNKNOWN   something could not be told: PidFile not set, no state
@@ -39,6 +40,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/redis.h"
+#include "common/redis_server.h"
 #include "ctl/ctl.h"
 #include "ctl/heldq.h"
 #include "ctl/ptools.h"
@@ -138,38 +140,70 @@ static void check_daemon(struct report *r, const struct st_daemon *d)
     set_time(c, "started", d->running ? d->started : 0);
 }
 
-/* Redis: configured, and does it answer?  *C: the connection (NULL when
- * not configured or unreachable). */
+/* Replicas that take part in WAIT: connected and streaming. */
+static int replicas_online(const struct redis_replication *rep)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < rep->n; i++)
+        if (strcmp(rep->replicas[i].state, "online") == 0)
+            n++;
+    return n;
+}
+
+/* Redis: configured, and does it answer?  Found as the daemon finds it
+ * (through the sentinels when configured): which master, named by which
+ * sentinel, and whether it has the replicas RedisMinReplicas asks for.
+ * *C: the connection (NULL when not configured or unreachable). */
 static void check_redis(struct report *r, const struct config *cfg, redisContext **cp)
 {
+    const struct redis_settings *rs = &cfg->redis;
+    struct redis_replication rep;
+    struct redis_where w;
     struct err err;
     redisContext *c;
-    redisReply *rep = NULL;
     struct check *k;
+    char via[REDIS_ADDR_TEXT_MAX + 40] = "";
+    int online = -1;
 
     *cp = NULL;
-    if (!redis_configured(&cfg->redis)) {
+    if (!redis_configured(rs)) {
         k = add(r, "redis", L_OK, "not configured");
         json_object_set_new(k->data, "configured", json_false());
         return;
     }
-    c = redis_connect(&cfg->redis, &err);
-    if (c != NULL && ((rep = redisCommand(c, "PING")) == NULL
-                      || rep->type == REDIS_REPLY_ERROR)) {
-        err_set(&err, "PING: %s", rep != NULL ? rep->str : c->errstr);
+    if ((c = redis_connect_where(rs, &w, &err)) != NULL
+        && redis_replication(c, &rep, &err) == 0)
+        online = replicas_online(&rep);
+    if (c != NULL && c->err != 0) {
         redisFree(c);
         c = NULL;
     }
-    freeReplyObject(rep);
-    if (c == NULL) {
+    if (c != NULL && w.via[0] != '\0')
+        snprintf(via, sizeof(via), " (named by sentinel %s)", w.via);
+    if (c == NULL)
         k = add(r, "redis", L_WARNING, "unreachable: %s (the daemon serves the list it has; "
                 "patients and forwarding defer mail)", err.msg);
-    } else {
-        k = add(r, "redis", L_OK, "reachable");
-        *cp = c;
-    }
+    else if (online >= 0 && online < rs->min_replicas)
+        k = add(r, "redis", L_WARNING, "master %s%s has %d replica(s) online, RedisMinReplicas "
+                "is %d: patient conversations and forwarding notices get 451", w.addr, via,
+                online, rs->min_replicas);
+    else if (online >= 0)
+        k = add(r, "redis", L_OK, "reachable: master %s%s, %d replica(s) online", w.addr, via,
+                online);
+    else
+        k = add(r, "redis", L_OK, "reachable: master %s%s (replication state unknown: %s)",
+                w.addr, via, err.msg);
     json_object_set_new(k->data, "configured", json_true());
     json_object_set_new(k->data, "reachable", json_boolean(c != NULL));
+    if (c != NULL) {
+        set_str(k, "master", w.addr);
+        set_str(k, "via_sentinel", w.via);
+        if (online >= 0)
+            set_int(k, "replicas_online", online);
+        set_int(k, "min_replicas", rs->min_replicas);
+    }
+    *cp = c;
 }
 
 /* Since when the list in force is known to be current: its generation,

@@ -95,6 +95,7 @@ struct redisContext;
 /* A Redis connection for the conversations, or NULL after saying why. */
 struct redisContext *conversation_ctl_connect(const struct config *cfg);
 int cmd_stats(const struct ctl *ctl, int argc, char **argv);      /* cmd_stats.c */
+int cmd_redis(const struct ctl *ctl, int argc, char **argv);      /* cmd_redis.c */
 
 /* Forwarding rules, Postfix table audit, notices (cmd_forwards.c,
  * cmd_forwards_audit.c, cmd_notify.c); argv[1] is the sub-command word. */

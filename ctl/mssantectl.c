@@ -76,6 +76,11 @@ static void usage(FILE *fp)
         "  notify status           notices queued, sent, retried, failed, pending\n"
         "  stats                   counters of every node (verdicts by rule, latency,\n"
         "                          whitelist, Redis errors) and the cluster total\n"
+        "  stats --nodes           one line per node: when it last published, the\n"
+        "                          whitelist version it serves, its message counts\n"
+        "  redis status            the Redis master this configuration leads to (and\n"
+        "                          through which sentinel), its replicas and whether\n"
+        "                          RedisMinReplicas can be met (exit 1 when not)\n"
         "  status                  the daemon of this machine for a monitoring system:\n"
         "                          running, list in force and its age, Redis, last\n"
         "                          reload, held messages, notice queue; exit 0 OK,\n"
@@ -103,6 +108,7 @@ static void usage(FILE *fp)
         "2 usage or configuration error, 3 no whitelist available or Redis failed;\n"
         "conversation show: 1 when there is no such conversation;\n"
         "conversation import: 1 when a line was refused (the others are imported);\n"
+        "redis status: 1 when fewer replicas are online than RedisMinReplicas;\n"
         "forwards list MAILBOX: 1 when it has no rule; forwards audit: 1 when a\n"
         "classic target is found; forwards import: 1 when the document is refused;\n"
         "held: 1 when an id is unknown, not the daemon's, or could not be dealt with;\n"
@@ -214,6 +220,8 @@ int main(int argc, char **argv)
         run = cmd_forwards;
     } else if (strcmp(cargv[0], "notify") == 0) {
         run = cmd_notify;
+    } else if (strcmp(cargv[0], "redis") == 0) {
+        run = cmd_redis;
     } else if (strcmp(cargv[0], "held") == 0) {
         run = cmd_held;
     } else if (strcmp(cargv[0], "status") == 0) {

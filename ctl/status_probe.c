@@ -141,7 +141,7 @@ static int from_redis(const struct config *cfg, redisContext *c, const struct st
     char node[STATS_NODE_MAX];
     redisReply *r;
 
-    stats_node_name(node, sizeof(node));
+    stats_node_name(cfg->stats.node_name, node, sizeof(node));
     r = redisCommand(c, "HGETALL %s" STATS_NODE_KEY "%s", cfg->redis.prefix, node);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         snprintf(p->why, sizeof(p->why), "Redis: HGETALL %s" STATS_NODE_KEY "%s failed",

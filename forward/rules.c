@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 #include "common/redis.h"
+#include "common/redis_server.h"
 #include "forward/rules.h"
 #include "forward/rules_internal.h"
 
@@ -33,14 +34,17 @@
 
 /* "redis HOST:PORT: VERB KEY: why" for a failed command (R NULL: I/O).
  * A reply of the wrong type is worded "unexpected reply", without the type
- * number redis_command_error() would add. */
-void fwd_redis_error(const redisContext *c, const redisReply *r, const char *verb,
-                        const char *key, struct err *err)
+ * number redis_command_error() would add; a reply saying the server is no
+ * master any more retires C, as there. */
+void fwd_redis_error(redisContext *c, const redisReply *r, const char *verb,
+                     const char *key, struct err *err)
 {
     char where[300];
 
     redis_endpoint_name(c, where, sizeof(where));
     err_set(err, "redis %s: %s %s: %s", where, verb, key, redis_failure(c, r));
+    if (r != NULL)
+        redis_retire_if_stale(c, r);
 }
 
 redisReply *fwd_command(redisContext *c, int argc, const char **argv, struct err *err)

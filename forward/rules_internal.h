@@ -31,7 +31,7 @@ int fwd_append_target(char ***targets, size_t *n, const char *t);
 
 /* "redis HOST:PORT: VERB KEY: why" for a failed command into ERR (R NULL:
  * I/O; a reply of the wrong type is "unexpected reply"). */
-void fwd_redis_error(const redisContext *c, const redisReply *r, const char *verb,
+void fwd_redis_error(redisContext *c, const redisReply *r, const char *verb,
                      const char *key, struct err *err);
 
 /* Run ARGV; the reply, or NULL + err (an error reply is freed). */

@@ -31,6 +31,8 @@
 #include "common/curlinit.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/redis.h"
+#include "common/redis_server.h"
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
@@ -358,6 +360,80 @@ static void parse_options(int argc, char **argv, struct options *opt)
     }
 }
 
+/* Connect to Redis as every part of the daemon will (through the sentinels
+ * when configured) and say where that led: "127.0.0.1:6380 (master
+ * "mymaster" named by sentinel 127.0.0.1:26379), 1 replica(s) connected".
+ * -1 + err when it cannot; *FEW is set when RedisMinReplicas asks for
+ * more replicas than are connected (every durable write would get 451). */
+static int redis_reach(const struct redis_settings *rs, char *where, size_t size, bool *few,
+                       struct err *err)
+{
+    struct redis_replication rep;
+    struct redis_where w;
+    redisContext *c = redis_connect_where(rs, &w, err);
+    int got;
+
+    if (c == NULL)
+        return -1;
+    got = redis_replication(c, &rep, err) == 0 ? rep.connected : -1;
+    redisFree(c);
+    if (w.via[0] != '\0')
+        snprintf(where, size, "%s (master \"%s\" named by sentinel %s)", w.addr,
+                 rs->master_name, w.via);
+    else
+        snprintf(where, size, "%s", w.addr);
+    if (got >= 0)
+        snprintf(where + strlen(where), size - strlen(where), ", %d replica(s) connected",
+                 got);
+    *few = got >= 0 && got < rs->min_replicas;
+    return 0;
+}
+
+/* -n: the configuration is good only if Redis, when configured, can be
+ * reached and entered with it.  0, or 1 after saying why not. */
+static int check_redis(const struct config *cfg, const char *conf)
+{
+    char where[1024];
+    struct err err;
+    bool few;
+
+    if (!redis_configured(&cfg->redis))
+        return 0;
+    if (redis_reach(&cfg->redis, where, sizeof(where), &few, &err) < 0) {
+        fprintf(stderr, "%s: Redis: %s\n", conf, err.msg);
+        return 1;
+    }
+    printf("# Redis: connected to %s\n", where);
+    if (few)
+        fprintf(stderr, "%s: warning: RedisMinReplicas is %d: until that many replicas are "
+                "connected, conversations and notices are not recorded and their messages "
+                "get 451\n", conf, cfg->redis.min_replicas);
+    return 0;
+}
+
+/* At start: the daemon runs without Redis (the trust-space rules from
+ * memory and the snapshot), but an operator must see at once why patient
+ * mail and forwarding will get 451. */
+static void report_redis(const struct config *cfg)
+{
+    char where[1024];
+    struct err err;
+    bool few;
+
+    if (!redis_configured(&cfg->redis))
+        return;
+    if (redis_reach(&cfg->redis, where, sizeof(where), &few, &err) < 0) {
+        log_error("Redis at start: %s: mail to and from patients and forwarded mail get "
+                  "451 until this is repaired", err.msg);
+        return;
+    }
+    log_info("Redis at start: connected to %s", where);
+    if (few)
+        log_warning("Redis at start: RedisMinReplicas is %d: until that many replicas are "
+                    "connected, conversations and notices cannot be recorded (451)",
+                    cfg->redis.min_replicas);
+}
+
 /* Start-up failed after the socket was created: leave nothing behind (a
  * later start would only find the socket stale, but an operator would
  * wonder).  After the privilege drop this may fail for lack of rights. */
@@ -398,6 +474,13 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         log_error("%s", why.msg);
         return start_failed();
     }
+    /* With Redis Sentinel, the discovery state every part shares and its
+     * +switch-master watcher, before anything connects. */
+    if (redis_watch_start(&cfg->redis, &why) < 0) {
+        log_error("%s", why.msg);
+        return start_failed();
+    }
+    report_redis(cfg);
     /* What the connections share, the notice worker among it (its libcurl
      * init, too, before other threads). */
     if (callbacks_start(cfg) < 0)
@@ -436,6 +519,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     fetch_thread_stop();
     live_stop();
     callbacks_free();
+    redis_watch_stop();
     socket_cleanup();
     remove_pid_file();
     return rc == MI_SUCCESS ? 0 : 1;
@@ -465,9 +549,11 @@ int main(int argc, char **argv)
         for (size_t i = 0; warnings[i] != NULL; i++)
             fprintf(stderr, "%s: warning: %s\n", opt.conf, warnings[i]);
         config_print(cfg, stdout);
-        printf("%s: configuration OK\n", opt.conf);
+        rc = check_redis(cfg, opt.conf);
+        if (rc == 0)
+            printf("%s: configuration OK\n", opt.conf);
         config_free(cfg);
-        return 0;
+        return rc;
     }
     rc = run(cfg, &opt, &id);
     log_close();

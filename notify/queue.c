@@ -10,27 +10,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/redis.h"
+#include "common/redis_server.h"
 #include "notify/queue_internal.h"
 
 #define ENQUEUE_MAX     1000          /* notices per call: one message's worth */
 
-/* KEYS: seq, queue, stats.  ARGV: item key prefix, now, then mailbox,
- * target pairs.  Returns the number queued. */
+/* KEYS: seq, queue, stats[, hold].  ARGV: item key prefix, now, when
+ * due, then mailbox, target pairs.  With a hold LIST, the ids go there
+ * too (notify_enqueue_durable: released or undone by the caller, see
+ * queue.h).  Returns the number queued. */
 static const char enqueue_lua[] =
     "local n = 0\n"
-    "for i = 3, #ARGV, 2 do\n"
+    "for i = 4, #ARGV, 2 do\n"
     "  local id = redis.call('INCR', KEYS[1])\n"
     "  redis.call('HSET', ARGV[1] .. id, 'mailbox', ARGV[i], 'target', ARGV[i + 1],\n"
     "             'created', ARGV[2], 'attempts', '0')\n"
-    "  redis.call('ZADD', KEYS[2], ARGV[2], id)\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[3], id)\n"
+    "  if #KEYS == 4 then redis.call('RPUSH', KEYS[4], id) end\n"
     "  n = n + 1\n"
     "end\n"
+    "if #KEYS == 4 then redis.call('PEXPIRE', KEYS[4], 3600000) end\n"
     "redis.call('HINCRBY', KEYS[3], 'enqueued', n)\n"
+    "return n\n";
+
+/* KEYS: queue, hold.  ARGV: item key prefix, now.  The held items are
+ * due now (those no worker holds: a claim moved its score already). */
+static const char release_lua[] =
+    "for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do\n"
+    "  if redis.call('HEXISTS', ARGV[1] .. id, 'claim') == 0 then\n"
+    "    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "return 1\n";
+
+/* KEYS: queue, stats, hold.  ARGV: item key prefix.  The held items are
+ * removed, as if never queued (a claimed one cannot be: it is being
+ * sent).  Returns how many were removed. */
+static const char unqueue_lua[] =
+    "local n = 0\n"
+    "for _, id in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do\n"
+    "  local k = ARGV[1] .. id\n"
+    "  if redis.call('EXISTS', k) == 1 and redis.call('HEXISTS', k, 'claim') == 0 then\n"
+    "    redis.call('DEL', k)\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "if n > 0 then redis.call('HINCRBY', KEYS[2], 'enqueued', -n) end\n"
+    "redis.call('DEL', KEYS[3])\n"
     "return n\n";
 
 /* KEYS: queue.  ARGV: item key prefix, now, lease end, token.
@@ -75,11 +109,14 @@ const char nq_retry_lua[] =
     "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])\n"
     "return 1\n";
 
-/* "redis: WHAT: why" for a failed command (R NULL: I/O). */
-static void redis_error(const redisContext *c, const redisReply *r, const char *what,
+/* "redis: WHAT: why" for a failed command (R NULL: I/O); a reply saying
+ * the server is no master any more retires C (common/redis.h). */
+static void redis_error(redisContext *c, const redisReply *r, const char *what,
                         struct err *err)
 {
     err_set(err, "redis: %s: %s", what, redis_failure(c, r));
+    if (r != NULL)
+        redis_retire_if_stale(c, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -120,51 +157,43 @@ int nq_check_addr(const char *what, const char *a, bool may_be_empty, struct err
     return 0;
 }
 
-int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *mailboxes,
-                        const char *const *targets, size_t n, long long when_ms,
-                        struct err *err)
+/* Queue the N notices, due at DUE_MS, their ids also in HOLD (a key, or
+ * NULL).  0, or -1 + err. */
+static int enqueue(redisContext *c, const struct qkeys *k, const char *const *mailboxes,
+                   const char *const *targets, size_t n, long long now_ms, long long due_ms,
+                   const char *hold, struct err *err)
 {
-    struct qkeys k;
     const char **argv;
-    char now[32];
+    char now[32], due[32];
     redisReply *r;
     size_t i, argc;
     int rc = -1;
 
-    if (n == 0)
-        return 0;
-    if (c == NULL) {
-        err_set(err, "notify: no Redis connection");
-        return -1;
-    }
-    if (n > ENQUEUE_MAX) {
-        err_set(err, "notify: more than %d notices at once", ENQUEUE_MAX);
-        return -1;
-    }
-    if (nq_make_keys(&k, prefix, err) < 0)
-        return -1;
     for (i = 0; i < n; i++) {
         if (nq_check_addr("mailbox", mailboxes ? mailboxes[i] : NULL, true, err) < 0
             || nq_check_addr("target", targets[i], false, err) < 0)
             return -1;
     }
-    snprintf(now, sizeof(now), "%lld", when_ms > 0 ? when_ms : wallclock_ms());
-    argc = 8 + 2 * n;
-    if ((argv = calloc(argc, sizeof(*argv))) == NULL) {
+    snprintf(now, sizeof(now), "%lld", now_ms);
+    snprintf(due, sizeof(due), "%lld", due_ms);
+    if ((argv = calloc(10 + 2 * n, sizeof(*argv))) == NULL) {
         err_set(err, "notify: out of memory");
         return -1;
     }
-    argv[0] = "EVAL";
-    argv[1] = enqueue_lua;
-    argv[2] = "3";
-    argv[3] = k.seq;
-    argv[4] = k.queue;
-    argv[5] = k.stats;
-    argv[6] = k.item;
-    /* ARGV[1] is the item key prefix (argv[6]), ARGV[2] the time, then
-     * the (mailbox, target) pairs. */
-    argc = 7;
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = enqueue_lua;
+    argv[argc++] = hold != NULL ? "4" : "3";
+    argv[argc++] = k->seq;
+    argv[argc++] = k->queue;
+    argv[argc++] = k->stats;
+    if (hold != NULL)
+        argv[argc++] = hold;
+    /* ARGV: the item key prefix, the time, when due, then the (mailbox,
+     * target) pairs. */
+    argv[argc++] = k->item;
     argv[argc++] = now;
+    argv[argc++] = due;
     for (i = 0; i < n; i++) {
         argv[argc++] = mailboxes && mailboxes[i] ? mailboxes[i] : "";
         argv[argc++] = targets[i];
@@ -178,6 +207,105 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
         freeReplyObject(r);
     free(argv);
     return rc;
+}
+
+/* The arguments every queueing call checks.  0, or -1 + err. */
+static int check_batch(redisContext *c, size_t n, struct err *err)
+{
+    if (c == NULL) {
+        err_set(err, "notify: no Redis connection");
+        return -1;
+    }
+    if (n > ENQUEUE_MAX) {
+        err_set(err, "notify: more than %d notices at once", ENQUEUE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *mailboxes,
+                        const char *const *targets, size_t n, long long when_ms,
+                        struct err *err)
+{
+    long long now = when_ms > 0 ? when_ms : wallclock_ms();
+    struct qkeys k;
+
+    if (n == 0)
+        return 0;
+    if (check_batch(c, n, err) < 0 || nq_make_keys(&k, prefix, err) < 0)
+        return -1;
+    return enqueue(c, &k, mailboxes, targets, n, now, now, NULL, err);
+}
+
+/* Run SCRIPT (release_lua or unqueue_lua) on the hold list HOLD.  Its
+ * integer reply, or -1. */
+static long long held_script(redisContext *c, const struct qkeys *k, const char *script,
+                             const char *hold, long long now_ms)
+{
+    char now[32];
+    const char *release[] = { "EVAL", script, "2", k->queue, hold, k->item, now };
+    const char *unqueue[] = { "EVAL", script, "3", k->queue, k->stats, hold, k->item };
+    bool is_release = script == release_lua;
+    redisReply *r;
+    long long rc = -1;
+
+    snprintf(now, sizeof(now), "%lld", now_ms);
+    r = redisCommandArgv(c, 7, is_release ? release : unqueue, NULL);
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer;
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* How long held notices wait for their release at most: longer than the
+ * WAIT and the release take (both bounded by RedisTimeout), so that no
+ * worker sends one before the message's fate is known; and when the
+ * release is lost, the notice is late by that much, never lost. */
+static long long hold_ms(const struct redis_settings *rs)
+{
+    long long t = rs->timeout_ms > 0 ? rs->timeout_ms : 2000;
+
+    return 4 * t > 60000 ? 4 * t : 60000;
+}
+
+int notify_enqueue_durable(redisContext *c, const struct redis_settings *rs,
+                           const char *const *mailboxes, const char *const *targets, size_t n,
+                           struct err *err)
+{
+    long long now = wallclock_ms();
+    unsigned char rnd[16];
+    char hold[KEY_MAX + 40], was[ERR_MSG_MAX];
+    struct qkeys k;
+    long long undone;
+    size_t len;
+
+    if (rs->min_replicas <= 0)
+        return notify_enqueue_many(c, rs->prefix, mailboxes, targets, n, 0, err);
+    if (n == 0)
+        return 0;
+    if (check_batch(c, n, err) < 0 || nq_make_keys(&k, rs->prefix, err) < 0)
+        return -1;
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        err_set(err, "notify: no random bytes for a hold token");
+        return -1;
+    }
+    len = (size_t)snprintf(hold, sizeof(hold), "%.*shold:", (int)(strlen(k.item) - 5), k.item);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        len += (size_t)snprintf(hold + len, sizeof(hold) - len, "%02x", rnd[i]);
+    if (enqueue(c, &k, mailboxes, targets, n, now, now + hold_ms(rs), hold, err) < 0)
+        return -1;
+    if (redis_wait_durable(c, rs, err) == 0) {
+        /* Durable: due now.  Should this fail, they are due when the hold ends. */
+        (void)held_script(c, &k, release_lua, hold, wallclock_ms());
+        return 0;
+    }
+    snprintf(was, sizeof(was), "%s", err_msg(err));
+    undone = c->err == 0 ? held_script(c, &k, unqueue_lua, hold, now) : -1;
+    err_set(err, "%s; %s", was, undone >= 0 ? "the notices were taken back"
+                                            : "the notices could not be taken back and may "
+                                              "be sent when their hold ends");
+    return -1;
 }
 
 int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,

@@ -14,6 +14,8 @@
  *   PREFIX notify:item:ID    HASH mailbox, target, created (ms), attempts,
  *                            last_error, claim (token of the worker on it)
  *   PREFIX notify:stats      HASH enqueued, sent, retried, failed
+ *   PREFIX notify:hold:TOKEN LIST of the ids notify_enqueue_durable holds
+ *                            until the replicas acknowledged them
  *
  * Claiming: a Lua script takes the first due item and pushes its score to
  * now + lease in the same step, so another worker (this node or another)
@@ -58,6 +60,28 @@ int notify_enqueue_many(redisContext *c, const char *prefix, const char *const *
 /* One notice. */
 int notify_enqueue(redisContext *c, const char *prefix, const char *mailbox,
                    const char *target, struct err *err);
+
+/*
+ * Queue the notices of one message so that a failover cannot lose them
+ * once the message is accepted (RS: RedisPrefix, RedisMinReplicas,
+ * RedisTimeout).  RedisMinReplicas 0: notify_enqueue_many, now.
+ * Otherwise queueing must not be done twice when the message gets 451 and
+ * comes back: the notices are queued held (due only after a minute, or
+ * 4 x RedisTimeout, with their ids in a hold list named by a random
+ * token), WAIT asks the replicas to acknowledge them, and then either
+ *   - enough did: the held notices are made due now (should that fail,
+ *     they are due when the hold ends: late, never lost); 0;
+ *   - too few did: the held notices are taken back (deleted, the
+ *     "enqueued" counter decreased) before any worker could claim one;
+ *     -1 + err, and the message gets 451: its retry queues them again,
+ *     once.
+ * Only when Redis is lost between the queueing and the taking back can a
+ * held notice survive; it is then sent when its hold ends (at least once,
+ * as ever).
+ */
+int notify_enqueue_durable(redisContext *c, const struct redis_settings *rs,
+                           const char *const *mailboxes, const char *const *targets, size_t n,
+                           struct err *err);
 
 /* The counters and the queue length. */
 int notify_get_stats(redisContext *c, const char *prefix, struct notify_stats *out,

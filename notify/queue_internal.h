@@ -28,20 +28,6 @@ struct qkeys {
     char seq[KEY_MAX], queue[KEY_MAX], stats[KEY_MAX], item[KEY_MAX];
 };
 
-struct notify_worker {
-    struct notify_worker_params p;   /* strings point at the copies below */
-    char *prefix, *url, *sender, *helo;
-    struct qkeys k;
-    char token_base[96];
-    unsigned long long claims;
-
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping;                   /* under mu; also read unlocked by curl's callback */
-    bool kicked;
-};
-
 /* One claimed item. */
 struct item {
     char id[32];
@@ -52,6 +38,26 @@ struct item {
     char kind[16];                   /* "": forwarding notice; "held": notify/held.h */
     char ref[32];                    /* held: the queue id */
     char token[128];
+};
+
+struct notify_worker {
+    struct notify_worker_params p;   /* strings point at the copies below */
+    char *prefix, *url, *sender, *helo;
+    struct qkeys k;
+    char token_base[96];
+    unsigned long long claims;
+    unsigned long epoch;             /* of the master the worker's connection leads to */
+    /* A notice sent whose removal RedisMinReplicas replicas did not
+     * acknowledge: removed again on the next connection, so that a
+     * failover cannot bring it back to be sent twice. */
+    struct item unfinished;
+    bool has_unfinished;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;                   /* under mu; also read unlocked by curl's callback */
+    bool kicked;
 };
 
 /* Scripts passed to nq_item_script (KEYS and ARGV in queue.c). */

@@ -265,6 +265,11 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
         if (rc >= 0)
             log_info("notify: sent id=%s mailbox=%s to=<%s> attempts=%lld", it->id,
                      show_mailbox(it), it->target, it->attempts + 1);
+        if (rc > 0 && redis_wait_durable(c, w->p.redis, &err) < 0) {
+            w->unfinished = *it;
+            w->has_unfinished = true;
+            rc = -1;
+        }
         break;
     case SEND_ABORTED:
         snprintf(next, sizeof(next), "%lld", t);
@@ -301,6 +306,11 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
                          (delay + 999) / 1000, why);
         }
     }
+    if (rc < 0 && w->has_unfinished) {
+        log_warning("notify: id=%s sent, but its removal from the queue is not on enough "
+                    "replicas: %s (removed again once Redis answers)", it->id, err.msg);
+        return -1;
+    }
     if (rc < 0) {
         log_warning("notify: id=%s: %s (the notice comes back when its lease ends)", it->id,
                     err.msg);
@@ -310,6 +320,54 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
         log_warning("notify: id=%s: claim lost to another worker (lease %llds too short?)",
                     it->id, w->p.lease_ms / 1000);
     return 0;
+}
+
+/* The removal of a sent notice, again on a new connection C, until
+ * enough replicas hold it (RedisMinReplicas).  -1 when C failed. */
+static int finish_again(struct notify_worker *w, redisContext *c, struct err *err)
+{
+    int rc;
+
+    if (!w->has_unfinished)
+        return 0;
+    rc = nq_item_script(w, c, &w->unfinished, nq_finish_lua, "EVAL finish", "sent", NULL,
+                        NULL, err);
+    if (rc < 0 || redis_wait_durable(c, w->p.redis, err) < 0)
+        return -1;
+    w->has_unfinished = false;
+    return 0;
+}
+
+/* A claim must be on RedisMinReplicas replicas before the notice goes
+ * out: a failover that lost it would let another worker send the same
+ * notice.  When they do not acknowledge it, the item is handed back
+ * (best effort) and -1 returned. */
+static int claim_durable(struct notify_worker *w, redisContext *c, const struct item *it,
+                         struct err *err)
+{
+    struct err ignored;
+    char now[32];
+
+    if (redis_wait_durable(c, w->p.redis, err) == 0)
+        return 0;
+    snprintf(now, sizeof(now), "%lld", wallclock_ms());
+    (void)nq_item_script(w, c, it, nq_retry_lua, "EVAL release", now, "", "0", &ignored);
+    return -1;
+}
+
+/* The worker's connection: kept while it works and leads to the master
+ * (Redis Sentinel: the epoch has not moved); NULL + err when none. */
+static redisContext *connection(struct notify_worker *w, redisContext *c, struct err *err)
+{
+    struct redis_where where;
+
+    if (c != NULL && !redis_moved(w->p.redis, w->epoch))
+        return c;
+    if (c != NULL)
+        redisFree(c);
+    if ((c = redis_connect_where(w->p.redis, &where, err)) != NULL)
+        w->epoch = where.epoch;
+    return c;
 }
 
 static void *worker_main(void *arg)
@@ -324,19 +382,19 @@ static void *worker_main(void *arg)
         struct item it;
         int got;
 
-        if (c == NULL) {
-            err_clear(&err);
-            if ((c = redis_connect(w->p.redis, &err)) == NULL) {
-                if (w->p.on_redis_error != NULL)
-                    w->p.on_redis_error();
-                if (!down)
-                    log_warning("notify: %s; notices wait in Redis until it is back", err.msg);
-                down = true;
-                nap(w, RECONNECT_MS < w->p.poll_ms ? w->p.poll_ms : RECONNECT_MS);
-                continue;
-            }
+        err_clear(&err);
+        if ((c = connection(w, c, &err)) == NULL) {
+            if (w->p.on_redis_error != NULL)
+                w->p.on_redis_error();
+            if (!down)
+                log_warning("notify: %s; notices wait in Redis until it is back", err.msg);
+            down = true;
+            nap(w, RECONNECT_MS < w->p.poll_ms ? w->p.poll_ms : RECONNECT_MS);
+            continue;
         }
-        got = nq_claim(w, c, &it, &err);
+        got = finish_again(w, c, &err) < 0 ? -1 : nq_claim(w, c, &it, &err);
+        if (got > 0 && claim_durable(w, c, &it, &err) < 0)
+            got = -1;
         if (got < 0) {
             /* Redis answered with an error (a queue key of the wrong type,
              * out of memory, still loading) or the connection broke.  Such

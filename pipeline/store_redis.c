@@ -39,29 +39,18 @@ static int conv_is_open_op(void *arg, const char *mailbox, const char *patient,
 }
 
 struct record_job {
-    const char *prefix, *mailbox, *qid;
-    const char *const *patients;
-    size_t n;
-    bool close;
-    long long now, ttl;
+    const struct redis_settings *settings;
+    struct conv_record w;
     int *result;
 };
 
+/* The writes, acknowledged by RedisMinReplicas replicas or undone
+ * (conversation/store.h). */
 static int job_record(redisContext *c, void *arg, struct err *err)
 {
     struct record_job *j = arg;
 
-    for (size_t i = 0; i < j->n; i++) {
-        if (j->close)
-            j->result[i] = conv_close(c, j->prefix, j->mailbox, j->patients[i], j->qid,
-                                      j->now, j->ttl, err);
-        else
-            j->result[i] = conv_open_or_refresh(c, j->prefix, j->mailbox, j->patients[i],
-                                                j->now, j->ttl, err);
-        if (j->result[i] < 0)
-            return -1;
-    }
-    return 0;
+    return conv_record(c, j->settings, &j->w, j->result, err);
 }
 
 static int conv_record_op(void *arg, bool close, const char *mailbox,
@@ -69,9 +58,14 @@ static int conv_record_op(void *arg, bool close, const char *mailbox,
                           long long now, long long ttl, int *result, struct err *err)
 {
     struct redis_store *rs = arg;
-    struct record_job j = { rs->prefix, mailbox, qid, patients, n, close, now, ttl, result };
+    struct record_job j = {
+        redis_pool_settings(rs->pool),
+        { mailbox, patients, n, close, qid, now, ttl },
+        result,
+    };
 
-    /* Safe to run twice: refreshes, and closures idempotent per queue id. */
+    /* Safe to run twice: refreshes, closures idempotent per queue id, and
+     * with RedisMinReplicas a failed run undoes what it wrote. */
     return redis_pool_run(rs->pool, job_record, &j, true, err);
 }
 
@@ -111,25 +105,27 @@ static int rules_get_op(void *arg, const char *const *mailboxes, size_t n,
 }
 
 struct queue_job {
-    const char *prefix;
+    const struct redis_settings *settings;
     const char *const *mailboxes, *const *targets;
     size_t n;
 };
 
 /* Run twice only after a failure on a stale pooled connection, where the
- * first run cannot have reached Redis; at worst a notice is sent twice. */
+ * first run cannot have reached Redis, or after too few replicas
+ * acknowledged it, when the first run took its notices back
+ * (notify_enqueue_durable); at worst a notice is sent twice. */
 static int job_queue(redisContext *c, void *arg, struct err *err)
 {
     struct queue_job *j = arg;
 
-    return notify_enqueue_many(c, j->prefix, j->mailboxes, j->targets, j->n, 0, err);
+    return notify_enqueue_durable(c, j->settings, j->mailboxes, j->targets, j->n, err);
 }
 
 static int notices_queue_op(void *arg, const char *const *mailboxes,
                             const char *const *targets, size_t n, struct err *err)
 {
     struct redis_store *rs = arg;
-    struct queue_job j = { rs->prefix, mailboxes, targets, n };
+    struct queue_job j = { redis_pool_settings(rs->pool), mailboxes, targets, n };
 
     if (redis_pool_run(rs->pool, job_queue, &j, true, err) < 0)
         return -1;

@@ -8,7 +8,9 @@
  * notify/held.h), all through the connections the milter threads share
  * (common/redis_pool.h).  Every operation but the held notice is run
  * again on a fresh connection when a pooled one turns out dead (Redis
- * restarted): each is safe to run twice.
+ * restarted): each is safe to run twice.  With RedisMinReplicas (the
+ * pool's settings), the conversations and the forwarding notices are
+ * acknowledged by that many replicas before they count, or undone.
  */
 #ifndef MSSANTE_STORE_REDIS_H
 #define MSSANTE_STORE_REDIS_H

@@ -156,6 +156,11 @@ NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
 EOF
     } >"$CONF.new" || die "cannot write $CONF"
     mv "$CONF.new" "$CONF"
+}
+
+# -n checks the file and also connects to Redis as the daemon would: run
+# it once Redis is up.
+check_milter_conf() {
     "$SBIN/mssante-milter" -n -c "$CONF" >/dev/null || die "invalid configuration $CONF"
 }
 
@@ -320,6 +325,7 @@ run() {
     prepare_dirs
     write_milter_conf
     start_redis
+    check_milter_conf
     load_whitelist
     start_milter
     write_postfix_conf
@@ -420,6 +426,7 @@ reload() {
     [ $# -eq 0 ] || exec env "$@" bash "$0" reload
     pid=$(pid_of milter) || return 1
     write_milter_conf
+    check_milter_conf
     kill -HUP "$pid" || return 1
     say "reload: mssante-milter (pid $pid) reads $CONF again"
 }

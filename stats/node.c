@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+#include "common/redis.h"
 #include "stats/node.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
@@ -47,11 +48,13 @@ bool stats_field_is_counter(const char *field)
     return strcmp(field, "redis_errors") == 0 || strcmp(field, "connections:total") == 0;
 }
 
-void stats_node_name(char *buf, size_t size)
+void stats_node_name(const char *configured, char *buf, size_t size)
 {
     char host[STATS_NODE_MAX];
 
-    if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+    if (configured != NULL && configured[0] != '\0')
+        snprintf(host, sizeof(host), "%s", configured);
+    else if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
         snprintf(host, sizeof(host), "unknown");
     host[sizeof(host) - 1] = '\0';
     for (char *p = host; *p != '\0'; p++)
@@ -116,8 +119,9 @@ static void free_fields(struct fields *f)
     free(f->argv);
 }
 
-/* Every field of this node's HASH after "HSET KEY". */
-static void node_fields(struct fields *f, int interval_s)
+/* Every field of this node's HASH after "HSET KEY"; MASTER is the Redis
+ * server the node publishes to, that is, the master it follows. */
+static void node_fields(struct fields *f, int interval_s, const char *master)
 {
     struct stats_snapshot snap;
     const struct stats_snapshot *s = &snap;
@@ -176,6 +180,7 @@ static void node_fields(struct fields *f, int interval_s)
     add_field(f, "updated", (unsigned long long)time(NULL));
     add_field(f, "interval", (unsigned long long)interval_s);
     add_field_s(f, "version", MSSANTE_VERSION);
+    add_field_s(f, "redis:master", master);
     stats_status_fields(put_status_field, f);
 }
 
@@ -224,25 +229,26 @@ static void read_cluster_notify(redisContext *c, const char *prefix)
     stats_set_cluster_notify(&cn);
 }
 
-int stats_node_publish(redisContext *c, const char *prefix, int interval_s, struct err *err)
+int stats_node_publish(redisContext *c, const char *prefix, const char *node, int interval_s,
+                       struct err *err)
 {
-    char node[STATS_NODE_MAX], key[KEY_MAX], nodes[KEY_MAX], score[32], cutoff[32], ttl[32];
+    char key[KEY_MAX], nodes[KEY_MAX], score[32], cutoff[32], ttl[32], master[300];
     struct fields f = { 0 };
     int rc, ttl_s = interval_s * 4 > MIN_TTL_S ? interval_s * 4 : MIN_TTL_S;
     time_t now = time(NULL);
 
     if (prefix == NULL)
         prefix = "";
-    stats_node_name(node, sizeof(node));
     snprintf(key, sizeof(key), "%s" STATS_NODE_KEY "%s", prefix, node);
     snprintf(nodes, sizeof(nodes), "%s" STATS_NODES_KEY, prefix);
     snprintf(score, sizeof(score), "%lld", (long long)now);
     snprintf(cutoff, sizeof(cutoff), "(%lld", (long long)now - 86400);
     snprintf(ttl, sizeof(ttl), "%d", ttl_s);
 
+    redis_endpoint_name(c, master, sizeof(master));
     add_arg(&f, "HSET");
     add_arg(&f, key);
-    node_fields(&f, interval_s);
+    node_fields(&f, interval_s, master);
     if (f.failed) {
         free_fields(&f);
         err_set(err, "out of memory");

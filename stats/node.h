@@ -22,7 +22,8 @@
  *   reloads:ok, reloads:failed      counters
  *   whitelist:domains, whitelist:entries, whitelist:age (seconds since the
  *   list's DateDeGeneration), whitelist:version, started, updated (Unix
- *   time), interval (seconds), version (of the daemon): gauges
+ *   time), interval (seconds), version (of the daemon), redis:master (the
+ *   server the node publishes to: the master it follows): gauges
  *   pid, reload:last, reload:time, whitelist:generated: for "mssantectl
  *   status" (stats/status.h)
  * stats_field_is_counter() tells which fields add up across nodes.
@@ -43,12 +44,14 @@
 /* True for the node HASH fields that add up across nodes (counters). */
 bool stats_field_is_counter(const char *field);
 
-/* This node's name in Redis: the host name. */
-void stats_node_name(char *buf, size_t size);
+/* This node's name in Redis: CONFIGURED (NodeName) when set, else the
+ * host name.  Several nodes on one host need a NodeName each. */
+void stats_node_name(const char *configured, char *buf, size_t size);
 
-/* Write this node's HASH (INTERVAL_S: StatsInterval in seconds) under
- * PREFIX, then read the cluster's notification counters back.  0, or
- * -1 + err. */
-int stats_node_publish(redisContext *c, const char *prefix, int interval_s, struct err *err);
+/* Write the HASH of node NODE (INTERVAL_S: StatsInterval in seconds)
+ * under PREFIX, then read the cluster's notification counters back.  0,
+ * or -1 + err. */
+int stats_node_publish(redisContext *c, const char *prefix, const char *node, int interval_s,
+                       struct err *err);
 
 #endif

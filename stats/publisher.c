@@ -28,6 +28,7 @@
 
 static const struct stats_settings *pub_startup;
 static const struct redis_settings *pub_redis;
+static char pub_node[STATS_NODE_MAX];        /* NodeName, or the host name */
 static struct stats_source pub_source;
 static pthread_t pub_thread;
 static bool pub_running;
@@ -35,6 +36,7 @@ static struct stop_signal pub_stop;
 
 struct pub_state {
     redisContext *redis;
+    unsigned long epoch;         /* of the master it leads to (common/redis.h) */
     bool redis_down;             /* an outage was logged */
     struct err file_error;    /* last StatsFile error logged */
 };
@@ -45,10 +47,21 @@ static void publish_round(struct pub_state *ps, const struct stats_settings *cfg
     struct err err;
 
     if (redis_configured(pub_redis)) {
-        if (ps->redis == NULL && (ps->redis = redis_connect(pub_redis, &err)) == NULL)
-            stats_redis_error();
+        struct redis_where where;
+
+        if (ps->redis != NULL && redis_moved(pub_redis, ps->epoch)) {
+            redisFree(ps->redis);           /* to the old master: its writes would be lost */
+            ps->redis = NULL;
+        }
+        if (ps->redis == NULL) {
+            if ((ps->redis = redis_connect_where(pub_redis, &where, &err)) == NULL)
+                stats_redis_error();
+            else
+                ps->epoch = where.epoch;
+        }
         if (ps->redis != NULL
-            && stats_node_publish(ps->redis, pub_redis->prefix, interval_s, &err) < 0) {
+            && stats_node_publish(ps->redis, pub_redis->prefix, pub_node, interval_s,
+                                  &err) < 0) {
             stats_redis_error();
             redisFree(ps->redis);
             ps->redis = NULL;
@@ -119,6 +132,7 @@ int stats_start(const struct stats_settings *startup, const struct redis_setting
     stats_mark_started();
     pub_startup = startup;
     pub_redis = rs;
+    stats_node_name(startup->node_name, pub_node, sizeof(pub_node));
     if (source != NULL)
         pub_source = *source;
     if ((rc = stop_signal_init(&pub_stop)) != 0) {

@@ -30,6 +30,7 @@
 struct stats_settings {
     char *file;                  /* StatsFile: the Prometheus text file; NULL = none */
     int interval_ms;             /* StatsInterval */
+    char *node_name;             /* NodeName (read at start); NULL = the host name */
 };
 
 /* Where the publisher reads StatsFile and StatsInterval at each round:

@@ -116,15 +116,39 @@ static int run_ok(redisContext *c, struct err *err, int argc, const char **argv)
     return 0;
 }
 
+static void host_name(char *host, size_t hostlen)
+{
+    if (gethostname(host, hostlen) != 0)
+        snprintf(host, hostlen, "unknown");
+    host[hostlen - 1] = '\0';
+}
+
+void refresh_own_prefix(char *buf, size_t size)
+{
+    char host[64];
+
+    host_name(host, sizeof(host));
+    snprintf(buf, size, "%s:%ld:", host, (long)getpid());
+}
+
+bool refresh_others_turn(const struct refresh_state *st, long long now, long long refresh_ms,
+                         const char *own_prefix, long long *since)
+{
+    size_t n = strlen(own_prefix);
+
+    *since = now - st->last_attempt;
+    if (st->last_attempt <= 0 || *since < 0 || *since * 1000 >= refresh_ms / 10 * 9)
+        return false;
+    return n == 0 || strncmp(st->last_token, own_prefix, n) != 0;
+}
+
 /* "host:pid:random": who holds the lock, unique per attempt.  The host
  * name alone goes to host. */
 static void make_token(char *buf, size_t size, char *host, size_t hostlen)
 {
     unsigned long long rnd = 0;
 
-    if (gethostname(host, hostlen) != 0)
-        snprintf(host, hostlen, "unknown");
-    host[hostlen - 1] = '\0';
+    host_name(host, hostlen);
     if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         rnd = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
     snprintf(buf, size, "%s:%ld:%016llx", host, (long)getpid(), rnd);

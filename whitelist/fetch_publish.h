@@ -114,6 +114,19 @@ bool refresh_status_ok(enum refresh_status s);
 int refresh_read_state(redisContext *c, const char *prefix, struct refresh_state *st,
                        struct err *err);
 
+/* Should a node skip its fetch because it is another node's turn?  Yes
+ * when ST records an attempt (last_attempt, in seconds) less than 9/10 of
+ * REFRESH_MS (the shortest wait of a node's own jittered timer) before
+ * NOW, unless that attempt was the caller's own: ST's last_token starts
+ * with OWN_PREFIX ("host:pid:").  A record from the future (a clock
+ * stepped back) is no reason to skip.  *SINCE gets NOW - last_attempt. */
+bool refresh_others_turn(const struct refresh_state *st, long long now, long long refresh_ms,
+                         const char *own_prefix, long long *since);
+
+/* The caller's OWN_PREFIX for refresh_others_turn: "host:pid:", as the
+ * lock tokens start. */
+void refresh_own_prefix(char *buf, size_t size);
+
 /* How long a fetch may hold the lock: its timeouts plus a margin for the
  * Redis work.  It expires by itself if the holder dies. */
 long long refresh_lock_ttl_ms(const struct fetch_settings *fs);

@@ -5,8 +5,14 @@
  * One thread, two duties on their own schedules:
  *  - every WhitelistRefresh (+-10 % jitter, so that MX nodes restarted
  *    together drift apart) run whitelist_refresh() unless another node
- *    attempted less than half an interval ago (PREFIX wl:fetch
- *    last_attempt): N nodes then cost about one download per interval;
+ *    attempted less than nine tenths of an interval (the shortest wait
+ *    the jitter gives) ago (PREFIX wl:fetch last_attempt): N nodes then
+ *    cost one download per interval, the node whose timer comes first
+ *    after an interval doing it.  This
+ *    process's own last attempt (its token, "host:pid:...", is the
+ *    record's last_token) never makes it skip: its timer already keeps
+ *    its attempts an interval apart, and skipping them would halve the
+ *    rate of a lone node;
  *  - every min(WhitelistMaxAge / 4, 1 h) check how old the list in force
  *    is, and warn while it is older than WhitelistMaxAge.
  *
@@ -59,6 +65,7 @@ static struct stop_signal refresh_stop;   /* raised by fetch_thread_stop() */
 /* What the thread keeps between rounds. */
 struct watch {
     redisContext *c;
+    unsigned long epoch;         /* of the master C leads to (common/redis.h) */
     bool outage;                 /* Redis unreachable, already logged */
     bool stale;                  /* the stale warning is in force */
     time_t last_warned;
@@ -102,11 +109,19 @@ static void format_span(long long s, char *buf, size_t size)
 
 static redisContext *redis(struct watch *w)
 {
+    struct redis_where where;
     struct err err;
 
+    /* The master moved (Redis Sentinel): the lock and the record go to
+     * the new one. */
+    if (w->c != NULL && redis_moved(rredis, w->epoch)) {
+        redisFree(w->c);
+        w->c = NULL;
+    }
     if (w->c != NULL)
         return w->c;
-    w->c = redis_connect(rredis, &err);
+    w->c = redis_connect_where(rredis, &where, &err);
+    w->epoch = w->c != NULL ? where.epoch : 0;
     if (w->c == NULL) {
         if (!w->outage)
             log_warning("whitelist refresh: Redis unreachable: %s", err.msg);
@@ -177,6 +192,7 @@ static bool refresh_turn(struct watch *w)
     struct refresh_state st;
     struct err err;
     redisContext *c = redis(w);
+    char own[96];
     long long since;
     bool ok;
 
@@ -187,8 +203,8 @@ static bool refresh_turn(struct watch *w)
         redis_check(w);
         return false;
     }
-    since = (long long)time(NULL) - st.last_attempt;
-    if (st.last_attempt > 0 && since >= 0 && since * 1000 < rcfg->refresh_ms / 2) {
+    refresh_own_prefix(own, sizeof(own));
+    if (refresh_others_turn(&st, (long long)time(NULL), rcfg->refresh_ms, own, &since)) {
         log_debug("whitelist fetch: skipped, %s attempted %llds ago (%s)",
                   or_none(st.node), since, or_none(st.last_result));
         return false;

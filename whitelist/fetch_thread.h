@@ -6,7 +6,7 @@
  * connection, and the live poller (whitelist/live.h) installs the new
  * version within WhitelistPoll, like any other publication.  Every node
  * may run it: the Redis lock lets one fetch at a time, and a node skips
- * its turn when another attempted less than half an interval ago.
+ * its turn when another attempted less than 9/10 of an interval ago.
  */
 #ifndef MSSANTE_FETCH_THREAD_H
 #define MSSANTE_FETCH_THREAD_H

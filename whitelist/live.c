@@ -316,6 +316,7 @@ static void *poll_main(void *arg)
     struct err err;
     char failed[64] = "";
     redisContext *c = NULL;
+    struct redis_where where = { "", "", 0 };
     bool outage = false;
 
     (void)arg;
@@ -326,8 +327,13 @@ static void *poll_main(void *arg)
         if (policy_pending)
             write_tls_policy(live_list);
 
+        /* The master moved (Redis Sentinel): read the new one. */
+        if (c != NULL && redis_moved(live_redis, where.epoch)) {
+            redisFree(c);
+            c = NULL;
+        }
         if (c == NULL) {
-            if ((c = redis_connect(live_redis, &err)) == NULL) {
+            if ((c = redis_connect_where(live_redis, &where, &err)) == NULL) {
                 if (!outage)
                     log_warning("Redis unreachable: %s; keeping whitelist version %s",
                                 err.msg, in_force[0] ? in_force : "none");

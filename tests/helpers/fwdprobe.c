@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
 
-    if ((cfg = config_defaults()) == NULL || redis_endpoint_parse(redis, &cfg->redis.server) < 0) {
+    if ((cfg = config_defaults()) == NULL || redis_addr_parse(redis, &cfg->redis.server, NULL) < 0) {
         fprintf(stderr, "fwdprobe: bad Redis address %s\n", redis);
         config_free(cfg);
         return 2;

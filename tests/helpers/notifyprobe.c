@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     log_set_level(LOGL_DEBUG);      /* stderr only: log_open is never called */
-    if ((cfg = config_defaults()) == NULL || redis_endpoint_parse(redis, &cfg->redis.server) < 0) {
+    if ((cfg = config_defaults()) == NULL || redis_addr_parse(redis, &cfg->redis.server, NULL) < 0) {
         fprintf(stderr, "notifyprobe: bad Redis address %s\n", redis);
         config_free(cfg);
         return 2;

@@ -6,6 +6,8 @@ set -u
 . "$(dirname "$0")/../lib/harness.sh"
 [ -x "$MILTER_BIN" ] || { not_ok "t_config.sh: $MILTER_BIN exists" "build first"; exit 1; }
 h_init
+# -n connects to the Redis the configuration names: give it one.
+start_redis || exit 1
 
 good=$W/good.conf
 cat >"$good" <<EOF
@@ -14,7 +16,7 @@ Socket          inet:8895@127.0.0.1
 LocalDomains    chu-test.mssante.fr, autre-site.chu-test.mssante.fr
 PatientDomain   patient.mssante.fr
 WhitelistFile   $FIXTURES/it-list.xml
-Redis           127.0.0.1:6379
+Redis           127.0.0.1:$REDIS_PORT
 RedisTimeout    2s
 SnapshotFile    $W/snapshot
 WhitelistPoll   10s
@@ -36,6 +38,18 @@ EOF
 
 out=$("$MILTER_BIN" -n -c "$good" 2>&1)
 check "-n on a valid configuration exits 0" test $? = 0
+check "-n says it reached Redis" contains "$out" "# Redis: connected to 127.0.0.1:$REDIS_PORT"
+
+# A configuration that names a Redis nobody answers on is not good.
+free_port DEAD_PORT
+sed "s/^Redis .*/Redis 127.0.0.1:$DEAD_PORT/" "$good" >"$W/dead.conf"
+out=$("$MILTER_BIN" -n -c "$W/dead.conf" 2>&1)
+rc=$?
+check "-n with Redis unreachable exits non-zero" test "$rc" != 0
+check "-n with Redis unreachable names the server and why" \
+    contains "$out" "$W/dead.conf: Redis: redis 127.0.0.1:$DEAD_PORT: Connection refused"
+check "-n with Redis unreachable does not call the configuration OK" \
+    test -z "$(grep -F 'configuration OK' <<<"$out")"
 
 out=$("$MILTER_BIN" -n -c "$bad" 2>&1)
 rc=$?

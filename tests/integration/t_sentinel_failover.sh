@@ -9,6 +9,8 @@
 #     has become the new one's replica;
 #   - a demoted master answering -READONLY (a writer without the watcher,
 #     its connection left open on the old master): found again;
+#   - a master reloading its data (as after a restart) answers -LOADING:
+#     the writers look for the master again, and write once it has loaded;
 #   - kill -9 of the master: the writers find the one Sentinel promotes;
 #   - through all of it, no write acknowledged by WAIT 1 is lost, and the
 #     writers never crash.
@@ -26,6 +28,7 @@ h_init
 SN_PASS=default-secret-1
 SN_SENTINEL_PASS=sentinel-secret-2
 SN_USERS=("mssante on >client-secret-3 ~* &* +@all -@dangerous +role")
+SN_REDIS_EXTRA=(--enable-debug-command local)     # DEBUG RELOAD: -LOADING
 sn_start || exit 1
 CLIENT=(-s "$SN_LIST" -m "$SN_NAME" -u mssante -p client-secret-3 -S "$SN_SENTINEL_PASS"
         -t 1000 -i 100)
@@ -140,10 +143,27 @@ check "... not the hung one" \
     test -z "$(awk -v t="$t5" '$1 >= t && /event watching/' "$A" | grep -F "127.0.0.1:$WATCHED")"
 kill -CONT "$WATCHED_PID"
 
+# --- a master loading its data answers -LOADING -------------------------------------------
+
+# As a master restarted before the sentinels noticed: it is still the one
+# they name, ROLE says "master", but every command gets -LOADING until its
+# data is read.  Both writers must look for the master again (not keep a
+# connection that cannot serve), and write there once it has loaded.
+t6=$(now_ms)
+check "the master reloads its data slowly (-LOADING meanwhile)" sn_slow_reload "$OLD"
+check "writer B meets -LOADING and looks for the master again" \
+    wait_line "$B" "$t6" "^fail 127\.0\.0\.1:$OLD rediscover LOADING " 30
+check "writer A too" wait_line "$A" "$t6" "^fail 127\.0\.0\.1:$OLD rediscover LOADING " 30
+check "the reload ends" sn_reload_done "$OLD" 60
+t7=$(now_ms)
+check "writer B writes on the master again once it has loaded" \
+    wait_line "$B" "$t7" "^ok [0-9]+ 127\.0\.0\.1:$OLD$" 30
+note "-LOADING: first write $((LINE_MS - t7)) ms after the load ended"
+
 # --- kill -9 of the master ----------------------------------------------------------------
 
 check "before the crash: writes acknowledged by the replica again" \
-    wait_line "$A" "$t2" "^ok [0-9]+ 127\.0\.0\.1:$OLD acked 1$" 60
+    wait_line "$A" "$t7" "^ok [0-9]+ 127\.0\.0\.1:$OLD acked 1$" 60
 t3=$(now_ms)
 stop_redis "$OLD" KILL
 check "the sentinels promote the replica" sn_wait_master_not "$OLD" 60
@@ -158,6 +178,8 @@ check "meanwhile the writers said why they could not write (the master named is 
 
 # The killed server comes back empty: Sentinel makes it a replica of the
 # new master, and WAIT 1 is satisfied again.
+check "every sentinel names the promoted replica (before the empty server comes back)" \
+    sn_wait_all_name "$NEW" 60
 sn_start_redis "$OLD" || exit 1
 t4=$(now_ms)
 check "the killed master comes back as a replica: acknowledged writes resume" \

@@ -188,6 +188,7 @@ h_cleanup() {
     trap - EXIT
     stop_milter quiet
     stop_postfix
+    nodes_cleanup
     stop_capsink
     sn_cleanup
     stop_all_redis
@@ -361,7 +362,9 @@ sink_file_for_rcpt() {
 # relaying everything to the sink.  main.cf is postfix-examples/main.cf.snippet
 # (as a sysadmin would paste it) with the milter socket replaced by the
 # test's, then test-only overrides, then the test's own SETTINGs ("name =
-# value", e.g. from postfix_tls_settings); master.cf is a minimal
+# value", e.g. from postfix_tls_settings); with H_PF_DIR set, the instance
+# lives there instead of $W/postfix (tests/lib/nodes.sh runs several);
+# master.cf is a minimal
 # chroot-less one plus postfix-examples/master.cf.snippet, whose
 # notification listener (the milter's NotifySMTP, 127.0.0.1:10027 there)
 # moves to NOTIFY_PORT.
@@ -376,7 +379,7 @@ sink_file_for_rcpt() {
 start_postfix() {
     local milter_sock=$1
     shift
-    local pf=$W/postfix
+    local pf=${H_PF_DIR:-$W/postfix}
     H_PF_ETC=$pf/etc
     free_port SMTP_PORT || return 1
     free_port NOTIFY_PORT || return 1
@@ -632,3 +635,7 @@ $out"
 # that need one; its processes are stopped by h_cleanup.
 # shellcheck source=tests/lib/sentinel.sh
 . "$H_ROOT/tests/lib/sentinel.sh"
+
+# Several MX nodes (a Postfix and a daemon each); stopped by h_cleanup.
+# shellcheck source=tests/lib/nodes.sh
+. "$H_ROOT/tests/lib/nodes.sh"

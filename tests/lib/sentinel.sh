@@ -16,6 +16,8 @@
 #                             ("mssante on >pw ~* +@all"), for the clients
 #     SN_SENTINEL_PASS=PW     requirepass on the sentinels (and
 #                             sentinel-pass between them)
+#     SN_REDIS_EXTRA=(ARG...) more redis-server arguments for both servers
+#                             (--enable-debug-command local, for DEBUG)
 #   sn_cli PORT ARGS...       redis-cli to a Redis server, as the default user
 #   sn_scli PORT ARGS...      redis-cli to a sentinel
 #   sn_master_port            the master's port, as the sentinels say
@@ -24,9 +26,29 @@
 #   sn_wait_master_not PORT [SECONDS]
 #                             until the sentinels name a master other than
 #                             PORT; sets SN_MASTER to it
+#   sn_wait_all_name PORT [SECONDS]
+#                             until every sentinel names PORT as the master:
+#                             the failover is complete everywhere.  Only then
+#                             may a crashed master without persistence come
+#                             back empty: a sentinel still behind could
+#                             otherwise keep it as the master and make the
+#                             promoted replica resynchronise from it (empty)
 #   sn_wait_role PORT ROLE [SECONDS]
 #                             until the server on PORT says ROLE (master,
 #                             slave) in INFO replication
+#   sn_slow_reload PORT [KEYS]
+#                             make the Redis server on PORT reload its data
+#                             slowly (DEBUG RELOAD after KEYS keys, 60000 by
+#                             default, with key-load-delay): it answers
+#                             -LOADING for several seconds, ROLE still
+#                             "master", as a restarted master does; returns
+#                             once it answers -LOADING; SN_RELOAD_PID is the
+#                             DEBUG RELOAD (needs SN_REDIS_EXTRA=
+#                             (--enable-debug-command local))
+#   sn_reload_done PORT [SECONDS]
+#                             until that DEBUG RELOAD has returned OK (30 s
+#                             by default); the load is fast again after it
+#   sn_loading PORT           is the server on PORT loading its data?
 #   sn_bg FILE CMD...         run CMD in the background, output in FILE;
 #                             stopped (SIGTERM) by sn_cleanup, or by
 #                             sn_bg_stop; sets SN_BG_PID
@@ -40,6 +62,7 @@
 SN_NAME=mymaster
 SN_BG_PIDS=()
 SN_USERS=()
+SN_REDIS_EXTRA=()
 
 # sn_require: skip the whole script when the servers are not installed.
 sn_require() {
@@ -66,6 +89,7 @@ sn_redis_args() {
         read -r -a words <<<"$u"
         SN_ARGS+=(--user "${words[@]}")
     done
+    SN_ARGS+=("${SN_REDIS_EXTRA[@]}")
 }
 
 # sn_start_redis PORT [REDIS-ARGS...]
@@ -201,6 +225,20 @@ sn_wait_master_not() {
     h_fail "the sentinels still name port $old as the master after ${secs}s"
 }
 
+sn_wait_all_name() {
+    local port=$1 secs=${2:-30} i p all m
+    for i in $(seq 1 $((secs * 10))); do
+        all=1
+        for p in "${SN_SENTINELS[@]}"; do
+            m=$(sn_scli "$p" SENTINEL get-master-addr-by-name "$SN_NAME" 2>/dev/null | sed -n 2p)
+            [ "$m" = "$port" ] || { all=0; break; }
+        done
+        [ "$all" = 1 ] && return 0
+        sleep 0.1
+    done
+    h_fail "not every sentinel names port $port as the master after ${secs}s: $(for p in "${SN_SENTINELS[@]}"; do sn_scli "$p" SENTINEL get-master-addr-by-name "$SN_NAME" 2>&1 | sed -n 2p; done | tr '\n' ' ')"
+}
+
 sn_wait_role() {
     local port=$1 role=$2 secs=${3:-30} i
     for i in $(seq 1 $((secs * 10))); do
@@ -216,6 +254,38 @@ sn_bg() {
     "$@" >"$out" 2>&1 &
     SN_BG_PID=$!
     SN_BG_PIDS+=("$SN_BG_PID")
+}
+
+sn_loading() {
+    sn_cli "$1" PING 2>&1 | grep -q '^LOADING'
+}
+
+sn_slow_reload() {
+    local port=$1 keys=${2:-60000} i
+    sn_cli "$port" CONFIG SET loading-process-events-interval-bytes 1024 >/dev/null &&
+        sn_cli "$port" DEBUG POPULATE "$keys" it:load 16 >/dev/null &&
+        sn_cli "$port" CONFIG SET key-load-delay 50 >/dev/null || {
+        note "cannot prepare a slow reload on $port: $(sn_cli "$port" DEBUG POPULATE 1 it:x 2>&1)"
+        return 1
+    }
+    sn_bg "$W/reload-$port.out" sn_cli "$port" DEBUG RELOAD
+    SN_RELOAD_PID=$SN_BG_PID
+    for i in $(seq 1 100); do
+        sn_loading "$port" && return 0
+        kill -0 "$SN_RELOAD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    note "the server on $port never answered -LOADING: $(cat "$W/reload-$port.out")"
+    return 1
+}
+
+sn_reload_done() {
+    local port=$1 secs=${2:-30}
+    wait_pid_gone "$SN_RELOAD_PID" "$secs" ||
+        { h_fail "DEBUG RELOAD on $port still running after ${secs}s"; return 1; }
+    sn_cli "$port" CONFIG SET key-load-delay 0 >/dev/null
+    grep -q '^OK' "$W/reload-$port.out" ||
+        h_fail "DEBUG RELOAD on $port: $(cat "$W/reload-$port.out")"
 }
 
 # sn_bg_stop PID [SECONDS]: SIGTERM, wait (SIGKILL after SECONDS, 10).

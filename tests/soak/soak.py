@@ -8,6 +8,14 @@ would), and reconciling what really happened.
   soak.py reconcile --dir W --sink DIR --postfix-etc DIR --milter-log F
   soak.py selfcheck --dir W --sink DIR --postfix-etc DIR --milter-log F
 
+Several MX nodes (tests/integration/t_nodes_failover.sh): --smtp, --postfix-etc
+and --milter-log each take a comma-separated list, one entry per node, in
+the same order.  The steps of a job go through the nodes in turn (a
+conversation opened through one node is answered through the next), and
+each new attempt of a deferred message through the next node, as a client
+MTA retrying another MX would; the reconciliation reads every node's queue
+and log.
+
 `plan` writes W/plan.json (every message with its expectation) and
 W/forwards.txt (the forwarding rules the messages rely on: soak.sh loads
 them with mssantectl).  `send` releases the messages evenly over
@@ -59,7 +67,7 @@ def main():
                    help="longest wait between two steps of a conversation (s)")
     p = sub.add_parser("send")
     p.add_argument("--dir", required=True)
-    p.add_argument("--smtp", type=int, required=True)
+    p.add_argument("--smtp", required=True, help="PORT[,PORT...]: one per node")
     p.add_argument("--postfix-etc", required=True)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--deadline", type=float, required=True)

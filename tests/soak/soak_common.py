@@ -18,3 +18,8 @@ HELO = "client.soak.invalid"
 FWD_MAILBOXES = 4          # per forwarding kind
 
 ENH = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def split_list(text):
+    """A comma-separated option: its entries."""
+    return [x for x in str(text).split(",") if x != ""]

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from soak_common import NOTICE_SENDER
+from soak_common import NOTICE_SENDER, split_list
 
 
 # ---------------------------------------------------------------- reconcile
@@ -52,18 +52,19 @@ def queued_soak_id(etc, qid):
     return m.group(1) if m else None
 
 
-def hold_reason(milter_log, qid):
-    """Why the daemon held QID, from its verdict line (for the report only)."""
-    try:
-        with open(milter_log, errors="replace") as f:
-            for line in f:
-                if ("%s: " % qid) in line and "verdict=hold" in line:
-                    rule = re.search(r"rule=(\S+)", line)
-                    why = re.search(r'reason="([^"]*)"', line)
-                    return "%s: %s" % (rule.group(1) if rule else "?",
-                                       why.group(1) if why else "?")
-    except OSError:
-        pass
+def hold_reason(milter_logs, qid):
+    """Why a daemon held QID, from its verdict line (for the report only)."""
+    for milter_log in split_list(milter_logs):
+        try:
+            with open(milter_log, errors="replace") as f:
+                for line in f:
+                    if ("%s: " % qid) in line and "verdict=hold" in line:
+                        rule = re.search(r"rule=(\S+)", line)
+                        why = re.search(r'reason="([^"]*)"', line)
+                        return "%s: %s" % (rule.group(1) if rule else "?",
+                                           why.group(1) if why else "?")
+        except OSError:
+            pass
     return "no verdict=hold line in the daemon's log"
 
 
@@ -138,8 +139,8 @@ class Reconciler:
     def scan_queue(self):
         self.held = {}
         self.stuck = {}
-        for q in postfix_queue(self.a.postfix_etc):
-            mid = queued_soak_id(self.a.postfix_etc, q["queue_id"])
+        for etc, q in [(e, q) for e in split_list(self.a.postfix_etc) for q in postfix_queue(e)]:
+            mid = queued_soak_id(etc, q["queue_id"])
             if mid is None:
                 sender = q.get("sender", "").lower()
                 for k, m in self.msgs.items():

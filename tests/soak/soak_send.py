@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from soak_common import LOCAL, HELO, ENH
+from soak_common import LOCAL, HELO, ENH, split_list
 
 
 # ---------------------------------------------------------------- send
@@ -56,6 +56,13 @@ class Sender:
         self.bulk_slots = threading.Semaphore(3)
         self.deferred_ids = set()      # got a 4xx (or no answer) at least once
         self.ambiguous_ids = set()     # the end of data went unanswered once
+        self.ports = [int(p) for p in split_list(a.smtp)]
+        self.etcs = split_list(a.postfix_etc)
+        # A message's first node: its job's number plus its step.
+        self.node_base = {}
+        for ji, j in enumerate(self.jobs):
+            for step, mid in enumerate(j["ids"]):
+                self.node_base[mid] = ji + step
         self.t0 = time.time()
         self.deadline = self.t0 + a.deadline
         total = sum(len(j["ids"]) for j in self.jobs) or 1
@@ -70,6 +77,15 @@ class Sender:
                 done += len(j["ids"])
                 self.push(t, ("job", j, 0))
                 self.pending += 1
+
+    def port_of(self, mid):
+        """The SMTP port for this attempt of MID: its first node, then the
+        next node at each new attempt."""
+        k = self.node_base.get(mid, 0) + max(self.tries.get(mid, 1) - 1, 0)
+        return self.ports[k % len(self.ports)]
+
+    def etc_of(self, mid):
+        return self.etcs[self.node_base.get(mid, 0) % len(self.etcs)]
 
     def push(self, t, task):
         self.seq += 1
@@ -241,7 +257,7 @@ class Sender:
         stage = "connect"
         try:
             s = smtplib.SMTP(timeout=60, local_hostname=HELO)
-            code, text = s.connect("127.0.0.1", self.a.smtp)
+            code, text = s.connect("127.0.0.1", self.port_of(mid))
             if code != 220:
                 return self.reply(mid, code, text, stage, rcpt_replies)
             stage = "ehlo"
@@ -317,7 +333,7 @@ class Sender:
     def sendmail(self, m):
         mid = m["id"]
         try:
-            p = subprocess.run(["sendmail", "-C", self.a.postfix_etc, "-f", m["sender"], "--"]
+            p = subprocess.run(["sendmail", "-C", self.etc_of(mid), "-f", m["sender"], "--"]
                                + m["rcpts"], input=build_message(m).replace(b"\r\n", b"\n"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
             rc, out = p.returncode, p.stdout.decode("utf-8", "replace")
@@ -341,7 +357,8 @@ class Sender:
                 p = subprocess.run(
                     ["smtp-source", "-v", "-A", "-N", "-m", str(b["size"]), "-s", "1",
                      "-f", b["sender"], "-t", b["base"], "-S", self.msgs[ids[0]]["subject"],
-                     "-M", HELO, "-l", "300", "127.0.0.1:%d" % self.a.smtp],
+                     "-M", HELO, "-l", "300",
+                     "127.0.0.1:%d" % self.ports[self.node_base[ids[0]] % len(self.ports)]],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
                 out = p.stdout.decode("utf-8", "replace")
             except (OSError, subprocess.TimeoutExpired) as e:

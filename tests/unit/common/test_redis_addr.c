@@ -2,15 +2,12 @@
  * test_redis_addr.c - Redis and Sentinel addresses as an operator writes
  * them (common/redis_addr.c): "Redis HOST:PORT | [IPv6]:PORT | unix:/path",
  * "RedisSentinels HOST:PORT[,HOST:PORT...]", and what servers announce.
- * One named case per line; a failing case is reported by name.  The last
- * part checks that it answers like redis_endpoint_parse() (common/redis.c),
- * which it is to replace.
+ * One named case per line; a failing case is reported by name.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/redis.h"
 #include "common/redis_addr.h"
 #include "tests/unit/testlib.h"
 
@@ -277,52 +274,6 @@ static void test_equal_copy(void)
     redis_addr_free(NULL);
 }
 
-/* redis_addr_parse() is to replace redis_endpoint_parse() (common/
- * redis.c): same answers on every sane value, and the values only the old
- * parser took are garbage.  Goes when the old parser does. */
-static void test_same_as_endpoint_parse(void)
-{
-    static const char *const same[] = {
-        "127.0.0.1:6379", "redis.example:1", "[::1]:65535", "[2001:db8::1]:6380",
-        "unix:/var/run/redis/redis.sock", "localhost:0", "::1:6379", "127.0.0.1",
-        "unix:relative", "", "a b:1", "[::1]", ":6379", "h:65536",
-    };
-    static const char *const only_old[] = {
-        "redis/1:6379", "user@redis:6379", "[zz]:6379", "[redis.lan]:6379",
-    };
-
-    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-        struct redis_endpoint ep = { NULL, 0, NULL };
-        struct redis_addr a = { NULL, 0, NULL };
-        int old_rc = redis_endpoint_parse(same[i], &ep);
-        int new_rc = redis_addr_parse(same[i], &a, NULL);
-        bool ok = old_rc == new_rc
-                  && (new_rc != 0 || (a.port == ep.port
-                                      && ((a.host == NULL && ep.host == NULL)
-                                          || (a.host && ep.host && !strcmp(a.host, ep.host)))
-                                      && ((a.unix_path == NULL && ep.unix_path == NULL)
-                                          || (a.unix_path && ep.unix_path
-                                              && !strcmp(a.unix_path, ep.unix_path)))));
-
-        CHECK(ok);
-        if (!ok)
-            fprintf(stderr, "  \"%s\": redis_endpoint_parse %d, redis_addr_parse %d\n", same[i],
-                    old_rc, new_rc);
-        free(ep.host);
-        free(ep.unix_path);
-        redis_addr_free(&a);
-    }
-    for (size_t i = 0; i < sizeof(only_old) / sizeof(only_old[0]); i++) {
-        struct redis_endpoint ep = { NULL, 0, NULL };
-        struct redis_addr a = { NULL, 0, NULL };
-
-        CHECK(redis_endpoint_parse(only_old[i], &ep) == 0);
-        CHECK(redis_addr_parse(only_old[i], &a, NULL) == -1);
-        free(ep.host);
-        free(ep.unix_path);
-    }
-}
-
 static const struct test_case cases[] = {
     { "good", test_good },
     { "sun_path holds 107 bytes and a NUL: a longer path could not be used", test_unix_length },
@@ -331,6 +282,5 @@ static const struct test_case cases[] = {
     { "A failed parse leaves the previous list alone; a good one replaces it", test_list_replace },
     { "parts", test_parts },
     { "equal copy", test_equal_copy },
-    { "same as endpoint parse", test_same_as_endpoint_parse },
 };
 TEST_MAIN(cases)

@@ -155,10 +155,68 @@ static void test_wait_none(void)
     CHECK(redis_wait_replicas(&c, -1, 100, NULL, &err) == REDIS_WAIT_OK);
 }
 
+/* INFO replication as Redis 7.0 writes it, read into struct
+ * redis_replication ("mssantectl redis status", "status", -n). */
+struct info_case {
+    const char *name;
+    const char *text;
+    const char *role;
+    int connected, good;
+    size_t n;
+    const char *addr0, *state0;
+    long long offset, offset0;
+    long lag0;
+};
+
+static const struct info_case info_cases[] = {
+    { "a master with one replica online",
+      "# Replication\r\nrole:master\r\nconnected_slaves:1\r\n"
+      "slave0:ip=127.0.0.1,port=6380,state=online,offset=4242,lag=1\r\n"
+      "master_failover_state:no-failover\r\nmaster_repl_offset:4300\r\n",
+      "master", 1, -1, 1, "127.0.0.1:6380", "online", 4300, 4242, 1 },
+    { "min-replicas-to-write reports its good replicas",
+      "role:master\r\nconnected_slaves:2\r\nmin_slaves_good_slaves:1\r\n"
+      "slave0:ip=10.0.0.6,port=6379,state=wait_bgsave,offset=0,lag=0\r\n"
+      "slave1:ip=10.0.0.7,port=6379,state=online,offset=10,lag=0\r\n"
+      "master_repl_offset:12\r\n",
+      "master", 2, 1, 2, "10.0.0.6:6379", "wait_bgsave", 12, 0, 0 },
+    { "an IPv6 replica is bracketed",
+      "role:master\nconnected_slaves:1\nslave0:ip=::1,port=6380,state=online,offset=5,lag=0\n",
+      "master", 1, -1, 1, "[::1]:6380", "online", 0, 5, 0 },
+    { "a replica has no replicas of its own",
+      "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\n"
+      "connected_slaves:0\r\nmaster_repl_offset:99\r\n",
+      "slave", 0, -1, 0, NULL, NULL, 99, 0, 0 },
+    { "nothing known", "", "", 0, -1, 0, NULL, NULL, 0, 0, 0 },
+    { "garbage lines are skipped",
+      "role:master\nno colon here\n:\nslave9:garbage\nconnected_slaves:x\n",
+      "master", 0, -1, 1, "?:0", "", 0, 0, 0 },
+};
+
+static void test_info(void)
+{
+    for (size_t i = 0; i < sizeof(info_cases) / sizeof(info_cases[0]); i++) {
+        const struct info_case *t = &info_cases[i];
+        struct redis_replication rep;
+        bool ok;
+
+        redis_replication_parse(t->text, &rep);
+        ok = strcmp(rep.role, t->role) == 0 && rep.connected == t->connected
+             && rep.good == t->good && rep.n == t->n && rep.offset == t->offset
+             && (t->n == 0 || (strcmp(rep.replicas[0].addr, t->addr0) == 0
+                               && strcmp(rep.replicas[0].state, t->state0) == 0
+                               && rep.replicas[0].offset == t->offset0
+                               && rep.replicas[0].lag == t->lag0));
+        CHECK(ok);
+        printf("%s - INFO replication: %s\n", ok ? "ok" : "not ok", t->name);
+    }
+}
+
 static const struct test_case test_cases[] = {
     { "decisions", test_decisions },
     { "retire", test_retire },
     { "A long server text fits the context's error buffer, cut", test_retire_long_text },
     { "wait none", test_wait_none },
+    { "INFO replication", test_info },
 };
 TEST_MAIN(test_cases)

@@ -28,7 +28,7 @@ static struct sentinel *make(const char *list)
     struct redis_addr_list l = { NULL, 0 };
     struct sentinel_settings set = {
         .master_name = "mymaster", .sentinels = &l, .sentinel_password = "s3cret",
-        .auth = { "mssante", "pw" }, .db = 2, .timeout_ms = 0, .on_event = on_event,
+        .auth = { "mssante", "pw", NULL }, .db = 2, .timeout_ms = 0, .on_event = on_event,
     };
     struct sentinel *s;
     struct err err;

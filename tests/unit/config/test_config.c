@@ -200,7 +200,7 @@ static void test_all_errors_reported(void)
     EXPECT_LINE(1, "Socket: expected unix:/absolute/path");
     EXPECT_LINE(2, "SocketMode: expected an octal file mode");
     EXPECT_LINE(3, "LocalDomains: \"bad..dom\" is not a valid domain name");
-    EXPECT_LINE(4, "Redis: expected HOST:PORT, [IPV6]:PORT or unix:/path, got \"localhost\"");
+    EXPECT_LINE(4, "Redis: \"localhost\": expected HOST:PORT, [IPv6]:PORT or unix:/path");
     EXPECT_LINE(5, "RedisTimeout: expected a duration");
     EXPECT_LINE(6, "DryRun: expected yes or no, got \"maybe\"");
     EXPECT_LINE(7, "LogLevel: expected error, warning, notice, info or debug");
@@ -335,43 +335,73 @@ static void test_durations(void)
     CHECK(ms == 42);
 }
 
-static void test_redis_endpoints(void)
+/* The keys that say how Redis is reached (the addresses themselves are
+ * tests/unit/test_redis_addr.c's): one server, or sentinels with the
+ * master's name, never both. */
+static void test_redis_keys(void)
 {
-    struct redis_endpoint ep;
+    struct config *cfg;
+    char *err;
 
-    memset(&ep, 0, sizeof(ep));
-    CHECK(redis_endpoint_parse("127.0.0.1:6379", &ep) == 0);
-    CHECK_STR(ep.host, "127.0.0.1");
-    CHECK(ep.port == 6379 && ep.unix_path == NULL);
-    free(ep.host);
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\n"
+                                   "RedisSentinels 127.0.0.1:26379, [::1]:26380 redis-s3:26381\n"
+                                   "RedisMasterName mymaster\nRedisUser mssante\n"
+                                   "RedisSentinelPassword s3cret\nRedisDB 3\n"
+                                   "RedisMinReplicas 1\n"), &cfg);
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL && redis_configured(&cfg->redis) && redis_uses_sentinels(&cfg->redis));
+    if (cfg != NULL) {
+        CHECK(cfg->redis.sentinels.n == 3 && cfg->redis.sentinels.v[1].port == 26380);
+        CHECK_STR(cfg->redis.sentinels.v[1].host, "::1");
+        CHECK_STR(cfg->redis.master_name, "mymaster");
+        CHECK_STR(cfg->redis.user, "mssante");
+        CHECK_STR(cfg->redis.sentinel_password, "s3cret");
+        CHECK(cfg->redis.db == 3 && cfg->redis.min_replicas == 1);
+        CHECK(cfg->redis.server.host == NULL && cfg->redis.server.unix_path == NULL);
+    }
+    config_free(cfg);
+    free(err);
 
-    CHECK(redis_endpoint_parse("redis.example:1", &ep) == 0);
-    CHECK_STR(ep.host, "redis.example");
-    CHECK(ep.port == 1);
-    free(ep.host);
+    /* The defaults: database 0, no replica waited for. */
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nRedis 127.0.0.1:6379\n"), &cfg);
+    CHECK(cfg != NULL && cfg->redis.db == 0 && cfg->redis.min_replicas == 0
+          && !redis_uses_sentinels(&cfg->redis));
+    config_free(cfg);
+    free(err);
 
-    CHECK(redis_endpoint_parse("[::1]:65535", &ep) == 0);
-    CHECK_STR(ep.host, "::1");
-    CHECK(ep.port == 65535);
-    free(ep.host);
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nRedis 127.0.0.1:6379\n"
+                                   "RedisSentinels 127.0.0.1:26379\n"
+                                   "RedisMasterName mymaster\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":3: RedisSentinels and Redis (line 2) are both set") != NULL);
+    CHECK(count_lines(err) == 1);
+    free(err);
 
-    CHECK(redis_endpoint_parse("unix:/var/run/redis/redis.sock", &ep) == 0);
-    CHECK(ep.host == NULL);
-    CHECK_STR(ep.unix_path, "/var/run/redis/redis.sock");
-    free(ep.unix_path);
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\n"
+                                   "RedisSentinels 127.0.0.1:26379\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":2: RedisSentinels needs RedisMasterName") != NULL);
+    CHECK(strstr(err, "no whitelist source") == NULL);
+    free(err);
 
-    CHECK(redis_endpoint_parse("localhost", &ep) == -1);
-    CHECK(redis_endpoint_parse("localhost:", &ep) == -1);
-    CHECK(redis_endpoint_parse(":6379", &ep) == -1);
-    CHECK(redis_endpoint_parse("host:0", &ep) == -1);
-    CHECK(redis_endpoint_parse("host:65536", &ep) == -1);
-    CHECK(redis_endpoint_parse("host:63x", &ep) == -1);
-    CHECK(redis_endpoint_parse("::1:6379", &ep) == -1);
-    CHECK(redis_endpoint_parse("[]:6379", &ep) == -1);
-    CHECK(redis_endpoint_parse("[::1]6379", &ep) == -1);
-    CHECK(redis_endpoint_parse("unix:relative.sock", &ep) == -1);
-    CHECK(redis_endpoint_parse("", &ep) == -1);
-    CHECK(redis_endpoint_parse("a b:1", &ep) == -1);
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\nRedis 127.0.0.1:6379\n"
+                                   "RedisMasterName mymaster\n"
+                                   "RedisSentinelPassword x\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":3: RedisMasterName is set without RedisSentinels") != NULL);
+    CHECK(strstr(err, ":4: RedisSentinelPassword is set without RedisSentinels") != NULL);
+    free(err);
+
+    err = load_captured(write_conf("LocalDomains a.mssante.fr\n"
+                                   "RedisSentinels 127.0.0.1:26379,127.0.0.1:26379\n"
+                                   "RedisMasterName m\nRedisMinReplicas -1\n"
+                                   "Redis redis://127.0.0.1:6379\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":2: RedisSentinels: \"127.0.0.1:26379\" is listed twice") != NULL);
+    CHECK(strstr(err, ":4: RedisMinReplicas:") != NULL);
+    CHECK(strstr(err, ":5: Redis: \"redis://127.0.0.1:6379\": expected HOST:PORT, not a URL")
+          != NULL);
+    free(err);
 }
 
 static void test_socket_specs(void)
@@ -555,7 +585,7 @@ static const struct test_case cases[] = {
     { "missing file", test_missing_file },
     { "comments and spacing", test_comments_and_spacing },
     { "durations", test_durations },
-    { "Redis endpoints", test_redis_endpoints },
+    { "Redis keys", test_redis_keys },
     { "socket specs", test_socket_specs },
     { "trust boundary keys", test_trust_boundary_keys },
     { "TLS policy keys", test_tls_policy_keys },
