@@ -34,6 +34,8 @@ static atomic_bool log_syslog_on = false;
 static atomic_bool log_stderr_on = true;
 static char log_ident[64] = "mssante-milter";
 static pthread_mutex_t log_stderr_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_sink_fn *log_sink;
+static void *log_sink_arg;
 
 static const struct {
     const char *name;
@@ -81,6 +83,12 @@ void log_close(void)
     if (atomic_exchange(&log_syslog_on, false))
         closelog();
     atomic_store(&log_stderr_on, true);
+}
+
+void log_set_sink(log_sink_fn *sink, void *arg)
+{
+    log_sink = sink;
+    log_sink_arg = arg;
 }
 
 static int syslog_priority(enum log_level level)
@@ -154,6 +162,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
         memcpy(text + sizeof(text) - 4, "...", 4);   /* show that it was cut */
     sanitize(text);
 
+    if (log_sink != NULL) {
+        log_sink(level, text, log_sink_arg);
+        return;
+    }
     if (atomic_load(&log_syslog_on))
         syslog(syslog_priority(level), "%s", text);
     if (atomic_load(&log_stderr_on))

@@ -9,7 +9,7 @@
  * that a sentinel moved to a new address is found again after a restart.
  *
  * struct redis_addr has the fields of struct redis_endpoint in
- * milter/config.h, and redis_addr_parse() accepts what config_parse_redis()
+ * common/redis.h, and redis_addr_parse() accepts what redis_endpoint_parse()
  * accepts except garbage hosts (spaces, commas, slashes, a bare IPv6) and
  * unix paths too long for a socket; it is written to replace that parser
  * and say why a value is refused.

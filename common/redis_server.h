@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/redis_addr.h"
 
 /* When the configuration gives no RedisTimeout. */

@@ -44,6 +44,7 @@
 #include "ctl/status.h"
 #include "notify/queue.h"
 #include "whitelist/refresh.h"
+#include "whitelist/store.h"
 
 #define N_CHECKS   6
 #define STATUS_UNKNOWN_EXIT 3
@@ -140,7 +141,7 @@ static void check_daemon(struct report *r, const struct st_daemon *d)
  * not configured or unreachable). */
 static void check_redis(struct report *r, const struct config *cfg, redisContext **cp)
 {
-    struct err err = { "" };
+    struct err err;
     redisContext *c;
     redisReply *rep = NULL;
     struct check *k;
@@ -176,6 +177,7 @@ static long long list_fresh_since(const struct st_published *p, redisContext *c,
                                   const struct config *cfg, long long *confirmed)
 {
     struct refresh_state st;
+    struct err err;
     time_t gen;
     long long fresh = 0;
 
@@ -184,7 +186,7 @@ static long long list_fresh_since(const struct st_published *p, redisContext *c,
         fresh = (long long)gen;
     else if (p->age >= 0)
         fresh = p->updated - p->age;
-    if (c != NULL && refresh_read_state(c, cfg->redis.prefix, &st, NULL) == 1
+    if (c != NULL && refresh_read_state(c, cfg->redis.prefix, &st, &err) == 1
         && st.last_success > 0 && strcmp(st.checked_version, p->version) == 0) {
         *confirmed = st.last_success;
         if (st.last_success > fresh)
@@ -296,7 +298,7 @@ static void check_held(struct report *r)
 static void check_notices(struct report *r, const struct config *cfg, redisContext *c)
 {
     struct notify_stats st;
-    struct err err = { "" };
+    struct err err;
     struct check *k;
 
     if (!redis_configured(&cfg->redis)) {

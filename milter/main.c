@@ -34,10 +34,9 @@
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
-#include "milter/forwarding.h"
-#include "milter/patients.h"
 #include "milter/service.h"
 #include "milter/socket.h"
+#include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
 #include "whitelist/live.h"
@@ -386,13 +385,14 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
 {
     uid_t owner = id->set ? id->uid : (uid_t)-1;
     gid_t group = id->set ? id->gid : (gid_t)-1;
+    const char *warnings[3];
     int ready_fd = -1, rc;
     struct err why;
 
     /* Until the daemon detaches, whoever started it sees its errors. */
     log_open(PROG, cfg->log.facility, cfg->log.level, true);
-    if (callbacks_register(cfg) < 0 || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode,
-                                                      owner, group) < 0)
+    if (callbacks_register() < 0
+        || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)
         return 1;
     if (drop_privileges(id) < 0)
         return start_failed();
@@ -410,8 +410,9 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         log_error("%s", why.msg);
         return start_failed();
     }
-    /* The notice worker (its libcurl init, too, before other threads). */
-    if (forwarding_start(cfg) < 0)
+    /* What the connections share, the notice worker among it (its libcurl
+     * init, too, before other threads). */
+    if (callbacks_start(cfg) < 0)
         return start_failed();
     if (live_start(&cfg->live, &cfg->redis) < 0) {
         live_stop();
@@ -429,22 +430,22 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         return start_failed();
     }
     warn_unlisted_local_domains(cfg);
-    if (patients_config_warning(cfg) != NULL)
-        log_warning("%s", patients_config_warning(cfg));
-    if (forwarding_config_warning(cfg) != NULL)
-        log_warning("%s", forwarding_config_warning(cfg));
+    pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
+    for (size_t i = 0; warnings[i] != NULL; i++)
+        log_warning("%s", warnings[i]);
     log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
-               cfg->daemon.socket, cfg->rules.local_domains.n, cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
+               cfg->daemon.socket, cfg->rules.local_domains.n,
+               cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
     tell_parent_ready(ready_fd);
 
     rc = smfi_main();
     log_notice("stopping " PROG);
-    forwarding_stop();
+    callbacks_stop();
     stats_stop();
     service_stop();
     refresher_stop();
     live_stop();
-    callbacks_shutdown();
+    callbacks_free();
     socket_cleanup();
     remove_pid_file();
     return rc == MI_SUCCESS ? 0 : 1;
@@ -468,10 +469,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (opt.check_only) {
-        if (patients_config_warning(cfg) != NULL)
-            fprintf(stderr, "%s: warning: %s\n", opt.conf, patients_config_warning(cfg));
-        if (forwarding_config_warning(cfg) != NULL)
-            fprintf(stderr, "%s: warning: %s\n", opt.conf, forwarding_config_warning(cfg));
+        const char *warnings[3];
+
+        pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
+        for (size_t i = 0; warnings[i] != NULL; i++)
+            fprintf(stderr, "%s: warning: %s\n", opt.conf, warnings[i]);
         config_print(cfg, stdout);
         printf("%s: configuration OK\n", opt.conf);
         config_free(cfg);

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/redis_addr.h"
 #include "common/redis_server.h"
@@ -73,14 +74,6 @@ static void usage(void)
     exit(2);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One output line, "T text", whole even with the watcher thread writing. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -88,7 +81,7 @@ static void say(const char *fmt, ...)
     va_list ap;
 
     pthread_mutex_lock(&out_lock);
-    printf("%lld ", now_ms());
+    printf("%lld ", wallclock_ms());
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -131,7 +124,7 @@ static redisContext *open_master(struct probe *p, char *addr, size_t alen,
 
 static int cmd_discover(struct probe *p)
 {
-    struct err err = { "" };
+    struct err err;
     char addr[REDIS_ADDR_TEXT_MAX], master[REDIS_ADDR_TEXT_MAX], order[1024];
     unsigned long epoch;
     redisContext *c = open_master(p, addr, sizeof(addr), &epoch, &err);
@@ -150,7 +143,7 @@ static int cmd_discover(struct probe *p)
 
 static int cmd_set(struct probe *p, const char *key, const char *value)
 {
-    struct err err = { "" };
+    struct err err;
     char addr[REDIS_ADDR_TEXT_MAX];
     const char *argv[] = { "SET", key, value };
     unsigned long epoch;
@@ -183,19 +176,12 @@ static int cmd_set(struct probe *p, const char *key, const char *value)
     return w == REDIS_WAIT_TOO_FEW ? 3 : 1;
 }
 
-static void nap(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 /* One INCR (and WAIT) on C; false when C must be dropped. */
 static bool follow_step(struct probe *p, redisContext *c, const char *addr, const char *key)
 {
     const char *argv[] = { "INCR", key };
     redisReply *r = redisCommandArgv(c, 2, argv, NULL);
-    struct err err = { "" };
+    struct err err;
     long long value;
     int acked;
     bool again;
@@ -229,8 +215,8 @@ static bool follow_step(struct probe *p, redisContext *c, const char *addr, cons
 
 static int cmd_follow(struct probe *p, const char *key, int seconds)
 {
-    long long end = now_ms() + (long long)seconds * 1000;
-    struct err err = { "" };
+    long long end = wallclock_ms() + (long long)seconds * 1000;
+    struct err err;
     char addr[REDIS_ADDR_TEXT_MAX] = "";
     unsigned long epoch = 0, now_epoch;
     redisContext *c = NULL;
@@ -239,7 +225,7 @@ static int cmd_follow(struct probe *p, const char *key, int seconds)
         fprintf(stderr, "sentinelprobe: %s\n", err.msg);
         return 1;
     }
-    while (!interrupted && now_ms() < end) {
+    while (!interrupted && wallclock_ms() < end) {
         if (c == NULL && (c = open_master(p, addr, sizeof(addr), &epoch, &err)) == NULL) {
             say("nomaster %s", err.msg);
         } else if (p->s != NULL && (now_epoch = sentinel_epoch(p->s)) != epoch) {
@@ -251,7 +237,7 @@ static int cmd_follow(struct probe *p, const char *key, int seconds)
             redisFree(c);
             c = NULL;
         }
-        nap(p->interval_ms);
+        sleep_ms(p->interval_ms);
     }
     if (c != NULL)
         redisFree(c);
@@ -270,7 +256,7 @@ static int parse_int(const char *s, int min, int max)
 
 static void parse_options(struct probe *p, int argc, char **argv)
 {
-    struct err why = { "" };
+    struct err why;
     int opt;
 
     while ((opt = getopt(argc, argv, "s:m:r:u:p:S:d:t:w:i:W")) != -1) {
@@ -317,7 +303,7 @@ static int run(struct probe *p, int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct probe p = { .timeout_ms = 1000, .interval_ms = 100 };
-    struct err err = { "" };
+    struct err err;
     int rc;
 
     signal(SIGTERM, on_signal);

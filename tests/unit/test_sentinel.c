@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "common/clock.h"
 #include "common/sentinel.h"
 #include "common/sentinel_internal.h"
+#include "tests/unit/testlib.h"
 
 static char events[2048];
 
@@ -31,7 +31,7 @@ static struct sentinel *make(const char *list)
         .auth = { "mssante", "pw" }, .db = 2, .timeout_ms = 0, .on_event = on_event,
     };
     struct sentinel *s;
-    struct err err = { "" };
+    struct err err;
 
     if (redis_addr_list_parse(list, &l, &err) < 0)
         return NULL;

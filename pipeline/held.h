@@ -1,6 +1,6 @@
 /*
- * held.h - what the daemon does around a hold, beside smfi_quarantine
- * (callbacks.c hold()).
+ * held.h - what the pipeline does around a hold, beside the quarantine
+ * (pipeline.c hold()).
  *
  *  - every message: the X-MSSante-Held headers it arrived with are deleted
  *    (the sender writes the headers; policy/held.h says why only the
@@ -13,44 +13,39 @@
  *    A notice that cannot be queued is logged and the message still held:
  *    the hold is what keeps the mail safe, the notice is a courtesy.
  */
-#ifndef MSSANTE_MILTER_HELD_H
-#define MSSANTE_MILTER_HELD_H
+#ifndef MSSANTE_PIPELINE_HELD_H
+#define MSSANTE_PIPELINE_HELD_H
 
 #include <stdbool.h>
 
-#include <libmilter/mfapi.h>
+#include "pipeline/ports.h"
+#include "policy/replies.h"
+#include "policy/trustspace.h"
 
-#include "common/redis_pool.h"
-#include "config/config.h"
-#include "policy/message.h"
-
-/* The hold side of one message; lives in struct conn. */
+/* The hold side of one message; lives in struct pl_msg. */
 struct held_msg {
     unsigned n_seen;        /* X-MSSante-Held headers the message arrived with */
 };
 
-/* The daemon's Redis pool for the notices (NULL without Redis); set at
- * start, before the first connection. */
-void held_init(struct redis_pool *p);
-
 /* A new message. */
 void held_reset(struct held_msg *h);
 
-/* A header of the message (libmilter's header callback). */
+/* A header of the message. */
 void held_header(struct held_msg *h, const char *name);
 
-/* End of message, before anything else: delete the headers seen.  0, or
- * -1 when libmilter refused (the caller defers the message). */
-int held_strip(SMFICTX *ctx, const struct held_msg *h, const char *qid);
+/* End of message, before anything else: ask MTA to delete the headers
+ * seen.  0, or -1 when it refused (the caller defers the message). */
+int held_strip(const struct pl_mta *mta, const struct held_msg *h, const char *qid);
 
-/* The message is being held for V: add the header.  LOCAL: a local
- * submission; QID its queue id.  0, or -1 when libmilter refused (the
+/* The message is being held for V: ask MTA to add the header.  LOCAL: a
+ * local submission; QID its queue id.  0, or -1 when it refused (the
  * caller defers the message rather than hold it unexplained). */
-int held_mark(SMFICTX *ctx, const struct verdict *v, bool local, const char *qid);
+int held_mark(const struct pl_mta *mta, const struct verdict *v, bool local, const char *qid);
 
 /* The hold is in place: tell the sender of a local submission (LOCAL),
- * when CFG has Redis and MP a sender.  Failures are logged only. */
-void held_notify(const struct config *cfg, const struct msg_policy *mp, bool local,
+ * when there is a STORE with a notice queue and MP has a sender.
+ * Failures are logged only. */
+void held_notify(const struct pl_store *store, const struct msg_policy *mp, bool local,
                  const char *qid);
 
 #endif
