@@ -301,14 +301,15 @@ static void test_patient_closure(void)
     CHECK(plh_closures == 1);
     pl_close(&c);
 
-    /* the MTA refusing the rewrite: 451 4.7.1, after the state was written */
+    /* the MTA refusing the rewrite: 451 4.7.1, and nothing written (the
+     * state is recorded only for a message that is accepted) */
     start();
     plh_mta_refuses = true;
     a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpt, 1, headers, "\r\n");
     CHECK(a.code == PL_TEMPFAIL);
     CHECK_STR(a.reply.rcode, "451");
     CHECK_STR(a.reply.xcode, "4.7.1");
-    CHECK(plh_closures == 1);
+    CHECK(plh_closures == 0 && plh_records == 0);
     pl_close(&c);
 }
 
@@ -470,7 +471,7 @@ static const struct test_case cases[] = {
     { "no whitelist: SMTP deferred, local submission held", test_no_whitelist },
     { "X-MSSante-Held headers from the sender deleted", test_held_headers },
     { "DryRun: nothing refused, the would-be verdict said", test_dry_run },
-    { "patients: [FIN] closure rewritten after the state is recorded", test_patient_closure },
+    { "patients: [FIN] closure rewritten, the state recorded once accepted", test_patient_closure },
     { "patients: the store's answers, and no store", test_patient_store },
     { "forwarding: targets added, mailbox removed, notices queued", test_forwarding },
     { "forwarding replaces the refusal of a forward made elsewhere",
