@@ -642,17 +642,14 @@ static struct verdict eom_kept(struct pl_conn *c)
 static struct verdict commit(struct pl_conn *c, struct verdict v)
 {
     struct pl_msg *m = &c->msg;
+    struct verdict rec;
 
     if (refusal(v.action) && !c->rules->dry_run) {
         patients_forget(&m->pat);
         return v;
     }
-    {
-        struct verdict rec = patients_commit(&m->pat, c->rules, c->svc->store, &m->mp,
-                                             m->queue_id);
-
-        return refusal(v.action) ? v : rec;
-    }
+    rec = patients_commit(&m->pat, c->rules, c->svc->store, &m->mp, m->queue_id);
+    return refusal(v.action) ? v : rec;     /* DryRun: the first refusal stays */
 }
 
 struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
