@@ -8,10 +8,10 @@
  *   smfi_main.
  * The parent of the daemon waits on a pipe until the child is ready, so
  * that "mssante-milter" exits non-zero when start-up fails after the fork.
- * Signals (milter/service.h): SIGHUP and SIGUSR1 reload the configuration,
- * SIGTERM stops after the messages in flight are answered, SIGINT aborts
- * (libmilter).  They are blocked here before any thread is created, and
- * waited for by the service thread.
+ * Signals (milter/signals.h): SIGHUP and SIGUSR1 reload the configuration
+ * (milter/cfgref.h), SIGTERM stops after the messages in flight are
+ * answered (milter/drain.h), SIGINT aborts (libmilter).  They are blocked
+ * here before any thread is created, and waited for by the signal thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,13 +34,14 @@
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
-#include "milter/service.h"
+#include "milter/cfgref.h"
+#include "milter/signals.h"
 #include "milter/socket.h"
 #include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
+#include "whitelist/fetch_thread.h"
 #include "whitelist/live.h"
-#include "whitelist/refresher.h"
 
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
@@ -168,7 +169,7 @@ static int apply_command_line(struct config *cfg)
     return 0;
 }
 
-/* service_finish_fn for a reload (milter/service.h). */
+/* cfgref_finish_fn for a reload (milter/cfgref.h). */
 static int finish_reloaded(struct config *cfg)
 {
     if (apply_command_line(cfg) < 0) {
@@ -305,24 +306,11 @@ static void remove_pid_file(void)
     pid_file_written = NULL;
 }
 
-/* Tell the operator about LocalDomains the ANS list does not know. */
-static void warn_unlisted_local_domains(const struct config *cfg)
-{
-    const struct whitelist *wl = live_acquire();
-
-    for (size_t i = 0; wl != NULL && i < cfg->rules.local_domains.n; i++)
-        if (!whitelist_lookup(wl, cfg->rules.local_domains.v[i]))
-            log_warning("LocalDomains: %s is not on the whitelist in force (version %s): "
-                        "other operators will refuse its mail", cfg->rules.local_domains.v[i],
-                        wl->version);
-    live_release();
-}
-
 /* StatsFile and StatsInterval of the configuration in force, for the
  * stats publisher (stats/stats.h): a reload changes them. */
 static const struct stats_settings *stats_in_force(void *arg)
 {
-    const struct config *cfg = service_config_acquire();
+    const struct config *cfg = cfgref_acquire();
 
     (void)arg;
     return cfg != NULL ? &cfg->stats : NULL;
@@ -331,7 +319,7 @@ static const struct stats_settings *stats_in_force(void *arg)
 static void stats_done(void *arg, const struct stats_settings *s)
 {
     (void)arg;
-    service_config_release((const struct config *)(const void *)
+    cfgref_release((const struct config *)(const void *)
                            ((const char *)s - offsetof(struct config, stats)));
 }
 
@@ -339,7 +327,7 @@ static const struct stats_source stats_source = { stats_in_force, stats_done, NU
 
 static void block_stop_signals(void)
 {
-    service_block_signals();
+    signals_block();
     /* hiredis writes to sockets a Redis restart may close. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -418,18 +406,19 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         live_stop();
         return start_failed();
     }
-    if (refresher_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
+    if (fetch_thread_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
         return start_failed();
     }
-    if (service_start(cfg, finish_reloaded) < 0
+    if (cfgref_init(cfg, finish_reloaded) < 0 || signals_start(cfg->daemon.socket) < 0
         || stats_start(&cfg->stats, &cfg->redis, &stats_source) < 0) {
-        service_stop();
-        refresher_stop();
+        signals_stop();
+        cfgref_free();
+        fetch_thread_stop();
         live_stop();
         return start_failed();
     }
-    warn_unlisted_local_domains(cfg);
+    cfgref_warn_unlisted(cfg);
     pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
     for (size_t i = 0; warnings[i] != NULL; i++)
         log_warning("%s", warnings[i]);
@@ -442,8 +431,9 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     log_notice("stopping " PROG);
     callbacks_stop();
     stats_stop();
-    service_stop();
-    refresher_stop();
+    signals_stop();
+    cfgref_free();
+    fetch_thread_stop();
     live_stop();
     callbacks_free();
     socket_cleanup();
