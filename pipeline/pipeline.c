@@ -703,6 +703,11 @@ void pl_close(struct pl_conn *c)
     stats_connection_close();
 }
 
+void pl_discard(struct pl_conn *c)
+{
+    forwarding_free(&c->msg.fwd);
+}
+
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3])
 {
     size_t n = 0;
