@@ -430,6 +430,30 @@ static void test_forward_made_elsewhere(void)
     CHECK(a.code == PL_REJECT);
     CHECK_STR(rule_name(a.reply.rule), "outbound-classic-recipient");
     pl_close(&c);
+
+    /* Forwarding off, a Sieve redirect of another operator's message: no
+     * plan takes the place of the refusal, with Redis and a rule stored or
+     * without Redis (issue 13: it used to be sent) */
+    for (int no_redis = 0; no_redis < 2; no_redis++) {
+        static const struct plh_rule rule[] = {
+            { "cardio@" PLH_LOCAL_DOMAIN, true, { "x@gmail.com", NULL } },
+            { NULL, false, { NULL } },
+        };
+
+        start();
+        plh_rules.forwarding = false;
+        plh_rules_of = rule;
+        if (no_redis)
+            plh_store_none();
+        a = message(&PLH_LOCAL, "<dr.b@medecin.mssante.fr>", classic, 1, NULL, "x\r\n");
+        CHECK(a.code == PL_REJECT);
+        CHECK_STR(rule_name(a.reply.rule), "outbound-classic-recipient");
+        CHECK(a.reply.xcode[0] == '5');
+        CHECK_STR(plh_mta_log, "");
+        CHECK(plh_notices == 0 && plh_held_notices == 0);
+        CHECK(line_has(" verdict=reject rule=outbound-classic-recipient"));
+        pl_close(&c);
+    }
 }
 
 static bool always(void)
