@@ -313,6 +313,51 @@ static void test_patient_closure(void)
     pl_close(&c);
 }
 
+/*
+ * A conversation opened or closed only by a message whose verdict is
+ * final (issue 13): here the forwarding step, after the patient step,
+ * defers the message because the notice for a copy to a classic address
+ * cannot be queued.  Postfix retries a message that was never accepted:
+ * it must have changed nothing, or a [FIN] would lock the patient out.
+ */
+static void test_state_once_final(void)
+{
+    static const struct plh_rule rules[] = {
+        { "accueil@" PLH_LOCAL_DOMAIN, false, { "y@gmail.com", NULL } },
+        { NULL, false, { NULL } },
+    };
+    static const char *const rcpts[] = { PATIENT, "<accueil@" PLH_LOCAL_DOMAIN ">" };
+    static const char *const fin[] = { "Subject: [FIN]", NULL };
+    static const char *const open[] = { "Subject: Suivi", NULL };
+    const char *const *headers[] = { open, fin };
+    struct pl_answer a;
+
+    for (int i = 0; i < 2; i++) {
+        const char *body = i == 0 ? "Bonjour\r\n" : "\r\n";
+
+        start();
+        plh_rules_of = rules;
+        plh_notices_refused = true;
+        a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpts, 2, headers[i], body);
+        CHECK(a.code == PL_TEMPFAIL);
+        CHECK(a.reply.rcode[0] == '4');
+        CHECK(plh_records == 0 && plh_closures == 0);
+        CHECK(line_has(" verdict=tempfail"));
+        CHECK(line_has(" conv=not-recorded"));
+        pl_close(&c);
+
+        /* the same once the notice can be queued: recorded */
+        start();
+        plh_rules_of = rules;
+        a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpts, 2, headers[i], body);
+        CHECK(a.code == PL_CONTINUE);
+        CHECK(plh_records == 1 && plh_closures == (unsigned)i);
+        CHECK(plh_notices == 1);
+        CHECK(line_has(i == 0 ? " conv=open:279035121518989" : " conv=close:279035121518989"));
+        pl_close(&c);
+    }
+}
+
 static void test_patient_store(void)
 {
     static const char *const rcpt[] = { PATIENT };
@@ -496,6 +541,8 @@ static const struct test_case cases[] = {
     { "X-MSSante-Held headers from the sender deleted", test_held_headers },
     { "DryRun: nothing refused, the would-be verdict said", test_dry_run },
     { "patients: [FIN] closure rewritten, the state recorded once accepted", test_patient_closure },
+    { "patients: nothing recorded when a later step defers the message",
+      test_state_once_final },
     { "patients: the store's answers, and no store", test_patient_store },
     { "forwarding: targets added, mailbox removed, notices queued", test_forwarding },
     { "forwarding replaces the refusal of a forward made elsewhere",
