@@ -353,10 +353,13 @@ static sfsistat step_close(SMFICTX *ctx)
  */
 static sfsistat stopped(SMFICTX *ctx)
 {
+    char text[2 * VERDICT_TEXT_MAX + 1];
     struct verdict v;
 
     reply_shutting_down(&v);
-    set_reply(ctx, &v);
+    escape_percent(text, sizeof(text), v.text);
+    /* Refused: the MTA's own 4xx text, the same deferral. */
+    (void)smfi_setreply(ctx, (char *)v.rcode, (char *)v.xcode, text);
     return SMFIS_TEMPFAIL;
 }
 

@@ -25,6 +25,7 @@ h_init
 LOCAL=dr.martin@chu-test.mssante.fr
 PATIENT=279035121518989@patient.mssante.fr
 LATE_PATIENT=269029934173285@patient.mssante.fr     # no conversation yet
+RAW_PATIENT=178052065432174@patient.mssante.fr      # nor this one
 PAUSE_MS=15000
 
 start_capsink || exit 1
@@ -65,23 +66,32 @@ say "Subject: late"
 say ""
 say "Comment allez-vous ?"
 
-# step_blocked: the end of message waits on its conversation write.
-step_blocked() {
-    local i
+# steps_blocked N: N ends of message wait on their conversation write.
+steps_blocked() {
+    local i n=0
     for i in $(seq 1 200); do
-        redis-cli -p "$REDIS_PORT" CLIENT LIST 2>/dev/null |
-            grep -E -q ' flags=b .* cmd=eval ' && return 0
+        n=$(redis-cli -p "$REDIS_PORT" CLIENT LIST 2>/dev/null | grep -E -c ' flags=b .* cmd=eval ')
+        [ "$n" -ge "$1" ] && return 0
         sleep 0.1
     done
-    h_fail "no EVAL from the daemon waiting on the paused Redis after 20s"
+    h_fail "$n EVAL(s) from the daemon waiting on the paused Redis after 20s, expected $1"
 }
 redis-cli -p "$REDIS_PORT" CLIENT PAUSE "$PAUSE_MS" WRITE >/dev/null
 say "."
-check "the end of message is held up by Redis (its conversation write waits)" step_blocked
+# A second session, straight on the milter socket: its end of message is
+# followed at once by a second MAIL FROM and QUIT, which libmilter runs
+# right after that step, past smfi_main's return: they must be answered
+# without touching what the daemon frees (451 4.3.2, then the close).
+RAW_OUT=$W/late-milter.txt
+python3 "$H_ROOT/tests/helpers/late_milter_session.py" "$MILTER_PORT" "$LOCAL" "$RAW_PATIENT" \
+    >"$RAW_OUT" 2>&1 &
+RAW_PID=$!
+check "both ends of message are held up by Redis (their conversation writes wait)" \
+    steps_blocked 2
 
 kill -TERM "$PID"
-check "SIGTERM: the stop gives up on the message after ShutdownTimeout" \
-    wait_milter_log 'stopping with 1 message\(s\) still in progress' 20
+check "SIGTERM: the stop gives up on the messages after ShutdownTimeout" \
+    wait_milter_log 'stopping with 2 message\(s\) still in progress' 20
 check "smfi_main returned" wait_milter_log 'stopping mssante-milter' 20
 
 # The rest of the stop must not wait on the paused Redis either, or it
@@ -99,8 +109,8 @@ unblock_others() {
     done
 }
 unblock_others
-check "smfi_main returned: the daemon waits for the step still running" \
-    wait_milter_log 'stopping: waiting up to [0-9]+s for 1 milter step\(s\) still running' 5
+check "smfi_main returned: the daemon waits for the steps still running" \
+    wait_milter_log 'stopping: waiting up to [0-9]+s for 2 milter step\(s\) still running' 5
 check "the daemon is still there while the step runs" kill -0 "$PID"
 
 h_raw_read
@@ -116,7 +126,14 @@ stopped() {
     H_PID_MILTER=
     [ "$rc" = 0 ] || h_fail "exit status $rc"
 }
-check "the daemon exits 0 once the step is over" stopped
+check "the daemon exits 0 once the steps are over" stopped
+wait "$RAW_PID"
+check "the step let in before the stop finishes on the raw session too (continue)" \
+    grep -q -x 'eom c' "$RAW_OUT"
+check "a step after smfi_main returned is deferred: 451 4.3.2" \
+    grep -q '^mail y 451 4\.3\.2 ' "$RAW_OUT"
+check "... and the session is closed" grep -q -x 'eof' "$RAW_OUT"
+[ "$H_FAILED" = 0 ] || note "raw session: $(cat "$RAW_OUT")"
 check "no sanitizer report" eval '! sanitizer_report >/dev/null'
 check "the step's effect was made: the conversation is open" \
     eval '"$CTL_BIN" -c "$conf" conversation show "$LOCAL" "$LATE_PATIENT" | grep -E -q "^state: +open\$"'
