@@ -183,6 +183,7 @@ static void test_no_whitelist(void)
     CHECK(c.msg.fate.action == ACT_HOLD);
 
     /* the MTA refusing the hold: 451 4.7.1 */
+    pl_close(&c);
     plh_mta_refuses = true;
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
     CHECK(a.code == PL_TEMPFAIL);
