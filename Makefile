@@ -152,7 +152,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(GLUE) $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The test runner prints one line per test and a closing "N passed, N failed".
-check: all $(TEST_BIN) $(FUZZ_BIN) $(HELPER_BIN)
+check: all $(TEST_BIN) $(FUZZ_BIN) $(HELPER_BIN) $(BENCH_BIN)
 	BUILD=$(BUILD) tests/run-all.sh
 
 unit: all $(TEST_BIN) $(FUZZ_BIN)
@@ -167,7 +167,7 @@ fuzz:
 
 fuzz-build: $(FUZZ_BIN)
 
-integration: all $(HELPER_BIN)
+integration: all $(HELPER_BIN) $(BENCH_BIN)
 	BUILD=$(BUILD) tests/run-all.sh --integration
 
 demo: all $(HELPER_BIN)

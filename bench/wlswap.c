@@ -29,9 +29,13 @@
  *               [--keep]
  *   REDIS: unix:/path or 127.0.0.1:PORT of a scratch Redis (keys under
  *   "benchwl:", deleted at the end).  --keep leaves DIR/wlswap-SIZE.xml.
+ *   DIR (/tmp by default) may be shared: whatever is at that name is
+ *   removed, never written through (a planted link), and the file is
+ *   created exclusively.
  *   --json prints one JSON object per size, one per line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -149,11 +153,30 @@ static void write_entry(FILE *f, const char *name, unsigned op, unsigned cert)
             name, op, cert, op, op, op, op, op);
 }
 
+/* PATH, created anew for writing: a name in a shared directory may hold
+ * a link to any file, so what is there is removed (unlink never follows a
+ * link), and the new file is created exclusively (O_EXCL fails when a
+ * link was planted again meanwhile).  NULL with errno set. */
+static FILE *create_new(const char *path)
+{
+    int fd;
+    FILE *f;
+
+    if (unlink(path) < 0 && errno != ENOENT)
+        return NULL;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return NULL;
+    if ((f = fdopen(fd, "w")) == NULL)
+        close(fd);
+    return f;
+}
+
 /* SIZE distinct domains; every third one has a second operator certificate,
  * which gives the real list's ~1.3 entries per domain. */
 static int generate(const char *path, size_t size, size_t *entries)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = create_new(path);
     char name[96];
 
     if (f == NULL)

@@ -5,6 +5,8 @@
  * opening and entering one server is common/redis_server.c.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,50 @@
 #include "common/redis.h"
 #include "common/redis_ha.h"
 #include "common/redis_server.h"
+
+/* ---- the bound on array replies (redis.h) ------------------------------ */
+
+static redisReplyObjectFunctions bounded_fns;     /* hiredis' own, but createArray */
+static void *(*hiredis_create_array)(const redisReadTask *task, int elements);
+static pthread_once_t bounded_once = PTHREAD_ONCE_INIT;
+static bool bounded_ready;
+/* The reader whose reply this thread refused last, and the size it
+ * announced: the reader only reports "Out of memory", and
+ * redis_context_error() says why instead. */
+static _Thread_local const void *refused_reader;
+static _Thread_local long long refused_elements;
+
+static void *bounded_create_array(const redisReadTask *task, int elements)
+{
+    if (elements > REDIS_REPLY_ELEMENTS_MAX) {
+        refused_reader = task->privdata;
+        refused_elements = elements;
+        return NULL;                       /* the reader fails the reply */
+    }
+    return hiredis_create_array(task, elements);
+}
+
+static void init_bounded(void)
+{
+    redisReader *r = redisReaderCreate();
+
+    if (r == NULL)
+        return;
+    bounded_fns = *r->fn;
+    hiredis_create_array = bounded_fns.createArray;
+    bounded_fns.createArray = bounded_create_array;
+    redisReaderFree(r);
+    bounded_ready = true;
+}
+
+void redis_bound_replies(redisContext *c)
+{
+    pthread_once(&bounded_once, init_bounded);
+    if (c == NULL || c->reader == NULL || !bounded_ready)
+        return;
+    c->reader->fn = &bounded_fns;
+    c->reader->privdata = c->reader;       /* handed to each task: who refused */
+}
 
 void redis_endpoint_name(const redisContext *c, char *buf, size_t size)
 {
@@ -26,6 +72,13 @@ void redis_endpoint_name(const redisContext *c, char *buf, size_t size)
 
 const char *redis_context_error(const redisContext *c)
 {
+    static _Thread_local char why[96];
+
+    if (c->err == REDIS_ERR_OOM && c->reader != NULL && refused_reader == c->reader) {
+        snprintf(why, sizeof(why), "a reply announced %lld elements, too many elements "
+                 "(at most %d)", refused_elements, REDIS_REPLY_ELEMENTS_MAX);
+        return why;
+    }
     if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
         return "timed out";
     if (c->err == REDIS_ERR_EOF)

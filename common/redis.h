@@ -101,6 +101,20 @@ void redis_watch_stop(void);
 void redis_describe_master(const struct redis_settings *s, char *master, size_t mlen,
                            char *order, size_t olen);
 
+/*
+ * hiredis makes room for every element of an array reply as soon as it
+ * reads the header ("*N"), before any element arrived: a server (or
+ * anything on the way) announcing 10^9 elements would cost 8 GB.  Every
+ * connection made here refuses an array of more than this many elements
+ * (the largest real one, the mailboxes with a forwarding rule, is far
+ * below); the command then fails, redis_context_error() saying why.
+ */
+#define REDIS_REPLY_ELEMENTS_MAX (1 << 22)
+
+/* Put that bound on C's replies (redis_connect() does; for contexts
+ * made elsewhere, such as common/redis_server.c's). */
+void redis_bound_replies(redisContext *c);
+
 /* The server C is connected to, for messages: "host:port", "[v6]:port"
  * or "unix:/path". */
 void redis_endpoint_name(const redisContext *c, char *buf, size_t size);

@@ -109,6 +109,7 @@ redisContext *redis_connect_addr(const struct redis_addr *a, int timeout_ms,
         redisFree(c);
         return NULL;
     }
+    redis_bound_replies(c);
     return c;
 }
 

@@ -25,7 +25,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include <hiredis/hiredis.h>
 
 #include "audit/audit.h"
+#include "common/atomicfile.h"
 #include "common/err.h"
 #include "ctl/ctl.h"
 #include "forward/rules.h"
@@ -403,55 +403,34 @@ static int backup(const char *file, const char *data, size_t len, const struct s
     return -1;
 }
 
-/* Replace FILE with DATA atomically: a temporary file in the same
- * directory, same mode and owner, synced, renamed over it. */
+/* Replace FILE with DATA atomically (common/atomicfile.h: an unpredictable
+ * temporary name beside it, synced, renamed over it), with FILE's mode
+ * and, when run as root, its owner. */
 static int write_atomic(const char *file, const char *data, size_t len, const struct stat *st)
 {
-    char tmp[4096], dir[4096];
-    ssize_t n;
-    size_t off = 0;
-    int fd, dfd;
+    struct atomic_file af;
+    struct err err;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.mssante-XXXXXX", file) >= (int)sizeof(tmp)) {
-        ctl_error("%s: path too long", file);
+    if (atomic_file_open(&af, file, st->st_mode & 07777, &err) < 0) {
+        ctl_error("%s", err.msg);
         return -1;
     }
-    if ((fd = mkstemp(tmp)) < 0) {
-        ctl_error("%s: cannot create a temporary file: %s", file, strerror(errno));
-        return -1;
-    }
-    while (off < len) {
-        if ((n = write(fd, data + off, len - off)) < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail;
-        }
-        off += (size_t)n;
-    }
-    if (fchmod(fd, st->st_mode & 07777) < 0)
-        goto fail;
     /* Only root can give the file back to its owner; others own it already. */
-    if (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM)
-        goto fail;
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        fd = -1;
-        goto fail;
+    if (fchown(fileno(af.fp), st->st_uid, st->st_gid) < 0 && errno != EPERM) {
+        ctl_error("%s: cannot keep its owner: %s", file, strerror(errno));
+        atomic_file_abort(&af);
+        return -1;
     }
-    fd = -1;
-    if (rename(tmp, file) < 0)
-        goto fail;
-    snprintf(dir, sizeof(dir), "%s", file);
-    if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
+    if (fwrite(data, 1, len, af.fp) != len) {
+        ctl_error("%s: cannot write: %s", file, strerror(errno));
+        atomic_file_abort(&af);
+        return -1;
+    }
+    if (atomic_file_commit(&af, &err) < 0) {
+        ctl_error("%s", err.msg);
+        return -1;
     }
     return 0;
-fail:
-    ctl_error("%s: cannot write: %s", file, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return -1;
 }
 
 static void print_rebuild(const char *file, enum fwd_audit_type type)
@@ -467,6 +446,25 @@ static void print_rebuild(const char *file, enum fwd_audit_type type)
         printf("now run, if your server compiles Sieve scripts (Dovecot): sievec %s\n", file);
         break;
     }
+}
+
+/* --apply replaces FILE by renaming a new file over it: a symbolic link
+ * (Dovecot's ~/.dovecot.sieve points at the active script) would become a
+ * copy, and the script it points to would keep forwarding.  -1 after
+ * saying which file to give instead. */
+static int refuse_link(const char *file)
+{
+    char to[4096];
+    struct stat st;
+    ssize_t n;
+
+    if (lstat(file, &st) < 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    n = readlink(file, to, sizeof(to) - 1);
+    to[n > 0 ? n : 0] = '\0';
+    ctl_error("%s is a symbolic link%s%s: give the file itself, so that the link stays "
+              "(nothing changed)", file, n > 0 ? " to " : "", to);
+    return -1;
 }
 
 static int apply(const struct config *cfg, const char *file, const struct fwd_audit_result *r,
@@ -521,6 +519,8 @@ int cmd_forwards_rewrite(const struct ctl *ctl, int argc, char **argv)
     if (parse_args(argc, argv, true, &a) < 0)
         return CTL_USAGE;
     file = a.files[0];
+    if (a.apply && refuse_link(file) < 0)
+        return CTL_USAGE;
     if (fwd_ctl_env(cfg, true, &info, &env) < 0)
         return CTL_UNAVAILABLE;
     a.opts.env = &env;

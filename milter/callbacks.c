@@ -20,6 +20,11 @@
  *
  * Internal errors (no memory, a callback without its context) answer
  * 451 4.7.1: a milter that cannot decide must not let mail through.
+ *
+ * Every callback but the negotiation (which reads two flags of this file
+ * and nothing else) runs its step through the gate (milter/gate.h): a
+ * step that libmilter runs after smfi_main() returned touches nothing the
+ * daemon shares, and main() frees nothing while a step let in runs.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,9 +39,11 @@
 #include "milter/callbacks.h"
 #include "milter/cfgref.h"
 #include "milter/drain.h"
+#include "milter/gate.h"
 #include "notify/service.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/store_redis.h"
+#include "policy/replies.h"
 #include "stats/stats.h"
 
 struct conn {
@@ -151,7 +158,7 @@ static int mta_quarantine(void *ctx, const char *reason)
     return smfi_quarantine(ctx, (char *)reason) == MI_SUCCESS ? 0 : -1;
 }
 
-/* ---- callbacks -------------------------------------------------------- */
+/* ---- the steps -------------------------------------------------------- */
 
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -204,7 +211,7 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
-static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+static sfsistat step_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
     struct pl_answer a;
     struct conn *c;
@@ -229,7 +236,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+static sfsistat step_envfrom(SMFICTX *ctx, char **argv)
 {
     struct conn *c = smfi_getpriv(ctx);
     struct pl_mail_in in;
@@ -246,7 +253,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     return reply(ctx, &a);
 }
 
-static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+static sfsistat step_envrcpt(SMFICTX *ctx, char **argv)
 {
     struct conn *c = smfi_getpriv(ctx);
     struct pl_answer a;
@@ -258,7 +265,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return reply(ctx, &a);
 }
 
-static sfsistat cb_data(SMFICTX *ctx)
+static sfsistat step_data(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
     struct pl_answer a;
@@ -271,7 +278,7 @@ static sfsistat cb_data(SMFICTX *ctx)
 }
 
 /* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH. */
-static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+static sfsistat step_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = smfi_getpriv(ctx);
 
@@ -280,7 +287,7 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     return atomic_load(&mta_lacks_nr_hdr) ? SMFIS_CONTINUE : SMFIS_NOREPLY;
 }
 
-static sfsistat cb_eoh(SMFICTX *ctx)
+static sfsistat step_eoh(SMFICTX *ctx)
 {
     struct conn *c = context(ctx);
 
@@ -290,7 +297,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+static sfsistat step_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
     struct conn *c = smfi_getpriv(ctx);
     struct pl_answer a;
@@ -301,7 +308,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
     return reply(ctx, &a);
 }
 
-static sfsistat cb_eom(SMFICTX *ctx)
+static sfsistat step_eom(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
     struct pl_mta mta = {
@@ -316,7 +323,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     return reply(ctx, &a);
 }
 
-static sfsistat cb_abort(SMFICTX *ctx)
+static sfsistat step_abort(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
 
@@ -325,7 +332,7 @@ static sfsistat cb_abort(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat cb_close(SMFICTX *ctx)
+static sfsistat step_close(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
 
@@ -335,6 +342,150 @@ static sfsistat cb_close(SMFICTX *ctx)
         conn_free(c);
     }
     return SMFIS_CONTINUE;
+}
+
+/* ---- the gate: each step, as libmilter calls it ------------------------ */
+
+/*
+ * A step that comes after smfi_main() returned (milter/gate.h): what the
+ * daemon shares may be freed already, so nothing of it is read, not even
+ * the log.  The message is deferred (451 4.3.2, from a constant table).
+ */
+static sfsistat stopped(SMFICTX *ctx)
+{
+    char text[2 * VERDICT_TEXT_MAX + 1];
+    struct verdict v;
+
+    reply_shutting_down(&v);
+    escape_percent(text, sizeof(text), v.text);
+    /* Refused: the MTA's own 4xx text, the same deferral. */
+    (void)smfi_setreply(ctx, (char *)v.rcode, (char *)v.xcode, text);
+    return SMFIS_TEMPFAIL;
+}
+
+/* ... and a session that closes then frees its own memory only: no
+ * verdict line, no counter, no reference given back. */
+static sfsistat stopped_close(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c != NULL) {
+        smfi_setpriv(ctx, NULL);
+        pl_discard(&c->pl);
+        free(c);
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_connect(ctx, hostname, hostaddr);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_envfrom(ctx, argv);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_envrcpt(ctx, argv);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_data(SMFICTX *ctx)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_data(ctx);
+    gate_leave();
+    return r;
+}
+
+/* A header gets no reply: a closed gate defers the message at EOH. */
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return atomic_load(&mta_lacks_nr_hdr) ? SMFIS_CONTINUE : SMFIS_NOREPLY;
+    r = step_header(ctx, name, value);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_eoh(ctx);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_body(ctx, buf, len);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped(ctx);
+    r = step_eom(ctx);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return SMFIS_CONTINUE;
+    r = step_abort(ctx);
+    gate_leave();
+    return r;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    sfsistat r;
+
+    if (!gate_enter())
+        return stopped_close(ctx);
+    r = step_close(ctx);
+    gate_leave();
+    return r;
 }
 
 int callbacks_register(void)
@@ -404,6 +555,21 @@ static int start_redis(const struct config *cfg)
     }
     services.store = store;
     return 0;
+}
+
+int callbacks_close(long long timeout_ms)
+{
+    unsigned running = gate_close();
+
+    if (running == 0)
+        return 0;
+    log_notice("stopping: waiting up to %llds for %u milter step(s) still running",
+               timeout_ms / 1000, running);
+    if (gate_wait_idle(timeout_ms) == 0)
+        return 0;
+    log_error("stopping: milter step(s) still running after %llds: exiting without "
+              "freeing what they use", timeout_ms / 1000);
+    return -1;
 }
 
 int callbacks_start(const struct config *cfg)

@@ -22,7 +22,17 @@ int callbacks_register(void);
  */
 int callbacks_start(const struct config *cfg);
 
-/* After smfi_main returned: stop the notice worker (before the last
+/*
+ * After smfi_main returned, first: from now on a step libmilter still
+ * runs defers its message (451 4.3.2) and touches nothing shared
+ * (milter/gate.h); wait up to TIMEOUT_MS for the steps that started
+ * before.  0 when none runs any more: everything may be stopped and
+ * freed.  -1 when one still runs: nothing it may use (this file's state,
+ * the configuration, the whitelist, the counters) may be freed.
+ */
+int callbacks_close(long long timeout_ms);
+
+/* Then: stop the notice worker (before the last
  * counters are published)... */
 void callbacks_stop(void);
 

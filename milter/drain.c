@@ -61,7 +61,8 @@ static void wait_in_flight(void)
         sleep_ms(POLL_MS);
     if (busy > 0) {
         log_warning("stopping with %u message(s) still in progress after %llus: "
-                    "Postfix defers them (milter_default_action)", busy,
+                    "a step already running is finished, the rest Postfix defers "
+                    "(milter_default_action)", busy,
                     (unsigned long long)((monotonic_ms() - start) / 1000));
         return;
     }

@@ -9,7 +9,8 @@
  *
  * DIAGNOSTICS: "stop requested (SIGTERM)" at notice; the messages waited
  * for at notice; the ones still in progress at the deadline at warning
- * (Postfix then applies milter_default_action to them).
+ * (a step of theirs already running is waited for, milter/callbacks.h;
+ * Postfix applies milter_default_action to the rest).
  */
 #ifndef MSSANTE_DRAIN_H
 #define MSSANTE_DRAIN_H

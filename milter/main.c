@@ -6,6 +6,9 @@
  *   and is chown'ed to the milter user) -> drop privileges -> daemonize ->
  *   pid file -> load the whitelist (threads only after the fork) ->
  *   smfi_main.
+ * Shut-down order matters too: smfi_main returns without waiting for the
+ * steps libmilter's threads are running, so the gate is closed and they
+ * are waited for (callbacks_close) before anything is stopped or freed.
  * The parent of the daemon waits on a pipe until the child is ready, so
  * that "mssante-milter" exits non-zero when start-up fails after the fork.
  * Signals (milter/signals.h): SIGHUP and SIGUSR1 reload the configuration
@@ -47,6 +50,7 @@
 
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
+#define STEP_WAIT_MIN_MS 5000
 
 struct options {
     const char *conf;
@@ -444,6 +448,29 @@ static int start_failed(void)
     return 1;
 }
 
+/*
+ * How long a milter step still running when smfi_main returned is waited
+ * for (milter/callbacks.h): its work is a few Redis round trips, each
+ * bounded by RedisTimeout.
+ */
+static long long step_wait_ms(const struct config *cfg)
+{
+    long long ms = 10LL * cfg->redis.timeout_ms;
+
+    return ms > STEP_WAIT_MIN_MS ? ms : STEP_WAIT_MIN_MS;
+}
+
+/* A step still runs past that: exit at once, freeing nothing it may use
+ * (exit() would run the libraries' clean-up under it too).  The socket
+ * and the pid file go, as at any stop. */
+static void exit_now(void)
+{
+    socket_cleanup();
+    remove_pid_file();
+    log_close();
+    _exit(1);
+}
+
 /* Everything between a valid configuration and smfi_main's return. */
 static int run(struct config *cfg, const struct options *opt, const struct identity *id)
 {
@@ -512,6 +539,8 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
 
     rc = smfi_main();
     log_notice("stopping " PROG);
+    if (callbacks_close(step_wait_ms(cfg)) < 0)
+        exit_now();
     callbacks_stop();
     stats_stop();
     signals_stop();

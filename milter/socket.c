@@ -5,15 +5,18 @@
  * which would silently steal the path from a milter that is still running.
  * We probe instead: if something accepts a connection on the path, we refuse
  * to start; if nothing answers (ECONNREFUSED), the socket is a leftover of a
- * dead process and is removed.  The socket is then created by libmilter
- * under a umask that yields SocketMode directly, so it is never, even
- * briefly, more open than configured.
+ * dead process and is removed.  A symlink at the path is refused, never
+ * followed.  The socket is then created by libmilter under a umask that
+ * yields SocketMode directly, so it is never, even briefly, more open than
+ * configured, and handed to the service user through a descriptor that
+ * cannot point anywhere else (socket_take()).
  *
  * For inet sockets we turn Nagle's algorithm off: libmilter writes a reply
  * and the end-of-message actions in several small writes, and with Nagle
  * on, Postfix's delayed ACK turns each of them into a ~40 ms stall.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -92,6 +95,60 @@ void socket_cleanup(void)
 }
 
 /*
+ * Hand the socket libmilter just created at PATH to OWNER:GROUP ((uid_t)-1
+ * / (gid_t)-1: keep), and remember it for socket_cleanup().
+ *
+ * The path lives in a directory the service user owns, so between bind()
+ * and this call that user may have put anything in its place.  chown(2)
+ * would follow a symlink there and give the user any file of the system.
+ * So the path is opened without following a symlink (O_PATH|O_NOFOLLOW),
+ * the file is checked through that descriptor, and the descriptor, not
+ * the path, is chown'ed: what is checked is what changes hands.  Only a
+ * socket is accepted, owned by this process's user (a socket the other
+ * user made is not ours), with a single link (a hard link to someone
+ * else's socket has two).
+ */
+int socket_take(const char *path, uid_t owner, gid_t group)
+{
+    struct stat st;
+    const char *why = NULL;
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_error("cannot check socket %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode))
+        why = "a symbolic link";
+    else if (!S_ISSOCK(st.st_mode))
+        why = "not a socket";
+    else if (st.st_uid != geteuid())
+        why = "a socket of another user";
+    else if (st.st_nlink != 1)
+        why = "a socket with another name (a hard link)";
+    if (why != NULL) {
+        log_error("%s is no longer the socket just created (now %s): not touching it", path,
+                  why);
+        close(fd);
+        return -1;
+    }
+    snprintf(created_path, sizeof(created_path), "%s", path);
+    created_dev = st.st_dev;
+    created_ino = st.st_ino;
+    if ((owner != (uid_t)-1 || group != (gid_t)-1)
+        && fchownat(fd, "", owner, group, AT_EMPTY_PATH) < 0) {
+        log_error("cannot chown socket %s: %s", path, strerror(errno));
+        close(fd);
+        socket_cleanup();
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/*
  * libmilter keeps its listening descriptor to itself, so find it: right
  * after smfi_opensocket() it is the only listening TCP socket we have.
  * Linux copies TCP_NODELAY from the listener to every accepted connection.
@@ -126,7 +183,6 @@ int socket_set_nodelay(void)
 
 int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group)
 {
-    struct stat st;
     const char *path = sockspec_unix_path(spec);
     mode_t old_mask = 0;
     int rc;
@@ -155,15 +211,5 @@ int socket_prepare(const char *spec, int mode, uid_t owner, gid_t group)
         socket_set_nodelay();
         return 0;
     }
-    if (lstat(path, &st) == 0) {
-        snprintf(created_path, sizeof(created_path), "%s", path);
-        created_dev = st.st_dev;
-        created_ino = st.st_ino;
-    }
-    if ((owner != (uid_t)-1 || group != (gid_t)-1) && chown(path, owner, group) < 0) {
-        log_error("cannot chown socket %s: %s", path, strerror(errno));
-        socket_cleanup();
-        return -1;
-    }
-    return 0;
+    return socket_take(path, owner, group);
 }

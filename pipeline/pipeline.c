@@ -661,6 +661,29 @@ static struct verdict eom_kept(struct pl_conn *c)
     return v;
 }
 
+/*
+ * The one place where a message's effects outside the message are made
+ * (the conversations in Redis), once its fate V is final: only for a
+ * message about to be delivered (accepted, or DryRun, which delivers
+ * everything).  Last, after every step that can still refuse or defer,
+ * so that a message Postfix retries has changed nothing.  A failure here
+ * defers the message (451); what an earlier step queued (forwarding's
+ * notices) is then queued again at the retry: a notice sent twice is the
+ * lesser harm.
+ */
+static struct verdict commit(struct pl_conn *c, struct verdict v)
+{
+    struct pl_msg *m = &c->msg;
+    struct verdict rec;
+
+    if (refusal(v.action) && !c->rules->dry_run) {
+        patients_forget(&m->pat);
+        return v;
+    }
+    rec = patients_commit(&m->pat, c->rules, c->svc->store, &m->mp, m->queue_id);
+    return refusal(v.action) ? v : rec;     /* DryRun: the first refusal stays */
+}
+
 struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
 {
     struct pl_msg *m = &c->msg;
@@ -673,7 +696,7 @@ struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
     v = eom_kept(c);
 
     if (!refusal(v.action))
-        v = patients_eom(&m->pat, c->rules, c->svc->store, mta, &m->mp, m->queue_id);
+        v = patients_eom(&m->pat, c->rules, mta, m->queue_id);
     if (!refusal(v.action)) {
         struct fwd_eom_ctx x = {
             c->rules, c->svc->store, &c->svc->lists, mta, &c->env, &m->mp, m->queue_id,
@@ -681,6 +704,7 @@ struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
 
         v = forwarding_eom(&m->fwd, &x);
     }
+    v = commit(c, v);
     if (c->rules->dry_run) {
         (void)answer_for(c, &v, STEP_EOM, &refused);
         add_dry_run_header(c, mta);
@@ -720,6 +744,11 @@ const char *pl_modes_note(const struct rules_settings *rules)
     if (rules->patient_inbound_log)
         return ", PatientInbound log: patients admitted without a conversation";
     return "";
+}
+
+void pl_discard(struct pl_conn *c)
+{
+    forwarding_free(&c->msg.fwd);
 }
 
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3])

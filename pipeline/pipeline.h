@@ -165,6 +165,11 @@ void pl_abort(struct pl_conn *c);
 /* The connection is closing: the last verdict line, everything freed. */
 void pl_close(struct pl_conn *c);
 
+/* The connection is closing once the daemon is stopping and what it
+ * shares may be gone (milter/gate.h): C's own memory is freed, and
+ * nothing else is touched (no verdict line, no counter, not SVC). */
+void pl_discard(struct pl_conn *c);
+
 /* An internal error the glue found (no context, no memory): 451 4.7.1,
  * logged, and the transaction's verdict line when one is open (C may be
  * NULL). */

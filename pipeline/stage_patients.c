@@ -13,12 +13,15 @@
  *    message with the null sender (an authenticated client's DSN) to a
  *    patient is checked (matricule, and a [FIN] with content is refused
  *    like any other), but records nothing and is not rewritten.
- *  - The state is written before any header is changed, and a closure is
- *    never accepted unless every conversation was recorded: a failure
- *    answers 451 and Postfix (or the client) tries again.  conv_close is
- *    idempotent per queue id, so running the whole batch again after a
- *    failure part-way (the store's retry on a fresh connection) records no
- *    closure twice.
+ *  - The state is written last, by patients_commit(), which the pipeline
+ *    calls once the message's fate is final (every stage let it through):
+ *    a [FIN] that a later step answers 451 must not lock the patient out
+ *    with a message Postfix then retries.  The header changes of a closure
+ *    are asked before that; a failure to record answers 451, and Postfix
+ *    then discards them.  A closure is never accepted unless every
+ *    conversation was recorded.  conv_close is idempotent per queue id, so
+ *    running the whole batch again after a failure part-way (the store's
+ *    retry on a fresh connection) records no closure twice.
  *  - Under DryRun the state is still recorded (so that it is right on the
  *    day DryRun is switched off), but the message is not rewritten.
  */
@@ -139,6 +142,8 @@ void patients_reset(struct pat_msg *pm)
     pm->doubt = false;
     pm->doubt_why = NULL;
     pm->probing = false;
+    pm->op = PATOP_NONE;
+    pm->op_note = NULL;
     pm->log[0] = '\0';
     pm->log_len = 0;
     pm->log_more = 0;
@@ -438,8 +443,7 @@ static void log_content(const struct pat_msg *pm, const char *qid)
 }
 
 struct verdict patients_eom(struct pat_msg *pm, const struct rules_settings *rules,
-                            const struct pl_store *store, const struct pl_mta *mta,
-                            const struct msg_policy *mp, const char *qid)
+                            const struct pl_mta *mta, const char *qid)
 {
     struct patient_policy pp;
     struct patient_plan plan;
@@ -460,19 +464,46 @@ struct verdict patients_eom(struct pat_msg *pm, const struct rules_settings *rul
         return noted(pm, plan.note, v);
     if (pm->n_patients == 0)          /* the null sender: no conversation to record */
         return noted(pm, "no mailbox to record a conversation for", v);
-    if (record(pm, rules, store, plan.op, mp, qid) < 0) {
-        reply_conversation_unavailable(&v);
+    if (plan.op == PATOP_CLOSE && (plan.rewrite_subject || pm->variant_subjects != 0)
+        && !rules->dry_run && rewrite(mta, pm, &plan, qid) < 0) {
+        reply_internal(&v);
         return noted(pm, plan.note, v);
     }
-    if (plan.op != PATOP_CLOSE || (!plan.rewrite_subject && pm->variant_subjects == 0))
-        return noted(pm, plan.note, v);
-    /* DryRun records the closure but leaves the message as it was sent. */
-    if (rules->dry_run)
-        return noted(pm, "closure, subject not rewritten (DryRun)", v);
-    if (rewrite(mta, pm, &plan, qid) < 0)
-        reply_internal(&v);
-    return noted(pm, plan.rewrite_subject || plan.content_lost
-                     ? plan.note : "closure, subject rewritten to [FIN]", v);
+    /* What patients_commit() records, and says on the verdict line. */
+    pm->op = plan.op;
+    pm->op_note = plan.note;
+    if (plan.op == PATOP_CLOSE && (plan.rewrite_subject || pm->variant_subjects != 0)) {
+        /* DryRun records the closure but leaves the message as it was sent. */
+        if (rules->dry_run)
+            pm->op_note = "closure, subject not rewritten (DryRun)";
+        else if (!plan.rewrite_subject && !plan.content_lost)
+            pm->op_note = "closure, subject rewritten to [FIN]";
+    }
+    return v;
+}
+
+struct verdict patients_commit(struct pat_msg *pm, const struct rules_settings *rules,
+                               const struct pl_store *store, const struct msg_policy *mp,
+                               const char *qid)
+{
+    struct verdict v = verdict_continue();
+    enum patient_op op = pm->op;
+
+    if (op == PATOP_NONE)
+        return v;
+    pm->op = PATOP_NONE;
+    if (record(pm, rules, store, op, mp, qid) < 0)
+        reply_conversation_unavailable(&v);
+    return noted(pm, pm->op_note, v);
+}
+
+void patients_forget(struct pat_msg *pm)
+{
+    if (pm->op == PATOP_NONE)
+        return;
+    pm->op = PATOP_NONE;
+    add_log(pm, " conv=not-recorded");
+    (void)noted(pm, pm->op_note, verdict_continue());
 }
 
 const char *patients_log(const struct pat_msg *pm)

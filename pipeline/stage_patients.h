@@ -19,9 +19,13 @@
  *          Content-Type / Content-Disposition: only for outbound messages
  *          to patients.
  *   body   probed for emptiness only when the message may be a closure.
- *   EOM    open/refresh or close each patient's conversation, then (and
- *          only once that is recorded) rewrite a variant Subject to
- *          exactly "[FIN]" and add "X-MSS-MES: FIN".
+ *   EOM    the [FIN] rules; a closure's variant Subject rewritten to
+ *          exactly "[FIN]" and "X-MSS-MES: FIN" added; what to record
+ *          kept for the commit.
+ *   commit once the message's fate is final (the pipeline's last step
+ *          before accepting it): open/refresh or close each patient's
+ *          conversation.  Never for a message refused, deferred or held:
+ *          a [FIN] another step answers 451 closes nothing.
  *
  * Redis unreachable (or not configured: a store without the conversation
  * operations) when state must be read or written: 451 4.3.0, never a
@@ -65,6 +69,10 @@ struct pat_msg {
     bool probing;
     struct body_probe probe;
 
+    /* End of message: what patients_commit() is to record. */
+    enum patient_op op;                /* PATOP_NONE: nothing */
+    const char *op_note;               /* for the verdict line, NULL: none */
+
     /* " conv=open:ID ..." for the message's verdict line. */
     char log[PAT_LOG_MAX];
     size_t log_len;
@@ -104,15 +112,27 @@ bool patients_body(struct pat_msg *pm, const void *buf, size_t len);
 
 /*
  * End of message, once every other rule let it through: the [FIN] rules,
- * the conversation state in the store, then the header changes of a
- * closure, asked of MTA (not under DryRun).  MP must be the message's
- * policy state (its sender is the mailbox).  Returns the verdict (550
- * 5.7.1 [FIN] with content, 451 4.3.0 state not recorded, 451 4.7.1 header
- * change failed, or ACT_CONTINUE).
+ * then the header changes of a closure, asked of MTA (not under DryRun);
+ * the conversation state to record is kept for patients_commit().  Returns
+ * the verdict (550 5.7.1 [FIN] with content, 451 4.7.1 header change
+ * failed, or ACT_CONTINUE).
  */
 struct verdict patients_eom(struct pat_msg *pm, const struct rules_settings *rules,
-                            const struct pl_store *store, const struct pl_mta *mta,
-                            const struct msg_policy *mp, const char *qid);
+                            const struct pl_mta *mta, const char *qid);
+
+/*
+ * The message is about to be accepted (no step refused, deferred or held
+ * it): record in STORE the conversation state patients_eom() decided.
+ * ACT_CONTINUE, or 451 4.3.0 when it could not be recorded (the message
+ * must then be deferred: a closure is never accepted unrecorded).
+ */
+struct verdict patients_commit(struct pat_msg *pm, const struct rules_settings *rules,
+                               const struct pl_store *store, const struct msg_policy *mp,
+                               const char *qid);
+
+/* The message is not accepted after all: record nothing, and say so on
+ * its verdict line (" conv=not-recorded"). */
+void patients_forget(struct pat_msg *pm);
 
 /* The fields to append to the verdict line ("" when none). */
 const char *patients_log(const struct pat_msg *pm);

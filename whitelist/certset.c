@@ -43,8 +43,8 @@ struct certset *certset_new(size_t expected_domains)
 
     if (set == NULL)
         return NULL;
-    if (n > ((size_t)1 << 24))
-        n = (size_t)1 << 24;
+    if (n > STRTAB_HINT_MAX)
+        n = STRTAB_HINT_MAX;            /* a hint from outside: grow later */
     set->domains = strtab_new(n, 23);
     set->cns = strtab_new(n / 8 + 16, 23);
     set->head_cap = n;

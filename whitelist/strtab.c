@@ -68,8 +68,8 @@ struct strtab *strtab_new(size_t expected, size_t avg_len)
 
     if (t == NULL)
         return NULL;
-    if (expected > ((size_t)1 << 24))
-        expected = (size_t)1 << 24;     /* a hint, not a promise: grow later */
+    if (expected > STRTAB_HINT_MAX)
+        expected = STRTAB_HINT_MAX;     /* a hint, not a promise: grow later */
     if (avg_len == 0 || avg_len > 256)
         avg_len = 24;
     t->nslots = slots_for(expected);

@@ -18,8 +18,17 @@
 
 struct strtab;
 
-/* EXPECTED strings of about AVG_LEN bytes: a sizing hint, the table grows.
- * NULL on ENOMEM. */
+/*
+ * A sizing hint is at most this many strings.  Hints come from outside (a
+ * version's metadata in Redis, a file's size or header) and are made room
+ * for before a single string is read: a forged count must not cost more
+ * than this up front (about 2.5 MiB).  The real list is ~9,000 domains;
+ * beyond the hint the table grows with what is actually added.
+ */
+#define STRTAB_HINT_MAX ((size_t)1 << 16)
+
+/* EXPECTED strings of about AVG_LEN bytes: a sizing hint (capped at
+ * STRTAB_HINT_MAX), the table grows.  NULL on ENOMEM. */
 struct strtab *strtab_new(size_t expected, size_t avg_len);
 void strtab_free(struct strtab *t);                 /* NULL-safe */
 

@@ -467,6 +467,28 @@ check "rewrite --apply of the Sieve script: the expected script" \
     cmp fwd-mailbox.sieve "$FIXTURES/fwd-mailbox.sieve.rewritten"
 check "rewrite --apply of the Sieve script: the backup is the original" \
     cmp fwd-mailbox.sieve.bak.1 "$FIXTURES/fwd-mailbox.sieve"
+
+# Dovecot's ~/.dovecot.sieve is a symlink to the active script: --apply
+# refuses it (renaming over it would turn the link into a copy and leave
+# the script forwarding), and changes nothing.
+cp "$FIXTURES/fwd-mailbox.sieve" active.sieve
+ln -s active.sieve dovecot.sieve
+out=$(fwd rewrite --apply --mailbox "dr.other@$DOMAIN" dovecot.sieve 2>&1)
+rc=$?
+check "rewrite --apply of a symlink: refused (exit 2), naming the file to give" \
+    eval 'test "$rc" = 2 && contains "$out" "dovecot.sieve is a symbolic link to active.sieve"'
+check "rewrite --apply of a symlink: the link stays a link" \
+    test "$(readlink dovecot.sieve)" = active.sieve
+check "rewrite --apply of a symlink: the script and the rules are untouched" \
+    eval 'cmp -s active.sieve "$FIXTURES/fwd-mailbox.sieve" && test ! -e dovecot.sieve.bak &&
+          ! fwd list "dr.other@$DOMAIN" >/dev/null 2>&1'
+# A link planted at the backup's name is not written through.
+echo "precious" >victim
+ln -s victim active.sieve.bak
+out=$(fwd rewrite --apply --mailbox "dr.other@$DOMAIN" active.sieve 2>&1)
+check "rewrite --apply: a link at the backup name is skipped, not followed" \
+    eval 'contains "$out" "backup: active.sieve.bak.1" && test "$(cat victim)" = precious &&
+          cmp -s active.sieve.bak.1 "$FIXTURES/fwd-mailbox.sieve"'
 cd "$H_ROOT" || exit 1
 
 # What the rewrite took out of the map now reaches the target as a notice.

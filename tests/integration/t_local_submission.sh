@@ -79,9 +79,10 @@ settle_queue() {
 
 held_count() { queue_json | grep -c '"queue_name": *"hold"'; }
 
-# stopped_by_milter SUBJECT HELD_BEFORE: Postfix says the milter refused or
-# held it: either a bounce for the sender that quotes the 5.7.1 reply, or
-# one more message in the hold queue than HELD_BEFORE.
+# stopped_by_milter SUBJECT HELD_BEFORE [SENDER]: Postfix says the milter
+# refused or held it: either a bounce for SENDER ($LOCAL by default) that
+# quotes the 5.7.1 reply, or one more message in the hold queue than
+# HELD_BEFORE.
 stopped_by_milter() {
     local i f
     for i in $(seq 1 100); do
@@ -89,7 +90,7 @@ stopped_by_milter() {
             STOPPED_HOW=held
             return 0
         fi
-        for f in $(sink_file_for_rcpt "$LOCAL"); do
+        for f in $(sink_file_for_rcpt "${3:-$LOCAL}"); do
             if grep -q -x -F 'X-Capsink-From: <>' "$f" && grep -q -F "Subject: $1" "$f" &&
                grep -q '5\.7\.1' "$f"; then
                 STOPPED_HOW="bounced to the sender"
@@ -233,3 +234,62 @@ send_mail fwd-smtp "$LOCAL" "$CLASSIC"
 check "SMTP with Redis: outbound to @outlook.fr is still refused at DATA" \
     assert_reply "$LAST_TRANSCRIPT" DATA '^550 5\.7\.1 '
 stop_milter "with Redis"
+
+# --- Forwarding no: a re-injected forward is never sent (issue 13) -----------
+# With forwarding off the daemon has no plan to put in place of the trust-
+# space rule, so a Sieve redirect re-injected through sendmail toward a
+# classic address must be refused or held like any local submission to
+# it: never delivered, and no notice queued either.  Redis is there and
+# the mailbox even has a forwarding rule, so nothing but Forwarding no
+# explains the outcome.
+
+offconf=$W/milter/forwarding-off.conf
+milter_conf "$offconf"
+sed -i 's/^LogLevel info$/LogLevel debug/' "$offconf"
+cat >>"$offconf" <<EOF
+WhitelistFile $FIXTURES/it-list.xml
+Redis 127.0.0.1:$REDIS_PORT
+NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
+Forwarding no
+EOF
+out=$("$CTL_BIN" -c "$offconf" forwards add "$LOCAL" redirect "$CLASSIC" 2>&1)
+check "Forwarding no: a redirect rule to @outlook.fr is stored all the same" test $? = 0 ||
+    note "$out"
+start_milter "$offconf" || exit 1
+
+# notices_queued: how many notices the queue ever took.
+notices_queued() {
+    "$CTL_BIN" -c "$offconf" --json notify status 2>/dev/null | tr -d ' \n' |
+        sed -n 's/.*"enqueued":\([0-9]*\).*/\1/p'
+}
+queued_before=$(notices_queued)
+
+held=$(held_count)
+printf 'From: %s\nSubject: redirected-fwdoff\n\nCompte rendu.\n' "$PEER" |
+    local_submit "$PEER" "$CLASSIC"
+STOPPED_HOW=
+check "Forwarding no: a Sieve redirect from the trust space to @outlook.fr is stopped" \
+    stopped_by_milter redirected-fwdoff "$held" "$PEER"
+note "stopped: ${STOPPED_HOW:-?}"
+check "Forwarding no: the redirect never reaches @outlook.fr" \
+    never_reached redirected-fwdoff "$CLASSIC"
+qid=$(maillog_qid "milter-(reject|hold): .*from=<$PEER>")
+check "Forwarding no: the verdict line says refused or held, with no forwarding plan" \
+    eval 'verdict_logged "$qid" "verdict=(reject|hold) " &&
+          ! grep -F "$qid: " "$W/milter/milter.log" | grep -q "fwd_del="'
+[ -n "$qid" ] && postsuper -c "$H_PF_ETC" -d "$qid" hold >/dev/null 2>&1
+
+held=$(held_count)
+submit fwdoff-local "$CLASSIC"
+STOPPED_HOW=
+check "Forwarding no: a local sender's sendmail message to @outlook.fr is stopped" \
+    stopped_by_milter fwdoff-local "$held"
+check "Forwarding no: the local sender's message never reaches @outlook.fr" \
+    never_reached fwdoff-local "$CLASSIC"
+
+submit fwdoff-mixed "$PEER" "$CLASSIC"
+check "Forwarding no: a mixed list from sendmail reaches nobody" \
+    never_reached fwdoff-mixed "$PEER" "$CLASSIC"
+check "Forwarding no: no notice was queued in place of the classic recipients" \
+    test "$(notices_queued)" = "$queued_before"
+stop_milter "Forwarding no"

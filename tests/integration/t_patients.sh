@@ -328,6 +328,36 @@ printf 'From: %s\nTo: %s\nSubject: sendmail-patient\nX-Test: sendmail-patient\n\
 check "sendmail to a patient: delivered" got sendmail-patient
 check "sendmail to a patient: opens the conversation" conv_state "$DR2" "$P6" open
 
+# ---------------------------------------------------------------- state only once final
+# A conversation is recorded only once the message's verdict is final.  A
+# [FIN] that a later step answers 451 (here forwarding: a copy of a
+# colleague's mailbox to a classic address needs a notice, and the notice
+# queue refuses the write) was never accepted: the conversation stays
+# open, or the patient would be locked out by a message Postfix retries.
+CC=secretariat@chu-test.mssante.fr
+out=$("$CTL_BIN" -c "$conf" forwards add "$CC" copy assistante@outlook.fr 2>&1)
+check "final-state test: $CC copies its mail to a classic address" test $? = 0 || note "$out"
+pmail fq-open "$DR2" "$P4@$PD" "Suivi" "Comment allez-vous ?"
+check "final-state test: the conversation is opened" accepted fq-open
+QKEY=mssante:notify:queue
+redis-cli -p "$REDIS_PORT" RENAME "$QKEY" "$QKEY.saved" >/dev/null 2>&1
+redis-cli -p "$REDIS_PORT" SET "$QKEY" "not a queue" >/dev/null
+pmail fq-fin "$DR2" "$P4@$PD,$CC" "[FIN]" ""
+check "[FIN] whose forwarding notice cannot be queued: 451 4.3.0" \
+    assert_reply "$W/swaks/fq-fin.txt" . '^451 4\.3\.0 '
+check "[FIN] answered 451 by a later step: the conversation is still open" \
+    conv_state "$DR2" "$P4" open
+qid=$(maillog_qid "milter-reject: END-OF-MESSAGE .*4\.3\.0 .*from=<$DR2>")
+check "[FIN] answered 451 by a later step: its verdict line says nothing was recorded" \
+    verdict_logged "$qid" "verdict=tempfail .*conv=not-recorded"
+redis-cli -p "$REDIS_PORT" DEL "$QKEY" >/dev/null
+redis-cli -p "$REDIS_PORT" RENAME "$QKEY.saved" "$QKEY" >/dev/null 2>&1
+pmail fq-fin2 "$DR2" "$P4@$PD,$CC" "[FIN]" ""
+check "the same [FIN] once the notice can be queued: accepted" accepted fq-fin2
+check "the same [FIN] accepted: now the conversation is closed" conv_state "$DR2" "$P4" closed
+check "the same [FIN] accepted: closed by that message" \
+    field_is "$DR2" "$P4" closed_by_qid "$(qid_of fq-fin2)"
+
 # ---------------------------------------------------------------- Redis down
 
 pmail rd-open "$DR" "$P7@$PD" "Suivi" "Comment allez-vous ?"

@@ -345,4 +345,28 @@ check "SIGTERM: no sanitizer report" eval '! sanitizer_report >/dev/null'
 check "SIGTERM: the socket is removed" test ! -e "$SOCK"
 check "stats: the final numbers are published at stop" \
     stats_json $((TIMED + 1))
+
+# --- a symlink at the socket path ------------------------------------------
+# The socket directory belongs to the service user: a symlink it leaves at
+# the socket path must never make the daemon (root at that point) create,
+# remove or chown anything through it.  (The window between bind and chown
+# is covered by tests/unit/test_socket.c.)
+echo "precious" >"$W/precious"
+chmod 600 "$W/precious"
+ln -s "$W/precious" "$W/sock/evil.sock"
+"$MILTER_BIN" -f -c "$conf" -p "unix:$W/sock/evil.sock" -u nobody:postfix \
+    >>"$W/milter/milter.log" 2>&1 &
+EVIL_PID=$!
+refused_to_start() {
+    wait_pid_gone "$EVIL_PID" 10 || { h_fail "still running"; kill "$EVIL_PID"; return 1; }
+    wait "$EVIL_PID" && { h_fail "exit status 0"; return 1; }
+    return 0
+}
+check "a symlink at the socket path: the daemon refuses to start" refused_to_start
+check "a symlink at the socket path: says it is not a socket" \
+    log_has "evil.sock exists and is not a socket: refusing to replace it"
+check "a symlink at the socket path: the file it points to keeps its owner and mode" \
+    test "$(stat -c '%U %a' "$W/precious")" = "root 600"
+check "a symlink at the socket path: the link is left as it was" \
+    test "$(readlink "$W/sock/evil.sock")" = "$W/precious"
 exit 0

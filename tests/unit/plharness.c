@@ -25,6 +25,7 @@ struct rules_settings plh_rules;
 int plh_conv = 1;
 unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
 bool plh_mta_refuses;
+bool plh_notices_refused;
 char plh_mta_log[8192];
 const struct plh_rule *plh_rules_of;
 
@@ -118,7 +119,10 @@ static int notices_queue(void *arg, const char *const *mailboxes, const char *co
     (void)arg;
     (void)mailboxes;
     (void)targets;
-    (void)err;
+    if (plh_notices_refused) {
+        err_set(err, "test store: the notice queue refuses the write");
+        return -1;
+    }
     plh_notices += (unsigned)n;
     return 0;
 }
@@ -246,6 +250,7 @@ void plh_init(void)
     plh_conv = 1;
     plh_records = plh_closures = plh_notices = plh_held_notices = 0;
     plh_mta_refuses = false;
+    plh_notices_refused = false;
     plh_mta_log[0] = '\0';
     plh_log[0] = '\0';
     log_set_sink(log_sink, NULL);

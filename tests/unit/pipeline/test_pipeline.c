@@ -302,15 +302,61 @@ static void test_patient_closure(void)
     CHECK(plh_closures == 1);
     pl_close(&c);
 
-    /* the MTA refusing the rewrite: 451 4.7.1, after the state was written */
+    /* the MTA refusing the rewrite: 451 4.7.1, and nothing written (the
+     * state is recorded only for a message that is accepted) */
     start();
     plh_mta_refuses = true;
     a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpt, 1, headers, "\r\n");
     CHECK(a.code == PL_TEMPFAIL);
     CHECK_STR(a.reply.rcode, "451");
     CHECK_STR(a.reply.xcode, "4.7.1");
-    CHECK(plh_closures == 1);
+    CHECK(plh_closures == 0 && plh_records == 0);
     pl_close(&c);
+}
+
+/*
+ * A conversation opened or closed only by a message whose verdict is
+ * final (issue 13): here the forwarding step, after the patient step,
+ * defers the message because the notice for a copy to a classic address
+ * cannot be queued.  Postfix retries a message that was never accepted:
+ * it must have changed nothing, or a [FIN] would lock the patient out.
+ */
+static void test_state_once_final(void)
+{
+    static const struct plh_rule rules[] = {
+        { "accueil@" PLH_LOCAL_DOMAIN, false, { "y@gmail.com", NULL } },
+        { NULL, false, { NULL } },
+    };
+    static const char *const rcpts[] = { PATIENT, "<accueil@" PLH_LOCAL_DOMAIN ">" };
+    static const char *const fin[] = { "Subject: [FIN]", NULL };
+    static const char *const open[] = { "Subject: Suivi", NULL };
+    const char *const *headers[] = { open, fin };
+    struct pl_answer a;
+
+    for (int i = 0; i < 2; i++) {
+        const char *body = i == 0 ? "Bonjour\r\n" : "\r\n";
+
+        start();
+        plh_rules_of = rules;
+        plh_notices_refused = true;
+        a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpts, 2, headers[i], body);
+        CHECK(a.code == PL_TEMPFAIL);
+        CHECK(a.reply.rcode[0] == '4');
+        CHECK(plh_records == 0 && plh_closures == 0);
+        CHECK(line_has(" verdict=tempfail"));
+        CHECK(line_has(" conv=not-recorded"));
+        pl_close(&c);
+
+        /* the same once the notice can be queued: recorded */
+        start();
+        plh_rules_of = rules;
+        a = message(&PLH_INTERNAL, LOCAL_MAILBOX, rcpts, 2, headers[i], body);
+        CHECK(a.code == PL_CONTINUE);
+        CHECK(plh_records == 1 && plh_closures == (unsigned)i);
+        CHECK(plh_notices == 1);
+        CHECK(line_has(i == 0 ? " conv=open:279035121518989" : " conv=close:279035121518989"));
+        pl_close(&c);
+    }
 }
 
 static void test_patient_store(void)
@@ -522,6 +568,30 @@ static void test_forward_made_elsewhere(void)
     CHECK(a.code == PL_REJECT);
     CHECK_STR(rule_name(a.reply.rule), "outbound-classic-recipient");
     pl_close(&c);
+
+    /* Forwarding off, a Sieve redirect of another operator's message: no
+     * plan takes the place of the refusal, with Redis and a rule stored or
+     * without Redis (issue 13: it used to be sent) */
+    for (int no_redis = 0; no_redis < 2; no_redis++) {
+        static const struct plh_rule rule[] = {
+            { "cardio@" PLH_LOCAL_DOMAIN, true, { "x@gmail.com", NULL } },
+            { NULL, false, { NULL } },
+        };
+
+        start();
+        plh_rules.forwarding = false;
+        plh_rules_of = rule;
+        if (no_redis)
+            plh_store_none();
+        a = message(&PLH_LOCAL, "<dr.b@medecin.mssante.fr>", classic, 1, NULL, "x\r\n");
+        CHECK(a.code == PL_REJECT);
+        CHECK_STR(rule_name(a.reply.rule), "outbound-classic-recipient");
+        CHECK(a.reply.xcode[0] == '5');
+        CHECK_STR(plh_mta_log, "");
+        CHECK(plh_notices == 0 && plh_held_notices == 0);
+        CHECK(line_has(" verdict=reject rule=outbound-classic-recipient"));
+        pl_close(&c);
+    }
 }
 
 static bool always(void)
@@ -563,7 +633,9 @@ static const struct test_case cases[] = {
     { "no whitelist: SMTP deferred, local submission held", test_no_whitelist },
     { "X-MSSante-Held headers from the sender deleted", test_held_headers },
     { "DryRun: nothing refused, the would-be verdict said", test_dry_run },
-    { "patients: [FIN] closure rewritten after the state is recorded", test_patient_closure },
+    { "patients: [FIN] closure rewritten, the state recorded once accepted", test_patient_closure },
+    { "patients: nothing recorded when a later step defers the message",
+      test_state_once_final },
     { "patients: the store's answers, and no store", test_patient_store },
     { "PatientInbound log: admitted, would=reject on the line", test_patient_inbound_log },
     { "PharmacyMailboxes: a pattern lets a patient write first", test_pharmacy_pattern },

@@ -49,7 +49,10 @@ static struct verdict null_sender_message(const struct config *cfg, const char *
     patients_eoh(&pm);
     patients_body(&pm, body, strlen(body));
     /* No store, no MTA: nothing here may record or rewrite. */
-    return patients_eom(&pm, &cfg->rules, NULL, NULL, &mp, "");
+    v = patients_eom(&pm, &cfg->rules, NULL, "");
+    if (v.action == ACT_CONTINUE)
+        v = patients_commit(&pm, &cfg->rules, NULL, &mp, "");
+    return v;
 }
 
 static void test_null_sender_fin(void)
