@@ -1,6 +1,7 @@
 /*
  * test_store.c - patient conversation state in a real Redis
- * (conversation/store.c).
+ * (conversation/store.c, store_read.c and store_keys.c: the public
+ * calls of conversation/store.h, writes and reads together).
  *
  * Starts a private redis-server on 127.0.0.1 on a free port (no
  * persistence), runs everything against it through two connections (two
