@@ -7,7 +7,9 @@
  *   PL_CONTINUE          SMFIS_CONTINUE
  *   PL_REJECT/TEMPFAIL   smfi_setreply + SMFIS_REJECT / SMFIS_TEMPFAIL
  *   PL_SKIP              SMFIS_SKIP (SMFIS_CONTINUE for an MTA without it)
- *   PL_ACCEPT            SMFIS_ACCEPT (a held message)
+ *   PL_ACCEPT            SMFIS_ACCEPT (at end of headers, a message accepted
+ *                        early: Postfix sends nothing more of it; at end of
+ *                        message, a held one)
  * and it does for the pipeline, at end of message, the changes it asks
  * for (struct pl_mta): headers, recipients, quarantine.
  *
@@ -283,11 +285,12 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
     struct conn *c = context(ctx);
+    struct pl_answer a;
 
     if (c == NULL)
         return internal_error(ctx, c, "end of headers without connection context");
-    pl_eoh(&c->pl);
-    return SMFIS_CONTINUE;
+    a = pl_eoh(&c->pl);
+    return reply(ctx, &a);
 }
 
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
