@@ -608,6 +608,9 @@ struct pl_answer pl_eoh(struct pl_conn *c)
                   early_why_name(why));
     if (why != EARLY_OK)
         return answer(PL_CONTINUE);
+    if (c->debug)
+        log_debug("%s: accepted at end of headers (EarlyAccept): the MTA sends nothing more "
+                  "of it", pl_qid(m->queue_id));
     v = verdict_continue();
     log_message(c, &v);
     return answer(PL_ACCEPT);
