@@ -21,6 +21,8 @@
 #   ctl-inet    control milter on inet 127.0.0.1
 #   prod-unix   mssante-milter on a unix socket
 #   prod-inet   mssante-milter on inet 127.0.0.1
+#   full-unix   mssante-milter with EarlyAccept no (every message read to
+#   full-inet   its end), on each socket: what issue 12 saves
 # then the milters alone under bench/loadgen (unix and inet), and the
 # whitelist load/swap measurements (bench/wlswap, with a scratch Redis when
 # redis-server is installed).  Milter CPU per message is the utime+stime
@@ -175,11 +177,13 @@ report() {
         next
     }
     END {
-        nc = split("none hash ctl-unix ctl-inet prod-unix prod-inet", C, " ")
+        nc = split("none hash ctl-unix ctl-inet prod-unix prod-inet full-unix full-inet", C, " ")
         label["none"] = "1 no milter"; label["hash"] = "2 check_recipient_access hash"
         label["ctl-unix"] = "3 control milter, unix"; label["ctl-inet"] = "3 control milter, inet"
         label["prod-unix"] = "4 mssante-milter, unix"; label["prod-inet"] = "4 mssante-milter, inet"
-        ctl["ctl-unix"] = ctl["prod-unix"] = "ctl-unix"; ctl["ctl-inet"] = ctl["prod-inet"] = "ctl-inet"
+        label["full-unix"] = "5 EarlyAccept no, unix"; label["full-inet"] = "5 EarlyAccept no, inet"
+        ctl["ctl-unix"] = ctl["prod-unix"] = ctl["full-unix"] = "ctl-unix"
+        ctl["ctl-inet"] = ctl["prod-inet"] = ctl["full-inet"] = "ctl-inet"
         for (i = 1; i <= nc; i++) {
             c = C[i]
             PR[c] = med(RATE, c); VN[c] = medratio(RATE, c, "none")
@@ -485,6 +489,7 @@ mkdir -p "$WORK/sock" "$WORK/log"
 chmod 755 "$WORK/sock"
 P_CTL=$(free_port)
 P_PROD=$(free_port)
+P_FULL=$(free_port)
 
 cat > "$WORK/mssante-milter.conf" <<EOF
 # mssante-milter benchmark configuration (no Redis: the file is the list)
@@ -492,6 +497,7 @@ LocalDomains chu-test.mssante.fr
 WhitelistFile $LIST
 SocketMode 0666
 EOF
+{ cat "$WORK/mssante-milter.conf"; echo "EarlyAccept no"; } > "$WORK/mssante-full.conf"
 
 # start_milter NAME CMD... : runs CMD in the background, stderr to a log.
 declare -A MPID
@@ -506,14 +512,19 @@ start_milter ctl-unix "$CTL" -p "unix:$WORK/sock/ctl.sock"
 start_milter ctl-inet "$CTL" -p "inet:$P_CTL@127.0.0.1"
 start_milter prod-unix "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "unix:$WORK/sock/prod.sock"
 start_milter prod-inet "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "inet:$P_PROD@127.0.0.1"
+start_milter full-unix "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "unix:$WORK/sock/full.sock"
+start_milter full-inet "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "inet:$P_FULL@127.0.0.1"
 wait_unix "$WORK/sock/ctl.sock" || die "control milter (unix) did not start: $(cat "$WORK/log/ctl-unix.log")"
 wait_unix "$WORK/sock/prod.sock" || die "mssante-milter (unix) did not start: $(tail -5 "$WORK/log/prod-unix.log")"
 wait_listen "$P_CTL" || die "control milter (inet) did not start: $(cat "$WORK/log/ctl-inet.log")"
 wait_listen "$P_PROD" || die "mssante-milter (inet) did not start: $(tail -5 "$WORK/log/prod-inet.log")"
+wait_unix "$WORK/sock/full.sock" || die "mssante-milter (EarlyAccept no, unix) did not start"
+wait_listen "$P_FULL" || die "mssante-milter (EarlyAccept no, inet) did not start"
 
 declare -A MSPEC=(
     [ctl-unix]="unix:$WORK/sock/ctl.sock" [ctl-inet]="inet:127.0.0.1:$P_CTL"
     [prod-unix]="unix:$WORK/sock/prod.sock" [prod-inet]="inet:127.0.0.1:$P_PROD"
+    [full-unix]="unix:$WORK/sock/full.sock" [full-inet]="inet:127.0.0.1:$P_FULL"
 )
 
 # ---- the private Postfix ---------------------------------------------------------
@@ -634,7 +645,7 @@ measure_postfix() {
         > "$WORK/log/sink.out" 2>&1 &
     sink=$!
     wait_listen "$P_SINK" || die "smtp-sink did not start"
-    case "$cfg" in ctl-*|prod-*) mpid=${MPID[$cfg]}; c0=$(cpu_ticks "$mpid") ;; esac
+    case "$cfg" in ctl-*|prod-*|full-*) mpid=${MPID[$cfg]}; c0=$(cpu_ticks "$mpid") ;; esac
 
     t0=$(now)
     timeout "$STEP_TIMEOUT" smtp-source -4 -s "$SESSIONS" -m "$MESSAGES" -l "$BODY_BYTES" \
@@ -836,7 +847,7 @@ measure_scale() {
 
 # ---- the runs --------------------------------------------------------------------
 
-CONFIGS=(none hash ctl-unix prod-unix prod-inet ctl-inet)
+CONFIGS=(none hash full-unix ctl-unix prod-unix prod-inet ctl-inet full-inet)
 T_START=$(now)
 log "work dir $WORK; list: $LIST_KIND ($N_DOMAINS domains); $RUNS run(s) of $MESSAGES messages"
 check_hash_config
