@@ -6,6 +6,7 @@
 #   bench/run.sh [--json] [--runs N] [--messages M] [--sessions S]
 #                [--loadgen-messages L] [--keep]
 #   bench/run.sh --report DIR [--json]   (report again from a --keep'd DIR)
+#   bench/run.sh --scale-only            (only the scale step, text)
 #   (make bench runs it with BUILD set; run as root: it starts a private
 #   Postfix and smtp-sink needs to drop to "nobody")
 #
@@ -44,6 +45,7 @@ SESSIONS=10
 LG_MESSAGES=10000
 JSON=0
 KEEP=0
+SCALE_ONLY=0
 REPORT_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
     --sessions) SESSIONS=${2:-}; shift ;;
     --loadgen-messages) LG_MESSAGES=${2:-}; shift ;;
     --keep) KEEP=1 ;;
+    --scale-only) SCALE_ONLY=1 ;;
     --report) REPORT_DIR=${2:-}; shift ;;
     -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -312,8 +315,9 @@ report_scale() {
         "$(kv idle threads)"
     printf '  %s sessions held open through Postfix (smtp-source -d), %s messages in %s s:\n' \
         "$SCALE_SESSIONS" "$(kv postfix messages)" "$(kv postfix seconds)"
-    printf '    peak RSS %s MiB, peak %s threads; after: RSS %s MiB, %s threads (settled: %s)\n' \
+    printf '    peak RSS %s MiB, peak %s threads, %s sockets; after: RSS %s MiB, %s threads (settled: %s)\n' \
         "$(awk -v k="$(kv postfix peak_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv postfix peak_threads)" \
+        "$(kv postfix peak_sockets)" \
         "$(awk -v k="$(kv postfix after_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv postfix after_threads)" \
         "$(kv postfix settled)"
     printf '    every message received by the sink: %s; milter warnings or 4xx in the Postfix log: %s\n' \
@@ -322,8 +326,9 @@ report_scale() {
     printf '  %s connections from bench/loadgen at once, 10 messages each: %s msg/s, p50 %s ms, p99 %s ms, %s errors\n' \
         "$(kv loadgen conns)" "$(kv loadgen msgs_per_s)" "$(kv loadgen p50_ms)" "$(kv loadgen p99_ms)" \
         "$(kv loadgen errors)"
-    printf '    peak RSS %s MiB, peak %s threads; after: RSS %s MiB, %s threads (settled: %s)\n' \
+    printf '    peak RSS %s MiB, peak %s threads, %s sockets; after: RSS %s MiB, %s threads (settled: %s)\n' \
         "$(awk -v k="$(kv loadgen peak_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv loadgen peak_threads)" \
+        "$(kv loadgen peak_sockets)" \
         "$(awk -v k="$(kv loadgen after_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv loadgen after_threads)" \
         "$(kv loadgen settled)"
 }
@@ -750,15 +755,17 @@ SCALE_CONNS=2000
 SCALE_RESULTS="$WORK/scale.tsv"   # what key=value...
 : > "$SCALE_RESULTS"
 
-# sample_peak PID OUT: until STOP_FILE exists, the highest VmRSS and
-# Threads of PID so far, written to OUT ("rss_kib threads").
+# sample_peak PID OUT: until STOP_FILE exists, the highest VmRSS, Threads
+# and open sockets of PID so far, written to OUT ("rss_kib threads fds").
 sample_peak() {
-    local pid=$1 out=$2 stop=$3 rss thr max_rss=0 max_thr=0
+    local pid=$1 out=$2 stop=$3 rss thr fds max_rss=0 max_thr=0 max_fds=0
     while [ ! -e "$stop" ] && kill -0 "$pid" 2>/dev/null; do
         rss=$(status_kib "$pid" VmRSS); thr=$(status_kib "$pid" Threads)
+        fds=$(find "/proc/$pid/fd" -lname 'socket:*' 2>/dev/null | wc -l)
         [ "${rss:-0}" -gt "$max_rss" ] && max_rss=$rss
         [ "${thr:-0}" -gt "$max_thr" ] && max_thr=$thr
-        echo "$max_rss $max_thr" > "$out"
+        [ "${fds:-0}" -gt "$max_fds" ] && max_fds=$fds
+        echo "$max_rss $max_thr $max_fds" > "$out"
         sleep 0.2
     done
 }
@@ -791,9 +798,11 @@ scale_step() {
     settle "$pid" "$idle_thr" || settled=no
     sleep 2                      # freed memory goes back to the system lazily
     after_rss=$(status_kib "$pid" VmRSS); after_thr=$(status_kib "$pid" Threads)
-    printf '%s\trc=%s peak_rss_kib=%s peak_threads=%s after_rss_kib=%s after_threads=%s settled=%s\n' \
-        "$name" "$rc" "${peak%% *}" "${peak##* }" "$after_rss" "$after_thr" "$settled" >> "$SCALE_RESULTS"
-    log "scale $name: rc $rc, peak RSS ${peak%% *} KiB, ${peak##* } threads; after: $after_rss KiB, $after_thr threads"
+    local p_rss p_thr p_fds
+    read -r p_rss p_thr p_fds <<< "$peak"
+    printf '%s\trc=%s peak_rss_kib=%s peak_threads=%s peak_sockets=%s after_rss_kib=%s after_threads=%s settled=%s\n' \
+        "$name" "$rc" "$p_rss" "$p_thr" "$p_fds" "$after_rss" "$after_thr" "$settled" >> "$SCALE_RESULTS"
+    log "scale $name: rc $rc, peak RSS $p_rss KiB, $p_thr threads, $p_fds sockets; after: $after_rss KiB, $after_thr threads"
 }
 
 measure_scale() {
@@ -816,7 +825,8 @@ measure_scale() {
     postconf -c "$PF_ETC" -e "default_process_limit = $((SCALE_SESSIONS + 100))" || die "postconf"
     postsuper -c "$PF_ETC" -d ALL >/dev/null 2>&1
     postfix_start
-    local n=$((SCALE_SESSIONS * 10))
+    local n=$((SCALE_SESSIONS * 10)) logged
+    logged=$(wc -l < "$PF/log/maillog" 2>/dev/null || echo 0)
     timeout "$STEP_TIMEOUT" smtp-sink -u nobody -c -M "$n" "127.0.0.1:$P_SINK" 1024 \
         > "$WORK/log/scale-sink.out" 2>&1 &
     sink=$!
@@ -828,7 +838,8 @@ measure_scale() {
     wait "$sink"
     got=$?
     t1=$(now)
-    warns=$(grep -c -E 'warning: .*milter|451 4\.|Connection refused' "$PF/log/maillog" 2>/dev/null)
+    warns=$(tail -n "+$((logged + 1))" "$PF/log/maillog" 2>/dev/null |
+            grep -c -E 'warning: .*milter|451 4\.|Connection refused')
     postfix_stop
     postconf -c "$PF_ETC" -e "default_process_limit = 100" || die "postconf"
     sed -i "\$s/\$/ messages=$n sink_rc=$got maillog_warnings=${warns:-0} seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')/" \
@@ -848,6 +859,11 @@ measure_scale() {
 # ---- the runs --------------------------------------------------------------------
 
 CONFIGS=(none hash full-unix ctl-unix prod-unix prod-inet ctl-inet full-inet)
+if [ "$SCALE_ONLY" = 1 ]; then
+    measure_scale
+    report_scale "$WORK"
+    exit 0
+fi
 T_START=$(now)
 log "work dir $WORK; list: $LIST_KIND ($N_DOMAINS domains); $RUNS run(s) of $MESSAGES messages"
 check_hash_config
