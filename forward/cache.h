@@ -4,12 +4,12 @@
  *
  * Two uses.  The rules of a message's local recipients are read from this
  * copy while it is fresh (checked against the rules' version counter less
- * than CHECK_EVERY_MS ago: WhitelistPoll, how often the daemon looks for
- * new versions in Redis), so that ordinary mail costs no Redis round trip
+ * than CHECK_EVERY_MS ago: one second in the daemon, WhitelistPoll when
+ * shorter), so that ordinary mail costs no Redis round trip
  * (pipeline/stage_forward.c); once it is older they are read from Redis,
  * and whichever thread has just read Redis checks the version (the others
  * go on meanwhile).  A rule changed with mssantectl thus applies on every
- * MX within WhitelistPoll.  And when Redis cannot be read, mail to the
+ * MX within that second.  And when Redis cannot be read, mail to the
  * local mailboxes keeps flowing under the last rules known (a redirect
  * still goes where it went), as the whitelist does.
  *

@@ -416,6 +416,13 @@ static void worker_event(void *arg, enum notify_event ev)
         stats_notify(STATS_NOTIFY_FAILED, 1);
 }
 
+/* How old the copy of the forwarding rules may be before a message reads
+ * Redis (and the copy is checked against the rules' version): a rule
+ * written with mssantectl applies within a second (WhitelistPoll when
+ * shorter), at the cost of one Redis round trip a second under load
+ * instead of one per message (forward/cache.h). */
+#define RULES_FRESH_MS 1000
+
 /* With Redis: the pool, the rules kept in memory, the notice worker and
  * the store over them.  0, or -1 after logging why. */
 static int start_redis(const struct config *cfg)
@@ -423,7 +430,10 @@ static int start_redis(const struct config *cfg)
     struct err err;
 
     if ((pool = redis_pool_new(&cfg->redis, stats_redis_error)) == NULL
-        || (rules_cache = fwd_cache_new(pool, cfg->redis.prefix, cfg->live.poll_ms)) == NULL) {
+        || (rules_cache = fwd_cache_new(pool, cfg->redis.prefix,
+                                        cfg->live.poll_ms < RULES_FRESH_MS ? cfg->live.poll_ms
+                                                                           : RULES_FRESH_MS))
+               == NULL) {
         log_error("out of memory");
         return -1;
     }

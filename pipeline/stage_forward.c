@@ -13,7 +13,7 @@
  *    knows then whether this stage has anything to do (pipeline/early.h):
  *    from the copy kept in memory while it is fresh, else in one pipelined
  *    round trip for all local recipients; a rule changed with mssantectl
- *    applies on every MX within WhitelistPoll.  When Redis cannot be read
+ *    applies on every MX within a second (milter/callbacks.c).  When Redis cannot be read
  *    the store answers from the copy however old (forward/cache.h): mail
  *    to the local mailboxes keeps flowing, under the last rules known.
  *    Only a daemon that never read them answers 451.

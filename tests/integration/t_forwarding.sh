@@ -14,8 +14,8 @@
 #   - the notification listener down: the original is delivered at once,
 #     the notice is retried and goes out once the listener is back;
 #   - a rule changed with mssantectl applies to the running daemon's
-#     messages once WhitelistPoll has passed (its copy in memory is then
-#     checked against Redis);
+#     messages a second later (its copy in memory is then checked against
+#     Redis);
 #   - "mssantectl forwards audit|rewrite" over the sample map, aliases and
 #     Sieve files (exact output, untouched lines byte for byte), and a rule
 #     it imported turning into a notice;
@@ -67,8 +67,9 @@ start_milter "$conf" || exit 1
 
 fwd() { "$CTL_BIN" -c "$conf" forwards "$@"; }
 # rules_wait: the daemon reads the rules from its copy in memory while that
-# copy is younger than WhitelistPoll (1s here), so a rule just written
-# applies to the messages that come once that long has passed.
+# copy is younger than a second (WhitelistPoll, 1s here, when shorter), so
+# a rule just written applies to the messages that come once that long has
+# passed.
 rules_wait() { sleep 1.1; }
 # fwd_ok ARGS...: the command succeeds (its output only shown on failure),
 # and the daemon applies the rules it wrote from the next message on.
