@@ -137,6 +137,22 @@ static sfsistat ctl_step(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* -a data|eoh: answer SMFIS_ACCEPT at that step (Postfix then sends
+ * nothing more of the message); the default answers every step. */
+static int accept_at;   /* 0: never, 1: DATA, 2: end of headers */
+
+static sfsistat ctl_data(SMFICTX *ctx)
+{
+    (void) ctx;
+    return accept_at == 1 ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+}
+
+static sfsistat ctl_eoh(SMFICTX *ctx)
+{
+    (void) ctx;
+    return accept_at == 2 ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+}
+
 static sfsistat ctl_close(SMFICTX *ctx)
 {
     smfi_setpriv(ctx, NULL);
@@ -152,13 +168,13 @@ static struct smfiDesc ctl_desc = {
     .xxfi_envfrom = ctl_envfrom,
     .xxfi_envrcpt = ctl_envrcpt,
     .xxfi_header = ctl_header,
-    .xxfi_eoh = ctl_step,
+    .xxfi_eoh = ctl_eoh,
     .xxfi_body = ctl_body,
     .xxfi_eom = ctl_step,
     .xxfi_abort = ctl_step,
     .xxfi_close = ctl_close,
     .xxfi_unknown = NULL,
-    .xxfi_data = ctl_step,
+    .xxfi_data = ctl_data,
     .xxfi_negotiate = ctl_negotiate,
 };
 
@@ -179,8 +195,13 @@ int main(int argc, char **argv)
     const char *spec = NULL;
     int timeout = 30, ch;
 
-    while ((ch = getopt(argc, argv, "p:t:")) != -1) {
+    while ((ch = getopt(argc, argv, "a:p:t:")) != -1) {
         switch (ch) {
+        case 'a':
+            accept_at = strcmp(optarg, "data") == 0 ? 1 : strcmp(optarg, "eoh") == 0 ? 2 : -1;
+            if (accept_at < 0)
+                usage();
+            break;
         case 'p':
             spec = optarg;
             break;

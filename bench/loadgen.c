@@ -497,7 +497,7 @@ static void parse_args(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "s:c:m:k:r:b:d:f:t:P:h", lopts, NULL)) != -1) {
         switch (ch) {
         case 's': O.socket = optarg; break;
-        case 'c': O.conns = (int) num_arg(optarg, 1, 1000); break;
+        case 'c': O.conns = (int) num_arg(optarg, 1, 10000); break;
         case 'm': O.messages = num_arg(optarg, 1, 10000000); break;
         case 'k': O.per_conn = (int) num_arg(optarg, 1, 1000000); break;
         case 'r': O.rcpts = (int) num_arg(optarg, 1, MAX_RCPTS); break;
@@ -533,13 +533,22 @@ int main(int argc, char **argv)
     long long cpu0 = process_cpu_ns(O.cpu_pid);
     double t0 = now_s();
     int started = 0;
+    pthread_attr_t attr;
+    /* A small stack: thousands of connections mean thousands of threads. */
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 256 * 1024) != 0)
+        die("cannot set up the worker threads");
     for (int i = 0; i < O.conns; i++) {
-        if (pthread_create(&th[i], NULL, worker, (void *) (intptr_t) (i + 1)) != 0)
+        if (pthread_create(&th[i], &attr, worker, (void *) (intptr_t) (i + 1)) != 0)
             break;
         started++;
     }
+    pthread_attr_destroy(&attr);
     if (started == 0)
         die("cannot start any thread");
+    if (started < O.conns) {        /* fewer connections than asked: an error, said */
+        atomic_fetch_add(&R.errors, O.conns - started);
+        fprintf(stderr, "loadgen: only %d of %d worker threads started\n", started, O.conns);
+    }
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     double elapsed = now_s() - t0;

@@ -6,6 +6,7 @@
 #   bench/run.sh [--json] [--runs N] [--messages M] [--sessions S]
 #                [--loadgen-messages L] [--keep]
 #   bench/run.sh --report DIR [--json]   (report again from a --keep'd DIR)
+#   bench/run.sh --scale-only            (only the scale step, text)
 #   (make bench runs it with BUILD set; run as root: it starts a private
 #   Postfix and smtp-sink needs to drop to "nobody")
 #
@@ -21,6 +22,8 @@
 #   ctl-inet    control milter on inet 127.0.0.1
 #   prod-unix   mssante-milter on a unix socket
 #   prod-inet   mssante-milter on inet 127.0.0.1
+#   full-unix   mssante-milter with EarlyAccept no (every message read to
+#   full-inet   its end), on each socket: what issue 12 saves
 # then the milters alone under bench/loadgen (unix and inet), and the
 # whitelist load/swap measurements (bench/wlswap, with a scratch Redis when
 # redis-server is installed).  Milter CPU per message is the utime+stime
@@ -42,6 +45,7 @@ SESSIONS=10
 LG_MESSAGES=10000
 JSON=0
 KEEP=0
+SCALE_ONLY=0
 REPORT_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
     --sessions) SESSIONS=${2:-}; shift ;;
     --loadgen-messages) LG_MESSAGES=${2:-}; shift ;;
     --keep) KEEP=1 ;;
+    --scale-only) SCALE_ONLY=1 ;;
     --report) REPORT_DIR=${2:-}; shift ;;
     -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -175,11 +180,13 @@ report() {
         next
     }
     END {
-        nc = split("none hash ctl-unix ctl-inet prod-unix prod-inet", C, " ")
+        nc = split("none hash ctl-unix ctl-inet prod-unix prod-inet full-unix full-inet", C, " ")
         label["none"] = "1 no milter"; label["hash"] = "2 check_recipient_access hash"
         label["ctl-unix"] = "3 control milter, unix"; label["ctl-inet"] = "3 control milter, inet"
         label["prod-unix"] = "4 mssante-milter, unix"; label["prod-inet"] = "4 mssante-milter, inet"
-        ctl["ctl-unix"] = ctl["prod-unix"] = "ctl-unix"; ctl["ctl-inet"] = ctl["prod-inet"] = "ctl-inet"
+        label["full-unix"] = "5 EarlyAccept no, unix"; label["full-inet"] = "5 EarlyAccept no, inet"
+        ctl["ctl-unix"] = ctl["prod-unix"] = ctl["full-unix"] = "ctl-unix"
+        ctl["ctl-inet"] = ctl["prod-inet"] = ctl["full-inet"] = "ctl-inet"
         for (i = 1; i <= nc; i++) {
             c = C[i]
             PR[c] = med(RATE, c); VN[c] = medratio(RATE, c, "none")
@@ -276,12 +283,17 @@ report() {
         if (wrong > 0) printf "  WRONG ANSWERS during swaps: %d\n", wrong
         if (D[1] != "") printf "  mssante-milter serving a %d-domain list: RSS %s MiB (peak %s MiB)\n", big, mib(D[1]), mib(D[2])
 
-        printf "\nTargets (issue 7)\n"
-        printf "  Postfix throughput >= 0.95 x control: unix %s, inet %s  %s\n", f(t_unix, "%.2f"), f(t_inet, "%.2f"),
-            verdict(isnum(t_unix) && isnum(t_inet), t_unix >= 0.95 && t_inet >= 0.95)
-        printf "  CPU per message <= control + 30 us: Postfix unix %s, inet %s; loadgen unix %s, inet %s  %s\n",
+        n_u = VN["prod-unix"]; n_i = VN["prod-inet"]
+        printf "\nTargets (issue 12: ordinary mail decided at DATA)\n"
+        printf "  Postfix throughput >= 1.0 x control: unix %s, inet %s  %s\n", f(t_unix, "%.2f"), f(t_inet, "%.2f"),
+            verdict(isnum(t_unix) && isnum(t_inet), t_unix >= 1.0 && t_inet >= 1.0)
+        printf "  Postfix throughput >= 0.90 x no milter: unix %s, inet %s  %s\n", f(n_u, "%.2f"), f(n_i, "%.2f"),
+            verdict(isnum(n_u) && isnum(n_i), n_u >= 0.90 && n_i >= 0.90)
+        printf "  milter CPU per message <= control: Postfix unix %s, inet %s us; loadgen unix %s, inet %s us  %s\n",
             f(dc_u, "%+.0f"), f(dc_i, "%+.0f"), f(dc_g, "%+.1f"), f(dc_gi, "%+.1f"),
-            verdict(isnum(dc_u) && isnum(dc_i), dc_u <= 30 && dc_i <= 30)
+            verdict(isnum(dc_u) && isnum(dc_i) && isnum(dc_g) && isnum(dc_gi),
+                    dc_u <= 0 && dc_i <= 0 && dc_g <= 0 && dc_gi <= 0)
+        printf "\nTargets (issue 7)\n"
         printf "  milter alone >= 0.9 x control: unix %s, inet %s  %s\n", f(g_u, "%.2f"), f(g_i, "%.2f"),
             verdict(isnum(g_u) && isnum(g_i), g_u >= 0.9 && g_i >= 0.9)
         printf "  %d-domain list, load + swap <= 100 ms: %s ms (%s + swap)  %s\n", big, f(swapms, "%.1f"), how,
@@ -290,6 +302,35 @@ report() {
         printf "  no lookup blocked by a swap: %d waited (longest lookup %s us)  %s\n", waited, f(worst, "%.1f"),
             verdict(ns > 0, waited == 0)
     }' "$R/results.tsv" "$R/loadgen.flat" "$R/wlswap.flat"
+    [ "$JSON" = 1 ] || report_scale "$R"
+}
+
+# report_scale DIR: the scale figures (text), from DIR/scale.tsv.
+report_scale() {
+    local f=$1/scale.tsv kv
+    [ -s "$f" ] || return 0
+    kv() { sed -n "s/^$1\t.*\b$2=\([^ ]*\).*/\1/p" "$f"; }
+    printf '\nScale: one fresh mssante-milter (unix socket)\n'
+    printf '  idle: RSS %s MiB, %s threads\n' "$(awk -v k="$(kv idle rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" \
+        "$(kv idle threads)"
+    printf '  %s sessions held open through Postfix (smtp-source -d), %s messages in %s s:\n' \
+        "$SCALE_SESSIONS" "$(kv postfix messages)" "$(kv postfix seconds)"
+    printf '    peak RSS %s MiB, peak %s threads, %s sockets; after: RSS %s MiB, %s threads (settled: %s)\n' \
+        "$(awk -v k="$(kv postfix peak_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv postfix peak_threads)" \
+        "$(kv postfix peak_sockets)" \
+        "$(awk -v k="$(kv postfix after_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv postfix after_threads)" \
+        "$(kv postfix settled)"
+    printf '    every message received by the sink: %s; milter warnings or 4xx in the Postfix log: %s\n' \
+        "$([ "$(kv postfix sink_rc)" = 0 ] && echo yes || echo "NO (rc $(kv postfix sink_rc))")" \
+        "$(kv postfix maillog_warnings)"
+    printf '  %s connections from bench/loadgen at once, 10 messages each: %s msg/s, p50 %s ms, p99 %s ms, %s errors\n' \
+        "$(kv loadgen conns)" "$(kv loadgen msgs_per_s)" "$(kv loadgen p50_ms)" "$(kv loadgen p99_ms)" \
+        "$(kv loadgen errors)"
+    printf '    peak RSS %s MiB, peak %s threads, %s sockets; after: RSS %s MiB, %s threads (settled: %s)\n' \
+        "$(awk -v k="$(kv loadgen peak_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv loadgen peak_threads)" \
+        "$(kv loadgen peak_sockets)" \
+        "$(awk -v k="$(kv loadgen after_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv loadgen after_threads)" \
+        "$(kv loadgen settled)"
 }
 
 if [ -n "$REPORT_DIR" ]; then
@@ -453,6 +494,7 @@ mkdir -p "$WORK/sock" "$WORK/log"
 chmod 755 "$WORK/sock"
 P_CTL=$(free_port)
 P_PROD=$(free_port)
+P_FULL=$(free_port)
 
 cat > "$WORK/mssante-milter.conf" <<EOF
 # mssante-milter benchmark configuration (no Redis: the file is the list)
@@ -460,6 +502,7 @@ LocalDomains chu-test.mssante.fr
 WhitelistFile $LIST
 SocketMode 0666
 EOF
+{ cat "$WORK/mssante-milter.conf"; echo "EarlyAccept no"; } > "$WORK/mssante-full.conf"
 
 # start_milter NAME CMD... : runs CMD in the background, stderr to a log.
 declare -A MPID
@@ -474,14 +517,19 @@ start_milter ctl-unix "$CTL" -p "unix:$WORK/sock/ctl.sock"
 start_milter ctl-inet "$CTL" -p "inet:$P_CTL@127.0.0.1"
 start_milter prod-unix "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "unix:$WORK/sock/prod.sock"
 start_milter prod-inet "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "inet:$P_PROD@127.0.0.1"
+start_milter full-unix "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "unix:$WORK/sock/full.sock"
+start_milter full-inet "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "inet:$P_FULL@127.0.0.1"
 wait_unix "$WORK/sock/ctl.sock" || die "control milter (unix) did not start: $(cat "$WORK/log/ctl-unix.log")"
 wait_unix "$WORK/sock/prod.sock" || die "mssante-milter (unix) did not start: $(tail -5 "$WORK/log/prod-unix.log")"
 wait_listen "$P_CTL" || die "control milter (inet) did not start: $(cat "$WORK/log/ctl-inet.log")"
 wait_listen "$P_PROD" || die "mssante-milter (inet) did not start: $(tail -5 "$WORK/log/prod-inet.log")"
+wait_unix "$WORK/sock/full.sock" || die "mssante-milter (EarlyAccept no, unix) did not start"
+wait_listen "$P_FULL" || die "mssante-milter (EarlyAccept no, inet) did not start"
 
 declare -A MSPEC=(
     [ctl-unix]="unix:$WORK/sock/ctl.sock" [ctl-inet]="inet:127.0.0.1:$P_CTL"
     [prod-unix]="unix:$WORK/sock/prod.sock" [prod-inet]="inet:127.0.0.1:$P_PROD"
+    [full-unix]="unix:$WORK/sock/full.sock" [full-inet]="inet:127.0.0.1:$P_FULL"
 )
 
 # ---- the private Postfix ---------------------------------------------------------
@@ -602,7 +650,7 @@ measure_postfix() {
         > "$WORK/log/sink.out" 2>&1 &
     sink=$!
     wait_listen "$P_SINK" || die "smtp-sink did not start"
-    case "$cfg" in ctl-*|prod-*) mpid=${MPID[$cfg]}; c0=$(cpu_ticks "$mpid") ;; esac
+    case "$cfg" in ctl-*|prod-*|full-*) mpid=${MPID[$cfg]}; c0=$(cpu_ticks "$mpid") ;; esac
 
     t0=$(now)
     timeout "$STEP_TIMEOUT" smtp-source -4 -s "$SESSIONS" -m "$MESSAGES" -l "$BODY_BYTES" \
@@ -694,9 +742,128 @@ measure_daemon_100k() {
     rm -f "$WORK/wlswap-100000.xml"
 }
 
+# ---- scale: many connections at once ---------------------------------------------
+
+# A fresh mssante-milter (so that its idle level is its own) under
+# SCALE_SESSIONS SMTP sessions held open through Postfix (smtp-source -d:
+# several messages per connection), then SCALE_CONNS connections from
+# loadgen directly.  Its RSS and thread count are read idle (after a few
+# messages), sampled at their peak during each load, and read again once
+# the load is over and its connections are closed.
+SCALE_SESSIONS=500
+SCALE_CONNS=2000
+SCALE_RESULTS="$WORK/scale.tsv"   # what key=value...
+: > "$SCALE_RESULTS"
+
+# sample_peak PID OUT: until STOP_FILE exists, the highest VmRSS, Threads
+# and open sockets of PID so far, written to OUT ("rss_kib threads fds").
+sample_peak() {
+    local pid=$1 out=$2 stop=$3 rss thr fds max_rss=0 max_thr=0 max_fds=0
+    while [ ! -e "$stop" ] && kill -0 "$pid" 2>/dev/null; do
+        rss=$(status_kib "$pid" VmRSS); thr=$(status_kib "$pid" Threads)
+        fds=$(find "/proc/$pid/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+        [ "${rss:-0}" -gt "$max_rss" ] && max_rss=$rss
+        [ "${thr:-0}" -gt "$max_thr" ] && max_thr=$thr
+        [ "${fds:-0}" -gt "$max_fds" ] && max_fds=$fds
+        echo "$max_rss $max_thr $max_fds" > "$out"
+        sleep 0.2
+    done
+}
+
+# settle PID THREADS: wait (up to 30 s) until PID runs at most THREADS
+# threads again, i.e. the connections of the load are closed.
+settle() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(status_kib "$1" Threads)" -le "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# scale_step NAME PID IDLE_THREADS CMD...: run CMD while sampling PID;
+# one line of SCALE_RESULTS (peak and after figures; CMD's own line in
+# $WORK/log/scale-NAME.out).
+scale_step() {
+    local name=$1 pid=$2 idle_thr=$3 peak after_rss after_thr settled=yes rc
+    shift 3
+    rm -f "$WORK/scale.stop"
+    sample_peak "$pid" "$WORK/scale.peak" "$WORK/scale.stop" &
+    local sampler=$!
+    "$@" > "$WORK/log/scale-$name.out" 2>&1
+    rc=$?
+    touch "$WORK/scale.stop"
+    wait "$sampler"
+    peak=$(cat "$WORK/scale.peak" 2>/dev/null)
+    settle "$pid" "$idle_thr" || settled=no
+    sleep 2                      # freed memory goes back to the system lazily
+    after_rss=$(status_kib "$pid" VmRSS); after_thr=$(status_kib "$pid" Threads)
+    local p_rss p_thr p_fds
+    read -r p_rss p_thr p_fds <<< "$peak"
+    printf '%s\trc=%s peak_rss_kib=%s peak_threads=%s peak_sockets=%s after_rss_kib=%s after_threads=%s settled=%s\n' \
+        "$name" "$rc" "$p_rss" "$p_thr" "$p_fds" "$after_rss" "$after_thr" "$settled" >> "$SCALE_RESULTS"
+    log "scale $name: rc $rc, peak RSS $p_rss KiB, $p_thr threads, $p_fds sockets; after: $after_rss KiB, $after_thr threads"
+}
+
+measure_scale() {
+    local sock="$WORK/sock/scale.sock" pid idle_rss idle_thr sink t0 t1 got warns
+    "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "unix:$sock" > "$WORK/log/scale.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_unix "$sock" 30 || { log "scale: mssante-milter did not start"; return 0; }
+    # warm up, then the idle level
+    timeout "$STEP_TIMEOUT" "$LOADGEN" -s "unix:$sock" -c 2 -m 20 -d "$DOMAINS" --json \
+        > /dev/null 2>&1
+    settle "$pid" 100000 >/dev/null
+    sleep 1
+    idle_rss=$(status_kib "$pid" VmRSS); idle_thr=$(status_kib "$pid" Threads)
+    printf 'idle\trss_kib=%s threads=%s\n' "$idle_rss" "$idle_thr" >> "$SCALE_RESULTS"
+
+    # SCALE_SESSIONS sessions through Postfix, 10 messages each
+    MSPEC[prod-scale]="unix:$sock"
+    set_config prod-scale
+    postconf -c "$PF_ETC" -e "default_process_limit = $((SCALE_SESSIONS + 100))" || die "postconf"
+    postsuper -c "$PF_ETC" -d ALL >/dev/null 2>&1
+    postfix_start
+    local n=$((SCALE_SESSIONS * 10)) logged
+    logged=$(wc -l < "$PF/log/maillog" 2>/dev/null || echo 0)
+    timeout "$STEP_TIMEOUT" smtp-sink -u nobody -c -M "$n" "127.0.0.1:$P_SINK" 1024 \
+        > "$WORK/log/scale-sink.out" 2>&1 &
+    sink=$!
+    wait_listen "$P_SINK" || die "smtp-sink did not start"
+    t0=$(now)
+    scale_step postfix "$pid" "$idle_thr" timeout "$STEP_TIMEOUT" smtp-source -4 -d \
+        -s "$SCALE_SESSIONS" -m "$n" -l "$BODY_BYTES" -r "$RCPTS" -f "$SENDER" \
+        -t "dr.martin@$RCPT_DOMAIN" "127.0.0.1:$P_SMTP"
+    wait "$sink"
+    got=$?
+    t1=$(now)
+    warns=$(tail -n "+$((logged + 1))" "$PF/log/maillog" 2>/dev/null |
+            grep -c -E 'warning: .*milter|451 4\.|Connection refused')
+    postfix_stop
+    postconf -c "$PF_ETC" -e "default_process_limit = 100" || die "postconf"
+    sed -i "\$s/\$/ messages=$n sink_rc=$got maillog_warnings=${warns:-0} seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')/" \
+        "$SCALE_RESULTS"
+
+    # SCALE_CONNS connections from loadgen directly, 10 messages each
+    scale_step loadgen "$pid" "$idle_thr" timeout "$STEP_TIMEOUT" "$LOADGEN" -s "unix:$sock" \
+        -c "$SCALE_CONNS" -m "$((SCALE_CONNS * 10))" -k 10 -r "$RCPTS" -b "$BODY_BYTES" \
+        -d "$DOMAINS" -t 120 --json
+    local js
+    js=$(grep '^{' "$WORK/log/scale-loadgen.out" | tail -1)
+    sed -i "\$s/\$/ conns=$SCALE_CONNS msgs_per_s=$(echo "$js" | jget msgs_per_s) p50_ms=$(echo "$js" | jget p50) p99_ms=$(echo "$js" | jget p99) errors=$(echo "$js" | jget error) tempfailed=$(echo "$js" | jget tempfail)/" \
+        "$SCALE_RESULTS"
+    stop_pid "$pid" 10
+}
+
 # ---- the runs --------------------------------------------------------------------
 
-CONFIGS=(none hash ctl-unix prod-unix prod-inet ctl-inet)
+CONFIGS=(none hash full-unix ctl-unix prod-unix prod-inet ctl-inet full-inet)
+if [ "$SCALE_ONLY" = 1 ]; then
+    measure_scale
+    report_scale "$WORK"
+    exit 0
+fi
 T_START=$(now)
 log "work dir $WORK; list: $LIST_KIND ($N_DOMAINS domains); $RUNS run(s) of $MESSAGES messages"
 check_hash_config
@@ -718,6 +885,7 @@ for ((run = 1; run <= RUNS; run++)); do
     measure_wlswap "$run"
 done
 measure_daemon_100k
+measure_scale
 T_END=$(now)
 
 CPU_MODEL=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
@@ -725,7 +893,7 @@ NCPU=$(nproc)
 ELAPSED=$(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }')
 {
     for v in RUNS MESSAGES SESSIONS LG_MESSAGES BODY_BYTES RCPTS LIST_KIND N_DOMAINS \
-             CPU_MODEL NCPU ELAPSED DAEMON100K REDIS_SOCK; do
+             CPU_MODEL NCPU ELAPSED DAEMON100K REDIS_SOCK SCALE_SESSIONS SCALE_CONNS; do
         printf '%s=%q\n' "$v" "${!v}"
     done
 } > "$WORK/params.env"

@@ -133,6 +133,8 @@ static const struct cfg_key keys[] = {
       CFG_LIVE, false, NULL, "how long SIGTERM waits for the messages in progress" },
     { "Forwarding", &cfgval_bool, OFF(rules.forwarding), 0, 0, "yes", CFG_LIVE, false, NULL,
       "apply the forwarding rules and send their notices" },
+    { "EarlyAccept", &cfgval_bool, OFF(rules.early_accept), 0, 0, "yes", CFG_LIVE, false, NULL,
+      "accept ordinary mail before its body once every rule has decided" },
     { "NotifyWorker", &cfgval_bool, OFF(notify.worker), 0, 0, "yes", CFG_RESTART, false, NULL,
       "send the queued notices from this node" },
     { "NotifySMTP", &cfgval_smtp_url, OFF(notify.smtp), 0, 0, "smtp://127.0.0.1:10027",

@@ -152,16 +152,24 @@ fail:
     return NULL;
 }
 
-int fwd_cache_lookup(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
-                     struct fwd_rule **out)
+/* The copy was checked against Redis less than CHECK_EVERY_MS ago
+ * (called with the lock held). */
+static bool fresh(const struct fwd_cache *fc, long long now)
 {
+    return fc->loaded && now - fc->checked_ms < fc->check_every_ms;
+}
+
+static int lookup(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
+                  struct fwd_rule **out, bool only_fresh)
+{
+    long long now = only_fresh ? monotonic_ms() : 0;
     size_t i;
     int rc = 0;
 
     if (fc == NULL)
         return -1;
     pthread_mutex_lock(&fc->lock);
-    if (!fc->loaded)
+    if (!fc->loaded || (only_fresh && !fresh(fc, now)))
         rc = -1;
     for (i = 0; rc == 0 && i < n; i++) {
         const struct fwd_rule *r = bsearch(mailboxes[i], fc->rules.v, fc->rules.n,
@@ -172,5 +180,22 @@ int fwd_cache_lookup(struct fwd_cache *fc, const char *const *mailboxes, size_t 
             rc = -1;
     }
     pthread_mutex_unlock(&fc->lock);
+    while (rc < 0 && i > 0) {          /* nothing half given: OUT is all NULL */
+        i--;
+        fwd_rule_free(out[i]);
+        out[i] = NULL;
+    }
     return rc;
+}
+
+int fwd_cache_lookup(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
+                     struct fwd_rule **out)
+{
+    return lookup(fc, mailboxes, n, out, false);
+}
+
+int fwd_cache_lookup_fresh(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
+                           struct fwd_rule **out)
+{
+    return lookup(fc, mailboxes, n, out, true);
 }

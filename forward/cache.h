@@ -2,14 +2,16 @@
  * cache.h - every forwarding rule, mirrored in memory, for when Redis
  * cannot be read.
  *
- * The rules are read from Redis for every message (pipeline/stage_forward.c),
- * so that a rule changed with mssantectl applies to the next message on
- * every MX.  When Redis cannot be read, mail to the local mailboxes keeps
- * flowing under the last rules known (a redirect still goes where it
- * went), as the whitelist does: this is that copy.  It is checked against
- * the rules' version counter at most every CHECK_EVERY_MS (WhitelistPoll:
- * how often the daemon looks for new versions in Redis), by whichever
- * thread has just read Redis; the others go on with the copy they have.
+ * Two uses.  The rules of a message's local recipients are read from this
+ * copy while it is fresh (checked against the rules' version counter less
+ * than CHECK_EVERY_MS ago: one second in the daemon, WhitelistPoll when
+ * shorter), so that ordinary mail costs no Redis round trip
+ * (pipeline/stage_forward.c); once it is older they are read from Redis,
+ * and whichever thread has just read Redis checks the version (the others
+ * go on meanwhile).  A rule changed with mssantectl thus applies on every
+ * MX within that second.  And when Redis cannot be read, mail to the
+ * local mailboxes keeps flowing under the last rules known (a redirect
+ * still goes where it went), as the whitelist does.
  *
  * DIAGNOSTICS: a refresh that fails logs a warning ("forwarding: cannot
  * refresh the rules kept in memory: ..."); a new copy is logged at debug.
@@ -41,5 +43,11 @@ void fwd_cache_refresh(struct fwd_cache *fc, bool force);
  * there is no copy yet (or no memory). */
 int fwd_cache_lookup(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
                      struct fwd_rule **out);
+
+/* The same, but only from a copy checked against Redis's version counter
+ * less than CHECK_EVERY_MS ago: -1 as well when it is older (the caller
+ * then reads Redis, which brings the copy up to date when due). */
+int fwd_cache_lookup_fresh(struct fwd_cache *fc, const char *const *mailboxes, size_t n,
+                           struct fwd_rule **out);
 
 #endif

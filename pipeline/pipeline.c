@@ -7,13 +7,16 @@
  * rules about the sender; pl_rcpt() asks them, then the patient stage,
  * about each recipient, and records it for forwarding; pl_data() asks the
  * trust-space rules about the whole envelope; the headers and the body go
- * to the patient stage; pl_eom() takes what was kept for end of message,
+ * to the patient stage; pl_eoh() accepts there a message that nothing
+ * after DATA can change (EarlyAccept: pipeline/early.h), its verdict line
+ * written then; pl_eom() takes what was kept for end of message,
  * lets forwarding replace the refusal it replaces, runs the patient and
  * forwarding stages, and answers.  Every answer goes through answer_for()
  * (DryRun, and the deferral of local submissions and holds), and every
  * transaction ends in exactly one verdict line (log_message()).
  *
- * Exactly one info line is logged per message: at end of message, at a
+ * Exactly one info line is logged per message: at end of message (or at
+ * end of headers for a message accepted early), at a
  * refusal that ends the transaction (MAIL, DATA, end of message), or when
  * the transaction ends otherwise (abort, disconnect).  A refusal at RCPT
  * only removes that recipient, so it is written into the line at the end.
@@ -483,6 +486,8 @@ static void reset_message(struct pl_msg *m)
     m->rcpts[0] = '\0';
     m->rcpts_len = 0;
     m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = 0;
+    m->n_rcpt_patient = 0;
+    m->early = EARLY_NOT_DECIDED;
     m->rcpt_refused = m->have_would = false;
     m->kept_trust = verdict_continue();
     m->kept = verdict_continue();
@@ -563,13 +568,34 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
     note_rcpt(m, addr, cls, refused, unicode);
     if (!refused) {
         m->n_rcpt_ok++;
+        if (cls == CLASS_PATIENT)
+            m->n_rcpt_patient++;
         forwarding_rcpt(&m->fwd, arg, cls == CLASS_INVALID ? NULL : &parsed, cls);
     }
     return a;
 }
 
+/* Is nothing after DATA able to change this message's fate
+ * (pipeline/early.h)?  The forwarding rules are read here, once,
+ * whatever EarlyAccept says, so that both settings read them alike. */
+static enum early_why decide_early(struct pl_conn *c)
+{
+    struct pl_msg *m = &c->msg;
+    struct early_data_in in;
+
+    forwarding_data(&m->fwd, c->rules, c->svc->store, &c->env, m->queue_id);
+    in.early_accept = c->rules->early_accept;
+    in.dry_run = c->rules->dry_run;
+    in.local_submission = c->local_submission;
+    in.kept = refusal(m->kept_trust.action) || refusal(m->kept.action);
+    in.patient = m->n_rcpt_patient > 0 || m->pat.active;
+    in.forwarding = forwarding_pending(&m->fwd, c->rules, c->svc->store, &m->mp);
+    return early_at_data(&in);
+}
+
 struct pl_answer pl_data(struct pl_conn *c)
 {
+    struct pl_answer a;
     struct verdict v;
     bool refused;
 
@@ -577,7 +603,14 @@ struct pl_answer pl_data(struct pl_conn *c)
     v = msgpol_data(&c->msg.mp);
     env_leave(c);
     v = trust_step(c, v);
-    return answer_for(c, &v, STEP_DATA, &refused);
+    a = answer_for(c, &v, STEP_DATA, &refused);
+    if (a.code == PL_CONTINUE) {
+        c->msg.early = decide_early(c);
+        if (c->debug)
+            log_debug("%s: early accept at DATA: %s", pl_qid(c->msg.queue_id),
+                      early_why_name(c->msg.early));
+    }
+    return a;
 }
 
 /* ---- headers and body -------------------------------------------------------------- */
@@ -590,9 +623,29 @@ void pl_header(struct pl_conn *c, const char *name, const char *value)
     }
 }
 
-void pl_eoh(struct pl_conn *c)
+/* End of headers: a message decided at DATA is accepted here, its
+ * verdict line written now (pipeline/early.h). */
+struct pl_answer pl_eoh(struct pl_conn *c)
 {
-    patients_eoh(&c->msg.pat);
+    struct pl_msg *m = &c->msg;
+    enum early_why why;
+    struct verdict v;
+
+    patients_eoh(&m->pat);
+    if (!m->in_txn || m->early == EARLY_NOT_DECIDED)
+        return answer(PL_CONTINUE);
+    why = early_at_eoh(m->early, m->held.n_seen);
+    if (c->debug && why != m->early)
+        log_debug("%s: early accept at end of headers: %s", pl_qid(m->queue_id),
+                  early_why_name(why));
+    if (why != EARLY_OK)
+        return answer(PL_CONTINUE);
+    if (c->debug)
+        log_debug("%s: accepted at end of headers (EarlyAccept): the MTA sends nothing more "
+                  "of it", pl_qid(m->queue_id));
+    v = verdict_continue();
+    log_message(c, &v);
+    return answer(PL_ACCEPT);
 }
 
 /* The body is read only while a rule needs it; then the rest is skipped. */

@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pipeline/early.h"
 #include "pipeline/held.h"
 #include "pipeline/ports.h"
 #include "pipeline/settings.h"
@@ -72,7 +73,9 @@ enum pl_code {
     PL_REJECT,         /* refuse with REPLY (5xx) */
     PL_TEMPFAIL,       /* refuse with REPLY (4xx) */
     PL_SKIP,           /* body: the rest is not needed */
-    PL_ACCEPT          /* end of message: accepted into the hold queue */
+    PL_ACCEPT          /* accepted: nothing more of the message is needed
+                        * (end of headers: EarlyAccept, pipeline/early.h;
+                        * end of message: into the hold queue) */
 };
 
 struct pl_answer {
@@ -91,6 +94,8 @@ struct pl_msg {
     char rcpts[PL_RCPT_LOG_BYTES]; /* " rcpt=<a@b>/class" ... */
     size_t rcpts_len;
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
+    unsigned n_rcpt_patient;       /* accepted recipients in PatientDomain */
+    enum early_why early;          /* decided at DATA (EARLY_NOT_DECIDED before) */
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
     struct verdict rcpt_refusal;   /* ... the first such refusal */
     bool have_would;               /* DryRun, or a log-only mode (PatientInbound log):
@@ -151,7 +156,10 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
 
 struct pl_answer pl_data(struct pl_conn *c);
 void pl_header(struct pl_conn *c, const char *name, const char *value);
-void pl_eoh(struct pl_conn *c);
+/* End of headers: PL_ACCEPT for a message nothing after DATA can change
+ * (EarlyAccept, pipeline/early.h; its verdict line is written then, and
+ * the MTA sends nothing more of it), else PL_CONTINUE. */
+struct pl_answer pl_eoh(struct pl_conn *c);
 
 /* One body chunk: PL_SKIP once no rule needs the rest. */
 struct pl_answer pl_body(struct pl_conn *c, const void *buf, size_t len);

@@ -26,6 +26,7 @@ struct rules_settings {
     bool dry_run;                      /* DryRun: refuse nothing, say it in a header */
     bool forwarding;                   /* Forwarding */
     bool patient_inbound_log;          /* PatientInbound log (default enforce) */
+    bool early_accept;                 /* EarlyAccept (pipeline/early.h) */
 
     /* Patients (read at start only). */
     bool patient_key_warn;             /* PatientKeyCheck warn (default reject) */

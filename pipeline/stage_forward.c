@@ -9,12 +9,14 @@
  *    Postfix discards the milter's changes, so a message is never half
  *    forwarded.  A notice queued for a message that then fails anyway is
  *    sent twice at worst (delivery is at least once, notify/queue.h).
- *  - Rules are read for every message (one pipelined round trip for all
- *    local recipients): a rule changed with mssantectl applies to the next
- *    message, on every MX.  When Redis cannot be read the store answers
- *    from the copy kept in memory (forward/cache.h): mail to the local
- *    mailboxes keeps flowing, under the last rules known.  Only a daemon
- *    that never read them answers 451.
+ *  - Rules are read once per message, at DATA, so that the pipeline
+ *    knows then whether this stage has anything to do (pipeline/early.h):
+ *    from the copy kept in memory while it is fresh, else in one pipelined
+ *    round trip for all local recipients; a rule changed with mssantectl
+ *    applies on every MX within a second (milter/callbacks.c).  When Redis cannot be read
+ *    the store answers from the copy however old (forward/cache.h): mail
+ *    to the local mailboxes keeps flowing, under the last rules known.
+ *    Only a daemon that never read them answers 451.
  *  - The rules are read before the whitelist is taken, so that no Redis
  *    round trip happens while the list in force is held.
  */
@@ -47,6 +49,19 @@ const char *forwarding_config_warning(const struct rules_settings *rules, bool r
 /* Recipients                                                           */
 /* ------------------------------------------------------------------ */
 
+static void lookup_free(struct fwd_lookup *lk)
+{
+    size_t k;
+
+    for (k = 0; lk->rules != NULL && k < lk->n_local; k++)
+        fwd_rule_free(lk->rules[k]);
+    free(lk->rules);
+    free(lk->mailboxes);
+    free(lk->mb_ptrs);
+    free(lk->mb_of);
+    memset(lk, 0, sizeof(*lk));
+}
+
 void forwarding_reset(struct fwd_msg *fm)
 {
     size_t i;
@@ -54,6 +69,7 @@ void forwarding_reset(struct fwd_msg *fm)
     for (i = 0; i < fm->n_rcpts; i++)
         free(fm->rcpts[i].raw);
     fm->n_rcpts = 0;
+    lookup_free(&fm->lk);
     fm->oom = false;
     fm->log[0] = '\0';
 }
@@ -128,61 +144,118 @@ bool forwarding_replaces(const struct rules_settings *rules, const struct pl_sto
     return active(rules, store) || !strlist_contains(&rules->local_domains, mp->sender.domain);
 }
 
-/* The state of one end-of-message run. */
+/* The state of one end-of-message run (the rules: fm->lk). */
 struct eom {
     struct fwd_msg *fm;
     const char *qid;
-    char (*mailboxes)[FWD_ADDR_MAX];   /* the local recipients, normalised */
-    const char **mb_ptrs;
-    long *mb_of;                       /* recipient -> index in mailboxes, or -1 */
-    size_t n_local;
-    struct fwd_rule **rules;           /* rules[k]: the rule of mailboxes[k] */
     struct fwd_rcpt *in;               /* the plan's view of the recipients */
 };
 
 static void eom_free(struct eom *e)
 {
-    size_t k;
-
-    for (k = 0; e->rules != NULL && k < e->n_local; k++)
-        fwd_rule_free(e->rules[k]);
-    free(e->rules);
-    free(e->mailboxes);
-    free(e->mb_ptrs);
-    free(e->mb_of);
     free(e->in);
 }
 
 static int eom_alloc(struct eom *e)
 {
-    size_t n = e->fm->n_rcpts;
+    e->in = calloc(e->fm->n_rcpts, sizeof(*e->in));
+    return e->in != NULL ? 0 : -1;
+}
 
-    e->mailboxes = calloc(n, sizeof(*e->mailboxes));
-    e->mb_ptrs = calloc(n, sizeof(*e->mb_ptrs));
-    e->mb_of = calloc(n, sizeof(*e->mb_of));
-    e->rules = calloc(n, sizeof(*e->rules));
-    e->in = calloc(n, sizeof(*e->in));
-    return e->mailboxes && e->mb_ptrs && e->mb_of && e->rules && e->in ? 0 : -1;
+static int lookup_alloc(struct fwd_lookup *lk, size_t n)
+{
+    lk->mailboxes = calloc(n, sizeof(*lk->mailboxes));
+    lk->mb_ptrs = calloc(n, sizeof(*lk->mb_ptrs));
+    lk->mb_of = calloc(n, sizeof(*lk->mb_of));
+    lk->rules = calloc(n, sizeof(*lk->rules));
+    return lk->mailboxes && lk->mb_ptrs && lk->mb_of && lk->rules ? 0 : -1;
 }
 
 /* Which recipients are local mailboxes, whose rules apply. */
-static void find_local(struct eom *e, const struct policy_env *base)
+static void find_local(const struct fwd_msg *fm, struct fwd_lookup *lk,
+                       const struct policy_env *base)
 {
     size_t i;
 
-    for (i = 0; i < e->fm->n_rcpts; i++) {
-        const struct fwd_msg_rcpt *r = &e->fm->rcpts[i];
+    for (i = 0; i < fm->n_rcpts; i++) {
+        const struct fwd_msg_rcpt *r = &fm->rcpts[i];
         char text[FWD_ADDR_MAX];
 
-        e->mb_of[i] = -1;
+        lk->mb_of[i] = -1;
         if (r->cls != CLASS_MSSANTE || !policy_is_local_domain(base, r->addr.domain))
             continue;
         addr_format(&r->addr, text, sizeof(text));
-        if (fwd_normalize_mailbox(text, e->mailboxes[e->n_local], FWD_ADDR_MAX, NULL) < 0)
+        if (fwd_normalize_mailbox(text, lk->mailboxes[lk->n_local], FWD_ADDR_MAX, NULL) < 0)
             continue;
-        e->mb_ptrs[e->n_local] = e->mailboxes[e->n_local];
-        e->mb_of[i] = (long)e->n_local++;
+        lk->mb_ptrs[lk->n_local] = lk->mailboxes[lk->n_local];
+        lk->mb_of[i] = (long)lk->n_local++;
     }
+}
+
+/*
+ * The rules of the local recipients into fm->lk, once: from the store
+ * (the copy in memory while fresh, Redis, or the copy however old: then
+ * lk.from_memory, and ERR says why Redis could not be read).  0, or -1
+ * with ERR set, fm->lk left empty (to be tried again).
+ */
+static int lookup(struct fwd_msg *fm, const struct pl_store *store,
+                  const struct policy_env *base, struct err *err)
+{
+    struct fwd_lookup *lk = &fm->lk;
+    size_t k;
+
+    err_clear(err);
+    if (lk->done)
+        return 0;
+    lookup_free(lk);
+    if (fm->oom || lookup_alloc(lk, fm->n_rcpts) < 0) {
+        lookup_free(lk);
+        err_set(err, "out of memory");
+        return -1;
+    }
+    find_local(fm, lk, base);
+    if (lk->n_local > 0
+        && store->rules_get(store->arg, lk->mb_ptrs, lk->n_local, lk->rules, &lk->from_memory,
+                            err) < 0) {
+        lookup_free(lk);
+        return -1;
+    }
+    for (k = 0; k < lk->n_local; k++)
+        lk->n_rules += lk->rules[k] != NULL;
+    lk->done = true;
+    return 0;
+}
+
+void forwarding_data(struct fwd_msg *fm, const struct rules_settings *rules,
+                     const struct pl_store *store, const struct policy_env *base,
+                     const char *qid)
+{
+    struct err err;
+
+    if (!active(rules, store) || fm->n_rcpts == 0)
+        return;
+    if (lookup(fm, store, base, &err) < 0) {
+        log_debug("%s: forwarding rules not read at DATA (%s): tried again at end of message",
+                  pl_qid(qid), err.msg);
+        return;
+    }
+    if (fm->lk.from_memory) {
+        log_warning("%s: forwarding rules unavailable (%s): the copy in memory applies",
+                    pl_qid(qid), err.msg);
+        snprintf(fm->log, sizeof(fm->log), " fwd=memory");
+    }
+}
+
+bool forwarding_pending(const struct fwd_msg *fm, const struct rules_settings *rules,
+                        const struct pl_store *store, const struct msg_policy *mp)
+{
+    if (!rules->forwarding || fm->n_rcpts == 0)
+        return false;
+    if (fm->oom)
+        return true;
+    if (!active(rules, store))
+        return mp->local_submission;
+    return !fm->lk.done || fm->lk.n_rules > 0;
 }
 
 /* Compute the plan against the whitelist in force (LISTS).  0, 1 (no
@@ -208,7 +281,8 @@ static int compute(struct eom *e, const struct pl_lists *lists, const struct pol
         e->in[i].raw = r->raw;
         e->in[i].addr = r->cls != CLASS_INVALID ? &r->addr : NULL;
         e->in[i].cls = r->cls;
-        e->in[i].rule = e->mb_of[i] >= 0 ? e->rules[e->mb_of[i]] : NULL;
+        e->in[i].rule = e->fm->lk.mb_of != NULL && e->fm->lk.mb_of[i] >= 0
+                        ? e->fm->lk.rules[e->fm->lk.mb_of[i]] : NULL;
     }
     memset(&pin, 0, sizeof(pin));
     pin.env = &env;
@@ -287,19 +361,17 @@ static struct verdict without_redis(struct eom *e, const struct pl_lists *lists,
     return v;
 }
 
-/* The rules of the local recipients into e->rules: from Redis, else from
- * the copy in memory (*from_memory).  -1 with V set (451) when neither. */
-static int read_rules(struct eom *e, const struct pl_store *store, bool *from_memory,
-                      struct verdict *v)
+/* The rules of the local recipients, unless read at DATA.  -1 with V
+ * set (451) when neither Redis nor the copy in memory can answer. */
+static int read_rules(struct eom *e, const struct pl_store *store,
+                      const struct policy_env *base, struct verdict *v)
 {
     const char *q = pl_qid(e->qid);
+    bool before = e->fm->lk.done;
     struct err err;
 
-    if (e->n_local == 0)
-        return 0;
-    err_clear(&err);
-    if (store->rules_get(store->arg, e->mb_ptrs, e->n_local, e->rules, from_memory, &err) == 0) {
-        if (*from_memory)
+    if (lookup(e->fm, store, base, &err) == 0) {
+        if (!before && e->fm->lk.from_memory)
             log_warning("%s: forwarding rules unavailable (%s): the copy in memory applies", q,
                         err.msg);
         return 0;
@@ -362,17 +434,16 @@ static struct verdict forward(struct eom *e, const struct fwd_eom_ctx *x)
 {
     struct verdict v = verdict_continue();
     struct fwd_plan plan;
-    bool from_memory = false;
     int rc;
 
-    if (read_rules(e, x->store, &from_memory, &v) < 0)
+    if (read_rules(e, x->store, x->base, &v) < 0)
         return v;
     if ((rc = compute(e, x->lists, x->base, x->mp, &plan, &v)) != 0) {
         if (rc < 0)
             reply_internal(&v);
         return v;
     }
-    note_plan(e, &plan, from_memory, x->rules->dry_run);
+    note_plan(e, &plan, e->fm->lk.from_memory, x->rules->dry_run);
     if (!x->rules->dry_run && !fwd_plan_empty(&plan)
         && (plan.n_notices == 0 || queue_notices(e, x->store, &plan, &v) == 0)
         && !plan.hold)
@@ -403,7 +474,6 @@ struct verdict forwarding_eom(struct fwd_msg *fm, const struct fwd_eom_ctx *x)
         reply_internal(&v);
         return v;
     }
-    find_local(&e, x->base);
     v = active(x->rules, x->store) ? forward(&e, x) : without_redis(&e, x->lists, x->base, x->mp);
     eom_free(&e);
     return v;

@@ -9,9 +9,11 @@
  * of forward/cache.h when Redis cannot be read), queues the notices (the
  * store too) and asks the MTA for the changes:
  *
- *   1. the rules of the local recipients, in one Redis round trip; when
- *      Redis cannot be read, the copy of every rule kept in memory (a
- *      daemon that never read them answers 451 4.3.0: Postfix retries);
+ *   1. the rules of the local recipients, read once at DATA (at end of
+ *      message for an MTA that sends no DATA): from the copy kept in
+ *      memory while it is fresh (forward/cache.h), else in one Redis
+ *      round trip; when Redis cannot be read, from the copy however old
+ *      (a daemon that never read them answers 451 4.3.0: Postfix retries);
  *   2. the plan, computed against the whitelist in force;
  *   3. the notices are queued first (failure: 451 4.3.0, which also
  *      discards every change: nothing is half done), and the worker woken;
@@ -57,11 +59,26 @@ struct fwd_msg_rcpt {
     enum addr_class cls;
 };
 
+/* The rules of a message's local recipients, read once (forwarding_data(),
+ * or at end of message when no DATA came).  Arrays owned, one slot per
+ * recipient, freed at the next message. */
+struct fwd_lookup {
+    bool done;                     /* read: the fields below hold */
+    bool from_memory;              /* Redis could not be read: the copy answered */
+    size_t n_local;                /* local recipients (mailboxes[0..n_local)) */
+    size_t n_rules;                /* of which with a rule */
+    char (*mailboxes)[FWD_ADDR_MAX];   /* normalised */
+    const char **mb_ptrs;          /* mb_ptrs[k] = mailboxes[k] */
+    long *mb_of;                   /* recipient -> index in mailboxes, or -1 */
+    struct fwd_rule **rules;       /* rules[k]: the rule of mailboxes[k], or NULL */
+};
+
 /* The forwarding side of one message; lives in struct pl_msg. */
 struct fwd_msg {
     struct fwd_msg_rcpt *rcpts;    /* owned, grown as needed and kept across messages */
     size_t n_rcpts, cap;
     bool oom;                      /* a recipient could not be recorded: 451 at EOM */
+    struct fwd_lookup lk;
     char log[FWD_LOG_MAX];         /* fields for the verdict line, "" when none */
 };
 
@@ -79,6 +96,28 @@ void forwarding_free(struct fwd_msg *fm);
  * did not parse), CLS its class. */
 void forwarding_rcpt(struct fwd_msg *fm, const char *raw, const struct mailaddr *addr,
                      enum addr_class cls);
+
+/*
+ * DATA: read the rules of the local recipients, once (pipeline/ports.h:
+ * from the copy in memory while it is fresh, else from Redis, else from
+ * the copy however old).  BASE gives LocalDomains.  Nothing to read when
+ * forwarding is off, without Redis, or without recipients.  A failure
+ * (no memory, neither Redis nor a copy) is logged at debug level and left
+ * for end of message, which tries again and answers 451 if it must.
+ */
+void forwarding_data(struct fwd_msg *fm, const struct rules_settings *rules,
+                     const struct pl_store *store, const struct policy_env *base,
+                     const char *qid);
+
+/*
+ * May forwarding_eom() change anything for this message (MP its policy
+ * state), as known after forwarding_data()?  False only when it certainly
+ * will not: forwarding off, no recipient, or the rules were read and no
+ * local recipient has one (and, without Redis, not a local submission,
+ * the only mail a plan without rules acts on).
+ */
+bool forwarding_pending(const struct fwd_msg *fm, const struct rules_settings *rules,
+                        const struct pl_store *store, const struct msg_policy *mp);
 
 /*
  * V is the verdict the trust-space policy kept for end of message (MP its

@@ -85,7 +85,9 @@ static int job_get_rules(redisContext *c, void *arg, struct err *err)
     return fwd_rules_get_many(c, j->prefix, j->mailboxes, j->n, j->rules, err);
 }
 
-/* From Redis (and the copy is checked when due), else from the copy. */
+/* From the copy while it is fresh (no round trip); else from Redis (and
+ * the copy is checked when due); when Redis cannot be read, from the copy
+ * however old it is. */
 static int rules_get_op(void *arg, const char *const *mailboxes, size_t n,
                         struct fwd_rule **rules, bool *from_memory, struct err *err)
 {
@@ -93,6 +95,8 @@ static int rules_get_op(void *arg, const char *const *mailboxes, size_t n,
     struct get_job j = { rs->prefix, mailboxes, n, rules };
 
     *from_memory = false;
+    if (fwd_cache_lookup_fresh(rs->cache, mailboxes, n, rules) == 0)
+        return 0;
     if (redis_pool_run(rs->pool, job_get_rules, &j, true, err) >= 0) {
         fwd_cache_refresh(rs->cache, false);
         return 0;

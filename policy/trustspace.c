@@ -291,14 +291,14 @@ struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw, const ch
     return verdict_continue();
 }
 
-struct verdict msgpol_data(struct msg_policy *mp)
+/* The whole-envelope rule: one classic recipient of an outbound message
+ * refuses it. */
+static struct verdict envelope_verdict(const struct msg_policy *mp)
 {
     const char *names[MSG_MAX_OFFENDERS];
     struct verdict v;
     unsigned i;
 
-    if (whitelist_missing(mp))
-        return no_whitelist();
     if (mp->dir != DIR_OUTBOUND || mp->n_classic_total == 0)
         return verdict_continue();
     for (i = 0; i < mp->n_offenders; i++)
@@ -308,9 +308,22 @@ struct verdict msgpol_data(struct msg_policy *mp)
     return v;
 }
 
+struct verdict msgpol_data(struct msg_policy *mp)
+{
+    mp->data_seen = true;
+    if (whitelist_missing(mp))
+        return no_whitelist();
+    return envelope_verdict(mp);
+}
+
+/* An MTA whose milter protocol has no DATA event (Postfix's
+ * milter_protocol below 4) comes here without msgpol_data(): the envelope
+ * rule is applied here then, so that no protocol version skips it. */
 struct verdict msgpol_end(struct msg_policy *mp)
 {
-    return whitelist_missing(mp) ? no_whitelist() : verdict_continue();
+    if (whitelist_missing(mp))
+        return no_whitelist();
+    return mp->data_seen ? verdict_continue() : envelope_verdict(mp);
 }
 
 const char *direction_name(enum direction d)

@@ -109,6 +109,7 @@ struct msg_policy {
     struct mailaddr sender;
     enum addr_class sender_class;
     unsigned n_rcpt;
+    bool data_seen;                /* msgpol_data() ran (the MTA sent DATA) */
     unsigned n_offenders;          /* classic recipients of an outbound message named in offenders[] */
     unsigned n_classic_total;      /* all classic recipients of an outbound message (>= n_offenders) */
     char offenders[MSG_MAX_OFFENDERS][ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
@@ -136,8 +137,10 @@ bool msgpol_delivered_here(const struct msg_policy *mp, const struct mailaddr *a
 /* DATA: the whole-message decision on the envelope (mixed recipients). */
 struct verdict msgpol_data(struct msg_policy *mp);
 
-/* End of message: the temporary failure of a missing whitelist, or nothing
- * (what was kept for end of message is the pipeline's: pipeline.h). */
+/* End of message: the temporary failure of a missing whitelist; the
+ * whole-envelope rule of msgpol_data() again when no DATA was seen (an
+ * MTA speaking a milter protocol without that event); or nothing (what
+ * was kept for end of message is the pipeline's: pipeline.h). */
 struct verdict msgpol_end(struct msg_policy *mp);
 
 const char *direction_name(enum direction d);   /* "inbound", "outbound" */

@@ -205,6 +205,7 @@ if [ ${#EXEC[@]} -gt 0 ]; then
     else
         not_ok "a copy rule to a classic address is added (mssantectl forwards add)" "$out"
     fi
+    sleep 2     # the daemon's copy of the rules is checked against Redis every second
     before=$(notices_sent)
     send "a message to that mailbox is accepted" accept "$listed_sender" "$forwarding_mailbox"
     now=$before

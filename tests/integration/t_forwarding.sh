@@ -13,8 +13,9 @@
 #     and a local sender's message is no longer bounced for it;
 #   - the notification listener down: the original is delivered at once,
 #     the notice is retried and goes out once the listener is back;
-#   - a rule changed with mssantectl applies to the next message of the
-#     running daemon;
+#   - a rule changed with mssantectl applies to the running daemon's
+#     messages a second later (its copy in memory is then checked against
+#     Redis);
 #   - "mssantectl forwards audit|rewrite" over the sample map, aliases and
 #     Sieve files (exact output, untouched lines byte for byte), and a rule
 #     it imported turning into a notice;
@@ -58,10 +59,17 @@ EOF
 start_milter "$conf" || exit 1
 
 fwd() { "$CTL_BIN" -c "$conf" forwards "$@"; }
-# fwd_ok ARGS...: the command succeeds (its output only shown on failure).
+# rules_wait: the daemon reads the rules from its copy in memory while that
+# copy is younger than a second (WhitelistPoll, 1s here, when shorter), so
+# a rule just written applies to the messages that come once that long has
+# passed.
+rules_wait() { sleep 1.1; }
+# fwd_ok ARGS...: the command succeeds (its output only shown on failure),
+# and the daemon applies the rules it wrote from the next message on.
 fwd_ok() {
     local out
     out=$(fwd "$@" 2>&1) || h_fail "mssantectl forwards $* failed: $out"
+    rules_wait
 }
 
 # ---------------------------------------------------------------- helpers
@@ -492,6 +500,7 @@ check "rewrite --apply: a link at the backup name is skipped, not followed" \
 cd "$H_ROOT" || exit 1
 
 # What the rewrite took out of the map now reaches the target as a notice.
+rules_wait
 fmail imported "$PEER" "dr.parti@$DOMAIN"
 check "an imported rule: the mailbox keeps the message" got imported "dr.parti@$DOMAIN"
 check "an imported rule: the former map target gets a notice" wait_notices dr.parti@gmail.com 1

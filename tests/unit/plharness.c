@@ -23,7 +23,7 @@ const struct plh_client PLH_LOCAL = { "127.0.0.1", 0, "localhost", "MX.Hopital-E
 const struct policy_env *plh_env;
 struct rules_settings plh_rules;
 int plh_conv = 1;
-unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
+unsigned plh_records, plh_closures, plh_notices, plh_held_notices, plh_rules_reads;
 bool plh_mta_refuses;
 bool plh_notices_refused;
 char plh_mta_log[8192];
@@ -108,6 +108,7 @@ static int rules_get(void *arg, const char *const *mailboxes, size_t n, struct f
     (void)arg;
     (void)err;
     *from_memory = false;
+    plh_rules_reads++;
     for (size_t i = 0; i < n; i++)
         rules[i] = rule_of(mailboxes[i]);
     return 0;
@@ -248,7 +249,7 @@ void plh_init(void)
     plh_rules.conversation_ttl = 30 * 86400;
     plh_rules.forwarding = true;
     plh_conv = 1;
-    plh_records = plh_closures = plh_notices = plh_held_notices = 0;
+    plh_records = plh_closures = plh_notices = plh_held_notices = plh_rules_reads = 0;
     plh_mta_refuses = false;
     plh_notices_refused = false;
     plh_mta_log[0] = '\0';
@@ -291,8 +292,10 @@ struct pl_answer plh_mail(struct pl_conn *c, const struct plh_client *cl, const 
     return pl_mail(c, &in);
 }
 
-void plh_content(struct pl_conn *c, const char *const *headers, const char *body)
+struct pl_answer plh_content(struct pl_conn *c, const char *const *headers, const char *body)
 {
+    struct pl_answer a;
+
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
         char name[256];
         const char *colon = strchr(headers[i], ':');
@@ -303,7 +306,8 @@ void plh_content(struct pl_conn *c, const char *const *headers, const char *body
             value++;        /* libmilter drops the space after the colon */
         pl_header(c, name, value);
     }
-    pl_eoh(c);
-    if (body != NULL && body[0] != '\0')
+    a = pl_eoh(c);
+    if (a.code == PL_CONTINUE && body != NULL && body[0] != '\0')
         (void)pl_body(c, body, strlen(body));
+    return a;
 }

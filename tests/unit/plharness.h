@@ -12,7 +12,8 @@
  *    REASON"), and refuses them all when plh_mta_refuses is set;
  *  - the log goes to plh_log, one line each, not to stderr.
  * LocalDomains is hopital-exemple.mssante.fr, PatientDomain
- * patient.mssante.fr, InternalHosts 10.0.0.0/8, as plh_init() sets them in
+ * patient.mssante.fr, InternalHosts 10.0.0.0/8, EarlyAccept off (a case
+ * that follows a message to its end), as plh_init() sets them in
  * plh_rules; a test changes plh_rules for its case.
  */
 #ifndef MSSANTE_PLHARNESS_H
@@ -42,6 +43,7 @@ extern struct rules_settings plh_rules;
 extern struct pl_services plh_svc;
 extern int plh_conv;                       /* conv_is_open: 1, 0, -1 (down) */
 extern unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
+extern unsigned plh_rules_reads;           /* rules_get calls */
 extern bool plh_mta_refuses;
 extern bool plh_notices_refused;           /* notices_queue fails */
 extern char plh_mta_log[8192];
@@ -74,7 +76,8 @@ struct pl_answer plh_connect(struct pl_conn *c, const struct plh_client *cl);
 /* MAIL FROM ARG from CL (its macros). */
 struct pl_answer plh_mail(struct pl_conn *c, const struct plh_client *cl, const char *arg);
 
-/* Headers ("Name: value" each, NULL-ended), end of headers and a body. */
-void plh_content(struct pl_conn *c, const char *const *headers, const char *body);
+/* Headers ("Name: value" each, NULL-ended), end of headers and, unless
+ * the pipeline accepted the message there (its answer, returned), a body. */
+struct pl_answer plh_content(struct pl_conn *c, const char *const *headers, const char *body);
 
 #endif

@@ -181,6 +181,7 @@ static void test_no_whitelist(void)
     CHECK(line_has(" verdict=hold rule=no-whitelist"));
     CHECK(line_has(" reason=\""));
     CHECK(c.msg.fate.action == ACT_HOLD);
+    pl_close(&c);
 
     /* the MTA refusing the hold: 451 4.7.1 */
     pl_close(&c);
