@@ -1,6 +1,6 @@
 /*
- * cmd_check.c - "mssantectl check ADDRESS...": which side of the trust
- * space each address is on, and why.  With --from, --client, --auth or
+ * cmd_check.c - "mssantectl check ADDRESS|DOMAIN...": which side of the
+ * trust space each address (or bare domain) is on, and why.  With --from, --client, --auth or
  * --cert-cn it describes a message instead, and check_message.c shows
  * the verdict that message would get.
  *
@@ -56,6 +56,40 @@ static void check_patient(const struct mailaddr *addr, struct verdict_line *out)
     }
 }
 
+/*
+ * A bare domain ("chu-lille.mssante.fr"): is it in the trust space?  It is
+ * judged as the domain of an address would be, through the same parser
+ * (case, trailing dot, IDN) and classification.
+ */
+static void classify_domain(const struct policy_env *env, const char *given,
+                            struct verdict_line *out)
+{
+    char probe[ADDR_DOMAIN_MAX + 16];
+    struct mailaddr addr;
+    const char *why = NULL;
+
+    snprintf(probe, sizeof(probe), "postmaster@%s", given);
+    if (given[0] == '\0' || strlen(given) > ADDR_DOMAIN_MAX
+        || addr_parse(probe, &addr, &why) != ADDR_OK) {
+        out->cls = CLASS_INVALID;
+        snprintf(out->reason, sizeof(out->reason), "not a domain name%s%s", why ? ": " : "",
+                 why ? why : "");
+        return;
+    }
+    snprintf(out->domain, sizeof(out->domain), "%s", addr.domain);
+    out->cls = policy_classify(env, &addr, &why);
+    if (out->cls == CLASS_PATIENT)
+        snprintf(out->reason, sizeof(out->reason), "the PatientDomain (each address there "
+                 "also needs a valid INS matricule)");
+    else if (policy_is_local_domain(env, addr.domain))
+        snprintf(out->reason, sizeof(out->reason), "one of our LocalDomains, %s",
+                 env->is_listed(env->lookup_ctx, addr.domain)
+                 ? "on the ANS whitelist"
+                 : "NOT on the ANS whitelist: other operators refuse its mail");
+    else
+        snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
+}
+
 static void classify_one(const struct policy_env *env, const char *given,
                          struct verdict_line *out)
 {
@@ -64,6 +98,12 @@ static void classify_one(const struct policy_env *env, const char *given,
 
     out->given = given;
     out->domain[0] = '\0';
+    /* A word without '@' but with a dot is a domain; any other word is a
+     * mistyped address and said to be one. */
+    if (strchr(given, '@') == NULL && strchr(given, '.') != NULL) {
+        classify_domain(env, given, out);
+        return;
+    }
     switch (addr_parse(given, &addr, &why)) {
     case ADDR_NULL:
         out->cls = CLASS_INVALID;

@@ -33,6 +33,9 @@ struct ctl {
 /* "mssantectl: ..." / "mssantectl: warning: ..." on stderr, one line. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The text of the last ctl_error(), "" when none (for a report that
+ * must carry the reason, e.g. mssantectl status). */
+const char *ctl_last_error(void);
 
 /* Where the list in use was read from. */
 enum wl_origin { WL_FROM_REDIS = 0, WL_FROM_SNAPSHOT, WL_FROM_FILE };
@@ -94,6 +97,9 @@ int cmd_forwards(const struct ctl *ctl, int argc, char **argv);
 int cmd_forwards_audit(const struct ctl *ctl, int argc, char **argv);
 int cmd_forwards_rewrite(const struct ctl *ctl, int argc, char **argv);
 int cmd_notify(const struct ctl *ctl, int argc, char **argv);
+/* The daemon's held mail and its health (cmd_held.c, cmd_status.c). */
+int cmd_held(const struct ctl *ctl, int argc, char **argv);
+int cmd_status(const struct ctl *ctl, int argc, char **argv);
 struct redisContext;
 /* A Redis connection for the rules, or NULL after saying why. */
 struct redisContext *fwd_ctl_connect(const struct config *cfg);

@@ -27,7 +27,8 @@ static void usage(FILE *fp)
         "\n"
         "commands:\n"
         "  check ADDRESS...        class of each address (mssante, patient, classic,\n"
-        "                          invalid) and why, against the list in force\n"
+        "                          invalid) and why, against the list in force; a bare\n"
+        "                          domain (chu-lille.mssante.fr): is it in the trust space\n"
         "  check [--from SENDER] [--client IP] [--auth] [--cert-cn CN] RECIPIENT...\n"
         "                          the verdict a message would get: from SENDER (<> when\n"
         "                          not given), sent by IP (inside when in InternalHosts;\n"
@@ -71,12 +72,25 @@ static void usage(FILE *fp)
         "  notify status           notices queued, sent, retried, failed, pending\n"
         "  stats                   counters of every node (verdicts by rule, latency,\n"
         "                          whitelist, Redis errors) and the cluster total\n"
+        "  status                  the daemon of this machine for a monitoring system:\n"
+        "                          running, list in force and its age, Redis, last\n"
+        "                          reload, held messages, notice queue; exit 0 OK,\n"
+        "                          1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios)\n"
+        "  held list               the messages the daemon put in Postfix's hold queue:\n"
+        "                          queue id, rule, reason, envelope, age (root)\n"
+        "  held resubmit ID...     put them back through the milter as a fresh local\n"
+        "                          submission, then delete the held copy (--all: every\n"
+        "                          one the daemon held); never postsuper -H\n"
+        "  held delete ID...       delete them (--all: every one the daemon held)\n"
         "\n"
         "options:\n"
         "  -c FILE    configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
         "  --json     JSON output (also accepted after the command)\n"
         "  -h         this help\n"
         "  -V         version\n"
+        "\n"
+        "environment: MAIL_CONFIG names the Postfix configuration directory of the\n"
+        "instance \"held\" and \"status\" work on, as for Postfix's own tools\n"
         "\n"
         "exit status: 0 success (check: every address is mssante or patient; with\n"
         "--from/--client/--auth/--cert-cn: the message would be accepted for every\n"
@@ -85,7 +99,9 @@ static void usage(FILE *fp)
         "2 usage or configuration error, 3 no whitelist available or Redis failed;\n"
         "conversation show: 1 when there is no such conversation;\n"
         "forwards list MAILBOX: 1 when it has no rule; forwards audit: 1 when a\n"
-        "classic target is found; forwards import: 1 when the document is refused\n");
+        "classic target is found; forwards import: 1 when the document is refused;\n"
+        "held: 1 when an id is unknown, not the daemon's, or could not be dealt with;\n"
+        "status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n");
 }
 
 struct cmdline {
@@ -193,6 +209,10 @@ int main(int argc, char **argv)
         run = cmd_forwards;
     } else if (strcmp(cargv[0], "notify") == 0) {
         run = cmd_notify;
+    } else if (strcmp(cargv[0], "held") == 0) {
+        run = cmd_held;
+    } else if (strcmp(cargv[0], "status") == 0) {
+        run = cmd_status;
     } else if (strcmp(cargv[0], "help") == 0) {
         usage(stdout);
         return CTL_OK;
@@ -203,7 +223,7 @@ int main(int argc, char **argv)
     cfg = config_load(cl.config);
     if (cfg == NULL) {
         ctl_error("cannot use configuration %s", cl.config);
-        return CTL_USAGE;
+        return run == cmd_status ? 3 : CTL_USAGE;    /* status: Nagios' UNKNOWN */
     }
     ctl.cfg = cfg;
     ctl.json = cl.json;

@@ -10,6 +10,8 @@
 
 #include "ctl/ctl.h"
 
+static char last_error[2048];
+
 static void vmessage(const char *kind, const char *fmt, va_list ap)
 {
     char line[2048];
@@ -21,6 +23,13 @@ static void vmessage(const char *kind, const char *fmt, va_list ap)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     fprintf(stderr, "mssantectl: %s%s\n", kind, line);
+    if (kind[0] == '\0')
+        memcpy(last_error, line, sizeof(line));
+}
+
+const char *ctl_last_error(void)
+{
+    return last_error;
 }
 
 void ctl_error(const char *fmt, ...)

@@ -39,7 +39,8 @@
  *    message whose recipients were all deleted once it leaves the hold
  *    queue, so deleting them would amount to a silent discard; left intact
  *    in the hold queue the message is not lost and an administrator
- *    decides ("postsuper -d" or, after fixing the forward, a release).
+ *    decides ("mssantectl held delete", or after fixing the forward
+ *    "mssantectl held resubmit", never a release that skips the milter).
  */
 #ifndef MSSANTE_FWD_PLAN_H
 #define MSSANTE_FWD_PLAN_H

@@ -48,6 +48,7 @@
 #include "common/redis_pool.h"
 #include "milter/callbacks.h"
 #include "milter/forwarding.h"
+#include "milter/held.h"
 #include "milter/patients.h"
 #include "milter/service.h"
 #include "policy/message.h"
@@ -93,6 +94,7 @@ struct conn {
 
     struct pat_msg pat;          /* patient rules (milter/patients.h) */
     struct fwd_msg fwd;          /* forwarding (milter/forwarding.h) */
+    struct held_msg held;        /* X-MSSante-Held headers (milter/held.h) */
 };
 
 /*
@@ -182,6 +184,7 @@ static void reset_message(struct conn *c)
     c->cert_issuer[0] = '\0';
     patients_reset(&c->pat);
     forwarding_reset(&c->fwd);
+    held_reset(&c->held);
 }
 
 static void note_rcpt(struct conn *c, const char *addr, enum addr_class cls, bool refused)
@@ -635,8 +638,10 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = smfi_getpriv(ctx);
 
-    if (c != NULL && c->in_txn)
+    if (c != NULL && c->in_txn) {
         patients_header(&c->pat, name, value);
+        held_header(&c->held, name);
+    }
     return atomic_load(&mta_lacks_nr_hdr) ? SMFIS_CONTINUE : SMFIS_NOREPLY;
 }
 
@@ -683,8 +688,11 @@ static sfsistat hold(SMFICTX *ctx, struct conn *c, const struct verdict *v)
 
     snprintf(reason, sizeof(reason), "mssante-milter %s: %s",
              v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
+    if (held_mark(ctx, v, c->local_submission, c->queue_id) < 0)
+        return internal_error(ctx, c, "cannot add the X-MSSante-Held header");
     if (smfi_quarantine(ctx, reason) != MI_SUCCESS)
         return internal_error(ctx, c, "smfi_quarantine failed");
+    held_notify(c->cfg, &c->mp, c->local_submission, c->queue_id);
     log_message(c, v);
     return SMFIS_ACCEPT;
 }
@@ -699,6 +707,8 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (c == NULL || !c->in_txn)
         return internal_error(ctx, c, "end of message outside a transaction");
     read_queue_id(ctx, c);
+    if (held_strip(ctx, &c->held, c->queue_id) < 0)
+        return internal_error(ctx, c, "cannot delete an X-MSSante-Held header");
 
     env_enter(c);
     v = msgpol_end(&c->mp);
@@ -771,6 +781,7 @@ int callbacks_register(const struct config *cfg)
         return -1;
     }
     patients_init(pool);
+    held_init(pool);
     forwarding_init(cfg, pool);
     memset(&desc, 0, sizeof(desc));
     desc.xxfi_name = "mssante-milter";

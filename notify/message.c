@@ -348,6 +348,25 @@ static int check_unique(const char *u, struct err *err)
     return 0;
 }
 
+/* A caller's subject: one line of printable ASCII (NULL: the built-in). */
+static int check_subject(const char *s, struct err *err)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    if (s == NULL)
+        return 0;
+    if (n == 0 || n > 200) {
+        err_set(err, "subject empty or too long");
+        return -1;
+    }
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
+            err_set(err, "subject: printable ASCII only");
+            return -1;
+        }
+    return 0;
+}
+
 /* RFC 5322 date in UTC, without the locale ("Thu, 13 Mar 2025 14:54:10 +0000"). */
 static void rfc5322_date(long long when, char *buf, size_t size)
 {
@@ -369,6 +388,12 @@ static void rfc5322_date(long long when, char *buf, size_t size)
 char *notify_message_build(const struct notify_params *p, size_t *len,
                            struct err *err)
 {
+    return notify_message_build_subject(p, NULL, len, err);
+}
+
+char *notify_message_build_subject(const struct notify_params *p, const char *subject,
+                                   size_t *len, struct err *err)
+{
     char from_domain[ADDR_DOMAIN_MAX + 1], date[64];
     struct strbuf msg = { 0 }, body = { 0 };
     const char *mailbox;
@@ -382,7 +407,8 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     if (check_address("sender", p->from, from_domain, sizeof(from_domain), err) < 0
         || check_address("recipient", p->to, NULL, 0, err) < 0
         || (known && check_address("mailbox", p->mailbox, NULL, 0, err) < 0)
-        || check_unique(p->unique, err) < 0)
+        || check_unique(p->unique, err) < 0
+        || check_subject(subject, err) < 0)
         return NULL;
     mailbox = known ? p->mailbox : NOTIFY_UNKNOWN_MAILBOX;
 
@@ -398,7 +424,9 @@ char *notify_message_build(const struct notify_params *p, size_t *len,
     strbuf_puts(&msg, p->from);
     strbuf_puts(&msg, "\r\nTo: ");
     strbuf_puts(&msg, p->to);
-    strbuf_puts(&msg, "\r\nSubject: " SUBJECT "\r\nDate: ");
+    strbuf_puts(&msg, "\r\nSubject: ");
+    strbuf_puts(&msg, subject != NULL ? subject : SUBJECT);
+    strbuf_puts(&msg, "\r\nDate: ");
     strbuf_puts(&msg, date);
     strbuf_puts(&msg, "\r\nMessage-ID: <");
     strbuf_puts(&msg, p->unique);

@@ -70,4 +70,9 @@ struct notify_params {
 char *notify_message_build(const struct notify_params *p, size_t *len,
                            struct err *err);
 
+/* The same with SUBJECT (one line of printable ASCII) in place of the
+ * built-in one: the notice of a held message (notify/held.h). */
+char *notify_message_build_subject(const struct notify_params *p, const char *subject,
+                                   size_t *len, struct err *err);
+
 #endif

@@ -34,7 +34,8 @@ static const char enqueue_lua[] =
     "return n\n";
 
 /* KEYS: queue.  ARGV: item key prefix, now, lease end, token.
- * Returns nil, or {id, mailbox, target, created, attempts}.  An id whose
+ * Returns nil, or {id, mailbox, target, created, attempts, kind, ref}
+ * (kind "" for a forwarding notice, "held": notify/held.h).  An id whose
  * hash is gone (deleted by hand) is dropped from the queue. */
 static const char claim_lua[] =
     "while true do\n"
@@ -42,11 +43,11 @@ static const char claim_lua[] =
     "  if #ids == 0 then return false end\n"
     "  local id = ids[1]\n"
     "  local k = ARGV[1] .. id\n"
-    "  local f = redis.call('HMGET', k, 'mailbox', 'target', 'created', 'attempts')\n"
+    "  local f = redis.call('HMGET', k, 'mailbox', 'target', 'created', 'attempts', 'kind', 'ref')\n"
     "  if f[2] then\n"
     "    redis.call('ZADD', KEYS[1], ARGV[3], id)\n"
     "    redis.call('HSET', k, 'claim', ARGV[4])\n"
-    "    return {id, f[1] or '', f[2], f[3] or '0', f[4] or '0'}\n"
+    "    return {id, f[1] or '', f[2], f[3] or '0', f[4] or '0', f[5] or '', f[6] or ''}\n"
     "  end\n"
     "  redis.call('ZREM', KEYS[1], id)\n"
     "end\n";
@@ -288,7 +289,7 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
         redis_error(c, r, "EVAL claim", err);
     } else if (r->type == REDIS_REPLY_NIL) {
         rc = 0;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
         copy_field(it->id, sizeof(it->id), r->element[0]);
         copy_field(it->mailbox, sizeof(it->mailbox), r->element[1]);
         copy_field(it->target, sizeof(it->target), r->element[2]);
@@ -296,6 +297,8 @@ int nq_claim(struct notify_worker *w, redisContext *c, struct item *it,
         it->created = strtoll(buf, NULL, 10);
         copy_field(buf, sizeof(buf), r->element[4]);
         it->attempts = strtoll(buf, NULL, 10);
+        copy_field(it->kind, sizeof(it->kind), r->element[5]);
+        copy_field(it->ref, sizeof(it->ref), r->element[6]);
         rc = 1;
     } else {
         redis_error(c, r, "EVAL claim", err);

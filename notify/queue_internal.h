@@ -49,6 +49,8 @@ struct item {
     char target[ADDR_MAX];
     long long created;
     long long attempts;
+    char kind[16];                   /* "": forwarding notice; "held": notify/held.h */
+    char ref[32];                    /* held: the queue id */
     char token[128];
 };
 

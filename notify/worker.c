@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/redis.h"
+#include "notify/held.h"
 #include "notify/queue_internal.h"
 
 #define RECONNECT_MS    5000          /* between attempts while Redis is away */
@@ -241,7 +242,11 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
     np.date = wallclock_ms() / 1000;
     np.unique = unique;
     np.tmpl = w->p.tmpl;
-    if ((msg = notify_message_build(&np, &len, &failure)) == NULL) {
+    if (strcmp(it->kind, NOTIFY_KIND_HELD) == 0)
+        msg = notify_held_build(np.from, np.to, it->ref, np.date, unique, &len, &failure);
+    else
+        msg = notify_message_build(&np, &len, &failure);
+    if (msg == NULL) {
         res = SEND_PERMANENT;          /* a stored address we cannot use */
     } else {
         res = smtp_send(w, it, msg, len, &failure);

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 
 #define N_VERDICTS    STATS_N_VERDICTS
 #define V_ABORT       4
@@ -190,6 +191,7 @@ void stats_reload(bool ok)
         INC(reloads_ok);
     else
         INC(reloads_failed);
+    stats_status_reload(ok);
 }
 
 unsigned stats_in_flight(void)
@@ -225,6 +227,7 @@ void stats_reset(void)
     atomic_store(&redis_errors, 0);
     atomic_store(&reloads_ok, 0);
     atomic_store(&reloads_failed, 0);
+    stats_status_reset();
     for (int i = 0; i < STATS_N_NOTIFY; i++)
         atomic_store(&notify_count[i], 0);
     pthread_mutex_lock(&cluster_lock);

@@ -21,6 +21,7 @@
 #include "stats/node.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 
 #ifndef MSSANTE_VERSION
 #define MSSANTE_VERSION "unknown"
@@ -102,6 +103,12 @@ static void add_field_s(struct fields *f, const char *name, const char *value)
     add_arg(f, value);
 }
 
+/* stats_status_fields() callback. */
+static void put_status_field(void *arg, const char *name, const char *value)
+{
+    add_field_s(arg, name, value);
+}
+
 static void free_fields(struct fields *f)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -169,6 +176,7 @@ static void node_fields(struct fields *f, int interval_s)
     add_field(f, "updated", (unsigned long long)time(NULL));
     add_field(f, "interval", (unsigned long long)interval_s);
     add_field_s(f, "version", MSSANTE_VERSION);
+    stats_status_fields(put_status_field, f);
 }
 
 /* Read the replies of N pipelined commands; -1 + err on the first failure. */

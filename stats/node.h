@@ -23,6 +23,8 @@
  *   whitelist:domains, whitelist:entries, whitelist:age (seconds since the
  *   list's DateDeGeneration), whitelist:version, started, updated (Unix
  *   time), interval (seconds), version (of the daemon): gauges
+ *   pid, reload:last, reload:time, whitelist:generated: for "mssantectl
+ *   status" (stats/status.h)
  * stats_field_is_counter() tells which fields add up across nodes.
  */
 #ifndef MSSANTE_STATS_NODE_H

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "stats/snapshot.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 
 #ifndef MSSANTE_VERSION
 #define MSSANTE_VERSION "unknown"
@@ -173,6 +174,7 @@ int stats_write_prometheus(FILE *fp)
     header(fp, "mssante_milter_start_time_seconds", "gauge",
            "When the daemon started (Unix time).");
     fprintf(fp, "mssante_milter_start_time_seconds %lld\n", s.started_at);
+    stats_status_prometheus(fp);
     header(fp, "mssante_milter_build_info", "gauge", "The daemon's version.");
     fputs("mssante_milter_build_info{version=\"", fp);
     put_label(fp, MSSANTE_VERSION);

@@ -322,6 +322,20 @@ check "sendmail from a local mailbox to a classic address alone: held (postqueue
     is_held_twice
 check "sendmail from a local mailbox to a classic address alone: not bounced" \
     never_got local-alone "$G"
+# The senders of the held messages are told (issue 16): before the
+# listener goes down below, so that its counts are about one notice only.
+held_notice_for() {
+    local i f
+    for i in $(seq 1 200); do
+        for f in $(notices "$1"); do
+            grep -q "^Subject: Message retenu" "$f" && return 0
+        done
+        sleep 0.1
+    done
+    h_fail "no held notice for $1"
+}
+check "held: each sender is told with a held notice" \
+    eval 'held_notice_for "$PEER" && held_notice_for "$G"'
 
 # ---------------------------------------------------------------- listener down
 

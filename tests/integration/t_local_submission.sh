@@ -184,10 +184,11 @@ check "sendmail with no list at all: not delivered meanwhile" never_reached loca
 check "sendmail with no list at all: maillog shows the hold" contains "$(maillog)" "milter-hold"
 stop_milter "no list"
 
-# Once a list is back, the operator releases the hold queue.
+# Once a list is back, the operator puts the held mail back through the
+# milter (never "postsuper -H": that would send it unjudged).
 start_milter "$conf" || exit 1
-postsuper -c "$H_PF_ETC" -H ALL 2>/dev/null
-check "released from hold: delivered" got_message local-nolist "$PEER"
+MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$conf" held resubmit --all >/dev/null 2>&1
+check "resubmitted from hold with mssantectl held: delivered" got_message local-nolist "$PEER"
 stop_milter quiet
 
 # --- with Redis: forwards made elsewhere are rewritten (issue 5) --------------

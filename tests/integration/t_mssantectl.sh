@@ -359,6 +359,25 @@ expect "file only: classic address" 1 ' classic ' -- check cardio@gmail.com
 same "file only: status" "$(status_field version)/$(status_field count)/$(status_field origin)" "file/7/file"
 expect "file only: load needs Redis" 2 '' 'Redis' -- whitelist load "$FIX/ctl-v2.xml"
 
+# A bare domain: is it in the trust space?  Same parsing as an address.
+expect "bare domain: listed" 0 '^medecin\.mssante\.fr +mssante +on the ANS whitelist$' \
+    -- check medecin.mssante.fr
+expect "bare domain: case and trailing dot" 0 ' mssante ' -- check MEDECIN.MSSante.FR.
+expect "bare domain: a classic one" 1 '^gmail\.com +classic ' -- check gmail.com
+expect "bare domain: a listed parent does not admit its child" 1 ' classic ' \
+    -- check sub.medecin.mssante.fr
+expect "bare domain: a lookalike" 1 ' classic ' -- check medecin.mssante.fr.example.com
+expect "bare domain: our own, not on the list, says so" 0 \
+    'hopital-exemple\.mssante\.fr +mssante +one of our LocalDomains, NOT on the ANS whitelist' \
+    -- check hopital-exemple.mssante.fr
+expect "bare domain: the patients' domain" 0 ' patient +the PatientDomain' -- check patient.mssante.fr
+expect "bare domain: not a domain name" 1 ' invalid +not a domain name' -- check 'bad domain.fr'
+expect "bare domain and address together" 1 '^gmail\.com +classic ' \
+    -- check medecin.mssante.fr gmail.com cardio@medecin.mssante.fr
+run "$CONF" --json check medecin.mssante.fr
+json_is "bare domain: --json" \
+    "d['addresses'][0]['address'] == 'medecin.mssante.fr' and d['addresses'][0]['domain'] == 'medecin.mssante.fr' and d['addresses'][0]['class'] == 'mssante'"
+
 if [ "$failures" -gt 0 ]; then
     echo "# $failures failed"
     exit 1

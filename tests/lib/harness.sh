@@ -118,6 +118,7 @@ h_cleanup() {
     stop_milter quiet
     stop_postfix
     stop_capsink
+    sn_cleanup
     stop_all_redis
     if [ "${MSSANTE_KEEP_TMP:-0}" = 1 ]; then
         note "work directory kept: $W"
@@ -424,6 +425,17 @@ wait_queue_empty() {
     h_fail "the Postfix queue still holds $(queue_count) message(s): $(queue_json)"
 }
 
+# wait_only_held [SECONDS]: until the queue holds nothing but held
+# messages (Postfix is done with the rest: delivered, bounced).
+wait_only_held() {
+    local secs=${1:-20} i
+    for i in $(seq 1 $((secs * 10))); do
+        queue_json | grep -v '"queue_name": *"hold"' | grep -q '^{' || return 0
+        sleep 0.1
+    done
+    h_fail "the queue still holds messages that are not held: $(queue_json)"
+}
+
 # local_submit FROM TO... <MESSAGE: local submission through sendmail(1),
 # i.e. through non_smtpd_milters.
 local_submit() {
@@ -683,3 +695,8 @@ h_raw_read() {
     done
     return 1
 }
+
+# The Sentinel set (a master, a replica, three sentinels) for the tests
+# that need one; its processes are stopped by h_cleanup.
+# shellcheck source=tests/lib/sentinel.sh
+. "$H_ROOT/tests/lib/sentinel.sh"
