@@ -51,11 +51,13 @@
 #include <libmilter/mfapi.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/sockspec.h"
 #include "milter/service.h"
 #include "policy/replies.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 #include "whitelist/live.h"
 #include "whitelist/whitelist.h"
 
@@ -193,10 +195,15 @@ static void install(struct holder *h)
 
 /* ---- reload ------------------------------------------------------------------ */
 
+/* Why the last reload failed: its first error, for "mssantectl status". */
+static struct err reload_why;
+
 static void log_config_error(void *arg, const char *line)
 {
     (void)arg;
     log_error("reload: %s", line);
+    if (reload_why.msg[0] == '\0')
+        err_set(&reload_why, "%s", line);
 }
 
 /* A LocalDomains entry the list in force does not know: other operators
@@ -219,6 +226,7 @@ static int reload_locked(void)
     struct config *fresh;
     struct holder *h;
 
+    err_clear(&reload_why);
     fresh = config_load_report(startup_cfg->path, log_config_error, NULL);
     if (fresh == NULL) {
         log_error("reload: %s has errors: the running configuration stays in force",
@@ -228,6 +236,7 @@ static int reload_locked(void)
     if (finish_fn != NULL && finish_fn(fresh) < 0) {
         log_error("reload: %s cannot be used: the running configuration stays in force",
                   startup_cfg->path);
+        err_set(&reload_why, "%s cannot be used (see the log)", startup_cfg->path);
         config_free(fresh);
         return -1;
     }
@@ -235,6 +244,7 @@ static int reload_locked(void)
     if (config_keep_restart_keys(fresh, running) < 0
         || (h = holder_new(fresh, true)) == NULL) {
         service_config_release(running);
+        err_set(&reload_why, "out of memory");
         log_error("reload: out of memory: the running configuration stays in force");
         config_free(fresh);
         return -1;
@@ -257,8 +267,10 @@ int service_reload(void)
         return -1;
     pthread_mutex_lock(&reload_lock);
     rc = reload_locked();
-    pthread_mutex_unlock(&reload_lock);
     stats_reload(rc == 0);
+    if (rc < 0)
+        stats_status_reload_error(reload_why.msg);
+    pthread_mutex_unlock(&reload_lock);
     return rc;
 }
 
@@ -358,6 +370,15 @@ static void stop(void)
 
 /* ---- the signal thread --------------------------------------------------------- */
 
+/* LogFile again (logrotate moved it); on failure the old one stays. */
+static void reopen_log(void)
+{
+    struct err err;
+
+    if (log_reopen(&err) < 0)
+        log_error("%s; still writing to the previous file", err.msg);
+}
+
 static void *signal_main(void *arg)
 {
     sigset_t set;
@@ -385,6 +406,7 @@ static void *signal_main(void *arg)
         }
         if (service_stopping())
             continue;
+        reopen_log();
         log_notice("reload requested (%s)", sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
         service_reload();
     }
