@@ -459,6 +459,7 @@ cat > "$WORK/mssante-milter.conf" <<EOF
 LocalDomains chu-test.mssante.fr
 WhitelistFile $LIST
 SocketMode 0666
+LogPatientIdKeyFile $WORK/logid.key
 EOF
 
 # start_milter NAME CMD... : runs CMD in the background, stderr to a log.

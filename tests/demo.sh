@@ -34,7 +34,7 @@ start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 # The example configuration, with this demo's values for the keys it sets.
 conf=$W/milter/mssante-milter.conf
-grep -v -i -E '^[[:space:]]*(Socket|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll)[[:space:]]' \
+grep -v -i -E '^[[:space:]]*(Socket|UserID|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll|LogPatientIdKeyFile)[[:space:]]' \
     "$H_ROOT/postfix-examples/mssante-milter.conf" >"$conf"
 cat >>"$conf" <<EOF
 
@@ -43,6 +43,7 @@ LocalDomains chu-test.mssante.fr
 Redis 127.0.0.1:$REDIS_PORT
 SnapshotFile $W/milter/whitelist.snapshot
 WhitelistPoll 2s
+LogPatientIdKeyFile $W/milter/logid.key
 EOF
 
 say "== mssantectl whitelist load tests/fixtures/it-list.xml"

@@ -33,7 +33,8 @@ start_redis || exit 1
 start_capsink || exit 1
 # As the packaged tmpfiles.d entry makes it: the daemon's user owns the
 # socket directory (it removes the socket at exit), group postfix may enter.
-mkdir -p "$W/sock" "$W/stats"
+mkdir -p "$W/sock" "$W/stats" "$W/state"
+chown nobody "$W/state"
 chown nobody:postfix "$W/sock"
 chmod 750 "$W/sock"
 chown nobody "$W/stats"
@@ -57,6 +58,7 @@ write_conf() {
         echo "StatsFile $PROM"
         echo "StatsInterval 1s"
         echo "SocketMode $mode"
+        echo "LogPatientIdKeyFile $W/state/logid.key"
         if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
     } >"$conf.new" && chmod 644 "$conf.new" && mv "$conf.new" "$conf"
 }
