@@ -69,6 +69,8 @@ CTL_SRC  := $(wildcard ctl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# What the unit tests share: whole messages through the pipeline.
+TEST_LIB := $(BUILD)/tests/unit/plharness.o
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 # Fuzz targets (tests/fuzz/fuzz_*.c): replayed over their committed inputs
@@ -116,7 +118,7 @@ $(DAEMON): $(BUILD)/milter/main.o $(GLUE) $(BUILD)/libmssante.a
 $(CTL): $(CTL_OBJ) $(BUILD)/libmssante.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(GLUE) $(BUILD)/libmssante.a
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_LIB) $(GLUE) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

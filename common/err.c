@@ -3,18 +3,22 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/err.h"
 
 void err_set(struct err *e, const char *fmt, ...)
 {
+    char buf[ERR_MSG_MAX];
     va_list ap;
 
     if (e == NULL)
         return;
+    /* Through a copy: the arguments may be E's own sentence. */
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    memcpy(e->msg, buf, sizeof(buf));
 }
 
 void err_clear(struct err *e)

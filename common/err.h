@@ -22,7 +22,8 @@ struct err {
     char msg[ERR_MSG_MAX];       /* "" until something failed */
 };
 
-/* Set E's sentence printf-style.  Does nothing when E is NULL. */
+/* Set E's sentence printf-style; the arguments may include E's own
+ * sentence, to add to it.  Does nothing when E is NULL. */
 void err_set(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Forget E's sentence ("" again). */

@@ -45,6 +45,9 @@ static char log_ident[64] = "mssante-milter";
 static pthread_mutex_t log_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;                          /* LogFile PATH; guarded by log_out_lock */
 static char log_path[LOG_PATH_MAX];              /* guarded by log_out_lock */
+static log_sink_fn *log_sink;
+static void *log_sink_arg;
+
 static const struct {
     const char *name;
     int code;
@@ -208,6 +211,12 @@ bool log_syslog_reachable(void)
     return ok;
 }
 
+void log_set_sink(log_sink_fn *sink, void *arg)
+{
+    log_sink = sink;
+    log_sink_arg = arg;
+}
+
 static int syslog_priority(enum log_level level)
 {
     switch (level) {
@@ -316,6 +325,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
         memcpy(text + sizeof(text) - 4, "...", 4);   /* show that it was cut */
     sanitize(text);
 
+    if (log_sink != NULL) {
+        log_sink(level, text, log_sink_arg);
+        return;
+    }
     if (atomic_load(&log_syslog_on))
         syslog(syslog_priority(level), "%s", text);
     write_file(text);

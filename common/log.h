@@ -72,6 +72,13 @@ bool log_journal_detect(void);
  * glibc drops them without a word. */
 bool log_syslog_reachable(void);
 
+/* For the tests and fuzz targets: every line that passes the level goes
+ * to SINK (the text as it would be logged, without the stamp) instead of
+ * syslog and stderr; NULL gives them back.  Set it before any thread
+ * logs. */
+typedef void log_sink_fn(enum log_level level, const char *text, void *arg);
+void log_set_sink(log_sink_fn *sink, void *arg);
+
 /* syslog facility code for NAME ("mail", "daemon", "local0".."local7", ...),
  * or -1 when unknown.  Used by the config parser to validate SyslogFacility. */
 int log_facility_code(const char *name);

@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "common/err.h"
-#include "common/redis.h"
 #include "common/redis_addr.h"
 
 #define HOST_MAX      253    /* a DNS name */
@@ -104,7 +103,7 @@ static int parse_unix(const char *text, struct redis_addr *out, struct err *why)
     }
     if (strlen(path) > UNIX_PATH_MAX) {
         err_set(why, "\"%s\": a unix socket path has at most %d bytes", text,
-                     UNIX_PATH_MAX);
+                UNIX_PATH_MAX);
         return -1;
     }
     if ((copy = strdup(path)) == NULL) {
@@ -145,7 +144,7 @@ static int parse_host_port(const char *text, struct redis_addr *out, struct err 
 
     if (colon == NULL) {
         err_set(why, "\"%s\": expected HOST:PORT, [IPv6]:PORT or unix:/path",
-                     text);
+                text);
         return -1;
     }
     hlen = (size_t)(colon - text);
@@ -155,12 +154,12 @@ static int parse_host_port(const char *text, struct redis_addr *out, struct err 
     }
     if (memchr(text, ':', hlen) != NULL) {
         err_set(why, "\"%s\": expected HOST:PORT; an IPv6 address goes in "
-                     "brackets, e.g. [::1]:6379", text);
+                "brackets, e.g. [::1]:6379", text);
         return -1;
     }
     if (hlen == 0 || hlen > HOST_MAX || !name_chars(text, hlen)) {
         err_set(why, "\"%s\": not a host name or IPv4 address before the port",
-                     text);
+                text);
         return -1;
     }
     if ((port = parse_port(colon + 1)) < 0) {
@@ -183,7 +182,7 @@ int redis_addr_parse(const char *text, struct redis_addr *out, struct err *why)
     for (const char *p = text; *p; p++) {
         if (is_space(*p) || *p == ',') {
             err_set(why, "\"%s\": one address expected, without spaces or commas",
-                         text);
+                    text);
             return -1;
         }
     }

@@ -148,11 +148,11 @@ static void describe_role(const redisContext *c, const redisReply *r, const char
     redis_endpoint_name(c, name, sizeof(name));
     if (strcmp(role, "slave") == 0 || strcmp(role, "replica") == 0)
         err_set(err, "redis %s: not the master: a replica of %s%s%s:%lld", name,
-                     host != NULL && strchr(host, ':') ? "[" : "", host != NULL ? host : "?",
-                     host != NULL && strchr(host, ':') ? "]" : "", element_int(r, 2));
+                host != NULL && strchr(host, ':') ? "[" : "", host != NULL ? host : "?",
+                host != NULL && strchr(host, ':') ? "]" : "", element_int(r, 2));
     else if (strcmp(role, "sentinel") == 0)
         err_set(err, "redis %s: not the master: a sentinel, not a Redis server",
-                     name);
+                name);
     else
         err_set(err, "redis %s: not the master: ROLE says \"%.40s\"", name, role);
 }
@@ -162,15 +162,13 @@ static void describe_role(const redisContext *c, const redisReply *r, const char
 static void add_hint(const char *reply, struct err *err)
 {
     const char *hint = NULL;
-    size_t used;
 
     if (strncmp(reply, "NOPERM", 6) == 0)
         hint = " (the Redis user needs +role, to check it talks to the master)";
     else if (strncmp(reply, "NOAUTH", 6) == 0)
         hint = " (the server wants a password: is RedisPassword set?)";
-    if (hint == NULL || err == NULL || (used = strlen(err->msg)) + 1 >= sizeof(err->msg))
-        return;
-    snprintf(err->msg + used, sizeof(err->msg) - used, "%s", hint);
+    if (hint != NULL && err != NULL)
+        err_set(err, "%s%s", err->msg, hint);
 }
 
 int redis_is_master(redisContext *c, struct err *err)
@@ -290,6 +288,6 @@ enum redis_wait_result redis_wait_replicas(redisContext *c, int replicas, int ti
         return REDIS_WAIT_OK;
     redis_endpoint_name(c, name, sizeof(name));
     err_set(err, "redis %s: %s: %lld of %d replica(s) acknowledged in time",
-                 name, what, got, replicas);
+            name, what, got, replicas);
     return REDIS_WAIT_TOO_FEW;
 }

@@ -47,7 +47,7 @@ struct sentinel *sentinel_new(const struct sentinel_settings *set_in, struct err
     if (!set(set_in->master_name) || set_in->sentinels == NULL || set_in->sentinels->n == 0
         || set_in->sentinels->n > REDIS_ADDR_LIST_MAX) {
         err_set(err, "Redis Sentinel needs a master name and 1 to %d sentinels",
-                     REDIS_ADDR_LIST_MAX);
+                REDIS_ADDR_LIST_MAX);
         return NULL;
     }
     if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -238,12 +238,11 @@ void sentinel_describe(struct sentinel *s, char *master, size_t mlen, char *orde
 /* ---- talking to one sentinel ------------------------------------------------ */
 
 /* "redis NAME: why" (the wording of common/redis.c) -> "sentinel NAME: why". */
-static void as_sentinel(char *text, size_t size)
+static void as_sentinel(struct err *why)
 {
-    if (strncmp(text, "redis ", 6) == 0 && strlen(text) + 3 < size) {
-        memmove(text + 9, text + 6, strlen(text + 6) + 1);
-        memcpy(text, "sentinel ", 9);
-    }
+    if (why != NULL && strncmp(why->msg, "redis ", 6) == 0
+        && strlen(why->msg) + 3 < sizeof(why->msg))
+        err_set(why, "sentinel %s", why->msg + 6);
 }
 
 redisContext *sentinel_open(struct sentinel *s, size_t i, struct err *why)
@@ -253,14 +252,12 @@ redisContext *sentinel_open(struct sentinel *s, size_t i, struct err *why)
 
     if (c != NULL)
         return c;
-    if (why == NULL)
-        return NULL;
-    as_sentinel(why->msg, sizeof(why->msg));
+    as_sentinel(why);
     /* A refused AUTH (not a lost connection): the password is ours. */
-    if (strstr(why->msg, ": AUTH: ") != NULL
+    if (why != NULL && strstr(why->msg, ": AUTH: ") != NULL
         && (strstr(why->msg, "WRONGPASS") != NULL || strstr(why->msg, ": AUTH: ERR ") != NULL)
         && strlen(why->msg) + 40 < sizeof(why->msg))
-        strcat(why->msg, " (check RedisSentinelPassword)");
+        err_set(why, "%s (check RedisSentinelPassword)", why->msg);
     return NULL;
 }
 
@@ -276,12 +273,11 @@ static int parse_master(const struct sentinel *s, const redisReply *r, struct re
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
         || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-        err_set(why, "sentinel %s: unexpected answer to get-master-addr-by-name",
-                     sname);
+        err_set(why, "sentinel %s: unexpected answer to get-master-addr-by-name", sname);
         return -1;
     }
     if (redis_addr_from_parts(r->element[0]->str, r->element[1]->str, out, &detail) < 0) {
-        err_set(why, "sentinel %s: named a master with an %.160s", sname, detail.msg);
+        err_set(why, "sentinel %s: named a master with an %s", sname, detail.msg);
         return -1;
     }
     return 0;
@@ -303,9 +299,9 @@ int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, struct er
         bool noauth = r != NULL && strncmp(r->str, "NOAUTH", 6) == 0;
 
         err_set(why, "sentinel %s: get-master-addr-by-name: %s%s", sname,
-                     redis_failure(c, r),
-                     noauth && s->sentinel_password == NULL ? " (is RedisSentinelPassword set?)"
-                                                            : "");
+                redis_failure(c, r),
+                noauth && s->sentinel_password == NULL ? " (is RedisSentinelPassword set?)"
+                                                       : "");
     } else {
         rc = parse_master(s, r, out, why, sname);
     }
@@ -317,13 +313,14 @@ int sentinel_ask(struct sentinel *s, size_t i, struct redis_addr *out, struct er
 
 /* ---- discovery ------------------------------------------------------------------ */
 
-/* Append "; TEXT" (or TEXT first) to NOTES. */
+/* Append "; TEXT" (or TEXT first) to NOTES, cut at NOTES_MAX. */
 static void add_note(char *notes, const char *text)
 {
     size_t used = strlen(notes);
 
-    if (used + 3 < NOTES_MAX)
-        snprintf(notes + used, NOTES_MAX - used, "%s%s", used ? "; " : "", text);
+    if (used + 3 < NOTES_MAX
+        && snprintf(notes + used, NOTES_MAX - used, "%s%s", used ? "; " : "", text) < 0)
+        notes[used] = '\0';
 }
 
 enum step { STEP_NEXT, STEP_STOP, STEP_DONE };
@@ -362,7 +359,7 @@ static enum step open_master(struct sentinel *s, const struct redis_addr *m,
 static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
                               struct sentinel_master *found, char *notes)
 {
-    char note[2 * REDIS_ADDR_TEXT_MAX + 540];
+    char note[2 * REDIS_ADDR_TEXT_MAX + ERR_MSG_MAX + 32];
     struct err why;
     char sname[REDIS_ADDR_TEXT_MAX], mname[REDIS_ADDR_TEXT_MAX];
     struct redis_addr m = { NULL, 0, NULL };
@@ -392,7 +389,7 @@ static enum step try_sentinel(struct sentinel *s, size_t i, redisContext **out,
         st = STEP_NEXT;
     }
     if (st != STEP_DONE) {
-        snprintf(note, sizeof(note), "sentinel %s named %s: %.512s", sname, mname, why.msg);
+        snprintf(note, sizeof(note), "sentinel %s named %s: %s", sname, mname, why.msg);
         add_note(notes, note);
     } else if (found != NULL) {
         found->epoch = epoch;

@@ -46,8 +46,8 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
          && strcmp(r->element[0]->str, "subscribe") == 0;
     if (!ok)
         err_set(why, "sentinel %s: SUBSCRIBE %s: %s", sname, CHANNEL,
-                     r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
-                                                               : redis_failure(c, r));
+                r != NULL && r->type != REDIS_REPLY_ERROR ? "unexpected reply"
+                                                          : redis_failure(c, r));
     if (r != NULL)
         freeReplyObject(r);
     if (!ok) {
@@ -63,7 +63,7 @@ static redisContext *subscribe_one(struct sentinel *s, size_t i, struct err *why
 static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
                                    struct err *why)
 {
-    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k, pos = 0;
+    size_t order[REDIS_ADDR_LIST_MAX], n = s->sentinels.n, k;
     struct err one;
     redisContext *c;
 
@@ -80,9 +80,8 @@ static redisContext *subscribe_any(struct sentinel *s, size_t avoid, size_t *i,
             *i = order[k];
             return c;
         }
-        if (why != NULL && pos + 3 < sizeof(why->msg))
-            pos += (size_t)snprintf(why->msg + pos, sizeof(why->msg) - pos, "%s%.512s",
-                                    pos ? "; " : "", one.msg);
+        if (why != NULL && strlen(why->msg) + 3 < sizeof(why->msg))
+            err_set(why, "%s%s%s", why->msg, why->msg[0] != '\0' ? "; " : "", one.msg);
     }
     return NULL;
 }
@@ -123,7 +122,7 @@ static void on_switch(struct sentinel *s, const char *payload, const char *sname
     if (n != 5 || strcmp(tok[0], s->name) != 0)
         return;                              /* another master this sentinel watches */
     if (redis_addr_from_parts(tok[3], tok[4], &m, &why) < 0) {
-        sentinel_event(s, SENTINEL_EVENT_TROUBLE, "sentinel %s: +switch-master with an %.160s",
+        sentinel_event(s, SENTINEL_EVENT_TROUBLE, "sentinel %s: +switch-master with an %s",
                        sname, why.msg);
         return;
     }
@@ -217,8 +216,8 @@ static void *watch_main(void *arg)
     struct sentinel *s = arg;
     size_t avoid = (size_t)-1, i = 0;
     char sname[REDIS_ADDR_TEXT_MAX];
-    struct err why;
     bool troubled = false;
+    struct err why;
     redisContext *c;
 
     while (!stop_signal_raised(&s->stop)) {

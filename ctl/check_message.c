@@ -3,7 +3,7 @@
  * the verdict a whole message would get, not just the class of each
  * address.
  *
- * The message is run through the daemon's own rules (policy/message.c)
+ * The message is run through the daemon's own rules (policy/trustspace.c)
  * step by step, as the milter layer does: MAIL FROM, each RCPT TO (a
  * refused recipient is dropped, the others go on), DATA, end of message,
  * plus the INS check of patient recipients (policy/patient.c).  What
@@ -26,8 +26,8 @@
 
 #include "common/cidr.h"
 #include "ctl/ctl.h"
-#include "policy/message.h"
 #include "policy/patient.h"
+#include "policy/trustspace.h"
 
 struct rcpt_line {
     const char *given;

@@ -143,6 +143,7 @@ static void check_redis(struct report *r, const struct config *cfg, redisContext
 {
     struct err err;
     redisContext *c;
+    redisReply *rep = NULL;
     struct check *k;
 
     *cp = NULL;
@@ -151,7 +152,14 @@ static void check_redis(struct report *r, const struct config *cfg, redisContext
         json_object_set_new(k->data, "configured", json_false());
         return;
     }
-    c = redis_connect(&cfg->redis, &err);       /* connects, authenticates, PINGs */
+    c = redis_connect(&cfg->redis, &err);
+    if (c != NULL && ((rep = redisCommand(c, "PING")) == NULL
+                      || rep->type == REDIS_REPLY_ERROR)) {
+        err_set(&err, "PING: %s", rep != NULL ? rep->str : c->errstr);
+        redisFree(c);
+        c = NULL;
+    }
+    freeReplyObject(rep);
     if (c == NULL) {
         k = add(r, "redis", L_WARNING, "unreachable: %s (the daemon serves the list it has; "
                 "patients and forwarding defer mail)", err.msg);
@@ -169,6 +177,7 @@ static long long list_fresh_since(const struct st_published *p, redisContext *c,
                                   const struct config *cfg, long long *confirmed)
 {
     struct refresh_state st;
+    struct err err;
     time_t gen;
     long long fresh = 0;
 
@@ -177,7 +186,7 @@ static long long list_fresh_since(const struct st_published *p, redisContext *c,
         fresh = (long long)gen;
     else if (p->age >= 0)
         fresh = p->updated - p->age;
-    if (c != NULL && refresh_read_state(c, cfg->redis.prefix, &st, NULL) == 1
+    if (c != NULL && refresh_read_state(c, cfg->redis.prefix, &st, &err) == 1
         && st.last_success > 0 && strcmp(st.checked_version, p->version) == 0) {
         *confirmed = st.last_success;
         if (st.last_success > fresh)

@@ -42,12 +42,11 @@
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
-#include "milter/forwarding.h"
 #include "milter/identity.h"
-#include "milter/patients.h"
 #include "milter/preflight.h"
 #include "milter/service.h"
 #include "milter/socket.h"
+#include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
 #include "whitelist/live.h"
@@ -399,17 +398,18 @@ static int start_threads(struct config *cfg)
         log_error("%s", why.msg);
         return start_failed();
     }
-    /* The notice worker (its libcurl init, too, before other threads). */
-    if (forwarding_start(cfg) < 0)
+    /* What the connections share, the notice worker among it (its libcurl
+     * init, too, before other threads). */
+    if (callbacks_start(cfg) < 0)
         return start_failed();
     if (live_start(&cfg->live, &cfg->redis) < 0) {
         live_stop();
-        forwarding_stop();
+        callbacks_stop();
         return start_failed();
     }
     if (refresher_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
-        forwarding_stop();
+        callbacks_stop();
         return start_failed();
     }
     if (service_start(cfg, finish_reloaded) < 0
@@ -417,7 +417,7 @@ static int start_threads(struct config *cfg)
         service_stop();
         refresher_stop();
         live_stop();
-        forwarding_stop();
+        callbacks_stop();
         return start_failed();
     }
     return 0;
@@ -429,6 +429,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     uid_t owner = id->set ? id->uid : (uid_t)-1;
     gid_t group = id->set ? id->gid : (gid_t)-1;
     bool log_stderr_kept = cfg->log.file != NULL && strcmp(cfg->log.file, LOG_FILE_STDERR) == 0;
+    const char *warnings[3];
     int ready_fd = -1, rc;
     struct err why;
 
@@ -437,8 +438,8 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     log_open(PROG, cfg->log.facility, cfg->log.level, true);
     log_stderr(opt->foreground ? LOGL_DEBUG : LOGL_WARNING);
     warn_if_root(id);
-    if (callbacks_register(cfg) < 0 || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode,
-                                                      owner, group) < 0)
+    if (callbacks_register() < 0
+        || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)
         return 1;
     if (identity_become(id, &why) < 0) {
         log_error("%s", why.msg);
@@ -460,22 +461,22 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     if (start_threads(cfg) != 0)
         return 1;
     warn_unlisted_local_domains(cfg);
-    if (patients_config_warning(cfg) != NULL)
-        log_warning("%s", patients_config_warning(cfg));
-    if (forwarding_config_warning(cfg) != NULL)
-        log_warning("%s", forwarding_config_warning(cfg));
+    pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
+    for (size_t i = 0; warnings[i] != NULL; i++)
+        log_warning("%s", warnings[i]);
     log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
-               cfg->daemon.socket, cfg->rules.local_domains.n, cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
+               cfg->daemon.socket, cfg->rules.local_domains.n,
+               cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
     tell_parent_ready(ready_fd);
 
     rc = smfi_main();
     log_notice("stopping " PROG);
-    forwarding_stop();
+    callbacks_stop();
     stats_stop();
     service_stop();
     refresher_stop();
     live_stop();
-    callbacks_shutdown();
+    callbacks_free();
     socket_cleanup();
     pidfile_remove(&pid_file);
     return rc == MI_SUCCESS ? 0 : 1;

@@ -32,9 +32,8 @@
 #include "common/pidfile.h"
 #include "common/redis.h"
 #include "common/sockspec.h"
-#include "milter/forwarding.h"
-#include "milter/patients.h"
 #include "milter/preflight.h"
+#include "pipeline/pipeline.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
@@ -464,16 +463,16 @@ static int child(struct pf *p, const struct identity *id)
 int preflight(const struct config *cfg, const struct identity *id, const char *conf)
 {
     struct pf p = { .conf = conf, .cfg = cfg };
+    const char *warnings[3];
     int status;
     pid_t pid;
 
     describe_user(&p, id);
     p.root_start = geteuid() == 0;
     config_print(cfg, stdout);
-    if (patients_config_warning(cfg) != NULL)
-        pf_warning(&p, "%s", patients_config_warning(cfg));
-    if (forwarding_config_warning(cfg) != NULL)
-        pf_warning(&p, "%s", forwarding_config_warning(cfg));
+    pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
+    for (size_t i = 0; warnings[i] != NULL; i++)
+        pf_warning(&p, "%s", warnings[i]);
     if (geteuid() == 0 && !id->set)
         pf_warning(&p, "the daemon would run as root: set \"UserID mssante-milter\" (or -u) so "
                    "that a flaw in it cannot give the machine away");

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
-#include "policy/message.h"
+#include "policy/trustspace.h"
 
 /* Applied to a reloaded configuration before it is compared with the
  * running one: command-line overrides, relative paths made absolute as at

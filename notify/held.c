@@ -125,7 +125,7 @@ char *notify_held_build(const char *from, const char *to, const char *ref, long 
         return NULL;
     if (at == NULL || at[1] == '\0' || strchr(at, '%') != NULL) {
         err_set(err, "notify: sender \"%s\": not a plain address",
-                     from != NULL ? from : "");
+                from != NULL ? from : "");
         return NULL;
     }
     snprintf(text, sizeof(text), HELD_TEXT, at + 1, ref);

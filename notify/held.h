@@ -15,6 +15,7 @@
 #define MSSANTE_NOTIFY_HELD_H
 
 #include <stddef.h>
+
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"

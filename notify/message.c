@@ -385,8 +385,7 @@ static void rfc5322_date(long long when, char *buf, size_t size)
              tm.tm_sec);
 }
 
-char *notify_message_build(const struct notify_params *p, size_t *len,
-                           struct err *err)
+char *notify_message_build(const struct notify_params *p, size_t *len, struct err *err)
 {
     return notify_message_build_subject(p, NULL, len, err);
 }

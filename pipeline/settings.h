@@ -15,7 +15,7 @@
 
 #include "common/cidr.h"
 #include "common/strlist.h"
-#include "policy/message.h"
+#include "policy/trustspace.h"
 
 struct rules_settings {
     /* The operator and the trust boundary (live). */
@@ -32,5 +32,10 @@ struct rules_settings {
     struct strlist pharmacy_mailboxes; /* PharmacyMailboxes: "local@domain", "@domain" */
     long long conversation_ttl;        /* ConversationTTL, seconds; 0 = no expiry */
 };
+
+/* The domains of RULES in ENV (LocalDomains, PatientDomain); the
+ * whitelist's fields are left empty (pipeline/ports.h fills them for a
+ * step, mssantectl with the list it read). */
+void rules_policy_env(const struct rules_settings *rules, struct policy_env *env);
 
 #endif

@@ -19,7 +19,7 @@
  * back that way.  REASON is the verdict's text in printable ASCII, cut so
  * that the whole line stays under the 998 characters of RFC 5322.
  *
- * Pure string work: used by the daemon (milter/held.c) and mssantectl.
+ * Pure string work: used by the daemon (pipeline/held.c) and mssantectl.
  */
 #ifndef MSSANTE_POLICY_HELD_H
 #define MSSANTE_POLICY_HELD_H

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include "policy/bodyprobe.h"
 #include "policy/ins.h"
-#include "policy/message.h"
+#include "policy/trustspace.h"
 
 #define PATIENT_FIN_SUBJECT "[FIN]"
 #define PATIENT_MES_HEADER  "X-MSS-MES"

@@ -13,7 +13,6 @@
  *    "mssantectl stats" reads to show every node and the cluster total.
  *
  * The node HASH's fields are in stats/node.h, the contract with mssantectl.
- * The fields for "mssantectl status" (pid, reload:last, ...): stats/status.h.
  */
 #ifndef MSSANTE_STATS_H
 #define MSSANTE_STATS_H

@@ -1,6 +1,6 @@
 /*
  * status.c - the daemon's state for "mssantectl status" (the fields:
- * stats/status.h).  The reload outcome is written by the thread that ran
+ * status.h).  The reload outcome is written by the thread that ran
  * the reload and read by the publishing thread: one small mutex, taken a
  * few times per StatsInterval.
  */

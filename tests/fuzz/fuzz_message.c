@@ -1,8 +1,11 @@
 /*
- * fuzz_message.c - SMTP sessions driven step by step against the policy,
- * with the fixed trust space of fuzzlib.c: the trust-space rules
- * (policy/message.c), the patient and [FIN] rules (policy/patient.c,
- * policy/bodyprobe.c, policy/ins.c).
+ * fuzz_message.c - SMTP sessions driven step by step through the message
+ * pipeline (pipeline/pipeline.c, as the daemon runs it), with the fixed
+ * trust space of fuzzlib.c: the trust-space rules (policy/trustspace.c),
+ * the patient and [FIN] rules (pipeline/stage_patients.c, policy/patient.c,
+ * policy/bodyprobe.c, policy/ins.c), forwarding (pipeline/stage_forward.c)
+ * and what the pipeline decides itself (the deferral of a local
+ * submission's refusals, holds).
  *
  * Input: a script, one step per line (LF); arguments take the escapes
  * \n \r \t \\ and \xHH, so a body chunk can hold any byte:
@@ -19,16 +22,13 @@
  * the middle of a message aborts it first, a body or end of message right
  * after the headers implies the end of headers.
  *
- * What the steps are driven through: struct session_ops.  Today that is
- * pure_session, a model of what milter/callbacks.c and milter/patients.c
- * do with the pure decision code (their libmilter and Redis parts left
- * out: the conversation store is a variable).  Once the callbacks are a
- * pipeline that can be driven without libmilter, a session_ops over that
- * pipeline replaces pure_session, and the script, the driver and the
- * oracles stay as they are.
+ * What the steps are driven through: struct session_ops, over the
+ * pipeline (pipe_session below: only libmilter and Redis are left out, the
+ * conversation store is a variable).
  *
  * The oracles, checked at each end of message the session accepts, from
- * the script alone (addr_parse aside, nothing of the code under test):
+ * the script alone (addr_parse aside, nothing of the code under test), on
+ * the recipients accepted and not removed at end of message:
  *  - outbound (authenticated, or a sender in the local domain): every
  *    recipient accepted is in the trust space (listed, local, patient);
  *  - inbound: a local recipient accepted has a null, listed, or patient
@@ -41,23 +41,21 @@
  *    not accepted with a non-blank body unless a multipart Content-Type
  *    makes the answer depend on MIME structure (fuzz_bodyprobe's job).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "policy/message.h"
-#include "policy/patient.h"
-#include "policy/replies.h"
+#include "common/log.h"
+#include "pipeline/pipeline.h"
+#include "policy/ins.h"
 #include "tests/fuzz/fuzz.h"
 
 #define PHARMACY     "pharmacie@" FUZZ_LOCAL_DOMAIN
 #define MAX_RCPT     64
-#define MAX_HDR      32
 #define ARG_MAX      2048
-#define MAX_PATIENTS 100
-#define CTYPE_MAX    1024
-#define PATIENT_ID_MAX 64
 
 enum conv_answer { CONV_CLOSED = 0, CONV_OPEN = 1, CONV_DOWN = -1 };
 
@@ -82,34 +80,13 @@ struct session_ops {
     void (*body)(void *s, const void *buf, size_t len);
     struct verdict (*eom)(void *s);
     void (*abort)(void *s);
-};
-
-/* The pure model: the policy calls callbacks.c and patients.c make. */
-struct pure_session {
-    const struct world *world;
-    bool local_submission;
-    struct msg_policy mp;
-    bool have_pending;             /* a refusal kept for end of message */
-    struct verdict pending;
-    /* Patients (milter/patients.c's struct pat_msg). */
-    bool active;
-    unsigned n_patients;
-    enum fin_kind subject_fin;
-    bool mes_fin;
-    unsigned n_ctypes;
-    char ctype[CTYPE_MAX];
-    bool doubt;
-    bool probing;
-    struct body_probe probe;
+    /* Was RCPT (as given) removed from the message at its end? */
+    bool (*removed)(void *s, const char *rcpt);
 };
 
 static struct verdict ok(void)
 {
-    struct verdict v;
-
-    memset(&v, 0, sizeof(v));
-    v.action = ACT_CONTINUE;
-    return v;
+    return verdict_continue();
 }
 
 static bool refusal(const struct verdict *v)
@@ -117,224 +94,285 @@ static bool refusal(const struct verdict *v)
     return v->action != ACT_CONTINUE;
 }
 
-static struct patient_policy patient_policy_of(const struct world *w)
-{
-    static const char *const pharmacies[] = { PHARMACY };
-    struct patient_policy pp;
+/*
+ * The pipeline (pipeline/pipeline.h), as the daemon runs it but for the
+ * world around it: the fixed whitelist of fuzzlib.c, a store whose
+ * conversations answer what the script says (and that has no forwarding
+ * rule), an MTA that takes every change and writes down the recipients it
+ * is asked to remove.  Forwarding is on: a forward made elsewhere (a local
+ * submission toward a classic address) loses its classic recipients.
+ */
+struct pipe_session {
+    const struct world *world;
+    bool open;                     /* C is connected */
+    struct pl_conn c;
+    struct rules_settings rules;
+    struct pl_store store;
+    struct pl_services svc;
+    char removed[MAX_RCPT][ARG_MAX];   /* recipients the MTA was asked to remove */
+    unsigned n_removed;
+};
 
-    memset(&pp, 0, sizeof(pp));
-    pp.ins_warn = w->ins_warn;
-    pp.fin_content_accept = w->fin_accept;
-    pp.pharmacies = pharmacies;
-    pp.n_pharmacies = 1;
-    return pp;
+static char *pharmacies[] = { PHARMACY, NULL };
+static char *local_domains[] = { FUZZ_LOCAL_DOMAIN, NULL };
+
+static void lists_enter(void *arg, struct policy_env *env)
+{
+    const struct policy_env *fixed = fuzz_policy_env();
+
+    (void)arg;
+    env->is_listed = fixed->is_listed;
+    env->is_cn_listed = fixed->is_cn_listed;
+    env->lookup_ctx = fixed->lookup_ctx;
 }
 
-/* A refusal before end of message of a local submission waits for it
- * (Postfix forbids refusing the simulated steps): callbacks.c's apply(). */
-static struct verdict step_result(struct pure_session *s, struct verdict v)
+static void lists_leave(void *arg, struct policy_env *env)
 {
-    if (refusal(&v) && (s->local_submission || v.action == ACT_HOLD)) {
-        if (!s->have_pending) {
-            s->pending = v;
-            s->have_pending = true;
-        }
-        return ok();
-    }
-    return v;
+    (void)arg;
+    env->is_listed = NULL;
+    env->is_cn_listed = NULL;
+    env->lookup_ctx = NULL;
 }
 
-static void pure_reset(struct pure_session *s)
+static int conv_is_open(void *arg, const char *mailbox, const char *patient, struct err *err)
 {
-    s->have_pending = false;
-    s->active = false;
-    s->n_patients = 0;
-    s->subject_fin = FIN_NONE;
-    s->mes_fin = false;
-    s->n_ctypes = 0;
-    s->ctype[0] = '\0';
-    s->doubt = false;
-    s->probing = false;
-}
+    const struct pipe_session *s = arg;
 
-static void pure_connect(void *p, bool local_submission)
-{
-    struct pure_session *s = p;
-
-    pure_reset(s);
-    s->local_submission = local_submission;
-}
-
-static struct verdict pure_mail(void *p, const char *arg, bool authenticated)
-{
-    struct pure_session *s = p;
-    struct msg_client client = { .local_submission = s->local_submission,
-                                 .authenticated = authenticated };
-
-    pure_reset(s);
-    msgpol_begin(&s->mp, fuzz_policy_env(), &client);
-    return step_result(s, msgpol_sender(&s->mp, arg));
-}
-
-/* An outbound recipient in the patients' domain (patients.c to_patient). */
-static struct verdict to_patient(struct pure_session *s, const struct mailaddr *a)
-{
-    struct patient_policy pp = patient_policy_of(s->world);
-    char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
-    struct ins_result ins;
-    struct verdict v;
-
-    addr_format(a, addr, sizeof(addr));
-    v = patient_outbound_rcpt(&pp, a->local, addr, &ins);
-    if (refusal(&v) || s->mp.dir != DIR_OUTBOUND)
-        return v;
-    s->active = true;             /* the [FIN] rules, whatever the sender */
-    if (s->mp.sender_valid && s->n_patients < MAX_PATIENTS)
-        s->n_patients++;          /* a conversation to record */
-    return v;
-}
-
-/* A patient writing to a local mailbox (patients.c from_patient): the
- * conversation is looked up under the matricule, or the local part as
- * given when it is no matricule (PatientKeyCheck warn may have opened one). */
-static struct verdict from_patient(struct pure_session *s, const struct mailaddr *a)
-{
-    struct patient_policy pp = patient_policy_of(s->world);
-    size_t idlen = strlen(s->mp.sender.local);
-
-    if (patient_is_pharmacy(pp.pharmacies, pp.n_pharmacies, a->local, a->domain))
-        return patient_inbound_rcpt(true, 0);
-    if (idlen == 0 || idlen > PATIENT_ID_MAX)
-        return patient_inbound_rcpt(false, 0);
-    return patient_inbound_rcpt(false, (int)s->world->conv);
-}
-
-static struct verdict pure_rcpt(void *p, const char *arg)
-{
-    struct pure_session *s = p;
-    enum addr_class cls = CLASS_INVALID;
-    struct mailaddr a;
-    struct verdict v = msgpol_recipient(&s->mp, arg, NULL, &cls, &a);
-
-    if (!refusal(&v)) {
-        if (cls == CLASS_PATIENT)
-            v = to_patient(s, &a);
-        else if (s->mp.sender_valid && s->mp.sender_class == CLASS_PATIENT && cls != CLASS_INVALID
-                 && policy_is_local_domain(s->mp.env, a.domain))
-            v = from_patient(s, &a);
-    }
-    return step_result(s, v);
-}
-
-static struct verdict pure_data(void *p)
-{
-    struct pure_session *s = p;
-
-    return step_result(s, msgpol_data(&s->mp));
-}
-
-static bool plain_inline(const char *v)
-{
-    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
-        v++;
-    if (strncasecmp(v, "inline", 6) != 0)
-        return false;
-    for (v += 6; *v != '\0'; v++)
-        if (*v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
-            return false;
-    return true;
-}
-
-static void pure_header(void *p, const char *name, const char *value)
-{
-    struct pure_session *s = p;
-    enum fin_kind k;
-
-    if (!s->active)
-        return;
-    if (strcasecmp(name, "Subject") == 0) {
-        k = patient_subject_fin(value);
-        if (k == FIN_EXACT || (k == FIN_VARIANT && s->subject_fin == FIN_NONE))
-            s->subject_fin = k;
-    } else if (strcasecmp(name, PATIENT_MES_HEADER) == 0) {
-        s->mes_fin = s->mes_fin || patient_mes_fin(value);
-    } else if (strcasecmp(name, "Content-Type") == 0) {
-        if (s->n_ctypes++ > 0 || strlen(value) >= sizeof(s->ctype))
-            s->doubt = true;
-        else
-            snprintf(s->ctype, sizeof(s->ctype), "%s", value);
-    } else if (strcasecmp(name, "Content-Disposition") == 0 && !plain_inline(value)) {
-        s->doubt = true;
-    }
-}
-
-static void pure_eoh(void *p)
-{
-    struct pure_session *s = p;
-    struct patient_msg m;
-
-    s->probing = false;
-    if (!s->active)
-        return;
-    memset(&m, 0, sizeof(m));
-    m.subject_fin = s->subject_fin;
-    m.mes_fin = s->mes_fin;
-    if (!patient_closure_candidate(&m))
-        return;
-    body_probe_init(&s->probe, s->n_ctypes == 1 && !s->doubt ? s->ctype : NULL);
-    s->probing = true;
-}
-
-static void pure_body(void *p, const void *buf, size_t len)
-{
-    struct pure_session *s = p;
-
-    if (s->probing && !s->doubt)
-        body_probe_feed(&s->probe, buf, len);
-}
-
-static struct verdict patients_end(struct pure_session *s)
-{
-    struct patient_policy pp = patient_policy_of(s->world);
-    struct patient_plan plan;
-    struct patient_msg m;
-    struct verdict v;
-
-    if (!s->active)
-        return ok();
-    memset(&m, 0, sizeof(m));
-    m.subject_fin = s->subject_fin;
-    m.mes_fin = s->mes_fin;
-    m.body_empty = s->probing && !s->doubt && body_probe_empty(&s->probe);
-    v = patient_outbound_eom(&pp, &m, &plan);
-    if (refusal(&v) || plan.op == PATOP_NONE || s->n_patients == 0)
-        return v;                 /* nothing to record for the null sender */
+    (void)mailbox;
+    (void)patient;
     if (s->world->conv == CONV_DOWN)
-        reply_conversation_unavailable(&v);   /* the state cannot be recorded */
+        err_set(err, "the script says the store is down");
+    return (int)s->world->conv;
+}
+
+static int conv_record(void *arg, bool close, const char *mailbox, const char *const *patients,
+                       size_t n, const char *qid, long long now, long long ttl, int *result,
+                       struct err *err)
+{
+    const struct pipe_session *s = arg;
+
+    (void)close;
+    (void)mailbox;
+    (void)patients;
+    (void)qid;
+    (void)now;
+    (void)ttl;
+    if (s->world->conv == CONV_DOWN) {
+        err_set(err, "the script says the store is down");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        result[i] = 1;
+    return 0;
+}
+
+static int rules_get(void *arg, const char *const *mailboxes, size_t n, struct fwd_rule **rules,
+                     bool *from_memory, struct err *err)
+{
+    (void)arg;
+    (void)mailboxes;
+    (void)err;
+    *from_memory = false;
+    for (size_t i = 0; i < n; i++)
+        rules[i] = NULL;
+    return 0;
+}
+
+static int notices_queue(void *arg, const char *const *mailboxes, const char *const *targets,
+                         size_t n, struct err *err)
+{
+    (void)arg;
+    (void)mailboxes;
+    (void)targets;
+    (void)n;
+    (void)err;
+    return 0;
+}
+
+static int mta_header(void *ctx, const char *name, const char *value)
+{
+    (void)ctx;
+    (void)name;
+    (void)value;
+    return 0;
+}
+
+static int mta_change_header(void *ctx, const char *name, int index, const char *value)
+{
+    (void)index;
+    return mta_header(ctx, name, value);
+}
+
+static int mta_rcpt(void *ctx, const char *rcpt)
+{
+    (void)ctx;
+    (void)rcpt;
+    return 0;
+}
+
+static int mta_del_rcpt(void *ctx, const char *rcpt)
+{
+    struct pipe_session *s = ctx;
+
+    if (s->n_removed < MAX_RCPT)
+        snprintf(s->removed[s->n_removed++], ARG_MAX, "%s", rcpt);
+    return 0;
+}
+
+static int mta_quarantine(void *ctx, const char *reason)
+{
+    return mta_rcpt(ctx, reason);
+}
+
+/* The pipeline's answer as the verdict the driver reads: a hold is no
+ * acceptance. */
+static struct verdict verdict_of(const struct pl_answer *a)
+{
+    struct verdict v = ok();
+
+    if (a->code == PL_REJECT || a->code == PL_TEMPFAIL)
+        v = a->reply;
+    else if (a->code == PL_ACCEPT)
+        v.action = ACT_HOLD;
     return v;
 }
 
-static struct verdict pure_eom(void *p)
+static void log_discard(enum log_level level, const char *text, void *arg)
 {
-    struct pure_session *s = p;
-    struct verdict v = msgpol_end(&s->mp);
-
-    if (!refusal(&v) && s->have_pending)
-        v = s->pending;
-    if (!refusal(&v))
-        v = patients_end(s);
-    pure_reset(s);
-    return v;
+    (void)level;
+    (void)text;
+    (void)arg;
 }
 
-static void pure_abort(void *p)
+static void pipe_init(struct pipe_session *s, const struct world *w)
 {
-    pure_reset(p);
+    memset(s, 0, sizeof(*s));
+    s->world = w;
+    s->rules.local_domains.v = local_domains;
+    s->rules.local_domains.n = 1;
+    s->rules.patient_domain = FUZZ_PATIENT_DOMAIN;
+    s->rules.operator_certificate = CERT_MODE_OFF;
+    s->rules.forwarding = true;
+    s->rules.pharmacy_mailboxes.v = pharmacies;
+    s->rules.pharmacy_mailboxes.n = 1;
+    s->rules.conversation_ttl = 30 * 86400;
+    s->store = (struct pl_store){
+        .conv_is_open = conv_is_open,
+        .conv_record = conv_record,
+        .rules_get = rules_get,
+        .notices_queue = notices_queue,
+        .arg = s,
+    };
+    s->svc.lists = (struct pl_lists){ lists_enter, lists_leave, NULL };
+    s->svc.store = &s->store;
+    log_set_sink(log_discard, NULL);
 }
 
-static const struct session_ops pure_ops = {
-    pure_connect, pure_mail, pure_rcpt, pure_data, pure_header, pure_eoh, pure_body,
-    pure_eom, pure_abort,
+/* The SET lines apply from the next step on (the patient keys are read at
+ * each step, like a configuration in force). */
+static struct pipe_session *pipe_of(void *p)
+{
+    struct pipe_session *s = p;
+
+    s->rules.patient_key_warn = s->world->ins_warn;
+    s->rules.fin_content_accept = s->world->fin_accept;
+    return s;
+}
+
+static void pipe_close(struct pipe_session *s)
+{
+    if (s->open)
+        pl_close(&s->c);
+    s->open = false;
+}
+
+static void pipe_connect(void *p, bool local_submission)
+{
+    struct pipe_session *s = pipe_of(p);
+    struct sockaddr_in sin;
+    struct pl_answer a;
+
+    pipe_close(s);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(local_submission ? INADDR_LOOPBACK : 0xc0000201u);
+    sin.sin_port = htons(local_submission ? 0 : 40000);
+    a = pl_connect(&s->c, &s->svc, &s->rules, false,
+                   local_submission ? "localhost" : "client.example",
+                   (const struct sockaddr *)&sin, NULL);
+    s->open = a.code == PL_CONTINUE;
+}
+
+static struct verdict pipe_mail(void *p, const char *arg, bool authenticated)
+{
+    struct pipe_session *s = pipe_of(p);
+    struct pl_mail_in in = { arg, "", authenticated ? "user" : NULL, NULL, NULL };
+    struct pl_answer a = pl_mail(&s->c, &in);
+
+    s->n_removed = 0;
+    return verdict_of(&a);
+}
+
+/* No {rcpt_mailer}: the recipient's domain says whether it is delivered
+ * here (localhost only: no $myhostname). */
+static struct verdict pipe_rcpt(void *p, const char *arg)
+{
+    struct pl_answer a = pl_rcpt(&pipe_of(p)->c, arg, NULL);
+
+    return verdict_of(&a);
+}
+
+static struct verdict pipe_data(void *p)
+{
+    struct pl_answer a = pl_data(&pipe_of(p)->c);
+
+    return verdict_of(&a);
+}
+
+static void pipe_header(void *p, const char *name, const char *value)
+{
+    pl_header(&pipe_of(p)->c, name, value);
+}
+
+static void pipe_eoh(void *p)
+{
+    pl_eoh(&pipe_of(p)->c);
+}
+
+static void pipe_body(void *p, const void *buf, size_t len)
+{
+    (void)pl_body(&pipe_of(p)->c, buf, len);
+}
+
+static struct verdict pipe_eom(void *p)
+{
+    struct pipe_session *s = pipe_of(p);
+    const struct pl_mta mta = {
+        mta_header, mta_change_header, mta_rcpt, mta_del_rcpt, mta_quarantine, s,
+    };
+    struct pl_answer a = pl_eom(&s->c, &mta);
+
+    return verdict_of(&a);
+}
+
+static void pipe_abort(void *p)
+{
+    pl_abort(&pipe_of(p)->c);
+}
+
+static bool pipe_removed(void *p, const char *rcpt)
+{
+    const struct pipe_session *s = p;
+
+    for (unsigned i = 0; i < s->n_removed; i++)
+        if (strcmp(s->removed[i], rcpt) == 0)
+            return true;
+    return false;
+}
+
+static const struct session_ops pipe_ops = {
+    pipe_connect, pipe_mail, pipe_rcpt, pipe_data, pipe_header, pipe_eoh, pipe_body,
+    pipe_eom, pipe_abort, pipe_removed,
 };
 
 /* ------------------------------------------------------------------ */
@@ -609,8 +647,22 @@ static void do_eom(struct driver *d)
     if (d->phase != PH_BODY)
         return;
     v = d->ops->eom(d->s);
-    if (v.action == ACT_CONTINUE)
-        check_accepted(&d->seen, &d->world, d->local_submission);
+    if (v.action == ACT_CONTINUE) {
+        static struct seen delivered;
+        unsigned i;
+
+        /* What the message is delivered to: the recipients accepted, but
+         * those removed at end of message. */
+        delivered = d->seen;
+        delivered.n_rcpt = 0;
+        for (i = 0; i < d->seen.n_rcpt; i++) {
+            if (d->ops->removed(d->s, d->seen.rcpt[i]))
+                continue;
+            delivered.conv[delivered.n_rcpt] = d->seen.conv[i];
+            memcpy(delivered.rcpt[delivered.n_rcpt++], d->seen.rcpt[i], ARG_MAX);
+        }
+        check_accepted(&delivered, &d->world, d->local_submission);
+    }
     end_message(d);
 }
 
@@ -667,14 +719,13 @@ static void step(struct driver *d, const char *line, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct pure_session session;
+    static struct pipe_session session;
     static struct driver d;
     const char *p = (const char *)data, *end = p + size;
 
-    memset(&session, 0, sizeof(session));
     memset(&d, 0, sizeof(d));
-    session.world = &d.world;
-    d.ops = &pure_ops;
+    pipe_init(&session, &d.world);
+    d.ops = &pipe_ops;
     d.s = &session;
     d.ops->connect(d.s, false);
     while (p < end) {
@@ -684,5 +735,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         step(&d, p, len);
         p += len + (nl != NULL);
     }
+    pipe_close(&session);
     return 0;
 }

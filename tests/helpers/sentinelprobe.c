@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/err.h"
 #include "common/redis_addr.h"
 #include "common/redis_server.h"
 #include "common/sentinel.h"
@@ -72,14 +74,6 @@ static void usage(void)
     exit(2);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One output line, "T text", whole even with the watcher thread writing. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -87,7 +81,7 @@ static void say(const char *fmt, ...)
     va_list ap;
 
     pthread_mutex_lock(&out_lock);
-    printf("%lld ", now_ms());
+    printf("%lld ", wallclock_ms());
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -130,8 +124,8 @@ static redisContext *open_master(struct probe *p, char *addr, size_t alen,
 
 static int cmd_discover(struct probe *p)
 {
-    char addr[REDIS_ADDR_TEXT_MAX], master[REDIS_ADDR_TEXT_MAX], order[1024];
     struct err err;
+    char addr[REDIS_ADDR_TEXT_MAX], master[REDIS_ADDR_TEXT_MAX], order[1024];
     unsigned long epoch;
     redisContext *c = open_master(p, addr, sizeof(addr), &epoch, &err);
 
@@ -149,8 +143,8 @@ static int cmd_discover(struct probe *p)
 
 static int cmd_set(struct probe *p, const char *key, const char *value)
 {
-    char addr[REDIS_ADDR_TEXT_MAX];
     struct err err;
+    char addr[REDIS_ADDR_TEXT_MAX];
     const char *argv[] = { "SET", key, value };
     unsigned long epoch;
     redisContext *c = open_master(p, addr, sizeof(addr), &epoch, &err);
@@ -180,13 +174,6 @@ static int cmd_set(struct probe *p, const char *key, const char *value)
     }
     fprintf(stderr, "sentinelprobe: %s\n", err.msg);
     return w == REDIS_WAIT_TOO_FEW ? 3 : 1;
-}
-
-static void nap(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
 }
 
 /* One INCR (and WAIT) on C; false when C must be dropped. */
@@ -228,9 +215,9 @@ static bool follow_step(struct probe *p, redisContext *c, const char *addr, cons
 
 static int cmd_follow(struct probe *p, const char *key, int seconds)
 {
-    long long end = now_ms() + (long long)seconds * 1000;
-    char addr[REDIS_ADDR_TEXT_MAX] = "";
+    long long end = wallclock_ms() + (long long)seconds * 1000;
     struct err err;
+    char addr[REDIS_ADDR_TEXT_MAX] = "";
     unsigned long epoch = 0, now_epoch;
     redisContext *c = NULL;
 
@@ -238,9 +225,8 @@ static int cmd_follow(struct probe *p, const char *key, int seconds)
         fprintf(stderr, "sentinelprobe: %s\n", err.msg);
         return 1;
     }
-    while (!interrupted && now_ms() < end) {
-        if (c == NULL && (c = open_master(p, addr, sizeof(addr), &epoch,
-                                          &err)) == NULL) {
+    while (!interrupted && wallclock_ms() < end) {
+        if (c == NULL && (c = open_master(p, addr, sizeof(addr), &epoch, &err)) == NULL) {
             say("nomaster %s", err.msg);
         } else if (p->s != NULL && (now_epoch = sentinel_epoch(p->s)) != epoch) {
             say("drop %s epoch %lu < %lu", addr, epoch, now_epoch);
@@ -251,7 +237,7 @@ static int cmd_follow(struct probe *p, const char *key, int seconds)
             redisFree(c);
             c = NULL;
         }
-        nap(p->interval_ms);
+        sleep_ms(p->interval_ms);
     }
     if (c != NULL)
         redisFree(c);

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "notify/held.h"
 #include "policy/held.h"
+#include "tests/unit/testlib.h"
 
 static void test_value_round_trip(void)
 {

@@ -1,14 +1,16 @@
 /*
- * test_message.c - the per-message rules (policy/message.c) and the reply
- * texts they produce (policy/replies.c).
+ * test_message.c - the trust-space rules (policy/trustspace.c), the reply
+ * texts they produce (policy/replies.c), and the deferral of a local
+ * submission's refusals to end of message (pipeline/pipeline.c).
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "policy/message.h"
 #include "policy/replies.h"
+#include "policy/trustspace.h"
+#include "tests/unit/plharness.h"
 #include "tests/unit/testlib.h"
 
 static const char *const listed[] = {
@@ -88,6 +90,61 @@ struct outcome {
     struct msg_policy mp;  /* state at the end */
 };
 
+/* The client CLIENT describes, as the MTA shows it to the pipeline. */
+static struct plh_client plh_client_of(const struct msg_client *client)
+{
+    struct plh_client cl = client->local_submission ? PLH_LOCAL
+                           : client->internal_host ? PLH_INTERNAL
+                           : client->authenticated ? PLH_AUTH : PLH_OUTSIDE;
+
+    cl.myhostname = client->myhostname;
+    cl.cert_cn = client->cert_cn;
+    return cl;
+}
+
+/*
+ * A local submission goes through the pipeline (pipeline/pipeline.c),
+ * which keeps its refusals for end of message: every step answers
+ * CONTINUE, and the end of message says the message's fate (a refusal,
+ * or a hold).  Forwarding is off (it would take over an outbound-classic
+ * refusal of a re-injected forward): the trust-space rules alone.
+ */
+static void run_local(struct outcome *o, const struct policy_env *e,
+                      const struct msg_client *client, const char *sender,
+                      const char *const *rcpts, unsigned n)
+{
+    struct plh_client cl = plh_client_of(client);
+    static struct pl_conn c;
+    struct pl_answer a;
+    unsigned i;
+
+    plh_init();
+    plh_env = e;
+    plh_rules.operator_certificate = client->cert_mode;
+    plh_rules.forwarding = false;
+    CHECK(plh_connect(&c, &cl).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &cl, sender).code == PL_CONTINUE);
+    for (i = 0; i < n; i++) {
+        bool here = rcpts[i][0] == '=';
+
+        CHECK(pl_rcpt(&c, rcpts[i] + (here ? 1 : 0), here ? "local" : NULL).code
+              == PL_CONTINUE);
+    }
+    CHECK(pl_data(&c).code == PL_CONTINUE);
+    plh_content(&c, NULL, NULL);
+    a = pl_eom(&c, &plh_mta);
+    o->mp = c.msg.mp;
+    if (a.code == PL_REJECT || a.code == PL_TEMPFAIL) {
+        o->step = "end";
+        o->v = a.reply;
+    } else if (a.code == PL_ACCEPT) {
+        CHECK(c.msg.fate.action == ACT_HOLD);
+        o->step = "end";
+        o->v = c.msg.fate;
+    }
+    pl_close(&c);
+}
+
 /*
  * Feed a message like the milter does: stop at the first refusal (as
  * Postfix would), except that a refused RCPT only drops that recipient.
@@ -103,6 +160,10 @@ static void run(struct outcome *o, const struct policy_env *e, const struct msg_
 
     memset(o, 0, sizeof(*o));
     o->step = "none";
+    if (client != NULL && client->local_submission) {
+        run_local(o, e, client, sender, rcpts, n);
+        return;
+    }
     msgpol_begin(&o->mp, e, client);
     v = msgpol_sender(&o->mp, sender);
     if (v.action != ACT_CONTINUE) {
@@ -112,7 +173,7 @@ static void run(struct outcome *o, const struct policy_env *e, const struct msg_
     }
     for (i = 0; i < n; i++) {
         bool here = rcpts[i][0] == '=';
-        const char *mailer = here ? "local" : o->mp.local_submission ? NULL : "smtp";
+        const char *mailer = here ? "local" : "smtp";
 
         v = msgpol_recipient(&o->mp, rcpts[i] + (here ? 1 : 0), mailer, NULL, NULL);
         if (v.action == ACT_CONTINUE) {
@@ -195,7 +256,20 @@ static void test_outbound(void)
     CHECK(strstr(o.v.text, "Sending refused") != NULL);
     CHECK(o.mp.n_offenders == 2 && o.mp.n_classic_total == 2);
     /* SMTP mail never parks anything for end of message */
-    CHECK(o.mp.deferred.action == ACT_CONTINUE);
+    {
+        struct plh_client cl = plh_client_of(&INTERNAL);
+        static struct pl_conn c;
+
+        plh_init();
+        plh_env = &env;
+        CHECK(plh_connect(&c, &cl).code == PL_CONTINUE);
+        CHECK(plh_mail(&c, &cl, "<Cardio@Hopital-Exemple.MSSante.FR.>").code == PL_CONTINUE);
+        for (unsigned i = 0; i < N(mixed); i++)
+            CHECK(pl_rcpt(&c, mixed[i], "smtp").code == PL_CONTINUE);
+        CHECK(pl_data(&c).code == PL_REJECT);
+        CHECK(c.msg.kept_trust.action == ACT_CONTINUE && c.msg.kept.action == ACT_CONTINUE);
+        pl_close(&c);
+    }
 }
 
 static void test_outbound_lookalikes(void)
@@ -765,8 +839,6 @@ static void test_local_submission(void)
         "<no-domain@>", "<cardio@hopital-exemple.mssante.fr>", "<x@outlook.fr>",
     };
     struct outcome o;
-    struct msg_policy mp;
-    struct verdict v;
 
     /* outbound mixed list: nothing refused before end of message */
     run(&o, &env, &LOCAL, "<cardio@hopital-exemple.mssante.fr>", mixed, N(mixed));
@@ -800,15 +872,26 @@ static void test_local_submission(void)
     CHECK_STR(o.step, "none");
 
     /* step by step: every step answers CONTINUE */
-    msgpol_begin(&mp, &env, &LOCAL);
-    CHECK(msgpol_sender(&mp, "<cardio@hopital-exemple.mssante.fr>").action == ACT_CONTINUE);
-    CHECK(msgpol_recipient(&mp, "<x@outlook.fr>", NULL, NULL, NULL).action == ACT_CONTINUE);
-    CHECK(msgpol_recipient(&mp, "<bad@@x.fr>", NULL, NULL, NULL).action == ACT_CONTINUE);
-    CHECK(mp.deferred.action == ACT_REJECT);
-    CHECK(msgpol_data(&mp).action == ACT_CONTINUE);
-    v = msgpol_end(&mp);
-    CHECK(v.action == ACT_REJECT);
-    CHECK_STR(rule_name(v.rule), "bad-recipient-address");
+    {
+        struct plh_client cl = plh_client_of(&LOCAL);
+        static struct pl_conn c;
+        struct pl_answer a;
+
+        plh_init();
+        plh_env = &env;
+        plh_rules.forwarding = false;
+        CHECK(plh_connect(&c, &cl).code == PL_CONTINUE);
+        CHECK(plh_mail(&c, &cl, "<cardio@hopital-exemple.mssante.fr>").code == PL_CONTINUE);
+        CHECK(pl_rcpt(&c, "<x@outlook.fr>", NULL).code == PL_CONTINUE);
+        CHECK(pl_rcpt(&c, "<bad@@x.fr>", NULL).code == PL_CONTINUE);
+        CHECK(c.msg.kept_trust.action == ACT_REJECT);
+        CHECK(pl_data(&c).code == PL_CONTINUE);
+        plh_content(&c, NULL, NULL);
+        a = pl_eom(&c, &plh_mta);
+        CHECK(a.code == PL_REJECT);
+        CHECK_STR(rule_name(a.reply.rule), "bad-recipient-address");
+        pl_close(&c);
+    }
 }
 
 static void test_no_whitelist(void)
@@ -836,7 +919,17 @@ static void test_no_whitelist(void)
     CHECK(msgpol_data(&mp).action == ACT_TEMPFAIL);
     v = msgpol_end(&mp);
     CHECK(v.action == ACT_TEMPFAIL);
-    CHECK(mp.deferred.action == ACT_CONTINUE);
+    {
+        struct plh_client cl = plh_client_of(&INTERNAL);
+        static struct pl_conn c;
+
+        plh_init();
+        plh_env = &env_nolist;
+        CHECK(plh_connect(&c, &cl).code == PL_CONTINUE);
+        CHECK(plh_mail(&c, &cl, "<cardio@hopital-exemple.mssante.fr>").code == PL_TEMPFAIL);
+        CHECK(c.msg.kept_trust.action == ACT_CONTINUE && c.msg.kept.action == ACT_CONTINUE);
+        pl_close(&c);
+    }
 
     /* env == NULL is "no whitelist" too */
     msgpol_begin(&mp, NULL, NULL);

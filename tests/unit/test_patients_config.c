@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/redis.h"
 #include "config/config.h"
-#include "milter/patients.h"
+#include "pipeline/stage_patients.h"
 #include "testlib.h"
 
 #define BASE "LocalDomains chu-exemple.mssante.fr\nWhitelistFile /nonexistent.xml\n"
@@ -62,8 +63,8 @@ static void test_defaults(void)
     CHECK(cfg->rules.pharmacy_mailboxes.n == 0);
     CHECK(cfg->rules.conversation_ttl == 30LL * 86400);
     /* No Redis: the operator is told that patient mail will be deferred. */
-    CHECK(patients_config_warning(cfg) != NULL);
-    CHECK(strstr(patients_config_warning(cfg), "451 4.3.0") != NULL);
+    CHECK(patients_config_warning(redis_configured(&cfg->redis)) != NULL);
+    CHECK(strstr(patients_config_warning(redis_configured(&cfg->redis)), "451 4.3.0") != NULL);
     config_free(cfg);
     free(err);
 }
@@ -90,7 +91,7 @@ static void test_values(void)
     CHECK_STR(cfg->rules.pharmacy_mailboxes.v[2], "Comptoir@Chu-Exemple.mssante.fr");
     CHECK(cfg->rules.pharmacy_mailboxes.v[3] == NULL);
     CHECK(cfg->rules.conversation_ttl == 12 * 3600);
-    CHECK(patients_config_warning(cfg) == NULL);
+    CHECK(patients_config_warning(redis_configured(&cfg->redis)) == NULL);
     config_free(cfg);
     free(err);
 

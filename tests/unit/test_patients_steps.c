@@ -1,15 +1,14 @@
 /*
- * test_patients_steps.c - the daemon's patient steps (milter/patients.c)
- * for what needs neither libmilter nor Redis: an outbound message from
- * the null sender (an authenticated client's DSN, a system message) to a
- * patient.  No conversation can be recorded for it, but a [FIN] with
+ * test_patients_steps.c - the patient stage (pipeline/stage_patients.c)
+ * for what needs no store: an outbound message from the null sender (an
+ * authenticated client's DSN, a system message) to a patient.  No conversation can be recorded for it, but a [FIN] with
  * content must still be refused: the patient's operator discards it.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include "config/config.h"
-#include "milter/patients.h"
+#include "pipeline/stage_patients.h"
 #include "tests/unit/testlib.h"
 
 static const char *const locals[] = { "chu-test.mssante.fr" };
@@ -42,15 +41,15 @@ static struct verdict null_sender_message(const struct config *cfg, const char *
     CHECK(v.action == ACT_CONTINUE && mp.dir == DIR_OUTBOUND);
     v = msgpol_recipient(&mp, "<279035121518989@patient.mssante.fr>", NULL, &cls, &rcpt);
     CHECK(v.action == ACT_CONTINUE && cls == CLASS_PATIENT);
-    v = patients_rcpt(&pm, cfg, &mp, &rcpt, cls, "");
+    v = patients_rcpt(&pm, &cfg->rules, NULL, &mp, &rcpt, cls, "");
     CHECK(v.action == ACT_CONTINUE);
     patients_header(&pm, "Subject", subject);
     if (content_type != NULL)
         patients_header(&pm, "Content-Type", content_type);
     patients_eoh(&pm);
     patients_body(&pm, body, strlen(body));
-    /* No libmilter context: nothing here may record or rewrite. */
-    return patients_eom(NULL, &pm, cfg, &mp, "");
+    /* No store, no MTA: nothing here may record or rewrite. */
+    return patients_eom(&pm, &cfg->rules, NULL, NULL, &mp, "");
 }
 
 static void test_null_sender_fin(void)

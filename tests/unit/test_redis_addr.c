@@ -3,17 +3,16 @@
  * them (common/redis_addr.c): "Redis HOST:PORT | [IPv6]:PORT | unix:/path",
  * "RedisSentinels HOST:PORT[,HOST:PORT...]", and what servers announce.
  * One named case per line; a failing case is reported by name.  The last
- * part checks that it answers like redis_endpoint_parse(), which it is to
- * replace.
+ * part checks that it answers like redis_endpoint_parse() (common/redis.c),
+ * which it is to replace.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
-#include "common/redis_addr.h"
-#include "common/err.h"
 #include "common/redis.h"
+#include "common/redis_addr.h"
+#include "tests/unit/testlib.h"
 
 struct good_case {
     const char *name;
@@ -81,8 +80,8 @@ static const struct bad_case bads[] = {
 static void test_unix_length(void)
 {
     struct redis_addr a = { NULL, 0, NULL };
-    char text[200];
     struct err why = { "" };
+    char text[200];
 
     memcpy(text, "unix:/", 6);
     memset(text + 6, 'a', 106);
@@ -201,7 +200,7 @@ static void test_lists(void)
 static void test_list_replace(void)
 {
     struct redis_addr_list l = { NULL, 0 };
-    struct err why = { "" };
+    struct err why;
 
     CHECK(redis_addr_list_parse("a:1,b:2", &l, &why) == 0);
     CHECK(l.n == 2);
@@ -259,7 +258,7 @@ static void test_parts(void)
 static void test_equal_copy(void)
 {
     struct redis_addr a = { NULL, 0, NULL }, b = { NULL, 0, NULL }, c = { NULL, 0, NULL };
-    struct err why = { "" };
+    struct err why;
 
     CHECK(redis_addr_parse("Redis.LAN:6379", &a, &why) == 0);
     CHECK(redis_addr_parse("redis.lan:6379", &b, &why) == 0);
@@ -279,9 +278,9 @@ static void test_equal_copy(void)
 }
 
 /* redis_addr_parse() is to replace redis_endpoint_parse() (common/
- * redis.c): same answers on every sane value, and the values only
- * the old parser took are garbage.  Goes when the old parser does. */
-static void test_same_as_redis_endpoint_parse(void)
+ * redis.c): same answers on every sane value, and the values only the old
+ * parser took are garbage.  Goes when the old parser does. */
+static void test_same_as_endpoint_parse(void)
 {
     static const char *const same[] = {
         "127.0.0.1:6379", "redis.example:1", "[::1]:65535", "[2001:db8::1]:6380",
@@ -333,6 +332,6 @@ int main(void)
     test_list_replace();
     test_parts();
     test_equal_copy();
-    test_same_as_redis_endpoint_parse();
+    test_same_as_endpoint_parse();
     TEST_DONE();
 }

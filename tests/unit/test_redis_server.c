@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "common/redis_server.h"
+#include "tests/unit/testlib.h"
 
 struct decide_case {
     const char *name;

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/testlib.h"
 #include "common/clock.h"
 #include "common/sentinel.h"
 #include "common/sentinel_internal.h"
+#include "tests/unit/testlib.h"
 
 static char events[2048];
 

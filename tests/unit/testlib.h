@@ -1,9 +1,20 @@
 /*
  * testlib.h - the smallest useful unit-test harness.
  *
- * CHECK() records a failure and carries on; each test program prints one
- * "ok"/"not ok" line per CHECK group and exits non-zero if anything failed.
- * tests/run-all.sh turns the exit codes into the closing "N passed, N failed".
+ * A test program is a table of named cases, one line each:
+ *
+ *   static const struct test_case cases[] = {
+ *       { "outbound mixed list: refused at DATA", test_outbound },
+ *       ...
+ *   };
+ *   TEST_MAIN(cases)
+ *
+ * CHECK() records a failure and carries on.  Each case is reported on one
+ * line, "ok - NAME" or "not ok - NAME" (its failed checks before it as
+ * "# file:line: ..." lines), the protocol tests/run-all.sh reads from
+ * every test; the program exits non-zero if anything failed.
+ * TEST_SETUP() (optional) runs before the cases; a non-zero return is a
+ * "not ok" of the whole program.
  */
 #ifndef MSSANTE_TESTLIB_H
 #define MSSANTE_TESTLIB_H
@@ -19,7 +30,7 @@ static int testlib_checks;
         testlib_checks++; \
         if (!(cond)) { \
             testlib_failures++; \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            printf("# %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
         } \
     } while (0)
 
@@ -28,9 +39,9 @@ static int testlib_checks;
         testlib_checks++; \
         if (testlib_a == NULL || testlib_b == NULL || strcmp(testlib_a, testlib_b) != 0) { \
             testlib_failures++; \
-            fprintf(stderr, "%s:%d: CHECK_STR failed: %s == \"%s\", expected \"%s\"\n", \
-                    __FILE__, __LINE__, #a, testlib_a ? testlib_a : "(null)", \
-                    testlib_b ? testlib_b : "(null)"); \
+            printf("# %s:%d: CHECK_STR failed: %s == \"%s\", expected \"%s\"\n", \
+                   __FILE__, __LINE__, #a, testlib_a ? testlib_a : "(null)", \
+                   testlib_b ? testlib_b : "(null)"); \
         } \
     } while (0)
 
@@ -41,6 +52,46 @@ static inline const char *testlib_fixtures(void)
     return d ? d : "tests/fixtures";
 }
 
+struct test_case {
+    const char *name;            /* what the case shows, as it is reported */
+    void (*run)(void);
+};
+
+/* Run CASES (N of them) one by one, one protocol line each.  Returns the
+ * exit status: 0 when every check held. */
+static inline int testlib_run(const char *file, const struct test_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int before = testlib_failures;
+
+        fflush(stdout);
+        cases[i].run();
+        printf("%s - %s\n", testlib_failures == before ? "ok" : "not ok", cases[i].name);
+        fflush(stdout);
+    }
+    printf("# %s: %zu cases, %d checks, %d failed\n", file, n, testlib_checks,
+           testlib_failures);
+    return testlib_failures ? 1 : 0;
+}
+
+#define TEST_MAIN(cases) \
+    int main(void) \
+    { \
+        return testlib_run(__FILE__, cases, sizeof(cases) / sizeof((cases)[0])); \
+    }
+
+/* The same, after SETUP (an int (*)(void): 0 to go on). */
+#define TEST_MAIN_SETUP(cases, setup) \
+    int main(void) \
+    { \
+        if ((setup)() != 0) { \
+            printf("not ok - %s: set-up\n", __FILE__); \
+            return 1; \
+        } \
+        return testlib_run(__FILE__, cases, sizeof(cases) / sizeof((cases)[0])); \
+    }
+
+/* The old ending of a program without a case table (one report line). */
 #define TEST_DONE() do { \
         printf("%s: %d checks, %d failed\n", __FILE__, testlib_checks, testlib_failures); \
         return testlib_failures ? 1 : 0; \

@@ -1,9 +1,9 @@
 /*
- * message.c - the trust-space rules applied to one message, step by step.
+ * trustspace.c - the trust-space rules applied to one message, step by step.
  *
- * The milter layer feeds MAIL FROM, each RCPT TO, DATA and end of message;
- * each step answers a verdict.  See message.h for the rules.  Notes on the
- * choices made here:
+ * The pipeline (pipeline/pipeline.c) feeds MAIL FROM, each RCPT TO, DATA
+ * and end of message; each step answers a verdict.  See trustspace.h for
+ * the rules.  Notes on the choices made here:
  *  - Inside or outside is fixed at MAIL FROM from what the milter knows of
  *    the client (AUTH, InternalHosts, local submission), never from the
  *    envelope: the attacker writes the envelope.  An inside client's mail
@@ -24,54 +24,31 @@
  *  - Outbound classic recipients are not refused at RCPT: the whole message
  *    is refused at DATA so that a mixed list reaches nobody, and the bounce
  *    names the offenders.
- *  - For local submission (non_smtpd_milters) every refusal is kept in
- *    mp->deferred and the step answers CONTINUE; msgpol_end returns it.  The
- *    first refusal wins: it is the one that explains the message's fate.
- *  - Without a whitelist nothing can be decided: SMTP mail is tempfailed at
- *    every step, local submissions are held (never lost, never let out).
+ *  - Every step answers what the rules say, whoever the client is: that a
+ *    local submission (non_smtpd_milters) may only be refused at end of
+ *    message is the pipeline's business (pipeline/pipeline.c), as is
+ *    holding it rather than deferring it when there is no whitelist.
+ *  - Without a whitelist nothing can be decided: every step answers a
+ *    temporary failure.
  * Nothing here allocates: the state is the caller's struct msg_policy.
  */
 #include <string.h>
 
-#include "policy/message.h"
 #include "policy/replies.h"
+#include "policy/trustspace.h"
 
 static bool whitelist_missing(const struct msg_policy *mp)
 {
     return mp->env == NULL || mp->env->is_listed == NULL;
 }
 
-/* Keep V for end of message unless an earlier refusal is already kept. */
-static void defer(struct msg_policy *mp, const struct verdict *v, enum action a)
-{
-    if (mp->deferred.action != ACT_CONTINUE)
-        return;
-    mp->deferred = *v;
-    mp->deferred.action = a;
-}
-
-/*
- * Answer with refusal V now (SMTP), or keep it for end of message and let
- * the step go on (local submission, where Postfix forbids refusing early).
- */
-static struct verdict refuse(struct msg_policy *mp, const struct verdict *v)
-{
-    if (!mp->local_submission)
-        return *v;
-    defer(mp, v, v->action);
-    return verdict_continue();
-}
-
-/* The "no whitelist" answer: tempfail over SMTP, hold a local submission. */
-static struct verdict no_whitelist(struct msg_policy *mp)
+/* The "no whitelist" answer: nothing can be decided. */
+static struct verdict no_whitelist(void)
 {
     struct verdict v;
 
     reply_no_whitelist(&v);
-    if (!mp->local_submission)
-        return v;
-    defer(mp, &v, ACT_HOLD);
-    return verdict_continue();
+    return v;
 }
 
 void msgpol_begin(struct msg_policy *mp, const struct policy_env *env,
@@ -102,7 +79,6 @@ void msgpol_begin(struct msg_policy *mp, const struct policy_env *env,
     mp->inside = mp->local_submission || mp->authenticated || mp->internal_host;
     mp->dir = mp->inside ? DIR_OUTBOUND : DIR_INBOUND;
     mp->sender_class = CLASS_INVALID;   /* until a valid MAIL FROM is seen */
-    mp->deferred = verdict_continue();
 }
 
 /* Is the verified certificate's CN listed for DOMAIN (NULL: any domain)? */
@@ -175,10 +151,10 @@ struct verdict msgpol_sender(struct msg_policy *mp, const char *raw)
     }
 
     if (whitelist_missing(mp))
-        return no_whitelist(mp);
+        return no_whitelist();
     if (st == ADDR_MALFORMED) {
         reply_bad_sender(&v, why);
-        return refuse(mp, &v);
+        return v;
     }
     mp->cert = judge_certificate(mp);
     /* Another MTA of our operator, sending for one of our domains. */
@@ -279,20 +255,20 @@ struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw, const ch
         *cls = c;
 
     if (whitelist_missing(mp))
-        return no_whitelist(mp);
+        return no_whitelist();
     if (st == ADDR_MALFORMED) {
         reply_bad_recipient(&v, why);
-        return refuse(mp, &v);
+        return v;
     }
     if (route_refused(mp, a, &v) || outside_sender_refused(mp, &v))
-        return refuse(mp, &v);
+        return v;
     local_rcpt = policy_is_local_domain(mp->env, a->domain);
     if (!local_rcpt && msgpol_delivered_here(mp, a, rcpt_mailer)) {
         /* A system mailbox of this machine (root@localhost): system mail
          * from a local submission; nobody's business from the outside. */
         if (!mp->inside) {
             reply_system_recipient(&v, addr_format(a, text, sizeof(text)));
-            return refuse(mp, &v);
+            return v;
         }
         if (mp->local_submission)
             return verdict_continue();
@@ -301,11 +277,11 @@ struct verdict msgpol_recipient(struct msg_policy *mp, const char *raw, const ch
         note_offender(mp, a);
     /* Our own mailboxes, from inside or outside: the sender must be in the
      * trust space.  A patient sender is the patient rule's to decide
-     * (milter/patients.c: open conversation or pharmacy). */
+     * (pipeline/stage_patients.c: open conversation or pharmacy). */
     if (local_rcpt && !mp->null_sender && mp->sender_class != CLASS_MSSANTE
         && mp->sender_class != CLASS_PATIENT) {
         reply_inbound_sender(&v, mp->sender.domain);
-        return refuse(mp, &v);
+        return v;
     }
     return verdict_continue();
 }
@@ -317,26 +293,18 @@ struct verdict msgpol_data(struct msg_policy *mp)
     unsigned i;
 
     if (whitelist_missing(mp))
-        return no_whitelist(mp);
+        return no_whitelist();
     if (mp->dir != DIR_OUTBOUND || mp->n_classic_total == 0)
         return verdict_continue();
     for (i = 0; i < mp->n_offenders; i++)
         names[i] = mp->offenders[i];
     reply_outbound_classic(&v, names, mp->n_offenders, mp->n_classic_total);
-    return refuse(mp, &v);
+    return v;
 }
 
 struct verdict msgpol_end(struct msg_policy *mp)
 {
-    if (whitelist_missing(mp)) {
-        struct verdict v = no_whitelist(mp);    /* SMTP: tempfail; local: kept as HOLD */
-
-        if (v.action != ACT_CONTINUE)
-            return v;
-    }
-    if (mp->deferred.action != ACT_CONTINUE)
-        return mp->deferred;
-    return verdict_continue();
+    return whitelist_missing(mp) ? no_whitelist() : verdict_continue();
 }
 
 const char *direction_name(enum direction d)

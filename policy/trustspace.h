@@ -1,10 +1,11 @@
 /*
- * message.h - the trust-space rules applied to one message (MSSANTE.md s.5).
+ * trustspace.h - the trust-space rules applied to one message (MSSANTE.md s.5).
  *
  * Pure decision code: it is fed the envelope step by step and answers a
  * verdict at each step.  It never talks to libmilter, Redis or syslog; the
- * milter layer turns verdicts into SMFIS_* codes, replies and log lines
- * (and, under DryRun, into a header instead of a refusal).
+ * pipeline (pipeline/pipeline.h) turns verdicts into answers for the MTA
+ * and one log line per message (and, under DryRun, into a header instead
+ * of a refusal).
  *
  * Inside and outside (issue 10).  The client is *inside* when it
  * authenticated (SMTP AUTH), its address is in InternalHosts, or the
@@ -40,15 +41,16 @@
  *  - inbound sender: a recipient in LocalDomains, from inside or outside:
  *    the sender domain must be MSSante; the null sender is accepted.
  *    Refused at RCPT.  A patient sender (PatientDomain) is left to the
- *    patient rule (milter/patients.h).
+ *    patient rule (pipeline/stage_patients.h).
  *  - no whitelist loaded at all: temporary failure (451 4.3.0).
- *  - local submission (non_smtpd_milters): Postfix forbids refusing the
- *    simulated RCPT, so every refusal is held back until end of message.
+ *  - local submission (non_smtpd_milters): the rules are the same; that
+ *    Postfix forbids refusing the simulated RCPT, so that every refusal is
+ *    held back until end of message, is the pipeline's business.
  * Every sender-based refusal is given at RCPT, not at MAIL, as Postfix's
  * own smtpd_delay_reject does: the log line then names the recipients.
  */
-#ifndef MSSANTE_MESSAGE_H
-#define MSSANTE_MESSAGE_H
+#ifndef MSSANTE_TRUSTSPACE_H
+#define MSSANTE_TRUSTSPACE_H
 
 #include <stdbool.h>
 #include "policy/address.h"
@@ -110,7 +112,6 @@ struct msg_policy {
     unsigned n_offenders;          /* classic recipients of an outbound message named in offenders[] */
     unsigned n_classic_total;      /* all classic recipients of an outbound message (>= n_offenders) */
     char offenders[MSG_MAX_OFFENDERS][ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
-    struct verdict deferred;       /* first refusal held back for end of message */
 };
 
 /* Start a message.  env->is_listed == NULL means "no whitelist available".
@@ -134,7 +135,8 @@ bool msgpol_delivered_here(const struct msg_policy *mp, const struct mailaddr *a
 /* DATA: the whole-message decision on the envelope (mixed recipients). */
 struct verdict msgpol_data(struct msg_policy *mp);
 
-/* End of message: for local submissions, anything held back until now. */
+/* End of message: the temporary failure of a missing whitelist, or nothing
+ * (what was kept for end of message is the pipeline's: pipeline.h). */
 struct verdict msgpol_end(struct msg_policy *mp);
 
 const char *direction_name(enum direction d);   /* "inbound", "outbound" */

@@ -1,7 +1,8 @@
 /*
- * patients.c - the patient rules inside the daemon: what libmilter hands
- * over goes to policy/patient.c for a decision and to conversation/store.c
- * for the state (see patients.h for the steps).
+ * stage_patients.c - the patient stage of the pipeline: what the MTA hands
+ * over goes to policy/patient.c for a decision and to the store (the
+ * conversations in Redis, pipeline/ports.h) for the state; a closure's
+ * header changes go to the MTA (see stage_patients.h for the steps).
  *
  * Notes on the choices made here:
  *  - The patient's id is the INS matricule as ins_check() normalises it
@@ -16,7 +17,7 @@
  *    never accepted unless every conversation was recorded: a failure
  *    answers 451 and Postfix (or the client) tries again.  conv_close is
  *    idempotent per queue id, so running the whole batch again after a
- *    failure part-way (the pool's retry on a fresh connection) records no
+ *    failure part-way (the store's retry on a fresh connection) records no
  *    closure twice.
  *  - Under DryRun the state is still recorded (so that it is right on the
  *    day DryRun is switched off), but the message is not rewritten.
@@ -30,9 +31,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/text.h"
-#include "conversation/store.h"
-#include "milter/patients.h"
-#include "common/redis_pool.h"
+#include "pipeline/stage.h"
+#include "pipeline/stage_patients.h"
 #include "policy/replies.h"
 
 #define MAILBOX_MAX (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)
@@ -41,20 +41,15 @@
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static const char *qid_or_noqueue(const char *qid)
-{
-    return qid != NULL && qid[0] != '\0' ? qid : "NOQUEUE";
-}
-
-static struct patient_policy policy_of(const struct config *cfg)
+static struct patient_policy policy_of(const struct rules_settings *rules)
 {
     struct patient_policy pp;
 
     memset(&pp, 0, sizeof(pp));
-    pp.ins_warn = cfg->rules.patient_key_warn;
-    pp.fin_content_accept = cfg->rules.fin_content_accept;
-    pp.pharmacies = (const char *const *)cfg->rules.pharmacy_mailboxes.v;
-    pp.n_pharmacies = cfg->rules.pharmacy_mailboxes.n;
+    pp.ins_warn = rules->patient_key_warn;
+    pp.fin_content_accept = rules->fin_content_accept;
+    pp.pharmacies = (const char *const *)rules->pharmacy_mailboxes.v;
+    pp.n_pharmacies = rules->pharmacy_mailboxes.n;
     return pp;
 }
 
@@ -116,16 +111,9 @@ static int patient_id(const char *local, const struct ins_result *r, char *out, 
 /* Set-up                                                               */
 /* ------------------------------------------------------------------ */
 
-static struct redis_pool *pool;          /* NULL without Redis */
-
-void patients_init(struct redis_pool *p)
+const char *patients_config_warning(bool redis)
 {
-    pool = p;
-}
-
-const char *patients_config_warning(const struct config *cfg)
-{
-    if (redis_configured(&cfg->redis))
+    if (redis)
         return NULL;
     return "Redis is not configured: patient conversations cannot be recorded, so mail "
            "to patients, and from patients except to PharmacyMailboxes, is deferred "
@@ -174,11 +162,12 @@ static struct verdict remember_patient(struct pat_msg *pm, const char *id)
 }
 
 /* A recipient in PatientDomain, whatever the direction. */
-static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
+static struct verdict to_patient(struct pat_msg *pm, const struct rules_settings *rules,
+                                 const struct pl_store *store,
                                  const struct msg_policy *mp, const struct mailaddr *rcpt,
                                  const char *qid)
 {
-    struct patient_policy pp = policy_of(cfg);
+    struct patient_policy pp = policy_of(rules);
     char addr[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
     struct ins_result ins;
     struct verdict v;
@@ -187,13 +176,13 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
     safe_copy(shown, sizeof(shown), addr);
     v = patient_outbound_rcpt(&pp, rcpt->local, addr, &ins);
     if (v.action != ACT_CONTINUE) {
-        log_notice("%s: patient address <%s> refused: %s", qid_or_noqueue(qid), shown,
+        log_notice("%s: patient address <%s> refused: %s", pl_qid(qid), shown,
                    ins.reason);
         return v;
     }
     if (ins.status != INS_OK)
         log_warning("%s: patient address <%s>: %s (PatientKeyCheck warn: accepted)",
-                    qid_or_noqueue(qid), shown, ins.reason);
+                    pl_qid(qid), shown, ins.reason);
     if (mp->dir != DIR_OUTBOUND)
         return verdict_continue();
     /* Only a local mailbox writing to the patient owns a conversation; but
@@ -207,44 +196,31 @@ static struct verdict to_patient(struct pat_msg *pm, const struct config *cfg,
         patient_reply_bad_ins(&v, &ins, addr);   /* longer than any local part may be */
         return v;
     }
-    if (!redis_configured(&cfg->redis)) {
+    if (store == NULL || store->conv_record == NULL) {
         log_warning("%s: message to patient <%s> deferred: Redis is not configured, "
-                    "the conversation cannot be recorded", qid_or_noqueue(qid), shown);
+                    "the conversation cannot be recorded", pl_qid(qid), shown);
         reply_conversation_unavailable(&v);
         return v;
     }
     return remember_patient(pm, id);
 }
 
-struct open_job {
-    const char *prefix;
-    const char *mailbox;
-    const char *patient;
-};
-
-static int job_is_open(redisContext *c, void *arg, struct err *err)
-{
-    const struct open_job *j = arg;
-
-    return conv_is_open(c, j->prefix, j->mailbox, j->patient, err);
-}
-
 /* A patient writing to local mailbox RCPT: pharmacy, or open conversation. */
-static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
+static struct verdict from_patient(struct pat_msg *pm, const struct rules_settings *rules,
+                                   const struct pl_store *store,
                                    const struct msg_policy *mp, const struct mailaddr *rcpt,
                                    const char *qid)
 {
     struct err err;
     char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
     struct ins_result ins;
-    struct open_job job;
     bool pharmacy;
     int open = 0;
 
     addr_format(rcpt, mailbox, sizeof(mailbox));
     safe_copy(shown, sizeof(shown), mailbox);
-    pharmacy = patient_is_pharmacy((const char *const *)cfg->rules.pharmacy_mailboxes.v,
-                                   cfg->rules.pharmacy_mailboxes.n, rcpt->local, rcpt->domain);
+    pharmacy = patient_is_pharmacy((const char *const *)rules->pharmacy_mailboxes.v,
+                                   rules->pharmacy_mailboxes.n, rcpt->local, rcpt->domain);
     if (pharmacy) {
         add_log(pm, " conv=pharmacy:<%s>", shown);
         return patient_inbound_rcpt(true, 0);
@@ -252,36 +228,34 @@ static struct verdict from_patient(struct pat_msg *pm, const struct config *cfg,
     (void)ins_check(mp->sender.local, &ins);
     if (patient_id(mp->sender.local, &ins, id, sizeof(id)) < 0) {
         open = 0;   /* no such conversation can exist */
-    } else if (!redis_configured(&cfg->redis)) {
+    } else if (store == NULL || store->conv_is_open == NULL) {
         log_warning("%s: patient message to <%s> deferred: Redis is not configured, "
-                    "the conversation cannot be checked", qid_or_noqueue(qid), shown);
+                    "the conversation cannot be checked", pl_qid(qid), shown);
         open = -1;
     } else {
-        job.prefix = cfg->redis.prefix;
-        job.mailbox = mailbox;
-        job.patient = id;
-        open = redis_pool_run(pool, job_is_open, &job, true, &err);
+        open = store->conv_is_open(store->arg, mailbox, id, &err);
         if (open < 0)
-            log_error("%s: conversation state for <%s>: %s", qid_or_noqueue(qid), shown, err.msg);
+            log_error("%s: conversation state for <%s>: %s", pl_qid(qid), shown, err.msg);
     }
     if (open == 1)
         add_log(pm, " conv=reply:<%s>", shown);
     return patient_inbound_rcpt(false, open);
 }
 
-struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
+struct verdict patients_rcpt(struct pat_msg *pm, const struct rules_settings *rules,
+                             const struct pl_store *store,
                              const struct msg_policy *mp, const struct mailaddr *rcpt,
                              enum addr_class cls, const char *qid)
 {
-    if (cfg == NULL || rcpt == NULL)
+    if (rules == NULL || rcpt == NULL)
         return verdict_continue();
     if (cls == CLASS_PATIENT)
-        return to_patient(pm, cfg, mp, rcpt, qid);
+        return to_patient(pm, rules, store, mp, rcpt, qid);
     /* From inside or outside alike (issue 10): the client's side never
      * lets a patient start a conversation. */
     if (mp->sender_valid && mp->sender_class == CLASS_PATIENT && cls != CLASS_INVALID
-        && config_is_local_domain(cfg, rcpt->domain))
-        return from_patient(pm, cfg, mp, rcpt, qid);
+        && strlist_contains(&rules->local_domains, rcpt->domain))
+        return from_patient(pm, rules, store, mp, rcpt, qid);
     return verdict_continue();
 }
 
@@ -373,63 +347,33 @@ bool patients_body(struct pat_msg *pm, const void *buf, size_t len)
 /* End of message                                                       */
 /* ------------------------------------------------------------------ */
 
-struct record_job {
-    struct pat_msg *pm;
-    const struct config *cfg;
-    enum patient_op op;
-    const char *mailbox;
-    const char *qid;
-    long long now;
-    int result[PAT_MAX_PATIENTS];
-};
-
-static int job_record(redisContext *c, void *arg, struct err *err)
-{
-    struct record_job *j = arg;
-    unsigned i;
-
-    for (i = 0; i < j->pm->n_patients; i++) {
-        const char *id = j->pm->patients[i];
-
-        if (j->op == PATOP_CLOSE)
-            j->result[i] = conv_close(c, j->cfg->redis.prefix, j->mailbox, id, j->qid,
-                                      j->now, j->cfg->rules.conversation_ttl, err);
-        else
-            j->result[i] = conv_open_or_refresh(c, j->cfg->redis.prefix, j->mailbox, id,
-                                                j->now, j->cfg->rules.conversation_ttl, err);
-        if (j->result[i] < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* Write the plan's state for every patient; -1 after logging why. */
-static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op op,
+static int record(struct pat_msg *pm, const struct rules_settings *rules,
+                  const struct pl_store *store, enum patient_op op,
                   const struct msg_policy *mp, const char *qid)
 {
+    const char *ids[PAT_MAX_PATIENTS];
+    int result[PAT_MAX_PATIENTS];
     struct err err;
     char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX];
-    struct record_job job;
     unsigned i;
 
     addr_format(&mp->sender, mailbox, sizeof(mailbox));
-    memset(&job, 0, sizeof(job));
-    job.pm = pm;
-    job.cfg = cfg;
-    job.op = op;
-    job.mailbox = mailbox;
-    job.qid = qid;
-    job.now = (long long)time(NULL);
+    for (i = 0; i < pm->n_patients; i++)
+        ids[i] = pm->patients[i];
+    err_set(&err, "Redis is not configured");
     /* Safe to run twice: refreshes, and closures idempotent per queue id. */
-    if (redis_pool_run(pool, job_record, &job, true, &err) < 0) {
+    if (store == NULL || store->conv_record == NULL
+        || store->conv_record(store->arg, op == PATOP_CLOSE, mailbox, ids, pm->n_patients, qid,
+                           (long long)time(NULL), rules->conversation_ttl, result, &err) < 0) {
         safe_copy(shown, sizeof(shown), mailbox);
-        log_error("%s: conversation state of <%s> not recorded: %s", qid_or_noqueue(qid),
+        log_error("%s: conversation state of <%s> not recorded: %s", pl_qid(qid),
                   shown, err.msg);
         return -1;
     }
     for (i = 0; i < pm->n_patients; i++) {
-        const char *what = op == PATOP_CLOSE ? (job.result[i] ? "close" : "close-again")
-                                             : (job.result[i] ? "open" : "refresh");
+        const char *what = op == PATOP_CLOSE ? (result[i] ? "close" : "close-again")
+                                             : (result[i] ? "open" : "refresh");
         char id[PAT_ID_MAX + 1];
 
         safe_copy(id, sizeof(id), pm->patients[i]);
@@ -440,7 +384,7 @@ static int record(struct pat_msg *pm, const struct config *cfg, enum patient_op 
 
 /* A closure: each [FIN] variant Subject becomes exactly "[FIN]", and the
  * message says so in X-MSS-MES when it did not already. */
-static int rewrite(SMFICTX *ctx, struct pat_msg *pm, const struct patient_plan *plan,
+static int rewrite(const struct pl_mta *mta, struct pat_msg *pm, const struct patient_plan *plan,
                    const char *qid)
 {
     bool add = plan->add_mes_header;
@@ -449,14 +393,14 @@ static int rewrite(SMFICTX *ctx, struct pat_msg *pm, const struct patient_plan *
     for (i = 0; i < PAT_MAX_SUBJECTS && i < pm->n_subjects; i++) {
         if (!(pm->variant_subjects & ((uint32_t)1 << i)))
             continue;
-        if (smfi_chgheader(ctx, "Subject", (int)(i + 1), PATIENT_FIN_SUBJECT) != MI_SUCCESS) {
-            log_error("%s: cannot rewrite Subject header #%u", qid_or_noqueue(qid), i + 1);
+        if (mta->change_header(mta->ctx, "Subject", (int)(i + 1), PATIENT_FIN_SUBJECT) < 0) {
+            log_error("%s: cannot rewrite Subject header #%u", pl_qid(qid), i + 1);
             return -1;
         }
         add = add || !pm->mes_fin;
     }
-    if (add && smfi_addheader(ctx, PATIENT_MES_HEADER, PATIENT_MES_FIN) != MI_SUCCESS) {
-        log_error("%s: cannot add the %s header", qid_or_noqueue(qid), PATIENT_MES_HEADER);
+    if (add && mta->add_header(mta->ctx, PATIENT_MES_HEADER, PATIENT_MES_FIN) < 0) {
+        log_error("%s: cannot add the %s header", pl_qid(qid), PATIENT_MES_HEADER);
         return -1;
     }
     return 0;
@@ -475,11 +419,12 @@ static void log_content(const struct pat_msg *pm, const char *qid)
     const char *why = pm->doubt ? pm->doubt_why
                       : pm->probing ? body_probe_why(&pm->probe) : NULL;
 
-    log_info("%s: closure-like message with content: %s", qid_or_noqueue(qid),
+    log_info("%s: closure-like message with content: %s", pl_qid(qid),
              why != NULL ? why : "body not read");
 }
 
-struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct config *cfg,
+struct verdict patients_eom(struct pat_msg *pm, const struct rules_settings *rules,
+                            const struct pl_store *store, const struct pl_mta *mta,
                             const struct msg_policy *mp, const char *qid)
 {
     struct patient_policy pp;
@@ -487,9 +432,9 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
     struct patient_msg m;
     struct verdict v;
 
-    if (cfg == NULL || !pm->active)
+    if (rules == NULL || !pm->active)
         return verdict_continue();
-    pp = policy_of(cfg);
+    pp = policy_of(rules);
     memset(&m, 0, sizeof(m));
     m.subject_fin = pm->subject_fin;
     m.mes_fin = pm->mes_fin;
@@ -501,16 +446,16 @@ struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct confi
         return noted(pm, plan.note, v);
     if (pm->n_patients == 0)          /* the null sender: no conversation to record */
         return noted(pm, "no mailbox to record a conversation for", v);
-    if (record(pm, cfg, plan.op, mp, qid) < 0) {
+    if (record(pm, rules, store, plan.op, mp, qid) < 0) {
         reply_conversation_unavailable(&v);
         return noted(pm, plan.note, v);
     }
     if (plan.op != PATOP_CLOSE || (!plan.rewrite_subject && pm->variant_subjects == 0))
         return noted(pm, plan.note, v);
     /* DryRun records the closure but leaves the message as it was sent. */
-    if (cfg->rules.dry_run)
+    if (rules->dry_run)
         return noted(pm, "closure, subject not rewritten (DryRun)", v);
-    if (rewrite(ctx, pm, &plan, qid) < 0)
+    if (rewrite(mta, pm, &plan, qid) < 0)
         reply_internal(&v);
     return noted(pm, plan.rewrite_subject || plan.content_lost
                      ? plan.note : "closure, subject rewritten to [FIN]", v);

@@ -1,12 +1,14 @@
 /*
- * patients.h - the patient rules inside the daemon (MSSANTE.md s.3, s.5).
+ * stage_patients.h - the patient stage of the pipeline (MSSANTE.md s.3,
+ * s.5).
  *
- * callbacks.c calls one function per milter step; the verdicts come back
- * as struct verdict and go through the same path as every other rule
- * (DryRun, deferral of local submissions to end of message, one log line
- * per message).  The decisions themselves are policy/patient.c's and the
- * state is conversation/store.c's: this module feeds them what libmilter
- * hands over, talks to Redis, and rewrites the headers of a closure.
+ * The pipeline core (pipeline/pipeline.c) calls one function per step;
+ * the verdicts come back as struct verdict and go through the same path
+ * as every other rule (DryRun, deferral of local submissions to end of
+ * message, one log line per message).  The decisions themselves are
+ * policy/patient.c's and the state is the store's (the conversations in
+ * Redis, pipeline/ports.h): this stage feeds them what the MTA hands
+ * over, and asks the MTA to rewrite the headers of a closure.
  *
  *   RCPT   every recipient in PatientDomain: INS matricule check (550 5.1.1
  *          or, with PatientKeyCheck warn, a log line); an outbound message
@@ -21,25 +23,21 @@
  *          only once that is recorded) rewrite a variant Subject to
  *          exactly "[FIN]" and add "X-MSS-MES: FIN".
  *
- * Redis unreachable (or not configured) when state must be read or
- * written: 451 4.3.0, never a guess.  Connections come from the pool
- * shared by the milter threads (milter/redis_pool.h); a pooled connection
- * that fails is replaced by a fresh one once before giving up (Redis may
- * have restarted).
+ * Redis unreachable (or not configured: a store without the conversation
+ * operations) when state must be read or written: 451 4.3.0, never a
+ * guess.
  */
-#ifndef MSSANTE_PATIENTS_H
-#define MSSANTE_PATIENTS_H
+#ifndef MSSANTE_STAGE_PATIENTS_H
+#define MSSANTE_STAGE_PATIENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libmilter/mfapi.h>
-
-#include "common/redis_pool.h"
-#include "config/config.h"
-#include "policy/message.h"
+#include "pipeline/ports.h"
+#include "pipeline/settings.h"
 #include "policy/patient.h"
+#include "policy/trustspace.h"
 
 #define PAT_MAX_PATIENTS 100   /* patient recipients of one message; more get 452 4.5.3 */
 #define PAT_ID_MAX       64    /* a patient id (matricule, or the raw local part in warn mode) */
@@ -47,7 +45,7 @@
 #define PAT_CTYPE_MAX    1024  /* top-level Content-Type kept for the body probe */
 #define PAT_LOG_MAX      2048  /* conv=... fields on the verdict line */
 
-/* The patient side of one message; lives in struct conn, reset at MAIL. */
+/* The patient side of one message; lives in struct pl_msg, reset at MAIL. */
 struct pat_msg {
     bool active;                       /* outbound from a mailbox to >= 1 patient */
     unsigned n_patients;
@@ -73,46 +71,47 @@ struct pat_msg {
     unsigned log_more;
 };
 
-/* The Redis pool the patient rules use (common/redis_pool.h; NULL
- * without Redis), shared with the other milter threads. */
-void patients_init(struct redis_pool *pool);
-
-/* What an operator should know about CFG, or NULL: without Redis every
- * message to or from a patient (but to a pharmacy) is deferred. */
-const char *patients_config_warning(const struct config *cfg);
+/* What an operator should know when Redis is not configured (REDIS
+ * false), or NULL: without Redis every message to or from a patient (but
+ * to a pharmacy) is deferred. */
+const char *patients_config_warning(bool redis);
 
 /* A new message (MAIL FROM): forget the previous one. */
 void patients_reset(struct pat_msg *pm);
 
 /*
  * RCPT, after the trust-space rule let it through: RCPT is the recipient
- * as parsed, CLS its class; MP the message so far; CFG the configuration
- * the connection uses (patients_eom takes the same).  Returns the verdict
- * for this recipient (ACT_CONTINUE when the patient rules have nothing to
- * say).  QID is for the log ("" before Postfix assigned one).
+ * as parsed, CLS its class; MP the message so far; RULES the settings the
+ * connection uses and STORE the conversations (NULL: no Redis);
+ * patients_eom takes the same.  Returns the verdict for this recipient
+ * (ACT_CONTINUE when the patient rules have nothing to say).  QID is for
+ * the log ("" before Postfix assigned one).
  */
-struct verdict patients_rcpt(struct pat_msg *pm, const struct config *cfg,
-                             const struct msg_policy *mp, const struct mailaddr *rcpt,
-                             enum addr_class cls, const char *qid);
+struct verdict patients_rcpt(struct pat_msg *pm, const struct rules_settings *rules,
+                             const struct pl_store *store, const struct msg_policy *mp,
+                             const struct mailaddr *rcpt, enum addr_class cls,
+                             const char *qid);
 
-/* One header of the message (name and value as libmilter gives them). */
+/* One header of the message (name and value as the MTA gives them). */
 void patients_header(struct pat_msg *pm, const char *name, const char *value);
 
 /* End of headers: start the body probe when the message may be a closure. */
 void patients_eoh(struct pat_msg *pm);
 
 /* One body chunk.  Returns true while the patient rules still need the
- * body, false once they do not (the caller may answer SMFIS_SKIP). */
+ * body, false once they do not (the MTA may skip the rest). */
 bool patients_body(struct pat_msg *pm, const void *buf, size_t len);
 
 /*
  * End of message, once every other rule let it through: the [FIN] rules,
- * the conversation state in Redis, then the header changes of a closure.
- * MP must be the message's policy state (its sender is the mailbox).
- * Returns the verdict (550 5.7.1 [FIN] with content, 451 4.3.0 state not
- * recorded, 451 4.7.1 header change failed, or ACT_CONTINUE).
+ * the conversation state in the store, then the header changes of a
+ * closure, asked of MTA (not under DryRun).  MP must be the message's
+ * policy state (its sender is the mailbox).  Returns the verdict (550
+ * 5.7.1 [FIN] with content, 451 4.3.0 state not recorded, 451 4.7.1 header
+ * change failed, or ACT_CONTINUE).
  */
-struct verdict patients_eom(SMFICTX *ctx, struct pat_msg *pm, const struct config *cfg,
+struct verdict patients_eom(struct pat_msg *pm, const struct rules_settings *rules,
+                            const struct pl_store *store, const struct pl_mta *mta,
                             const struct msg_policy *mp, const char *qid);
 
 /* The fields to append to the verdict line ("" when none). */

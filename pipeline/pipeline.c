@@ -1,0 +1,691 @@
+/*
+ * pipeline.c - one message's fate, step by step (see pipeline.h for the
+ * stages and what this core decides).
+ *
+ * Follow one message down this file: pl_connect() says which side the
+ * client is on; pl_mail() starts the transaction and asks the trust-space
+ * rules about the sender; pl_rcpt() asks them, then the patient stage,
+ * about each recipient, and records it for forwarding; pl_data() asks the
+ * trust-space rules about the whole envelope; the headers and the body go
+ * to the patient stage; pl_eom() takes what was kept for end of message,
+ * lets forwarding replace the refusal it replaces, runs the patient and
+ * forwarding stages, and answers.  Every answer goes through answer_for()
+ * (DryRun, and the deferral of local submissions and holds), and every
+ * transaction ends in exactly one verdict line (log_message()).
+ *
+ * Exactly one info line is logged per message: at end of message, at a
+ * refusal that ends the transaction (MAIL, DATA, end of message), or when
+ * the transaction ends otherwise (abort, disconnect).  A refusal at RCPT
+ * only removes that recipient, so it is written into the line at the end.
+ * The message is counted (stats/stats.h) where that line is written.
+ *
+ * Internal errors answer 451 4.7.1: a milter that cannot decide must not
+ * let mail through.
+ *
+ * DIAGNOSTICS: the verdict line at info level; internal errors at error
+ * level ("internal error: ..."); a header or quarantine the MTA refused at
+ * warning or error level, with the queue id.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cidr.h"
+#include "common/log.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/stage.h"
+#include "stats/stats.h"
+#include "whitelist/live.h"
+#include "whitelist/whitelist.h"
+
+enum step { STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_EOM };
+
+/* ---- the daemon's whitelist in force (pipeline/ports.h) ------------------ */
+
+static void live_enter(void *arg, struct policy_env *env)
+{
+    const struct whitelist *wl = live_acquire();
+
+    (void)arg;
+    env->is_listed = wl != NULL ? whitelist_lookup : NULL;
+    env->is_cn_listed = wl != NULL ? whitelist_cn_lookup : NULL;
+    env->lookup_ctx = wl;
+}
+
+static void live_leave(void *arg, struct policy_env *env)
+{
+    (void)arg;
+    env->is_listed = NULL;
+    env->is_cn_listed = NULL;
+    env->lookup_ctx = NULL;
+    live_release();
+}
+
+const struct pl_lists pl_live_lists = { live_enter, live_leave, NULL };
+
+/* ---- text for the log ------------------------------------------------------ */
+
+const char *pl_qid(const char *qid)
+{
+    return qid != NULL && qid[0] != '\0' ? qid : "NOQUEUE";
+}
+
+void pl_log_field(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = (ch <= 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+    }
+    if (size > 0)
+        dst[i] = '\0';
+}
+
+/* Text from the network inside a quoted log field: no quote, no control
+ * character, no non-ASCII byte. */
+static void copy_quoted(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') ? '?' : (char)ch;
+    }
+    if (size > 0)
+        dst[i] = '\0';
+}
+
+/* "<a@b>", "<>", or the raw text when it could not be parsed. */
+static void format_addr(char *dst, size_t size, enum addr_status st,
+                        const struct mailaddr *a, const char *raw)
+{
+    char buf[PL_ADDR_LOG_MAX], bracketed[PL_ADDR_LOG_MAX + 2];
+
+    if (st == ADDR_NULL) {
+        snprintf(dst, size, "<>");
+    } else if (st == ADDR_OK) {
+        addr_format(a, buf, sizeof(buf));
+        snprintf(bracketed, sizeof(bracketed), "<%s>", buf);
+        pl_log_field(dst, size, bracketed);
+    } else {
+        pl_log_field(dst, size, raw);
+    }
+}
+
+void pl_queue_id(struct pl_conn *c, const char *id)
+{
+    if (c != NULL && id != NULL && id[0] != '\0')
+        pl_log_field(c->msg.queue_id, sizeof(c->msg.queue_id), id);
+}
+
+/* ---- the verdict line --------------------------------------------------------- */
+
+static bool refusal(enum action a)
+{
+    return a != ACT_CONTINUE;
+}
+
+static void note_rcpt(struct pl_msg *m, const char *addr, enum addr_class cls, bool refused)
+{
+    size_t room = sizeof(m->rcpts) - m->rcpts_len;
+    int n;
+
+    if (m->n_rcpt_logged >= PL_RCPT_LOG_MAX) {
+        m->n_rcpt_more++;
+        return;
+    }
+    n = snprintf(m->rcpts + m->rcpts_len, room, " rcpt=%s/%s%s", addr, addr_class_name(cls),
+                 refused ? "/refused" : "");
+    if (n < 0 || (size_t)n >= room) {
+        m->rcpts[m->rcpts_len] = '\0';
+        m->n_rcpt_more++;
+        return;
+    }
+    m->rcpts_len += (size_t)n;
+    m->n_rcpt_logged++;
+}
+
+/* " cert=STATUS[ cert_cn=CN][ cert_issuer="NAME"]", or "" when the
+ * operator-certificate rule did not look at the message. */
+static void format_cert(const struct pl_msg *m, char *buf, size_t size)
+{
+    const char *status = cert_status_name(m->mp.cert);
+    char cn[PL_CERT_LOG_MAX];
+    int n;
+
+    buf[0] = '\0';
+    if (status == NULL)
+        return;
+    n = snprintf(buf, size, " cert=%s", status);
+    if (m->mp.cert_cn[0] != '\0' && n > 0 && (size_t)n < size) {
+        pl_log_field(cn, sizeof(cn), m->mp.cert_cn);
+        n += snprintf(buf + n, size - (size_t)n, " cert_cn=%s%s", cn,
+                      m->mp.cert_cn_cut ? "..." : "");
+    }
+    if (m->cert_issuer[0] != '\0' && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " cert_issuer=\"%s\"", m->cert_issuer);
+}
+
+/* The counters of a message whose line was just written. */
+static void count_message(const struct pl_msg *m, const struct verdict *final, bool would)
+{
+    struct stats_verdict done, kept;
+
+    if (final != NULL) {
+        done.action = final->action;
+        done.rule = rule_name(final->rule);
+    }
+    kept.action = m->would.action;
+    kept.rule = rule_name(m->would.rule);
+    stats_message_end(final != NULL ? &done : NULL, would ? &kept : NULL, m->started);
+}
+
+/*
+ * The line (keep it stable, operators parse it):
+ *   QUEUEID: direction=DIR sender=<a@b> rcpt=<c@d>/CLASS[/refused] ... [+N more]
+ *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
+ *   [internal=yes] [cert=ok|none|mismatch [cert_cn=CN] [cert_issuer="CN"]]
+ *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
+ *   [fwd_add=N fwd_del=N notify=N hold=yes|no] [fwd=memory|unavailable|no-redis]
+ *   [reply="CODE X.Y.Z text" | reason="text"]
+ * QUEUEID is NOQUEUE before Postfix assigned one.  FINAL is the verdict
+ * that applied; NULL when the transaction ended without one ("abort").
+ * direction= says which rules applied (policy/trustspace.h): outbound for
+ * a client inside (auth=, internal= or submission= says why) or a sender
+ * of our own domains let in by its operator's certificate, inbound for
+ * the rest of the outside.  cert= is there when the operator-certificate
+ * rule looked at the message; the CN and issuer come from the network and
+ * are made safe for the line.
+ */
+static void log_message(struct pl_conn *c, const struct verdict *final)
+{
+    struct pl_msg *m = &c->msg;
+    const char *verdict = final != NULL ? action_name(final->action) : "abort";
+    const char *rule = final != NULL && refusal(final->action) ? rule_name(final->rule) : NULL;
+    char more[32] = "", would[96] = "", reply[VERDICT_TEXT_MAX + 32] = "";
+    char cert[3 * PL_CERT_LOG_MAX + 64] = "";
+
+    if (m->n_rcpt_more > 0)
+        snprintf(more, sizeof(more), " +%u more", m->n_rcpt_more);
+    if (m->have_would && (final == NULL || !refusal(final->action))) {
+        snprintf(would, sizeof(would), " would=%s", action_name(m->would.action));
+        rule = rule_name(m->would.rule);
+    }
+    if (final != NULL && refusal(final->action)) {
+        char text[VERDICT_TEXT_MAX];
+        size_t i;
+
+        snprintf(text, sizeof(text), "%s", final->text);
+        for (i = 0; text[i] != '\0'; i++)
+            if (text[i] == '"' || (unsigned char)text[i] < 0x20)
+                text[i] = '\'';
+        if (final->action == ACT_HOLD)
+            snprintf(reply, sizeof(reply), " reason=\"%s\"", text);
+        else
+            snprintf(reply, sizeof(reply), " reply=\"%s %s %s\"", final->rcode, final->xcode,
+                     text);
+    }
+    format_cert(m, cert, sizeof(cert));
+    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s",
+             pl_qid(m->queue_id), direction_name(m->mp.dir),
+             m->sender[0] ? m->sender : "<>", m->rcpts, more, verdict, would,
+             rule ? " rule=" : "", rule ? rule : "",
+             m->mp.authenticated ? " auth=yes" : "",
+             c->local_submission ? " submission=local" : "",
+             c->internal_host ? " internal=yes" : "", cert,
+             c->rules->dry_run ? " dryrun=yes" : "", patients_log(&m->pat),
+             forwarding_log(&m->fwd), reply);
+    count_message(m, final, would[0] != '\0');
+    m->fate = final != NULL ? *final : verdict_continue();
+    m->in_txn = false;
+}
+
+/* End of a transaction that was not closed by end of message or a refusal. */
+static void log_unfinished(struct pl_conn *c)
+{
+    if (!c->msg.in_txn)
+        return;
+    /* Every recipient was refused: that refusal is the message's fate. */
+    if (c->msg.rcpt_refused && c->msg.n_rcpt_ok == 0)
+        log_message(c, &c->msg.rcpt_refusal);
+    else
+        log_message(c, NULL);
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+static struct pl_answer answer(enum pl_code code)
+{
+    struct pl_answer a;
+
+    memset(&a, 0, sizeof(a));
+    a.code = code;
+    return a;
+}
+
+static struct pl_answer refuse_with(const struct verdict *v)
+{
+    struct pl_answer a = answer(v->action == ACT_REJECT ? PL_REJECT : PL_TEMPFAIL);
+
+    a.reply = *v;
+    return a;
+}
+
+struct pl_answer pl_internal_error(struct pl_conn *c, const char *what)
+{
+    struct verdict v;
+
+    log_error("internal error: %s", what);
+    reply_internal(&v);
+    if (c != NULL && c->msg.in_txn)
+        log_message(c, &v);
+    return refuse_with(&v);
+}
+
+/* The daemon is stopping (SIGTERM): new sessions and new messages are
+ * deferred, so that the messages in flight can finish. */
+static struct pl_answer refuse_stopping(struct pl_conn *c)
+{
+    struct verdict v;
+
+    reply_shutting_down(&v);
+    if (c != NULL && c->msg.in_txn)
+        log_message(c, &v);
+    return refuse_with(&v);
+}
+
+static bool stopping(const struct pl_services *svc)
+{
+    return svc->stopping != NULL && svc->stopping();
+}
+
+/*
+ * A trust-space verdict before end of message.  Postfix forbids refusing
+ * the emulated steps of a local submission: the first such refusal is
+ * kept for end of message (without a whitelist, as a hold: never lost,
+ * never let out) and the step goes on, whatever DryRun says.
+ */
+static struct verdict trust_step(struct pl_conn *c, struct verdict v)
+{
+    if (!c->local_submission || !refusal(v.action))
+        return v;
+    if (!refusal(c->msg.kept_trust.action)) {
+        c->msg.kept_trust = v;
+        if (v.rule == RULE_NO_WHITELIST)
+            c->msg.kept_trust.action = ACT_HOLD;
+    }
+    return verdict_continue();
+}
+
+/*
+ * The answer to a step's verdict V; *REFUSED says whether it refuses
+ * (RCPT: only that recipient).  DryRun never refuses: the first verdict
+ * that would have applied is remembered.  Before end of message, a
+ * refusal of a local submission (any stage's) and a hold are kept for it.
+ * A refusal that ends the transaction writes its verdict line.
+ */
+static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, enum step step,
+                                   bool *refused)
+{
+    struct pl_msg *m = &c->msg;
+
+    *refused = false;
+    if (!refusal(v->action))
+        return answer(PL_CONTINUE);
+    if (c->rules->dry_run) {
+        if (!m->have_would) {
+            m->would = *v;
+            m->have_would = true;
+        }
+        return answer(PL_CONTINUE);
+    }
+    if (step != STEP_EOM && (c->local_submission || v->action == ACT_HOLD)) {
+        if (!refusal(m->kept.action))
+            m->kept = *v;
+        return answer(PL_CONTINUE);
+    }
+    if (v->action == ACT_HOLD)
+        return answer(PL_CONTINUE);   /* handled by pl_eom() */
+    *refused = true;
+    if (step == STEP_RCPT) {
+        if (!m->rcpt_refused) {
+            m->rcpt_refusal = *v;
+            m->rcpt_refused = true;
+        }
+    } else {
+        log_message(c, v);
+    }
+    return refuse_with(v);
+}
+
+/* ---- the list in force around a step ------------------------------------------ */
+
+static void env_enter(struct pl_conn *c)
+{
+    c->svc->lists.enter(c->svc->lists.arg, &c->env);
+}
+
+static void env_leave(struct pl_conn *c)
+{
+    c->svc->lists.leave(c->svc->lists.arg, &c->env);
+}
+
+/* ---- connect ---------------------------------------------------------------------- */
+
+/*
+ * How local submission is recognised.  For mail from sendmail(1), Postfix's
+ * cleanup server runs non_smtpd_milters with an emulated connect event:
+ * client name "localhost", address 127.0.0.1 (::1 without IPv4) and port 0.
+ * A real SMTP client always has a non-zero source port, even from the
+ * loopback.  Checked against Postfix 3.7 by sending with "sendmail -C DIR"
+ * through a private instance: the milter sees localhost/127.0.0.1 port 0,
+ * while swaks through smtpd on 127.0.0.1 shows "localhost" too but a real
+ * port, so the port is the deciding test.
+ */
+static bool is_local_submission(const char *hostname, const struct sockaddr *sa)
+{
+    if (sa == NULL || hostname == NULL || strcmp(hostname, "localhost") != 0)
+        return false;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+        return sin->sin_port == 0 && ntohl(sin->sin_addr.s_addr) == INADDR_LOOPBACK;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+        return sin6->sin6_port == 0 && IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+    }
+    return false;
+}
+
+/* "[ADDR]:PORT" for the debug log. */
+static void describe_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        port = ntohs(sin->sin_port);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(sin6->sin6_port);
+    }
+    snprintf(buf, size, "[%s]:%u", ip, port);
+}
+
+struct pl_answer pl_connect(struct pl_conn *c, const struct pl_services *svc,
+                            const struct rules_settings *rules, bool debug,
+                            const char *hostname, const struct sockaddr *sa,
+                            const char *myhostname)
+{
+    if (stopping(svc))
+        return refuse_stopping(NULL);
+    memset(c, 0, sizeof(*c));
+    c->svc = svc;
+    c->rules = rules;
+    c->debug = debug;
+    c->local_submission = is_local_submission(hostname, sa);
+    c->internal_host = !c->local_submission
+                       && cidr_list_match_sockaddr(&rules->internal_hosts, sa);
+    pl_log_field(c->myhostname, sizeof(c->myhostname), myhostname);
+    rules_policy_env(rules, &c->env);
+    stats_connection_open();
+    if (debug) {
+        char addr[INET6_ADDRSTRLEN + 16];
+
+        describe_peer(sa, addr, sizeof(addr));
+        log_debug("connect from %s%s%s", hostname ? hostname : "unknown", addr,
+                  c->local_submission ? " (local submission)"
+                  : c->internal_host ? " (InternalHosts)" : "");
+    }
+    return answer(PL_CONTINUE);
+}
+
+/* ---- MAIL, RCPT, DATA ------------------------------------------------------------ */
+
+static void reset_message(struct pl_msg *m)
+{
+    m->in_txn = false;
+    m->queue_id[0] = '\0';
+    m->sender[0] = '\0';
+    m->rcpts[0] = '\0';
+    m->rcpts_len = 0;
+    m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = 0;
+    m->rcpt_refused = m->have_would = false;
+    m->kept_trust = verdict_continue();
+    m->kept = verdict_continue();
+    m->cert_issuer[0] = '\0';
+    patients_reset(&m->pat);
+    forwarding_reset(&m->fwd);
+    held_reset(&m->held);
+}
+
+struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
+{
+    struct pl_msg *m = &c->msg;
+    struct msg_client client;
+    struct verdict v;
+    bool refused;
+
+    log_unfinished(c);
+    reset_message(m);
+    pl_queue_id(c, in->queue_id);
+    m->in_txn = true;
+    m->started = stats_message_begin();
+    memset(&client, 0, sizeof(client));
+    client.local_submission = c->local_submission;
+    client.internal_host = c->internal_host;
+    client.authenticated = in->auth_authen != NULL && in->auth_authen[0] != '\0';
+    client.cert_cn = in->cert_subject;
+    client.cert_mode = c->rules->operator_certificate;
+    client.myhostname = c->myhostname;
+    copy_quoted(m->cert_issuer, sizeof(m->cert_issuer), in->cert_issuer);
+
+    env_enter(c);
+    msgpol_begin(&m->mp, &c->env, &client);
+    v = msgpol_sender(&m->mp, in->arg);
+    env_leave(c);
+
+    format_addr(m->sender, sizeof(m->sender),
+                m->mp.sender_valid ? ADDR_OK : m->mp.null_sender ? ADDR_NULL : ADDR_MALFORMED,
+                &m->mp.sender, in->arg);
+    if (stopping(c->svc))
+        return refuse_stopping(c);
+    v = trust_step(c, v);
+    return answer_for(c, &v, STEP_MAIL, &refused);
+}
+
+struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
+{
+    struct pl_msg *m = &c->msg;
+    char addr[PL_ADDR_LOG_MAX];
+    enum addr_class cls = CLASS_INVALID;
+    struct mailaddr parsed;
+    struct pl_answer a;
+    struct verdict v;
+    bool refused;
+
+    if (c->debug) {
+        char shown[PL_ADDR_LOG_MAX], how[64];
+
+        pl_log_field(shown, sizeof(shown), arg);
+        pl_log_field(how, sizeof(how), mailer != NULL ? mailer : "(none)");
+        log_debug("%s: RCPT %s {rcpt_mailer}=%s", pl_qid(m->queue_id), shown, how);
+    }
+
+    env_enter(c);
+    v = msgpol_recipient(&m->mp, arg, mailer, &cls, &parsed);
+    env_leave(c);
+    v = trust_step(c, v);
+    if (!refusal(v.action))
+        v = patients_rcpt(&m->pat, c->rules, c->svc->store, &m->mp, &parsed, cls,
+                          m->queue_id);
+
+    a = answer_for(c, &v, STEP_RCPT, &refused);
+    format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
+                &parsed, arg);
+    note_rcpt(m, addr, cls, refused);
+    if (!refused) {
+        m->n_rcpt_ok++;
+        forwarding_rcpt(&m->fwd, arg, cls == CLASS_INVALID ? NULL : &parsed, cls);
+    }
+    return a;
+}
+
+struct pl_answer pl_data(struct pl_conn *c)
+{
+    struct verdict v;
+    bool refused;
+
+    env_enter(c);
+    v = msgpol_data(&c->msg.mp);
+    env_leave(c);
+    v = trust_step(c, v);
+    return answer_for(c, &v, STEP_DATA, &refused);
+}
+
+/* ---- headers and body -------------------------------------------------------------- */
+
+void pl_header(struct pl_conn *c, const char *name, const char *value)
+{
+    if (c->msg.in_txn) {
+        patients_header(&c->msg.pat, name, value);
+        held_header(&c->msg.held, name);
+    }
+}
+
+void pl_eoh(struct pl_conn *c)
+{
+    patients_eoh(&c->msg.pat);
+}
+
+/* The body is read only while a rule needs it; then the rest is skipped. */
+struct pl_answer pl_body(struct pl_conn *c, const void *buf, size_t len)
+{
+    return answer(patients_body(&c->msg.pat, buf, len) ? PL_CONTINUE : PL_SKIP);
+}
+
+/* ---- end of message ------------------------------------------------------------------ */
+
+static void add_dry_run_header(struct pl_conn *c, const struct pl_mta *mta)
+{
+    const struct pl_msg *m = &c->msg;
+    char value[128];
+
+    if (m->have_would)
+        snprintf(value, sizeof(value), "%s rule=%s (dry run)", action_name(m->would.action),
+                 m->would.rule != RULE_NONE ? rule_name(m->would.rule) : "unknown");
+    else
+        snprintf(value, sizeof(value), "accept (dry run)");
+    if (mta->add_header(mta->ctx, PL_VERDICT_HEADER, value) < 0)
+        log_warning("%s: cannot add the %s header", pl_qid(m->queue_id), PL_VERDICT_HEADER);
+}
+
+/* A hold: the message goes to Postfix's hold queue with the reason, and
+ * says why in its X-MSSante-Held header; the sender of a local submission
+ * is told. */
+static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
+                             const struct verdict *v)
+{
+    char reason[VERDICT_TEXT_MAX + 64];
+
+    snprintf(reason, sizeof(reason), "mssante-milter %s: %s",
+             v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
+    if (held_mark(mta, v, c->local_submission, c->msg.queue_id) < 0)
+        return pl_internal_error(c, "cannot add the X-MSSante-Held header");
+    if (mta->quarantine(mta->ctx, reason) < 0)
+        return pl_internal_error(c, "smfi_quarantine failed");
+    held_notify(c->svc->store, &c->msg.mp, c->local_submission, c->msg.queue_id);
+    log_message(c, v);
+    return answer(PL_ACCEPT);
+}
+
+/*
+ * What the trust space says at end of message: a refusal it kept for a
+ * local submission, unless forwarding replaces it; then any other
+ * refusal kept.
+ */
+static struct verdict eom_kept(struct pl_conn *c)
+{
+    struct pl_msg *m = &c->msg;
+    struct verdict v;
+
+    env_enter(c);
+    v = msgpol_end(&m->mp);
+    env_leave(c);
+    v = trust_step(c, v);
+    if (!refusal(v.action) && refusal(m->kept_trust.action))
+        v = m->kept_trust;
+    /* A forward re-injected through sendmail: the plan removes and
+     * notifies the classic recipients instead (stage_forward.h). */
+    if (forwarding_replaces(c->rules, c->svc->store, &m->mp, &v))
+        v = verdict_continue();
+    if (!refusal(v.action) && refusal(m->kept.action))
+        v = m->kept;
+    return v;
+}
+
+struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
+{
+    struct pl_msg *m = &c->msg;
+    struct pl_answer a;
+    struct verdict v;
+    bool refused;
+
+    if (held_strip(mta, &m->held, m->queue_id) < 0)
+        return pl_internal_error(c, "cannot delete an X-MSSante-Held header");
+    v = eom_kept(c);
+
+    if (!refusal(v.action))
+        v = patients_eom(&m->pat, c->rules, c->svc->store, mta, &m->mp, m->queue_id);
+    if (!refusal(v.action)) {
+        struct fwd_eom_ctx x = {
+            c->rules, c->svc->store, &c->svc->lists, mta, &c->env, &m->mp, m->queue_id,
+        };
+
+        v = forwarding_eom(&m->fwd, &x);
+    }
+    if (c->rules->dry_run) {
+        (void)answer_for(c, &v, STEP_EOM, &refused);
+        add_dry_run_header(c, mta);
+        v = verdict_continue();
+        log_message(c, &v);
+        return answer(PL_CONTINUE);
+    }
+    if (v.action == ACT_HOLD)
+        return hold(c, mta, &v);
+    a = answer_for(c, &v, STEP_EOM, &refused);
+    if (!refused)
+        log_message(c, &v);
+    return a;
+}
+
+/* ---- the end ------------------------------------------------------------------------- */
+
+void pl_abort(struct pl_conn *c)
+{
+    log_unfinished(c);
+    reset_message(&c->msg);
+}
+
+void pl_close(struct pl_conn *c)
+{
+    log_unfinished(c);
+    forwarding_free(&c->msg.fwd);
+    stats_connection_close();
+}
+
+void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3])
+{
+    size_t n = 0;
+
+    if ((out[n] = patients_config_warning(redis)) != NULL)
+        n++;
+    if ((out[n] = forwarding_config_warning(rules, redis)) != NULL)
+        n++;
+    out[n] = NULL;
+}
