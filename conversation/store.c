@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/logid.h"
 #include "common/redis.h"
 #include "conversation/store.h"
 
@@ -102,6 +103,21 @@ static int copy_id(char *out, const char *id, int upper)
     return 0;
 }
 
+/* A conversation key for an error message ("PREFIXconv:MAILBOX:PATIENT"):
+ * the patient as LogPatientId says (common/logid.h), since the message
+ * ends up in the log. */
+static const char *shown_key(const char *key, char *buf, size_t size)
+{
+    const char *colon = strrchr(key, ':');
+    char id[LOGID_MAX];
+
+    if (colon == NULL)
+        return key;
+    logid_format(colon + 1, id, sizeof(id));
+    snprintf(buf, size, "%.*s:%s", (int)(colon - key), key, id);
+    return buf;
+}
+
 /* Fill K for MAILBOX, and for PATIENT unless INDEX_ONLY.  -1 + err on a
  * bad argument. */
 static int make_keys(struct conv_keys *k, const char *prefix, const char *mailbox,
@@ -152,7 +168,7 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
                       long long now, long long ttl, const char *qid,
                       struct err *err)
 {
-    char now_s[32], ttl_s[32];
+    char now_s[32], ttl_s[32], shown[KEY_MAX + LOGID_MAX];
     const char *argv[] = { "EVAL", script, "2", k->conv, k->index, k->patient, now_s, ttl_s,
                            qid };
     int argc = qid != NULL ? 9 : 8;
@@ -163,7 +179,7 @@ static int run_script(redisContext *c, const char *script, const struct conv_key
     snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl);
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        redis_command_error(c, r, "EVAL", k->conv, err);
+        redis_command_error(c, r, "EVAL", shown_key(k->conv, shown, sizeof(shown)), err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -210,6 +226,7 @@ int conv_close(redisContext *c, const char *prefix, const char *mailbox,
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
                  const char *patient, struct err *err)
 {
+    char shown[KEY_MAX + LOGID_MAX];
     struct conv_keys k;
     const char *argv[3];
     redisReply *r;
@@ -223,7 +240,7 @@ int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
     argv[2] = "state";
     r = redisCommandArgv(c, 3, argv, NULL);
     if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        redis_command_error(c, r, "HGET", k.conv, err);
+        redis_command_error(c, r, "HGET", shown_key(k.conv, shown, sizeof(shown)), err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -263,6 +280,7 @@ static long long field_number(const redisReply *f)
 static int parse_record(const redisReply *h, const redisReply *t, const char *key,
                         struct conv_info *out, struct err *err)
 {
+    char shown[KEY_MAX + LOGID_MAX];
     const redisReply *state, *qid;
 
     memset(out->closed_by_qid, 0, sizeof(out->closed_by_qid));
@@ -271,7 +289,8 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     out->ttl = -1;
     if (h->type != REDIS_REPLY_ARRAY || h->elements != N_FIELDS ||
         t->type != REDIS_REPLY_INTEGER) {
-        err_set(err, "conversation %s: unexpected reply", key);
+        err_set(err, "conversation %s: unexpected reply",
+                shown_key(key, shown, sizeof(shown)));
         return -1;
     }
     state = h->element[0];
@@ -282,7 +301,8 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     else if (state->type == REDIS_REPLY_STRING && strcmp(state->str, "closed") == 0)
         out->state = CONV_CLOSED;
     else {
-        err_set(err, "conversation %s: unknown state", key);
+        err_set(err, "conversation %s: unknown state",
+                shown_key(key, shown, sizeof(shown)));
         return -1;
     }
     out->opened_at = field_number(h->element[1]);
@@ -301,23 +321,24 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
 static int read_record(redisContext *c, const char *key, struct conv_info *out,
                        struct err *err)
 {
+    char shown[KEY_MAX + LOGID_MAX];
     redisReply *h = NULL, *t = NULL;
     int rc;
 
     if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
-        redis_command_error(c, NULL, "HMGET", key, err);
+        redis_command_error(c, NULL, "HMGET", shown_key(key, shown, sizeof(shown)), err);
         return -1;
     }
     if (redisGetReply(c, (void **)&t) != REDIS_OK || t == NULL) {
-        redis_command_error(c, NULL, "TTL", key, err);
+        redis_command_error(c, NULL, "TTL", shown_key(key, shown, sizeof(shown)), err);
         freeReplyObject(h);
         return -1;
     }
     if (h->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, h, "HMGET", key, err);
+        redis_command_error(c, h, "HMGET", shown_key(key, shown, sizeof(shown)), err);
         rc = -1;
     } else if (t->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, t, "TTL", key, err);
+        redis_command_error(c, t, "TTL", shown_key(key, shown, sizeof(shown)), err);
         rc = -1;
     } else {
         rc = parse_record(h, t, key, out, err);
@@ -330,6 +351,7 @@ static int read_record(redisContext *c, const char *key, struct conv_info *out,
 int conv_get(redisContext *c, const char *prefix, const char *mailbox,
              const char *patient, struct conv_info *out, struct err *err)
 {
+    char shown[KEY_MAX + LOGID_MAX];
     struct conv_keys k;
 
     memset(out, 0, sizeof(*out));
@@ -338,7 +360,7 @@ int conv_get(redisContext *c, const char *prefix, const char *mailbox,
         return -1;
     snprintf(out->patient, sizeof(out->patient), "%s", k.patient);
     if (append_record_query(c, k.conv) != 0) {
-        redis_command_error(c, NULL, "HMGET", k.conv, err);
+        redis_command_error(c, NULL, "HMGET", shown_key(k.conv, shown, sizeof(shown)), err);
         return -1;
     }
     return read_record(c, k.conv, out, err);
@@ -410,7 +432,7 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
                         redisReply **members, size_t n, conv_list_fn fn, void *ctx,
                         struct err *err)
 {
-    char key[KEY_MAX];
+    char key[KEY_MAX], shown[KEY_MAX + LOGID_MAX];
     const char *gone[LIST_BATCH];
     struct conv_info info;
     size_t start, i;
@@ -422,7 +444,8 @@ static int list_members(redisContext *c, const char *pfx, const struct conv_keys
         for (i = start; i < end; i++) {
             snprintf(key, sizeof(key), "%sconv:%s:%s", pfx, k->mailbox, members[i]->str);
             if (append_record_query(c, key) != 0) {
-                redis_command_error(c, NULL, "HMGET", key, err);
+                redis_command_error(c, NULL, "HMGET", shown_key(key, shown, sizeof(shown)),
+                                    err);
                 return -1;
             }
         }

@@ -158,6 +158,18 @@ static void save_snapshot(const struct whitelist *wl)
         log_warning("cannot write snapshot %s: %s", live_cfg->snapshot_file, err.msg);
 }
 
+/* Entries of the file at PATH that the list goes without, by name. */
+static void log_skipped(const char *path, const struct ans_list *list)
+{
+    char text[ANS_SKIPPED_NAMED * (ANS_SKIPPED_TEXT + 24) + 64];
+
+    if (list->skipped + list->cn_skipped == 0)
+        return;
+    ans_list_skipped_text(list, text, sizeof(text));
+    log_warning("whitelist %s: %zu entr%s skipped: %s", path, list->skipped + list->cn_skipped,
+                list->skipped + list->cn_skipped == 1 ? "y" : "ies", text);
+}
+
 /* One more source that gave no list at start: WHAT and why. */
 static void start_failed(const char *what, const char *why)
 {
@@ -180,6 +192,7 @@ static struct whitelist *load_file(const char *path)
         start_failed(what, err.msg);
         return NULL;
     }
+    log_skipped(path, list);
     wl = ans_list_take_whitelist(list);
     if (wl != NULL) {
         snprintf(wl->version, sizeof(wl->version), "file");
@@ -232,6 +245,7 @@ static int seed_redis(redisContext *c, struct err *err)
         log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err->msg);
         return 0;
     }
+    log_skipped(file, list);
     rc = store_publish(c, live_redis->prefix, list, true, &published, version,
                        sizeof(version), err);
     ans_list_free(list);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/logid.h"
 #include "tests/unit/plharness.h"
 
 const struct plh_client PLH_OUTSIDE = { "192.0.2.1", 40000, "client.example", NULL, NULL,
@@ -249,6 +250,9 @@ void plh_init(void)
     plh_mta_log[0] = '\0';
     plh_log[0] = '\0';
     log_set_sink(log_sink, NULL);
+    /* The lines these tests read name patients in clear (LogPatientId
+     * clear); test_logid and t_patient_log cover the other modes. */
+    logid_set_mode(LOGID_CLEAR);
     plh_rules_of = NULL;
     store.conv_is_open = conv_is_open;
     store.conv_record = conv_record;
