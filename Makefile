@@ -79,7 +79,8 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 FUZZ_LIB   := $(BUILD)/tests/fuzz/fuzzlib.o
-BENCH_SRC  := $(wildcard bench/*.c)
+# Each bench/*.c is a program, but the milter wire client they share.
+BENCH_SRC  := $(filter-out bench/milterwire.c,$(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 DAEMON   := $(BUILD)/mssante-milter
@@ -137,6 +138,8 @@ endif
 $(BUILD)/tests/%: $(BUILD)/tests/helpers/%.o $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+$(BUILD)/bench/loadgen: $(BUILD)/bench/milterwire.o
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(GLUE) $(BUILD)/libmssante.a
 	@mkdir -p $(dir $@)

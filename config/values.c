@@ -1,7 +1,7 @@
 /*
- * values.c - the value types of mssante-milter.conf (see values.h):
- * strings, numbers with units, yes/no and other words, domain and mailbox
- * lists, address lists, a Redis endpoint, a notice template.
+ * values.c - the single-valued types of mssante-milter.conf (see
+ * values.h): strings, numbers with units, yes/no and other words.  The
+ * lists and structures are values_lists.c's.
  *
  * Each parser checks one value's text and stores it in the field its row
  * points to, or says what was expected in WHY; it knows nothing of files
@@ -9,25 +9,18 @@
  * of WHY are part of what "mssante-milter -n" shows an operator: keep
  * them saying what was expected, with the value that was given.
  */
-#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
-#include "common/cidr.h"
 #include "common/log.h"
-#include "common/redis.h"
 #include "common/sockspec.h"
-#include "common/strlist.h"
 #include "config/config.h"
 #include "config/values.h"
-#include "notify/message.h"
 #include "notify/queue.h"
 #include "policy/address.h"
-#include "policy/patient.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -44,13 +37,12 @@ static bool has_space(const char *s)
     return false;
 }
 
-static bool same_string(const char *a, const char *b)
+bool cfgval_same_string(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Replace *SLOT with a copy of VALUE (NULL stays NULL). */
-static bool set_string(char **slot, const char *value)
+bool cfgval_set_string(char **slot, const char *value)
 {
     char *copy = NULL;
 
@@ -139,7 +131,7 @@ static bool string_parse(void *field, const struct cfg_key *k, const char *text,
                          struct err *why)
 {
     (void)k;
-    if (!set_string(field, text)) {
+    if (!cfgval_set_string(field, text)) {
         err_set(why, "out of memory");
         return false;
     }
@@ -156,12 +148,12 @@ static void string_format(const void *field, const struct cfg_key *k, char *buf,
 
 static bool string_same(const void *a, const void *b)
 {
-    return same_string(*(char *const *)a, *(char *const *)b);
+    return cfgval_same_string(*(char *const *)a, *(char *const *)b);
 }
 
 static bool string_copy(void *dst, const void *src)
 {
-    return set_string(dst, *(char *const *)src);
+    return cfgval_set_string(dst, *(char *const *)src);
 }
 
 static void string_release(void *field)
@@ -285,9 +277,7 @@ static bool address_parse(void *field, const struct cfg_key *k, const char *text
 
 const struct cfg_type cfgval_address = STRING_TYPE(address_parse);
 
-/* A copy of IN (LEN bytes) as a normalised domain, into *OUT; false when
- * it is not a domain (*OUT stays NULL when out of memory). */
-static bool normalize_domain_copy(const char *in, size_t len, char **out)
+bool cfgval_domain_copy(const char *in, size_t len, char **out)
 {
     char buf[ADDR_DOMAIN_MAX + 1];
 
@@ -307,7 +297,7 @@ static bool domain_parse(void *field, const struct cfg_key *k, const char *text,
     char *norm = NULL;
 
     (void)k;
-    if (!normalize_domain_copy(text, strlen(text), &norm)) {
+    if (!cfgval_domain_copy(text, strlen(text), &norm)) {
         err_set(why, "expected a domain name, got \"%s\"", text);
         return false;
     }
@@ -599,340 +589,4 @@ static void enum_format(const void *field, const struct cfg_key *k, char *buf, s
 
 const struct cfg_type cfgval_enum = {
     .parse = enum_parse, .format = enum_format, .same = int_same, .copy = int_copy,
-};
-
-/* ---- lists ------------------------------------------------------------- */
-
-/* The next entry of a comma and/or space separated list: *LEN bytes at
- * the returned pointer, or NULL at the end. */
-static const char *next_entry(const char **p, size_t *len)
-{
-    const char *start;
-
-    while (**p == ',' || cfgval_is_space(**p))
-        (*p)++;
-    if (**p == '\0')
-        return NULL;
-    start = *p;
-    while (**p != '\0' && **p != ',' && !cfgval_is_space(**p))
-        (*p)++;
-    *len = (size_t)(*p - start);
-    return start;
-}
-
-static void list_format(const void *field, const struct cfg_key *k, char *buf, size_t size)
-{
-    const struct strlist *l = field;
-    size_t used = 0;
-
-    (void)k;
-    buf[0] = '\0';
-    for (size_t i = 0; i < l->n && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", l->v[i]);
-}
-
-static bool list_same(const void *a, const void *b)
-{
-    return strlist_same(a, b);
-}
-
-static bool list_copy(void *dst, const void *src)
-{
-    return strlist_copy(dst, src) == 0;
-}
-
-static void list_release(void *field)
-{
-    strlist_free(field);
-}
-
-/* An empty list that is NULL-terminated too, for code that walks V. */
-static bool list_init(void *field)
-{
-    struct strlist *l = field;
-
-    return l->v != NULL || (l->v = calloc(1, sizeof(*l->v))) != NULL;
-}
-
-/* LocalDomains: normalised, duplicates dropped, at least one. */
-static bool domains_parse(void *field, const struct cfg_key *k, const char *text,
-                          struct err *why)
-{
-    struct strlist l = { NULL, 0 };
-    const char *p = text, *entry;
-    size_t len;
-
-    (void)k;
-    while ((entry = next_entry(&p, &len)) != NULL) {
-        char *norm = NULL;
-
-        if (!normalize_domain_copy(entry, len, &norm)) {
-            err_set(why, "\"%.*s\" is not a valid domain name", (int)len, entry);
-            strlist_free(&l);
-            return false;
-        }
-        if (norm == NULL || (!strlist_contains(&l, norm)
-                             && strlist_add(&l, norm, strlen(norm)) < 0)) {
-            free(norm);
-            strlist_free(&l);
-            err_set(why, "out of memory");
-            return false;
-        }
-        free(norm);
-    }
-    if (l.n == 0) {
-        err_set(why, "expected one or more domain names");
-        return false;
-    }
-    strlist_free(field);
-    *(struct strlist *)field = l;
-    return true;
-}
-
-const struct cfg_type cfgval_domains = {
-    .parse = domains_parse, .format = list_format, .same = list_same, .copy = list_copy,
-    .release = list_release, .init = list_init,
-};
-
-/* PharmacyMailboxes: "local@domain" and "@domain" entries, kept as
- * written (matching ignores case). */
-static bool mailboxes_parse(void *field, const struct cfg_key *k, const char *text,
-                            struct err *why)
-{
-    struct strlist l = { NULL, 0 };
-    const char *p = text, *entry;
-    size_t len;
-
-    (void)k;
-    while ((entry = next_entry(&p, &len)) != NULL) {
-        if (strlist_add(&l, entry, len) < 0) {
-            err_set(why, "out of memory");
-            strlist_free(&l);
-            return false;
-        }
-        if (!patient_pharmacy_entry_valid(l.v[l.n - 1])) {
-            err_set(why, "\"%s\" is neither local@domain nor @domain", l.v[l.n - 1]);
-            strlist_free(&l);
-            return false;
-        }
-    }
-    if (l.n == 0) {
-        err_set(why, "expected one or more mailboxes");
-        return false;
-    }
-    strlist_free(field);
-    *(struct strlist *)field = l;
-    return true;
-}
-
-const struct cfg_type cfgval_mailboxes = {
-    .parse = mailboxes_parse, .format = list_format, .same = list_same, .copy = list_copy,
-    .release = list_release, .init = list_init,
-};
-
-/* InternalHosts: addresses and CIDR blocks (common/cidr.h), or "none". */
-static bool hosts_parse(void *field, const struct cfg_key *k, const char *text,
-                        struct err *why)
-{
-    (void)k;
-    if (strcasecmp(text, "none") == 0) {
-        cidr_list_free(field);
-        return true;
-    }
-    return cidr_list_parse(text, field, why) == 0;
-}
-
-static void hosts_format(const void *field, const struct cfg_key *k, char *buf, size_t size)
-{
-    const struct cidr_list *l = field;
-    size_t used = 0;
-
-    (void)k;
-    snprintf(buf, size, "none");
-    for (size_t i = 0; i < l->n && used < size; i++) {
-        const struct cidr *c = &l->v[i];
-        char ip[INET6_ADDRSTRLEN] = "?";
-        unsigned full = c->family == AF_INET ? 32 : 128;
-
-        inet_ntop(c->family, c->addr, ip, sizeof(ip));
-        used += (size_t)snprintf(buf + used, size - used, c->prefix < full ? "%s%s/%u" : "%s%s",
-                                 i ? " " : "", ip, c->prefix);
-    }
-}
-
-static bool hosts_same(const void *a, const void *b)
-{
-    const struct cidr_list *x = a, *y = b;
-
-    return x->n == y->n && (x->n == 0 || memcmp(x->v, y->v, x->n * sizeof(*x->v)) == 0);
-}
-
-static bool hosts_copy(void *dst, const void *src)
-{
-    const struct cidr_list *s = src;
-    struct cidr_list *d = dst, copy = { NULL, s->n };
-
-    if (s->n > 0 && (copy.v = malloc(s->n * sizeof(*copy.v))) == NULL)
-        return false;
-    if (s->n > 0)
-        memcpy(copy.v, s->v, s->n * sizeof(*copy.v));
-    cidr_list_free(d);
-    *d = copy;
-    return true;
-}
-
-static void hosts_release(void *field)
-{
-    cidr_list_free(field);
-}
-
-const struct cfg_type cfgval_hosts = {
-    .parse = hosts_parse, .format = hosts_format, .same = hosts_same, .copy = hosts_copy,
-    .release = hosts_release,
-};
-
-/* ---- structures -------------------------------------------------------- */
-
-static bool redis_parse(void *field, const struct cfg_key *k, const char *text,
-                        struct err *why)
-{
-    struct redis_endpoint ep;
-
-    (void)k;
-    if (redis_endpoint_parse(text, &ep) < 0) {
-        err_set(why, "expected HOST:PORT, [IPV6]:PORT or unix:/path, got \"%s\"", text);
-        return false;
-    }
-    redis_endpoint_free(field);
-    *(struct redis_endpoint *)field = ep;
-    return true;
-}
-
-static void redis_format(const void *field, const struct cfg_key *k, char *buf, size_t size)
-{
-    const struct redis_endpoint *ep = field;
-
-    (void)k;
-    if (ep->host == NULL && ep->unix_path == NULL)
-        buf[0] = '\0';
-    else
-        redis_endpoint_format(ep, buf, size);
-}
-
-static bool redis_same(const void *a, const void *b)
-{
-    const struct redis_endpoint *x = a, *y = b;
-
-    return same_string(x->host, y->host) && x->port == y->port
-           && same_string(x->unix_path, y->unix_path);
-}
-
-static bool redis_copy(void *dst, const void *src)
-{
-    const struct redis_endpoint *s = src;
-    struct redis_endpoint copy = { NULL, s->port, NULL };
-
-    if ((s->host != NULL && (copy.host = strdup(s->host)) == NULL)
-        || (s->unix_path != NULL && (copy.unix_path = strdup(s->unix_path)) == NULL)) {
-        redis_endpoint_free(&copy);
-        return false;
-    }
-    redis_endpoint_free(dst);
-    *(struct redis_endpoint *)dst = copy;
-    return true;
-}
-
-static void redis_release(void *field)
-{
-    redis_endpoint_free(field);
-}
-
-/* The reload warning's wording of an endpoint (an IPv6 host unbracketed,
- * as it always was). */
-static void redis_describe(const void *field, const struct cfg_key *k, char *buf, size_t size)
-{
-    const struct redis_endpoint *ep = field;
-
-    (void)k;
-    if (ep->host == NULL && ep->unix_path == NULL)
-        snprintf(buf, size, "unset");
-    else if (ep->unix_path != NULL)
-        snprintf(buf, size, "unix:%s", ep->unix_path);
-    else
-        snprintf(buf, size, "%s:%d", ep->host, ep->port);
-}
-
-const struct cfg_type cfgval_redis = {
-    .parse = redis_parse, .format = redis_format, .same = redis_same, .copy = redis_copy,
-    .release = redis_release, .describe = redis_describe,
-};
-
-/* NotifyTemplate: read and checked now, so that "-n" and a reload report
- * a bad template with the rest, and the daemon never reads it again. */
-static bool template_parse(void *field, const struct cfg_key *k, const char *text,
-                           struct err *why)
-{
-    struct notify_template_file *tf = field;
-    struct notify_template *t = notify_template_load(text, why);
-    char *path;
-
-    (void)k;
-    if (t == NULL)
-        return false;
-    if ((path = strdup(text)) == NULL) {
-        notify_template_free(t);
-        err_set(why, "out of memory");
-        return false;
-    }
-    notify_template_free(tf->t);
-    free(tf->path);
-    tf->t = t;
-    tf->path = path;
-    return true;
-}
-
-static void template_format(const void *field, const struct cfg_key *k, char *buf,
-                            size_t size)
-{
-    string_format(&((const struct notify_template_file *)field)->path, k, buf, size);
-}
-
-static bool template_same(const void *a, const void *b)
-{
-    return same_string(((const struct notify_template_file *)a)->path,
-                       ((const struct notify_template_file *)b)->path);
-}
-
-/* A reload keeps the running template's path only: the notice worker runs
- * with the startup template, and a reloaded configuration carries none. */
-static bool template_copy(void *dst, const void *src)
-{
-    struct notify_template_file *d = dst;
-
-    if (!set_string(&d->path, ((const struct notify_template_file *)src)->path))
-        return false;
-    notify_template_free(d->t);
-    d->t = NULL;
-    return true;
-}
-
-static void template_release(void *field)
-{
-    struct notify_template_file *tf = field;
-
-    notify_template_free(tf->t);
-    free(tf->path);
-    tf->t = NULL;
-    tf->path = NULL;
-}
-
-static void template_describe(const void *field, const struct cfg_key *k, char *buf,
-                              size_t size)
-{
-    string_describe(&((const struct notify_template_file *)field)->path, k, buf, size);
-}
-
-const struct cfg_type cfgval_template = {
-    .parse = template_parse, .format = template_format, .same = template_same,
-    .copy = template_copy, .release = template_release, .describe = template_describe,
 };

@@ -8,8 +8,8 @@
  * running value of a restart-only key), and described in a reload warning.
  * Every parser writes WHY (an English sentence, no file or line: the
  * reader adds them) and returns false on a bad value, leaving the field as
- * it was.  The parsers are static to values.c: config/ exports no
- * parse_* function.
+ * it was.  The parsers are static to values.c and values_lists.c: config/
+ * exports no parse_* function.
  */
 #ifndef MSSANTE_CONFIG_VALUES_H
 #define MSSANTE_CONFIG_VALUES_H
@@ -84,6 +84,15 @@ extern const struct cfg_type cfgval_template;    /* struct notify_template_file 
 
 /* White space as the file format means it (isspace() without the locale). */
 bool cfgval_is_space(char c);
+
+/* What values.c and values_lists.c share.  Equal strings (NULL equals
+ * NULL only); *SLOT replaced with a copy of VALUE (NULL stays NULL: false
+ * when out of memory); a copy of IN (LEN bytes) as a normalised domain
+ * into *OUT, false when it is not a domain (*OUT stays NULL when out of
+ * memory). */
+bool cfgval_same_string(const char *a, const char *b);
+bool cfgval_set_string(char **slot, const char *value);
+bool cfgval_domain_copy(const char *in, size_t len, char **out);
 
 /* The field of K in the configuration object CFG. */
 #define CFG_FIELD(cfg, k) ((void *)((char *)(cfg) + (k)->off))

@@ -3,8 +3,8 @@
  * "mssantectl whitelist rollback", and the fetcher's part of
  * "mssantectl whitelist status".
  *
- * fetch runs the same refresh as the daemon's thread (whitelist/refresh.h)
- * once, for cron or by hand.  Its exit status answers one question: is the
+ * fetch runs the same refresh as the daemon's thread
+ * (whitelist/fetch_publish.h) once, for cron or by hand.  Its exit status answers one question: is the
  * list in Redis the ANS's current list?  So a fetch that finds another
  * node's fetch in progress waits for it and answers with that fetch's
  * outcome instead of failing: two concurrent fetchers make one
@@ -24,7 +24,7 @@
 
 #include "common/err.h"
 #include "ctl/ctl.h"
-#include "whitelist/refresh.h"
+#include "whitelist/fetch_publish.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
 

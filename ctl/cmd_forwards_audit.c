@@ -1,7 +1,7 @@
 /*
  * cmd_forwards_audit.c - "mssantectl forwards audit|rewrite": forwards to
  * classic mail written in Postfix tables and Sieve scripts (issue 5 s.4;
- * the parsing and the rewriting are forward/audit.c's).
+ * the parsing and the rewriting are audit/audit.c's).
  *
  *   audit FILE... [--type virtual|aliases|sieve] [--domain D] [--mailbox M]
  *       one line per classic target (and per pipe/file target, as a note);
@@ -34,9 +34,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "audit/audit.h"
 #include "common/err.h"
 #include "ctl/ctl.h"
-#include "forward/audit.h"
 #include "forward/rules.h"
 
 #define FILE_MAX      (64L << 20)    /* a Postfix table larger than this is not a source */

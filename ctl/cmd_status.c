@@ -43,7 +43,7 @@
 #include "ctl/ptools.h"
 #include "ctl/status.h"
 #include "notify/queue.h"
-#include "whitelist/refresh.h"
+#include "whitelist/fetch_publish.h"
 #include "whitelist/store.h"
 
 #define N_CHECKS   6

@@ -32,7 +32,7 @@
  *    each one gets a notice instead.  The mailbox the message was forwarded
  *    from is unknown there (the envelope sender may be the original
  *    author's, and nothing of the original may appear in a notice), so such
- *    a notice names no mailbox: notify/message.c then says "your MSSante
+ *    a notice names no mailbox: notify/notice.c then says "your MSSante
  *    mailbox".
  *    When no recipient would be left, nothing is removed and nothing is
  *    notified: the plan says HOLD with a reason instead.  Postfix drops a

@@ -13,7 +13,7 @@
  *
  * Each SMTP connection gets a struct conn (smfi_setpriv): the pipeline's
  * state and a reference to the configuration in force when it opened
- * (milter/service.h), kept until it closes, whatever reloads happen
+ * (milter/cfgref.h), kept until it closes, whatever reloads happen
  * meanwhile.  libmilter may run the callbacks of one connection on
  * different threads (Debian's is built with a worker pool): per-connection
  * state lives in struct conn, never in thread-locals.
@@ -32,7 +32,8 @@
 #include "common/redis_pool.h"
 #include "forward/cache.h"
 #include "milter/callbacks.h"
-#include "milter/service.h"
+#include "milter/cfgref.h"
+#include "milter/drain.h"
 #include "notify/service.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/store_redis.h"
@@ -55,7 +56,7 @@ struct conn {
 static atomic_bool mta_lacks_nr_hdr, mta_lacks_skip;
 
 /* What the pipeline of every connection shares (set by callbacks_start). */
-static struct pl_services services = { { NULL, NULL, NULL }, NULL, service_stopping };
+static struct pl_services services = { { NULL, NULL, NULL }, NULL, drain_stopping };
 static struct redis_pool *pool;          /* NULL without Redis */
 static struct fwd_cache *rules_cache;    /* NULL without Redis */
 static struct notify_worker *worker;     /* NULL when another node sends */
@@ -199,7 +200,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 static void conn_free(struct conn *c)
 {
-    service_config_release(c->cfg);
+    cfgref_release(c->cfg);
     free(c);
 }
 
@@ -210,7 +211,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return internal_error(ctx, NULL, "out of memory for a new connection");
-    if ((c->cfg = service_config_acquire()) == NULL) {
+    if ((c->cfg = cfgref_acquire()) == NULL) {
         free(c);
         return internal_error(ctx, NULL, "no configuration in force");
     }

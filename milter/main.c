@@ -14,10 +14,10 @@
  * hand or by an init script says why it did not start (a pid file in use,
  * no whitelist) and exits non-zero, whatever syslog does with the lines.
  * "-n" checks the same things without starting (milter/preflight.h).
- * Signals (milter/service.h): SIGHUP and SIGUSR1 reload the configuration,
- * SIGTERM stops after the messages in flight are answered, SIGINT aborts
- * (libmilter).  They are blocked here before any thread is created, and
- * waited for by the service thread.
+ * Signals (milter/signals.h): SIGHUP and SIGUSR1 reload the configuration
+ * (milter/cfgref.h), SIGTERM stops after the messages in flight are
+ * answered (milter/drain.h), SIGINT aborts (libmilter).  They are blocked
+ * here before any thread is created, and waited for by the signal thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,15 +42,16 @@
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
+#include "milter/cfgref.h"
 #include "milter/identity.h"
 #include "milter/preflight.h"
-#include "milter/service.h"
+#include "milter/signals.h"
 #include "milter/socket.h"
 #include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
+#include "whitelist/fetch_thread.h"
 #include "whitelist/live.h"
-#include "whitelist/refresher.h"
 
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
@@ -145,7 +146,7 @@ static int apply_command_line(struct config *cfg)
     return 0;
 }
 
-/* service_finish_fn for a reload (milter/service.h). */
+/* cfgref_finish_fn for a reload (milter/cfgref.h). */
 static int finish_reloaded(struct config *cfg)
 {
     if (apply_command_line(cfg) < 0) {
@@ -271,24 +272,11 @@ static void tell_parent_ready(int fd)
 
 static struct pidfile pid_file;
 
-/* Tell the operator about LocalDomains the ANS list does not know. */
-static void warn_unlisted_local_domains(const struct config *cfg)
-{
-    const struct whitelist *wl = live_acquire();
-
-    for (size_t i = 0; wl != NULL && i < cfg->rules.local_domains.n; i++)
-        if (!whitelist_lookup(wl, cfg->rules.local_domains.v[i]))
-            log_warning("LocalDomains: %s is not on the whitelist in force (version %s): "
-                        "other operators will refuse its mail", cfg->rules.local_domains.v[i],
-                        wl->version);
-    live_release();
-}
-
 /* StatsFile and StatsInterval of the configuration in force, for the
  * stats publisher (stats/stats.h): a reload changes them. */
 static const struct stats_settings *stats_in_force(void *arg)
 {
-    const struct config *cfg = service_config_acquire();
+    const struct config *cfg = cfgref_acquire();
 
     (void)arg;
     return cfg != NULL ? &cfg->stats : NULL;
@@ -297,7 +285,7 @@ static const struct stats_settings *stats_in_force(void *arg)
 static void stats_done(void *arg, const struct stats_settings *s)
 {
     (void)arg;
-    service_config_release((const struct config *)(const void *)
+    cfgref_release((const struct config *)(const void *)
                            ((const char *)s - offsetof(struct config, stats)));
 }
 
@@ -305,7 +293,7 @@ static const struct stats_source stats_source = { stats_in_force, stats_done, NU
 
 static void block_stop_signals(void)
 {
-    service_block_signals();
+    signals_block();
     /* hiredis writes to sockets a Redis restart may close. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -407,15 +395,16 @@ static int start_threads(struct config *cfg)
         callbacks_stop();
         return start_failed();
     }
-    if (refresher_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
+    if (fetch_thread_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
         callbacks_stop();
         return start_failed();
     }
-    if (service_start(cfg, finish_reloaded) < 0
+    if (cfgref_init(cfg, finish_reloaded) < 0 || signals_start(cfg->daemon.socket) < 0
         || stats_start(&cfg->stats, &cfg->redis, &stats_source) < 0) {
-        service_stop();
-        refresher_stop();
+        signals_stop();
+        cfgref_free();
+        fetch_thread_stop();
         live_stop();
         callbacks_stop();
         return start_failed();
@@ -460,7 +449,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     }
     if (start_threads(cfg) != 0)
         return 1;
-    warn_unlisted_local_domains(cfg);
+    cfgref_warn_unlisted(cfg);
     pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
     for (size_t i = 0; warnings[i] != NULL; i++)
         log_warning("%s", warnings[i]);
@@ -473,8 +462,9 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     log_notice("stopping " PROG);
     callbacks_stop();
     stats_stop();
-    service_stop();
-    refresher_stop();
+    signals_stop();
+    cfgref_free();
+    fetch_thread_stop();
     live_stop();
     callbacks_free();
     socket_cleanup();

@@ -14,13 +14,13 @@
 #include "common/err.h"
 #include "common/redis.h"
 #include "notify/held.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "notify/queue_internal.h"
 
 #define HELD_SUBJECT "Message retenu, intervention requise / Message held, action required"
 
 /* %1$s: the domain of NotifySender, %2$s: the reference.  ASCII only, and
- * no '%' once formatted: it is then checked as a template (message.h). */
+ * no '%' once formatted: it is then checked as a template (notice.h). */
 #define HELD_TEXT \
     "Bonjour,\n" \
     "\n" \

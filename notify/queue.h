@@ -38,7 +38,7 @@
 
 #include "common/err.h"
 #include "common/redis.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 
 struct notify_stats {
     long long enqueued, sent, retried, failed;

@@ -180,7 +180,7 @@ static void note_offender(struct msg_policy *mp, const struct mailaddr *a)
     mp->n_classic_total++;
 }
 
-/* The rules about the sender, for mail from the outside (see message.h). */
+/* The rules about the sender, for mail from the outside (see trustspace.h). */
 static bool outside_sender_refused(struct msg_policy *mp, struct verdict *v)
 {
     const struct mailaddr *s = &mp->sender;

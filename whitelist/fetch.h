@@ -26,7 +26,7 @@
  * The fetcher's keys (config/keys.c points into it; their defaults are
  * there).  Read at start only.  The download uses the first seven; the
  * guard (whitelist/guard.h) the next two; the daemon's refresh thread
- * (whitelist/refresher.h) the last two.
+ * (whitelist/fetch_thread.h) the last two.
  */
 struct fetch_settings {
     char *url;                       /* WhitelistURL, https only */

@@ -1,7 +1,7 @@
 /*
  * fuzz_audit.c - the forwarding audit of "mssantectl forwards
  * audit|rewrite": virtual(5) maps, aliases(5) files and Sieve scripts
- * (forward/audit.c, audit_maps.c, audit_sieve.c, audit_edit.c).
+ * (audit/audit.c, maps.c, sieve.c, edit.c).
  *
  * Input: one byte whose value modulo 4 chooses the reader (0: guessed
  * from the content, 1: virtual, 2: aliases, 3: sieve), then the file.
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "common/err.h"
-#include "forward/audit.h"
 #include "tests/fuzz/fuzz.h"
 
 static size_t count_lines(const char *d, size_t len)

@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c - mssante-milter.conf (config/config.c, the key table of
- * config/keys.c and the value types of config/values.c).
+ * config/keys.c and the value types of config/values*.c).
  *
  * Input: the file's bytes, written to a scratch file (config_load reads a
  * path, as the daemon, "mssante-milter -n" and mssantectl do).  Errors go

@@ -1,6 +1,6 @@
 /*
  * fuzz_notify_template.c - the NotifyTemplate text and the notice built
- * from it (notify/message.c).
+ * from it (notify/notice.c).
  *
  * Input: the template file's bytes.  A template that is accepted is used
  * to build a notice, once for a known mailbox and once for an unknown one.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAILBOX "dr.martin@" FUZZ_LOCAL_DOMAIN

@@ -1,5 +1,5 @@
 /*
- * test_forward_audit.c - "mssantectl forwards audit|rewrite" (forward/audit.c)
+ * test_forward_audit.c - "mssantectl forwards audit|rewrite" (audit/audit.c)
  * over the sample files tests/fixtures/fwd-*: the exact report, the exact
  * rewritten file (untouched lines byte for byte, CRLF included), the pairs
  * to import, idempotence, type guessing and edge cases.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward/audit.h"
+#include "audit/audit.h"
 #include "tests/unit/testlib.h"
 
 static const char *const locals[] = { "chu-test.mssante.fr", "autre-site.chu-test.mssante.fr" };

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "testlib.h"
 
 static char tmp_dir[] = "/tmp/test_forward_config.XXXXXX";

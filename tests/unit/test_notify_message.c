@@ -1,5 +1,5 @@
 /*
- * test_notify_message.c - the content-free notice (notify/message.c): exact
+ * test_notify_message.c - the content-free notice (notify/notice.c): exact
  * headers, a body that decodes to the fixed text, nothing from an original
  * message, header injection refused, and NotifyTemplate checking.
  */
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "tests/unit/testlib.h"
 
 #define SENDER  "notify@chu-test.mssante.fr"

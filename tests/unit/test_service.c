@@ -1,5 +1,6 @@
 /*
- * test_service.c - milter/service.c: the configuration in force, reloads
+ * test_service.c - the daemon as a service (milter/cfgref.c,
+ * milter/signals.c, milter/drain.c): the configuration in force, reloads
  * (good, bad, restart-only keys) and references held by connections.
  * Run it under "make check SAN=1" too: a configuration freed while a
  * connection holds it would show there.
@@ -9,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "milter/service.h"
+#include "milter/cfgref.h"
+#include "milter/drain.h"
+#include "milter/signals.h"
+#include "policy/replies.h"
 #include "tests/unit/testlib.h"
 
 static char conf_path[64];
@@ -53,12 +57,13 @@ static void test_reload(void)
     if (cfg == NULL)
         return;
     startup = cfg;
-    service_block_signals();
-    CHECK(service_config_acquire() == NULL);          /* nothing in force yet */
-    CHECK(service_start(startup, NULL) == 0);
-    CHECK(!service_stopping());
+    signals_block();
+    CHECK(cfgref_acquire() == NULL);                  /* nothing in force yet */
+    CHECK(cfgref_init(startup, NULL) == 0);
+    CHECK(signals_start(startup->daemon.socket) == 0);
+    CHECK(!drain_stopping());
 
-    c1 = service_config_acquire();
+    c1 = cfgref_acquire();
     CHECK(c1 == startup);
 
     /* A good file: policy keys change, restart-only keys keep their value. */
@@ -66,8 +71,8 @@ static void test_reload(void)
                "Socket inet:10026@127.0.0.1\nSocketMode 0600\nDryRun yes\n"
                "RedisPrefix other:\nStatsInterval 2s\n"
                "TLSPolicyFile /tmp/tls_policy\nTLSPolicyLevel encrypt\n");
-    CHECK(service_reload() == 0);
-    c2 = service_config_acquire();
+    CHECK(cfgref_reload() == 0);
+    c2 = cfgref_acquire();
     CHECK(c2 != c1);
     CHECK(c2->rules.dry_run);
     CHECK(c2->rules.local_domains.n == 2 && config_is_local_domain(c2, "c.mssante.fr"));
@@ -79,36 +84,37 @@ static void test_reload(void)
     CHECK(c2->live.tls_policy_file == NULL && !c2->live.tls_policy_encrypt);
     /* The connection that started before keeps its configuration. */
     CHECK(!c1->rules.dry_run && config_is_local_domain(c1, "a.mssante.fr"));
-    service_config_release(c1);
+    cfgref_release(c1);
 
     /* A broken file changes nothing. */
     write_conf("LocalDomains d.mssante.fr\nWhitelistFile /x.xml\nDryRun perhaps\n");
-    CHECK(service_reload() < 0);
-    c3 = service_config_acquire();
+    CHECK(cfgref_reload() < 0);
+    c3 = cfgref_acquire();
     CHECK(c3 == c2);
-    service_config_release(c3);
+    cfgref_release(c3);
 
     /* A missing file neither. */
     unlink(conf_path);
-    CHECK(service_reload() < 0);
+    CHECK(cfgref_reload() < 0);
 
     /* Back to a good one: c2 is retired, still readable until released. */
     write_conf("LocalDomains e.mssante.fr\nWhitelistFile /x.xml\n");
-    CHECK(service_reload() == 0);
-    c4 = service_config_acquire();
+    CHECK(cfgref_reload() == 0);
+    c4 = cfgref_acquire();
     CHECK(c4 != c2 && !c4->rules.dry_run && config_is_local_domain(c4, "e.mssante.fr"));
     CHECK(c2->rules.dry_run && config_is_local_domain(c2, "b.mssante.fr"));
-    service_config_release(c2);
-    service_config_release(c4);
+    cfgref_release(c2);
+    cfgref_release(c4);
 
-    service_stopping_reply(&v);
+    reply_shutting_down(&v);
     CHECK(v.action == ACT_TEMPFAIL);
     CHECK_STR(v.rcode, "451");
     CHECK_STR(v.xcode, "4.3.2");
     CHECK_STR(rule_name(v.rule), "shutting-down");
 
-    service_stop();
-    CHECK(service_config_acquire() == NULL);
+    signals_stop();
+    cfgref_free();
+    CHECK(cfgref_acquire() == NULL);
     config_free(cfg);
 }
 

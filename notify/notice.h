@@ -1,5 +1,5 @@
 /*
- * message.h - the content-free notice sent to a classic address.
+ * notice.h - the content-free notice sent to a classic address.
  *
  * When a forwarding target is outside the trust space it never gets the
  * message, only a notice that "a new secure message is waiting in the
@@ -27,8 +27,8 @@
  * forward/plan.h) the built-in text says "your MSSante mailbox" and "%m"
  * expands to NOTIFY_UNKNOWN_MAILBOX.
  */
-#ifndef MSSANTE_NOTIFY_MESSAGE_H
-#define MSSANTE_NOTIFY_MESSAGE_H
+#ifndef MSSANTE_NOTIFY_NOTICE_H
+#define MSSANTE_NOTIFY_NOTICE_H
 
 #include <stddef.h>
 

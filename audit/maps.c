@@ -1,15 +1,15 @@
 /*
- * audit_maps.c - the forward audit of Postfix tables: reads virtual(5) and
+ * maps.c - the forward audit of Postfix tables: reads virtual(5) and
  * aliases(5) sources as logical lines (continuations, comments), finds the
  * classic targets of local rules and records the edits that take them out
- * (rules in audit.h; shared machinery in audit_edit.c).
+ * (rules in audit.h; shared machinery in edit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "forward/audit_internal.h"
+#include "audit/internal.h"
 #include "forward/rules.h"
 #include "policy/address.h"
 

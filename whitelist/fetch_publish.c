@@ -1,6 +1,7 @@
 /*
- * refresh.c - one whitelist refresh: lock, download, check, publish,
- * record (the steps and the Redis keys are described in refresh.h).
+ * fetch_publish.c - one whitelist refresh: lock, download, check,
+ * publish, record (the steps and the Redis keys are described in
+ * fetch_publish.h).
  *
  * Why a Redis lock: every MX node may run the refresh (the daemon's
  * thread, cron'ed "mssantectl whitelist fetch"), and they share one
@@ -28,8 +29,8 @@
 #include "common/redis.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/domainset.h"
+#include "whitelist/fetch_publish.h"
 #include "whitelist/guard.h"
-#include "whitelist/refresh.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
 

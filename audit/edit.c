@@ -1,15 +1,15 @@
 /*
- * audit_edit.c - the machinery every forward-audit reader shares: text
+ * edit.c - the machinery every forward-audit reader shares: text
  * buffers, the line index, the edit list (bytes to drop, text to insert)
  * and the output built from it, findings and import pairs, and the class
- * of an address target (what and why: audit.h, audit_internal.h).
+ * of an address target (what and why: audit.h, internal.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "forward/audit_internal.h"
+#include "audit/internal.h"
 #include "forward/rules.h"
 #include "policy/address.h"
 

@@ -1,5 +1,5 @@
 /*
- * message.c - build the content-free notice (what goes in it: message.h).
+ * notice.c - build the content-free notice (what goes in it: notice.h).
  *
  * The body is UTF-8 text sent quoted-printable, so the notice is 7-bit
  * clean and goes through any relay without 8BITMIME; the subject's accents
@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/strbuf.h"
 #include "common/utf8.h"
-#include "notify/message.h"
+#include "notify/notice.h"
 #include "policy/address.h"
 
 #define QP_LINE_MAX 76      /* RFC 2045: encoded lines up to 76 characters */

@@ -64,8 +64,8 @@
  * default_domain, and stays NULL when none is given or the lhs is a
  * catch-all (then it cannot be imported: the caller says so).
  */
-#ifndef MSSANTE_FWD_AUDIT_H
-#define MSSANTE_FWD_AUDIT_H
+#ifndef MSSANTE_AUDIT_H
+#define MSSANTE_AUDIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

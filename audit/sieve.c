@@ -1,16 +1,16 @@
 /*
- * audit_sieve.c - the forward audit of Sieve scripts (RFC 5228): a
+ * sieve.c - the forward audit of Sieve scripts (RFC 5228): a
  * tokenizer that keeps byte positions, the redirect commands found at
  * command position, and the edits that replace the classic ones (rules in
- * audit.h; shared machinery in audit_edit.c).
+ * audit.h; shared machinery in edit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "audit/internal.h"
 #include "common/err.h"
-#include "forward/audit_internal.h"
 #include "forward/rules.h"
 
 /* ------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /*
- * refresher.c - the daemon's whitelist fetch thread and stale-list watch.
+ * fetch_thread.c - the daemon's whitelist fetch thread and stale-list
+ * watch.
  *
  * One thread, two duties on their own schedules:
  *  - every WhitelistRefresh (+-10 % jitter, so that MX nodes restarted
@@ -37,10 +38,10 @@
 #include "common/redis.h"
 #include "common/stopsignal.h"
 #include "whitelist/fetch.h"
+#include "whitelist/fetch_publish.h"
+#include "whitelist/fetch_thread.h"
 #include "whitelist/guard.h"
 #include "whitelist/live.h"
-#include "whitelist/refresh.h"
-#include "whitelist/refresher.h"
 #include "whitelist/store.h"
 
 #define AGE_CHECK_MAX_MS   3600000LL      /* at least hourly */
@@ -53,7 +54,7 @@ static const struct redis_settings *rredis;
 static int rpoll_ms;              /* WhitelistPoll */
 static pthread_t thread;
 static bool running;
-static struct stop_signal refresh_stop;   /* raised by refresher_stop() */
+static struct stop_signal refresh_stop;   /* raised by fetch_thread_stop() */
 
 /* What the thread keeps between rounds. */
 struct watch {
@@ -267,7 +268,7 @@ static void age_turn(struct watch *w)
 /* The thread                                                           */
 /* ------------------------------------------------------------------ */
 
-static void *refresher_main(void *arg)
+static void *fetch_thread_main(void *arg)
 {
     struct watch w = { .c = NULL };
     long long refresh_ms = rcfg->refresh_ms, max_age_ms = rcfg->max_age_ms;
@@ -332,7 +333,7 @@ static void announce(const struct fetch_settings *cfg)
                     every);
 }
 
-int refresher_start(const struct fetch_settings *cfg, const struct redis_settings *rs,
+int fetch_thread_start(const struct fetch_settings *cfg, const struct redis_settings *rs,
                     int poll_ms)
 {
     int rc;
@@ -347,7 +348,7 @@ int refresher_start(const struct fetch_settings *cfg, const struct redis_setting
         return -1;
     }
     announce(cfg);
-    if ((rc = pthread_create(&thread, NULL, refresher_main, NULL)) != 0) {
+    if ((rc = pthread_create(&thread, NULL, fetch_thread_main, NULL)) != 0) {
         log_error("cannot start the whitelist refresh thread: %s", strerror(rc));
         stop_signal_destroy(&refresh_stop);
         return -1;
@@ -356,7 +357,7 @@ int refresher_start(const struct fetch_settings *cfg, const struct redis_setting
     return 0;
 }
 
-void refresher_stop(void)
+void fetch_thread_stop(void)
 {
     if (!running)
         return;

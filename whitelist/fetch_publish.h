@@ -1,6 +1,6 @@
 /*
- * refresh.h - one whitelist refresh: download the ANS list, check it, and
- * publish it to Redis for every MX node.
+ * fetch_publish.h - one whitelist refresh: download the ANS list, check
+ * it, and publish it to Redis for every MX node.
  *
  * The steps, under a Redis lock so that only one node fetches at a time:
  *   take PREFIX wl:fetch:lock (SET NX PX, a random token, released with a
@@ -28,8 +28,8 @@
  *   rolled_back_sha256 the list an operator rolled back from: refused
  *                      (unless forced) if the ANS still serves it
  */
-#ifndef MSSANTE_REFRESH_H
-#define MSSANTE_REFRESH_H
+#ifndef MSSANTE_FETCH_PUBLISH_H
+#define MSSANTE_FETCH_PUBLISH_H
 
 #include <stdbool.h>
 #include <stddef.h>

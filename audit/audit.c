@@ -3,18 +3,18 @@
  * files and Sieve scripts, and rewrite them (what and why: audit.h).
  *
  * This file holds the entry points: the type of a file, the run that
- * hands the text to the table reader (audit_maps.c) or the Sieve reader
- * (audit_sieve.c) and builds the output (audit_edit.c), and the report
- * line.  How the parts fit: audit_internal.h.
+ * hands the text to the table reader (maps.c) or the Sieve reader
+ * (sieve.c) and builds the output (edit.c), and the report line.  How the
+ * parts fit: internal.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "audit/audit.h"
+#include "audit/internal.h"
 #include "common/err.h"
-#include "forward/audit.h"
-#include "forward/audit_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Entry points                                                         */

@@ -1,12 +1,12 @@
 /*
- * audit_internal.h - what the parts of the forward audit share (not a
- * public interface: only forward/audit*.c include it).
+ * internal.h - what the parts of the forward audit share (not a public
+ * interface: only the files of audit/ include it).
  *
  * The audit is split by job: audit.c holds the entry points, the type
- * guess and the report line; audit_edit.c the machinery every reader uses
+ * guess and the report line; edit.c the machinery every reader uses
  * (line index, edit list and output, findings and import pairs, target
- * classification); audit_maps.c reads and rewrites virtual(5) and
- * aliases(5) tables; audit_sieve.c reads and rewrites Sieve scripts.
+ * classification); maps.c reads and rewrites virtual(5) and aliases(5)
+ * tables; sieve.c reads and rewrites Sieve scripts.
  *
  * The input is never re-serialised: every change is recorded as bytes to
  * drop (a mask over the input) and text to insert before a given byte, and
@@ -15,15 +15,15 @@
  * for byte, which is what lets an administrator review the result with a
  * plain diff.
  */
-#ifndef MSSANTE_FWD_AUDIT_INTERNAL_H
-#define MSSANTE_FWD_AUDIT_INTERNAL_H
+#ifndef MSSANTE_AUDIT_INTERNAL_H
+#define MSSANTE_AUDIT_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "audit/audit.h"
 #include "common/err.h"
 #include "common/strbuf.h"
-#include "forward/audit.h"
 
 /* Signs the comments a rewrite leaves in the file. */
 #define NOTE_MARK "mssante-milter"
@@ -57,7 +57,7 @@ struct audit {
  * neither (did not parse: left alone). */
 enum tclass { T_KEEP = 0, T_CLASSIC, T_NOTADDR };
 
-/* ---- audit_edit.c ---- */
+/* ---- edit.c ---- */
 
 char *fwa_dupn(const char *s, size_t n);              /* malloc'd; NULL: no memory */
 bool fwa_is_blank(char c);                            /* space, tab or CR */
@@ -83,12 +83,12 @@ void fwa_add_pair(struct audit *a, const char *mailbox, const char *lhs,
 /* T_CLASSIC when VALUE parses as an address whose domain is classic. */
 enum tclass fwa_classify_address(const struct audit *a, const char *value);
 
-/* ---- audit_maps.c ---- */
+/* ---- maps.c ---- */
 
 /* Audit and edit a virtual(5) or aliases(5) table (-1: out of memory). */
 int fwa_audit_table(struct audit *a, enum fwd_audit_type type);
 
-/* ---- audit_sieve.c ---- */
+/* ---- sieve.c ---- */
 
 /* Audit and edit a Sieve script (-1 + err: out of memory, or a script that
  * cannot be tokenised). */
