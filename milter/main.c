@@ -346,7 +346,7 @@ static void warn_if_root(const struct identity *id)
 
 /* Where the log goes (as the user who will reopen it), and whether
  * syslog, when it is the destination, takes anything at all. */
-static int open_log(const struct config *cfg, bool foreground)
+static int open_log(const struct config *cfg, bool journal)
 {
     struct err err;
 
@@ -354,7 +354,7 @@ static int open_log(const struct config *cfg, bool foreground)
         log_error("%s", err.msg);
         return -1;
     }
-    if (foreground && cfg->log.file == NULL && log_journal_detect())
+    if (journal)
         return 0;
     if (cfg->log.file == NULL && !log_syslog_reachable())
         log_warning("syslog is unreachable (%s does not answer: no syslog daemon?): the "
@@ -421,11 +421,14 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     const char *warnings[3];
     int ready_fd = -1, rc;
     struct err why;
+    bool journal;
 
     /* Until the daemon detaches, whoever started it sees what goes wrong
      * (everything, in the foreground). */
     log_open(PROG, cfg->log.facility, cfg->log.level, true);
     log_stderr(opt->foreground ? LOGL_DEBUG : LOGL_WARNING);
+    /* Under systemd (-f, stderr the journal's stream): the journal alone. */
+    journal = opt->foreground && cfg->log.file == NULL && log_journal_detect();
     warn_if_root(id);
     if (callbacks_register() < 0
         || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)
@@ -434,7 +437,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         log_error("%s", why.msg);
         return start_failed();
     }
-    if (open_log(cfg, opt->foreground) < 0 || start_logid(cfg) < 0)
+    if (open_log(cfg, journal) < 0 || start_logid(cfg) < 0)
         return start_failed();
     if (cfg->daemon.pid_file != NULL
         && pidfile_prepare(&pid_file, cfg->daemon.pid_file, PROG, &why) < 0) {

@@ -139,7 +139,8 @@ printf "$fmt" "#" "scenario" "reply" "delivered" "milter verdict"
 for r in "${rows[@]}"; do
     IFS='|' read -r i title env reply delivered verdict <<<"$r"
     v=$(grep -o -E 'verdict=[a-z]+( would=[a-z]+)?( rule=[a-z-]+)?' <<<"$verdict")
-    conv=$(grep -o -E ' (conv|ins)=[a-z-]+' <<<"$verdict" | head -1)
+    conv=$(grep -o -E ' conv=[a-z-]+| ins=[^ ]*:bad-[a-z]+' <<<"$verdict" | head -1 |
+           sed -E 's/ins=.*:(bad-[a-z]+)/ins=\1/')
     printf "$fmt" "$i" "$title" "${reply:0:9}" "$delivered" "${v:-?}${conv}"
 done
 say ""
