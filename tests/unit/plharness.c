@@ -25,6 +25,7 @@ const struct policy_env *plh_env;
 struct rules_settings plh_rules;
 int plh_conv = 1;
 unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
+char plh_notice_log[1024];
 bool plh_mta_refuses;
 char plh_mta_log[8192];
 const struct plh_rule *plh_rules_of;
@@ -116,10 +117,13 @@ static int rules_get(void *arg, const char *const *mailboxes, size_t n, struct f
 static int notices_queue(void *arg, const char *const *mailboxes, const char *const *targets,
                          size_t n, struct err *err)
 {
+    size_t used = strlen(plh_notice_log);
+
     (void)arg;
-    (void)mailboxes;
-    (void)targets;
     (void)err;
+    for (size_t i = 0; i < n && used < sizeof(plh_notice_log); i++)
+        used += (size_t)snprintf(plh_notice_log + used, sizeof(plh_notice_log) - used,
+                                 "notice to %s about \"%s\"\n", targets[i], mailboxes[i]);
     plh_notices += (unsigned)n;
     return 0;
 }
@@ -246,6 +250,7 @@ void plh_init(void)
     plh_rules.forwarding = true;
     plh_conv = 1;
     plh_records = plh_closures = plh_notices = plh_held_notices = 0;
+    plh_notice_log[0] = '\0';
     plh_mta_refuses = false;
     plh_mta_log[0] = '\0';
     plh_log[0] = '\0';

@@ -5,7 +5,8 @@
  *    test points plh_env at (NULL is_listed: no list);
  *  - the store answers what the test says: conversations open, closed or
  *    down (plh_conv), forwarding rules from a small table (plh_rules_of),
- *    notices (forwarding, held) counted;
+ *    notices (forwarding, held) counted, the forwarding ones written down
+ *    in plh_notice_log;
  *  - the MTA writes down each change it is asked for, one line each, in
  *    plh_mta_log ("add_header NAME: VALUE", "change_header NAME #I: VALUE",
  *    "delete_header NAME #I", "add_rcpt R", "del_rcpt R", "quarantine
@@ -42,6 +43,7 @@ extern struct rules_settings plh_rules;
 extern struct pl_services plh_svc;
 extern int plh_conv;                       /* conv_is_open: 1, 0, -1 (down) */
 extern unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
+extern char plh_notice_log[1024];          /* "notice to T about \"MAILBOX\"\n" each */
 extern bool plh_mta_refuses;
 extern char plh_mta_log[8192];
 extern const struct pl_mta plh_mta;
