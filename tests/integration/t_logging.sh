@@ -8,7 +8,13 @@
 #     direction=relay, not inbound;
 #   - LogFile stderr: a detached daemon keeps its standard error;
 #   - under systemd (JOURNAL_STREAM naming stderr): each line once, with its
-#     syslog priority and without a time stamp of its own.
+#     syslog priority and without a time stamp of its own;
+#   - syslog, played by a datagram socket the test listens on, mounted on
+#     /dev/log in a private mount namespace (the machine's own /dev/log,
+#     if any, is never touched): a detached daemon's lines go there and the
+#     start says nothing about it; under the journal nothing goes there
+#     (one line per event, not two); with nothing on /dev/log, a detached
+#     start warns once on stderr.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 h_require_root
@@ -139,5 +145,116 @@ check "journal: every line in that form (one writer, not syslog and stderr)" \
 kill "$pid"
 wait_pid_gone "$pid" 15 || kill -9 "$pid"
 wait "$pid" 2>/dev/null
+
+# ---------------------------------------------------------------- syslog
+
+# A private /dev in a private mount namespace: the machine's device nodes
+# the daemon uses, and "log" the test's socket, or none.
+SL=$W/syslog
+mkdir -p "$SL/dev" "$SL/realdev"
+chmod 755 "$SL"
+python3 - "$SL/dev/log" "$SL/received" "$$" <<'PY' &
+import os, socket, sys
+path, out, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+s.settimeout(1)
+with open(out, "ab", buffering=0) as f:
+    while os.path.exists("/proc/%d" % parent) and not os.path.exists(out + ".stop"):
+        try:
+            f.write(s.recv(65536).rstrip(b"\n") + b"\n")
+        except socket.timeout:
+            pass
+PY
+SL_PID=$!
+: >"$SL/received"
+t_cleanup() {
+    local rc=$?
+    touch "$SL/received.stop"
+    kill "$SL_PID" 2>/dev/null
+    (exit "$rc")
+    h_cleanup
+}
+trap t_cleanup EXIT
+for _ in $(seq 1 50); do [ -S "$SL/dev/log" ] && break; sleep 0.1; done
+
+# in_ns WITH_LOG CMD...: CMD with /dev as said above (WITH_LOG: yes or no),
+# in place of the calling shell (call it in a subshell: its pid is CMD's).
+in_ns() {
+    local with_log=$1
+    shift
+    exec unshare -m /bin/bash -c '
+        set -e
+        sl=$1 with_log=$2
+        shift 2
+        mount --make-rprivate /
+        mount --rbind /dev "$sl/realdev"
+        mount -t tmpfs -o mode=755 none /dev
+        for n in null zero random urandom full; do
+            touch "/dev/$n"
+            mount --bind "$sl/realdev/$n" "/dev/$n"
+        done
+        ln -s /proc/self/fd /dev/fd
+        if [ "$with_log" = yes ]; then
+            touch /dev/log
+            mount --bind "$sl/dev/log" /dev/log
+        fi
+        exec "$@"' in_ns "$SL" "$with_log" "$@"
+}
+check "the test's syslog socket" test -S "$SL/dev/log"
+# syslog_has REGEX: a datagram received matches, soon.
+syslog_has() { in_log "$SL/received" "$1"; }
+
+sed -i "/^PidFile/d; \$a PidFile $W/state/s.pid" "$conf"
+(in_ns yes "$MILTER_BIN" -c "$conf" -p "inet:$MILTER_PORT@127.0.0.1" -u nobody \
+    >/dev/null 2>"$W/logs/syslog-start.err")
+rc=$?
+pid=$(cat "$W/state/s.pid" 2>/dev/null)
+check "syslog answers: a detached start, exit 0" test "$rc" = 0 -a -n "$pid"
+wait_listen "$MILTER_PORT" 15 "$pid" || { not_ok "the daemon listens (syslog)"; exit 1; }
+check "... nothing said about syslog on stderr" \
+    eval '! grep -q "syslog" "$W/logs/syslog-start.err"'
+send_mail syslog "$LOCAL" "$PEER"
+qid=$(queue_id_of "$LAST_TRANSCRIPT")
+check "the verdict line reaches syslog: facility mail, priority info (<22>)" \
+    syslog_has "^<22>.*mssante-milter\[$pid\]: $qid: direction=outbound .* client=\[127\.0\.0\.1\]$"
+check "... once" test "$(grep -c "$qid: direction=" "$SL/received")" = 1
+kill "$pid"
+wait_pid_gone "$pid" 15 || kill -9 "$pid"
+
+# Under systemd, with a syslog daemon too: the journal alone.
+sed -i '/^PidFile/d' "$conf"
+J2=$W/logs/journal2
+: >"$J2"
+chown nobody "$J2"
+(export JOURNAL_STREAM=$(stat -c '%d:%i' "$J2")
+ in_ns yes "$MILTER_BIN" -f -c "$conf" -p "inet:$MILTER_PORT@127.0.0.1" -u nobody \
+     2>>"$J2" >/dev/null) &
+pid=$!
+wait_listen "$MILTER_PORT" 15 "$pid" || { not_ok "the daemon listens (journal, syslog)"; exit 1; }
+send_mail journal2 "$LOCAL" "$PEER"
+qid=$(queue_id_of "$LAST_TRANSCRIPT")
+check "journal and syslog both there: the verdict line in the journal" \
+    in_log "$J2" "^<6>$qid: direction=outbound "
+kill "$pid"
+wait_pid_gone "$pid" 15 || kill -9 "$pid"
+wait "$pid" 2>/dev/null
+check "... and not in syslog: one line per event, not two" \
+    eval '! grep -q -F "$qid" "$SL/received"'
+check "... nor the start or the stop" \
+    eval '! grep -q -E "mssante-milter\[$pid\]" "$SL/received"'
+
+# Nothing on /dev/log: said once, at start, on stderr.
+echo "PidFile $W/state/n.pid" >>"$conf"
+(in_ns no "$MILTER_BIN" -c "$conf" -p "inet:$MILTER_PORT@127.0.0.1" -u nobody \
+    >/dev/null 2>"$W/logs/nosyslog-start.err")
+rc=$?
+pid=$(cat "$W/state/n.pid" 2>/dev/null)
+check "no syslog: a detached start still succeeds (exit 0)" test "$rc" = 0 -a -n "$pid"
+check "... saying once on stderr that syslog is unreachable, and what to do" \
+    eval '[ "$(grep -c "syslog is unreachable" "$W/logs/nosyslog-start.err")" = 1 ] &&
+          grep -q "LogFile" "$W/logs/nosyslog-start.err"'
+[ -n "$pid" ] && { kill "$pid"; wait_pid_gone "$pid" 15 || kill -9 "$pid"; }
 
 exit 0
