@@ -12,6 +12,8 @@
 #   - mssantectl conversation list / check show the same "hmac:" value,
 #     --show-ins the matricule; stats, status and StatsFile carry neither;
 #   - the forwarding notice about a mail the patient wrote carries none;
+#   - mssantectl held list: a local submission to the patient held for
+#     want of a list shows the patient as the log does, --show-ins in full;
 #   - LogPatientId mask: the first 5 characters, the rest starred;
 #     LogPatientId clear: the matricule.
 set -u
@@ -183,6 +185,35 @@ pmail again "$DR" "$P1@$PD" "Nouvelle consultation" "Rendez-vous mardi."
 check "restarted: the key file read again, the same value for the patient" \
     verdict_logged "$(queue_id_of "$LAST_TRANSCRIPT")" "rcpt=<$H@$PD>/patient "
 stop_milter quiet
+
+# A local submission to the patient while no list is in force: held.
+cp "$conf" "$conf.hash"
+sed -i '/^WhitelistFile /d' "$conf"
+echo "RedisPrefix nolist:" >>"$conf"
+: >"$W/milter/milter.log"
+start_as_user || exit 1
+printf 'From: %s\nTo: %s\nSubject: Ordonnance\n\nVotre ordonnance.\n' "$DR" "$P1@$PD" |
+    local_submit "$DR" "$P1@$PD"
+held_out() {
+    local i
+    for i in $(seq 1 100); do
+        HELD_OUT=$(MAIL_CONFIG=$H_PF_ETC ctl -c "$conf" "$@" held list 2>&1)
+        grep -q -F "@$PD" <<<"$HELD_OUT" && return 0
+        sleep 0.2
+    done
+    h_fail "no held message to the patient: $HELD_OUT"
+}
+check "held list: the message to the patient held for want of a list" held_out
+check "... the recipient shown as in the log ($H), not the matricule" \
+    eval 'grep -q -F "$H@$PD" <<<"$HELD_OUT" && no_clear "$HELD_OUT" "held list"'
+check "held list --json: the same" \
+    eval 'held_out --json && grep -q -F "$H@$PD" <<<"$HELD_OUT" && no_clear "$HELD_OUT" "held list --json"'
+check "--show-ins held list: the matricule" \
+    eval 'held_out --show-ins && grep -q -F "$P1@$PD" <<<"$HELD_OUT"'
+check "the daemon's log of it: no matricule" no_clear "$(cat "$W/milter/milter.log")" "the log (held)"
+MAIL_CONFIG=$H_PF_ETC ctl -c "$conf" held delete --all >/dev/null 2>&1
+stop_milter quiet
+cp "$conf.hash" "$conf"
 
 echo "LogPatientId mask" >>"$conf"
 : >"$W/milter/milter.log"
