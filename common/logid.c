@@ -32,6 +32,7 @@
 
 static unsigned char key[KEY_BYTES];
 static atomic_bool have_key;
+static bool key_loose;            /* the key file in force is readable by others */
 static atomic_int mode = LOGID_HASH;
 
 void logid_set_mode(enum logid_mode m)
@@ -192,13 +193,18 @@ int logid_start(const struct logid_settings *s, bool create, struct err *err)
         if (create && lstat(s->key_file, &st) < 0 && errno == ENOENT
             && make_key(s->key_file, err) < 0)
             return -1;
-        if (read_key(s->key_file, k, NULL, err) < 0)
+        if (read_key(s->key_file, k, &key_loose, err) < 0)
             return -1;
         memcpy(key, k, sizeof(key));
         atomic_store(&have_key, true);
     }
     logid_set_mode(s->mode);
     return 0;
+}
+
+bool logid_key_loose(void)
+{
+    return key_loose;
 }
 
 int logid_check_key(const char *path, bool *loose, struct err *err)

@@ -56,6 +56,16 @@ struct logid_settings {
  */
 int logid_start(const struct logid_settings *s, bool create, struct err *err);
 
+/* What to say when the key file can be read by others than its owner
+ * (after "LogPatientIdKeyFile PATH "). */
+#define LOGID_LOOSE_ADVICE \
+    "can be read by others than its owner: anyone with it can tell which patient a " \
+    "hashed id is; chmod 600 it"
+
+/* Was the key logid_start() read in a file readable by others than its
+ * owner (group or world)? */
+bool logid_key_loose(void);
+
 /* Switch the mode alone (mssantectl --show-ins: LOGID_CLEAR). */
 void logid_set_mode(enum logid_mode mode);
 enum logid_mode logid_mode(void);

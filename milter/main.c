@@ -372,6 +372,8 @@ static int start_logid(const struct config *cfg)
         log_error("%s", err.msg);
         return -1;
     }
+    if (cfg->logid.mode == LOGID_HASH && logid_key_loose())
+        log_warning("LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, cfg->logid.key_file);
     return 0;
 }
 

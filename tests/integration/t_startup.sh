@@ -166,6 +166,23 @@ chmod 600 "$W/rootonly/logid.key"
 n_check "-n: a LogPatientId key nobody cannot read: exit 1" 1 \
     "error: LogPatientIdKeyFile $W/rootonly/logid.key: Permission denied \\(as nobody" "$c"
 
+mkdir -p "$W/state/loose"
+chown nobody "$W/state/loose"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/state/loose/logid.key"
+chown nobody "$W/state/loose/logid.key"
+chmod 644 "$W/state/loose/logid.key"
+c=$W/key-loose.conf
+nconf "$c" "WhitelistFile $W/state/list.xml" "PidFile $W/run/loose.pid"
+sed -i "s|^LogPatientIdKeyFile .*|LogPatientIdKeyFile $W/state/loose/logid.key|" "$c"
+n_check "-n: a LogPatientId key others can read: a warning (chmod 600), exit 0" 0 \
+    "warning: LogPatientIdKeyFile $W/state/loose/logid.key can be read by others than its owner.*chmod 600" "$c"
+out=$("$MILTER_BIN" -c "$c" 2>&1 >/dev/null)
+rc=$?
+check "started with that key: it starts, and says so on stderr" \
+    eval '[ "$rc" = 0 ] && grep -q "warning: LogPatientIdKeyFile $W/state/loose/logid.key can be read by others" <<<"$out"'
+pid=$(cat "$W/run/loose.pid" 2>/dev/null)
+[ -n "$pid" ] && { kill "$pid"; wait_pid_gone "$pid" 15 || kill -9 "$pid"; }
+
 c=$W/root.conf
 nconf "$c" "WhitelistFile $W/state/list.xml"
 sed -i '/^UserID/d' "$c"

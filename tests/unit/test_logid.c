@@ -45,10 +45,16 @@ static void test_key_file(void)
     CHECK(logid_start(&s, true, &err) == 0);                    /* read, not made again */
     logid_format(INS, again, sizeof(again));
     report("the key read again gives the same value", strcmp(first, again) == 0, again);
+    CHECK(!logid_key_loose());
 
     chmod(path, 0644);
     CHECK(logid_check_key(path, &loose, &err) == 1 && loose);
+    CHECK(logid_start(&s, true, &err) == 0);                    /* used, and said loose */
+    CHECK(logid_key_loose());
+    chmod(path, 0640);
+    CHECK(logid_start(&s, true, &err) == 0 && logid_key_loose());
     chmod(path, 0600);
+    CHECK(logid_start(&s, true, &err) == 0 && !logid_key_loose());
 }
 
 static void test_bad_keys(void)
