@@ -260,8 +260,7 @@ static void check_logid_key(struct pf *p)
     else if (rc == 0)
         pf_note(p, "LogPatientIdKeyFile %s does not exist yet: the first start makes it", path);
     else if (loose)
-        pf_warning(p, "LogPatientIdKeyFile %s can be read by others than its owner: anyone "
-                   "with it can tell which patient a hashed id is; chmod 600 it", path);
+        pf_warning(p, "LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, path);
 }
 
 /* A file the daemon rewrites, in a directory it must be able to write. */
