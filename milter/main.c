@@ -429,8 +429,10 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
      * (everything, in the foreground). */
     log_open(PROG, cfg->log.facility, cfg->log.level, true);
     log_stderr(opt->foreground ? LOGL_DEBUG : LOGL_WARNING);
-    /* Under systemd (-f, stderr the journal's stream): the journal alone. */
-    journal = opt->foreground && cfg->log.file == NULL && log_journal_detect();
+    /* Under systemd (-f, or LogFile stderr; stderr the journal's stream):
+     * the journal alone, each line with its priority and no stamp of ours. */
+    journal = ((opt->foreground && cfg->log.file == NULL) || log_stderr_kept)
+              && log_journal_detect();
     warn_if_root(id);
     if (callbacks_register() < 0
         || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)

@@ -146,6 +146,24 @@ kill "$pid"
 wait_pid_gone "$pid" 15 || kill -9 "$pid"
 wait "$pid" 2>/dev/null
 
+# LogFile stderr under systemd: the same form.
+echo "LogFile stderr" >>"$conf"
+J3=$W/logs/journal3
+: >"$J3"
+chown nobody "$J3"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$J3") \
+    "$MILTER_BIN" -f -c "$conf" -p "inet:$MILTER_PORT@127.0.0.1" -u nobody 2>>"$J3" >/dev/null &
+pid=$!
+wait_listen "$MILTER_PORT" 15 "$pid" || { not_ok "the daemon listens (journal, LogFile stderr)"; exit 1; }
+send_mail journal3 "$LOCAL" "$PEER"
+qid=$(queue_id_of "$LAST_TRANSCRIPT")
+check "journal with LogFile stderr: <6>, no time stamp of ours" in_log "$J3" "^<6>$qid: direction=outbound "
+check "... every line in that form" eval '! grep -v -E "^<[0-7]>" "$J3" | grep -q .'
+kill "$pid"
+wait_pid_gone "$pid" 15 || kill -9 "$pid"
+wait "$pid" 2>/dev/null
+sed -i '/^LogFile/d' "$conf"
+
 # ---------------------------------------------------------------- syslog
 
 # A private /dev in a private mount namespace: the machine's device nodes
