@@ -255,6 +255,16 @@ n_check "-n while it runs: the pid file is a note, not an error" 0 \
 stop_pidfile "$pidf"
 check "stopped: its pid file is removed" test ! -e "$pidf"
 
+echo "root's file" >"$W/rootonly/victim"
+lc=$W/start-pidlink.conf
+nconf "$lc" "WhitelistFile $W/state/list.xml" "PidFile $W/run/link.pid"
+start_detached "$lc"
+check "a start whose PidFile is a symbolic link: exit 1, saying so on stderr" \
+    eval '[ "$START_RC" = 1 ] && grep -q "PidFile $W/run/link.pid: a symbolic link" <<<"$START_ERR"'
+check "... the file the link points to untouched" test "$(cat "$W/rootonly/victim")" = "root's file"
+check "... no temporary file left in the pid file's directory" \
+    eval '[ -z "$(find "$W/run" -name ".*" -newer "$lc")" ]'
+
 echo 999999 >"$pidf"
 chown nobody "$pidf"
 start_detached "$c"
