@@ -186,7 +186,7 @@ check "flow: every accepted message delivered, no refused one, queue empty" flow
 flow_logged() {
     local a r i
     # 127.0.0.1 is in the default InternalHosts: the line ends with internal=yes.
-    a=$(grep -c 'sender=<dr.martin@chu-test.mssante.fr> rcpt=<confrere@medecin.mssante.fr>/mssante verdict=accept internal=yes$' "$W/milter/milter.log")
+    a=$(grep -c 'sender=<dr.martin@chu-test.mssante.fr> rcpt=<confrere@medecin.mssante.fr>/mssante verdict=accept internal=yes client=\[127\.0\.0\.1\]$' "$W/milter/milter.log")
     r=$(grep -c 'rcpt=<secretariat@outlook.fr>/classic verdict=reject rule=outbound-classic-recipient' "$W/milter/milter.log")
     i=$(grep -c 'sender=<someone@gmail.com> .*verdict=reject rule=inbound-classic-sender' "$W/milter/milter.log")
     # The first message is the same kind as flow-ok.
