@@ -319,4 +319,16 @@ done
 check "... and accepted once the list is in Redis" test "$ok_after" = 1
 stop_pidfile "$W/run/late.pid"
 
+# Redis not even listening (it comes up after the daemon at boot): the
+# daemon starts, naming each source tried and why it gave nothing.
+free_port DOWN_PORT || exit 1
+c=$W/start-redis-down.conf
+nconf "$c" "Redis 127.0.0.1:$DOWN_PORT" "RedisTimeout 500ms" "SnapshotFile $W/state/no-snap" \
+    "PidFile $W/run/down.pid"
+start_detached "$c"
+check "Redis down at start, no snapshot: the daemon starts (exit 0)" test "$START_RC" = 0
+check "... stderr names Redis and the snapshot, and says mail is deferred" \
+    eval 'grep -q "no whitelist in force: Redis: redis 127.0.0.1:$DOWN_PORT: Connection refused; SnapshotFile $W/state/no-snap: .*No such file.*mail is deferred (451 4.3.0)" <<<"$START_ERR"'
+stop_pidfile "$W/run/down.pid"
+
 exit 0
