@@ -30,7 +30,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DMSSANTE_VERSION='"$(VERSION)"' \
             -DMSSANTE_DEFAULT_CONF='"$(SYSCONFDIR)/mssante-milter.conf"' -I.
-LIBS_CORE := -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lpthread
+LIBS_CORE := -lhiredis -ljansson -lexpat -lcurl -lssl -lcrypto -lidn2 -lpthread
 LIBS     := -lmilter $(LIBS_CORE)
 
 FUZZ_CC      ?= clang

@@ -25,6 +25,14 @@ long long wallclock_ms(void);
  * condition variable set to CLOCK_MONOTONIC. */
 struct timespec monotonic_timespec(long long deadline_ms);
 
+/*
+ * An ISO 8601 time as Unix time: "2025-03-13T14:54:10Z" ('T', 't' or a
+ * space between date and time), fractional seconds ignored, a zone of
+ * "Z", "+hh:mm", "-hhmm" or none (UTC, which is what the ANS writes), or a
+ * bare date "2025-03-13" (midnight UTC).  0, or -1 for anything else.
+ */
+int iso8601_to_time(const char *text, time_t *out);
+
 /* Sleep MS milliseconds (the whole time, even when a signal interrupts). */
 void sleep_ms(long long ms);
 

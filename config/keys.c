@@ -29,6 +29,7 @@ _Static_assert(sizeof(enum logid_mode) == sizeof(int), "enum logid_mode is an in
 
 static const char *const choice_key_check[] = { "reject", "warn", NULL };
 static const char *const choice_fin[] = { "reject", "accept", NULL };
+static const char *const choice_inbound[] = { "enforce", "log", NULL };
 static const char *const choice_tls_level[] = { "secure", "encrypt", NULL };
 static const char *const log_levels[] = { "error", "warning", "notice", "info", "debug", NULL };
 static const char *const cert_modes[] = { "off", "log", "enforce", NULL };
@@ -110,9 +111,12 @@ static const struct cfg_key keys[] = {
       "a patient address with a wrong INS key: reject or warn" },
     { "FinWithContent", &cfgval_choice, OFF(rules.fin_content_accept), 0, 0, "reject",
       CFG_RESTART, false, choice_fin, "a [FIN] closure with content: reject or accept" },
+    { "PatientInbound", &cfgval_choice, OFF(rules.patient_inbound_log), 0, 0, "enforce",
+      CFG_LIVE, false, choice_inbound,
+      "a patient writing without an open conversation: enforce (refuse) or log (admit)" },
     { "PharmacyMailboxes", &cfgval_mailboxes, OFF(rules.pharmacy_mailboxes), 0, 0, NULL,
       CFG_RESTART, false, NULL,
-      "mailboxes patients may write to first (local@domain, @domain)" },
+      "mailboxes patients may write to first (local@domain, @domain, pharmacie-*@domain)" },
     { "ConversationTTL", &cfgval_ttl, OFF(rules.conversation_ttl), 0, 3650LL * 86400, "30d",
       CFG_RESTART, false, NULL,
       "how long a patient conversation stays open without a message" },

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/idna.h"
 #include "common/log.h"
 #include "common/sockspec.h"
 #include "config/config.h"
@@ -277,14 +278,24 @@ static bool address_parse(void *field, const struct cfg_key *k, const char *text
 
 const struct cfg_type cfgval_address = STRING_TYPE(address_parse);
 
+/* A domain written in Unicode is kept in its A-label form, the form the
+ * ANS list and the envelopes are compared in (common/idna.h), so that
+ * "LocalDomains h\u00f4pital.fr" means what the sysadmin wrote. */
 bool cfgval_domain_copy(const char *in, size_t len, char **out)
 {
-    char buf[ADDR_DOMAIN_MAX + 1];
+    char buf[ADDR_DOMAIN_MAX + 1], alabel[ADDR_DOMAIN_MAX + 1];
 
     if (len == 0 || len > ADDR_DOMAIN_MAX)
         return false;
     memcpy(buf, in, len);
     buf[len] = '\0';
+    if (idna_is_unicode(buf)) {
+        if (buf[len - 1] == '.')
+            buf[len - 1] = '\0';
+        if (idna_to_alabel(buf, alabel, sizeof(alabel), NULL) < 0)
+            return false;
+        memcpy(buf, alabel, sizeof(buf));
+    }
     if (!addr_normalize_domain(buf))
         return false;
     *out = strdup(buf);

@@ -111,24 +111,61 @@ const struct cfg_type cfgval_domains = {
     .release = list_release, .init = list_init,
 };
 
-/* PharmacyMailboxes: "local@domain" and "@domain" entries, kept as
- * written (matching ignores case). */
+/* Append ENTRY (LEN bytes) to L; a domain written in Unicode in its
+ * A-label form, the form recipients are compared in (values.c
+ * cfgval_domain_copy()).  0; -1 out of memory; -2 not a domain. */
+static int mailbox_add(struct strlist *l, const char *entry, size_t len)
+{
+    const char *at = memrchr(entry, '@', len);
+    size_t local_len, i;
+    char *dom = NULL, *joined;
+    int rc;
+
+    if (at == NULL)
+        return strlist_add(l, entry, len);
+    local_len = (size_t)(at - entry);
+    for (i = local_len + 1; i < len && (unsigned char)entry[i] < 0x80; i++)
+        ;
+    if (i == len)
+        return strlist_add(l, entry, len);
+    if (!cfgval_domain_copy(at + 1, len - local_len - 1, &dom))
+        return -2;
+    if (dom == NULL || (joined = malloc(local_len + 1 + strlen(dom) + 1)) == NULL) {
+        free(dom);
+        return -1;
+    }
+    sprintf(joined, "%.*s@%s", (int)local_len, entry, dom);
+    rc = strlist_add(l, joined, strlen(joined));
+    free(joined);
+    free(dom);
+    return rc;
+}
+
+/* PharmacyMailboxes: "local@domain" (the local part may hold '*'
+ * wildcards) and "@domain" entries, kept as written but for a domain
+ * written in Unicode (matching ignores case). */
 static bool mailboxes_parse(void *field, const struct cfg_key *k, const char *text,
                             struct err *why)
 {
     struct strlist l = { NULL, 0 };
     const char *p = text, *entry;
     size_t len;
+    int rc;
 
     (void)k;
     while ((entry = next_entry(&p, &len)) != NULL) {
-        if (strlist_add(&l, entry, len) < 0) {
-            err_set(why, "out of memory");
+        if ((rc = mailbox_add(&l, entry, len)) < 0) {
+            if (rc == -2)
+                err_set(why, "\"%.*s\": not a valid domain name after the '@'", (int)len,
+                        entry);
+            else
+                err_set(why, "out of memory");
             strlist_free(&l);
             return false;
         }
         if (!patient_pharmacy_entry_valid(l.v[l.n - 1])) {
-            err_set(why, "\"%s\" is neither local@domain nor @domain", l.v[l.n - 1]);
+            err_set(why, "\"%s\" is neither local@domain (the local part may hold '*' "
+                    "wildcards) nor @domain", l.v[l.n - 1]);
             strlist_free(&l);
             return false;
         }

@@ -66,9 +66,20 @@ static const char close_lua[] =
     EXPIRY_LUA
     "return 1\n";
 
+/* KEYS: conversation, index.  ARGV: patient, opened_at, ttl, now.
+ * Returns {1} imported, or {0, state, opened_at, closed_at} when the pair
+ * already has a record (left as it is). */
+static const char import_lua[] =
+    "local cur = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'closed_at')\n"
+    "if cur[1] then return {0, cur[1], cur[2] or '0', cur[3] or '0'} end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[2],\n"
+    "           'last_activity', ARGV[2], 'imported_at', ARGV[4])\n"
+    EXPIRY_LUA
+    "return {1}\n";
+
 /* The hash fields, in the order HMGET asks for them. */
 static const char *const record_fields[] = {
-    "state", "opened_at", "last_activity", "closed_at", "closed_by_qid"
+    "state", "opened_at", "last_activity", "closed_at", "closed_by_qid", "imported_at"
 };
 #define N_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
 
@@ -219,6 +230,70 @@ int conv_close(redisContext *c, const char *prefix, const char *mailbox,
     return run_script(c, close_lua, &k, now, ttl, qid, err);
 }
 
+static long long field_number(const redisReply *f)
+{
+    if (f->type != REDIS_REPLY_STRING)
+        return 0;
+    return strtoll(f->str, NULL, 10);
+}
+
+/* The {0, state, opened_at, closed_at} answer of import_lua into *OUT. */
+static void existing_record(const redisReply *r, struct conv_info *out)
+{
+    const redisReply *state = r->element[1];
+
+    out->state = state->type == REDIS_REPLY_STRING && strcmp(state->str, "closed") == 0
+                 ? CONV_CLOSED : CONV_OPEN;
+    out->opened_at = field_number(r->element[2]);
+    out->closed_at = field_number(r->element[3]);
+}
+
+int conv_import(redisContext *c, const char *prefix, const char *mailbox,
+                const char *patient, long long opened_at, long long now, long long ttl,
+                struct conv_info *existing, struct err *err)
+{
+    char opened_s[32], ttl_s[32], now_s[32];
+    struct conv_keys k;
+    const char *argv[9];
+    redisReply *r;
+    int rc = -1;
+
+    if (existing != NULL)
+        memset(existing, 0, sizeof(*existing));
+    if (check_context(c, err) != 0 ||
+        make_keys(&k, prefix, mailbox, patient, false, err) != 0)
+        return -1;
+    snprintf(opened_s, sizeof(opened_s), "%lld", opened_at);
+    snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl);
+    snprintf(now_s, sizeof(now_s), "%lld", now);
+    argv[0] = "EVAL";
+    argv[1] = import_lua;
+    argv[2] = "2";
+    argv[3] = k.conv;
+    argv[4] = k.index;
+    argv[5] = k.patient;
+    argv[6] = opened_s;
+    argv[7] = ttl_s;
+    argv[8] = now_s;
+    r = redisCommandArgv(c, 9, argv, NULL);
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1
+        && r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 1) {
+        rc = 1;
+    } else if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 4
+               && r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 0) {
+        if (existing != NULL)
+            existing_record(r, existing);
+        rc = 0;
+    } else {
+        redis_command_error(c, r, "EVAL", k.conv, err);
+    }
+    if (existing != NULL)
+        snprintf(existing->patient, sizeof(existing->patient), "%s", k.patient);
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Reads                                                                */
 /* ------------------------------------------------------------------ */
@@ -266,13 +341,6 @@ static int append_record_query(redisContext *c, const char *key)
     return redisAppendCommandArgv(c, 2, ttl_argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
-static long long field_number(const redisReply *f)
-{
-    if (f->type != REDIS_REPLY_STRING)
-        return 0;
-    return strtoll(f->str, NULL, 10);
-}
-
 /*
  * Turn the HMGET and TTL replies into *out.  1 record, 0 none, -1 when
  * the record is not one of ours (err set).
@@ -285,7 +353,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
 
     memset(out->closed_by_qid, 0, sizeof(out->closed_by_qid));
     out->state = CONV_NONE;
-    out->opened_at = out->last_activity = out->closed_at = 0;
+    out->opened_at = out->last_activity = out->closed_at = out->imported_at = 0;
     out->ttl = -1;
     if (h->type != REDIS_REPLY_ARRAY || h->elements != N_FIELDS ||
         t->type != REDIS_REPLY_INTEGER) {
@@ -311,6 +379,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     qid = h->element[4];
     if (qid->type == REDIS_REPLY_STRING)
         snprintf(out->closed_by_qid, sizeof(out->closed_by_qid), "%s", qid->str);
+    out->imported_at = field_number(h->element[5]);
     /* -2: expired between the two commands; it is still shown, with 0 left. */
     out->ttl = t->integer == -2 ? 0 : t->integer;
     return 1;

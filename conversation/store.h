@@ -7,7 +7,8 @@
  *
  * Layout (PREFIX is RedisPrefix, "mssante:" by default):
  *   PREFIX conv:MAILBOX:PATIENT   HASH state (open|closed), opened_at,
- *                                 last_activity, closed_at, closed_by_qid
+ *                                 last_activity, closed_at, closed_by_qid,
+ *                                 imported_at (made by conv_import)
  *   PREFIX conv-idx:MAILBOX       SET of PATIENT, for listing
  * MAILBOX is "local@domain" lower-cased (Postfix folds case on lookup, so
  * both spellings are one mailbox); PATIENT is the matricule upper-cased
@@ -52,6 +53,7 @@ struct conv_info {
     long long last_activity;
     long long closed_at;            /* 0 unless closed */
     char closed_by_qid[CONV_QID_MAX + 1];
+    long long imported_at;          /* 0 unless conv_import made it */
     long long ttl;                  /* seconds left; -1 no expiry */
 };
 
@@ -75,6 +77,22 @@ int conv_open_or_refresh(redisContext *c, const char *prefix, const char *mailbo
 int conv_close(redisContext *c, const char *prefix, const char *mailbox,
                const char *patient, const char *qid, long long now, long long ttl,
                struct err *err);
+
+/*
+ * A conversation that began before the milter (conversation/import.h):
+ * MAILBOX and PATIENT opened at OPENED_AT, imported at NOW.  Only fills a
+ * gap: when the pair has a record, open or closed, nothing changes (a
+ * closure the milter saw is the professional's last word; an open record
+ * is already what the import wants), and *EXISTING (may be NULL) says
+ * what is there.  A new record is open, last_activity OPENED_AT, and
+ * expires TTL seconds after NOW, like one an outbound message opened now:
+ * the patient gets a whole ConversationTTL to reply, whenever it began.
+ * One script, so that a message opening the same pair meanwhile on an MX
+ * node is never overwritten.  Returns 1 imported, 0 already there, -1 error.
+ */
+int conv_import(redisContext *c, const char *prefix, const char *mailbox,
+                const char *patient, long long opened_at, long long now, long long ttl,
+                struct conv_info *existing, struct err *err);
 
 /* 1 open, 0 not (closed, never opened or expired), -1 error. */
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,

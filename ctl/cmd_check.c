@@ -16,6 +16,7 @@
 #include "ctl/ctl.h"
 #include "policy/address.h"
 #include "policy/classify.h"
+#include "policy/hints.h"
 #include "policy/ins.h"
 
 #define ADDR_COLUMN_MAX 48   /* text output: wider addresses just push the rest */
@@ -24,7 +25,7 @@ struct verdict_line {
     const char *given;           /* as typed */
     char domain[ADDR_DOMAIN_MAX + 1];
     enum addr_class cls;
-    char reason[160];
+    char reason[640];
 };
 
 /*
@@ -54,6 +55,34 @@ static void check_patient(const struct mailaddr *addr, struct verdict_line *out)
                  "patient address whose INS matricule key does not match (typo?)");
         return;
     }
+}
+
+/* After the reason: the A-labels a Unicode domain was judged in, and for
+ * a classic ADDR what the daemon's refusal would add (policy/hints.h). */
+static void add_hint(const struct policy_env *env, const struct mailaddr *addr,
+                     struct verdict_line *out)
+{
+    struct rcpt_hint h;
+    size_t used = strlen(out->reason);
+
+    if (addr->domain_utf8 && !addr->domain_idn_bad)
+        used += (size_t)snprintf(out->reason + used, sizeof(out->reason) - used,
+                                 " (as %s)", addr->domain);
+    if (used >= sizeof(out->reason) || out->cls != CLASS_CLASSIC)
+        return;
+    hint_for(env, addr, &h);
+    if (h.kind == HINT_DID_YOU_MEAN)
+        snprintf(out->reason + used, sizeof(out->reason) - used, "; did you mean %s?",
+                 h.suggestion);
+    else if (h.kind == HINT_APICRYPT)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; the old Apicrypt service, not interoperable with MSSante");
+    else if (h.kind == HINT_IDN_INVALID)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; not a valid internationalised domain name");
+    else if (h.kind == HINT_MSSANTE_UNLISTED)
+        snprintf(out->reason + used, sizeof(out->reason) - used,
+                 "; a .mssante.fr name not (or not yet) on the ANS list");
 }
 
 /*
@@ -88,6 +117,7 @@ static void classify_domain(const struct policy_env *env, const char *given,
                  : "NOT on the ANS whitelist: other operators refuse its mail");
     else
         snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
+    add_hint(env, &addr, out);
 }
 
 static void classify_one(const struct policy_env *env, const char *given,
@@ -121,6 +151,7 @@ static void classify_one(const struct policy_env *env, const char *given,
     snprintf(out->reason, sizeof(out->reason), "%s", why ? why : "");
     if (out->cls == CLASS_PATIENT)
         check_patient(&addr, out);
+    add_hint(env, &addr, out);
 }
 
 json_t *whitelist_json(const struct wl_info *info)

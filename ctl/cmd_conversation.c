@@ -7,6 +7,8 @@
  *   open MAILBOX PATIENT    admin override: open (or reopen) it, as an
  *                           outbound message would
  *   close MAILBOX PATIENT   admin override: close it, as a [FIN] would
+ *   import [--dry-run] FILE the conversations that began before the milter
+ *                           (cmd_conv_import.c)
  *
  * MAILBOX is a local address; PATIENT an INS matricule or the patient's
  * whole address.  The overrides are logged to syslog (the daemon's
@@ -117,7 +119,7 @@ static int parse_patient(const struct config *cfg, const char *arg, bool strict,
     return 0;
 }
 
-static redisContext *connect_redis(const struct config *cfg)
+redisContext *conversation_ctl_connect(const struct config *cfg)
 {
     struct err err;
     redisContext *c;
@@ -160,6 +162,7 @@ static json_t *info_json(const struct ctl *ctl, const char *mailbox,
     json_object_set_new(o, "last_activity", json_time(info->last_activity));
     json_object_set_new(o, "closed", json_time(info->closed_at));
     json_object_set_new(o, "closed_by_qid", json_string_or_null(info->closed_by_qid));
+    json_object_set_new(o, "imported", json_time(info->imported_at));
     json_object_set_new(o, "expires_in", info->state == CONV_NONE || info->ttl < 0
                         ? json_null() : json_integer((json_int_t)info->ttl));
     return o;
@@ -187,6 +190,8 @@ static void info_text(const struct ctl *ctl, const char *mailbox, const struct c
     print_time("last activity:", info->last_activity);
     print_time("closed:", info->closed_at);
     printf("%-15s%s\n", "closed by:", info->closed_by_qid[0] ? info->closed_by_qid : "-");
+    if (info->imported_at > 0)
+        print_time("imported:", info->imported_at);
     format_age(info->ttl, age, sizeof(age));
     printf("%-15s%s\n", "expires in:", info->ttl < 0 ? "never" : age);
 }
@@ -202,7 +207,7 @@ static int conv_show(const struct ctl *ctl, const struct conv_args *a)
     redisContext *c;
     int rc;
 
-    if ((c = connect_redis(ctl->cfg)) == NULL)
+    if ((c = conversation_ctl_connect(ctl->cfg)) == NULL)
         return redis_configured(&ctl->cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
     rc = conv_get(c, ctl->cfg->redis.prefix, a->mailbox, a->patient, &info, &err);
     redisFree(c);
@@ -253,7 +258,7 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
     json_t *o;
     int n;
 
-    if ((c = connect_redis(ctl->cfg)) == NULL)
+    if ((c = conversation_ctl_connect(ctl->cfg)) == NULL)
         return redis_configured(&ctl->cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
     if (ctl->json && (lc.array = json_array()) == NULL) {
         redisFree(c);
@@ -331,7 +336,7 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
     redisContext *c;
     int rc;
 
-    if ((c = connect_redis(cfg)) == NULL)
+    if ((c = conversation_ctl_connect(cfg)) == NULL)
         return redis_configured(&cfg->redis) ? CTL_UNAVAILABLE : CTL_USAGE;
     /* Not a Postfix queue id: says where the closure came from. */
     snprintf(qid, sizeof(qid), "mssantectl-%lld-%ld", now, (long)getpid());
@@ -355,7 +360,7 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
 static int usage_error(void)
 {
     ctl_error("usage: mssantectl conversation show|open|close MAILBOX PATIENT, "
-              "or conversation list MAILBOX");
+              "conversation list MAILBOX, or conversation import [--dry-run] FILE");
     return CTL_USAGE;
 }
 
@@ -365,6 +370,9 @@ int cmd_conversation(const struct ctl *ctl, int argc, char **argv)
     const char *sub = argc >= 2 ? argv[1] : "";
     bool is_list = strcmp(sub, "list") == 0;
     bool is_open = strcmp(sub, "open") == 0;
+
+    if (strcmp(sub, "import") == 0)
+        return cmd_conversation_import(ctl, argc, argv);
 
     if (!is_list && !is_open && strcmp(sub, "show") != 0 && strcmp(sub, "close") != 0)
         return usage_error();

@@ -36,6 +36,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/redis.h"
 #include "ctl/ctl.h"
@@ -182,7 +183,7 @@ static long long list_fresh_since(const struct st_published *p, redisContext *c,
     long long fresh = 0;
 
     *confirmed = 0;
-    if (parse_iso8601(p->generated, &gen) == 0)
+    if (iso8601_to_time(p->generated, &gen) == 0)
         fresh = (long long)gen;
     else if (p->age >= 0)
         fresh = p->updated - p->age;

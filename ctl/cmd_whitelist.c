@@ -23,6 +23,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "ctl/ctl.h"
 #include "whitelist/ansxml.h"
@@ -197,7 +198,7 @@ static long long list_age(const struct wl_info *info, bool *known)
 {
     time_t gen;
 
-    *known = parse_iso8601(info->generated, &gen) == 0;
+    *known = iso8601_to_time(info->generated, &gen) == 0;
     return *known ? (long long)(time(NULL) - gen) : 0;
 }
 

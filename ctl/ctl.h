@@ -90,6 +90,11 @@ int cmd_whitelist_rollback(const struct ctl *ctl, int argc, char **argv);
 json_t *fetch_status_json(const struct config *cfg);     /* never NULL */
 void fetch_status_text(const struct config *cfg);
 int cmd_conversation(const struct ctl *ctl, int argc, char **argv);
+/* "conversation import" (cmd_conv_import.c); argv[1] is "import". */
+int cmd_conversation_import(const struct ctl *ctl, int argc, char **argv);
+struct redisContext;
+/* A Redis connection for the conversations, or NULL after saying why. */
+struct redisContext *conversation_ctl_connect(const struct config *cfg);
 int cmd_stats(const struct ctl *ctl, int argc, char **argv);      /* cmd_stats.c */
 
 /* Forwarding rules, Postfix table audit, notices (cmd_forwards.c,
@@ -119,7 +124,6 @@ void ctl_patient_id(const struct ctl *ctl, const char *id, char *buf, size_t siz
 const char *ctl_patients(const struct ctl *ctl, const char *text, char *buf, size_t size);
 
 /* Output helpers (output.c). */
-int parse_iso8601(const char *text, time_t *out);          /* 0 or -1 */
 void format_utc(time_t t, char *buf, size_t size);          /* 2025-03-13T14:54:10Z */
 void format_age(long long seconds, char *buf, size_t size); /* "12d 3h", "5h 2m", "7m" */
 int print_json(json_t *root);                               /* steals root; 0 or -1 */

@@ -91,56 +91,6 @@ const char *ctl_patients(const struct ctl *ctl, const char *text, char *buf, siz
     return buf;
 }
 
-/* Offset suffix of an ISO 8601 time: "Z", "+hh:mm", "-hhmm" or nothing
- * (taken as UTC, which is what the ANS writes).  Seconds east of UTC, or
- * -1 on anything else. */
-static int parse_offset(const char *s, long *east)
-{
-    int hh, mm, n = 0;
-
-    *east = 0;
-    if (*s == '\0' || ((*s == 'Z' || *s == 'z') && s[1] == '\0'))
-        return 0;
-    if ((*s != '+' && *s != '-')
-        || (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2
-            && sscanf(s + 1, "%2d%2d%n", &hh, &mm, &n) != 2)
-        || s[1 + n] != '\0' || hh > 23 || mm > 59)
-        return -1;
-    *east = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
-    return 0;
-}
-
-int parse_iso8601(const char *text, time_t *out)
-{
-    struct tm tm;
-    int n = 0;
-    long east;
-    char sep;
-    const char *p;
-    time_t t;
-
-    if (text == NULL)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &sep, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7
-        || (sep != 'T' && sep != 't' && sep != ' '))
-        return -1;
-    p = text + n;
-    if (*p == '.' || *p == ',')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            ;
-    if (parse_offset(p, &east) < 0 || tm.tm_mon < 1 || tm.tm_mon > 12)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *out = t - east;
-    return 0;
-}
-
 void format_utc(time_t t, char *buf, size_t size)
 {
     struct tm tm;

@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "milter/cfgref.h"
+#include "pipeline/pipeline.h"
 #include "stats/stats.h"
 #include "stats/status.h"
 #include "whitelist/live.h"
@@ -213,7 +214,7 @@ static int reload_locked(void)
     log_set_level(fresh->log.level);
     log_notice("reloaded %s: %zu local domain(s)%s; connections already open keep the "
                "previous configuration", fresh->path, fresh->rules.local_domains.n,
-               fresh->rules.dry_run ? ", DryRun: nothing refused" : "");
+               pl_modes_note(&fresh->rules));
     cfgref_warn_unlisted(fresh);
     return 0;
 }

@@ -462,7 +462,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         log_warning("%s", warnings[i]);
     log_notice("starting " PROG " %s on %s: %zu local domain(s)%s", MSSANTE_VERSION,
                cfg->daemon.socket, cfg->rules.local_domains.n,
-               cfg->rules.dry_run ? ", DryRun: nothing refused" : "");
+               pl_modes_note(&cfg->rules));
     tell_parent_ready(ready_fd);
 
     rc = smfi_main();

@@ -253,7 +253,7 @@ static int process(struct notify_worker *w, redisContext *c, struct item *it)
         free(msg);
     }
     /* What the queue keeps of the failure: one short line. */
-    snprintf(why, sizeof(why), "%s", failure.msg);
+    snprintf(why, sizeof(why), "%.*s", (int) sizeof(why) - 1, failure.msg);
 
     t = wallclock_ms();
     switch (res) {

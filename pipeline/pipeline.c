@@ -125,6 +125,20 @@ static void format_addr(char *dst, size_t size, enum addr_status st,
     pl_log_patients(dst, size, safe, rules->patient_domain);
 }
 
+/* " KEY=<local@U-label>" for an address whose domain was written in
+ * Unicode (the verdict line shows its A-labels first), or "". */
+static void format_unicode(char *dst, size_t size, const char *key, const struct mailaddr *a)
+{
+    char buf[PL_ADDR_LOG_MAX], shown[PL_ADDR_LOG_MAX];
+
+    dst[0] = '\0';
+    if (!a->domain_utf8 || a->domain_idn_bad)
+        return;
+    snprintf(buf, sizeof(buf), "<%s@%s>", a->local, a->domain_u);
+    pl_log_field(shown, sizeof(shown), buf);
+    snprintf(dst, size, " %s=%s", key, shown);
+}
+
 void pl_queue_id(struct pl_conn *c, const char *id)
 {
     if (c != NULL && id != NULL && id[0] != '\0')
@@ -138,7 +152,8 @@ static bool refusal(enum action a)
     return a != ACT_CONTINUE;
 }
 
-static void note_rcpt(struct pl_msg *m, const char *addr, enum addr_class cls, bool refused)
+static void note_rcpt(struct pl_msg *m, const char *addr, enum addr_class cls, bool refused,
+                      const char *unicode)
 {
     size_t room = sizeof(m->rcpts) - m->rcpts_len;
     int n;
@@ -147,8 +162,8 @@ static void note_rcpt(struct pl_msg *m, const char *addr, enum addr_class cls, b
         m->n_rcpt_more++;
         return;
     }
-    n = snprintf(m->rcpts + m->rcpts_len, room, " rcpt=%s/%s%s", addr, addr_class_name(cls),
-                 refused ? "/refused" : "");
+    n = snprintf(m->rcpts + m->rcpts_len, room, " rcpt=%s/%s%s%s", addr, addr_class_name(cls),
+                 refused ? "/refused" : "", unicode);
     if (n < 0 || (size_t)n >= room) {
         m->rcpts[m->rcpts_len] = '\0';
         m->n_rcpt_more++;
@@ -195,7 +210,8 @@ static void count_message(const struct pl_msg *m, const struct verdict *final, b
 
 /*
  * The line (keep it stable, operators parse it):
- *   QUEUEID: direction=DIR sender=<a@b> rcpt=<c@d>/CLASS[/refused] ... [+N more]
+ *   QUEUEID: direction=DIR sender=<a@b> [sender_u=<a@U>]
+ *   rcpt=<c@d>/CLASS[/refused] [rcpt_u=<c@U>] ... [+N more]
  *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
  *   [internal=yes] [cert=ok|none|mismatch [cert_cn=CN] [cert_issuer="CN"]]
  *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
@@ -210,8 +226,10 @@ static void count_message(const struct pl_msg *m, const struct verdict *final, b
  * of the outside, inbound when a recipient is in LocalDomains, relay when
  * none is (the inbound rules applied, but the mail is not ours).  cert= is
  * there when the operator-certificate rule looked at the message; the CN
- * and issuer come from the network and are made safe for the line.
- * client= is the SMTP client's address (the loopback for a local
+ * and issuer come from the network and are made safe for the line.  An
+ * address whose domain was written in Unicode (SMTPUTF8) is shown in
+ * A-labels, the form it was judged in, followed by its _u= form as
+ * written.  client= is the SMTP client's address (the loopback for a local
  * submission), last so that the fields before keep their places.  Patient
  * addresses and ids are shown as LogPatientId says, in the reply too.
  */
@@ -252,9 +270,9 @@ static void log_message(struct pl_conn *c, const struct verdict *final)
                      text);
     }
     format_cert(m, cert, sizeof(cert));
-    log_info("%s: direction=%s sender=%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s client=%s",
+    log_info("%s: direction=%s sender=%s%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s client=%s",
              pl_qid(m->queue_id), direction_of(m),
-             m->sender[0] ? m->sender : "<>", m->rcpts, more, verdict, would,
+             m->sender[0] ? m->sender : "<>", m->sender_u, m->rcpts, more, verdict, would,
              rule ? " rule=" : "", rule ? rule : "",
              m->mp.authenticated ? " auth=yes" : "",
              c->local_submission ? " submission=local" : "",
@@ -346,7 +364,8 @@ static struct verdict trust_step(struct pl_conn *c, struct verdict v)
 /*
  * The answer to a step's verdict V; *REFUSED says whether it refuses
  * (RCPT: only that recipient).  DryRun never refuses: the first verdict
- * that would have applied is remembered.  Before end of message, a
+ * that would have applied is remembered, as is a rule a log-only mode
+ * let through (a verdict with a rule and no refusal).  Before end of message, a
  * refusal of a local submission (any stage's) and a hold are kept for it.
  * A refusal that ends the transaction writes its verdict line.
  */
@@ -356,8 +375,16 @@ static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, e
     struct pl_msg *m = &c->msg;
 
     *refused = false;
-    if (!refusal(v->action))
+    if (!refusal(v->action)) {
+        /* A rule that applied in a mode that only logs it (PatientInbound
+         * log): said as would= on the line, counted, never refused. */
+        if (v->rule != RULE_NONE && !m->have_would) {
+            m->would = *v;
+            m->would.action = rule_action(v->rule);
+            m->have_would = true;
+        }
         return answer(PL_CONTINUE);
+    }
     if (c->rules->dry_run) {
         if (!m->have_would) {
             m->would = *v;
@@ -490,6 +517,7 @@ static void reset_message(struct pl_msg *m)
     m->in_txn = false;
     m->queue_id[0] = '\0';
     m->sender[0] = '\0';
+    m->sender_u[0] = '\0';
     m->rcpts[0] = '\0';
     m->rcpts_len = 0;
     m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = m->n_rcpt_local = 0;
@@ -531,6 +559,8 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
     format_addr(m->sender, sizeof(m->sender),
                 m->mp.sender_valid ? ADDR_OK : m->mp.null_sender ? ADDR_NULL : ADDR_MALFORMED,
                 &m->mp.sender, in->arg, c->rules);
+    if (m->mp.sender_valid)
+        format_unicode(m->sender_u, sizeof(m->sender_u), "sender_u", &m->mp.sender);
     if (stopping(c->svc))
         return refuse_stopping(c);
     v = trust_step(c, v);
@@ -540,7 +570,7 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
 struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
 {
     struct pl_msg *m = &c->msg;
-    char addr[PL_ADDR_LOG_MAX];
+    char addr[PL_ADDR_LOG_MAX], unicode[PL_ADDR_LOG_MAX + 16] = "";
     enum addr_class cls = CLASS_INVALID;
     struct mailaddr parsed;
     struct pl_answer a;
@@ -567,7 +597,9 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
     a = answer_for(c, &v, STEP_RCPT, &refused);
     format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
                 &parsed, arg, c->rules);
-    note_rcpt(m, addr, cls, refused);
+    if (cls != CLASS_INVALID)
+        format_unicode(unicode, sizeof(unicode), "rcpt_u", &parsed);
+    note_rcpt(m, addr, cls, refused, unicode);
     if (cls != CLASS_INVALID && policy_is_local_domain(&c->env, parsed.domain))
         m->n_rcpt_local++;
     if (!refused) {
@@ -720,6 +752,17 @@ void pl_close(struct pl_conn *c)
     log_unfinished(c);
     forwarding_free(&c->msg.fwd);
     stats_connection_close();
+}
+
+const char *pl_modes_note(const struct rules_settings *rules)
+{
+    if (rules->dry_run && rules->patient_inbound_log)
+        return ", DryRun: nothing refused, PatientInbound log";
+    if (rules->dry_run)
+        return ", DryRun: nothing refused";
+    if (rules->patient_inbound_log)
+        return ", PatientInbound log: patients admitted without a conversation";
+    return "";
 }
 
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3])

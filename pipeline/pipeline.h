@@ -23,7 +23,9 @@
  *     other; without a whitelist a local submission is held;
  *   - DryRun: nothing is refused; the first refusal that would have
  *     applied is remembered, said on the verdict line and in an
- *     X-MSSante-Verdict header;
+ *     X-MSSante-Verdict header; a rule a log-only mode let through
+ *     (PatientInbound log) is remembered and said the same way on the
+ *     line;
  *   - the stop (SIGTERM): new messages are deferred (451 4.3.2);
  *   - a hold: the X-MSSante-Held header and the sender's notice
  *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
@@ -88,6 +90,7 @@ struct pl_msg {
     struct msg_policy mp;          /* the trust-space stage's state */
     char queue_id[PL_QUEUE_ID_MAX];
     char sender[PL_ADDR_LOG_MAX];
+    char sender_u[PL_ADDR_LOG_MAX + 16];   /* " sender_u=<a@U-label>" or "" */
     char rcpts[PL_RCPT_LOG_BYTES]; /* " rcpt=<a@b>/class" ... */
     size_t rcpts_len;
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
@@ -95,7 +98,8 @@ struct pl_msg {
                                     * is relayed mail, not inbound */
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
     struct verdict rcpt_refusal;   /* ... the first such refusal */
-    bool have_would;               /* DryRun: a verdict would have applied ... */
+    bool have_would;               /* DryRun, or a log-only mode (PatientInbound log):
+                                    * a verdict would have applied ... */
     struct verdict would;          /* ... the first one */
     struct verdict kept_trust;     /* kept for end of message: a trust-space refusal */
     struct verdict kept;           /* ... any other refusal, or a hold */
@@ -175,5 +179,10 @@ struct pl_answer pl_internal_error(struct pl_conn *c, const char *what);
 /* What an operator should know at start about RULES with or without
  * Redis (REDIS): up to two warnings, NULL after the last. */
 void pl_config_warnings(const struct rules_settings *rules, bool redis, const char *out[3]);
+
+/* ", DryRun: ..." / ", PatientInbound log: ...", or "": the modes that let
+ * through what a rule refuses, for the start and reload lines, so that
+ * one left on is seen. */
+const char *pl_modes_note(const struct rules_settings *rules);
 
 #endif

@@ -25,6 +25,7 @@ struct rules_settings {
     enum cert_mode operator_certificate;   /* OperatorCertificate */
     bool dry_run;                      /* DryRun: refuse nothing, say it in a header */
     bool forwarding;                   /* Forwarding */
+    bool patient_inbound_log;          /* PatientInbound log (default enforce) */
 
     /* Patients (read at start only). */
     bool patient_key_warn;             /* PatientKeyCheck warn (default reject) */

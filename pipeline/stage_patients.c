@@ -49,6 +49,7 @@ static struct patient_policy policy_of(const struct rules_settings *rules)
     memset(&pp, 0, sizeof(pp));
     pp.ins_warn = rules->patient_key_warn;
     pp.fin_content_accept = rules->fin_content_accept;
+    pp.inbound_log = rules->patient_inbound_log;
     pp.pharmacies = (const char *const *)rules->pharmacy_mailboxes.v;
     pp.n_pharmacies = rules->pharmacy_mailboxes.n;
     return pp;
@@ -211,7 +212,9 @@ static struct verdict to_patient(struct pat_msg *pm, const struct rules_settings
     return remember_patient(pm, id);
 }
 
-/* A patient writing to local mailbox RCPT: pharmacy, or open conversation. */
+/* A patient writing to local mailbox RCPT: pharmacy, or open conversation
+ * (PatientInbound log: admitted without one, logged, and the verdict
+ * carries the refusal it escaped, for the line's would=). */
 static struct verdict from_patient(struct pat_msg *pm, const struct rules_settings *rules,
                                    const struct pl_store *store,
                                    const struct msg_policy *mp, const struct mailaddr *rcpt,
@@ -219,7 +222,9 @@ static struct verdict from_patient(struct pat_msg *pm, const struct rules_settin
 {
     struct err err;
     char mailbox[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
+    struct patient_policy pp = policy_of(rules);
     struct ins_result ins;
+    struct verdict v;
     bool pharmacy;
     int open = 0;
 
@@ -245,7 +250,16 @@ static struct verdict from_patient(struct pat_msg *pm, const struct rules_settin
     }
     if (open == 1)
         add_log(pm, " conv=reply:<%s>", shown);
-    return patient_inbound_rcpt(false, open);
+    v = patient_inbound_decide(&pp, false, open);
+    if (v.action == ACT_CONTINUE && v.rule == RULE_PATIENT_NO_CONVERSATION) {
+        char who[PAT_ID_MAX + 1];
+
+        safe_copy(who, sizeof(who), mp->sender.local);
+        add_log(pm, " conv=unsolicited:<%s>", shown);
+        log_notice("%s: patient %s wrote to <%s> without an open conversation: admitted "
+                   "(PatientInbound log)", pl_qid(qid), who, shown);
+    }
+    return v;
 }
 
 struct verdict patients_rcpt(struct pat_msg *pm, const struct rules_settings *rules,

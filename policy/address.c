@@ -11,12 +11,23 @@
  *
  * Anything we cannot read with certainty is MALFORMED: a policy that
  * guesses at an address could guess a domain into the trust space.
- * Everything works in the caller's fixed buffers; nothing is allocated.
+ * Everything works in the caller's fixed buffers; nothing is allocated
+ * (but inside libidn2, for a Unicode domain).
+ *
+ * A domain written in Unicode (a client using SMTPUTF8) is kept as written
+ * in domain_u and converted to its A-labels in domain (common/idna.h), the
+ * form the ANS list and LocalDomains are compared in: a listed domain
+ * written in Unicode matches, a lookalike gets an A-label of its own.  A
+ * Unicode name IDNA2008 refuses is not malformed, since Postfix took it:
+ * it is flagged domain_idn_bad and keeps its Unicode form, which nothing
+ * lists, so every rule sees a classic domain (refused outbound and as a
+ * sender to our mailboxes, never let through).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/idna.h"
 #include "common/utf8.h"
 #include "policy/address.h"
 
@@ -208,6 +219,31 @@ static const char *scan_local(const char *p, const char *end, const char **why)
     return (const char *)s;
 }
 
+/* OUT's domain, written in Unicode, to A-labels (domain_u keeps it as
+ * written); flagged domain_idn_bad when IDNA2008 refuses it or the result
+ * is no host name. */
+static void to_alabels(struct mailaddr *out)
+{
+    char alabel[ADDR_DOMAIN_MAX + 1];
+    const char *why;
+    size_t len;
+
+    memcpy(out->domain_u, out->domain, sizeof(out->domain_u));
+    if (idna_to_alabel(out->domain, alabel, sizeof(alabel), &why) < 0) {
+        out->domain_idn_bad = true;
+        return;
+    }
+    /* A full-width or ideographic full stop at the end maps to a dot. */
+    len = strlen(alabel);
+    if (len > 0 && alabel[len - 1] == '.')
+        alabel[--len] = '\0';
+    if (len > HOST_MAX || !host_syntax_ok(alabel, false, NULL, &why)) {
+        out->domain_idn_bad = true;
+        return;
+    }
+    memcpy(out->domain, alabel, len + 1);
+}
+
 /* Copy and check the domain part [p, end) into out->domain. */
 static bool parse_domain(const char *p, const char *end, struct mailaddr *out,
                          const char **why)
@@ -253,7 +289,11 @@ static bool parse_domain(const char *p, const char *end, struct mailaddr *out,
     }
     if (out->domain[len - 1] == '.')
         out->domain[--len] = '\0';
-    return host_syntax_ok(out->domain, true, &out->domain_utf8, why);
+    if (!host_syntax_ok(out->domain, true, &out->domain_utf8, why))
+        return false;
+    if (out->domain_utf8)
+        to_alabels(out);
+    return true;
 }
 
 enum addr_status addr_parse(const char *in, struct mailaddr *out, const char **why)
@@ -309,8 +349,8 @@ enum addr_status addr_parse(const char *in, struct mailaddr *out, const char **w
         return ADDR_MALFORMED;
     }
     if (!parse_domain(at + 1, end, out, why)) {
-        out->domain[0] = '\0';
-        out->domain_literal = out->domain_utf8 = false;
+        out->domain[0] = out->domain_u[0] = '\0';
+        out->domain_literal = out->domain_utf8 = out->domain_idn_bad = false;
         return ADDR_MALFORMED;
     }
     memcpy(out->local, p, local_len);

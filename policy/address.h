@@ -1,10 +1,11 @@
 /*
  * address.h - parse and normalise an SMTP envelope address.
  *
- * Pure string work, no allocation: the result lives in caller-provided
- * fixed buffers, so the per-message path stays allocation-free.
- * The domain comes out lower-cased with any trailing dot removed, which is
- * the form the whitelist is keyed on.
+ * Pure string work: the result lives in caller-provided fixed buffers, so
+ * the per-message path stays allocation-free (but for the IDNA conversion
+ * of a Unicode domain, inside libidn2).  The domain comes out in the form
+ * the whitelist is keyed on: lower-cased, any trailing dot removed, and a
+ * Unicode domain (SMTPUTF8) in A-label form (common/idna.h).
  */
 #ifndef MSSANTE_ADDRESS_H
 #define MSSANTE_ADDRESS_H
@@ -22,9 +23,12 @@ enum addr_status {
 
 struct mailaddr {
     char local[ADDR_LOCAL_MAX + 1];    /* as given (case kept: local parts are case-sensitive) */
-    char domain[ADDR_DOMAIN_MAX + 1];  /* lower-cased, trailing dot stripped */
+    char domain[ADDR_DOMAIN_MAX + 1];  /* lower-cased, trailing dot stripped; A-labels */
     bool domain_literal;               /* [192.0.2.1] form: never MSSante */
-    bool domain_utf8;                  /* non-ASCII (U-label) domain, see address.c */
+    bool domain_utf8;                  /* written in Unicode (U-labels): domain_u ... */
+    char domain_u[ADDR_DOMAIN_MAX + 1];/* ... as written (ASCII lower-cased); "" if not */
+    bool domain_idn_bad;               /* Unicode that IDNA2008 refuses: domain is then
+                                        * the name as written, which no list holds */
 };
 
 /*

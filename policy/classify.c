@@ -4,8 +4,10 @@
  * The order of the tests is the policy:
  *   1. PatientDomain                      -> patient
  *   2. one of our LocalDomains            -> MSSante (we are an operator)
- *   3. address literal or U-label domain  -> classic: the ANS list holds
- *      A-labels only, so such a name can never be an exact match
+ *   3. address literal, or a Unicode domain IDNA2008 refuses -> classic:
+ *      the ANS list holds host names, so such a name is never on it (a
+ *      Unicode domain that converts is compared in A-label form, like
+ *      every other: policy/address.h)
  *   4. exactly on the ANS whitelist       -> MSSante
  *   5. anything else                      -> classic
  * Matching is exact on the normalised domain: no suffix or parent matching,
@@ -52,8 +54,8 @@ enum addr_class policy_classify(const struct policy_env *env,
         *reason = "address literal: never on the whitelist";
         return CLASS_CLASSIC;
     }
-    if (addr->domain_utf8) {
-        *reason = "non-ASCII (IDN) domain: not on the whitelist in this form";
+    if (addr->domain_idn_bad) {
+        *reason = "Unicode domain that IDNA2008 refuses: never on the whitelist";
         return CLASS_CLASSIC;
     }
     if (env->is_listed == NULL) {

@@ -10,6 +10,7 @@
 #include "common/text.h"
 #include "policy/patient.h"
 #include "policy/replies.h"
+#include "policy/wildcard.h"
 
 #define REPLY_ADDR_MAX 100   /* longest address quoted in a reply */
 
@@ -106,6 +107,8 @@ bool patient_pharmacy_entry_valid(const char *entry)
         return false;
     if (at[1] == '\0' || at[1] == '.' || strcmp(at + 1, ".") == 0)
         return false;
+    if (strchr(at + 1, '*') != NULL)
+        return false;              /* wildcards in the local part only */
     for (s = entry; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
 
@@ -131,8 +134,8 @@ bool patient_is_pharmacy(const char *const *entries, size_t n,
         llen = (size_t)(at - e);
         if (llen == 0)
             return true;   /* "@domain": every mailbox there */
-        if (strlen(local) == llen && strncasecmp(e, local, llen) == 0)
-            return true;
+        if (wildcard_match(e, llen, local))
+            return true;   /* the local part, '*' standing for any run */
     }
     return false;
 }
@@ -185,6 +188,16 @@ struct verdict patient_inbound_rcpt(bool pharmacy, int conv_open)
         reply_patient_no_conversation(&v);
     else
         reply_conversation_unavailable(&v);   /* never refuse a patient on a guess */
+    return v;
+}
+
+struct verdict patient_inbound_decide(const struct patient_policy *pp, bool pharmacy,
+                                      int conv_open)
+{
+    struct verdict v = patient_inbound_rcpt(pharmacy, conv_open);
+
+    if (pp != NULL && pp->inbound_log && v.rule == RULE_PATIENT_NO_CONVERSATION)
+        v.action = ACT_CONTINUE;   /* rule and text stay set: logged, not sent */
     return v;
 }
 

@@ -61,9 +61,13 @@ const char *fin_kind_name(enum fin_kind k);   /* "none", "exact", "variant" */
 /* ------------------------------------------------------------------ */
 
 /*
- * PharmacyMailboxes entries are "local@domain" (one mailbox) or "@domain"
- * (every mailbox of that domain).  Matching ignores case in both parts and
- * one trailing dot on the domain.  Ignoring case in the local part is
+ * PharmacyMailboxes entries are "local@domain" (one mailbox), "@domain"
+ * (every mailbox of that domain), or a local part with '*' wildcards
+ * ("pharmacie-*@lgpi.mssante.fr": '*' stands for any run of characters,
+ * none included; policy/wildcard.h, bounded whatever the recipient
+ * writes).  The domain takes no wildcard: a pattern never reaches beyond
+ * the domain it names.  Matching ignores case in both parts and one
+ * trailing dot on the domain.  Ignoring case in the local part is
  * deliberate: these are our own mailboxes, and Postfix folds case when it
  * looks them up, so "Pharmacie@..." and "pharmacie@..." reach the same
  * mailbox; an exact match would refuse patients for a capital letter and
@@ -82,6 +86,8 @@ bool patient_is_pharmacy(const char *const *entries, size_t n,
 struct patient_policy {
     bool ins_warn;                 /* PatientKeyCheck warn: log a bad matricule, accept */
     bool fin_content_accept;       /* FinWithContent accept: close anyway, content is lost */
+    bool inbound_log;              /* PatientInbound log: admit a patient without an open
+                                    * conversation, logged (a rollout's first weeks) */
     const char *const *pharmacies; /* PharmacyMailboxes */
     size_t n_pharmacies;
 };
@@ -105,6 +111,17 @@ struct verdict patient_outbound_rcpt(const struct patient_policy *pp, const char
  * pharmacy, so the caller need not ask the store then.
  */
 struct verdict patient_inbound_rcpt(bool pharmacy, int conv_open);
+
+/*
+ * The same under PP's PatientInbound.  enforce (PP NULL too): as above,
+ * 550 5.7.1 without an open conversation.  log: the message is admitted
+ * (ACT_CONTINUE) with the rule and text of that refusal set, for the
+ * caller to log it as "would have refused"; a store that cannot answer
+ * (-1) still gives 451 4.3.0, in both modes: whether the patient may
+ * write is then unknown, and Postfix keeps the mail.
+ */
+struct verdict patient_inbound_decide(const struct patient_policy *pp, bool pharmacy,
+                                      int conv_open);
 
 /* What the headers and body of an outbound message to patients said. */
 struct patient_msg {

@@ -33,6 +33,18 @@
     "Sending refused: recipient(s) outside the MSSante trust space, " \
     "nobody received the message. Hors MSSante / Not MSSante"
 
+/* After the names, what may help the sender (policy/hints.h): a typo, the
+ * old Apicrypt, a domain not (yet) on the list.  Each hint names its
+ * domain once and says the rest in French then English, like the label
+ * before the names: the reply has room for little. */
+#define HINTS_LABEL ". Aide / Help: "
+#define HINT_TYPO "%s : vouliez-vous dire / did you mean %s ?"
+#define HINT_APICRYPT_TEXT \
+    "%s : ancien service Apicrypt, non interoperable / old Apicrypt, not interoperable"
+#define HINT_UNLISTED "%s : absent (ou pas encore) de la liste ANS / not (yet) on the ANS list"
+#define HINT_IDN_TEXT \
+    "%s : nom de domaine international invalide / invalid internationalised domain name"
+
 struct rule_def {
     const char *name;            /* the stable id: verdict line, counters */
     enum action action;
@@ -142,6 +154,11 @@ const char *rule_name(enum rule_id id)
     return (unsigned)id < RULE_COUNT ? rule_defs[id].name : NULL;
 }
 
+enum action rule_action(enum rule_id id)
+{
+    return (unsigned)id < RULE_COUNT ? rule_defs[id].action : ACT_CONTINUE;
+}
+
 const char *action_name(enum action a)
 {
     switch (a) {
@@ -243,15 +260,78 @@ static int format_more(char *buf, size_t size, unsigned more)
     return snprintf(buf, size, " (et %u autre(s) / and %u more)", more, more);
 }
 
-/*
- * Name as many of ADDRS as fit in the budget, at most n_listed; whatever is
- * left out (not fitting, or never listed: n_total counts every classic
- * recipient) is counted in "and N more".
- */
+/* The text of hint H into BUF ("" for none); its length. */
+static size_t format_hint(const struct rcpt_hint *h, char *buf, size_t size)
+{
+    char dom[REPLY_ADDR_MAX + 1], near[REPLY_ADDR_MAX + 1];
+    int n = 0;
+
+    shorten(h->domain, dom);
+    switch (h->kind) {
+    case HINT_DID_YOU_MEAN:
+        shorten(h->suggestion, near);
+        n = snprintf(buf, size, HINT_TYPO, dom, near);
+        break;
+    case HINT_APICRYPT:
+        n = snprintf(buf, size, HINT_APICRYPT_TEXT, dom);
+        break;
+    case HINT_MSSANTE_UNLISTED:
+        n = snprintf(buf, size, HINT_UNLISTED, dom);
+        break;
+    case HINT_IDN_INVALID:
+        n = snprintf(buf, size, HINT_IDN_TEXT, dom);
+        break;
+    case HINT_NONE:
+        break;
+    }
+    if (n <= 0 || (size_t)n >= size) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)n;
+}
+
+/* Append to TAIL (which holds USED bytes) the hints that fit in ROOM
+ * bytes, each domain's once: ". Aide / Help: A; B". */
+static void add_hints(char *tail, size_t size, size_t room, const struct rcpt_hint *hints,
+                      unsigned n_hints)
+{
+    char one[VERDICT_TEXT_MAX];
+    size_t used = strlen(tail), start = used, len, i, j;
+
+    for (i = 0; i < n_hints; i++) {
+        bool seen = false;
+
+        for (j = 0; j < i && !seen; j++)
+            seen = hints[j].kind != HINT_NONE && strcmp(hints[j].domain, hints[i].domain) == 0;
+        if (seen || (len = format_hint(&hints[i], one, sizeof(one))) == 0)
+            continue;
+        len += used == start ? sizeof(HINTS_LABEL) - 1 : 2;
+        if (used - start + len > room || used + len >= size)
+            continue;                  /* too long: a shorter one may still fit */
+        used += (size_t)snprintf(tail + used, size - used, "%s%s",
+                                 used == start ? HINTS_LABEL : "; ", one);
+    }
+}
+
 void reply_outbound_classic(struct verdict *v, const char *const *addrs, unsigned n_listed,
                             unsigned n_total)
 {
-    char list[VERDICT_TEXT_MAX], more[64], piece[REPLY_ADDR_MAX + 1];
+    reply_outbound_classic_hints(v, addrs, n_listed, n_total, NULL, 0);
+}
+
+/*
+ * Name as many of ADDRS as fit in the budget, at most n_listed; whatever is
+ * left out (not fitting, or never listed: n_total counts every classic
+ * recipient) is counted in "and N more".  The names come first (the
+ * bounce must say who did not get the message); the hints take the room
+ * they leave, in the order of the names.
+ */
+void reply_outbound_classic_hints(struct verdict *v, const char *const *addrs,
+                                  unsigned n_listed, unsigned n_total,
+                                  const struct rcpt_hint *hints, unsigned n_hints)
+{
+    char list[VERDICT_TEXT_MAX], more[VERDICT_TEXT_MAX], piece[REPLY_ADDR_MAX + 1];
     size_t used = 0, fixed = sizeof(OUTBOUND_TEXT) - 1 + 2;   /* text + ": " */
     unsigned named = 0, i;
 
@@ -276,10 +356,15 @@ void reply_outbound_classic(struct verdict *v, const char *const *addrs, unsigne
         named++;
     }
     format_more(more, sizeof(more), n_total - named);
-    if (named == 0)
+    if (named == 0) {
         reply(v, RULE_OUTBOUND_CLASSIC, 1, n_total);
-    else
-        reply(v, RULE_OUTBOUND_CLASSIC, 0, list, more);
+        return;
+    }
+    /* The table's text is "...: NAMES%s": what follows the names. */
+    if (hints != NULL)
+        add_hints(more, sizeof(more), REPLY_TEXT_BUDGET - fixed - used - strlen(more), hints,
+                  n_hints);
+    reply(v, RULE_OUTBOUND_CLASSIC, 0, list, more);
 }
 
 void reply_inbound_sender(struct verdict *v, const char *sender_domain)

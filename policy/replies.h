@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 
+#include "policy/hints.h"
+
 #define VERDICT_TEXT_MAX 640
 
 enum action {
@@ -73,15 +75,26 @@ const char *rule_name(enum rule_id id);
 
 const char *action_name(enum action a);         /* "accept", "reject", ... */
 
+/* What RULE does when it applies (the table's action; ACT_CONTINUE for
+ * RULE_NONE).  A verdict may carry a rule with ACT_CONTINUE: the rule
+ * applied in a mode that only logs it (PatientKeyCheck warn, PatientInbound
+ * log), and this says what it would have done. */
+enum action rule_action(enum rule_id id);
+
 /* Fill v with RULE's action and codes from the table, and a text of the
  * caller's (printf-style; '%' stays raw, anything but printable ASCII
  * becomes '?').  The helpers below use it with the table's texts. */
 void verdict_set(struct verdict *v, enum rule_id rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The trust space. */
+/* The trust space.  The mixed-list refusal names up to N_LISTED of ADDRS
+ * (N_TOTAL classic recipients in all), then as many of the N_HINTS
+ * HINTS (policy/hints.h) as the reply has room for. */
 void reply_outbound_classic(struct verdict *v, const char *const *addrs, unsigned n_listed,
                             unsigned n_total);
+void reply_outbound_classic_hints(struct verdict *v, const char *const *addrs,
+                                  unsigned n_listed, unsigned n_total,
+                                  const struct rcpt_hint *hints, unsigned n_hints);
 void reply_inbound_sender(struct verdict *v, const char *sender_domain);
 void reply_no_whitelist(struct verdict *v);
 void reply_bad_sender(struct verdict *v, const char *why);

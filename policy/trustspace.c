@@ -23,7 +23,10 @@
  *    have done.
  *  - Outbound classic recipients are not refused at RCPT: the whole message
  *    is refused at DATA so that a mixed list reaches nobody, and the bounce
- *    names the offenders.
+ *    names the offenders, with a hint for each when one applies (a typo of
+ *    a listed domain, the old Apicrypt, a .mssante.fr domain not on the
+ *    list: policy/hints.h), looked for once per named offender, with the
+ *    list in force at its RCPT.
  *  - Every step answers what the rules say, whoever the client is: that a
  *    local submission (non_smtpd_milters) may only be refused at end of
  *    message is the pipeline's business (pipeline/pipeline.c), as is
@@ -117,7 +120,7 @@ static enum cert_status judge_certificate(const struct msg_policy *mp)
         return CERT_NOT_CHECKED;
     if (mp->null_sender)
         return judge_cn(mp, NULL);
-    if (mp->sender_valid && !s->domain_literal && !s->domain_utf8
+    if (mp->sender_valid && !s->domain_literal && !s->domain_idn_bad
         && mp->env->is_listed(mp->env->lookup_ctx, s->domain))
         return judge_cn(mp, s->domain);
     return CERT_NOT_CHECKED;
@@ -175,8 +178,10 @@ static void note_offender(struct msg_policy *mp, const struct mailaddr *a)
         if (strcmp(mp->offenders[i], buf) == 0)
             return;
     }
-    if (mp->n_offenders < MSG_MAX_OFFENDERS)
+    if (mp->n_offenders < MSG_MAX_OFFENDERS) {
+        hint_for(mp->env, a, &mp->hints[mp->n_offenders]);
         memcpy(mp->offenders[mp->n_offenders++], buf, sizeof(buf));
+    }
     mp->n_classic_total++;
 }
 
@@ -298,7 +303,8 @@ struct verdict msgpol_data(struct msg_policy *mp)
         return verdict_continue();
     for (i = 0; i < mp->n_offenders; i++)
         names[i] = mp->offenders[i];
-    reply_outbound_classic(&v, names, mp->n_offenders, mp->n_classic_total);
+    reply_outbound_classic_hints(&v, names, mp->n_offenders, mp->n_classic_total, mp->hints,
+                                 mp->n_offenders);
     return v;
 }
 

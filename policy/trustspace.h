@@ -112,6 +112,7 @@ struct msg_policy {
     unsigned n_offenders;          /* classic recipients of an outbound message named in offenders[] */
     unsigned n_classic_total;      /* all classic recipients of an outbound message (>= n_offenders) */
     char offenders[MSG_MAX_OFFENDERS][ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
+    struct rcpt_hint hints[MSG_MAX_OFFENDERS];   /* what may help, for each offender */
 };
 
 /* Start a message.  env->is_listed == NULL means "no whitelist available".

@@ -60,7 +60,8 @@ static void prom_messages(FILE *fp, const struct stats_snapshot *s)
             fprintf(fp, "\"} %llu\n", c);
         }
     header(fp, "mssante_milter_dryrun_would_total", "counter",
-           "DryRun: messages that would have been refused, by verdict and rule.");
+           "DryRun or PatientInbound log: messages that would have been refused, "
+           "by verdict and rule.");
     for (unsigned i = 0; i < n; i++)
         for (unsigned v = 0; v < N_VERDICTS; v++) {
             unsigned long long c = s->rules[i].would[v];

@@ -15,6 +15,14 @@
  * whitelist that would refuse legitimate health mail.  A single bad <Nom>
  * is not such a case: it is skipped and counted, as the real list has
  * carried the odd typo.
+ *
+ * Names are kept as the list writes them, "xn--" A-labels included: the
+ * daemon compares every domain in A-label form (common/idna.h), so a
+ * listed A-label matches the same name written in Unicode in an envelope.
+ * A <Nom> written in Unicode is not converted but skipped as invalid (the
+ * March 2025 list has none): the list names hosts, and an accent there is
+ * more likely a typo of an ASCII name than a deliberate IDN, which would
+ * let its lookalike in.
  */
 #include <errno.h>
 #include <stdarg.h>

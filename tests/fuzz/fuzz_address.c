@@ -40,10 +40,14 @@ static void check_normal_form(const char *in, const struct mailaddr *a)
                 buf, in);
     FUZZ_ASSERT(strcmp(again.local, a->local) == 0 && strcmp(again.domain, a->domain) == 0
                 && again.domain_literal == a->domain_literal
-                && again.domain_utf8 == a->domain_utf8,
+                && again.domain_idn_bad == a->domain_idn_bad
+                && again.domain_utf8 == a->domain_idn_bad,
                 "\"%s\" is not a fixed point", buf);
+    /* A Unicode domain comes out in A-labels, unless IDNA2008 refused it. */
+    for (i = 0; !a->domain_idn_bad && i < dlen; i++)
+        FUZZ_ASSERT((unsigned char)a->domain[i] < 0x80, "\"%s\" left in Unicode", a->domain);
 
-    if (!a->domain_literal && !a->domain_utf8) {
+    if (!a->domain_literal && !a->domain_idn_bad) {
         memcpy(dom, a->domain, dlen + 1);
         FUZZ_ASSERT(addr_normalize_domain(dom) && strcmp(dom, a->domain) == 0,
                     "addr_normalize_domain disagrees on \"%s\"", a->domain);
@@ -56,7 +60,7 @@ static void check_class(const struct mailaddr *a)
     enum addr_class c = policy_classify(fuzz_policy_env(), a, &why);
 
     FUZZ_ASSERT(why != NULL, "no reason given");
-    if (a->domain_literal || a->domain_utf8)
+    if (a->domain_literal || a->domain_idn_bad)
         FUZZ_ASSERT(c == CLASS_CLASSIC, "\"%s\" classified %s", a->domain, addr_class_name(c));
     if (c == CLASS_MSSANTE)
         FUZZ_ASSERT(fuzz_domain_listed(a->domain) || strcmp(a->domain, FUZZ_LOCAL_DOMAIN) == 0,

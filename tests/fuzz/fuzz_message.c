@@ -396,7 +396,7 @@ static bool in_trust_space(const char *arg)
 {
     struct mailaddr a;
 
-    return addr_parse(arg, &a, NULL) == ADDR_OK && !a.domain_literal && !a.domain_utf8
+    return addr_parse(arg, &a, NULL) == ADDR_OK && !a.domain_literal && !a.domain_idn_bad
            && (fuzz_domain_listed(a.domain) || strcmp(a.domain, FUZZ_LOCAL_DOMAIN) == 0
                || strcmp(a.domain, FUZZ_PATIENT_DOMAIN) == 0);
 }

@@ -223,7 +223,8 @@ check "wrong type: the worker meets WRONGTYPE" wait_wrongtype
 sleep 2
 n6=$(grep -c WRONGTYPE "$W/case6.log")
 check "wrong type: said once, not in a loop ($n6 line(s) in 2 s)" [ "$n6" -le 2 ]
-rcli6 DEL c6:notify:queue
+# One RENAME, which replaces the wrong value atomically: a DEL first would
+# show the worker an empty queue for a moment, and "run -e" would stop there.
 rcli6 RENAME c6:notify:queue.saved c6:notify:queue
 wait "$w6"
 check "wrong type repaired: the notice is sent (sent=1)" \

@@ -109,18 +109,56 @@ static void test_literals_and_idn(void)
     expect_bad("<u@[x400:whatever]>");
     expect_bad("<u@[]>");
 
-    /* medecin.mssanté.fr in UTF-8: accepted, flagged, only ASCII lower-cased */
+    /* medecin.mssanté.fr in UTF-8: accepted, flagged, compared in A-label
+     * form (its own: a lookalike is not medecin.mssante.fr); domain_u keeps
+     * it as written, with only the ASCII lower-cased */
     CHECK(addr_parse("<u@Medecin.MSSant\xc3\xa9.FR>", &a, &why) == ADDR_OK);
-    CHECK(a.domain_utf8);
+    CHECK(a.domain_utf8 && !a.domain_idn_bad);
     CHECK(!a.domain_literal);
-    CHECK_STR(a.domain, "medecin.mssant\xc3\xa9.fr");
-    /* capital E-acute is not ASCII: left as it is */
+    CHECK_STR(a.domain, "medecin.xn--mssant-gva.fr");
+    CHECK_STR(a.domain_u, "medecin.mssant\xc3\xa9.fr");
+    /* capital E-acute: UTS #46 folds its case, as DNS does */
     CHECK(addr_parse("<u@MSSANT\xc3\x89.fr>", &a, &why) == ADDR_OK);
-    CHECK_STR(a.domain, "mssant\xc3\x89.fr");
+    CHECK_STR(a.domain, "xn--mssant-gva.fr");
+    CHECK_STR(a.domain_u, "mssant\xc3\x89.fr");
     /* broken UTF-8 is not a domain */
     expect_bad("<u@mssant\xc3.fr>");
     expect_bad("<u@mssant\xe9.fr>");
     expect_bad("<u@\xc0\xae.fr>");
+}
+
+/* Unicode domains (SMTPUTF8): IDNA2008, UTS #46 non-transitional. */
+static void test_idna(void)
+{
+    struct mailaddr a;
+    const char *why;
+
+    /* full-width letters map to ASCII: where Postfix would deliver it */
+    CHECK(addr_parse("<u@\xef\xbd\x8d\xef\xbd\x85\xef\xbd\x84\xef\xbd\x85\xef\xbd\x83"
+                     "\xef\xbd\x89\xef\xbd\x8e.mssante.fr>", &a, &why) == ADDR_OK);
+    CHECK(a.domain_utf8 && !a.domain_idn_bad);
+    CHECK_STR(a.domain, "medecin.mssante.fr");
+    /* non-transitional: the sharp s stays (transitional would give "strasse") */
+    CHECK(addr_parse("<u@stra\xc3\x9f" "e.de>", &a, &why) == ADDR_OK);
+    CHECK_STR(a.domain, "xn--strae-oqa.de");
+    /* an ideographic full stop at the end is a trailing dot */
+    CHECK(addr_parse("<u@\xc3\xa9.fr\xe3\x80\x82>", &a, &why) == ADDR_OK);
+    CHECK(!a.domain_idn_bad);
+    CHECK_STR(a.domain, "xn--9ca.fr");
+    /* refused by IDNA2008: kept as written and flagged, never an A-label */
+    CHECK(addr_parse("<u@\xe2\x98\x83.fr>", &a, &why) == ADDR_OK);          /* snowman */
+    CHECK(a.domain_utf8 && a.domain_idn_bad);
+    CHECK_STR(a.domain, "\xe2\x98\x83.fr");
+    CHECK(addr_parse("<u@a\xe2\x80\x8d" "b.fr>", &a, &why) == ADDR_OK);      /* ZWJ */
+    CHECK(a.domain_idn_bad);
+    CHECK(addr_parse("<u@ab--cd.\xc3\xa9.fr>", &a, &why) == ADDR_OK);        /* "--" at 3-4 */
+    CHECK(a.domain_idn_bad);
+    /* an ASCII domain is left alone, an A-label included */
+    CHECK(addr_parse("<u@xn--mssant-gva.fr>", &a, &why) == ADDR_OK);
+    CHECK(!a.domain_utf8 && !a.domain_idn_bad && a.domain_u[0] == '\0');
+    CHECK_STR(a.domain, "xn--mssant-gva.fr");
+    /* a U-label that maps to something that is no host name */
+    CHECK(addr_parse("<u@\xc3\xa9_x.fr>", &a, &why) == ADDR_MALFORMED);
 }
 
 static void test_malformed(void)
@@ -288,6 +326,7 @@ int main(void)
     test_source_route();
     test_quoted_local();
     test_literals_and_idn();
+    test_idna();
     test_malformed();
     test_normalize_domain();
     test_format();

@@ -288,6 +288,7 @@ static void test_dn_variants(void)
         "<x:Nom>ignored.example.com</x:Nom></l:Domaine>"
         "<l:Domaine><l:Nom>g.mssante.fr</l:Nom>"
         "<l:DNCertificatOperateur>CN=mx\ng.fr,O=Z</l:DNCertificatOperateur></l:Domaine>"
+        "<l:Domaine><l:Nom>XN--HPITAL-0OB.mssante.fr</l:Nom></l:Domaine>"
         "<l:Domaine><l:Nom><![CDATA[F.MSSante.fr]]></l:Nom>"
         "<l:DNCertificatOperateur>CN=mx&#46;f.fr</l:DNCertificatOperateur></l:Domaine>"
         "</l:ListeDomaines></l:ListeBlancheMSSante>";
@@ -301,12 +302,14 @@ static void test_dn_variants(void)
     }
     CHECK_STR(l->wl->generated, "2026-01-02T03:04:05Z");
     CHECK_STR(l->wl->source, "(buffer)");
-    CHECK(l->wl->entries == 7);
-    CHECK(domainset_count(l->wl->domains) == 7);
+    CHECK(l->wl->entries == 8);
+    CHECK(domainset_count(l->wl->domains) == 8);
     CHECK(!whitelist_lookup(l->wl, "ignored.example.com"));
     CHECK(whitelist_lookup(l->wl, "f.mssante.fr"));
+    /* an A-label is a name like any other, kept as written */
+    CHECK(whitelist_lookup(l->wl, "xn--hpital-0ob.mssante.fr"));
     CHECK(certset_pairs(l->wl->certs) == 5);   /* d has no CN, g's has a newline in it */
-    CHECK(l->cn_skipped == 2);
+    CHECK(l->cn_skipped == 2);   /* the A-label's entry has no DN at all */
     CHECK(has_cert(l, "a.mssante.fr", "mx.a.fr"));
     CHECK(has_cert(l, "b.mssante.fr", "mx,b.fr"));
     CHECK(has_cert(l, "c.mssante.fr", "mx.c.fr"));

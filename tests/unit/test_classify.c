@@ -33,7 +33,7 @@ static bool array_lookup(const void *ctx, const char *domain)
 static const char *const listed[] = {
     "chu-lille.mssante.fr", "medecin.mssante.fr", "pharmacien.mssante.fr",
     "lgpi.mssante.fr", "mssante.apicrypt.org", "interop-mssante.apicrypt.org",
-    "sub.parent-listed.fr",
+    "sub.parent-listed.fr", "xn--hpital-exemple-0ob.mssante.fr",
 };
 static const struct array_list wl = { listed, sizeof(listed) / sizeof(listed[0]) };
 static const char *const locals[] = { "hopital-exemple.mssante.fr", "autre.mssante.fr" };
@@ -74,8 +74,12 @@ static void test_lookalikes(void)
 {
     const char *why;
 
+    /* a Unicode lookalike: its own A-label (medecin.xn--mssant-gva.fr), unlisted */
     CHECK(class_of(&env, "<a@medecin.mssant\xc3\xa9.fr>", &why) == CLASS_CLASSIC);
-    CHECK_STR(why, "non-ASCII (IDN) domain: not on the whitelist in this form");
+    CHECK_STR(why, "not on the ANS whitelist");
+    /* IDNA2008 refuses it: classic without asking the list */
+    CHECK(class_of(&env, "<a@medecin.\xe2\x98\x83.fr>", &why) == CLASS_CLASSIC);
+    CHECK(strstr(why, "IDNA2008") != NULL);
     CHECK(class_of(&env, "<a@interop-mssante.apycrypt.org>", &why) == CLASS_CLASSIC);
     CHECK_STR(why, "not on the ANS whitelist");
     CHECK(class_of(&env, "<a@apicrypt.org>", NULL) == CLASS_CLASSIC);
@@ -88,6 +92,20 @@ static void test_lookalikes(void)
     CHECK(class_of(&env, "<a@x.sub.parent-listed.fr>", NULL) == CLASS_CLASSIC);
     CHECK(class_of(&env, "<a@x.medecin.mssante.fr>", NULL) == CLASS_CLASSIC);
     CHECK(class_of(&env, "<a@medecin.mssante.fr.fr>", NULL) == CLASS_CLASSIC);
+}
+
+/* A listed A-label, written in Unicode or as it is. */
+static void test_idn_listed(void)
+{
+    const char *why;
+
+    CHECK(class_of(&env, "<a@h\xc3\xb4pital-exemple.mssante.fr>", &why) == CLASS_MSSANTE);
+    CHECK_STR(why, "on the ANS whitelist");
+    CHECK(class_of(&env, "<a@H\xc3\x94PITAL-EXEMPLE.MSSANTE.FR.>", NULL) == CLASS_MSSANTE);
+    CHECK(class_of(&env, "<a@xn--hpital-exemple-0ob.mssante.fr>", NULL) == CLASS_MSSANTE);
+    /* the same name without its accent is another domain */
+    CHECK(class_of(&env, "<a@hopital-exemple.mssante.fr>", NULL) == CLASS_MSSANTE);   /* local */
+    CHECK(class_of(&env, "<a@h\xc3\xb2pital-exemple.mssante.fr>", NULL) == CLASS_CLASSIC);
 }
 
 static void test_literals(void)
@@ -162,6 +180,7 @@ int main(void)
 {
     test_listed();
     test_lookalikes();
+    test_idn_listed();
     test_literals();
     test_local_and_patient();
     test_no_whitelist();

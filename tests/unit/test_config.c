@@ -466,6 +466,44 @@ static void test_trust_boundary_keys(void)
     }
 }
 
+/* A domain written in Unicode in the file is kept in its A-label form,
+ * the form envelopes and the ANS list are compared in; one that IDNA2008
+ * refuses is an error on its line. */
+static void test_unicode_domains(void)
+{
+    struct config *cfg;
+    char *err = load_captured(write_conf(
+        "LocalDomains H\xc3\xb4pital.MSSante.fr., chu-exemple.mssante.fr,"
+        " xn--hpital-ixa.mssante.fr\n"
+        "PatientDomain patient.h\xc3\xb4pital.fr\n"
+        "PharmacyMailboxes Pharmacie-*@h\xc3\xb4pital.mssante.fr, @chu-exemple.mssante.fr\n"
+        "WhitelistFile /nonexistent.xml\n"), &cfg);
+
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL);
+    if (cfg != NULL) {
+        CHECK(cfg->rules.local_domains.n == 2);     /* both forms: one domain */
+        CHECK_STR(cfg->rules.local_domains.v[0], "xn--hpital-ixa.mssante.fr");
+        CHECK_STR(cfg->rules.patient_domain, "patient.xn--hpital-ixa.fr");
+        CHECK_STR(cfg->rules.pharmacy_mailboxes.v[0], "Pharmacie-*@xn--hpital-ixa.mssante.fr");
+        CHECK_STR(cfg->rules.pharmacy_mailboxes.v[1], "@chu-exemple.mssante.fr");
+        CHECK(config_is_local_domain(cfg, "xn--hpital-ixa.mssante.fr"));
+    }
+    config_free(cfg);
+    free(err);
+
+    err = load_captured(write_conf("LocalDomains ok.mssante.fr \xe2\x98\x83.mssante.fr\n"
+                                   "PharmacyMailboxes a@\xe2\x98\x83.fr\n"
+                                   "WhitelistFile /nonexistent.xml\n"), &cfg);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":1: LocalDomains: \"\xe2\x98\x83.mssante.fr\" is not a valid domain name")
+          != NULL);
+    CHECK(strstr(err, ":2: PharmacyMailboxes: \"a@\xe2\x98\x83.fr\": not a valid domain name")
+          != NULL);
+    config_free(cfg);
+    free(err);
+}
+
 static void cleanup(void)
 {
     char path[300];
@@ -526,6 +564,7 @@ int main(void)
     test_socket_specs();
     test_trust_boundary_keys();
     test_tls_policy_keys();
+    test_unicode_domains();
     cleanup();
     TEST_DONE();
 }

@@ -335,6 +335,48 @@ static void test_two_nodes(redisContext *a, redisContext *b)
     CHECK(r1 == 1 && r2 == 0);
 }
 
+/* Conversations that began before the milter: only gaps are filled. */
+static void test_import(redisContext *c)
+{
+    const char *mb = "accueil@chu-lille.mssante.fr";
+    struct conv_info ci, ex;
+    redisReply *r;
+
+    CHECK(conv_import(c, PFX, mb, P1, 1700000000LL, 1800000000LL, 3600, &ex, &err) == 1);
+    CHECK(conv_is_open(c, PFX, mb, P1, &err) == 1);
+    CHECK(conv_get(c, PFX, mb, P1, &ci, &err) == 1);
+    CHECK(ci.state == CONV_OPEN);
+    CHECK(ci.opened_at == 1700000000LL && ci.last_activity == 1700000000LL);
+    CHECK(ci.imported_at == 1800000000LL);
+    CHECK(ci.ttl > 3500 && ci.ttl <= 3600);        /* from the import, not from opened_at */
+    /* in the mailbox's index, as any conversation */
+    r = redisCommand(c, "SISMEMBER %s %s", PFX "conv-idx:" "accueil@chu-lille.mssante.fr", P1);
+    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    if (r != NULL)
+        freeReplyObject(r);
+
+    /* twice: nothing changes, and it says what is there */
+    CHECK(conv_import(c, PFX, "Accueil@CHU-Lille.mssante.fr", P1, 1750000000LL, 1800000100LL,
+                      3600, &ex, &err) == 0);
+    CHECK(ex.state == CONV_OPEN && ex.opened_at == 1700000000LL);
+    CHECK(conv_get(c, PFX, mb, P1, &ci, &err) == 1);
+    CHECK(ci.opened_at == 1700000000LL && ci.imported_at == 1800000000LL);
+
+    /* a closure the milter recorded is never reopened by an import */
+    CHECK(conv_close(c, PFX, mb, P2, "4FINFINFI", 1800000200LL, 3600, &err) == 1);
+    CHECK(conv_import(c, PFX, mb, P2, 1700000000LL, 1800000300LL, 3600, &ex, &err) == 0);
+    CHECK(ex.state == CONV_CLOSED && ex.closed_at == 1800000200LL);
+    CHECK(conv_is_open(c, PFX, mb, P2, &err) == 0);
+
+    /* the professional writing again makes it an ordinary conversation */
+    CHECK(conv_open_or_refresh(c, PFX, mb, P1, 1800000400LL, 3600, &err) == 0);
+    CHECK(conv_get(c, PFX, mb, P1, &ci, &err) == 1);
+    CHECK(ci.last_activity == 1800000400LL && ci.imported_at == 1800000000LL);
+
+    CHECK(conv_import(NULL, PFX, mb, P3, 1, 2, 3, NULL, &err) == -1);
+    CHECK(conv_import(c, PFX, "", P3, 1, 2, 3, NULL, &err) == -1);
+}
+
 static void test_bad_arguments(redisContext *c)
 {
     char longid[CONV_ID_MAX + 2];
@@ -386,6 +428,7 @@ static void test_redis_down(redisContext *c)
     CHECK(conv_open_or_refresh(c, PFX, DR, P2, 1, 1, &err) == -1);
     CHECK(conv_close(c, PFX, DR, P2, "9EEEEEEEE", 1, 1, &err) == -1);
     CHECK(conv_get(c, PFX, DR, P2, &ci, &err) == -1);
+    CHECK(conv_import(c, PFX, DR, P3, 1, 2, 3, &ci, &err) == -1);
     memset(&l, 0, sizeof(l));
     CHECK(conv_list(c, PFX, DR, collect, &l, &err) == -1);
     CHECK(l.n == 0);
@@ -422,6 +465,7 @@ int main(void)
     sleep(2);
     test_list_and_expiry(b);
     test_two_nodes(a, b);
+    test_import(a);
     test_bad_arguments(a);
     test_redis_down(a);
 

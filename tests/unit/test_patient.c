@@ -654,6 +654,34 @@ static void test_inbound_rcpt(void)
     CHECK_STR(rule_name(v.rule), "conversation-state-unavailable");
 }
 
+/* PatientInbound: enforce refuses, log admits with the refusal kept. */
+static void test_inbound_mode(void)
+{
+    struct patient_policy pp;
+    struct verdict v;
+
+    memset(&pp, 0, sizeof(pp));
+    v = patient_inbound_decide(&pp, false, 0);
+    CHECK(v.action == ACT_REJECT && v.rule == RULE_PATIENT_NO_CONVERSATION);
+    v = patient_inbound_decide(NULL, false, 0);
+    CHECK(v.action == ACT_REJECT);
+
+    pp.inbound_log = true;
+    v = patient_inbound_decide(&pp, false, 0);
+    CHECK(v.action == ACT_CONTINUE);
+    CHECK(v.rule == RULE_PATIENT_NO_CONVERSATION);
+    CHECK(rule_action(v.rule) == ACT_REJECT);
+    CHECK(strstr(v.text, "cannot start or resume") != NULL);
+    v = patient_inbound_decide(&pp, false, 1);
+    CHECK(v.action == ACT_CONTINUE && v.rule == RULE_NONE);
+    v = patient_inbound_decide(&pp, true, 0);
+    CHECK(v.action == ACT_CONTINUE && v.rule == RULE_NONE);
+    /* the store cannot answer: deferred whatever the mode */
+    v = patient_inbound_decide(&pp, false, -1);
+    CHECK(v.action == ACT_TEMPFAIL);
+    CHECK_STR(rule_name(v.rule), "conversation-state-unavailable");
+}
+
 static struct verdict eom(bool accept_content, enum fin_kind subj, bool mes, bool empty,
                           struct patient_plan *plan)
 {
@@ -755,6 +783,7 @@ int main(void)
     test_pharmacy();
     test_outbound_rcpt();
     test_inbound_rcpt();
+    test_inbound_mode();
     test_outbound_eom();
     TEST_DONE();
 }

@@ -62,6 +62,7 @@ static void test_defaults(void)
     CHECK(!cfg->rules.fin_content_accept);
     CHECK(cfg->rules.pharmacy_mailboxes.n == 0);
     CHECK(cfg->rules.conversation_ttl == 30LL * 86400);
+    CHECK(!cfg->rules.patient_inbound_log);              /* PatientInbound enforce */
     /* No Redis: the operator is told that patient mail will be deferred. */
     CHECK(patients_config_warning(redis_configured(&cfg->redis)) != NULL);
     CHECK(strstr(patients_config_warning(redis_configured(&cfg->redis)), "451 4.3.0") != NULL);
@@ -77,6 +78,7 @@ static void test_values(void)
                               "PharmacyMailboxes pharmacie@chu-exemple.mssante.fr,"
                               " @officine.chu-exemple.mssante.fr,,Comptoir@Chu-Exemple.mssante.fr\n"
                               "ConversationTTL 12h\n"
+                              "PatientInbound LOG\n"
                               "Redis 127.0.0.1:6379\n", &err);
 
     CHECK(cfg != NULL);
@@ -91,6 +93,7 @@ static void test_values(void)
     CHECK_STR(cfg->rules.pharmacy_mailboxes.v[2], "Comptoir@Chu-Exemple.mssante.fr");
     CHECK(cfg->rules.pharmacy_mailboxes.v[3] == NULL);
     CHECK(cfg->rules.conversation_ttl == 12 * 3600);
+    CHECK(cfg->rules.patient_inbound_log);
     CHECK(patients_config_warning(redis_configured(&cfg->redis)) == NULL);
     config_free(cfg);
     free(err);
@@ -119,6 +122,13 @@ static void test_errors(void)
     CHECK(strstr(err, ":4: FinWithContent: expected reject or accept, got \"warn\"") != NULL);
     CHECK(strstr(err, ":5: PharmacyMailboxes: \"pharmacie\" is neither") != NULL);
     CHECK(strstr(err, ":6: ConversationTTL: expected 0 (no expiry) or a duration") != NULL);
+    config_free(cfg);
+    free(err);
+
+    cfg = load("PatientInbound warn\nPharmacyMailboxes x@*.mssante.fr\n", &err);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err, ":3: PatientInbound: expected enforce or log, got \"warn\"") != NULL);
+    CHECK(strstr(err, ":4: PharmacyMailboxes: \"x@*.mssante.fr\" is neither") != NULL);
     config_free(cfg);
     free(err);
 

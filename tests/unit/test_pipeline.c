@@ -185,6 +185,7 @@ static void test_no_whitelist(void)
     CHECK(c.msg.fate.action == ACT_HOLD);
 
     /* the MTA refusing the hold: 451 4.7.1 */
+    pl_close(&c);
     plh_mta_refuses = true;
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
     CHECK(a.code == PL_TEMPFAIL);
@@ -359,6 +360,98 @@ static void test_patient_store(void)
     pl_close(&c);
 }
 
+/* PatientInbound log (issue 15): a patient without an open conversation
+ * is admitted, and the line says what enforce would have done. */
+static void test_patient_inbound_log(void)
+{
+    struct pl_answer a;
+
+    start();
+    plh_rules.patient_inbound_log = true;
+    plh_conv = 0;
+    CHECK(plh_connect(&c, &PLH_OUTSIDE).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &PLH_OUTSIDE, PATIENT).code == PL_CONTINUE);
+    CHECK(pl_rcpt(&c, LOCAL_MAILBOX, "smtp").code == PL_CONTINUE);
+    CHECK(pl_data(&c).code == PL_CONTINUE);
+    plh_content(&c, NULL, "Bonjour docteur\r\n");
+    a = pl_eom(&c, &plh_mta);
+    CHECK(a.code == PL_CONTINUE);
+    CHECK(line_has(" verdict=accept would=reject rule=patient-no-conversation"));
+    CHECK(line_has(" conv=unsolicited:<cardio@" PLH_LOCAL_DOMAIN ">"));
+    CHECK(strstr(plh_log, "patient 279035121518989 wrote to <cardio@" PLH_LOCAL_DOMAIN
+                          "> without an open conversation: admitted (PatientInbound log)")
+          != NULL);
+    CHECK(strstr(plh_mta_log, "X-MSSante-Verdict") == NULL);   /* not DryRun */
+    pl_close(&c);
+
+    /* an open conversation: nothing to say */
+    start();
+    plh_rules.patient_inbound_log = true;
+    plh_conv = 1;
+    CHECK(plh_connect(&c, &PLH_OUTSIDE).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &PLH_OUTSIDE, PATIENT).code == PL_CONTINUE);
+    CHECK(pl_rcpt(&c, LOCAL_MAILBOX, "smtp").code == PL_CONTINUE);
+    CHECK(pl_data(&c).code == PL_CONTINUE);
+    plh_content(&c, NULL, "x\r\n");
+    CHECK(pl_eom(&c, &plh_mta).code == PL_CONTINUE);
+    CHECK(!line_has("would=") && line_has(" conv=reply:"));
+    pl_close(&c);
+
+    /* the store down: deferred in log mode too (whether it may write is unknown) */
+    start();
+    plh_rules.patient_inbound_log = true;
+    plh_conv = -1;
+    CHECK(plh_connect(&c, &PLH_OUTSIDE).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &PLH_OUTSIDE, PATIENT).code == PL_CONTINUE);
+    a = pl_rcpt(&c, LOCAL_MAILBOX, "smtp");
+    CHECK(a.code == PL_TEMPFAIL);
+    CHECK_STR(a.reply.xcode, "4.3.0");
+    pl_close(&c);
+}
+
+/* PharmacyMailboxes patterns reach the patient stage. */
+static void test_pharmacy_pattern(void)
+{
+    static char *entries[] = { "pharmacie-*@" PLH_LOCAL_DOMAIN };
+
+    start();
+    plh_rules.pharmacy_mailboxes.v = entries;
+    plh_rules.pharmacy_mailboxes.n = 1;
+    plh_conv = 0;
+    CHECK(plh_connect(&c, &PLH_OUTSIDE).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &PLH_OUTSIDE, PATIENT).code == PL_CONTINUE);
+    CHECK(pl_rcpt(&c, "<Pharmacie-Martin-59000@" PLH_LOCAL_DOMAIN ">", "smtp").code
+          == PL_CONTINUE);
+    CHECK(pl_rcpt(&c, "<pharmacien@" PLH_LOCAL_DOMAIN ">", "smtp").code == PL_REJECT);
+    pl_close(&c);
+    plh_rules.pharmacy_mailboxes.v = NULL;
+    plh_rules.pharmacy_mailboxes.n = 0;
+}
+
+/* The 550 of a mixed list carries the hint; a Unicode domain is judged and
+ * logged in A-labels, with its form as written after it. */
+static void test_hint_and_idn(void)
+{
+    static const char *const rcpts[] = { "<dr@medecin.mssante.fr>", "<x@medecn.mssante.fr>",
+                                         "<y@m\xc3\xa9" "decin.mssante.fr>" };
+    struct pl_answer a;
+
+    start();
+    CHECK(plh_connect(&c, &PLH_INTERNAL).code == PL_CONTINUE);
+    CHECK(plh_mail(&c, &PLH_INTERNAL, LOCAL_MAILBOX).code == PL_CONTINUE);
+    for (size_t i = 0; i < 3; i++)
+        CHECK(pl_rcpt(&c, rcpts[i], "smtp").code == PL_CONTINUE);
+    a = pl_data(&c);
+    CHECK(a.code == PL_REJECT);
+    CHECK(strstr(a.reply.text, "x@medecn.mssante.fr, y@xn--mdecin-bva.mssante.fr. Aide / Help: "
+                               "medecn.mssante.fr : vouliez-vous dire / did you mean "
+                               "medecin.mssante.fr ?; xn--mdecin-bva.mssante.fr : vouliez-vous "
+                               "dire / did you mean medecin.mssante.fr ?") != NULL);
+    CHECK(line_has(" rcpt=<y@xn--mdecin-bva.mssante.fr>/classic rcpt_u=<y@m\xc3\xa9"
+                   "decin.mssante.fr>"));
+    pl_close(&c);
+}
+
 static void test_forwarding(void)
 {
     static const struct plh_rule rules[] = {
@@ -511,6 +604,9 @@ static const struct test_case cases[] = {
     { "DryRun: nothing refused, the would-be verdict said", test_dry_run },
     { "patients: [FIN] closure rewritten after the state is recorded", test_patient_closure },
     { "patients: the store's answers, and no store", test_patient_store },
+    { "PatientInbound log: admitted, would=reject on the line", test_patient_inbound_log },
+    { "PharmacyMailboxes: a pattern lets a patient write first", test_pharmacy_pattern },
+    { "a mixed list's 550 carries its hints; IDN judged in A-labels", test_hint_and_idn },
     { "forwarding: targets added, mailbox removed, notices queued", test_forwarding },
     { "forwarding: no notice names a patient, the plan's log lines hide them",
       test_forwarding_patient_mailbox },
