@@ -57,13 +57,15 @@ EOF
 chmod 644 "$conf"
 
 # start_as_user: the daemon in the foreground as nobody, its log appended
-# to the harness's milter log.
+# to the harness's milter log (emptied by the caller before a restart).
+# The socket listens before the key is read: wait for the start line.
 start_as_user() {
     echo "=== start $(date +%T.%N) $conf" >>"$W/milter/milter.log"
     "$MILTER_BIN" -f -c "$conf" -p "inet:$MILTER_PORT@127.0.0.1" -u nobody \
         >>"$W/milter/milter.log" 2>&1 &
     H_PID_MILTER=$!
-    wait_listen "$MILTER_PORT" 15 "$H_PID_MILTER" && return 0
+    wait_listen "$MILTER_PORT" 15 "$H_PID_MILTER" \
+        && wait_milter_log "starting mssante-milter" 15 && return 0
     note "mssante-milter did not start:" "$(tail -20 "$W/milter/milter.log")"
     return 1
 }
