@@ -62,6 +62,8 @@ check "-n: no warning that a reload would fail" \
     >>"$W/milter/milter.log" 2>&1 &
 H_PID_MILTER=$!
 wait_listen "$MILTER_PORT" 15 "$H_PID_MILTER" || { not_ok "the daemon listens"; exit 1; }
+# The socket listens before the daemon becomes its user: wait until it is.
+wait_milter_log "starting mssante-milter" 15 || { not_ok "the daemon starts"; exit 1; }
 
 status_line() { grep "^$1:" "/proc/$H_PID_MILTER/status" | cut -f2-; }
 gid_of() { getent group "$1" | cut -d: -f3; }
