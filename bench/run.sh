@@ -501,6 +501,7 @@ cat > "$WORK/mssante-milter.conf" <<EOF
 LocalDomains chu-test.mssante.fr
 WhitelistFile $LIST
 SocketMode 0666
+LogPatientIdKeyFile $WORK/logid.key
 EOF
 { cat "$WORK/mssante-milter.conf"; echo "EarlyAccept no"; } > "$WORK/mssante-full.conf"
 

@@ -83,6 +83,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "common/err.h"
 #include "common/redis_addr.h"
 #include "common/redis_server.h"
 

@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "common/log.h"
+#include "common/logid.h"
 #include "common/redis.h"
 #include "notify/queue.h"
 #include "pipeline/settings.h"
@@ -48,7 +49,8 @@ struct daemon_settings {
 struct config {
     char *path;                      /* the file this came from (owned) */
     struct daemon_settings daemon;   /* Socket, SocketMode, UserID, PidFile, ShutdownTimeout */
-    struct log_settings log;         /* LogLevel, SyslogFacility */
+    struct log_settings log;         /* LogLevel, SyslogFacility, LogFile */
+    struct logid_settings logid;     /* LogPatientId, LogPatientIdKeyFile */
     struct rules_settings rules;     /* LocalDomains ... Forwarding, the patient keys */
     struct redis_settings redis;     /* Redis*, RedisSentinels ... RedisMinReplicas */
     struct live_settings live;       /* WhitelistFile, SnapshotFile, WhitelistPoll, TLSPolicy* */

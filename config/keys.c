@@ -25,6 +25,7 @@
 /* cfgval_enum stores the index of the word in an int-sized enum. */
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum log_level is an int");
 _Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum cert_mode is an int");
+_Static_assert(sizeof(enum logid_mode) == sizeof(int), "enum logid_mode is an int");
 
 static const char *const choice_key_check[] = { "reject", "warn", NULL };
 static const char *const choice_fin[] = { "reject", "accept", NULL };
@@ -32,6 +33,7 @@ static const char *const choice_inbound[] = { "enforce", "log", NULL };
 static const char *const choice_tls_level[] = { "secure", "encrypt", NULL };
 static const char *const log_levels[] = { "error", "warning", "notice", "info", "debug", NULL };
 static const char *const cert_modes[] = { "off", "log", "enforce", NULL };
+static const char *const logid_modes[] = { "hash", "mask", "clear", NULL };
 
 /* The rows: name, type, field, min, max, default, reload, secret, words, description. */
 static const struct cfg_key keys[] = {
@@ -45,6 +47,8 @@ static const struct cfg_key keys[] = {
       "file that receives the process id (-P overrides)" },
     { "SyslogFacility", &cfgval_facility, OFF(log.facility), 0, 0, "mail", CFG_RESTART, false,
       NULL, "syslog facility of every line the daemon logs" },
+    { "LogFile", &cfgval_string, OFF(log.file), 0, 0, NULL, CFG_RESTART, false, NULL,
+      "write the log to this file (reopened on SIGUSR1/SIGHUP) or to stderr, not syslog" },
     { "LocalDomains", &cfgval_domains, OFF(rules.local_domains), 0, 0, NULL, CFG_LIVE, false,
       NULL, "the operator's own MSSante domains" },
     { "PatientDomain", &cfgval_domain, OFF(rules.patient_domain), 0, 0, "patient.mssante.fr",
@@ -84,6 +88,11 @@ static const struct cfg_key keys[] = {
       "refuse nothing: say what would have been done in a header" },
     { "LogLevel", &cfgval_enum, OFF(log.level), 0, 0, "info", CFG_LIVE, false, log_levels,
       "error, warning, notice, info or debug" },
+    { "LogPatientId", &cfgval_enum, OFF(logid.mode), 0, 0, "hash", CFG_RESTART, false,
+      logid_modes, "patient identifiers in the log: hash (keyed), mask or clear" },
+    { "LogPatientIdKeyFile", &cfgval_string, OFF(logid.key_file), 0, 0,
+      "/var/lib/mssante-milter/logid.key", CFG_RESTART, false, NULL,
+      "the secret key of LogPatientId hash, made at the first start when missing" },
     { "WhitelistURL", &cfgval_https_url, OFF(fetch.url), 0, 0,
       "https://espacedeconfiance.mssante.fr/listeblanchemssante.xml", CFG_RESTART, false, NULL,
       "where the fetcher downloads the ANS list" },

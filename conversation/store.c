@@ -19,6 +19,7 @@
 #include <sys/random.h>
 
 #include "common/err.h"
+#include "common/logid.h"
 #include "common/redis.h"
 #include "conversation/store.h"
 #include "conversation/store_keys.h"
@@ -129,7 +130,7 @@ static int run_script(redisContext *c, const char *script, const struct cvs_keys
                       long long now, long long ttl, const char *qid, const struct undo *u,
                       struct err *err)
 {
-    char now_s[32], ttl_s[32];
+    char now_s[32], ttl_s[32], shown[CVS_KEY_MAX + LOGID_MAX];
     const char *argv[11];
     int argc = 0;
     redisReply *r;
@@ -153,7 +154,7 @@ static int run_script(redisContext *c, const char *script, const struct cvs_keys
         argv[argc++] = u->token;
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        redis_command_error(c, r, "EVAL", k->conv, err);
+        redis_command_error(c, r, "EVAL", cvs_shown_key(k->conv, shown, sizeof(shown)), err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/logid.h"
 #include "conversation/store.h"
 #include "conversation/store_keys.h"
 
@@ -78,4 +79,16 @@ long long cvs_field_number(const redisReply *f)
     if (f->type != REDIS_REPLY_STRING)
         return 0;
     return strtoll(f->str, NULL, 10);
+}
+
+const char *cvs_shown_key(const char *key, char *buf, size_t size)
+{
+    const char *colon = strrchr(key, ':');
+    char id[LOGID_MAX];
+
+    if (colon == NULL)
+        return key;
+    logid_format(colon + 1, id, sizeof(id));
+    snprintf(buf, size, "%.*s:%s", (int)(colon - key), key, id);
+    return buf;
 }

@@ -16,6 +16,7 @@
 #define MSSANTE_CONV_STORE_KEYS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
@@ -37,6 +38,12 @@ struct cvs_keys {
  * err on a bad argument. */
 int cvs_make_keys(struct cvs_keys *k, const char *prefix, const char *mailbox,
                   const char *patient, bool index_only, struct err *err);
+
+/* A conversation key for an error message ("PREFIXconv:MAILBOX:PATIENT")
+ * in BUF of SIZE (CVS_KEY_MAX + LOGID_MAX is enough): the patient as
+ * LogPatientId says (common/logid.h), since the message ends up in the
+ * log.  Returns BUF, or KEY itself when it names no patient. */
+const char *cvs_shown_key(const char *key, char *buf, size_t size);
 
 /* 0, or -1 + err when there is no connection (C is NULL). */
 int cvs_check_context(redisContext *c, struct err *err);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/logid.h"
 #include "common/redis.h"
 #include "conversation/store.h"
 #include "conversation/store_keys.h"
@@ -34,6 +35,7 @@ static const char *const record_fields[] = {
 int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
                  const char *patient, struct err *err)
 {
+    char shown[CVS_KEY_MAX + LOGID_MAX];
     struct cvs_keys k;
     const char *argv[3];
     redisReply *r;
@@ -47,7 +49,7 @@ int conv_is_open(redisContext *c, const char *prefix, const char *mailbox,
     argv[2] = "state";
     r = redisCommandArgv(c, 3, argv, NULL);
     if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        redis_command_error(c, r, "HGET", k.conv, err);
+        redis_command_error(c, r, "HGET", cvs_shown_key(k.conv, shown, sizeof(shown)), err);
         if (r != NULL)
             freeReplyObject(r);
         return -1;
@@ -80,6 +82,7 @@ static int append_record_query(redisContext *c, const char *key)
 static int parse_record(const redisReply *h, const redisReply *t, const char *key,
                         struct conv_info *out, struct err *err)
 {
+    char shown[CVS_KEY_MAX + LOGID_MAX];
     const redisReply *state, *qid;
 
     memset(out->closed_by_qid, 0, sizeof(out->closed_by_qid));
@@ -88,7 +91,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     out->ttl = -1;
     if (h->type != REDIS_REPLY_ARRAY || h->elements != N_FIELDS ||
         t->type != REDIS_REPLY_INTEGER) {
-        err_set(err, "conversation %s: unexpected reply", key);
+        err_set(err, "conversation %s: unexpected reply", cvs_shown_key(key, shown, sizeof(shown)));
         return -1;
     }
     state = h->element[0];
@@ -99,7 +102,7 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
     else if (state->type == REDIS_REPLY_STRING && strcmp(state->str, "closed") == 0)
         out->state = CONV_CLOSED;
     else {
-        err_set(err, "conversation %s: unknown state", key);
+        err_set(err, "conversation %s: unknown state", cvs_shown_key(key, shown, sizeof(shown)));
         return -1;
     }
     out->opened_at = cvs_field_number(h->element[1]);
@@ -119,23 +122,24 @@ static int parse_record(const redisReply *h, const redisReply *t, const char *ke
 static int read_record(redisContext *c, const char *key, struct conv_info *out,
                        struct err *err)
 {
+    char shown[CVS_KEY_MAX + LOGID_MAX];
     redisReply *h = NULL, *t = NULL;
     int rc;
 
     if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
-        redis_command_error(c, NULL, "HMGET", key, err);
+        redis_command_error(c, NULL, "HMGET", cvs_shown_key(key, shown, sizeof(shown)), err);
         return -1;
     }
     if (redisGetReply(c, (void **)&t) != REDIS_OK || t == NULL) {
-        redis_command_error(c, NULL, "TTL", key, err);
+        redis_command_error(c, NULL, "TTL", cvs_shown_key(key, shown, sizeof(shown)), err);
         freeReplyObject(h);
         return -1;
     }
     if (h->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, h, "HMGET", key, err);
+        redis_command_error(c, h, "HMGET", cvs_shown_key(key, shown, sizeof(shown)), err);
         rc = -1;
     } else if (t->type == REDIS_REPLY_ERROR) {
-        redis_command_error(c, t, "TTL", key, err);
+        redis_command_error(c, t, "TTL", cvs_shown_key(key, shown, sizeof(shown)), err);
         rc = -1;
     } else {
         rc = parse_record(h, t, key, out, err);
@@ -148,6 +152,7 @@ static int read_record(redisContext *c, const char *key, struct conv_info *out,
 int conv_get(redisContext *c, const char *prefix, const char *mailbox,
              const char *patient, struct conv_info *out, struct err *err)
 {
+    char shown[CVS_KEY_MAX + LOGID_MAX];
     struct cvs_keys k;
 
     memset(out, 0, sizeof(*out));
@@ -156,7 +161,7 @@ int conv_get(redisContext *c, const char *prefix, const char *mailbox,
         return -1;
     snprintf(out->patient, sizeof(out->patient), "%s", k.patient);
     if (append_record_query(c, k.conv) != 0) {
-        redis_command_error(c, NULL, "HMGET", k.conv, err);
+        redis_command_error(c, NULL, "HMGET", cvs_shown_key(k.conv, shown, sizeof(shown)), err);
         return -1;
     }
     return read_record(c, k.conv, out, err);
@@ -228,7 +233,7 @@ static int list_members(redisContext *c, const char *pfx, const struct cvs_keys 
                         redisReply **members, size_t n, conv_list_fn fn, void *ctx,
                         struct err *err)
 {
-    char key[CVS_KEY_MAX];
+    char key[CVS_KEY_MAX], shown[CVS_KEY_MAX + LOGID_MAX];
     const char *gone[LIST_BATCH];
     struct conv_info info;
     size_t start, i;
@@ -240,7 +245,7 @@ static int list_members(redisContext *c, const char *pfx, const struct cvs_keys 
         for (i = start; i < end; i++) {
             snprintf(key, sizeof(key), "%sconv:%s:%s", pfx, k->mailbox, members[i]->str);
             if (append_record_query(c, key) != 0) {
-                redis_command_error(c, NULL, "HMGET", key, err);
+                redis_command_error(c, NULL, "HMGET", cvs_shown_key(key, shown, sizeof(shown)), err);
                 return -1;
             }
         }

@@ -106,13 +106,18 @@ static void run_message(const struct config *cfg, struct message_run *r, const c
     r->final = v;
 }
 
-/* "550 5.7.1 text", or "" for an accepted step. */
-static void reply_text(const struct verdict *v, char *buf, size_t size)
+/* "550 5.7.1 text", or "" for an accepted step; a patient's address as
+ * LogPatientId says unless --show-ins. */
+static void reply_text(const struct ctl *ctl, const struct verdict *v, char *buf, size_t size)
 {
-    if (v->action == ACT_CONTINUE)
+    char raw[VERDICT_TEXT_MAX + 32];
+
+    if (v->action == ACT_CONTINUE) {
         buf[0] = '\0';
-    else
-        snprintf(buf, size, "%s %s %s", v->rcode, v->xcode, v->text);
+        return;
+    }
+    snprintf(raw, sizeof(raw), "%s %s %s", v->rcode, v->xcode, v->text);
+    ctl_patients(ctl, raw, buf, size);
 }
 
 static const char *verdict_word(const struct verdict *v)
@@ -120,12 +125,12 @@ static const char *verdict_word(const struct verdict *v)
     return action_name(v->action);
 }
 
-static json_t *verdict_json(const struct verdict *v)
+static json_t *verdict_json(const struct ctl *ctl, const struct verdict *v)
 {
-    char reply[VERDICT_TEXT_MAX + 32];
+    char reply[2 * VERDICT_TEXT_MAX + 32];
     json_t *o = json_object();
 
-    reply_text(v, reply, sizeof(reply));
+    reply_text(ctl, v, reply, sizeof(reply));
     json_object_set_new(o, "verdict", json_text(verdict_word(v)));
     json_object_set_new(o, "rule", json_string_or_null(v->action != ACT_CONTINUE
                                                        ? rule_name(v->rule) : NULL));
@@ -138,23 +143,27 @@ static const char *mode_name(enum cert_mode m)
     return m == CERT_MODE_OFF ? "off" : m == CERT_MODE_LOG ? "log" : "enforce";
 }
 
-static int print_json_message(const struct wl_info *info, const struct check_opts *o,
-                              const struct message_run *r)
+static int print_json_message(const struct ctl *ctl, const struct wl_info *info,
+                              const struct check_opts *o, const struct message_run *r)
 {
     json_t *root = json_object(), *list = json_array(), *msg = json_object();
-    json_t *final = verdict_json(&r->final);
+    json_t *final = verdict_json(ctl, &r->final);
+    char shown[2 * (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)];
     int i;
 
     for (i = 0; i < r->n; i++) {
-        json_t *one = json_object(), *v = verdict_json(&r->rcpts[i].v);
+        json_t *one = json_object(), *v = verdict_json(ctl, &r->rcpts[i].v);
 
-        json_object_set_new(one, "address", json_text(r->rcpts[i].given));
+        json_object_set_new(one, "address",
+                            json_text(ctl_patients(ctl, r->rcpts[i].given, shown, sizeof(shown))));
         json_object_set_new(one, "class", json_text(addr_class_name(r->rcpts[i].cls)));
         json_object_update(one, v);
         json_decref(v);
         json_array_append_new(list, one);
     }
-    json_object_set_new(msg, "sender", json_text(o->from != NULL ? o->from : "<>"));
+    json_object_set_new(msg, "sender", json_text(o->from != NULL
+                                                 ? ctl_patients(ctl, o->from, shown, sizeof(shown))
+                                                 : "<>"));
     json_object_set_new(msg, "client", json_string_or_null(o->client));
     json_object_set_new(msg, "internal_host", json_boolean(r->mp.internal_host));
     json_object_set_new(msg, "authenticated", json_boolean(r->mp.authenticated));
@@ -172,13 +181,15 @@ static int print_json_message(const struct wl_info *info, const struct check_opt
     return print_json(root);
 }
 
-static void print_text_message(const struct check_opts *o, const struct message_run *r)
+static void print_text_message(const struct ctl *ctl, const struct check_opts *o,
+                               const struct message_run *r)
 {
     const char *cert = cert_status_name(r->mp.cert);
-    char reply[VERDICT_TEXT_MAX + 32];
+    char reply[2 * VERDICT_TEXT_MAX + 32], shown[2 * (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2)];
     int i;
 
-    printf("sender      %s\n", o->from != NULL ? o->from : "<> (none given: --from)");
+    printf("sender      %s\n", o->from != NULL ? ctl_patients(ctl, o->from, shown, sizeof(shown))
+                                                : "<> (none given: --from)");
     printf("client      %s: %s%s%s\n", o->client != NULL ? o->client : "(not given)",
            r->mp.inside ? "inside" : "outside",
            r->mp.internal_host ? ", in InternalHosts" : "",
@@ -188,12 +199,13 @@ static void print_text_message(const struct check_opts *o, const struct message_
            o->cert_cn != NULL ? o->cert_cn : "none", cert != NULL ? cert : "not applied",
            mode_name(r->mp.cert_mode));
     for (i = 0; i < r->n; i++) {
-        reply_text(&r->rcpts[i].v, reply, sizeof(reply));
-        printf("rcpt        %s  %s  %s%s%s\n", r->rcpts[i].given,
+        reply_text(ctl, &r->rcpts[i].v, reply, sizeof(reply));
+        printf("rcpt        %s  %s  %s%s%s\n",
+               ctl_patients(ctl, r->rcpts[i].given, shown, sizeof(shown)),
                addr_class_name(r->rcpts[i].cls), verdict_word(&r->rcpts[i].v),
                reply[0] ? "  " : "", reply);
     }
-    reply_text(&r->final, reply, sizeof(reply));
+    reply_text(ctl, &r->final, reply, sizeof(reply));
     if (r->final.action == ACT_CONTINUE && r->accepted < (unsigned)r->n)
         printf("verdict     accept for %u of %d recipients (the others refused at RCPT TO)\n",
                r->accepted, r->n);
@@ -237,10 +249,10 @@ int check_message(const struct ctl *ctl, const struct policy_env *env, const str
     run_message(cfg, &r, o->from != NULL ? o->from : "<>", addrs);
     rc = r.final.action == ACT_CONTINUE && r.accepted == (unsigned)n ? CTL_OK : CTL_FAIL;
     if (ctl->json) {
-        if (print_json_message(info, o, &r) < 0)
+        if (print_json_message(ctl, info, o, &r) < 0)
             rc = CTL_UNAVAILABLE;
     } else {
-        print_text_message(o, &r);
+        print_text_message(ctl, o, &r);
     }
     free(r.rcpts);
     return rc;

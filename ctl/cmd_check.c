@@ -166,15 +166,21 @@ json_t *whitelist_json(const struct wl_info *info)
     return o;
 }
 
-static int print_json_report(const struct wl_info *info, const struct verdict_line *v, int n)
+/* Patients' addresses as LogPatientId says, unless --show-ins (ctl.h). */
+#define SHOWN_MAX (2 * (ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2))
+
+static int print_json_report(const struct ctl *ctl, const struct wl_info *info,
+                             const struct verdict_line *v, int n)
 {
     json_t *root = json_object(), *list = json_array();
+    char shown[SHOWN_MAX];
     int i;
 
     for (i = 0; i < n; i++) {
         json_t *o = json_object();
 
-        json_object_set_new(o, "address", json_text(v[i].given));
+        json_object_set_new(o, "address", json_text(ctl_patients(ctl, v[i].given, shown,
+                                                                 sizeof(shown))));
         json_object_set_new(o, "domain", json_string_or_null(v[i].domain));
         json_object_set_new(o, "class", json_text(addr_class_name(v[i].cls)));
         json_object_set_new(o, "reason", json_text(v[i].reason));
@@ -197,12 +203,13 @@ static int display_width(const char *s)
     return w;
 }
 
-static void print_text_report(const struct verdict_line *v, int n)
+static void print_text_report(const struct ctl *ctl, const struct verdict_line *v, int n)
 {
+    char shown[SHOWN_MAX];
     int i, width = 0;
 
     for (i = 0; i < n; i++) {
-        int len = display_width(v[i].given);
+        int len = display_width(ctl_patients(ctl, v[i].given, shown, sizeof(shown)));
 
         if (len > width)
             width = len;
@@ -210,9 +217,9 @@ static void print_text_report(const struct verdict_line *v, int n)
     if (width > ADDR_COLUMN_MAX)
         width = ADDR_COLUMN_MAX;
     for (i = 0; i < n; i++) {
-        int pad = width - display_width(v[i].given);
+        int pad = width - display_width(ctl_patients(ctl, v[i].given, shown, sizeof(shown)));
 
-        printf("%s%*s  %-7s  %s\n", v[i].given, pad > 0 ? pad : 0, "",
+        printf("%s%*s  %-7s  %s\n", shown, pad > 0 ? pad : 0, "",
                addr_class_name(v[i].cls), v[i].reason);
     }
 }
@@ -304,10 +311,10 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
             rc = CTL_FAIL;
     }
     if (ctl->json) {
-        if (print_json_report(&info, lines, n) < 0)
+        if (print_json_report(ctl, &info, lines, n) < 0)
             rc = CTL_UNAVAILABLE;
     } else {
-        print_text_report(lines, n);
+        print_text_report(ctl, lines, n);
     }
     free(lines);
     wl_info_release(&info);

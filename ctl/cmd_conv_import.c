@@ -30,6 +30,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/logid.h"
 #include "conversation/import.h"
 #include "conversation/store.h"
 #include "ctl/ctl.h"
@@ -124,13 +125,37 @@ static void note_refused(struct run *r, long line)
     r->refused++;
 }
 
+/* WHAT with the patient it names (import.h's reasons start 'patient "X"')
+ * shown as LogPatientId says unless --show-ins: the report is mssantectl
+ * output like any other, and may end up in a ticket. */
+static const char *shown_reason(const struct run *r, const char *what, char *buf, size_t size)
+{
+    static const char lead[] = "patient \"";
+    const char *start = what + sizeof(lead) - 1, *end;
+    char id[128], shown[LOGID_MAX + 128];
+
+    if (strncmp(what, lead, sizeof(lead) - 1) != 0 || (end = strchr(start, '"')) == NULL) {
+        snprintf(buf, size, "%s", what);
+        return buf;
+    }
+    snprintf(id, sizeof(id), "%.*s", (int)(end - start), start);
+    if (strchr(id, '@') != NULL)
+        ctl_patients(r->ctl, id, shown, sizeof(shown));
+    else
+        ctl_patient_id(r->ctl, id, shown, sizeof(shown));
+    snprintf(buf, size, "%s%s%s", lead, shown, end);
+    return buf;
+}
+
 /* Report line LINE: STATUS (imported, present, refused), what, and for a
- * row its mailbox and patient. */
+ * row its mailbox and patient (as LogPatientId says). */
 static void report(struct run *r, long line, const char *status, const struct import_row *row,
                    const char *what)
 {
+    char text[512], patient[LOGID_MAX];
     json_t *o;
 
+    what = shown_reason(r, what, text, sizeof(text));
     if (!r->ctl->json) {
         if (strcmp(status, "imported") != 0)
             printf("line %ld: %s: %s\n", line, strcmp(status, "present") == 0
@@ -142,7 +167,8 @@ static void report(struct run *r, long line, const char *status, const struct im
     json_object_set_new(o, "status", json_text(status));
     if (row != NULL) {
         json_object_set_new(o, "mailbox", json_text(row->mailbox));
-        json_object_set_new(o, "patient", json_text(row->patient));
+        ctl_patient_id(r->ctl, row->patient, patient, sizeof(patient));
+        json_object_set_new(o, "patient", json_text(patient));
     }
     json_object_set_new(o, "detail", json_text(what));
     json_array_append_new(r->lines, o);

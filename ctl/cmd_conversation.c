@@ -27,6 +27,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/logid.h"
 #include "conversation/store.h"
 #include "ctl/ctl.h"
 #include "policy/address.h"
@@ -90,7 +91,7 @@ static int parse_patient(const struct config *cfg, const char *arg, bool strict,
     } else {
         snprintf(local, sizeof(local), "%s", arg);
     }
-    /* ins.reason may hold the expected key: never shown (see cmd_check.c). */
+    /* ins.reason never holds a key (policy/ins.h). */
     switch (ins_check(local, &ins)) {
     case INS_OK:
         break;
@@ -147,12 +148,15 @@ static json_t *json_time(long long t)
     return json_text(buf);
 }
 
-static json_t *info_json(const char *mailbox, const struct conv_info *info)
+static json_t *info_json(const struct ctl *ctl, const char *mailbox,
+                         const struct conv_info *info)
 {
     json_t *o = json_object();
+    char patient[LOGID_MAX];
 
+    ctl_patient_id(ctl, info->patient, patient, sizeof(patient));
     json_object_set_new(o, "mailbox", json_text(mailbox));
-    json_object_set_new(o, "patient", json_text(info->patient));
+    json_object_set_new(o, "patient", json_text(patient));
     json_object_set_new(o, "state", json_text(conv_state_name(info->state)));
     json_object_set_new(o, "opened", json_time(info->opened_at));
     json_object_set_new(o, "last_activity", json_time(info->last_activity));
@@ -172,12 +176,13 @@ static void print_time(const char *label, long long t)
     printf("%-15s%s\n", label, t > 0 ? buf : "-");
 }
 
-static void info_text(const char *mailbox, const struct conv_info *info)
+static void info_text(const struct ctl *ctl, const char *mailbox, const struct conv_info *info)
 {
-    char age[32];
+    char age[32], patient[LOGID_MAX];
 
+    ctl_patient_id(ctl, info->patient, patient, sizeof(patient));
     printf("%-15s%s\n", "mailbox:", mailbox);
-    printf("%-15s%s\n", "patient:", info->patient);
+    printf("%-15s%s\n", "patient:", patient);
     printf("%-15s%s\n", "state:", conv_state_name(info->state));
     if (info->state == CONV_NONE)
         return;
@@ -211,10 +216,10 @@ static int conv_show(const struct ctl *ctl, const struct conv_args *a)
         return CTL_UNAVAILABLE;
     }
     if (ctl->json) {
-        if (print_json(info_json(a->mailbox, &info)) < 0)
+        if (print_json(info_json(ctl, a->mailbox, &info)) < 0)
             return CTL_UNAVAILABLE;
     } else {
-        info_text(a->mailbox, &info);
+        info_text(ctl, a->mailbox, &info);
     }
     return rc == 1 ? CTL_OK : CTL_FAIL;
 }
@@ -228,16 +233,17 @@ struct list_ctx {
 static int list_one(void *arg, const struct conv_info *info)
 {
     struct list_ctx *lc = arg;
-    char opened[32], last[32], closed[32];
+    char opened[32], last[32], closed[32], patient[LOGID_MAX];
 
     if (lc->ctl->json) {
-        json_array_append_new(lc->array, info_json(lc->mailbox, info));
+        json_array_append_new(lc->array, info_json(lc->ctl, lc->mailbox, info));
         return 0;
     }
+    ctl_patient_id(lc->ctl, info->patient, patient, sizeof(patient));
     format_utc((time_t)info->opened_at, opened, sizeof(opened));
     format_utc((time_t)info->last_activity, last, sizeof(last));
     format_utc((time_t)info->closed_at, closed, sizeof(closed));
-    printf("%-17s %-7s %-21s %-21s %-21s %s\n", info->patient, conv_state_name(info->state),
+    printf("%-25s %-7s %-21s %-21s %-21s %s\n", patient, conv_state_name(info->state),
            info->opened_at > 0 ? opened : "-", info->last_activity > 0 ? last : "-",
            info->closed_at > 0 ? closed : "-",
            info->closed_by_qid[0] ? info->closed_by_qid : "-");
@@ -260,7 +266,7 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
         return CTL_UNAVAILABLE;
     }
     if (!ctl->json)
-        printf("%-17s %-7s %-21s %-21s %-21s %s\n", "PATIENT", "STATE", "OPENED",
+        printf("%-25s %-7s %-21s %-21s %-21s %s\n", "PATIENT", "STATE", "OPENED",
                "LAST-ACTIVITY", "CLOSED", "CLOSED-BY");
     n = conv_list(c, ctl->cfg->redis.prefix, a->mailbox, list_one, &lc, &err);
     redisFree(c);
@@ -278,15 +284,24 @@ static int conv_list_cmd(const struct ctl *ctl, const struct conv_args *a)
     return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
 }
 
-/* Syslog line for an override, with who ran it. */
-static void log_override(const struct config *cfg, const char *what, const struct conv_args *a,
+/* Syslog line for an override, with who ran it; the patient as the
+ * daemon's log shows patients (LogPatientId), whatever --show-ins says. */
+static void log_override(const struct ctl *ctl, const char *what, const struct conv_args *a,
                          enum conv_state before)
 {
+    const struct config *cfg = ctl->cfg;
     const char *user = getenv("SUDO_USER");
+    enum logid_mode shown;
+    char patient[LOGID_MAX];
 
+    ctl_patient_id(ctl, a->patient, patient, sizeof(patient));   /* the key, read once */
+    shown = logid_mode();
+    logid_set_mode(cfg->logid.mode);
+    logid_format(a->patient, patient, sizeof(patient));
+    logid_set_mode(shown);
     log_open("mssantectl", cfg->log.facility, LOGL_NOTICE, false);
     log_notice("admin override: conversation %s <-> %s %s (was %s) by uid %ld%s%s",
-               a->mailbox, a->patient, what, conv_state_name(before), (long)getuid(),
+               a->mailbox, patient, what, conv_state_name(before), (long)getuid(),
                user ? " sudo_user=" : "", user ? user : "");
     log_close();
 }
@@ -294,15 +309,17 @@ static void log_override(const struct config *cfg, const char *what, const struc
 static int report_override(const struct ctl *ctl, const char *action, const struct conv_args *a,
                            const struct conv_info *before, const struct conv_info *after)
 {
+    char patient[LOGID_MAX];
     json_t *o;
 
     if (!ctl->json) {
-        printf("%s: %s <-> %s (was %s)\n", action, a->mailbox, a->patient,
+        ctl_patient_id(ctl, a->patient, patient, sizeof(patient));
+        printf("%s: %s <-> %s (was %s)\n", action, a->mailbox, patient,
                conv_state_name(before->state));
-        info_text(a->mailbox, after);
+        info_text(ctl, a->mailbox, after);
         return CTL_OK;
     }
-    o = info_json(a->mailbox, after);
+    o = info_json(ctl, a->mailbox, after);
     json_object_set_new(o, "action", json_text(action));
     json_object_set_new(o, "previous", json_text(conv_state_name(before->state)));
     return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
@@ -340,7 +357,7 @@ static int conv_override(const struct ctl *ctl, const struct conv_args *a, bool 
         ctl_error("%s", err.msg);
         return CTL_UNAVAILABLE;
     }
-    log_override(cfg, close ? "closed" : "opened", a, before.state);
+    log_override(ctl, close ? "closed" : "opened", a, before.state);
     return report_override(ctl, close ? "closed" : "opened", a, &before, &after);
 }
 

@@ -55,21 +55,27 @@
 
 /* ---- list ------------------------------------------------------------------- */
 
-static json_t *entry_json(const struct held_entry *e, time_t now)
+/* Patients' addresses in the output: as LogPatientId says, unless
+ * --show-ins (ctl.h).  BUF must hold a reason. */
+#define SHOWN_MAX (2 * HELD_VALUE_MAX)
+
+static json_t *entry_json(const struct ctl *ctl, const struct held_entry *e, time_t now)
 {
     json_t *o = json_object(), *rcpts = json_array();
-    char when[32];
+    char when[32], buf[SHOWN_MAX];
 
     json_object_set_new(o, "queue_id", json_string(e->id));
     if (e->ours) {
         json_object_set_new(o, "rule", json_text(e->mark.rule));
-        json_object_set_new(o, "reason", json_text(e->mark.reason));
+        json_object_set_new(o, "reason",
+                            json_text(ctl_patients(ctl, e->mark.reason, buf, sizeof(buf))));
         json_object_set_new(o, "submission",
                             json_string(e->mark.local_submission ? "local" : "smtp"));
     }
-    json_object_set_new(o, "sender", json_text(e->sender));
+    json_object_set_new(o, "sender", json_text(ctl_patients(ctl, e->sender, buf, sizeof(buf))));
     for (size_t i = 0; i < e->n_rcpts; i++)
-        json_array_append_new(rcpts, json_text(e->rcpts[i]));
+        json_array_append_new(rcpts, json_text(ctl_patients(ctl, e->rcpts[i], buf,
+                                                            sizeof(buf))));
     json_object_set_new(o, "recipients", rcpts);
     format_utc((time_t)e->arrival, when, sizeof(when));
     json_object_set_new(o, "arrival_time", json_string(when));
@@ -78,13 +84,13 @@ static json_t *entry_json(const struct held_entry *e, time_t now)
     return o;
 }
 
-static int list_json(const struct held_queue *q)
+static int list_json(const struct ctl *ctl, const struct held_queue *q)
 {
     json_t *root = json_object(), *ours = json_array(), *others = json_array();
     time_t now = time(NULL);
 
     for (size_t i = 0; i < q->n; i++)
-        json_array_append_new(q->v[i].ours ? ours : others, entry_json(&q->v[i], now));
+        json_array_append_new(q->v[i].ours ? ours : others, entry_json(ctl, &q->v[i], now));
     json_object_set_new(root, "held", ours);
     json_object_set_new(root, "others", others);
     json_object_set_new(root, "count", json_integer((json_int_t)q->n_ours));
@@ -92,31 +98,35 @@ static int list_json(const struct held_queue *q)
     return print_json(root) < 0 ? CTL_UNAVAILABLE : CTL_OK;
 }
 
-static void print_envelope(const struct held_entry *e)
+static void print_envelope(const struct ctl *ctl, const struct held_entry *e)
 {
-    printf("<%s> ->", e->sender);
+    char buf[SHOWN_MAX];
+
+    printf("<%s> ->", ctl_patients(ctl, e->sender, buf, sizeof(buf)));
     for (size_t i = 0; i < e->n_rcpts; i++)
-        printf(" <%s>", e->rcpts[i]);
+        printf(" <%s>", ctl_patients(ctl, e->rcpts[i], buf, sizeof(buf)));
     if (e->n_rcpts == 0)
         printf(" (no recipient left)");
     printf("\n");
 }
 
-static void print_entry(const struct held_entry *e, time_t now)
+static void print_entry(const struct ctl *ctl, const struct held_entry *e, time_t now)
 {
-    char age[32];
+    char age[32], reason[SHOWN_MAX];
 
     format_age((long long)(now - (time_t)e->arrival), age, sizeof(age));
     printf("%-12s %-8s ", e->id, age);
     if (e->ours)
         printf("%-28s ", e->mark.rule);
-    print_envelope(e);
-    if (e->ours)
-        printf("    reason: %.*s%s\n", REASON_SHOWN, e->mark.reason,
-               strlen(e->mark.reason) > REASON_SHOWN ? "..." : "");
+    print_envelope(ctl, e);
+    if (e->ours) {
+        ctl_patients(ctl, e->mark.reason, reason, sizeof(reason));
+        printf("    reason: %.*s%s\n", REASON_SHOWN, reason,
+               strlen(reason) > REASON_SHOWN ? "..." : "");
+    }
 }
 
-static int list_text(const struct held_queue *q)
+static int list_text(const struct ctl *ctl, const struct held_queue *q)
 {
     size_t others = q->n - q->n_ours;
     time_t now = time(NULL);
@@ -127,7 +137,7 @@ static int list_text(const struct held_queue *q)
         printf("%-12s %-8s %-28s %s\n", "QUEUE ID", "AGE", "RULE", "SENDER -> RECIPIENTS");
         for (size_t i = 0; i < q->n; i++)
             if (q->v[i].ours)
-                print_entry(&q->v[i], now);
+                print_entry(ctl, &q->v[i], now);
         printf("%zu message(s) held by mssante-milter (mssantectl held resubmit|delete)\n",
                q->n_ours);
     }
@@ -137,7 +147,7 @@ static int list_text(const struct held_queue *q)
            "managed here; postcat -q QUEUEID):\n", others);
     for (size_t i = 0; i < q->n; i++)
         if (!q->v[i].ours)
-            print_entry(&q->v[i], now);
+            print_entry(ctl, &q->v[i], now);
     return CTL_OK;
 }
 
@@ -148,7 +158,7 @@ static int held_list(const struct ctl *ctl, const struct ptools *pt)
 
     if (heldq_scan(pt, true, &q) < 0)
         return CTL_UNAVAILABLE;
-    rc = ctl->json ? list_json(&q) : list_text(&q);
+    rc = ctl->json ? list_json(ctl, &q) : list_text(ctl, &q);
     heldq_free(&q);
     return rc;
 }

@@ -289,7 +289,11 @@ static void check_reload(struct report *r, const struct st_daemon *d,
         return;
     }
     format_utc((time_t)p->reload_time, when, sizeof(when));
-    if (strcmp(p->reload_last, "failed") == 0)
+    if (strcmp(p->reload_last, "failed") == 0 && p->reload_error[0] != '\0')
+        k = add(r, "reload", L_WARNING, "the last reload (%s) failed: %s; the previous "
+                "configuration stays in force (mssante-milter -n checks the file)", when,
+                p->reload_error);
+    else if (strcmp(p->reload_last, "failed") == 0)
         k = add(r, "reload", L_WARNING, "the last reload (%s) failed: the configuration "
                 "file has errors and the previous one stays in force (see the daemon's log; "
                 "mssante-milter -n)", when);
@@ -299,6 +303,8 @@ static void check_reload(struct report *r, const struct st_daemon *d,
         k = add(r, "reload", L_OK, "no reload since the start");
     set_str(k, "last", p->reload_last);
     set_time(k, "time", p->reload_time);
+    if (p->reload_error[0] != '\0')
+        set_str(k, "error", p->reload_error);
 }
 
 static void check_held(struct report *r)

@@ -91,6 +91,60 @@ static int report_published(const struct ctl *ctl, const struct ans_list *list, 
     return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
 }
 
+/* The entries the list goes without, by name. */
+static void warn_skipped(const struct ans_list *list)
+{
+    char text[ANS_SKIPPED_NAMED * (ANS_SKIPPED_TEXT + 24) + 64];
+
+    if (list->skipped > 0)
+        ctl_warn("%zu <Nom> value%s not a valid domain name, skipped", list->skipped,
+                 list->skipped == 1 ? " is" : "s are");
+    if (list->cn_skipped > 0)
+        ctl_warn("%zu <DNCertificatOperateur> value%s no usable CN, skipped",
+                 list->cn_skipped, list->cn_skipped == 1 ? " has" : "s have");
+    if (list->skipped + list->cn_skipped == 0)
+        return;
+    ans_list_skipped_text(list, text, sizeof(text));
+    ctl_warn("skipped: %s", text);
+}
+
+/*
+ * Is WL the very list in force (same content: sha256 of the file)?  Then
+ * nothing is published: a new version of the same list would only make
+ * every daemon load it again and TLSPolicyFile be rewritten.  1 (ID gets
+ * the version in force), 0 (publish), -1 after saying why.
+ */
+static int same_as_current(redisContext *c, const char *prefix, const struct whitelist *wl,
+                           char *id, size_t size)
+{
+    struct store_meta meta;
+    struct err err;
+    int rc = store_current_version(c, prefix, id, size, &err);
+
+    if (rc > 0)
+        rc = store_read_meta(c, prefix, id, &meta, &err);
+    if (rc < 0) {
+        ctl_error("%s", err.msg);
+        return -1;
+    }
+    return rc > 0 && wl->sha256[0] != '\0' && strcmp(meta.sha256, wl->sha256) == 0 ? 1 : 0;
+}
+
+static int report_unchanged(const struct ctl *ctl, const char *id)
+{
+    json_t *o;
+
+    if (!ctl->json) {
+        printf("unchanged: version %s in force is this very list; nothing published\n", id);
+        return CTL_OK;
+    }
+    o = json_object();
+    json_object_set_new(o, "published", json_false());
+    json_object_set_new(o, "unchanged", json_true());
+    json_object_set_new(o, "version", json_text(id));
+    return print_json(o) == 0 ? CTL_OK : CTL_UNAVAILABLE;
+}
+
 static int whitelist_load(const struct ctl *ctl, const char *file)
 {
     const struct config *cfg = ctl->cfg;
@@ -112,17 +166,17 @@ static int whitelist_load(const struct ctl *ctl, const char *file)
         return CTL_FAIL;
     }
     set_absolute_source(list->wl, file);
-    if (list->skipped > 0)
-        ctl_warn("%zu <Nom> value%s not a valid domain name, skipped", list->skipped,
-                 list->skipped == 1 ? " is" : "s are");
-    if (list->cn_skipped > 0)
-        ctl_warn("%zu <DNCertificatOperateur> value%s no usable CN, skipped",
-                 list->cn_skipped, list->cn_skipped == 1 ? " has" : "s have");
+    warn_skipped(list);
     c = redis_connect(&cfg->redis, &err);
     if (c == NULL) {
         ctl_error("%s", err.msg);
         ans_list_free(list);
         return CTL_UNAVAILABLE;
+    }
+    if ((rc = same_as_current(c, cfg->redis.prefix, list->wl, id, sizeof(id))) != 0) {
+        redisFree(c);
+        ans_list_free(list);
+        return rc > 0 ? report_unchanged(ctl, id) : CTL_UNAVAILABLE;
     }
     rc = store_publish(c, cfg->redis.prefix, list, false, &published, id, sizeof(id),
                        &err);

@@ -28,6 +28,7 @@
 struct ctl {
     const struct config *cfg;
     bool json;
+    bool show_ins;           /* --show-ins: patients' identifiers in full */
 };
 
 /* "mssantectl: ..." / "mssantectl: warning: ..." on stderr, one line. */
@@ -114,6 +115,14 @@ struct redisContext *fwd_ctl_connect(const struct config *cfg);
  * list (ENV classifies nothing); a warning unless REQUIRED. */
 int fwd_ctl_env(const struct config *cfg, bool required, struct wl_info *info,
                 struct policy_env *env);
+
+/* Patients' identifiers are health data: shown as LogPatientId says
+ * (common/logid.h), like the daemon's log, unless --show-ins (output.c).
+ * The key of LogPatientId hash is read on first use; when it cannot be
+ * (not root nor the daemon's user), the ids are masked, with a warning. */
+void ctl_patient_id(const struct ctl *ctl, const char *id, char *buf, size_t size);
+/* TEXT with every address in PatientDomain so shown; returns BUF. */
+const char *ctl_patients(const struct ctl *ctl, const char *text, char *buf, size_t size);
 
 /* Output helpers (output.c). */
 void format_utc(time_t t, char *buf, size_t size);          /* 2025-03-13T14:54:10Z */

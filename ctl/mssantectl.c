@@ -2,7 +2,7 @@
  * mssantectl.c - the operator's command-line tool: command line, config,
  * dispatch.
  *
- *   mssantectl [-c FILE] [--json] COMMAND ...
+ *   mssantectl [-c FILE] [--json] [--show-ins] COMMAND ...
  *
  * It reads the daemon's configuration file (same default path), so that it
  * talks to the same Redis, with the same prefix, and applies the same
@@ -23,7 +23,7 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mssantectl [-c FILE] [--json] COMMAND ...\n"
+        "usage: mssantectl [-c FILE] [--json] [--show-ins] COMMAND ...\n"
         "\n"
         "commands:\n"
         "  check ADDRESS...        class of each address (mssante, patient, classic,\n"
@@ -95,6 +95,8 @@ static void usage(FILE *fp)
         "options:\n"
         "  -c FILE    configuration file (default " MSSANTE_DEFAULT_CONF ")\n"
         "  --json     JSON output (also accepted after the command)\n"
+        "  --show-ins patients' identifiers in full (conversation, held, check);\n"
+        "             by default they are shown as LogPatientId says (hash)\n"
         "  -h         this help\n"
         "  -V         version\n"
         "\n"
@@ -118,6 +120,7 @@ static void usage(FILE *fp)
 struct cmdline {
     const char *config;
     bool json;
+    bool show_ins;
     int first;          /* index of the command word in argv */
 };
 
@@ -129,6 +132,7 @@ static int parse_global(int argc, char **argv, struct cmdline *cl, int *status)
 
     cl->config = MSSANTE_DEFAULT_CONF;
     cl->json = false;
+    cl->show_ins = false;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -145,6 +149,8 @@ static int parse_global(int argc, char **argv, struct cmdline *cl, int *status)
             cl->config = a + 2;
         } else if (strcmp(a, "--json") == 0) {
             cl->json = true;
+        } else if (strcmp(a, "--show-ins") == 0) {
+            cl->show_ins = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             *status = CTL_OK;
@@ -173,17 +179,21 @@ static int parse_global(int argc, char **argv, struct cmdline *cl, int *status)
     return 0;
 }
 
-/* Take "--json" out of the command's own arguments (it may follow the
- * command or a sub-command); "--" ends that, so an address may start with
- * dashes.  Returns the new argc. */
-static int strip_json(int argc, char **argv, bool *json)
+/* Take "--json" and "--show-ins" out of the command's own arguments (they
+ * may follow the command or a sub-command); "--" ends that, so an address
+ * may start with dashes.  Returns the new argc. */
+static int strip_json(int argc, char **argv, struct cmdline *cl)
 {
     int i, out = 0;
     bool done = false;
 
     for (i = 0; i < argc; i++) {
         if (!done && strcmp(argv[i], "--json") == 0) {
-            *json = true;
+            cl->json = true;
+            continue;
+        }
+        if (!done && strcmp(argv[i], "--show-ins") == 0) {
+            cl->show_ins = true;
             continue;
         }
         if (!done && i > 0 && strcmp(argv[i], "--") == 0) {
@@ -207,7 +217,7 @@ int main(int argc, char **argv)
     if (parse_global(argc, argv, &cl, &status) < 0)
         return status;
     cargv = argv + cl.first;
-    cargc = strip_json(argc - cl.first, cargv, &cl.json);
+    cargc = strip_json(argc - cl.first, cargv, &cl);
     if (strcmp(cargv[0], "check") == 0) {
         run = cmd_check;
     } else if (strcmp(cargv[0], "whitelist") == 0) {
@@ -240,6 +250,7 @@ int main(int argc, char **argv)
     }
     ctl.cfg = cfg;
     ctl.json = cl.json;
+    ctl.show_ins = cl.show_ins;
     status = run(&ctl, cargc, cargv);
     config_free(cfg);
     if (fflush(stdout) != 0 && status == CTL_OK) {

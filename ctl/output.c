@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/logid.h"
 #include "ctl/ctl.h"
 
 static char last_error[2048];
@@ -48,6 +49,46 @@ void ctl_warn(const char *fmt, ...)
     va_start(ap, fmt);
     vmessage("warning: ", fmt, ap);
     va_end(ap);
+}
+
+/* LogPatientId in force for the output: set up on first use. */
+static void patient_ids_ready(const struct ctl *ctl)
+{
+    static bool ready;
+    struct err err;
+
+    if (ready)
+        return;
+    ready = true;
+    /* The key is read even for --show-ins: the syslog line of a
+     * conversation override shows the patient as the daemon's log does. */
+    if (logid_start(&ctl->cfg->logid, false, &err) < 0) {
+        logid_set_mode(LOGID_MASK);
+        if (!ctl->show_ins)
+            ctl_warn("%s: patient identifiers are masked, not hashed as in the log (run as "
+                     "root or as the daemon's user to read the key; --show-ins shows them in "
+                     "full)", err.msg);
+    }
+    if (ctl->show_ins)
+        logid_set_mode(LOGID_CLEAR);
+}
+
+void ctl_patient_id(const struct ctl *ctl, const char *id, char *buf, size_t size)
+{
+    patient_ids_ready(ctl);
+    logid_format(id, buf, size);
+}
+
+const char *ctl_patients(const struct ctl *ctl, const char *text, char *buf, size_t size)
+{
+    const char *pd = ctl->cfg->rules.patient_domain;
+
+    /* The key is looked for (and its absence told) only when a patient
+     * is to be shown. */
+    if (pd != NULL && text != NULL && strcasestr(text, pd) != NULL)
+        patient_ids_ready(ctl);
+    logid_redact(text, pd, buf, size);
+    return buf;
 }
 
 void format_utc(time_t t, char *buf, size_t size)

@@ -41,6 +41,7 @@ struct st_published {
     long long age;                /* seconds since generation when published; -1 unknown */
     char reload_last[16];         /* none, ok, failed; "" when not published */
     long long reload_time;
+    char reload_error[300];       /* its first error when it failed (Redis only) */
     bool stale;                   /* NONE, but a publication was found: too old, or
                                    * another process's (the daemon stopped publishing) */
     char why[512];

@@ -20,6 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/redis.h"
 #include "ctl/ctl.h"
 #include "ctl/status.h"
 #include "stats/node.h"
@@ -132,6 +133,8 @@ static void take_field(struct st_published *p, const char *name, const char *v)
         snprintf(p->reload_last, sizeof(p->reload_last), "%s", v);
     else if (strcmp(name, "reload:time") == 0)
         p->reload_time = atoll(v);
+    else if (strcmp(name, "reload:error") == 0)
+        snprintf(p->reload_error, sizeof(p->reload_error), "%s", v);
 }
 
 /* 0 usable, -1 not (p->why says why). */

@@ -15,10 +15,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "milter/cfgref.h"
 #include "pipeline/pipeline.h"
 #include "stats/stats.h"
+#include "stats/status.h"
 #include "whitelist/live.h"
 #include "whitelist/whitelist.h"
 
@@ -155,10 +157,15 @@ void cfgref_free(void)
 
 /* ---- reload ------------------------------------------------------------------ */
 
+/* Why the last reload failed: its first error, for "mssantectl status". */
+static struct err reload_why;
+
 static void log_config_error(void *arg, const char *line)
 {
     (void)arg;
     log_error("reload: %s", line);
+    if (reload_why.msg[0] == '\0')
+        err_set(&reload_why, "%s", line);
 }
 
 void cfgref_warn_unlisted(const struct config *cfg)
@@ -179,6 +186,7 @@ static int reload_locked(void)
     struct config *fresh;
     struct holder *h;
 
+    err_clear(&reload_why);
     fresh = config_load_report(startup_cfg->path, log_config_error, NULL);
     if (fresh == NULL) {
         log_error("reload: %s has errors: the running configuration stays in force",
@@ -188,6 +196,7 @@ static int reload_locked(void)
     if (finish_fn != NULL && finish_fn(fresh) < 0) {
         log_error("reload: %s cannot be used: the running configuration stays in force",
                   startup_cfg->path);
+        err_set(&reload_why, "%s cannot be used (see the log)", startup_cfg->path);
         config_free(fresh);
         return -1;
     }
@@ -195,6 +204,7 @@ static int reload_locked(void)
     if (config_keep_restart_keys(fresh, running) < 0
         || (h = holder_new(fresh, true)) == NULL) {
         cfgref_release(running);
+        err_set(&reload_why, "out of memory");
         log_error("reload: out of memory: the running configuration stays in force");
         config_free(fresh);
         return -1;
@@ -217,7 +227,9 @@ int cfgref_reload(void)
         return -1;
     pthread_mutex_lock(&reload_lock);
     rc = reload_locked();
-    pthread_mutex_unlock(&reload_lock);
     stats_reload(rc == 0);
+    if (rc < 0)
+        stats_status_reload_error(reload_why.msg);
+    pthread_mutex_unlock(&reload_lock);
     return rc;
 }

@@ -3,14 +3,20 @@
  *
  * Start-up order matters:
  *   config -> log -> socket (as root: it may live in a root-owned directory
- *   and is chown'ed to the milter user) -> drop privileges -> daemonize ->
- *   pid file -> load the whitelist (threads only after the fork) ->
- *   smfi_main.
+ *   and is chown'ed to the milter user) -> drop privileges -> LogFile, the
+ *   patient-id key, the pid file's checks (as the user who will reopen,
+ *   read and replace them) -> daemonize -> pid file -> load the whitelist
+ *   (threads only after the fork) -> smfi_main.
+ * Everything that can fail is tried before the fork, or reported through
+ * it: until the child is ready its standard error is a pipe to the parent,
+ * which copies the warnings and errors to its own standard error and exits
+ * 0 only when the child said it is ready.  So "mssante-milter" started by
+ * hand or by an init script says why it did not start (a pid file in use,
+ * no whitelist) and exits non-zero, whatever syslog does with the lines.
+ * "-n" checks the same things without starting (milter/preflight.h).
  * Shut-down order matters too: smfi_main returns without waiting for the
  * steps libmilter's threads are running, so the gate is closed and they
  * are waited for (callbacks_close) before anything is stopped or freed.
- * The parent of the daemon waits on a pipe until the child is ready, so
- * that "mssante-milter" exits non-zero when start-up fails after the fork.
  * Signals (milter/signals.h): SIGHUP and SIGUSR1 reload the configuration
  * (milter/cfgref.h), SIGTERM stops after the messages in flight are
  * answered (milter/drain.h), SIGINT aborts (libmilter).  They are blocked
@@ -36,10 +42,14 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/redis_server.h"
+#include "common/logid.h"
+#include "common/pidfile.h"
 #include "common/sockspec.h"
 #include "config/config.h"
 #include "milter/callbacks.h"
 #include "milter/cfgref.h"
+#include "milter/identity.h"
+#include "milter/preflight.h"
 #include "milter/signals.h"
 #include "milter/socket.h"
 #include "pipeline/pipeline.h"
@@ -51,6 +61,7 @@
 #define PROG "mssante-milter"
 #define EXIT_USAGE 64
 #define STEP_WAIT_MIN_MS 5000
+#define READY_BYTE '\006'     /* the child's "ready" on the start pipe (log text has none) */
 
 struct options {
     const char *conf;
@@ -59,13 +70,6 @@ struct options {
     const char *pid_file;
     bool foreground;
     bool check_only;
-};
-
-struct identity {
-    bool set;
-    char name[256];
-    uid_t uid;
-    gid_t gid;
 };
 
 static void usage(FILE *out)
@@ -125,37 +129,6 @@ static int replace_string(char **slot, const char *value)
     return 0;
 }
 
-/* "user" or "user:group" -> uid, gid (the user's own group by default). */
-static int resolve_identity(const char *spec, struct identity *id)
-{
-    const char *colon = strchr(spec, ':');
-    size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-    struct passwd *pw;
-
-    if (ulen == 0 || ulen >= sizeof(id->name)) {
-        fprintf(stderr, PROG ": invalid user \"%s\"\n", spec);
-        return -1;
-    }
-    memcpy(id->name, spec, ulen);
-    id->name[ulen] = '\0';
-    if ((pw = getpwnam(id->name)) == NULL) {
-        fprintf(stderr, PROG ": unknown user \"%s\"\n", id->name);
-        return -1;
-    }
-    id->uid = pw->pw_uid;
-    id->gid = pw->pw_gid;
-    if (colon != NULL) {
-        struct group *gr = getgrnam(colon + 1);
-        if (gr == NULL) {
-            fprintf(stderr, PROG ": unknown group \"%s\"\n", colon + 1);
-            return -1;
-        }
-        id->gid = gr->gr_gid;
-    }
-    id->set = true;
-    return 0;
-}
-
 /* Command-line overrides, relative paths made absolute: at start and
  * for each reloaded configuration.  -1 with errno set. */
 static int apply_command_line(struct config *cfg)
@@ -170,7 +143,11 @@ static int apply_command_line(struct config *cfg)
         || absolutize(&cfg->live.snapshot_file) < 0 || absolutize(&cfg->fetch.ca_file) < 0
         || absolutize(&cfg->fetch.client_cert) < 0
         || absolutize(&cfg->fetch.client_key) < 0 || absolutize(&cfg->stats.file) < 0
-        || absolutize(&cfg->live.tls_policy_file) < 0)
+        || absolutize(&cfg->live.tls_policy_file) < 0
+        || absolutize(&cfg->logid.key_file) < 0)
+        return -1;
+    if (cfg->log.file != NULL && strcmp(cfg->log.file, LOG_FILE_STDERR) != 0
+        && absolutize(&cfg->log.file) < 0)
         return -1;
     return 0;
 }
@@ -189,6 +166,7 @@ static int finish_reloaded(struct config *cfg)
 static int finish_config(struct config *cfg, struct identity *id)
 {
     const char *why;
+    struct err err;
     int errors = 0;
 
     if (apply_command_line(cfg) < 0) {
@@ -203,44 +181,53 @@ static int finish_config(struct config *cfg, struct identity *id)
         fprintf(stderr, PROG ": -p: %s, got \"%s\"\n", why, cfg->daemon.socket);
         errors++;
     }
-    if (cfg->daemon.user != NULL && resolve_identity(cfg->daemon.user, id) < 0)
+    if (cfg->daemon.user != NULL && identity_resolve(cfg->daemon.user, id, &err) < 0) {
+        fprintf(stderr, PROG ": %s: %s\n", cmdline->user != NULL ? "-u" : "UserID", err.msg);
         errors++;
+    }
     return errors ? -1 : 0;
 }
 
-static int drop_privileges(const struct identity *id)
+/* The parent's side of the start pipe: copy what the child says to our
+ * stderr until it is ready (exit 0) or gone (exit 1). */
+static _Noreturn void wait_for_child(int fd)
 {
-    if (!id->set)
-        return 0;
-    if (getuid() == id->uid && geteuid() == id->uid && getgid() == id->gid)
-        return 0;
-    if (geteuid() != 0) {
-        log_error("must be started as root to run as user %s", id->name);
-        return -1;
+    char buf[4096];
+    ssize_t n;
+
+    for (;;) {
+        do
+            n = read(fd, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            _exit(1);
+        char *ready = memchr(buf, READY_BYTE, (size_t)n);
+        size_t len = ready != NULL ? (size_t)(ready - buf) : (size_t)n;
+
+        if (len > 0 && write(STDERR_FILENO, buf, len) < 0)
+            _exit(ready != NULL ? 0 : 1);
+        if (ready != NULL)
+            _exit(0);
     }
-    if (setgid(id->gid) < 0 || initgroups(id->name, id->gid) < 0 || setuid(id->uid) < 0) {
-        log_error("cannot switch to user %s: %s", id->name, strerror(errno));
-        return -1;
-    }
-    if (id->uid != 0 && setuid(0) == 0) {
-        log_error("privileges were not dropped (setuid(0) still works)");
-        return -1;
-    }
-    return 0;
 }
 
+/* The daemon's stderr once it is ready: LogFile stderr keeps the one it
+ * was started with, anything else gets /dev/null. */
+static int final_stderr = -1;
+
 /*
- * Fork into the background.  The parent waits until the child writes one
- * byte on the pipe (start-up done), then exits 0; 1 if the child died first.
- * Returns the write end of the pipe in the child.
+ * Fork into the background.  The parent copies the child's standard error
+ * (a pipe, until the child is ready) to its own, and exits 0 when the child
+ * says it is ready, 1 if the child died or gave up first.  Returns the
+ * write end of the pipe in the child.  KEEP_STDERR: LogFile stderr.
  */
-static int daemonize(void)
+static int daemonize(bool keep_stderr)
 {
     int pipefd[2], devnull;
     pid_t pid;
-    char ok;
 
-    if (pipe(pipefd) < 0) {
+    fflush(NULL);
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
         log_error("pipe: %s", strerror(errno));
         return -1;
     }
@@ -249,68 +236,47 @@ static int daemonize(void)
         return -1;
     }
     if (pid > 0) {
-        ssize_t n;
-
         close(pipefd[1]);
-        do
-            n = read(pipefd[0], &ok, 1);
-        while (n < 0 && errno == EINTR);
-        _exit(n == 1 ? 0 : 1);
+        wait_for_child(pipefd[0]);
     }
     close(pipefd[0]);
     if (setsid() < 0 || chdir("/") < 0) {
         log_error("cannot detach: %s", strerror(errno));
         return -1;
     }
-    if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+    final_stderr = keep_stderr ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+    if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
-        dup2(devnull, STDERR_FILENO);
-        if (devnull > STDERR_FILENO)
+        if (final_stderr < 0)
+            final_stderr = devnull;
+        else
             close(devnull);
     }
+    /* Until ready, what goes wrong reaches whoever started the daemon. */
+    dup2(pipefd[1], STDERR_FILENO);
     return pipefd[1];
 }
 
+/* Ready: tell the parent, and let go of the pipe. */
 static void tell_parent_ready(int fd)
 {
-    char ok = 1;
+    char ok = READY_BYTE;
 
     if (fd < 0)
         return;
+    log_stderr(LOG_STDERR_OFF);
     if (write(fd, &ok, 1) != 1)
         log_warning("cannot notify the parent process: %s", strerror(errno));
+    if (final_stderr >= 0) {
+        dup2(final_stderr, STDERR_FILENO);
+        close(final_stderr);
+        final_stderr = -1;
+    }
     close(fd);
 }
 
-static const char *pid_file_written;
-
-static int write_pid_file(const char *path)
-{
-    FILE *fp;
-
-    if (path == NULL)
-        return 0;
-    if ((fp = fopen(path, "w")) == NULL) {
-        log_error("cannot write pid file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fprintf(fp, "%ld\n", (long)getpid());
-    if (fclose(fp) != 0) {
-        log_error("cannot write pid file %s: %s", path, strerror(errno));
-        unlink(path);
-        return -1;
-    }
-    pid_file_written = path;
-    return 0;
-}
-
-static void remove_pid_file(void)
-{
-    if (pid_file_written != NULL && unlink(pid_file_written) < 0 && errno != ENOENT)
-        log_warning("cannot remove pid file %s: %s", pid_file_written, strerror(errno));
-    pid_file_written = NULL;
-}
+static struct pidfile pid_file;
 
 /* StatsFile and StatsInterval of the configuration in force, for the
  * stats publisher (stats/stats.h): a reload changes them. */
@@ -444,7 +410,7 @@ static void report_redis(const struct config *cfg)
 static int start_failed(void)
 {
     socket_cleanup();
-    remove_pid_file();
+    pidfile_remove(&pid_file);
     return 1;
 }
 
@@ -466,34 +432,58 @@ static long long step_wait_ms(const struct config *cfg)
 static void exit_now(void)
 {
     socket_cleanup();
-    remove_pid_file();
+    pidfile_remove(&pid_file);
     log_close();
     _exit(1);
 }
 
-/* Everything between a valid configuration and smfi_main's return. */
-static int run(struct config *cfg, const struct options *opt, const struct identity *id)
+/* Without UserID or -u, started as root, the daemon would stay root. */
+static void warn_if_root(const struct identity *id)
 {
-    uid_t owner = id->set ? id->uid : (uid_t)-1;
-    gid_t group = id->set ? id->gid : (gid_t)-1;
-    const char *warnings[3];
-    int ready_fd = -1, rc;
-    struct err why;
+    if (geteuid() == 0 && !id->set)
+        log_warning("RUNNING AS ROOT: neither UserID nor -u is set. A flaw in the daemon, "
+                    "which reads what any SMTP client sends, would then give the machine "
+                    "away: set \"UserID mssante-milter\" (the example configuration does; "
+                    "the systemd unit starts it as that user)");
+}
 
-    /* Until the daemon detaches, whoever started it sees its errors. */
-    log_open(PROG, cfg->log.facility, cfg->log.level, true);
-    if (callbacks_register() < 0
-        || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)
-        return 1;
-    if (drop_privileges(id) < 0)
-        return start_failed();
-    if (!opt->foreground) {
-        if ((ready_fd = daemonize()) < 0)
-            return start_failed();
-        log_open(PROG, cfg->log.facility, cfg->log.level, false);
+/* Where the log goes (as the user who will reopen it), and whether
+ * syslog, when it is the destination, takes anything at all. */
+static int open_log(const struct config *cfg, bool journal)
+{
+    struct err err;
+
+    if (log_set_file(cfg->log.file, &err) < 0) {
+        log_error("%s", err.msg);
+        return -1;
     }
-    if (write_pid_file(cfg->daemon.pid_file) < 0)
-        return start_failed();
+    if (journal)
+        return 0;
+    if (cfg->log.file == NULL && !log_syslog_reachable())
+        log_warning("syslog is unreachable (%s does not answer: no syslog daemon?): the "
+                    "log is lost once the daemon detaches; set LogFile, or run it with -f "
+                    "under a supervisor", "/dev/log");
+    return 0;
+}
+
+/* LogPatientId: the key, made at the first start (as the user). */
+static int start_logid(const struct config *cfg)
+{
+    struct err err;
+
+    if (logid_start(&cfg->logid, true, &err) < 0) {
+        log_error("%s", err.msg);
+        return -1;
+    }
+    if (cfg->logid.mode == LOGID_HASH && logid_key_loose())
+        log_warning("LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, cfg->logid.key_file);
+    return 0;
+}
+
+/* The threads, the whitelist; 0, or 1 after logging why. */
+static int start_threads(struct config *cfg)
+{
+    struct err why;
 
     block_stop_signals();
     /* libcurl's global state, before any thread (whitelist/fetch.h). */
@@ -514,10 +504,12 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         return start_failed();
     if (live_start(&cfg->live, &cfg->redis) < 0) {
         live_stop();
+        callbacks_stop();
         return start_failed();
     }
     if (fetch_thread_start(&cfg->fetch, &cfg->redis, cfg->live.poll_ms) < 0) {
         live_stop();
+        callbacks_stop();
         return start_failed();
     }
     if (cfgref_init(cfg, finish_reloaded) < 0 || signals_start(cfg->daemon.socket) < 0
@@ -526,8 +518,54 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         cfgref_free();
         fetch_thread_stop();
         live_stop();
+        callbacks_stop();
         return start_failed();
     }
+    return 0;
+}
+
+/* Everything between a valid configuration and smfi_main's return. */
+static int run(struct config *cfg, const struct options *opt, const struct identity *id)
+{
+    uid_t owner = id->set ? id->uid : (uid_t)-1;
+    gid_t group = id->set ? id->gid : (gid_t)-1;
+    bool log_stderr_kept = cfg->log.file != NULL && strcmp(cfg->log.file, LOG_FILE_STDERR) == 0;
+    const char *warnings[3];
+    int ready_fd = -1, rc;
+    struct err why;
+    bool journal;
+
+    /* Until the daemon detaches, whoever started it sees what goes wrong
+     * (everything, in the foreground). */
+    log_open(PROG, cfg->log.facility, cfg->log.level, true);
+    log_stderr(opt->foreground ? LOGL_DEBUG : LOGL_WARNING);
+    /* Under systemd (-f, or LogFile stderr; stderr the journal's stream):
+     * the journal alone, each line with its priority and no stamp of ours. */
+    journal = ((opt->foreground && cfg->log.file == NULL) || log_stderr_kept)
+              && log_journal_detect();
+    warn_if_root(id);
+    if (callbacks_register() < 0
+        || socket_prepare(cfg->daemon.socket, cfg->daemon.socket_mode, owner, group) < 0)
+        return 1;
+    if (identity_become(id, &why) < 0) {
+        log_error("%s", why.msg);
+        return start_failed();
+    }
+    if (open_log(cfg, journal) < 0 || start_logid(cfg) < 0)
+        return start_failed();
+    if (cfg->daemon.pid_file != NULL
+        && pidfile_prepare(&pid_file, cfg->daemon.pid_file, PROG, &why) < 0) {
+        log_error("%s", why.msg);
+        return start_failed();
+    }
+    if (!opt->foreground && (ready_fd = daemonize(log_stderr_kept)) < 0)
+        return start_failed();
+    if (cfg->daemon.pid_file != NULL && pidfile_commit(&pid_file, getpid(), &why) < 0) {
+        log_error("%s", why.msg);
+        return start_failed();
+    }
+    if (start_threads(cfg) != 0)
+        return 1;
     cfgref_warn_unlisted(cfg);
     pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
     for (size_t i = 0; warnings[i] != NULL; i++)
@@ -550,7 +588,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
     callbacks_free();
     redis_watch_stop();
     socket_cleanup();
-    remove_pid_file();
+    pidfile_remove(&pid_file);
     return rc == MI_SUCCESS ? 0 : 1;
 }
 
@@ -572,15 +610,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (opt.check_only) {
-        const char *warnings[3];
-
-        pl_config_warnings(&cfg->rules, redis_configured(&cfg->redis), warnings);
-        for (size_t i = 0; warnings[i] != NULL; i++)
-            fprintf(stderr, "%s: warning: %s\n", opt.conf, warnings[i]);
-        config_print(cfg, stdout);
-        rc = check_redis(cfg, opt.conf);
+        rc = preflight(cfg, &id, opt.conf);
+        /* Where Redis led (through the sentinels when configured), and
+         * whether RedisMinReplicas can be met. */
         if (rc == 0)
-            printf("%s: configuration OK\n", opt.conf);
+            rc = check_redis(cfg, opt.conf);
         config_free(cfg);
         return rc;
     }

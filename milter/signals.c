@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "milter/cfgref.h"
 #include "milter/drain.h"
@@ -74,6 +75,15 @@ void signals_block(void)
 
 /* ---- ours ------------------------------------------------------------------ */
 
+/* LogFile again (logrotate moved it); on failure the old one stays. */
+static void reopen_log(void)
+{
+    struct err err;
+
+    if (log_reopen(&err) < 0)
+        log_error("%s; still writing to the previous file", err.msg);
+}
+
 static void *signal_main(void *arg)
 {
     sigset_t set;
@@ -101,6 +111,7 @@ static void *signal_main(void *arg)
         }
         if (drain_stopping())
             continue;
+        reopen_log();
         log_notice("reload requested (%s)", sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
         cfgref_reload();
     }

@@ -36,6 +36,7 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/logid.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage.h"
 #include "stats/stats.h"
@@ -86,6 +87,11 @@ void pl_log_field(char *dst, size_t size, const char *src)
         dst[i] = '\0';
 }
 
+void pl_log_patients(char *dst, size_t size, const char *text, const char *patient_domain)
+{
+    logid_redact(text, patient_domain, dst, size);
+}
+
 /* Text from the network inside a quoted log field: no quote, no control
  * character, no non-ASCII byte. */
 static void copy_quoted(char *dst, size_t size, const char *src)
@@ -100,21 +106,26 @@ static void copy_quoted(char *dst, size_t size, const char *src)
         dst[i] = '\0';
 }
 
-/* "<a@b>", "<>", or the raw text when it could not be parsed. */
+/* "<a@b>", "<>", or the raw text when it could not be parsed; a patient's
+ * address as LogPatientId says (RULES' PatientDomain). */
 static void format_addr(char *dst, size_t size, enum addr_status st,
-                        const struct mailaddr *a, const char *raw)
+                        const struct mailaddr *a, const char *raw,
+                        const struct rules_settings *rules)
 {
-    char buf[PL_ADDR_LOG_MAX], bracketed[PL_ADDR_LOG_MAX + 2];
+    char buf[PL_ADDR_LOG_MAX], bracketed[PL_ADDR_LOG_MAX + 2], safe[PL_ADDR_LOG_MAX + 2];
 
     if (st == ADDR_NULL) {
         snprintf(dst, size, "<>");
-    } else if (st == ADDR_OK) {
+        return;
+    }
+    if (st == ADDR_OK) {
         addr_format(a, buf, sizeof(buf));
         snprintf(bracketed, sizeof(bracketed), "<%s>", buf);
-        pl_log_field(dst, size, bracketed);
+        pl_log_field(safe, sizeof(safe), bracketed);
     } else {
-        pl_log_field(dst, size, raw);
+        pl_log_field(safe, sizeof(safe), raw);
     }
+    pl_log_patients(dst, size, safe, rules->patient_domain);
 }
 
 /* " KEY=<local@U-label>" for an address whose domain was written in
@@ -207,25 +218,38 @@ static void count_message(const struct pl_msg *m, const struct verdict *final, b
  *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
  *   [internal=yes] [cert=ok|none|mismatch [cert_cn=CN] [cert_issuer="CN"]]
  *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
+ *   [ins=PATIENT:bad-key|bad-shape[:accepted] ...]
  *   [fwd_add=N fwd_del=N notify=N hold=yes|no] [fwd=memory|unavailable|no-redis]
- *   [reply="CODE X.Y.Z text" | reason="text"]
+ *   [reply="CODE X.Y.Z text" | reason="text"] client=[IP]
  * QUEUEID is NOQUEUE before Postfix assigned one.  FINAL is the verdict
  * that applied; NULL when the transaction ended without one ("abort").
  * direction= says which rules applied (policy/trustspace.h): outbound for
  * a client inside (auth=, internal= or submission= says why) or a sender
- * of our own domains let in by its operator's certificate, inbound for
- * the rest of the outside.  cert= is there when the operator-certificate
- * rule looked at the message; the CN and issuer come from the network and
- * are made safe for the line.  An address whose domain was written in
- * Unicode (SMTPUTF8) is shown in A-labels, the form it was judged in,
- * followed by its _u= form as written.
+ * of our own domains let in by its operator's certificate; for the rest
+ * of the outside, inbound when a recipient is in LocalDomains, relay when
+ * none is (the inbound rules applied, but the mail is not ours).  cert= is
+ * there when the operator-certificate rule looked at the message; the CN
+ * and issuer come from the network and are made safe for the line.  An
+ * address whose domain was written in Unicode (SMTPUTF8) is shown in
+ * A-labels, the form it was judged in, followed by its _u= form as
+ * written.  client= is the SMTP client's address (the loopback for a local
+ * submission), last so that the fields before keep their places.  Patient
+ * addresses and ids are shown as LogPatientId says, in the reply too.
  */
+/* direction=: "relay" is inbound mail none of whose recipients is ours. */
+static const char *direction_of(const struct pl_msg *m)
+{
+    if (m->mp.dir == DIR_INBOUND && m->mp.n_rcpt > 0 && m->n_rcpt_local == 0)
+        return "relay";
+    return direction_name(m->mp.dir);
+}
+
 static void log_message(struct pl_conn *c, const struct verdict *final)
 {
     struct pl_msg *m = &c->msg;
     const char *verdict = final != NULL ? action_name(final->action) : "abort";
     const char *rule = final != NULL && refusal(final->action) ? rule_name(final->rule) : NULL;
-    char more[32] = "", would[96] = "", reply[VERDICT_TEXT_MAX + 32] = "";
+    char more[32] = "", would[96] = "", reply[2 * VERDICT_TEXT_MAX + 32] = "";
     char cert[3 * PL_CERT_LOG_MAX + 64] = "";
 
     if (m->n_rcpt_more > 0)
@@ -235,10 +259,10 @@ static void log_message(struct pl_conn *c, const struct verdict *final)
         rule = rule_name(m->would.rule);
     }
     if (final != NULL && refusal(final->action)) {
-        char text[VERDICT_TEXT_MAX];
+        char text[2 * VERDICT_TEXT_MAX];
         size_t i;
 
-        snprintf(text, sizeof(text), "%s", final->text);
+        pl_log_patients(text, sizeof(text), final->text, c->rules->patient_domain);
         for (i = 0; text[i] != '\0'; i++)
             if (text[i] == '"' || (unsigned char)text[i] < 0x20)
                 text[i] = '\'';
@@ -249,15 +273,15 @@ static void log_message(struct pl_conn *c, const struct verdict *final)
                      text);
     }
     format_cert(m, cert, sizeof(cert));
-    log_info("%s: direction=%s sender=%s%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s",
-             pl_qid(m->queue_id), direction_name(m->mp.dir),
+    log_info("%s: direction=%s sender=%s%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s client=%s",
+             pl_qid(m->queue_id), direction_of(m),
              m->sender[0] ? m->sender : "<>", m->sender_u, m->rcpts, more, verdict, would,
              rule ? " rule=" : "", rule ? rule : "",
              m->mp.authenticated ? " auth=yes" : "",
              c->local_submission ? " submission=local" : "",
              c->internal_host ? " internal=yes" : "", cert,
              c->rules->dry_run ? " dryrun=yes" : "", patients_log(&m->pat),
-             forwarding_log(&m->fwd), reply);
+             forwarding_log(&m->fwd), reply, c->client);
     count_message(m, final, would[0] != '\0');
     m->fate = final != NULL ? *final : verdict_continue();
     m->in_txn = false;
@@ -429,21 +453,29 @@ static bool is_local_submission(const char *hostname, const struct sockaddr *sa)
     return false;
 }
 
+/* The client's address as IP ("unknown" when the MTA gave none) and port. */
+static unsigned peer_ip(const struct sockaddr *sa, char *ip, size_t size)
+{
+    snprintf(ip, size, "unknown");
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)size);
+        return ntohs(sin->sin_port);
+    }
+    if (sa != NULL && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)size);
+        return ntohs(sin6->sin6_port);
+    }
+    return 0;
+}
+
 /* "[ADDR]:PORT" for the debug log. */
 static void describe_peer(const struct sockaddr *sa, char *buf, size_t size)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = peer_ip(sa, ip, sizeof(ip));
 
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-        port = ntohs(sin->sin_port);
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-        port = ntohs(sin6->sin6_port);
-    }
     snprintf(buf, size, "[%s]:%u", ip, port);
 }
 
@@ -462,6 +494,12 @@ struct pl_answer pl_connect(struct pl_conn *c, const struct pl_services *svc,
     c->internal_host = !c->local_submission
                        && cidr_list_match_sockaddr(&rules->internal_hosts, sa);
     pl_log_field(c->myhostname, sizeof(c->myhostname), myhostname);
+    {
+        char ip[INET6_ADDRSTRLEN];
+
+        (void)peer_ip(sa, ip, sizeof(ip));
+        snprintf(c->client, sizeof(c->client), "[%s]", ip);
+    }
     rules_policy_env(rules, &c->env);
     stats_connection_open();
     if (debug) {
@@ -485,7 +523,7 @@ static void reset_message(struct pl_msg *m)
     m->sender_u[0] = '\0';
     m->rcpts[0] = '\0';
     m->rcpts_len = 0;
-    m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = 0;
+    m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = m->n_rcpt_local = 0;
     m->n_rcpt_patient = 0;
     m->early = EARLY_NOT_DECIDED;
     m->rcpt_refused = m->have_would = false;
@@ -525,7 +563,7 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
 
     format_addr(m->sender, sizeof(m->sender),
                 m->mp.sender_valid ? ADDR_OK : m->mp.null_sender ? ADDR_NULL : ADDR_MALFORMED,
-                &m->mp.sender, in->arg);
+                &m->mp.sender, in->arg, c->rules);
     if (m->mp.sender_valid)
         format_unicode(m->sender_u, sizeof(m->sender_u), "sender_u", &m->mp.sender);
     if (stopping(c->svc))
@@ -545,9 +583,10 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
     bool refused;
 
     if (c->debug) {
-        char shown[PL_ADDR_LOG_MAX], how[64];
+        char safe[PL_ADDR_LOG_MAX], shown[PL_ADDR_LOG_MAX], how[64];
 
-        pl_log_field(shown, sizeof(shown), arg);
+        pl_log_field(safe, sizeof(safe), arg);
+        pl_log_patients(shown, sizeof(shown), safe, c->rules->patient_domain);
         pl_log_field(how, sizeof(how), mailer != NULL ? mailer : "(none)");
         log_debug("%s: RCPT %s {rcpt_mailer}=%s", pl_qid(m->queue_id), shown, how);
     }
@@ -562,10 +601,12 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
 
     a = answer_for(c, &v, STEP_RCPT, &refused);
     format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
-                &parsed, arg);
+                &parsed, arg, c->rules);
     if (cls != CLASS_INVALID)
         format_unicode(unicode, sizeof(unicode), "rcpt_u", &parsed);
     note_rcpt(m, addr, cls, refused, unicode);
+    if (cls != CLASS_INVALID && policy_is_local_domain(&c->env, parsed.domain))
+        m->n_rcpt_local++;
     if (!refused) {
         m->n_rcpt_ok++;
         if (cls == CLASS_PATIENT)
@@ -676,10 +717,12 @@ static void add_dry_run_header(struct pl_conn *c, const struct pl_mta *mta)
 static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
                              const struct verdict *v)
 {
-    char reason[VERDICT_TEXT_MAX + 64];
+    char raw[VERDICT_TEXT_MAX + 64], reason[2 * VERDICT_TEXT_MAX + 64];
 
-    snprintf(reason, sizeof(reason), "mssante-milter %s: %s",
+    /* Postfix logs the reason: a patient's address as LogPatientId says. */
+    snprintf(raw, sizeof(raw), "mssante-milter %s: %s",
              v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
+    pl_log_patients(reason, sizeof(reason), raw, c->rules->patient_domain);
     if (held_mark(mta, v, c->local_submission, c->msg.queue_id) < 0)
         return pl_internal_error(c, "cannot add the X-MSSante-Held header");
     if (mta->quarantine(mta->ctx, reason) < 0)

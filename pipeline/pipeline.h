@@ -31,7 +31,9 @@
  *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
  *     with deleted;
  *   - the verdict line (keep its format stable, operators parse it) and
- *     the counters of each message (stats/stats.h).
+ *     the counters of each message (stats/stats.h).  Patients' addresses
+ *     and identifiers appear in it, and in every other line of the
+ *     pipeline, as LogPatientId says (common/logid.h).
  *
  * Threads: a connection's steps may run on different threads, one at a
  * time; all per-connection state is in struct pl_conn.
@@ -59,6 +61,7 @@
 #define PL_RCPT_LOG_BYTES 4096    /* and the room they may take */
 #define PL_CERT_LOG_MAX   (MSG_CERT_CN_MAX + 1)
 #define PL_VERDICT_HEADER "X-MSSante-Verdict"
+#define PL_CLIENT_MAX     (48 + 3)  /* "[" INET6_ADDRSTRLEN "]" */
 
 /* What the daemon set up once, shared by every connection. */
 struct pl_services {
@@ -96,6 +99,8 @@ struct pl_msg {
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
     unsigned n_rcpt_patient;       /* accepted recipients in PatientDomain */
     enum early_why early;          /* decided at DATA (EARLY_NOT_DECIDED before) */
+    unsigned n_rcpt_local;         /* recipients in LocalDomains: none from the outside
+                                    * is relayed mail, not inbound */
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
     struct verdict rcpt_refusal;   /* ... the first such refusal */
     bool have_would;               /* DryRun, or a log-only mode (PatientInbound log):
@@ -120,6 +125,7 @@ struct pl_conn {
     bool debug;                    /* LogLevel debug at connect */
     bool local_submission;         /* Postfix cleanup's emulated session */
     bool internal_host;            /* an SMTP client in InternalHosts */
+    char client[PL_CLIENT_MAX];    /* "[IP]" of the client, for every verdict line */
     char myhostname[ADDR_DOMAIN_MAX + 1];   /* Postfix's $myhostname (macro j), "" if none */
     struct policy_env env;         /* the domains; the list's fields inside a step only */
     struct pl_msg msg;

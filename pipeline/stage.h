@@ -14,4 +14,9 @@ const char *pl_qid(const char *qid);
  * control characters, so that the line stays "key=value" parseable. */
 void pl_log_field(char *dst, size_t size, const char *src);
 
+/* TEXT for the log with every address in PATIENT_DOMAIN shown as
+ * LogPatientId says (common/logid.h): a patient's identifier is health
+ * data. */
+void pl_log_patients(char *dst, size_t size, const char *text, const char *patient_domain);
+
 #endif

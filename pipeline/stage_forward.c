@@ -149,6 +149,7 @@ struct eom {
     struct fwd_msg *fm;
     const char *qid;
     struct fwd_rcpt *in;               /* the plan's view of the recipients */
+    const char *patient_domain;        /* PatientDomain: addresses never shown in clear */
 };
 
 static void eom_free(struct eom *e)
@@ -295,23 +296,33 @@ static int compute(struct eom *e, const struct pl_lists *lists, const struct pol
     return rc;
 }
 
+/* ADDR for the log: a patient's as LogPatientId says (common/logid.h). */
+static const char *shown(const struct eom *e, const char *addr, char *buf, size_t size)
+{
+    pl_log_patients(buf, size, addr, e->patient_domain);
+    return buf;
+}
+
 /* What the plan does, at debug level (the verdict line has the counts). */
 static void log_plan(const struct eom *e, const struct fwd_plan *p, bool dry_run)
 {
     const char *q = pl_qid(e->qid), *how = dry_run ? " (dry run)" : "";
+    char a[FWD_ADDR_MAX + 64], b[FWD_ADDR_MAX + 64];
     size_t i;
 
     for (i = 0; i < p->n_add; i++)
-        log_debug("%s: forwarding: add <%s>%s", q, p->add[i], how);
+        log_debug("%s: forwarding: add <%s>%s", q, shown(e, p->add[i], a, sizeof(a)), how);
     for (i = 0; i < p->n_remove; i++)
-        log_debug("%s: forwarding: remove %s%s", q, p->remove[i], how);
+        log_debug("%s: forwarding: remove %s%s", q, shown(e, p->remove[i], a, sizeof(a)), how);
     for (i = 0; i < p->n_notices; i++)
-        log_debug("%s: forwarding: notify <%s> about %s%s", q, p->notices[i].target,
-                  p->notices[i].mailbox[0] ? p->notices[i].mailbox : "(forward made elsewhere)",
-                  how);
+        log_debug("%s: forwarding: notify <%s> about %s%s", q,
+                  shown(e, p->notices[i].target, a, sizeof(a)),
+                  p->notices[i].mailbox[0] ? shown(e, p->notices[i].mailbox, b, sizeof(b))
+                                           : "(forward made elsewhere)", how);
     for (i = 0; i < p->n_skipped; i++)
         log_warning("%s: forwarding: rule of %s: target \"%s\" is not usable, skipped", q,
-                    p->skipped[i].mailbox, p->skipped[i].target);
+                    shown(e, p->skipped[i].mailbox, a, sizeof(a)),
+                    shown(e, p->skipped[i].target, b, sizeof(b)));
 }
 
 /* Make the changes: every one was decided, the notices are queued. */
@@ -469,6 +480,7 @@ struct verdict forwarding_eom(struct fwd_msg *fm, const struct fwd_eom_ctx *x)
     memset(&e, 0, sizeof(e));
     e.fm = fm;
     e.qid = x->qid;
+    e.patient_domain = x->base->patient_domain;
     if (eom_alloc(&e) < 0) {
         eom_free(&e);
         reply_internal(&v);

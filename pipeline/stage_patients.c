@@ -33,6 +33,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/logid.h"
 #include "common/text.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_patients.h"
@@ -174,21 +175,26 @@ static struct verdict to_patient(struct pat_msg *pm, const struct rules_settings
                                  const char *qid)
 {
     struct patient_policy pp = policy_of(rules);
-    char addr[MAILBOX_MAX], shown[MAILBOX_MAX], id[PAT_ID_MAX + 1];
+    char addr[MAILBOX_MAX], safe[MAILBOX_MAX], shown[LOGID_MAX + MAILBOX_MAX];
+    char id[PAT_ID_MAX + 1];
     struct ins_result ins;
     struct verdict v;
 
     addr_format(rcpt, addr, sizeof(addr));
-    safe_copy(shown, sizeof(shown), addr);
+    safe_copy(safe, sizeof(safe), addr);
+    pl_log_patients(shown, sizeof(shown), safe, rules->patient_domain);
     v = patient_outbound_rcpt(&pp, rcpt->local, addr, &ins);
-    if (v.action != ACT_CONTINUE) {
-        log_notice("%s: patient address <%s> refused: %s", pl_qid(qid), shown,
-                   ins.reason);
-        return v;
+    /* On the verdict line, which names the address (rcpt=) and the reply:
+     * one line for a refused patient address, never the expected key. */
+    if (ins.status != INS_OK) {
+        char pid[LOGID_MAX];
+
+        logid_format(rcpt->local, pid, sizeof(pid));
+        add_log(pm, " ins=%s:%s%s", pid, ins_status_name(ins.status),
+                v.action != ACT_CONTINUE ? "" : ":accepted");
     }
-    if (ins.status != INS_OK)
-        log_warning("%s: patient address <%s>: %s (PatientKeyCheck warn: accepted)",
-                    pl_qid(qid), shown, ins.reason);
+    if (v.action != ACT_CONTINUE)
+        return v;
     if (mp->dir != DIR_OUTBOUND)
         return verdict_continue();
     /* Only a local mailbox writing to the patient owns a conversation; but
@@ -393,9 +399,9 @@ static int record(struct pat_msg *pm, const struct rules_settings *rules,
     for (i = 0; i < pm->n_patients; i++) {
         const char *what = op == PATOP_CLOSE ? (result[i] ? "close" : "close-again")
                                              : (result[i] ? "open" : "refresh");
-        char id[PAT_ID_MAX + 1];
+        char id[LOGID_MAX];
 
-        safe_copy(id, sizeof(id), pm->patients[i]);
+        logid_format(pm->patients[i], id, sizeof(id));
         add_log(pm, " conv=%s:%s", what, id);
     }
     return 0;

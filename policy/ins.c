@@ -115,8 +115,8 @@ enum ins_status ins_check(const char *local, struct ins_result *res)
     res->expected_key = ins_key(local);
     if (res->given_key != res->expected_key) {
         res->status = INS_BAD_KEY;
-        snprintf(res->reason, sizeof(res->reason), "key %02d, expected %02d",
-                 res->given_key, res->expected_key);
+        snprintf(res->reason, sizeof(res->reason),
+                 "the key (last two digits) does not match the first 13 characters");
         return res->status;
     }
     res->status = INS_OK;

@@ -9,8 +9,10 @@
  *
  * The point of the check is to catch a typo before health data reaches a
  * stranger, so it is strict on shape and on the key, and says which of the
- * two failed.  The expected key is given for the log only: it must never go
- * into an SMTP reply, where it would let a mistyped number through.
+ * two failed.  The expected key is computed for the check only: it must
+ * never go into an SMTP reply, where it would let a mistyped number
+ * through, nor into a log or mssantectl's output, where it would complete
+ * a patient's identifier (the reason says neither key).
  *
  * Lower-case "2a"/"2b" are accepted (mail clients and address books often
  * lower-case a whole address) and normalised to upper case, so that one
@@ -42,7 +44,7 @@ struct ins_result {
     unsigned position;           /* INS_SHAPE_CHAR: 1-based position */
     unsigned long length;        /* length of the local part as given */
     int given_key;               /* INS_OK / INS_BAD_KEY: the last two digits */
-    int expected_key;            /* INS_OK / INS_BAD_KEY: for logs only, never replies */
+    int expected_key;            /* INS_OK / INS_BAD_KEY: never shown (replies, logs) */
     char normalized[INS_LEN + 1];/* INS_OK / INS_BAD_KEY: "2a"/"2b" upper-cased */
     char reason[96];             /* English, for logs ("length 14, expected 15", ...) */
 };

@@ -2,9 +2,11 @@
 # docker-entrypoint.sh - Redis, mssante-milter and Postfix in one container,
 # started the way the native tests and "make demo" start them:
 #
-#   1. write mssante-milter.conf from the example configuration;
+#   1. write mssante-milter.conf from the example configuration (the log
+#      on stderr, which the container runtime collects);
 #   2. start Redis on 127.0.0.1 (unless MSSANTE_REDIS names another one);
-#   3. publish the whitelist to Redis with "mssantectl whitelist load";
+#   3. publish the whitelist to Redis with "mssantectl whitelist load", and
+#      check the configuration with "mssante-milter -n" as the milter's user;
 #   4. start mssante-milter in the foreground, as an unprivileged user, on a
 #      unix socket inside the Postfix queue directory (the layout of
 #      contrib/mssante-milter.service and contrib/mssante-milter.tmpfiles);
@@ -139,7 +141,7 @@ write_milter_conf() {
     # the start.
     install -m 0640 -o root -g "$group" /dev/null "$CONF.new" || die "cannot write $CONF"
     {
-        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun|NotifySMTP)[[:space:]]' \
+        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun|NotifySMTP|LogFile|LogPatientIdKeyFile)[[:space:]]' \
             "$SHARE/mssante-milter.conf"
         cat <<EOF
 
@@ -153,15 +155,18 @@ Redis ${REDIS:-127.0.0.1:$REDIS_PORT}
 SnapshotFile $STATE/whitelist.snapshot
 DryRun $DRY_RUN
 NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
+LogFile stderr
+LogPatientIdKeyFile $STATE/logid.key
 EOF
     } >"$CONF.new" || die "cannot write $CONF"
     mv "$CONF.new" "$CONF"
 }
 
-# -n checks the file and also connects to Redis as the daemon would: run
-# it once Redis is up.
+# check_milter_conf: "mssante-milter -n" as the milter's user, once Redis
+# holds the list: it checks that mail would flow, not only the syntax.
 check_milter_conf() {
-    "$SBIN/mssante-milter" -n -c "$CONF" >/dev/null || die "invalid configuration $CONF"
+    as_user "$MILTER_USER"
+    "${AS[@]}" "$SBIN/mssante-milter" -n -c "$CONF" >/dev/null || die "invalid configuration $CONF"
 }
 
 # ---------------------------------------------------------------- 2. Redis
@@ -325,8 +330,8 @@ run() {
     prepare_dirs
     write_milter_conf
     start_redis
-    check_milter_conf
     load_whitelist
+    check_milter_conf
     start_milter
     write_postfix_conf
     start_postfix

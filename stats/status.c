@@ -17,12 +17,27 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int last_reload = -1;          /* -1 none, 0 failed, 1 ok */
 static long long last_reload_time;
+static char last_reload_error[STATS_RELOAD_ERROR_MAX];
 
 void stats_status_reload(bool ok)
 {
     pthread_mutex_lock(&lock);
     last_reload = ok ? 1 : 0;
     last_reload_time = (long long)time(NULL);
+    last_reload_error[0] = '\0';
+    pthread_mutex_unlock(&lock);
+}
+
+void stats_status_reload_error(const char *why)
+{
+    size_t i;
+
+    pthread_mutex_lock(&lock);
+    snprintf(last_reload_error, sizeof(last_reload_error), "%s", why != NULL ? why : "");
+    /* One line of printable text: it goes into a Redis HASH and a terminal. */
+    for (i = 0; last_reload_error[i] != '\0'; i++)
+        if ((unsigned char)last_reload_error[i] < 0x20 || last_reload_error[i] == 0x7f)
+            last_reload_error[i] = '?';
     pthread_mutex_unlock(&lock);
 }
 
@@ -31,14 +46,17 @@ void stats_status_reset(void)
     pthread_mutex_lock(&lock);
     last_reload = -1;
     last_reload_time = 0;
+    last_reload_error[0] = '\0';
     pthread_mutex_unlock(&lock);
 }
 
-static void read_reload(int *last, long long *when)
+static void read_reload(int *last, long long *when, char *why, size_t size)
 {
     pthread_mutex_lock(&lock);
     *last = last_reload;
     *when = last_reload_time;
+    if (why != NULL)
+        snprintf(why, size, "%s", last_reload_error);
     pthread_mutex_unlock(&lock);
 }
 
@@ -56,16 +74,17 @@ static bool read_list(char *version, size_t vsize, char *generated, size_t gsize
 
 void stats_status_fields(stats_status_put put, void *arg)
 {
-    char num[32], version[64], generated[64];
+    char num[32], version[64], generated[64], why[STATS_RELOAD_ERROR_MAX];
     long long when;
     int last;
 
     snprintf(num, sizeof(num), "%ld", (long)getpid());
     put(arg, "pid", num);
-    read_reload(&last, &when);
+    read_reload(&last, &when, why, sizeof(why));
     put(arg, "reload:last", last < 0 ? "none" : last ? "ok" : "failed");
     snprintf(num, sizeof(num), "%lld", when);
     put(arg, "reload:time", num);
+    put(arg, "reload:error", last == 0 ? why : "");
     read_list(version, sizeof(version), generated, sizeof(generated));
     put(arg, "whitelist:generated", generated);
 }
@@ -89,7 +108,7 @@ void stats_status_prometheus(FILE *fp)
     long long when;
     int last;
 
-    read_reload(&last, &when);
+    read_reload(&last, &when, NULL, 0);
     if (last >= 0) {
         fputs("# HELP mssante_milter_last_reload_success 1 when the last configuration "
               "reload was applied, 0 when it was refused.\n"

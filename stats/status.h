@@ -8,6 +8,8 @@
  *   pid                   the daemon's process id
  *   reload:last           none, ok or failed: the most recent reload
  *   reload:time           when it happened (Unix time; 0 when none)
+ *   reload:error          why the last reload failed: its first error
+ *                         ("FILE:LINE: ..."); "" unless reload:last is failed
  *   whitelist:generated   DateDeGeneration of the list in force ("" when
  *                         none or unknown)
  * and to the StatsFile:
@@ -21,8 +23,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#define STATS_RELOAD_ERROR_MAX 300
+
 /* A reload was applied (OK) or refused, now. */
 void stats_status_reload(bool ok);
+
+/* Why the reload just refused was refused (after stats_status_reload). */
+void stats_status_reload_error(const char *why);
 
 /* Every field above: PUT(ARG, NAME, VALUE) for each. */
 typedef void (*stats_status_put)(void *arg, const char *name, const char *value);

@@ -34,7 +34,7 @@ start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 # The example configuration, with this demo's values for the keys it sets.
 conf=$W/milter/mssante-milter.conf
-grep -v -i -E '^[[:space:]]*(Socket|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll)[[:space:]]' \
+grep -v -i -E '^[[:space:]]*(Socket|UserID|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll|LogPatientIdKeyFile)[[:space:]]' \
     "$H_ROOT/postfix-examples/mssante-milter.conf" >"$conf"
 cat >>"$conf" <<EOF
 
@@ -43,6 +43,7 @@ LocalDomains chu-test.mssante.fr
 Redis 127.0.0.1:$REDIS_PORT
 SnapshotFile $W/milter/whitelist.snapshot
 WhitelistPoll 2s
+LogPatientIdKeyFile $W/milter/logid.key
 EOF
 
 say "== mssantectl whitelist load tests/fixtures/it-list.xml"
@@ -57,8 +58,14 @@ say ""
 
 # Outbound mail comes from 127.0.0.1 (InternalHosts: the operator's own
 # network); inbound mail from a host out on the Internet, which Postfix is
-# told about with XCLIENT (send_outside).
+# told about with XCLIENT (send_outside).  A scenario may give a Subject
+# and a body (an empty body for [FIN]); the patient scenarios follow one
+# conversation: the patient cannot write first, the doctor opens it, the
+# patient replies, a typo in the matricule is refused, [FIN] closes it and
+# the patient can no longer write.
 LOCAL=dr.martin@chu-test.mssante.fr
+PATIENT=279035121518989@patient.mssante.fr       # MSSANTE.md's example matricule
+TYPO=279035121518988@patient.mssante.fr          # the same with a wrong key
 scenarios=(
     "outbound to MSSante|in|$LOCAL|confrere@medecin.mssante.fr"
     "outbound to a classic address|in|$LOCAL|secretariat@outlook.fr"
@@ -69,7 +76,29 @@ scenarios=(
     "inbound bounce (null sender)|out|<>|$LOCAL"
     "our own domain, from outside|out|directeur@chu-test.mssante.fr|$LOCAL"
     "route address (percent hack)|in|$LOCAL|victim%gmail.com@chu-test.mssante.fr"
+    "patient writes first|out|$PATIENT|$LOCAL"
+    "doctor writes to a patient|in|$LOCAL|$PATIENT|Vos resultats|Vos resultats sont normaux."
+    "the patient replies|out|$PATIENT|$LOCAL|Re: Vos resultats|Merci docteur."
+    "patient address, wrong key|in|$LOCAL|$TYPO"
+    "[FIN] closes the conversation|in|$LOCAL|$PATIENT|[FIN]|"
+    "patient writes after [FIN]|out|$PATIENT|$LOCAL|Re: [FIN]|Une autre question."
 )
+
+# send_scenario NAME SIDE FROM TO [SUBJECT BODY]: as send_mail/send_outside,
+# or, with a Subject, the whole message as given (BODY may be empty).
+send_scenario() {
+    local name=$1 side=$2 from=$3 to=$4 xclient=()
+    [ "$side" = out ] && xclient=(--xclient-addr "$OUTSIDE_ADDR" --xclient-name mx.partenaire.invalid)
+    if [ $# -lt 5 ]; then
+        send_mail "$name" "$from" "$to" "${xclient[@]}"
+        return
+    fi
+    printf 'From: <%s>\nTo: <%s>\nSubject: %s\n\n%s' "$from" "$to" "$5" "$6" >"$W/swaks/$name.eml"
+    LAST_TRANSCRIPT=$W/swaks/$name.txt
+    swaks --server "127.0.0.1:$SMTP_PORT" --timeout 30 --helo client.it.invalid \
+        --from "$from" --to "$to" --data "@$W/swaks/$name.eml" "${xclient[@]}" \
+        >"$LAST_TRANSCRIPT" 2>&1
+}
 
 # final_reply FILE: the reply that decided the message's fate: the first
 # error, or the reply to the end of data.
@@ -83,14 +112,14 @@ final_reply() {
 n=0
 rows=()
 for s in "${scenarios[@]}"; do
-    IFS='|' read -r title side from to <<<"$s"
+    IFS='|' read -r title side from to subject body <<<"$s"
     n=$((n + 1))
     before=$(wc -l <"$W/milter/milter.log")
     sink_before=$(sink_count)
-    if [ "$side" = out ]; then
-        send_outside "demo-$n" "$from" "$to"
+    if [[ $s == *"|"*"|"*"|"*"|"* ]]; then
+        send_scenario "demo-$n" "$side" "$from" "$to" "$subject" "$body"
     else
-        send_mail "demo-$n" "$from" "$to"
+        send_scenario "demo-$n" "$side" "$from" "$to"
     fi
     reply=$(final_reply "$LAST_TRANSCRIPT")
     delivered=no
@@ -110,7 +139,9 @@ printf "$fmt" "#" "scenario" "reply" "delivered" "milter verdict"
 for r in "${rows[@]}"; do
     IFS='|' read -r i title env reply delivered verdict <<<"$r"
     v=$(grep -o -E 'verdict=[a-z]+( would=[a-z]+)?( rule=[a-z-]+)?' <<<"$verdict")
-    printf "$fmt" "$i" "$title" "${reply:0:9}" "$delivered" "${v:-?}"
+    conv=$(grep -o -E ' conv=[a-z-]+| ins=[^ ]*:bad-[a-z]+' <<<"$verdict" | head -1 |
+           sed -E 's/ins=.*:(bad-[a-z]+)/ins=\1/')
+    printf "$fmt" "$i" "$title" "${reply:0:9}" "$delivered" "${v:-?}${conv}"
 done
 say ""
 say "== Details"
@@ -122,5 +153,11 @@ for r in "${rows[@]}"; do
     say "    delivered: $delivered"
     say "    milter   : ${verdict:-(no log line)}"
 done
+say ""
+say "== The conversation, as mssantectl and the log show it"
+say "   The patient's matricule is health data: the log and mssantectl show it as"
+say "   LogPatientId hash says (hmac:..., the same value on every line), --show-ins in full."
+ctl -c "$conf" conversation list "$LOCAL" | sed 's/^/   /'
+ctl -c "$conf" --show-ins conversation show "$LOCAL" "$PATIENT" | sed 's/^/   /'
 say ""
 say "== Stopping everything"

@@ -325,6 +325,41 @@ static void end_capture(struct parse *p)
     p->cap = CAP_NONE;
 }
 
+/* Name a skipped entry (the first ANS_SKIPPED_NAMED): the text comes from
+ * the file, so it is cut and made printable. */
+static void name_skipped(struct parse *p, const char *what, const char *value, size_t len,
+                         const char *why)
+{
+    struct ans_list *l = p->list;
+    struct ans_skipped *s;
+    char shown[64];
+    size_t i, n = len < sizeof(shown) - 4 ? len : sizeof(shown) - 4;
+
+    if (l->n_named >= ANS_SKIPPED_NAMED)
+        return;
+    for (i = 0; i < n; i++)
+        shown[i] = (unsigned char)value[i] < 0x20 || value[i] == '"' || value[i] == 0x7f
+                   ? '?' : value[i];
+    snprintf(shown + n, sizeof(shown) - n, "%s", n < len ? "..." : "");
+    s = &l->named[l->n_named++];
+    s->entry = l->wl->entries;
+    snprintf(s->text, sizeof(s->text), "%s \"%s\": %s", what, shown, why);
+}
+
+void ans_list_skipped_text(const struct ans_list *list, char *buf, size_t size)
+{
+    size_t used = 0, total = list->skipped + list->cn_skipped;
+
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < list->n_named && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%sentry %zu: %s", i ? "; " : "",
+                                 list->named[i].entry, list->named[i].text);
+    if (total > list->n_named && used < size)
+        snprintf(buf + used, size - used, " (and %zu more)", total - list->n_named);
+}
+
 /* Remember (domain, CN) for the operator certificate rule.  A CN the set
  * refuses is counted, not fatal: the domain itself is still listed. */
 static void add_cn(struct parse *p)
@@ -335,13 +370,18 @@ static void add_cn(struct parse *p)
         return;
     if (p->cn_len == 0) {
         p->list->cn_skipped++;
+        name_skipped(p, "<DNCertificatOperateur> of", p->nom, p->nom_len,
+                     "no usable CN (operator certificate rule: no CN for this entry)");
         return;
     }
     rc = certset_add(p->list->wl->certs, p->nom, p->nom_len, p->cn, p->cn_len);
-    if (rc == CERTSET_NOMEM)
+    if (rc == CERTSET_NOMEM) {
         fail(p, "out of memory");
-    else if (rc < 0)
+    } else if (rc < 0) {
         p->list->cn_skipped++;
+        name_skipped(p, "CN", p->cn, p->cn_len, "not usable (too many for the domain, or not "
+                     "a host name)");
+    }
 }
 
 static void end_domaine(struct parse *p)
@@ -352,11 +392,14 @@ static void end_domaine(struct parse *p)
     p->list->wl->entries++;
     if (!p->have_nom) {
         p->list->skipped++;
+        name_skipped(p, "<Domaine>", "", 0, "no <Nom>");
         return;
     }
     rc = domainset_add(p->list->wl->domains, p->nom, p->nom_len);
     if (rc == -1) {
         p->list->skipped++;
+        name_skipped(p, "<Nom>", p->nom, p->nom_len, p->nom_len == 0
+                     ? "empty or too long: not a domain name" : "not a valid domain name");
         return;
     }
     if (rc == -2)

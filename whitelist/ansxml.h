@@ -20,13 +20,28 @@
 
 #define ANS_NAMESPACE "https://listeblanche.mssante.fr/schema"
 
+#define ANS_SKIPPED_NAMED 10          /* skipped entries named; the rest counted */
+#define ANS_SKIPPED_TEXT  200
+
+/* One skipped entry, for the operator: which, and why. */
+struct ans_skipped {
+    size_t entry;                    /* 1-based <Domaine> number in the file */
+    char text[ANS_SKIPPED_TEXT];     /* "<Nom> \"x y\": not a valid domain name" */
+};
+
 struct ans_list {
     struct whitelist *wl;            /* domains, CNs, generated, sha256, entries */
     size_t skipped;                  /* <Nom> values that were not valid domains */
     size_t cn_skipped;               /* entries of a valid domain whose DN gave no
                                         usable CN (none, a control character, too
                                         long, or over the per-domain maximum) */
+    struct ans_skipped named[ANS_SKIPPED_NAMED];   /* the first skipped entries */
+    size_t n_named;
 };
+
+/* "entry 12: <Nom> \"x y\": not a valid domain name; entry 40: ...", or ""
+ * when nothing was skipped; "(and N more)" past the named ones. */
+void ans_list_skipped_text(const struct ans_list *list, char *buf, size_t size);
 
 /* Parse a whole file / buffer.  On success returns a new ans_list (caller
  * frees with ans_list_free) and fills wl->sha256, wl->source.  On failure

@@ -461,7 +461,7 @@ static enum refresh_status consider(struct attempt *a)
     struct guard_limits lim;
     struct ans_list *list;
     struct err err = { "" };
-    char why[512];
+    char why[sizeof(((struct refresh_result *)0)->reason)];
     enum guard_verdict v;
     bool published = false;
     const char *url = a->fs->url;
@@ -512,6 +512,12 @@ static enum refresh_status consider(struct attempt *a)
     if (list->cn_skipped > 0)
         snprintf(why + strlen(why), sizeof(why) - strlen(why),
                  " (%zu operator certificate DNs gave no usable CN)", list->cn_skipped);
+    if (list->skipped + list->cn_skipped > 0 && strlen(why) + 12 < sizeof(why)) {
+        size_t used = strlen(why);
+
+        used += (size_t)snprintf(why + used, sizeof(why) - used, "; skipped: ");
+        ans_list_skipped_text(list, why + used, sizeof(why) - used);
+    }
     write_snapshot(a, list->wl);
     ans_list_free(list);
     return finish(a, REFRESH_PUBLISHED, "%s", why);

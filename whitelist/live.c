@@ -56,6 +56,10 @@ static bool recheck_pending;  /* compare content even if the version id matches 
 static bool policy_pending;
 static struct err policy_error;
 
+/* Why each source failed at start, "; "-separated, for the report of a
+ * start without a list.  live_start() only. */
+static char start_failures[2048];
+
 static pthread_t poll_thread;
 static bool poll_running;
 static struct stop_signal poll_stop;
@@ -154,16 +158,41 @@ static void save_snapshot(const struct whitelist *wl)
         log_warning("cannot write snapshot %s: %s", live_cfg->snapshot_file, err.msg);
 }
 
+/* Entries of the file at PATH that the list goes without, by name. */
+static void log_skipped(const char *path, const struct ans_list *list)
+{
+    char text[ANS_SKIPPED_NAMED * (ANS_SKIPPED_TEXT + 24) + 64];
+
+    if (list->skipped + list->cn_skipped == 0)
+        return;
+    ans_list_skipped_text(list, text, sizeof(text));
+    log_warning("whitelist %s: %zu entr%s skipped: %s", path, list->skipped + list->cn_skipped,
+                list->skipped + list->cn_skipped == 1 ? "y" : "ies", text);
+}
+
+/* One more source that gave no list at start: WHAT and why. */
+static void start_failed(const char *what, const char *why)
+{
+    size_t used = strlen(start_failures);
+
+    snprintf(start_failures + used, sizeof(start_failures) - used, "%s%s: %s",
+             used ? "; " : "", what, why);
+}
+
 static struct whitelist *load_file(const char *path)
 {
     struct err err;
     struct ans_list *list = ans_parse_file(path, &err);
     struct whitelist *wl;
+    char what[600];
 
     if (list == NULL) {
         log_error("cannot load whitelist file %s: %s", path, err.msg);
+        snprintf(what, sizeof(what), "WhitelistFile %.500s", path);
+        start_failed(what, err.msg);
         return NULL;
     }
+    log_skipped(path, list);
     wl = ans_list_take_whitelist(list);
     if (wl != NULL) {
         snprintf(wl->version, sizeof(wl->version), "file");
@@ -179,11 +208,16 @@ static struct whitelist *load_snapshot(void)
     struct err err;
     struct whitelist *wl;
     struct stat st;
+    char what[600];
 
-    if (path == NULL)
+    if (path == NULL) {
+        start_failed("SnapshotFile", "not set");
         return NULL;
+    }
     if ((wl = snapshot_read(path, &err)) == NULL) {
         log_error("cannot use snapshot %s: %s", path, err.msg);
+        snprintf(what, sizeof(what), "SnapshotFile %.500s", path);
+        start_failed(what, err.msg);
         return NULL;
     }
     if (stat(path, &st) == 0)
@@ -211,6 +245,7 @@ static int seed_redis(redisContext *c, struct err *err)
         log_error("Redis holds no whitelist and %s cannot seed it: %s", file, err->msg);
         return 0;
     }
+    log_skipped(file, list);
     rc = store_publish(c, live_redis->prefix, list, true, &published, version,
                        sizeof(version), err);
     ans_list_free(list);
@@ -276,7 +311,7 @@ static int refresh_from_redis(redisContext *c, const char *how, struct err *err)
 
 static void start_without_redis(void)
 {
-    struct whitelist *wl = load_file(live_cfg->file);
+    struct whitelist *wl = live_cfg->file != NULL ? load_file(live_cfg->file) : NULL;
 
     if (wl != NULL) {
         install(wl, "loaded");
@@ -297,12 +332,18 @@ static void start_with_redis(void)
 
     if (c == NULL) {
         log_error("Redis unreachable at start: %s", err.msg);
+        start_failed("Redis", err.msg);
     } else {
         rc = refresh_from_redis(c, "loaded", &err);
-        if (rc < 0)
+        if (rc < 0) {
             log_error("cannot load the whitelist from Redis: %s", err.msg);
-        else if (rc == 0)
+            start_failed("Redis", err.msg);
+        } else if (rc == 0) {
             log_warning("Redis holds no whitelist yet (mssantectl whitelist load FILE)");
+            start_failed("Redis", live_cfg->file != NULL
+                         ? "holds no list, and WhitelistFile could not seed it"
+                         : "holds no list yet (mssantectl whitelist load FILE)");
+        }
         redisFree(c);
     }
     if (rc == 1)
@@ -401,17 +442,29 @@ int live_start(const struct live_settings *ls, const struct redis_settings *rs)
     recheck_pending = false;
     policy_pending = false;
     err_clear(&policy_error);
+    start_failures[0] = '\0';
 
     if (!redis_configured(rs))
         start_without_redis();
     else
         start_with_redis();
 
+    if (in_force[0] != '\0')
+        start_failures[0] = '\0';
+    if (!redis_configured(rs)) {
+        if (in_force[0] != '\0')
+            return 0;
+        /* Nothing will ever bring a list: refuse to start rather than
+         * defer every message until someone notices. */
+        log_error("no whitelist in force, and none can come without Redis: %s; not starting",
+                  start_failures);
+        return -1;
+    }
     if (in_force[0] == '\0')
-        log_error("no whitelist in force: mail is deferred (451 4.3.0) until one is loaded");
-    if (redis_configured(rs))
-        return start_poller();
-    return 0;
+        log_warning("no whitelist in force: %s; mail is deferred (451 4.3.0) until a list "
+                    "reaches Redis (mssantectl whitelist load FILE), looked for every "
+                    "WhitelistPoll", start_failures);
+    return start_poller();
 }
 
 void live_stop(void)
@@ -431,4 +484,9 @@ void live_stop(void)
     whitelist_free(old);
     in_force[0] = '\0';
     in_force_sha[0] = '\0';
+}
+
+const char *live_start_failures(void)
+{
+    return start_failures;
 }

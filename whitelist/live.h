@@ -36,9 +36,16 @@ struct live_settings {
 };
 
 /* Initial load, then (with Redis) start the poll thread.  LS and RS must
- * outlive live_stop().  Returns 0, or -1 only when the poll thread cannot
- * be started; having no list is not an error (it is logged). */
+ * outlive live_stop().  Returns 0, or -1 when the poll thread cannot be
+ * started, or when there is no Redis and no list could be loaded (from
+ * WhitelistFile, then SnapshotFile): nothing would ever bring one.  With
+ * Redis, starting without a list is logged (a warning naming each source
+ * and why it failed) and is not an error: Redis may come up later. */
 int live_start(const struct live_settings *ls, const struct redis_settings *rs);
+
+/* After live_start(): why each source failed ("WhitelistFile PATH: why;
+ * SnapshotFile: not set"), or "" when a list is in force. */
+const char *live_start_failures(void);
 
 /* The list in force (NULL when none), valid until live_release().  Take it
  * once per milter callback; do not nest. */

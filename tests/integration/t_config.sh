@@ -16,9 +16,9 @@ Socket          inet:8895@127.0.0.1
 LocalDomains    chu-test.mssante.fr, autre-site.chu-test.mssante.fr
 PatientDomain   patient.mssante.fr
 WhitelistFile   $FIXTURES/it-list.xml
-Redis           127.0.0.1:$REDIS_PORT
 RedisTimeout    2s
 SnapshotFile    $W/snapshot
+LogPatientIdKeyFile $W/logid.key
 WhitelistPoll   10s
 DryRun          no
 LogLevel        info

@@ -4,8 +4,9 @@
 # has an entry in mssante-milter.conf(5) with its default and reload
 # behaviour, and no entry documents a key the parser does not know; every
 # daemon option (milter/main.c), mssantectl command and exit code
-# (ctl/) appears in its page.  Needs neither root nor Postfix; the key
-# table is read through the helper $BUILD/tests/cfgkeys.
+# (ctl/) appears in its page; the documentation names one service user,
+# mssante-milter, wherever it names one.  Needs neither root nor Postfix;
+# the key table is read through the helper $BUILD/tests/cfgkeys.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -191,5 +192,16 @@ while read -r name code; do
     check "mssantectl.8 documents exit status $code ($name)" \
         grep -q -x "\.B $code" <<<"$exits"
 done < <(sed -n 's/^#define \(CTL_[A-Z]*\)[[:space:]]*\([0-9][0-9]*\).*/\1 \2/p' "$H_ROOT/ctl/ctl.h")
+
+# ---------------------------------------------------------------- the service user
+
+# Where a user or group is named (-u, UserID, User=, Group=, chown, root:,
+# a cron line, sysusers), it is mssante-milter: a second name ("mssante")
+# sends a sysadmin to set up a user that nothing else uses.
+other_user=$(cd "$H_ROOT" && grep -rn -E \
+    '(-u |UserID +|User=|Group=|chown |chgrp |root:|-o |-g |\* +)mssante([^-.a-z\\]|$)|^u +mssante[^-]' \
+    README.md man contrib debian postfix-examples 2>/dev/null)
+check "the documentation, unit, sysusers and examples name one service user, mssante-milter" \
+    eval '[ -z "$other_user" ] || h_fail "$other_user"'
 
 exit 0

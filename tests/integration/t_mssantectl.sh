@@ -104,7 +104,9 @@ fi
 # The Redis setup: no WhitelistFile, so an empty Redis means no list.
 CONF=$TMP/redis.conf
 cat >"$CONF" <<EOF
-# mssantectl integration test
+# mssantectl integration test (patient ids in clear: t_patient_log.sh
+# checks how they are shown otherwise)
+LogPatientId   clear
 LocalDomains   hopital-exemple.mssante.fr
 Redis          127.0.0.1:$PORT
 RedisPassword  $PASSWORD
@@ -127,6 +129,7 @@ CONF_WF=$TMP/wf.conf
 # Single node, no Redis.
 CONF_FILE=$TMP/file.conf
 cat >"$CONF_FILE" <<EOF
+LogPatientId   clear
 LocalDomains   hopital-exemple.mssante.fr
 WhitelistFile  $FIX/ans-small.xml
 EOF

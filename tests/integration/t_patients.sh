@@ -36,7 +36,9 @@ MAIN_SMTP=$SMTP_PORT
 
 conf=$W/milter/patients.conf
 milter_conf "$conf"
+# The rules, read with the ids in clear (t_patient_log.sh checks the modes).
 cat >>"$conf" <<EOF
+LogPatientId clear
 WhitelistFile $FIXTURES/it-list.xml
 Redis 127.0.0.1:$REDIS_PORT
 RedisTimeout 500ms
@@ -98,7 +100,8 @@ extra_mx MX_D "$dryconf" || exit 1
 # MX N: no Redis at all.
 noredis=$W/milter/noredis.conf
 milter_conf "$noredis"
-printf 'WhitelistFile %s\nPharmacyMailboxes %s\n' "$FIXTURES/it-list.xml" "$PHARMA" >>"$noredis"
+printf 'LogPatientId clear\nWhitelistFile %s\nPharmacyMailboxes %s\n' "$FIXTURES/it-list.xml" \
+    "$PHARMA" >>"$noredis"
 extra_mx MX_N "$noredis" || exit 1
 extra_mx_ready || exit 1
 
@@ -195,8 +198,12 @@ check "wrong key: refused at RCPT with 550 5.1.1, saying it is the key" \
     refused_at ins-badkey "RCPT TO" '^550 5\.1\.1 .*cle de controle INS incorrecte.*wrong INS check key'
 check "wrong key: the reply does not give the expected key away" \
     reply_lacks "$W/swaks/ins-badkey.txt" "RCPT TO" expected attendue
-check "wrong key: the daemon logs why (for the operator)" \
-    wait_milter_log "patient address <$BADKEY@$PD> refused: key 88, expected 89"
+check "wrong key: the verdict line says why (for the operator)" \
+    wait_milter_log "NOQUEUE: .*rcpt=<$BADKEY@$PD>/patient/refused .* ins=$BADKEY:bad-key "
+check "wrong key: one line in the log, not two" \
+    test "$(grep -c -F "$BADKEY" "$W/milter/milter.log")" = 1
+check "wrong key: the log never gives the key expected" \
+    eval '! grep -q -E "expected 89|key 88" "$W/milter/milter.log"' 
 
 pmail ins-short "$DR" "$SHORT@$PD" "Resultats" "x"
 check "14 characters: refused at RCPT with 550 5.1.1, saying it is the shape" \
@@ -453,8 +460,8 @@ check "conversation without Redis configured: usage error (2)" test $? = 2
 
 MX=$MX_W pmail warn-badkey "$DR" "$BADKEY@$PD" "Resultats" "x"
 check "PatientKeyCheck warn: a mistyped matricule is accepted" accepted warn-badkey
-check "PatientKeyCheck warn: and logged" \
-    wait_milter_log "patient address <$BADKEY@$PD>: key 88, expected 89 \(PatientKeyCheck warn: accepted\)"
+check "PatientKeyCheck warn: and said on its verdict line" \
+    verdict_logged "$(qid_of warn-badkey)" "rcpt=<$BADKEY@$PD>/patient .*verdict=accept.* ins=$BADKEY:bad-key:accepted"
 MX=$MX_W pmail warn-fin-body "$DR" "$P6@$PD" "[FIN]" "Bonne continuation"
 check "FinWithContent accept: a [FIN] with a body is accepted" accepted warn-fin-body
 check "FinWithContent accept: and closes the conversation" conv_state "$DR" "$P6" closed

@@ -162,15 +162,20 @@ rc=$?
 check "import: exit 1, since some lines were refused" test "$rc" = 1
 check "import: the summary counts 3 imported, 1 already there, 6 refused, naming the lines" \
     contains "$out" "imported 3, already there 1, refused 6 (lines 7, 8, 10, 11, 12, 13)"
-check "import: a wrong INS key is refused, without the expected key" \
-    contains "$out" "line 7: refused: patient \"$BADKEY\": the INS matricule key does not match (typo?)"
+check "import: a wrong INS key is refused, the patient as in the log, without the expected key" \
+    eval 'grep -q -E "line 7: refused: patient \"hmac:[0-9a-f]{16}\": the INS matricule key does not match \(typo\?\)" <<<"$out"'
+check "import: the report never shows a matricule in clear (LogPatientId hash)" \
+    eval '! grep -q -E "$P1|$P2|$P4|$BADKEY" <<<"$out"'
+out_ins=$(ctlc --show-ins conversation import --dry-run "$csv" 2>&1)
+check "import --show-ins: the patient in full" \
+    contains "$out_ins" "line 7: refused: patient \"$BADKEY\": the INS matricule key does not match (typo?)"
 check "import: a mailbox outside LocalDomains is refused" \
     contains "$out" "line 8: refused: mailbox \"dr.x@medecin.mssante.fr\": medecin.mssante.fr is not one of our LocalDomains"
 check "import: a repeated conversation is already there" \
     contains "$out" "line 9: already there: same conversation as line 3"
 check "import: a date in the future is refused" contains "$out" "line 10: refused: opened_at"
 check "import: a time that is no time is refused" contains "$out" "line 11: refused: opened_at \"hier\""
-check "import: a local part that is no INS is refused" contains "$out" "line 12: refused: patient \"12345\": not an INS matricule"
+check "import: a local part that is no INS is refused" contains "$out_ins" "line 12: refused: patient \"12345\": not an INS matricule"
 check "import: a fourth field is refused" contains "$out" "line 13: refused: more than 3 fields"
 note "$out"
 
@@ -222,7 +227,7 @@ printf '%s,%s\n' "$DR2" "$P6" >"$W/dry.csv"
 out=$(ctlc conversation import --dry-run "$W/dry.csv" 2>&1)
 check "import --dry-run: says it would import" contains "$out" "would import 1, already there 0, refused 0"
 check "import --dry-run: writes nothing" conv_state "$DR2" "$P6" none
-json=$(ctlc --json conversation import - <"$W/dry.csv" 2>&1)
+json=$(ctlc --json --show-ins conversation import - <"$W/dry.csv" 2>&1)
 check "import --json from standard input: the counts and each line" \
     eval 'printf "%s" "$json" | python3 -c "import json,sys; d = json.load(sys.stdin); assert (d[\"imported\"], d[\"already_there\"], d[\"refused\"]) == (1, 0, 0), d; assert d[\"lines\"][0][\"status\"] == \"imported\" and d[\"lines\"][0][\"patient\"] == \"'"$P6"'\", d"'
 check "import from standard input: written" conv_state "$DR2" "$P6" open

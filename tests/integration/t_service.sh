@@ -28,7 +28,8 @@ FLOW=8                                          # messages of each kind in the f
 
 # As the packaged tmpfiles.d entry makes it: the daemon's user owns the
 # socket directory (it removes the socket at exit), group postfix may enter.
-mkdir -p "$W/sock" "$W/stats"
+mkdir -p "$W/sock" "$W/stats" "$W/state"
+chown nobody "$W/state"
 chown nobody:postfix "$W/sock"
 chmod 750 "$W/sock"
 chown nobody "$W/stats"
@@ -52,6 +53,7 @@ write_conf() {
         echo "StatsFile $PROM"
         echo "StatsInterval 1s"
         echo "SocketMode $mode"
+        echo "LogPatientIdKeyFile $W/state/logid.key"
         if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
     } >"$conf.new" && chmod 644 "$conf.new" && mv "$conf.new" "$conf"
 }
@@ -179,7 +181,7 @@ check "flow: every accepted message delivered, no refused one, queue empty" flow
 flow_logged() {
     local a r i
     # 127.0.0.1 is in the default InternalHosts: the line ends with internal=yes.
-    a=$(grep -c 'sender=<dr.martin@chu-test.mssante.fr> rcpt=<confrere@medecin.mssante.fr>/mssante verdict=accept internal=yes$' "$W/milter/milter.log")
+    a=$(grep -c 'sender=<dr.martin@chu-test.mssante.fr> rcpt=<confrere@medecin.mssante.fr>/mssante verdict=accept internal=yes client=\[127\.0\.0\.1\]$' "$W/milter/milter.log")
     r=$(grep -c 'rcpt=<secretariat@outlook.fr>/classic verdict=reject rule=outbound-classic-recipient' "$W/milter/milter.log")
     i=$(grep -c 'sender=<someone@gmail.com> .*verdict=reject rule=inbound-classic-sender' "$W/milter/milter.log")
     # The first message is the same kind as flow-ok.

@@ -531,11 +531,13 @@ H_PF_LOCAL_SERVICE="local unix - n n - - local"
 H_LOCAL_DOMAINS="chu-test.mssante.fr autre-site.chu-test.mssante.fr"
 
 # milter_conf FILE: the settings every test shares; callers append more.
+# The key of LogPatientId hash is made in the test's directory.
 milter_conf() {
     cat >"$1" <<EOF
 # written by $(basename "$0")
 LocalDomains ${H_LOCAL_DOMAINS// /, }
 LogLevel info
+LogPatientIdKeyFile $W/milter/logid.key
 EOF
 }
 

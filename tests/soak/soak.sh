@@ -272,6 +272,7 @@ NotifyRetry 1s
 NotifyRetryMax 2s
 NotifyTimeout 5s
 StatsFile $W/state/stats.prom
+LogPatientIdKeyFile $W/state/logid.key
 StatsInterval 2s
 ShutdownTimeout ${SHUTDOWN_S}s
 EOF

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/logid.h"
 #include "tests/unit/plharness.h"
 
 const struct plh_client PLH_OUTSIDE = { "192.0.2.1", 40000, "client.example", NULL, NULL,
@@ -24,6 +25,7 @@ const struct policy_env *plh_env;
 struct rules_settings plh_rules;
 int plh_conv = 1;
 unsigned plh_records, plh_closures, plh_notices, plh_held_notices, plh_rules_reads;
+char plh_notice_log[1024];
 bool plh_mta_refuses;
 bool plh_notices_refused;
 char plh_mta_log[8192];
@@ -117,13 +119,16 @@ static int rules_get(void *arg, const char *const *mailboxes, size_t n, struct f
 static int notices_queue(void *arg, const char *const *mailboxes, const char *const *targets,
                          size_t n, struct err *err)
 {
+    size_t used = strlen(plh_notice_log);
+
     (void)arg;
-    (void)mailboxes;
-    (void)targets;
     if (plh_notices_refused) {
         err_set(err, "test store: the notice queue refuses the write");
         return -1;
     }
+    for (size_t i = 0; i < n && used < sizeof(plh_notice_log); i++)
+        used += (size_t)snprintf(plh_notice_log + used, sizeof(plh_notice_log) - used,
+                                 "notice to %s about \"%s\"\n", targets[i], mailboxes[i]);
     plh_notices += (unsigned)n;
     return 0;
 }
@@ -250,11 +255,15 @@ void plh_init(void)
     plh_rules.forwarding = true;
     plh_conv = 1;
     plh_records = plh_closures = plh_notices = plh_held_notices = plh_rules_reads = 0;
+    plh_notice_log[0] = '\0';
     plh_mta_refuses = false;
     plh_notices_refused = false;
     plh_mta_log[0] = '\0';
     plh_log[0] = '\0';
     log_set_sink(log_sink, NULL);
+    /* The lines these tests read name patients in clear (LogPatientId
+     * clear); test_logid and t_patient_log cover the other modes. */
+    logid_set_mode(LOGID_CLEAR);
     plh_rules_of = NULL;
     store.conv_is_open = conv_is_open;
     store.conv_record = conv_record;

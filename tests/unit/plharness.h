@@ -5,7 +5,8 @@
  *    test points plh_env at (NULL is_listed: no list);
  *  - the store answers what the test says: conversations open, closed or
  *    down (plh_conv), forwarding rules from a small table (plh_rules_of),
- *    notices (forwarding, held) counted, or refused (plh_notices_refused);
+ *    notices (forwarding, held) counted (the forwarding ones written down
+ *    in plh_notice_log), or refused (plh_notices_refused);
  *  - the MTA writes down each change it is asked for, one line each, in
  *    plh_mta_log ("add_header NAME: VALUE", "change_header NAME #I: VALUE",
  *    "delete_header NAME #I", "add_rcpt R", "del_rcpt R", "quarantine
@@ -44,6 +45,7 @@ extern struct pl_services plh_svc;
 extern int plh_conv;                       /* conv_is_open: 1, 0, -1 (down) */
 extern unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
 extern unsigned plh_rules_reads;           /* rules_get calls */
+extern char plh_notice_log[1024];          /* "notice to T about \"MAILBOX\"\n" each */
 extern bool plh_mta_refuses;
 extern bool plh_notices_refused;           /* notices_queue fails */
 extern char plh_mta_log[8192];

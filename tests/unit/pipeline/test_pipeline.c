@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/logid.h"
 #include "tests/unit/plharness.h"
 #include "tests/unit/testlib.h"
 
@@ -538,6 +540,43 @@ static void test_forwarding(void)
     pl_close(&c);
 }
 
+/* An operator that hosts patients' mailboxes: a patient's address is never
+ * a forwarded mailbox (find_local() takes MSSante mailboxes only), so no
+ * notice names one (its local part is the INS matricule), and the log
+ * shows it as LogPatientId says. */
+static void test_forwarding_patient_mailbox(void)
+{
+    static const char *domains[] = { PLH_LOCAL_DOMAIN, "patient.mssante.fr" };
+    static const struct plh_rule rules[] = {
+        { "279035121518989@patient.mssante.fr", false, { "proche@gmail.com", NULL } },
+        { "cardio@" PLH_LOCAL_DOMAIN, false,
+          { "y@gmail.com", "165059900011175@patient.mssante.fr", NULL } },
+        { NULL, false, { NULL } },
+    };
+    static const char *const rcpts[] = { PATIENT, LOCAL_MAILBOX };
+    struct pl_answer a;
+
+    start();
+    plh_rules_of = rules;
+    plh_rules.local_domains.v = (char **)domains;
+    plh_rules.local_domains.n = 2;
+    logid_set_mode(LOGID_MASK);
+    log_set_level(LOGL_DEBUG);      /* the plan's lines too */
+    a = message(&PLH_OUTSIDE, "<dr.b@medecin.mssante.fr>", rcpts, 2, NULL, "x\r\n");
+    log_set_level(LOGL_INFO);
+    CHECK(a.code == PL_CONTINUE);
+    CHECK(plh_notices == 1);
+    CHECK(strstr(plh_notice_log, "proche@gmail.com") == NULL);
+    CHECK(strstr(plh_notice_log, "notice to y@gmail.com about \"cardio@" PLH_LOCAL_DOMAIN "\"\n")
+          != NULL);
+    CHECK(strstr(plh_notice_log, "279035121518989") == NULL);
+    CHECK(strstr(plh_log, "279035121518989") == NULL);
+    CHECK(strstr(plh_log, "27903**********@patient.mssante.fr") != NULL);
+    CHECK(strstr(plh_log, "165059900011175") == NULL);
+    CHECK(strstr(plh_log, "forwarding: add <16505**********@patient.mssante.fr>") != NULL);
+    pl_close(&c);
+}
+
 /* A forward re-injected through sendmail: the plan takes the place of the
  * outbound-classic refusal. */
 static void test_forward_made_elsewhere(void)
@@ -642,6 +681,8 @@ static const struct test_case cases[] = {
     { "PharmacyMailboxes: a pattern lets a patient write first", test_pharmacy_pattern },
     { "a mixed list's 550 carries its hints; IDN judged in A-labels", test_hint_and_idn },
     { "forwarding: targets added, mailbox removed, notices queued", test_forwarding },
+    { "forwarding: no notice names a patient, the plan's log lines hide them",
+      test_forwarding_patient_mailbox },
     { "forwarding replaces the refusal of a forward made elsewhere",
       test_forward_made_elsewhere },
     { "stopping: new connections and messages deferred", test_stopping },
