@@ -16,6 +16,7 @@ Socket          inet:8895@127.0.0.1
 LocalDomains    chu-test.mssante.fr, autre-site.chu-test.mssante.fr
 PatientDomain   patient.mssante.fr
 WhitelistFile   $FIXTURES/it-list.xml
+Redis           127.0.0.1:$REDIS_PORT
 RedisTimeout    2s
 SnapshotFile    $W/snapshot
 LogPatientIdKeyFile $W/logid.key
@@ -47,7 +48,7 @@ out=$("$MILTER_BIN" -n -c "$W/dead.conf" 2>&1)
 rc=$?
 check "-n with Redis unreachable exits non-zero" test "$rc" != 0
 check "-n with Redis unreachable names the server and why" \
-    contains "$out" "$W/dead.conf: Redis: redis 127.0.0.1:$DEAD_PORT: Connection refused"
+    contains "$out" "redis 127.0.0.1:$DEAD_PORT: Connection refused"
 check "-n with Redis unreachable does not call the configuration OK" \
     test -z "$(grep -F 'configuration OK' <<<"$out")"
 

@@ -85,7 +85,8 @@ verdicts() {
     awk -v tag="=== start .*early-$1.conf" '$0 ~ tag { on = 1; next } /^=== stopped/ { on = 0 }
         on && / direction=/' "$W/milter/milter.log" |
         sed -E 's/^.*mssante-milter\[[0-9]+\]: //; s/^[0-9A-Za-z]+: direction=/QID: direction=/' |
-        sed "s/${patient%@*}/PATIENT/g"
+        sed "s/${patient%@*}/PATIENT/g" |
+        sed -E 's/hmac:[0-9a-f]+/hmac:PATIENT/g'   # LogPatientId hash: one patient per run
 }
 
 # delivered_set TAG: which messages of TAG reached whom (the run's patient

@@ -80,6 +80,10 @@ redis_conf "$CTLCONF"
 
 # ---------------------------------------------------------------- -n
 
+# The list first: -n also checks that Redis holds one.
+check "mssantectl whitelist load through the sentinels" \
+    ctl_ok -c "$CTLCONF" whitelist load "$FIXTURES/it-list.xml"
+
 out=$("$MILTER_BIN" -n -c "$CTLCONF" -p inet:8895@127.0.0.1 2>&1)
 rc=$?
 check "-n through the sentinels: exits 0" test "$rc" = 0
@@ -112,7 +116,7 @@ n_fails() {
 }
 n_fails "-n with a wrong RedisPassword: AUTH refused, which settings to check" \
     "s/^RedisPassword .*/RedisPassword wrong-pass/" \
-    "Redis: no Redis master \"$SN_NAME\" found" "AUTH mssante: WRONGPASS" \
+    "no Redis master \"$SN_NAME\" found" "AUTH mssante: WRONGPASS" \
     "(check RedisUser and RedisPassword)"
 n_fails "-n with an unknown RedisUser: AUTH refused, the user named" \
     "s/^RedisUser .*/RedisUser nosuchuser/" "AUTH nosuchuser: WRONGPASS"
@@ -130,8 +134,6 @@ n_fails "-n with an unknown RedisMasterName: the sentinels do not know it" \
 
 # ---------------------------------------------------------------- two nodes
 
-check "mssantectl whitelist load through the sentinels" \
-    ctl_ok -c "$CTLCONF" whitelist load "$FIXTURES/it-list.xml"
 V1=$("$CTL_BIN" -c "$CTLCONF" --json whitelist status 2>/dev/null |
      "$PY" -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null)
 check "the version in force can be read back ($V1)" test -n "$V1"

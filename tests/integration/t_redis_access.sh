@@ -88,15 +88,16 @@ check "mssantectl with both: exits non-zero, the same error" \
 
 # ---------------------------------------------------------------- unix:/path
 
+# The list first: -n also checks that Redis holds one.
+check "mssantectl whitelist load through the socket" \
+    ctl_ok -c "$UNIX" whitelist load "$FIXTURES/it-list.xml"
+check "... the version is on the master" \
+    test -n "$(sn_cli "$SN_MASTER" --scan --pattern 'mssante:wl:*' | head -1)"
 out=$("$MILTER_BIN" -n -c "$UNIX" -p inet:8895@127.0.0.1 2>&1)
 rc=$?
 check "-n with Redis unix:/path: exits 0" test "$rc" = 0
 check "-n with Redis unix:/path: says it reached the socket" \
     contains "$out" "# Redis: connected to unix:$SN_SOCK, 1 replica(s) connected"
-check "mssantectl whitelist load through the socket" \
-    ctl_ok -c "$UNIX" whitelist load "$FIXTURES/it-list.xml"
-check "... the version is on the master" \
-    test -n "$(sn_cli "$SN_MASTER" --scan --pattern 'mssante:wl:*' | head -1)"
 out=$("$CTL_BIN" -c "$UNIX" redis status 2>&1)
 check "mssantectl redis status through the socket names it" \
     grep -q -E "^master: +unix:$SN_SOCK" <<<"$out"
@@ -151,7 +152,7 @@ bad() {
 }
 bad "-n, wrong RedisPassword (no sentinels): AUTH refused, the settings to check" \
     "s/^RedisPassword .*/RedisPassword wrong-pass/" \
-    "Redis: redis unix:$SN_SOCK: AUTH mssante: WRONGPASS" "(check RedisUser and RedisPassword)"
+    "redis unix:$SN_SOCK: AUTH mssante: WRONGPASS" "(check RedisUser and RedisPassword)"
 bad "-n, unknown RedisUser (no sentinels): AUTH refused, the user named" \
     "s/^RedisUser .*/RedisUser nosuchuser/" "AUTH nosuchuser: WRONGPASS"
 bad "-n, no RedisUser nor RedisPassword: NOAUTH, and which setting to look at" \
