@@ -42,33 +42,8 @@
 #include "pipeline/stage.h"
 #include "pipeline/verdict_log.h"
 #include "stats/stats.h"
-#include "whitelist/live.h"
-#include "whitelist/whitelist.h"
 
 enum step { STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_EOM };
-
-/* ---- the daemon's whitelist in force (pipeline/ports.h) ------------------ */
-
-static void live_enter(void *arg, struct policy_env *env)
-{
-    const struct whitelist *wl = live_acquire();
-
-    (void)arg;
-    env->is_listed = wl != NULL ? whitelist_lookup : NULL;
-    env->is_cn_listed = wl != NULL ? whitelist_cn_lookup : NULL;
-    env->lookup_ctx = wl;
-}
-
-static void live_leave(void *arg, struct policy_env *env)
-{
-    (void)arg;
-    env->is_listed = NULL;
-    env->is_cn_listed = NULL;
-    env->lookup_ctx = NULL;
-    live_release();
-}
-
-const struct pl_lists pl_live_lists = { live_enter, live_leave, NULL };
 
 /* ---- the queue id ----------------------------------------------------------- */
 
