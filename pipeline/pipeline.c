@@ -13,7 +13,8 @@
  * lets forwarding replace the refusal it replaces, runs the patient and
  * forwarding stages, and answers.  Every answer goes through answer_for()
  * (DryRun, and the deferral of local submissions and holds), and every
- * transaction ends in exactly one verdict line (log_message()).
+ * transaction ends in exactly one verdict line (pl_log_message(); what
+ * the line shows, and the text that goes into it: pipeline/verdict_log.h).
  *
  * Exactly one info line is logged per message: at end of message (or at
  * end of headers for a message accepted early), at a
@@ -25,9 +26,10 @@
  * Internal errors answer 451 4.7.1: a milter that cannot decide must not
  * let mail through.
  *
- * DIAGNOSTICS: the verdict line at info level; internal errors at error
- * level ("internal error: ..."); a header or quarantine the MTA refused at
- * warning or error level, with the queue id.
+ * DIAGNOSTICS: the verdict line at info level (written by verdict_log.c
+ * when this file says); internal errors at error level ("internal error:
+ * ..."); a header or quarantine the MTA refused at warning or error
+ * level, with the queue id.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,267 +38,19 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
-#include "common/logid.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage.h"
+#include "pipeline/verdict_log.h"
 #include "stats/stats.h"
-#include "whitelist/live.h"
-#include "whitelist/whitelist.h"
 
 enum step { STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_EOM };
 
-/* ---- the daemon's whitelist in force (pipeline/ports.h) ------------------ */
-
-static void live_enter(void *arg, struct policy_env *env)
-{
-    const struct whitelist *wl = live_acquire();
-
-    (void)arg;
-    env->is_listed = wl != NULL ? whitelist_lookup : NULL;
-    env->is_cn_listed = wl != NULL ? whitelist_cn_lookup : NULL;
-    env->lookup_ctx = wl;
-}
-
-static void live_leave(void *arg, struct policy_env *env)
-{
-    (void)arg;
-    env->is_listed = NULL;
-    env->is_cn_listed = NULL;
-    env->lookup_ctx = NULL;
-    live_release();
-}
-
-const struct pl_lists pl_live_lists = { live_enter, live_leave, NULL };
-
-/* ---- text for the log ------------------------------------------------------ */
-
-const char *pl_qid(const char *qid)
-{
-    return qid != NULL && qid[0] != '\0' ? qid : "NOQUEUE";
-}
-
-void pl_log_field(char *dst, size_t size, const char *src)
-{
-    size_t i;
-
-    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = (ch <= 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-    }
-    if (size > 0)
-        dst[i] = '\0';
-}
-
-void pl_log_patients(char *dst, size_t size, const char *text, const char *patient_domain)
-{
-    logid_redact(text, patient_domain, dst, size);
-}
-
-/* Text from the network inside a quoted log field: no quote, no control
- * character, no non-ASCII byte. */
-static void copy_quoted(char *dst, size_t size, const char *src)
-{
-    size_t i;
-
-    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') ? '?' : (char)ch;
-    }
-    if (size > 0)
-        dst[i] = '\0';
-}
-
-/* "<a@b>", "<>", or the raw text when it could not be parsed; a patient's
- * address as LogPatientId says (RULES' PatientDomain). */
-static void format_addr(char *dst, size_t size, enum addr_status st,
-                        const struct mailaddr *a, const char *raw,
-                        const struct rules_settings *rules)
-{
-    char buf[PL_ADDR_LOG_MAX], bracketed[PL_ADDR_LOG_MAX + 2], safe[PL_ADDR_LOG_MAX + 2];
-
-    if (st == ADDR_NULL) {
-        snprintf(dst, size, "<>");
-        return;
-    }
-    if (st == ADDR_OK) {
-        addr_format(a, buf, sizeof(buf));
-        snprintf(bracketed, sizeof(bracketed), "<%s>", buf);
-        pl_log_field(safe, sizeof(safe), bracketed);
-    } else {
-        pl_log_field(safe, sizeof(safe), raw);
-    }
-    pl_log_patients(dst, size, safe, rules->patient_domain);
-}
-
-/* " KEY=<local@U-label>" for an address whose domain was written in
- * Unicode (the verdict line shows its A-labels first), or "". */
-static void format_unicode(char *dst, size_t size, const char *key, const struct mailaddr *a)
-{
-    char buf[PL_ADDR_LOG_MAX], shown[PL_ADDR_LOG_MAX];
-
-    dst[0] = '\0';
-    if (!a->domain_utf8 || a->domain_idn_bad)
-        return;
-    snprintf(buf, sizeof(buf), "<%s@%s>", a->local, a->domain_u);
-    pl_log_field(shown, sizeof(shown), buf);
-    snprintf(dst, size, " %s=%s", key, shown);
-}
+/* ---- the queue id ----------------------------------------------------------- */
 
 void pl_queue_id(struct pl_conn *c, const char *id)
 {
     if (c != NULL && id != NULL && id[0] != '\0')
         pl_log_field(c->msg.queue_id, sizeof(c->msg.queue_id), id);
-}
-
-/* ---- the verdict line --------------------------------------------------------- */
-
-static bool refusal(enum action a)
-{
-    return a != ACT_CONTINUE;
-}
-
-static void note_rcpt(struct pl_msg *m, const char *addr, enum addr_class cls, bool refused,
-                      const char *unicode)
-{
-    size_t room = sizeof(m->rcpts) - m->rcpts_len;
-    int n;
-
-    if (m->n_rcpt_logged >= PL_RCPT_LOG_MAX) {
-        m->n_rcpt_more++;
-        return;
-    }
-    n = snprintf(m->rcpts + m->rcpts_len, room, " rcpt=%s/%s%s%s", addr, addr_class_name(cls),
-                 refused ? "/refused" : "", unicode);
-    if (n < 0 || (size_t)n >= room) {
-        m->rcpts[m->rcpts_len] = '\0';
-        m->n_rcpt_more++;
-        return;
-    }
-    m->rcpts_len += (size_t)n;
-    m->n_rcpt_logged++;
-}
-
-/* " cert=STATUS[ cert_cn=CN][ cert_issuer="NAME"]", or "" when the
- * operator-certificate rule did not look at the message. */
-static void format_cert(const struct pl_msg *m, char *buf, size_t size)
-{
-    const char *status = cert_status_name(m->mp.cert);
-    char cn[PL_CERT_LOG_MAX];
-    int n;
-
-    buf[0] = '\0';
-    if (status == NULL)
-        return;
-    n = snprintf(buf, size, " cert=%s", status);
-    if (m->mp.cert_cn[0] != '\0' && n > 0 && (size_t)n < size) {
-        pl_log_field(cn, sizeof(cn), m->mp.cert_cn);
-        n += snprintf(buf + n, size - (size_t)n, " cert_cn=%s%s", cn,
-                      m->mp.cert_cn_cut ? "..." : "");
-    }
-    if (m->cert_issuer[0] != '\0' && n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - (size_t)n, " cert_issuer=\"%s\"", m->cert_issuer);
-}
-
-/* The counters of a message whose line was just written. */
-static void count_message(const struct pl_msg *m, const struct verdict *final, bool would)
-{
-    struct stats_verdict done, kept;
-
-    if (final != NULL) {
-        done.action = final->action;
-        done.rule = rule_name(final->rule);
-    }
-    kept.action = m->would.action;
-    kept.rule = rule_name(m->would.rule);
-    stats_message_end(final != NULL ? &done : NULL, would ? &kept : NULL, m->started);
-}
-
-/*
- * The line (keep it stable, operators parse it):
- *   QUEUEID: direction=DIR sender=<a@b> [sender_u=<a@U>]
- *   rcpt=<c@d>/CLASS[/refused] [rcpt_u=<c@U>] ... [+N more]
- *   verdict=ACTION [would=ACTION] [rule=RULE] [auth=yes] [submission=local]
- *   [internal=yes] [cert=ok|none|mismatch [cert_cn=CN] [cert_issuer="CN"]]
- *   [dryrun=yes] [conv=OP:PATIENT ...] [patient="what the [FIN] rules saw"]
- *   [ins=PATIENT:bad-key|bad-shape[:accepted] ...]
- *   [fwd_add=N fwd_del=N notify=N hold=yes|no] [fwd=memory|unavailable|no-redis]
- *   [reply="CODE X.Y.Z text" | reason="text"] client=[IP]
- * QUEUEID is NOQUEUE before Postfix assigned one.  FINAL is the verdict
- * that applied; NULL when the transaction ended without one ("abort").
- * direction= says which rules applied (policy/trustspace.h): outbound for
- * a client inside (auth=, internal= or submission= says why) or a sender
- * of our own domains let in by its operator's certificate; for the rest
- * of the outside, inbound when a recipient is in LocalDomains, relay when
- * none is (the inbound rules applied, but the mail is not ours).  cert= is
- * there when the operator-certificate rule looked at the message; the CN
- * and issuer come from the network and are made safe for the line.  An
- * address whose domain was written in Unicode (SMTPUTF8) is shown in
- * A-labels, the form it was judged in, followed by its _u= form as
- * written.  client= is the SMTP client's address (the loopback for a local
- * submission), last so that the fields before keep their places.  Patient
- * addresses and ids are shown as LogPatientId says, in the reply too.
- */
-/* direction=: "relay" is inbound mail none of whose recipients is ours. */
-static const char *direction_of(const struct pl_msg *m)
-{
-    if (m->mp.dir == DIR_INBOUND && m->mp.n_rcpt > 0 && m->n_rcpt_local == 0)
-        return "relay";
-    return direction_name(m->mp.dir);
-}
-
-static void log_message(struct pl_conn *c, const struct verdict *final)
-{
-    struct pl_msg *m = &c->msg;
-    const char *verdict = final != NULL ? action_name(final->action) : "abort";
-    const char *rule = final != NULL && refusal(final->action) ? rule_name(final->rule) : NULL;
-    char more[32] = "", would[96] = "", reply[2 * VERDICT_TEXT_MAX + 32] = "";
-    char cert[3 * PL_CERT_LOG_MAX + 64] = "";
-
-    if (m->n_rcpt_more > 0)
-        snprintf(more, sizeof(more), " +%u more", m->n_rcpt_more);
-    if (m->have_would && (final == NULL || !refusal(final->action))) {
-        snprintf(would, sizeof(would), " would=%s", action_name(m->would.action));
-        rule = rule_name(m->would.rule);
-    }
-    if (final != NULL && refusal(final->action)) {
-        char text[2 * VERDICT_TEXT_MAX];
-        size_t i;
-
-        pl_log_patients(text, sizeof(text), final->text, c->rules->patient_domain);
-        for (i = 0; text[i] != '\0'; i++)
-            if (text[i] == '"' || (unsigned char)text[i] < 0x20)
-                text[i] = '\'';
-        if (final->action == ACT_HOLD)
-            snprintf(reply, sizeof(reply), " reason=\"%s\"", text);
-        else
-            snprintf(reply, sizeof(reply), " reply=\"%s %s %s\"", final->rcode, final->xcode,
-                     text);
-    }
-    format_cert(m, cert, sizeof(cert));
-    log_info("%s: direction=%s sender=%s%s%s%s verdict=%s%s%s%s%s%s%s%s%s%s%s%s client=%s",
-             pl_qid(m->queue_id), direction_of(m),
-             m->sender[0] ? m->sender : "<>", m->sender_u, m->rcpts, more, verdict, would,
-             rule ? " rule=" : "", rule ? rule : "",
-             m->mp.authenticated ? " auth=yes" : "",
-             c->local_submission ? " submission=local" : "",
-             c->internal_host ? " internal=yes" : "", cert,
-             c->rules->dry_run ? " dryrun=yes" : "", patients_log(&m->pat),
-             forwarding_log(&m->fwd), reply, c->client);
-    count_message(m, final, would[0] != '\0');
-    m->fate = final != NULL ? *final : verdict_continue();
-    m->in_txn = false;
-}
-
-/* End of a transaction that was not closed by end of message or a refusal. */
-static void log_unfinished(struct pl_conn *c)
-{
-    if (!c->msg.in_txn)
-        return;
-    /* Every recipient was refused: that refusal is the message's fate. */
-    if (c->msg.rcpt_refused && c->msg.n_rcpt_ok == 0)
-        log_message(c, &c->msg.rcpt_refusal);
-    else
-        log_message(c, NULL);
 }
 
 /* ---- answers ------------------------------------------------------------------ */
@@ -325,7 +79,7 @@ struct pl_answer pl_internal_error(struct pl_conn *c, const char *what)
     log_error("internal error: %s", what);
     reply_internal(&v);
     if (c != NULL && c->msg.in_txn)
-        log_message(c, &v);
+        pl_log_message(c, &v);
     return refuse_with(&v);
 }
 
@@ -337,7 +91,7 @@ static struct pl_answer refuse_stopping(struct pl_conn *c)
 
     reply_shutting_down(&v);
     if (c != NULL && c->msg.in_txn)
-        log_message(c, &v);
+        pl_log_message(c, &v);
     return refuse_with(&v);
 }
 
@@ -354,9 +108,9 @@ static bool stopping(const struct pl_services *svc)
  */
 static struct verdict trust_step(struct pl_conn *c, struct verdict v)
 {
-    if (!c->local_submission || !refusal(v.action))
+    if (!c->local_submission || !pl_refusal(v.action))
         return v;
-    if (!refusal(c->msg.kept_trust.action)) {
+    if (!pl_refusal(c->msg.kept_trust.action)) {
         c->msg.kept_trust = v;
         if (v.rule == RULE_NO_WHITELIST)
             c->msg.kept_trust.action = ACT_HOLD;
@@ -378,7 +132,7 @@ static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, e
     struct pl_msg *m = &c->msg;
 
     *refused = false;
-    if (!refusal(v->action)) {
+    if (!pl_refusal(v->action)) {
         /* A rule that applied in a mode that only logs it (PatientInbound
          * log): said as would= on the line, counted, never refused. */
         if (v->rule != RULE_NONE && !m->have_would) {
@@ -396,7 +150,7 @@ static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, e
         return answer(PL_CONTINUE);
     }
     if (step != STEP_EOM && (c->local_submission || v->action == ACT_HOLD)) {
-        if (!refusal(m->kept.action))
+        if (!pl_refusal(m->kept.action))
             m->kept = *v;
         return answer(PL_CONTINUE);
     }
@@ -409,7 +163,7 @@ static struct pl_answer answer_for(struct pl_conn *c, const struct verdict *v, e
             m->rcpt_refused = true;
         }
     } else {
-        log_message(c, v);
+        pl_log_message(c, v);
     }
     return refuse_with(v);
 }
@@ -453,31 +207,6 @@ static bool is_local_submission(const char *hostname, const struct sockaddr *sa)
     return false;
 }
 
-/* The client's address as IP ("unknown" when the MTA gave none) and port. */
-static unsigned peer_ip(const struct sockaddr *sa, char *ip, size_t size)
-{
-    snprintf(ip, size, "unknown");
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)size);
-        return ntohs(sin->sin_port);
-    }
-    if (sa != NULL && sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)size);
-        return ntohs(sin6->sin6_port);
-    }
-    return 0;
-}
-
-/* "[ADDR]:PORT" for the debug log. */
-static void describe_peer(const struct sockaddr *sa, char *buf, size_t size)
-{
-    char ip[INET6_ADDRSTRLEN];
-    unsigned port = peer_ip(sa, ip, sizeof(ip));
-
-    snprintf(buf, size, "[%s]:%u", ip, port);
-}
 
 struct pl_answer pl_connect(struct pl_conn *c, const struct pl_services *svc,
                             const struct rules_settings *rules, bool debug,
@@ -494,18 +223,13 @@ struct pl_answer pl_connect(struct pl_conn *c, const struct pl_services *svc,
     c->internal_host = !c->local_submission
                        && cidr_list_match_sockaddr(&rules->internal_hosts, sa);
     pl_log_field(c->myhostname, sizeof(c->myhostname), myhostname);
-    {
-        char ip[INET6_ADDRSTRLEN];
-
-        (void)peer_ip(sa, ip, sizeof(ip));
-        snprintf(c->client, sizeof(c->client), "[%s]", ip);
-    }
+    pl_format_client(c->client, sizeof(c->client), sa);
     rules_policy_env(rules, &c->env);
     stats_connection_open();
     if (debug) {
         char addr[INET6_ADDRSTRLEN + 16];
 
-        describe_peer(sa, addr, sizeof(addr));
+        pl_describe_peer(addr, sizeof(addr), sa);
         log_debug("connect from %s%s%s", hostname ? hostname : "unknown", addr,
                   c->local_submission ? " (local submission)"
                   : c->internal_host ? " (InternalHosts)" : "");
@@ -542,7 +266,7 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
     struct verdict v;
     bool refused;
 
-    log_unfinished(c);
+    pl_log_unfinished(c);
     reset_message(m);
     pl_queue_id(c, in->queue_id);
     m->in_txn = true;
@@ -554,18 +278,18 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in)
     client.cert_cn = in->cert_subject;
     client.cert_mode = c->rules->operator_certificate;
     client.myhostname = c->myhostname;
-    copy_quoted(m->cert_issuer, sizeof(m->cert_issuer), in->cert_issuer);
+    pl_copy_quoted(m->cert_issuer, sizeof(m->cert_issuer), in->cert_issuer);
 
     env_enter(c);
     msgpol_begin(&m->mp, &c->env, &client);
     v = msgpol_sender(&m->mp, in->arg);
     env_leave(c);
 
-    format_addr(m->sender, sizeof(m->sender),
+    pl_format_addr(m->sender, sizeof(m->sender),
                 m->mp.sender_valid ? ADDR_OK : m->mp.null_sender ? ADDR_NULL : ADDR_MALFORMED,
                 &m->mp.sender, in->arg, c->rules);
     if (m->mp.sender_valid)
-        format_unicode(m->sender_u, sizeof(m->sender_u), "sender_u", &m->mp.sender);
+        pl_format_unicode(m->sender_u, sizeof(m->sender_u), "sender_u", &m->mp.sender);
     if (stopping(c->svc))
         return refuse_stopping(c);
     v = trust_step(c, v);
@@ -595,16 +319,16 @@ struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer)
     v = msgpol_recipient(&m->mp, arg, mailer, &cls, &parsed);
     env_leave(c);
     v = trust_step(c, v);
-    if (!refusal(v.action))
+    if (!pl_refusal(v.action))
         v = patients_rcpt(&m->pat, c->rules, c->svc->store, &m->mp, &parsed, cls,
                           m->queue_id);
 
     a = answer_for(c, &v, STEP_RCPT, &refused);
-    format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
+    pl_format_addr(addr, sizeof(addr), cls == CLASS_INVALID ? ADDR_MALFORMED : ADDR_OK,
                 &parsed, arg, c->rules);
     if (cls != CLASS_INVALID)
-        format_unicode(unicode, sizeof(unicode), "rcpt_u", &parsed);
-    note_rcpt(m, addr, cls, refused, unicode);
+        pl_format_unicode(unicode, sizeof(unicode), "rcpt_u", &parsed);
+    pl_note_rcpt(m, addr, cls, refused, unicode);
     if (cls != CLASS_INVALID && policy_is_local_domain(&c->env, parsed.domain))
         m->n_rcpt_local++;
     if (!refused) {
@@ -628,7 +352,7 @@ static enum early_why decide_early(struct pl_conn *c)
     in.early_accept = c->rules->early_accept;
     in.dry_run = c->rules->dry_run;
     in.local_submission = c->local_submission;
-    in.kept = refusal(m->kept_trust.action) || refusal(m->kept.action);
+    in.kept = pl_refusal(m->kept_trust.action) || pl_refusal(m->kept.action);
     in.patient = m->n_rcpt_patient > 0 || m->pat.active;
     in.forwarding = forwarding_pending(&m->fwd, c->rules, c->svc->store, &m->mp);
     return early_at_data(&in);
@@ -685,7 +409,7 @@ struct pl_answer pl_eoh(struct pl_conn *c)
         log_debug("%s: accepted at end of headers (EarlyAccept): the MTA sends nothing more "
                   "of it", pl_qid(m->queue_id));
     v = verdict_continue();
-    log_message(c, &v);
+    pl_log_message(c, &v);
     return answer(PL_ACCEPT);
 }
 
@@ -728,7 +452,7 @@ static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
     if (mta->quarantine(mta->ctx, reason) < 0)
         return pl_internal_error(c, "smfi_quarantine failed");
     held_notify(c->svc->store, &c->msg.mp, c->local_submission, c->msg.queue_id);
-    log_message(c, v);
+    pl_log_message(c, v);
     return answer(PL_ACCEPT);
 }
 
@@ -746,13 +470,13 @@ static struct verdict eom_kept(struct pl_conn *c)
     v = msgpol_end(&m->mp);
     env_leave(c);
     v = trust_step(c, v);
-    if (!refusal(v.action) && refusal(m->kept_trust.action))
+    if (!pl_refusal(v.action) && pl_refusal(m->kept_trust.action))
         v = m->kept_trust;
     /* A forward re-injected through sendmail: the plan removes and
      * notifies the classic recipients instead (stage_forward.h). */
     if (forwarding_replaces(c->rules, c->svc->store, &m->mp, &v))
         v = verdict_continue();
-    if (!refusal(v.action) && refusal(m->kept.action))
+    if (!pl_refusal(v.action) && pl_refusal(m->kept.action))
         v = m->kept;
     return v;
 }
@@ -772,12 +496,12 @@ static struct verdict commit(struct pl_conn *c, struct verdict v)
     struct pl_msg *m = &c->msg;
     struct verdict rec;
 
-    if (refusal(v.action) && !c->rules->dry_run) {
+    if (pl_refusal(v.action) && !c->rules->dry_run) {
         patients_forget(&m->pat);
         return v;
     }
     rec = patients_commit(&m->pat, c->rules, c->svc->store, &m->mp, m->queue_id);
-    return refusal(v.action) ? v : rec;     /* DryRun: the first refusal stays */
+    return pl_refusal(v.action) ? v : rec;     /* DryRun: the first refusal stays */
 }
 
 struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
@@ -791,9 +515,9 @@ struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
         return pl_internal_error(c, "cannot delete an X-MSSante-Held header");
     v = eom_kept(c);
 
-    if (!refusal(v.action))
+    if (!pl_refusal(v.action))
         v = patients_eom(&m->pat, c->rules, mta, m->queue_id);
-    if (!refusal(v.action)) {
+    if (!pl_refusal(v.action)) {
         struct fwd_eom_ctx x = {
             c->rules, c->svc->store, &c->svc->lists, mta, &c->env, &m->mp, m->queue_id,
         };
@@ -805,14 +529,14 @@ struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
         (void)answer_for(c, &v, STEP_EOM, &refused);
         add_dry_run_header(c, mta);
         v = verdict_continue();
-        log_message(c, &v);
+        pl_log_message(c, &v);
         return answer(PL_CONTINUE);
     }
     if (v.action == ACT_HOLD)
         return hold(c, mta, &v);
     a = answer_for(c, &v, STEP_EOM, &refused);
     if (!refused)
-        log_message(c, &v);
+        pl_log_message(c, &v);
     return a;
 }
 
@@ -820,13 +544,13 @@ struct pl_answer pl_eom(struct pl_conn *c, const struct pl_mta *mta)
 
 void pl_abort(struct pl_conn *c)
 {
-    log_unfinished(c);
+    pl_log_unfinished(c);
     reset_message(&c->msg);
 }
 
 void pl_close(struct pl_conn *c)
 {
-    log_unfinished(c);
+    pl_log_unfinished(c);
     forwarding_free(&c->msg.fwd);
     stats_connection_close();
 }

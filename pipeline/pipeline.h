@@ -30,10 +30,11 @@
  *   - a hold: the X-MSSante-Held header and the sender's notice
  *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
  *     with deleted;
- *   - the verdict line (keep its format stable, operators parse it) and
- *     the counters of each message (stats/stats.h).  Patients' addresses
- *     and identifiers appear in it, and in every other line of the
- *     pipeline, as LogPatientId says (common/logid.h).
+ *   - the verdict line (keep its format stable, operators parse it:
+ *     pipeline/verdict_log.c writes it) and the counters of each message
+ *     (stats/stats.h).  Patients' addresses and identifiers appear in
+ *     it, and in every other line of the pipeline, as LogPatientId says
+ *     (common/logid.h).
  *
  * Threads: a connection's steps may run on different threads, one at a
  * time; all per-connection state is in struct pl_conn.

@@ -4,10 +4,11 @@
  * (Redis in the daemon), and the MTA at end of message.
  *
  * The pipeline never calls libmilter, nor Redis by itself: the daemon
- * plugs in the list in force (pl_live_lists), the Redis store
- * (pipeline/store_redis.h) and the libmilter glue (milter/callbacks.c);
- * a unit test or a fuzz target plugs in its own fixed list, a store that
- * answers what the test says, and an MTA that records what it is asked.
+ * plugs in the list in force (pl_live_lists, pipeline/lists_live.c), the
+ * Redis store (pipeline/store_redis.h) and the libmilter glue
+ * (milter/callbacks.c); a unit test or a fuzz target plugs in its own
+ * fixed list, a store that answers what the test says, and an MTA that
+ * records what it is asked.
  */
 #ifndef MSSANTE_PIPELINE_PORTS_H
 #define MSSANTE_PIPELINE_PORTS_H
@@ -31,7 +32,7 @@ struct pl_lists {
     void *arg;
 };
 
-/* The daemon's: the list of whitelist/live.h. */
+/* The daemon's: the list of whitelist/live.h (pipeline/lists_live.c). */
 extern const struct pl_lists pl_live_lists;
 
 /*

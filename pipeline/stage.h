@@ -1,6 +1,7 @@
 /*
  * stage.h - what the pipeline's core and stages share (internal to
- * pipeline/): how a queue id and text from the network go into a log line.
+ * pipeline/): how a queue id and text from the network go into a log line
+ * (defined with the verdict line, in pipeline/verdict_log.c).
  */
 #ifndef MSSANTE_PIPELINE_STAGE_H
 #define MSSANTE_PIPELINE_STAGE_H
