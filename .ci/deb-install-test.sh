@@ -7,7 +7,8 @@
 #      archive, Postfix preseeded as in .ci/run);
 #   2. the service user, the conffile's owner and mode, the socket
 #      directory in the Postfix queue, nothing enabled or running;
-#      "mssante-milter -n" on the shipped /etc/mssante-milter.conf,
+#      "mssante-milter -n" on the shipped /etc/mssante-milter.conf (refused
+#      until the whitelist is where it says, then accepted),
 #      "mssante-milter -V" and "mssantectl --version" give VERSION;
 #   3. the daemon started as the unit starts it (as mssante-milter, in the
 #      foreground, the shipped configuration) once a whitelist is where that
@@ -95,9 +96,19 @@ check "the service is not enabled" \
     test -z "$(find /etc/systemd/system -name mssante-milter.service 2>/dev/null)"
 check "and nothing started the daemon" eval '! running mssante-milter'
 
+# -n checks that mail would flow: before the list is where WhitelistFile
+# says, the shipped file is refused, naming that file; once it is there
+# (the administrator's first step), accepted.
+list=$(sed -n 's/^WhitelistFile[[:space:]]\+//p' /etc/mssante-milter.conf)
 out=$(mssante-milter -n 2>&1)
 rc=$?
-check "mssante-milter -n accepts the shipped /etc/mssante-milter.conf" test "$rc" = 0
+check "mssante-milter -n without the list: refused, naming $list" \
+    test "$rc" != 0 -a -n "$(grep -F "$list" <<<"$out")"
+install -o mssante-milter -g mssante-milter -m 0640 "$whitelist" "$list"
+out=$(mssante-milter -n 2>&1)
+rc=$?
+check "mssante-milter -n accepts the shipped /etc/mssante-milter.conf once the list is there" \
+    test "$rc" = 0
 note "$out"
 got=$(mssante-milter -V 2>&1)
 check "mssante-milter -V says $version" test "${got%% (*}" = "mssante-milter $version"
@@ -109,8 +120,6 @@ done
 # The daemon as the unit starts it, once the list is where the shipped
 # configuration's WhitelistFile names it (the administrator's first step).
 socket=$(sed -n 's/^Socket[[:space:]]\+//p' /etc/mssante-milter.conf)
-list=$(sed -n 's/^WhitelistFile[[:space:]]\+//p' /etc/mssante-milter.conf)
-install -o mssante-milter -g mssante-milter -m 0640 "$whitelist" "$list"
 setpriv --reuid=mssante-milter --regid=mssante-milter --init-groups --no-new-privs \
     mssante-milter -f -c /etc/mssante-milter.conf >/tmp/milter.log 2>&1 &
 pid=$!
