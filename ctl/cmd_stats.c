@@ -343,6 +343,31 @@ static json_t *cluster_notify(redisContext *c, const char *prefix)
     return o;
 }
 
+/* Each node's name and fields, for --json. */
+static json_t *json_nodes(const struct node *nodes, size_t n)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+
+        json_object_set_new(o, "node", json_text(nodes[i].name));
+        json_object_set_new(o, "fields", json_fields(&nodes[i]));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* The nodes whose statistics expired, for --json. */
+static json_t *json_gone(char **gone, size_t n_gone)
+{
+    json_t *g = json_array();
+
+    for (size_t i = 0; i < n_gone; i++)
+        json_array_append_new(g, json_text(gone[i]));
+    return g;
+}
+
 /* stats --nodes: the per-node part only. */
 static int report_nodes(const struct ctl *ctl, struct node *nodes, size_t n, char **gone,
                         size_t n_gone)
@@ -350,18 +375,10 @@ static int report_nodes(const struct ctl *ctl, struct node *nodes, size_t n, cha
     time_t now = time(NULL);
 
     if (ctl->json) {
-        json_t *root = json_object(), *arr = json_array(), *g = json_array();
+        json_t *root = json_object();
 
-        for (size_t i = 0; i < n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "node", json_text(nodes[i].name));
-            json_object_set_new(o, "fields", json_fields(&nodes[i]));
-            json_array_append_new(arr, o);
-        }
-        for (size_t i = 0; i < n_gone; i++)
-            json_array_append_new(g, json_text(gone[i]));
-        json_object_set_new(root, "nodes", arr);
-        json_object_set_new(root, "expired", g);
+        json_object_set_new(root, "nodes", json_nodes(nodes, n));
+        json_object_set_new(root, "expired", json_gone(gone, n_gone));
         return print_json(root) < 0 ? CTL_UNAVAILABLE : CTL_OK;
     }
     if (n == 0)
@@ -379,19 +396,11 @@ static int report(const struct ctl *ctl, struct node *nodes, size_t n, const str
     time_t now = time(NULL);
 
     if (ctl->json) {
-        json_t *root = json_object(), *arr = json_array(), *g = json_array();
+        json_t *root = json_object();
 
-        for (size_t i = 0; i < n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "node", json_text(nodes[i].name));
-            json_object_set_new(o, "fields", json_fields(&nodes[i]));
-            json_array_append_new(arr, o);
-        }
-        for (size_t i = 0; i < n_gone; i++)
-            json_array_append_new(g, json_text(gone[i]));
-        json_object_set_new(root, "nodes", arr);
+        json_object_set_new(root, "nodes", json_nodes(nodes, n));
         json_object_set_new(root, "total", json_fields(total));
-        json_object_set_new(root, "expired", g);
+        json_object_set_new(root, "expired", json_gone(gone, n_gone));
         json_object_set_new(root, "notifications", notify != NULL ? json_incref(notify)
                                                                   : json_null());
         return print_json(root) < 0 ? CTL_UNAVAILABLE : CTL_OK;
