@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "tests/unit/config/cfgcapture.h"
 #include "tests/unit/testlib.h"
 #include "whitelist/fetch.h"
 #include "whitelist/guard.h"
 
 static char tmp_dir[] = "/tmp/test_fetch_config.XXXXXX";
-static int file_counter;
 
 #define BASE "LocalDomains chu-test.mssante.fr\n"
 #define REDIS "Redis 127.0.0.1:6379\n"
@@ -24,32 +24,7 @@ static int file_counter;
  * (malloc'ed, "" when quiet). */
 static struct config *load(const char *text, char **errors)
 {
-    char path[256];
-    FILE *fp, *cap;
-    struct config *cfg;
-    int saved;
-    long len;
-
-    snprintf(path, sizeof(path), "%s/conf%d", tmp_dir, ++file_counter);
-    if ((fp = fopen(path, "w")) == NULL || (cap = tmpfile()) == NULL)
-        exit(2);
-    fputs(text, fp);
-    fclose(fp);
-    fflush(stderr);
-    saved = dup(2);
-    dup2(fileno(cap), 2);
-    cfg = config_load(path);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    len = ftell(cap);
-    *errors = calloc(1, (size_t)len + 1);
-    rewind(cap);
-    if (*errors == NULL || (len > 0 && fread(*errors, 1, (size_t)len, cap) != (size_t)len))
-        exit(2);
-    fclose(cap);
-    unlink(path);
-    return cfg;
+    return cfgcapture_load(tmp_dir, NULL, text, errors);
 }
 
 /* The file is refused and the error mentions NEEDLE. */

@@ -11,43 +11,17 @@
 #include "common/redis.h"
 #include "config/config.h"
 #include "pipeline/stage_patients.h"
+#include "tests/unit/config/cfgcapture.h"
 #include "tests/unit/testlib.h"
 
 #define BASE "LocalDomains chu-exemple.mssante.fr\nWhitelistFile /nonexistent.xml\n"
 
 static char tmp_dir[] = "/tmp/test_patients_config.XXXXXX";
-static int file_counter;
 
 /* Load BASE + TEXT; *err gets what config_load printed (malloc'ed). */
 static struct config *load(const char *text, char **err)
 {
-    char path[256];
-    FILE *fp, *tmp;
-    struct config *cfg;
-    long len;
-    int saved;
-
-    snprintf(path, sizeof(path), "%s/conf%d", tmp_dir, ++file_counter);
-    if ((fp = fopen(path, "w")) == NULL || (tmp = tmpfile()) == NULL)
-        exit(2);
-    fputs(BASE, fp);
-    fputs(text, fp);
-    fclose(fp);
-    fflush(stderr);
-    saved = dup(2);
-    dup2(fileno(tmp), 2);
-    cfg = config_load(path);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    len = ftell(tmp);
-    *err = calloc(1, (size_t)len + 1);
-    rewind(tmp);
-    if (*err == NULL || (len > 0 && fread(*err, 1, (size_t)len, tmp) != (size_t)len))
-        exit(2);
-    fclose(tmp);
-    unlink(path);
-    return cfg;
+    return cfgcapture_load(tmp_dir, BASE, text, err);
 }
 
 static void test_defaults(void)
