@@ -60,7 +60,9 @@ static bool ipv6_chars(const char *s, size_t len)
     return memchr(s, ':', i) != NULL;
 }
 
-int redis_port_parse(const char *s)
+/* A TCP port, 1..65535 in decimal and nothing else (no sign, no space):
+ * the port, or -1. */
+static int redis_port_parse(const char *s)
 {
     long port = 0;
 

@@ -59,10 +59,6 @@ int redis_addr_list_parse(const char *text, struct redis_addr_list *out,
 int redis_addr_from_parts(const char *host, const char *port, struct redis_addr *out,
                           struct err *why);
 
-/* A TCP port, 1..65535 in decimal and nothing else (no sign, no space):
- * the port, or -1. */
-int redis_port_parse(const char *s);
-
 /* Deep copy: 0, or -1 when out of memory (DST is then left empty). */
 int redis_addr_copy(struct redis_addr *dst, const struct redis_addr *src);
 
