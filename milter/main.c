@@ -476,7 +476,8 @@ static int start_logid(const struct config *cfg)
         return -1;
     }
     if (cfg->logid.mode == LOGID_HASH && logid_key_loose())
-        log_warning("LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, cfg->logid.key_file);
+        log_warning("%s %s %s", logid_key_use.name, cfg->logid.key_file,
+                    logid_key_use.loose_advice);
     return 0;
 }
 
