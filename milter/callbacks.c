@@ -67,7 +67,7 @@ struct conn {
 static atomic_bool mta_lacks_nr_hdr, mta_lacks_skip;
 
 /* What the pipeline of every connection shares (set by callbacks_start). */
-static struct pl_services services = { { NULL, NULL, NULL }, NULL, drain_stopping };
+static struct pl_services services = { { NULL, NULL, NULL }, NULL, drain_stopping, NULL };
 static struct redis_pool *pool;          /* NULL without Redis */
 static struct fwd_cache *rules_cache;    /* NULL without Redis */
 static struct notify_worker *worker;     /* NULL when another node sends */
@@ -622,12 +622,13 @@ int callbacks_close(long long timeout_ms)
     return -1;
 }
 
-int callbacks_start(const struct config *cfg)
+int callbacks_start(const struct config *cfg, const unsigned char *held_key)
 {
     /* A few malloc arenas shared by libmilter's threads rather than one
      * per thread: less memory kept after a burst (see TRIM_EVERY_MS). */
     mallopt(M_ARENA_MAX, MALLOC_ARENAS);
     services.lists = pl_live_lists;
+    services.held_key = held_key;
     if (redis_configured(&cfg->redis) && start_redis(cfg) < 0) {
         callbacks_stop();
         callbacks_free();
@@ -645,6 +646,7 @@ void callbacks_stop(void)
 void callbacks_free(void)
 {
     services.store = NULL;
+    services.held_key = NULL;
     pl_store_redis_free(store);
     store = NULL;
     fwd_cache_free(rules_cache);

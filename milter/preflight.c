@@ -35,6 +35,7 @@
 #include "common/sockspec.h"
 #include "milter/preflight.h"
 #include "pipeline/pipeline.h"
+#include "policy/held.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
@@ -266,6 +267,7 @@ static void check_keys(struct pf *p)
 {
     if (p->cfg->logid.mode == LOGID_HASH)
         check_key(p, &logid_key_use, p->cfg->logid.key_file);
+    check_key(p, &held_key_use, p->cfg->held.key_file);
 }
 
 /* A file the daemon rewrites, in a directory it must be able to write. */

@@ -447,7 +447,7 @@ static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
     snprintf(raw, sizeof(raw), "mssante-milter %s: %s",
              v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
     pl_log_patients(reason, sizeof(reason), raw, c->rules->patient_domain);
-    if (held_mark(mta, v, c->local_submission, c->msg.queue_id) < 0)
+    if (held_mark(mta, c->svc->held_key, v, c->local_submission, c->msg.queue_id) < 0)
         return pl_internal_error(c, "cannot add the X-MSSante-Held header");
     if (mta->quarantine(mta->ctx, reason) < 0)
         return pl_internal_error(c, "smfi_quarantine failed");

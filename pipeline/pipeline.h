@@ -27,9 +27,10 @@
  *     (PatientInbound log) is remembered and said the same way on the
  *     line;
  *   - the stop (SIGTERM): new messages are deferred (451 4.3.2);
- *   - a hold: the X-MSSante-Held header and the sender's notice
- *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
- *     with deleted;
+ *   - a hold: the X-MSSante-Held header, signed with the HeldKeyFile key
+ *     of struct pl_services, and the sender's notice (pipeline/held.h);
+ *     the X-MSSante-Held headers a message that takes the whole path
+ *     arrived with are deleted;
  *   - the verdict line (keep its format stable, operators parse it:
  *     pipeline/verdict_log.c writes it) and the counters of each message
  *     (stats/stats.h).  Patients' addresses and identifiers appear in
@@ -69,6 +70,8 @@ struct pl_services {
     struct pl_lists lists;         /* the whitelist in force */
     const struct pl_store *store;  /* conversations, rules, notices; NULL: no Redis */
     bool (*stopping)(void);        /* a stop was asked for; NULL: never */
+    const unsigned char *held_key; /* HeldKeyFile's key (HELD_KEY_BYTES) that signs the
+                                    * X-MSSante-Held header; NULL: a hold is deferred */
 };
 
 /* What the pipeline answers the MTA. */

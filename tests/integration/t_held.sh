@@ -49,6 +49,9 @@ NotifyRetry 1s
 NotifyRetryMax 2s
 EOF
 start_milter "$conf" || exit 1
+check "the HeldKeyFile key is made at the first start: mode 0600, 64 hex digits" \
+    eval '[ "$(stat -c %a "$W/milter/held.key" 2>/dev/null)" = 600 ] &&
+          grep -q -x -E "[0-9a-f]{64}" "$W/milter/held.key"'
 
 # held ARGS...: mssantectl held on the test's Postfix instance.
 held() { MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$conf" held "$@"; }
@@ -118,8 +121,8 @@ notice_for() {
 submit nolist-msg "$LOCAL" "$PEER"
 check "no list in force: a local submission is held" wait_ours 1 no-whitelist
 ID_NOLIST=$(held_id_of no-whitelist)
-check "postcat shows the reason in X-MSSante-Held" eval \
-    'postcat -c "$H_PF_ETC" -h -q "$ID_NOLIST" | grep -q "^X-MSSante-Held: no-whitelist; submission=local; Liste blanche MSSante indisponible"'
+check "postcat shows the reason in X-MSSante-Held, after its MAC" eval \
+    'postcat -c "$H_PF_ETC" -h -q "$ID_NOLIST" | grep -q -E "^X-MSSante-Held: no-whitelist; submission=local; mac=[0-9a-f]{64}; Liste blanche MSSante indisponible"'
 check "the verdict line says hold, rule no-whitelist" \
     verdict_logged "$ID_NOLIST" "verdict=hold rule=no-whitelist submission=local"
 NOTICE=
@@ -212,7 +215,8 @@ check "... no longer held" eval '[ -z "$(held_id_of no-whitelist)" ] && ! in_que
 out=$(held resubmit "$ID_OTHER" 2>&1)
 rc=$?
 check "resubmit of a message held by Postfix itself is refused" eval \
-    '[ "$rc" = 1 ] && contains "$out" "held, but not by mssante-milter" && in_queue "$ID_OTHER"'
+    '[ "$rc" = 1 ] && contains "$out" "held, but not by mssante-milter (it carries no X-MSSante-Held header)" &&
+     in_queue "$ID_OTHER"'
 out=$(held delete "$ID_OTHER" 2>&1)
 rc=$?
 check "delete of a message held by Postfix itself is refused" eval \
