@@ -7,9 +7,10 @@
  *   PL_CONTINUE          SMFIS_CONTINUE
  *   PL_REJECT/TEMPFAIL   smfi_setreply + SMFIS_REJECT / SMFIS_TEMPFAIL
  *   PL_SKIP              SMFIS_SKIP (SMFIS_CONTINUE for an MTA without it)
- *   PL_ACCEPT            SMFIS_ACCEPT (at end of headers, a message accepted
- *                        early: Postfix sends nothing more of it; at end of
- *                        message, a held one)
+ *   PL_ACCEPT            SMFIS_ACCEPT (at DATA, a message accepted early:
+ *                        Postfix sends nothing more of that message, and
+ *                        takes the next one on the connection whole; at
+ *                        end of message, a held one)
  * and it does for the pipeline, at end of message, the changes it asks
  * for (struct pl_mta): headers, recipients, quarantine.
  *
@@ -303,6 +304,20 @@ static sfsistat step_envrcpt(SMFICTX *ctx, char **argv)
     return reply(ctx, &a);
 }
 
+/*
+ * DATA may answer SMFIS_ACCEPT (EarlyAccept).  Postfix's milter client
+ * (src/milter/milter8.c) takes an accept at any event but connect and
+ * HELO as "accept this message" (its state MILTER8_STAT_ACCEPT_MSG).
+ * smtpd hands its milters to the cleanup server, which sends the
+ * headers, body and end of message, only after the DATA event, and only
+ * those still active (milter8_active(): not one that accepted): this
+ * milter gets nothing more of the message.  At the end of the transaction
+ * smtpd's abort puts it back in the envelope state (milter8_abort()), so
+ * the next MAIL on the same connection is sent whole; libmilter itself
+ * goes back to its HELO state after an accept.  t_early_accept.sh checks
+ * it with two messages on one SMTP connection, the first accepted at
+ * DATA, the second to a patient.
+ */
 static sfsistat step_data(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
@@ -315,7 +330,8 @@ static sfsistat step_data(SMFICTX *ctx)
     return reply(ctx, &a);
 }
 
-/* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH. */
+/* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH.
+ * A message accepted at DATA sends none. */
 static sfsistat step_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = smfi_getpriv(ctx);

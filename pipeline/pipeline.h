@@ -81,8 +81,8 @@ enum pl_code {
     PL_TEMPFAIL,       /* refuse with REPLY (4xx) */
     PL_SKIP,           /* body: the rest is not needed */
     PL_ACCEPT          /* accepted: nothing more of the message is needed
-                        * (end of headers: EarlyAccept, pipeline/early.h;
-                        * end of message: into the hold queue) */
+                        * (DATA: EarlyAccept, pipeline/early.h; end of
+                        * message: into the hold queue) */
 };
 
 struct pl_answer {
@@ -102,7 +102,7 @@ struct pl_msg {
     size_t rcpts_len;
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
     unsigned n_rcpt_patient;       /* accepted recipients in PatientDomain */
-    enum early_why early;          /* decided at DATA (EARLY_NOT_DECIDED before) */
+    unsigned n_headers;            /* headers the MTA sent (the debug log) */
     unsigned n_rcpt_local;         /* recipients in LocalDomains: none from the outside
                                     * is relayed mail, not inbound */
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
@@ -164,11 +164,13 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in);
  * A refusal refuses this recipient only. */
 struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer);
 
+/* DATA: PL_ACCEPT for a message nothing after DATA can change
+ * (EarlyAccept, pipeline/early.h; its verdict line is written then, and
+ * the MTA sends nothing more of it), a refusal of the whole envelope
+ * (mixed list), or PL_CONTINUE. */
 struct pl_answer pl_data(struct pl_conn *c);
 void pl_header(struct pl_conn *c, const char *name, const char *value);
-/* End of headers: PL_ACCEPT for a message nothing after DATA can change
- * (EarlyAccept, pipeline/early.h; its verdict line is written then, and
- * the MTA sends nothing more of it), else PL_CONTINUE. */
+/* End of headers: always PL_CONTINUE. */
 struct pl_answer pl_eoh(struct pl_conn *c);
 
 /* One body chunk: PL_SKIP once no rule needs the rest. */
