@@ -502,6 +502,7 @@ LocalDomains chu-test.mssante.fr
 WhitelistFile $LIST
 SocketMode 0666
 LogPatientIdKeyFile $WORK/logid.key
+HeldKeyFile $WORK/held.key
 EOF
 { cat "$WORK/mssante-milter.conf"; echo "EarlyAccept no"; } > "$WORK/mssante-full.conf"
 

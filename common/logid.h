@@ -17,15 +17,13 @@
  *          '*' for each of the others: "27903**********".
  *   clear  the id itself.
  *
- * The key (LogPatientIdKeyFile, 32 random bytes as 64 hex digits) is
- * made at the daemon's first start when the file is missing, mode 0600,
- * owned by the user the daemon runs as; root and that user read it, and
- * so mssantectl run by either shows the same values as the log.
+ * The key (LogPatientIdKeyFile) is a key file as common/keyfile.h keeps
+ * them: made at the daemon's first start when the file is missing, mode
+ * 0600, owned by the user the daemon runs as; root and that user read it,
+ * and so mssantectl run by either shows the same values as the log.
  *
- * DIAGNOSTICS: logid_start() fails with a sentence naming the key file and
- * what is wrong with it (missing and not to be made, unreadable, not 64
- * hex digits, a symbolic link, or the system error that stopped its
- * creation).
+ * DIAGNOSTICS: logid_start() fails with keyfile_load()'s sentence, naming
+ * the key file and what is wrong with it.
  */
 #ifndef MSSANTE_LOGID_H
 #define MSSANTE_LOGID_H
@@ -34,6 +32,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/keyfile.h"
 
 enum logid_mode { LOGID_HASH = 0, LOGID_MASK, LOGID_CLEAR };
 
@@ -56,11 +55,9 @@ struct logid_settings {
  */
 int logid_start(const struct logid_settings *s, bool create, struct err *err);
 
-/* What to say when the key file can be read by others than its owner
- * (after "LogPatientIdKeyFile PATH "). */
-#define LOGID_LOOSE_ADVICE \
-    "can be read by others than its owner: anyone with it can tell which patient a " \
-    "hashed id is; chmod 600 it"
+/* The key file, for the messages about it (keyfile_check() of
+ * "mssante-milter -n", the warning about a file others can read). */
+extern const struct keyfile_use logid_key_use;
 
 /* Was the key logid_start() read in a file readable by others than its
  * owner (group or world)? */
@@ -87,14 +84,5 @@ void logid_address(const char *addr, const char *patient_domain, char *out, size
  * Cut to SIZE.
  */
 void logid_redact(const char *text, const char *patient_domain, char *out, size_t size);
-
-/*
- * Is PATH usable as the key: 1 when it holds one (readable, 64 hex
- * digits), 0 when it is missing and its directory lets the caller create
- * it, -1 + err otherwise.  Used by "mssante-milter -n" as the daemon's
- * user.  *LOOSE (if non-NULL) is set when the file is readable by others
- * than its owner.
- */
-int logid_check_key(const char *path, bool *loose, struct err *err);
 
 #endif

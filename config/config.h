@@ -33,6 +33,7 @@
 #include "common/redis.h"
 #include "notify/queue.h"
 #include "pipeline/settings.h"
+#include "policy/held.h"
 #include "stats/stats.h"
 #include "whitelist/fetch.h"
 #include "whitelist/live.h"
@@ -51,6 +52,7 @@ struct config {
     struct daemon_settings daemon;   /* Socket, SocketMode, UserID, PidFile, ShutdownTimeout */
     struct log_settings log;         /* LogLevel, SyslogFacility, LogFile */
     struct logid_settings logid;     /* LogPatientId, LogPatientIdKeyFile */
+    struct held_settings held;       /* HeldKeyFile */
     struct rules_settings rules;     /* LocalDomains ... Forwarding, the patient keys */
     struct redis_settings redis;     /* Redis*, RedisSentinels ... RedisMinReplicas */
     struct live_settings live;       /* WhitelistFile, SnapshotFile, WhitelistPoll, TLSPolicy* */

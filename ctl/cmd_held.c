@@ -19,8 +19,10 @@
  *
  * Resubmitting, step by step, for one message:
  *   1. it must be in the hold queue and carry the daemon's X-MSSante-Held
- *      header saying it was a local submission (resubmitting turns it into
- *      one: a message that came over SMTP would change sides);
+ *      header, its MAC verified with the daemon's key (HeldKeyFile) for
+ *      this queue id, saying it was a local submission (resubmitting turns
+ *      it into one: a message that came over SMTP would change sides; a
+ *      header without a valid MAC may be the sender's own);
  *   2. "postcat -bh -q ID": the message, header and body, as queued; the
  *      daemon's X-MSSante-Held header is taken out of it;
  *   3. the envelope from the queue file (postqueue -j): the sender and the
@@ -34,8 +36,8 @@
  * message at once.  The DSN options and original recipients of the first
  * submission are not carried over (sendmail has no way to take them).
  *
- * Every command needs root (queue files), and works on the Postfix
- * instance MAIL_CONFIG names (ctl/ptools.h).
+ * Every command needs root (queue files and the key), and works on the
+ * Postfix instance MAIL_CONFIG names (ctl/ptools.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +73,9 @@ static json_t *entry_json(const struct ctl *ctl, const struct held_entry *e, tim
                             json_text(ctl_patients(ctl, e->mark.reason, buf, sizeof(buf))));
         json_object_set_new(o, "submission",
                             json_string(e->mark.local_submission ? "local" : "smtp"));
+    } else if (e->has_header) {
+        /* an X-MSSante-Held that is not the daemon's: said, never believed */
+        json_object_set_new(o, "held_header", json_string(held_check_name(e->header)));
     }
     json_object_set_new(o, "sender", json_text(ctl_patients(ctl, e->sender, buf, sizeof(buf))));
     for (size_t i = 0; i < e->n_rcpts; i++)
@@ -123,6 +128,8 @@ static void print_entry(const struct ctl *ctl, const struct held_entry *e, time_
         ctl_patients(ctl, e->mark.reason, reason, sizeof(reason));
         printf("    reason: %.*s%s\n", REASON_SHOWN, reason,
                strlen(reason) > REASON_SHOWN ? "..." : "");
+    } else if (e->has_header) {
+        printf("    not the daemon's: %s\n", heldq_why_not_ours(e));
     }
 }
 
@@ -153,10 +160,11 @@ static int list_text(const struct ctl *ctl, const struct held_queue *q)
 
 static int held_list(const struct ctl *ctl, const struct ptools *pt)
 {
+    unsigned char key[HELD_KEY_BYTES];
     struct held_queue q;
     int rc;
 
-    if (heldq_scan(pt, true, &q) < 0)
+    if (heldq_key(ctl->cfg, key) < 0 || heldq_scan(pt, true, key, &q) < 0)
         return CTL_UNAVAILABLE;
     rc = ctl->json ? list_json(ctl, &q) : list_text(ctl, &q);
     heldq_free(&q);
@@ -398,22 +406,28 @@ static int check_ids(const struct held_queue *q, char **ids, int n)
             ctl_error("%s: not in the hold queue (postqueue -p lists the queue)", ids[i]);
             rc = worse(rc, CTL_FAIL);
         } else if (!e->ours) {
-            ctl_error("%s: held, but not by mssante-milter: not managed here", ids[i]);
+            ctl_error("%s: held, but not by mssante-milter (%s): not managed here; read it "
+                      "with postcat -q %s, then release or delete it with postsuper", ids[i],
+                      heldq_why_not_ours(e), ids[i]);
             rc = worse(rc, CTL_FAIL);
         }
     }
     return rc;
 }
 
-static int act(const struct ptools *pt, bool resubmit, bool all, char **ids, int n)
+static int act(const struct ctl *ctl, const struct ptools *pt, bool resubmit, bool all,
+               char **ids, int n)
 {
+    unsigned char key[HELD_KEY_BYTES];
     struct held_queue q;
     bool acted = false;
     int lock, rc;
 
+    if (heldq_key(ctl->cfg, key) < 0)
+        return CTL_UNAVAILABLE;
     if ((lock = lock_instance(pt)) < 0)
         return CTL_UNAVAILABLE;
-    if (heldq_scan(pt, true, &q) < 0) {
+    if (heldq_scan(pt, true, key, &q) < 0) {
         close(lock);
         return CTL_UNAVAILABLE;
     }
@@ -475,5 +489,5 @@ int cmd_held(const struct ctl *ctl, int argc, char **argv)
         return rc;
     if (strcmp(argv[1], "list") == 0)
         return held_list(ctl, &pt);
-    return act(&pt, strcmp(argv[1], "resubmit") == 0, all, argv + 2, n);
+    return act(ctl, &pt, strcmp(argv[1], "resubmit") == 0, all, argv + 2, n);
 }

@@ -29,10 +29,12 @@
  * root only the daemon's count, otherwise the whole hold queue (the
  * headers that tell them apart are root's to read), and the line says so.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -307,14 +309,29 @@ static void check_reload(struct report *r, const struct st_daemon *d,
         set_str(k, "error", p->reload_error);
 }
 
-static void check_held(struct report *r)
+/* The daemon's HeldKeyFile key into KEY, as root: 1, or 0 when the file
+ * does not exist (the daemon never made it: none of the held messages
+ * can be its own), -1 when it cannot be read (said on stderr). */
+static int status_held_key(const struct config *cfg, unsigned char key[HELD_KEY_BYTES])
 {
+    struct stat st;
+
+    if (cfg->held.key_file != NULL && lstat(cfg->held.key_file, &st) < 0 && errno == ENOENT)
+        return 0;
+    return heldq_key(cfg, key) < 0 ? -1 : 1;
+}
+
+static void check_held(struct report *r, const struct config *cfg)
+{
+    unsigned char key[HELD_KEY_BYTES];
     struct held_queue q;
     struct ptools pt;
     struct check *k;
+    int have_key = 0;
     size_t n;
 
-    if (ptools_init(&pt, false) != 0 || heldq_scan(&pt, pt.root, &q) < 0) {
+    if (ptools_init(&pt, false) != 0 || (pt.root && (have_key = status_held_key(cfg, key)) < 0)
+        || heldq_scan(&pt, pt.root, have_key > 0 ? key : NULL, &q) < 0) {
         add(r, "held", L_UNKNOWN, "the hold queue could not be read: %s%s", ctl_last_error(),
             !pt.root && pt.config_dir[0] != '\0'
             ? " (as a user other than root, Postfix's tools only take a MAIL_CONFIG listed in "
@@ -325,7 +342,9 @@ static void check_held(struct report *r)
     heldq_free(&q);
     r->held = (long long)n;
     if (n == 0)
-        k = add(r, "held", L_OK, "no message held%s", pt.root ? " by the daemon" : "");
+        k = add(r, "held", L_OK, "no message held%s%s", pt.root ? " by the daemon" : "",
+                pt.root && have_key == 0 ? " (HeldKeyFile does not exist yet: the daemon "
+                "never held one)" : "");
     else if (pt.root)
         k = add(r, "held", L_WARNING, "%zu message(s) held by the daemon: mssantectl held list",
                 n);
@@ -465,7 +484,7 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
     status_published(ctl->cfg, c, &d, r.now, &p);
     check_whitelist(&r, ctl->cfg, &d, &p, c);
     check_reload(&r, &d, &p);
-    check_held(&r);
+    check_held(&r, ctl->cfg);
     check_notices(&r, ctl->cfg, c);
     if (c != NULL)
         redisFree(c);

@@ -5,7 +5,8 @@
  * "postqueue -j" prints one JSON object per queued message; only those
  * whose queue_name is "hold" are kept.  Their header comes from "postcat
  * -h -q ID", one message at a time: a message released or deleted
- * meanwhile makes postcat fail for that message only.
+ * meanwhile makes postcat fail for that message only.  Each X-MSSante-Held
+ * in it is checked against the daemon's key and the message's queue id.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "common/keyfile.h"
 #include "ctl/ctl.h"
 #include "ctl/heldq.h"
 
@@ -185,6 +187,21 @@ static int set_envelope(struct held_entry *e, const char *sender, char **rcpts, 
     return 0;
 }
 
+/* One X-MSSante-Held VALUE of E: the most trusted one seen is kept (a
+ * message that carries the daemon's header and another is the daemon's). */
+static void note_header(struct held_entry *e, const char *value, const unsigned char *key)
+{
+    struct held_mark mark;
+    enum held_check c = held_header_check(value, key, e->id, &mark);
+
+    if (e->has_header && c >= e->header)
+        return;
+    e->has_header = true;
+    e->header = c;
+    e->ours = c == HELD_OURS;
+    e->mark = mark;
+}
+
 /*
  * "postcat -e -h -q ID" output (TEXT, modified) into E: the sender and
  * recipient records of the envelope and of the records Postfix extracted
@@ -193,7 +210,7 @@ static int set_envelope(struct held_entry *e, const char *sender, char **rcpts, 
  * postcat's own markers, which a header line cannot look like (a header
  * field starts with its name; a continuation line with white space).
  */
-static int parse_queue_file(char *text, struct held_entry *e)
+static int parse_queue_file(char *text, const unsigned char *key, struct held_entry *e)
 {
     enum { NONE, ENVELOPE, CONTENT, EXTRACTED } where = NONE;
     char marker[3][HELDQ_ID_MAX + 48], value[HELD_VALUE_MAX + 64], **rcpts = NULL;
@@ -229,7 +246,7 @@ static int parse_queue_file(char *text, struct held_entry *e)
         } else if (where == CONTENT && heldq_find_header(line, value, sizeof(value))) {
             /* one field at a time: its continuation lines are not needed,
              * the daemon writes the header on one line */
-            e->ours = held_header_parse(value, &e->mark) == 0;
+            note_header(e, value, key);
         }
     }
     if (sender == NULL) {
@@ -249,7 +266,8 @@ out:
 
 /* postcat -e -h -q ID: E's envelope, and is it the daemon's?  A message
  * gone meanwhile stays unread (header_read false). */
-static int read_queue_file(const struct ptools *pt, struct held_entry *e)
+static int read_queue_file(const struct ptools *pt, const unsigned char *key,
+                           struct held_entry *e)
 {
     const char *argv[9];
     struct ptools_run r;
@@ -263,14 +281,15 @@ static int read_queue_file(const struct ptools *pt, struct held_entry *e)
     argv[n] = NULL;
     if (ptools_exec(argv, NULL, 0, &r) < 0)
         return -1;
-    e->ours = false;
-    if (r.status == 0 && (rc = parse_queue_file(r.out, e)) < 0)
+    e->ours = e->has_header = false;
+    if (r.status == 0 && (rc = parse_queue_file(r.out, key, e)) < 0)
         ctl_error("out of memory");
     ptools_run_free(&r);
     return rc;
 }
 
-int heldq_scan(const struct ptools *pt, bool read_headers, struct held_queue *q)
+int heldq_scan(const struct ptools *pt, bool read_headers, const unsigned char *key,
+               struct held_queue *q)
 {
     const char *argv[6];
     struct ptools_run r;
@@ -296,7 +315,7 @@ int heldq_scan(const struct ptools *pt, bool read_headers, struct held_queue *q)
         return rc;
     }
     for (i = 0; i < q->n; i++) {
-        if (read_queue_file(pt, &q->v[i]) < 0) {
+        if (read_queue_file(pt, key, &q->v[i]) < 0) {
             heldq_free(q);
             return -1;
         }
@@ -311,4 +330,34 @@ int heldq_scan(const struct ptools *pt, bool read_headers, struct held_queue *q)
     }
     q->n = kept;
     return 0;
+}
+
+int heldq_key(const struct config *cfg, unsigned char key[HELD_KEY_BYTES])
+{
+    struct err err;
+
+    if (keyfile_load(&held_key_use, cfg->held.key_file, false, key, NULL, &err) == 0)
+        return 0;
+    ctl_error("%s: without the daemon's key no held message can be told as the daemon's; "
+              "run mssantectl as root with the daemon's configuration file (-c), on the "
+              "daemon's machine (the daemon makes the key at its first start)", err.msg);
+    return -1;
+}
+
+const char *heldq_why_not_ours(const struct held_entry *e)
+{
+    if (!e->has_header)
+        return "it carries no X-MSSante-Held header";
+    switch (e->header) {
+    case HELD_BAD_MAC:
+        return "its X-MSSante-Held header has no valid mac (forged, copied from another "
+               "message, or made with another HeldKeyFile key)";
+    case HELD_NO_MAC:
+        return "its X-MSSante-Held header has no mac (forged, or written by a version before "
+               "HeldKeyFile: see the README, Upgrading)";
+    case HELD_MALFORMED:
+    case HELD_OURS:
+        break;
+    }
+    return "its X-MSSante-Held header is not in the daemon's form";
 }

@@ -5,11 +5,13 @@
  * The queue is read with "postqueue -j" (queue id, arrival time, envelope
  * sender and recipients, as Postfix keeps them in the queue file); each
  * held message's header with "postcat -h -q ID".  A message is the
- * daemon's when its header carries X-MSSante-Held in the daemon's form
- * (policy/held.h): the daemon deletes any such header a message arrives
- * with, so the sender cannot make a message look like one of them.
- * Everything else in the hold queue (held by header_checks, by an
- * administrator with "postsuper -h", by another milter) is not ours.
+ * daemon's when its header carries an X-MSSante-Held whose MAC verifies
+ * under the daemon's key (HeldKeyFile) for that queue id (policy/held.h):
+ * the sender writes the headers, and a message the daemon accepted at
+ * DATA keeps them, so the name of the header proves nothing.  Everything
+ * else in the hold queue (held by header_checks, by an administrator with
+ * "postsuper -h", by another milter, or carrying an X-MSSante-Held that
+ * does not verify) is not ours.
  */
 #ifndef MSSANTE_CTL_HELDQ_H
 #define MSSANTE_CTL_HELDQ_H
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/config.h"
 #include "ctl/ptools.h"
 #include "policy/held.h"
 
@@ -30,7 +33,9 @@ struct held_entry {
     char **rcpts;                 /* owned: the recipients still to deliver */
     size_t n_rcpts;
     bool header_read;             /* postcat -h gave its header */
-    bool ours;                    /* it carries the daemon's X-MSSante-Held */
+    bool ours;                    /* it carries the daemon's X-MSSante-Held (MAC verified) */
+    bool has_header;              /* it carries an X-MSSante-Held, ours or not ... */
+    enum held_check header;       /* ... the most trusted of them (HELD_OURS first) */
     struct held_mark mark;        /* meaningful when ours */
 };
 
@@ -41,11 +46,21 @@ struct held_queue {
 
 /*
  * Read the hold queue.  READ_HEADERS: also each message's header (needs
- * root), to tell the daemon's; without it no entry is "ours".  A message
- * that leaves the hold queue between the two reads is dropped.  0, or -1
- * after saying why on stderr.
+ * root), to tell the daemon's with KEY (HELD_KEY_BYTES; NULL: none is);
+ * without it no entry is "ours".  A message that leaves the hold queue
+ * between the two reads is dropped.  0, or -1 after saying why on stderr.
  */
-int heldq_scan(const struct ptools *pt, bool read_headers, struct held_queue *q);
+int heldq_scan(const struct ptools *pt, bool read_headers, const unsigned char *key,
+               struct held_queue *q);
+
+/* The daemon's key, from HeldKeyFile of CFG, into KEY.  0, or -1 after
+ * saying on stderr which file could not be read and what to do. */
+int heldq_key(const struct config *cfg, unsigned char key[HELD_KEY_BYTES]);
+
+/* Why E, a message of the hold queue, is not the daemon's: a sentence
+ * for "held resubmit|delete" and "held list", after "not by
+ * mssante-milter". */
+const char *heldq_why_not_ours(const struct held_entry *e);
 void heldq_free(struct held_queue *q);
 
 /* The entry with queue id ID, or NULL. */

@@ -7,9 +7,10 @@
  *   PL_CONTINUE          SMFIS_CONTINUE
  *   PL_REJECT/TEMPFAIL   smfi_setreply + SMFIS_REJECT / SMFIS_TEMPFAIL
  *   PL_SKIP              SMFIS_SKIP (SMFIS_CONTINUE for an MTA without it)
- *   PL_ACCEPT            SMFIS_ACCEPT (at end of headers, a message accepted
- *                        early: Postfix sends nothing more of it; at end of
- *                        message, a held one)
+ *   PL_ACCEPT            SMFIS_ACCEPT (at DATA, a message accepted early:
+ *                        Postfix sends nothing more of that message, and
+ *                        takes the next one on the connection whole; at
+ *                        end of message, a held one)
  * and it does for the pipeline, at end of message, the changes it asks
  * for (struct pl_mta): headers, recipients, quarantine.
  *
@@ -67,7 +68,7 @@ struct conn {
 static atomic_bool mta_lacks_nr_hdr, mta_lacks_skip;
 
 /* What the pipeline of every connection shares (set by callbacks_start). */
-static struct pl_services services = { { NULL, NULL, NULL }, NULL, drain_stopping };
+static struct pl_services services = { { NULL, NULL, NULL }, NULL, drain_stopping, NULL };
 static struct redis_pool *pool;          /* NULL without Redis */
 static struct fwd_cache *rules_cache;    /* NULL without Redis */
 static struct notify_worker *worker;     /* NULL when another node sends */
@@ -303,6 +304,20 @@ static sfsistat step_envrcpt(SMFICTX *ctx, char **argv)
     return reply(ctx, &a);
 }
 
+/*
+ * DATA may answer SMFIS_ACCEPT (EarlyAccept).  Postfix's milter client
+ * (src/milter/milter8.c) takes an accept at any event but connect and
+ * HELO as "accept this message" (its state MILTER8_STAT_ACCEPT_MSG).
+ * smtpd hands its milters to the cleanup server, which sends the
+ * headers, body and end of message, only after the DATA event, and only
+ * those still active (milter8_active(): not one that accepted): this
+ * milter gets nothing more of the message.  At the end of the transaction
+ * smtpd's abort puts it back in the envelope state (milter8_abort()), so
+ * the next MAIL on the same connection is sent whole; libmilter itself
+ * goes back to its HELO state after an accept.  t_early_accept.sh checks
+ * it with two messages on one SMTP connection, the first accepted at
+ * DATA, the second to a patient.
+ */
 static sfsistat step_data(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
@@ -315,7 +330,8 @@ static sfsistat step_data(SMFICTX *ctx)
     return reply(ctx, &a);
 }
 
-/* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH. */
+/* No reply per header (SMFIP_NR_HDR): a missing context is caught at EOH.
+ * A message accepted at DATA sends none. */
 static sfsistat step_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = smfi_getpriv(ctx);
@@ -622,12 +638,13 @@ int callbacks_close(long long timeout_ms)
     return -1;
 }
 
-int callbacks_start(const struct config *cfg)
+int callbacks_start(const struct config *cfg, const unsigned char *held_key)
 {
     /* A few malloc arenas shared by libmilter's threads rather than one
      * per thread: less memory kept after a burst (see TRIM_EVERY_MS). */
     mallopt(M_ARENA_MAX, MALLOC_ARENAS);
     services.lists = pl_live_lists;
+    services.held_key = held_key;
     if (redis_configured(&cfg->redis) && start_redis(cfg) < 0) {
         callbacks_stop();
         callbacks_free();
@@ -645,6 +662,7 @@ void callbacks_stop(void)
 void callbacks_free(void)
 {
     services.store = NULL;
+    services.held_key = NULL;
     pl_store_redis_free(store);
     store = NULL;
     fwd_cache_free(rules_cache);

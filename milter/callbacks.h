@@ -17,10 +17,12 @@ int callbacks_register(void);
  * configuration CFG (which must outlive callbacks_stop()): the whitelist
  * in force and, with Redis, the connection pool, the forwarding rules kept
  * in memory, the notice worker (a thread: after the fork and the privilege
- * drop, before smfi_main) and the store over them.  0, or -1 after logging
- * why.
+ * drop, before smfi_main) and the store over them; HELD_KEY
+ * (HELD_KEY_BYTES, policy/held.h, kept by the caller until
+ * callbacks_free()) signs the X-MSSante-Held header of a held message.
+ * 0, or -1 after logging why.
  */
-int callbacks_start(const struct config *cfg);
+int callbacks_start(const struct config *cfg, const unsigned char *held_key);
 
 /*
  * After smfi_main returned, first: from now on a step libmilter still

@@ -42,6 +42,7 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/redis_server.h"
+#include "common/keyfile.h"
 #include "common/logid.h"
 #include "common/pidfile.h"
 #include "common/sockspec.h"
@@ -144,7 +145,7 @@ static int apply_command_line(struct config *cfg)
         || absolutize(&cfg->fetch.client_cert) < 0
         || absolutize(&cfg->fetch.client_key) < 0 || absolutize(&cfg->stats.file) < 0
         || absolutize(&cfg->live.tls_policy_file) < 0
-        || absolutize(&cfg->logid.key_file) < 0)
+        || absolutize(&cfg->logid.key_file) < 0 || absolutize(&cfg->held.key_file) < 0)
         return -1;
     if (cfg->log.file != NULL && strcmp(cfg->log.file, LOG_FILE_STDERR) != 0
         && absolutize(&cfg->log.file) < 0)
@@ -466,8 +467,28 @@ static int open_log(const struct config *cfg, bool journal)
     return 0;
 }
 
-/* LogPatientId: the key, made at the first start (as the user). */
-static int start_logid(const struct config *cfg)
+/* The key that signs the X-MSSante-Held header (policy/held.h), read at
+ * start; the pipeline of every connection uses it (callbacks_start). */
+static unsigned char held_key[HELD_KEY_BYTES];
+
+/* A key file, made at the first start (as the user): 0, or -1 after
+ * logging why. */
+static int load_key(const struct keyfile_use *use, const char *path, unsigned char *key)
+{
+    struct err err;
+    bool loose = false;
+
+    if (keyfile_load(use, path, true, key, &loose, &err) < 0) {
+        log_error("%s", err.msg);
+        return -1;
+    }
+    if (loose)
+        log_warning("%s %s %s", use->name, path, use->loose_advice);
+    return 0;
+}
+
+/* The keys: LogPatientId's (hash mode) and HeldKeyFile's. */
+static int start_keys(const struct config *cfg)
 {
     struct err err;
 
@@ -476,8 +497,9 @@ static int start_logid(const struct config *cfg)
         return -1;
     }
     if (cfg->logid.mode == LOGID_HASH && logid_key_loose())
-        log_warning("LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, cfg->logid.key_file);
-    return 0;
+        log_warning("%s %s %s", logid_key_use.name, cfg->logid.key_file,
+                    logid_key_use.loose_advice);
+    return load_key(&held_key_use, cfg->held.key_file, held_key);
 }
 
 /* The threads, the whitelist; 0, or 1 after logging why. */
@@ -500,7 +522,7 @@ static int start_threads(struct config *cfg)
     report_redis(cfg);
     /* What the connections share, the notice worker among it (its libcurl
      * init, too, before other threads). */
-    if (callbacks_start(cfg) < 0)
+    if (callbacks_start(cfg, held_key) < 0)
         return start_failed();
     if (live_start(&cfg->live, &cfg->redis) < 0) {
         live_stop();
@@ -551,7 +573,7 @@ static int run(struct config *cfg, const struct options *opt, const struct ident
         log_error("%s", why.msg);
         return start_failed();
     }
-    if (open_log(cfg, journal) < 0 || start_logid(cfg) < 0)
+    if (open_log(cfg, journal) < 0 || start_keys(cfg) < 0)
         return start_failed();
     if (cfg->daemon.pid_file != NULL
         && pidfile_prepare(&pid_file, cfg->daemon.pid_file, PROG, &why) < 0) {

@@ -27,6 +27,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/logid.h"
 #include "common/pidfile.h"
@@ -34,6 +35,7 @@
 #include "common/sockspec.h"
 #include "milter/preflight.h"
 #include "pipeline/pipeline.h"
+#include "policy/held.h"
 #include "whitelist/ansxml.h"
 #include "whitelist/snapshot.h"
 #include "whitelist/store.h"
@@ -243,24 +245,29 @@ static void check_log(struct pf *p)
     }
 }
 
-static void check_logid_key(struct pf *p)
+/* A key file (common/keyfile.h) the daemon reads, or makes at its first
+ * start. */
+static void check_key(struct pf *p, const struct keyfile_use *use, const char *path)
 {
-    const char *path = p->cfg->logid.key_file;
     struct err err;
     bool loose = false;
-    int rc;
+    int rc = keyfile_check(use, path, &loose, &err);
 
-    if (p->cfg->logid.mode != LOGID_HASH)
-        return;
-    rc = logid_check_key(path, &loose, &err);
     if (rc < 0)
         pf_error(p, "%s (as %s): the daemon would not start; let that user read the key, or "
                  "make its directory writable so that the first start makes one", err.msg,
                  p->user);
     else if (rc == 0)
-        pf_note(p, "LogPatientIdKeyFile %s does not exist yet: the first start makes it", path);
+        pf_note(p, "%s %s does not exist yet: the first start makes it", use->name, path);
     else if (loose)
-        pf_warning(p, "LogPatientIdKeyFile %s " LOGID_LOOSE_ADVICE, path);
+        pf_warning(p, "%s %s %s", use->name, path, use->loose_advice);
+}
+
+static void check_keys(struct pf *p)
+{
+    if (p->cfg->logid.mode == LOGID_HASH)
+        check_key(p, &logid_key_use, p->cfg->logid.key_file);
+    check_key(p, &held_key_use, p->cfg->held.key_file);
 }
 
 /* A file the daemon rewrites, in a directory it must be able to write. */
@@ -401,7 +408,7 @@ static void run_checks(struct pf *p)
     check_socket(p);
     check_pid_file(p);
     check_log(p);
-    check_logid_key(p);
+    check_keys(p);
     check_whitelist(p);
     check_output(p, "SnapshotFile", cfg->live.snapshot_file,
                  "no copy of the list is kept for a start while Redis is down");

@@ -13,7 +13,7 @@
  *     the unix socket's directory missing (or not writable when the daemon
  *     is not started as root); PidFile's directory not writable, or
  *     PidFile a link; LogFile that cannot be opened; the LogPatientId key
- *     unreadable or not makeable;
+ *     or the HeldKeyFile key unreadable or not makeable;
  *   warnings (exit 0): LocalDomains not on the list (other operators
  *     refuse our mail); the configuration file unreadable by the user
  *     (every reload would fail); SnapshotFile, StatsFile, TLSPolicyFile or

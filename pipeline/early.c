@@ -25,25 +25,16 @@ enum early_why early_at_data(const struct early_data_in *in)
     return EARLY_OK;
 }
 
-enum early_why early_at_eoh(enum early_why at_data, unsigned held_headers)
-{
-    if (at_data != EARLY_OK)
-        return at_data;
-    return held_headers > 0 ? EARLY_HELD_HEADER : EARLY_OK;
-}
-
 const char *early_why_name(enum early_why why)
 {
     static const char *const names[] = {
         [EARLY_OK] = "ok",
-        [EARLY_NOT_DECIDED] = "no-data",
         [EARLY_OFF] = "off",
         [EARLY_DRY_RUN] = "dry-run",
         [EARLY_LOCAL] = "local-submission",
         [EARLY_KEPT] = "kept-for-end",
         [EARLY_PATIENT] = "patient",
         [EARLY_FORWARDING] = "forwarding",
-        [EARLY_HELD_HEADER] = "held-header",
     };
 
     if ((unsigned)why < sizeof(names) / sizeof(names[0]) && names[why] != NULL)

@@ -5,6 +5,8 @@
  *
  * Headers are deleted from the last occurrence to the first, so that an
  * index never points at a header already gone whatever way the MTA counts.
+ * The daemon's header is signed with the HeldKeyFile key, which the
+ * daemon read at start and hands down (struct pl_services).
  * The notice is queued through the store (pipeline/ports.h: in the daemon,
  * the shared Redis pool); the worker picks it up at its next poll.
  */
@@ -66,12 +68,18 @@ void held_notify(const struct pl_store *store, const struct msg_policy *mp, bool
         log_debug("%s: held; notice queued for <%s>", pl_qid(qid), sender);
 }
 
-int held_mark(const struct pl_mta *mta, const struct verdict *v, bool local, const char *qid)
+int held_mark(const struct pl_mta *mta, const unsigned char *key, const struct verdict *v,
+              bool local, const char *qid)
 {
     char value[HELD_VALUE_MAX];
 
-    held_header_value(value, sizeof(value), v->rule != RULE_NONE ? rule_name(v->rule) : NULL,
-                      local, v->text);
+    if (held_header_value(value, sizeof(value), key, qid,
+                          v->rule != RULE_NONE ? rule_name(v->rule) : NULL, local, v->text) < 0) {
+        log_error("%s: cannot make the %s header (%s)", pl_qid(qid), HELD_HEADER,
+                  key == NULL ? "no HeldKeyFile key" : qid == NULL || qid[0] == '\0'
+                  ? "no queue id" : "HMAC failed");
+        return -1;
+    }
     if (mta->add_header(mta->ctx, HELD_HEADER, value) < 0) {
         log_error("%s: cannot add the %s header", pl_qid(qid), HELD_HEADER);
         return -1;

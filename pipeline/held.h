@@ -2,11 +2,13 @@
  * held.h - what the pipeline does around a hold, beside the quarantine
  * (pipeline.c hold()).
  *
- *  - every message: the X-MSSante-Held headers it arrived with are deleted
- *    (the sender writes the headers; policy/held.h says why only the
- *    daemon's may be in a queued message);
+ *  - every message that takes the whole path: the X-MSSante-Held headers
+ *    it arrived with are deleted, so that the queue holds no header the
+ *    sender wrote under that name (tidiness: what makes the daemon's
+ *    header its own is its MAC, policy/held.h, since a message accepted
+ *    at DATA keeps its headers);
  *  - a held message: the daemon's X-MSSante-Held header (rule, how it came
- *    in, reason), so that the hold is explained from the queue alone
+ *    in, MAC, reason), so that the hold is explained from the queue alone
  *    ("postcat -h -q QUEUEID", "mssantectl held list"); and, for a local
  *    submission with a sender, a content-free notice to that sender
  *    through the notice queue (notify/held.h) when Redis is configured.
@@ -37,10 +39,13 @@ void held_header(struct held_msg *h, const char *name);
  * seen.  0, or -1 when it refused (the caller defers the message). */
 int held_strip(const struct pl_mta *mta, const struct held_msg *h, const char *qid);
 
-/* The message is being held for V: ask MTA to add the header.  LOCAL: a
- * local submission; QID its queue id.  0, or -1 when it refused (the
- * caller defers the message rather than hold it unexplained). */
-int held_mark(const struct pl_mta *mta, const struct verdict *v, bool local, const char *qid);
+/* The message is being held for V: ask MTA to add the header, signed with
+ * KEY (HELD_KEY_BYTES).  LOCAL: a local submission; QID its queue id.  0,
+ * or -1 when the header cannot be made (no key, no queue id) or the MTA
+ * refused it (the caller defers the message rather than hold it
+ * unexplained). */
+int held_mark(const struct pl_mta *mta, const unsigned char *key, const struct verdict *v,
+              bool local, const char *qid);
 
 /* The hold is in place: tell the sender of a local submission (LOCAL),
  * when there is a STORE with a notice queue and MP has a sender.

@@ -6,10 +6,10 @@
  * client is on; pl_mail() starts the transaction and asks the trust-space
  * rules about the sender; pl_rcpt() asks them, then the patient stage,
  * about each recipient, and records it for forwarding; pl_data() asks the
- * trust-space rules about the whole envelope; the headers and the body go
- * to the patient stage; pl_eoh() accepts there a message that nothing
- * after DATA can change (EarlyAccept: pipeline/early.h), its verdict line
- * written then; pl_eom() takes what was kept for end of message,
+ * trust-space rules about the whole envelope, and accepts there a message
+ * that nothing after DATA can change (EarlyAccept: pipeline/early.h), its
+ * verdict line written then; the headers and the body of the others go
+ * to the patient stage; pl_eom() takes what was kept for end of message,
  * lets forwarding replace the refusal it replaces, runs the patient and
  * forwarding stages, and answers.  Every answer goes through answer_for()
  * (DryRun, and the deferral of local submissions and holds), and every
@@ -17,7 +17,7 @@
  * the line shows, and the text that goes into it: pipeline/verdict_log.h).
  *
  * Exactly one info line is logged per message: at end of message (or at
- * end of headers for a message accepted early), at a
+ * DATA for a message accepted early), at a
  * refusal that ends the transaction (MAIL, DATA, end of message), or when
  * the transaction ends otherwise (abort, disconnect).  A refusal at RCPT
  * only removes that recipient, so it is written into the line at the end.
@@ -249,7 +249,7 @@ static void reset_message(struct pl_msg *m)
     m->rcpts_len = 0;
     m->n_rcpt_logged = m->n_rcpt_more = m->n_rcpt_ok = m->n_rcpt_local = 0;
     m->n_rcpt_patient = 0;
-    m->early = EARLY_NOT_DECIDED;
+    m->n_headers = 0;
     m->rcpt_refused = m->have_would = false;
     m->kept_trust = verdict_continue();
     m->kept = verdict_continue();
@@ -358,9 +358,13 @@ static enum early_why decide_early(struct pl_conn *c)
     return early_at_data(&in);
 }
 
+/* DATA: the whole envelope is known.  A message nothing after DATA can
+ * change is accepted here (EarlyAccept, pipeline/early.h): its verdict
+ * line is written now, and the MTA sends nothing more of it. */
 struct pl_answer pl_data(struct pl_conn *c)
 {
     struct pl_answer a;
+    enum early_why why;
     struct verdict v;
     bool refused;
 
@@ -369,13 +373,19 @@ struct pl_answer pl_data(struct pl_conn *c)
     env_leave(c);
     v = trust_step(c, v);
     a = answer_for(c, &v, STEP_DATA, &refused);
-    if (a.code == PL_CONTINUE) {
-        c->msg.early = decide_early(c);
-        if (c->debug)
-            log_debug("%s: early accept at DATA: %s", pl_qid(c->msg.queue_id),
-                      early_why_name(c->msg.early));
-    }
-    return a;
+    if (a.code != PL_CONTINUE)
+        return a;
+    why = decide_early(c);
+    if (c->debug)
+        log_debug("%s: early accept at DATA: %s", pl_qid(c->msg.queue_id), early_why_name(why));
+    if (why != EARLY_OK)
+        return a;
+    if (c->debug)
+        log_debug("%s: accepted at DATA (EarlyAccept): the MTA sends nothing more of it",
+                  pl_qid(c->msg.queue_id));
+    v = verdict_continue();
+    pl_log_message(c, &v);
+    return answer(PL_ACCEPT);
 }
 
 /* ---- headers and body -------------------------------------------------------------- */
@@ -383,34 +393,21 @@ struct pl_answer pl_data(struct pl_conn *c)
 void pl_header(struct pl_conn *c, const char *name, const char *value)
 {
     if (c->msg.in_txn) {
+        c->msg.n_headers++;
         patients_header(&c->msg.pat, name, value);
         held_header(&c->msg.held, name);
     }
 }
 
-/* End of headers: a message decided at DATA is accepted here, its
- * verdict line written now (pipeline/early.h). */
+/* End of headers.  The debug line shows which messages the MTA sent
+ * headers of (none of a message accepted at DATA). */
 struct pl_answer pl_eoh(struct pl_conn *c)
 {
-    struct pl_msg *m = &c->msg;
-    enum early_why why;
-    struct verdict v;
-
-    patients_eoh(&m->pat);
-    if (!m->in_txn || m->early == EARLY_NOT_DECIDED)
-        return answer(PL_CONTINUE);
-    why = early_at_eoh(m->early, m->held.n_seen);
-    if (c->debug && why != m->early)
-        log_debug("%s: early accept at end of headers: %s", pl_qid(m->queue_id),
-                  early_why_name(why));
-    if (why != EARLY_OK)
-        return answer(PL_CONTINUE);
     if (c->debug)
-        log_debug("%s: accepted at end of headers (EarlyAccept): the MTA sends nothing more "
-                  "of it", pl_qid(m->queue_id));
-    v = verdict_continue();
-    pl_log_message(c, &v);
-    return answer(PL_ACCEPT);
+        log_debug("%s: end of headers (%u header(s))%s", pl_qid(c->msg.queue_id),
+                  c->msg.n_headers, c->msg.in_txn ? "" : " after the verdict");
+    patients_eoh(&c->msg.pat);
+    return answer(PL_CONTINUE);
 }
 
 /* The body is read only while a rule needs it; then the rest is skipped. */
@@ -447,7 +444,7 @@ static struct pl_answer hold(struct pl_conn *c, const struct pl_mta *mta,
     snprintf(raw, sizeof(raw), "mssante-milter %s: %s",
              v->rule != RULE_NONE ? rule_name(v->rule) : "hold", v->text);
     pl_log_patients(reason, sizeof(reason), raw, c->rules->patient_domain);
-    if (held_mark(mta, v, c->local_submission, c->msg.queue_id) < 0)
+    if (held_mark(mta, c->svc->held_key, v, c->local_submission, c->msg.queue_id) < 0)
         return pl_internal_error(c, "cannot add the X-MSSante-Held header");
     if (mta->quarantine(mta->ctx, reason) < 0)
         return pl_internal_error(c, "smfi_quarantine failed");

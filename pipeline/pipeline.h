@@ -27,9 +27,10 @@
  *     (PatientInbound log) is remembered and said the same way on the
  *     line;
  *   - the stop (SIGTERM): new messages are deferred (451 4.3.2);
- *   - a hold: the X-MSSante-Held header and the sender's notice
- *     (pipeline/held.h), and the X-MSSante-Held headers a message arrived
- *     with deleted;
+ *   - a hold: the X-MSSante-Held header, signed with the HeldKeyFile key
+ *     of struct pl_services, and the sender's notice (pipeline/held.h);
+ *     the X-MSSante-Held headers a message that takes the whole path
+ *     arrived with are deleted;
  *   - the verdict line (keep its format stable, operators parse it:
  *     pipeline/verdict_log.c writes it) and the counters of each message
  *     (stats/stats.h).  Patients' addresses and identifiers appear in
@@ -69,6 +70,8 @@ struct pl_services {
     struct pl_lists lists;         /* the whitelist in force */
     const struct pl_store *store;  /* conversations, rules, notices; NULL: no Redis */
     bool (*stopping)(void);        /* a stop was asked for; NULL: never */
+    const unsigned char *held_key; /* HeldKeyFile's key (HELD_KEY_BYTES) that signs the
+                                    * X-MSSante-Held header; NULL: a hold is deferred */
 };
 
 /* What the pipeline answers the MTA. */
@@ -78,8 +81,8 @@ enum pl_code {
     PL_TEMPFAIL,       /* refuse with REPLY (4xx) */
     PL_SKIP,           /* body: the rest is not needed */
     PL_ACCEPT          /* accepted: nothing more of the message is needed
-                        * (end of headers: EarlyAccept, pipeline/early.h;
-                        * end of message: into the hold queue) */
+                        * (DATA: EarlyAccept, pipeline/early.h; end of
+                        * message: into the hold queue) */
 };
 
 struct pl_answer {
@@ -99,7 +102,7 @@ struct pl_msg {
     size_t rcpts_len;
     unsigned n_rcpt_logged, n_rcpt_more, n_rcpt_ok;
     unsigned n_rcpt_patient;       /* accepted recipients in PatientDomain */
-    enum early_why early;          /* decided at DATA (EARLY_NOT_DECIDED before) */
+    unsigned n_headers;            /* headers the MTA sent (the debug log) */
     unsigned n_rcpt_local;         /* recipients in LocalDomains: none from the outside
                                     * is relayed mail, not inbound */
     bool rcpt_refused;             /* a recipient was refused at RCPT ... */
@@ -161,11 +164,13 @@ struct pl_answer pl_mail(struct pl_conn *c, const struct pl_mail_in *in);
  * A refusal refuses this recipient only. */
 struct pl_answer pl_rcpt(struct pl_conn *c, const char *arg, const char *mailer);
 
+/* DATA: PL_ACCEPT for a message nothing after DATA can change
+ * (EarlyAccept, pipeline/early.h; its verdict line is written then, and
+ * the MTA sends nothing more of it), a refusal of the whole envelope
+ * (mixed list), or PL_CONTINUE. */
 struct pl_answer pl_data(struct pl_conn *c);
 void pl_header(struct pl_conn *c, const char *name, const char *value);
-/* End of headers: PL_ACCEPT for a message nothing after DATA can change
- * (EarlyAccept, pipeline/early.h; its verdict line is written then, and
- * the MTA sends nothing more of it), else PL_CONTINUE. */
+/* End of headers: always PL_CONTINUE. */
 struct pl_answer pl_eoh(struct pl_conn *c);
 
 /* One body chunk: PL_SKIP once no rule needs the rest. */

@@ -141,7 +141,7 @@ write_milter_conf() {
     # the start.
     install -m 0640 -o root -g "$group" /dev/null "$CONF.new" || die "cannot write $CONF"
     {
-        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun|NotifySMTP|LogFile|LogPatientIdKeyFile)[[:space:]]' \
+        grep -v -i -E '^[[:space:]]*(Socket|SocketMode|UserID|LocalDomains|InternalHosts|WhitelistFile|Redis|SnapshotFile|DryRun|NotifySMTP|LogFile|LogPatientIdKeyFile|HeldKeyFile)[[:space:]]' \
             "$SHARE/mssante-milter.conf"
         cat <<EOF
 
@@ -157,6 +157,7 @@ DryRun $DRY_RUN
 NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
 LogFile stderr
 LogPatientIdKeyFile $STATE/logid.key
+HeldKeyFile $STATE/held.key
 EOF
     } >"$CONF.new" || die "cannot write $CONF"
     mv "$CONF.new" "$CONF"

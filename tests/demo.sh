@@ -34,7 +34,7 @@ start_postfix "inet:127.0.0.1:$MILTER_PORT" || exit 1
 
 # The example configuration, with this demo's values for the keys it sets.
 conf=$W/milter/mssante-milter.conf
-grep -v -i -E '^[[:space:]]*(Socket|UserID|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll|LogPatientIdKeyFile)[[:space:]]' \
+grep -v -i -E '^[[:space:]]*(Socket|UserID|LocalDomains|WhitelistFile|Redis|SnapshotFile|WhitelistPoll|LogPatientIdKeyFile|HeldKeyFile)[[:space:]]' \
     "$H_ROOT/postfix-examples/mssante-milter.conf" >"$conf"
 cat >>"$conf" <<EOF
 
@@ -44,6 +44,7 @@ Redis 127.0.0.1:$REDIS_PORT
 SnapshotFile $W/milter/whitelist.snapshot
 WhitelistPoll 2s
 LogPatientIdKeyFile $W/milter/logid.key
+HeldKeyFile $W/milter/held.key
 EOF
 
 say "== mssantectl whitelist load tests/fixtures/it-list.xml"

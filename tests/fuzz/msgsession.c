@@ -12,10 +12,12 @@
 
 #include "common/log.h"
 #include "pipeline/pipeline.h"
+#include "policy/held.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/msgsession.h"
 
 static char *pharmacies[] = { PHARMACY, NULL };
+static const unsigned char held_key[HELD_KEY_BYTES] = { 0x6d, 0x73, 0x73 };
 static char *local_domains[] = { FUZZ_LOCAL_DOMAIN, NULL };
 
 static void lists_enter(void *arg, struct policy_env *env)
@@ -167,6 +169,7 @@ void pipe_init(struct pipe_session *s, const struct world *w)
     };
     s->svc.lists = (struct pl_lists){ lists_enter, lists_leave, NULL };
     s->svc.store = &s->store;
+    s->svc.held_key = held_key;         /* a message held is marked as the daemon does */
     log_set_sink(log_discard, NULL);
 }
 
@@ -208,7 +211,8 @@ static void pipe_connect(void *p, bool local_submission)
 static struct verdict pipe_mail(void *p, const char *arg, bool authenticated)
 {
     struct pipe_session *s = pipe_of(p);
-    struct pl_mail_in in = { arg, "", authenticated ? "user" : NULL, NULL, NULL };
+    /* a queue id, as Postfix gives: a hold is signed with it */
+    struct pl_mail_in in = { arg, "4FUZZ0QID", authenticated ? "user" : NULL, NULL, NULL };
     struct pl_answer a = pl_mail(&s->c, &in);
 
     s->n_removed = 0;

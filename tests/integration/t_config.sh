@@ -20,6 +20,7 @@ Redis           127.0.0.1:$REDIS_PORT
 RedisTimeout    2s
 SnapshotFile    $W/snapshot
 LogPatientIdKeyFile $W/logid.key
+HeldKeyFile $W/held.key
 WhitelistPoll   10s
 DryRun          no
 LogLevel        info

@@ -71,7 +71,7 @@ if [ -x "$MILTER_BIN" ]; then
     conf=$W/exec-start.conf
     printf 'Socket inet:8895@127.0.0.1\nLocalDomains chu-test.mssante.fr\nWhitelistFile %s\n' \
         "$FIXTURES/it-list.xml" >"$conf"
-    printf 'LogPatientIdKeyFile %s\n' "$W/logid.key" >>"$conf"
+    printf 'LogPatientIdKeyFile %s\nHeldKeyFile %s\n' "$W/logid.key" "$W/held.key" >>"$conf"
     args=("${exec_start[@]:1}")
     for i in "${!args[@]}"; do
         [ "${args[i]}" = -c ] && args[i + 1]=$conf
@@ -210,7 +210,7 @@ else
     chown nobody "$W/state"
     printf 'Socket unix:%s\nSocketMode 0660\nLocalDomains chu-test.mssante.fr\nWhitelistFile %s\n' \
         "$sock" "$FIXTURES/it-list.xml" >"$conf"
-    printf 'LogPatientIdKeyFile %s\n' "$W/state/logid.key" >>"$conf"
+    printf 'LogPatientIdKeyFile %s\nHeldKeyFile %s\n' "$W/state/logid.key" "$W/state/held.key" >>"$conf"
     chmod 644 "$conf"
     setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups --no-new-privs \
         --bounding-set=-all --inh-caps=-all \

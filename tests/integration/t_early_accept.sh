@@ -2,13 +2,17 @@
 # t_early_accept.sh - EarlyAccept (issue 12) through a real Postfix and
 # Redis: the same messages sent with "EarlyAccept no" and "EarlyAccept yes"
 # get the same SMTP replies, the same delivery and the same verdict lines
-# (queue ids aside); with "yes" the ordinary ones are accepted at the end
-# of their headers (Postfix then sends the daemon neither body nor end of
-# message, which the debug log says), and the others take the whole path:
-# a recipient in PatientDomain, a local mailbox with a forwarding rule, a
-# forged X-MSSante-Held header (deleted), a local submission, DryRun.
-# Then a Postfix speaking milter_protocol 2 (no DATA event): a mixed list
-# is still refused, at end of message.
+# (queue ids aside); with "yes" the ordinary ones are accepted at DATA,
+# their verdict line written there with the queue id (Postfix then sends
+# the daemon none of their headers, body or end of message, which the
+# debug log says), and the others take the whole path: a recipient in
+# PatientDomain, a local mailbox with a forwarding rule, a local
+# submission.  A forged X-MSSante-Held header is deleted by the whole path
+# only: accepted at DATA, the message keeps it (it has no valid MAC:
+# t_held.sh shows it is never taken for the daemon's).  Two messages on
+# one SMTP connection: the first accepted at DATA, the second, to a
+# patient, taken whole.  Then a Postfix speaking milter_protocol 2 (no
+# DATA event): a mixed list is still refused, at end of message.
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 h_require_root
@@ -110,7 +114,7 @@ for ea in no yes; do
     run_cases "$ea"
     check "EarlyAccept $ea: Postfix is done with every message" wait_queue_empty 30
     # the debug line of each message accepted early, to count them below
-    grep -c "accepted at end of headers" "$W/milter/milter.log" >"$W/early-count.$ea"
+    grep -c "accepted at DATA" "$W/milter/milter.log" >"$W/early-count.$ea"
     stop_milter "EarlyAccept $ea"
 done
 
@@ -132,19 +136,92 @@ check "the cases that must be refused were (mixed list at DATA, classic sender, 
           grep -q "^fin-content status=26 .*550 5.7.1" "$W/yes.seen" || h_fail "$(cat "$W/yes.seen")"'
 
 # With "yes", exactly the ordinary messages were accepted early: out-ok,
-# out-two, in-ok, in-null, out-bad-ins (its patient refused at RCPT).
+# out-two, in-ok, in-null, out-bad-ins (its patient refused at RCPT),
+# in-held-header.
 n_no=$(cat "$W/early-count.no")
 n_yes=$(cat "$W/early-count.yes")
 check "EarlyAccept no: no message accepted early" test "$n_no" = 0
-check "EarlyAccept yes: the 5 ordinary messages accepted at end of headers (got $((n_yes - n_no)))" \
-    test "$((n_yes - n_no))" = 5
-check "EarlyAccept yes: a forged X-MSSante-Held header still deleted" \
-    eval '! grep -l -x -F "Subject: yes-in-held-header" "$W"/sink/msg-*.eml | xargs grep -q -i "^X-MSSante-Held:"'
+check "EarlyAccept yes: the 6 ordinary messages accepted at DATA (got $((n_yes - n_no)))" \
+    test "$((n_yes - n_no))" = 6
+
+# run_log TAG: the milter log of the run with EarlyAccept TAG.
+run_log() {
+    awk -v tag="=== start .*early-$1.conf" '$0 ~ tag { on = 1; next } /^=== stopped/ { on = 0 }
+        on' "$W/milter/milter.log"
+}
+# The queue ids of the messages accepted at DATA in the "yes" run, and of
+# those that were not (with a verdict line, not refused before DATA).
+run_log yes | sed -n -E 's/^.*\]: debug: ([0-9A-Za-z]+): accepted at DATA .*$/\1/p' >"$W/early-ids"
+run_log yes | sed -n -E 's/^.*\]: debug: ([0-9A-Za-z]+): early accept at DATA: [a-z-]+$/\1/p' |
+    grep -v -x -F -f "$W/early-ids" >"$W/late-ids"
+no_header_seen() {
+    local id n=0
+    while read -r id; do
+        n=$((n + 1))
+        [ "$id" != NOQUEUE ] || { h_fail "a message accepted at DATA without its queue id"; return 1; }
+        run_log yes | grep -q "$id: direction=.* verdict=accept" ||
+            { h_fail "no verdict line for $id"; return 1; }
+        grep -q "$id: " "$W/postfix/log/maillog" ||
+            { h_fail "$id is not a queue id Postfix logged"; return 1; }
+        ! run_log yes | grep -q "$id: end of headers" ||
+            { h_fail "the daemon saw the headers of $id: $(run_log yes | grep "$id: end of headers")"; return 1; }
+    done <"$W/early-ids"
+    [ "$n" = 6 ] || h_fail "$n message(s) accepted at DATA, 6 expected"
+}
+check "accepted at DATA: verdict line with the queue id, and not one header sent to the daemon" \
+    no_header_seen
+headers_seen() {
+    local id n=0
+    while read -r id; do
+        run_log yes | grep -q "$id: end of headers ([1-9][0-9]* header(s))$" ||
+            { h_fail "no end of headers for $id, which was not accepted at DATA"; return 1; }
+        n=$((n + 1))
+    done <"$W/late-ids"
+    [ "$n" -ge 3 ] || h_fail "only $n message(s) took the whole path"
+}
+check "the others took the whole path: their headers reached the daemon" headers_seen
+check "EarlyAccept no: a forged X-MSSante-Held header is deleted by the whole path" \
+    eval '! grep -l -x -F "Subject: no-in-held-header" "$W"/sink/msg-*.eml | xargs grep -q -i "^X-MSSante-Held:"'
+check "EarlyAccept yes: accepted at DATA, the message keeps it (unsigned: never the daemon's)" \
+    eval 'grep -l -x -F "Subject: yes-in-held-header" "$W"/sink/msg-*.eml |
+          xargs grep -q -x -F "X-MSSante-Held: no-whitelist; submission=local; forged"'
 check "EarlyAccept yes: the rule of $FWDBOX applied (copy to $PEER2)" \
     eval 'grep -l -x -F "Subject: yes-in-rule" "$W"/sink/msg-*.eml |
           xargs grep -q -i -x -F "X-Capsink-To: <$PEER2>"'
 
+# ---------------------------------------------------------------- two messages, one connection
+
+# An SMTP session that sends an ordinary message (accepted at DATA: Postfix
+# sends the daemon nothing more of it) then one to a patient (which the
+# daemon must see whole, to open the conversation), on one connection.
+PATIENT_two=189097512345638@patient.mssante.fr
+conf=$W/milter/early-yes.conf
+start_milter "$conf" || exit 1
+session=("EHLO client.it.invalid")
+for m in "two-first $PEER" "two-second $PATIENT_two"; do
+    read -r subj to <<<"$m"
+    session+=("MAIL FROM:<$LOCAL>" "RCPT TO:<$to>" DATA "From: <$LOCAL>" "To: <$to>"
+              "Subject: $subj" "" "$subj" .)
+done
+smtp_raw two-in-one "${session[@]}" QUIT
+# the two queue ids, in order, from the replies to the two "."
+mapfile -t two_ids < <(sed -n -E 's/^<-  250 .*queued as ([0-9A-Za-z]+).*$/\1/p' "$LAST_TRANSCRIPT")
+check "two messages on one connection: both accepted (250, two queue ids)" \
+    eval '[ "${#two_ids[@]}" = 2 ] || h_fail "$(cat "$LAST_TRANSCRIPT")"'
+check "... both delivered" eval 'delivered two-first && delivered two-second'
+first=${two_ids[0]:-none} second=${two_ids[1]:-none}
+check "... the first accepted at DATA, none of its headers sent to the daemon" \
+    eval 'wait_milter_log "$first: accepted at DATA" &&
+          ! grep -q "$first: end of headers" "$W/milter/milter.log"'
+check "... the second taken whole: its headers reached the daemon, its conversation opened" \
+    eval 'wait_milter_log "$second: end of headers \([1-9][0-9]* header\(s\)\)$" &&
+          verdict_logged "$second" "verdict=accept .*conv=open"'
+check "... one verdict line each" \
+    eval '[ "$(grep -c -E "($first|$second): direction=" "$W/milter/milter.log")" = 2 ]'
+stop_milter "two messages on one connection"
+
 # ---------------------------------------------------------------- milter_protocol 2
+
 conf=$W/milter/early-yes.conf
 start_milter "$conf" || exit 1
 postconf -c "$H_PF_ETC" -e "milter_protocol = 2" && postfix -c "$H_PF_ETC" reload >/dev/null 2>&1

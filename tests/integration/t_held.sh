@@ -2,9 +2,19 @@
 # t_held.sh - held mail stays safe (issue 16), through a real Postfix and
 # Redis:
 #   - every message the daemon holds carries X-MSSante-Held (rule, how it
-#     came in, reason), shown by postcat; a header of that name the sender
-#     wrote is deleted, so a message held by something else (here Postfix's
-#     header_checks HOLD) is never taken for the daemon's;
+#     came in, a MAC under the HeldKeyFile key, reason), shown by postcat;
+#     the key is made at the first start, mode 0600;
+#   - a header of that name the sender wrote is never taken for the
+#     daemon's: deleted from a message that takes the whole path (here a
+#     local submission Postfix's header_checks HOLD holds); kept in a
+#     message from outside accepted at DATA, which the daemon never reads
+#     past DATA, then deferred (a retry transport) and held by an
+#     administrator (postsuper -h): "held list" shows it among the others,
+#     with why, "held resubmit" refuses it, whether the header is in the
+#     form of the versions before the MAC or a copy of a real one of the
+#     daemon's (a MAC made for another queue id);
+#   - the key: another key tells none of the daemon's messages as its own;
+#     a key that cannot be read stops "held list" with the file named;
 #   - the sender of a held local submission gets a short bilingual notice
 #     naming the queue id and nothing of the message;
 #   - "mssantectl held list" shows the daemon's held messages with queue
@@ -28,9 +38,15 @@ NOREPLY=no-reply@chu-test.mssante.fr
 SECRET="Carcinome XYZZY"
 
 free_port MILTER_PORT || exit 1
-# Postfix holds by itself what has "held-by-postfix" in its Subject.
+# Postfix holds by itself what has "held-by-postfix" in its Subject, and
+# keeps what is for $WAITING in its queue (routed through the "relay"
+# transport, which defer_transports holds back): a message that sits
+# there, deferred, until an administrator holds it.
+WAITING=dr.attente@chu-test.mssante.fr
 printf '/^Subject: .*held-by-postfix/ HOLD\n' >"$W/header_checks"
-start_postfix "inet:127.0.0.1:$MILTER_PORT" "header_checks = regexp:$W/header_checks" || exit 1
+printf '%s relay:[127.0.0.1]:%s\n' "$WAITING" "$SINK_PORT" >"$W/transport"
+start_postfix "inet:127.0.0.1:$MILTER_PORT" "header_checks = regexp:$W/header_checks" \
+    "transport_maps = texthash:$W/transport" "defer_transports = relay" || exit 1
 
 # A list generated now (the fixture's date is old; staleness is not tested here).
 sed "s/<DateDeGeneration>[^<]*</<DateDeGeneration>$(date -u +%Y-%m-%dT%H:%M:%SZ)</" \
@@ -49,6 +65,9 @@ NotifyRetry 1s
 NotifyRetryMax 2s
 EOF
 start_milter "$conf" || exit 1
+check "the HeldKeyFile key is made at the first start: mode 0600, 64 hex digits" \
+    eval '[ "$(stat -c %a "$W/milter/held.key" 2>/dev/null)" = 600 ] &&
+          grep -q -x -E "[0-9a-f]{64}" "$W/milter/held.key"'
 
 # held ARGS...: mssantectl held on the test's Postfix instance.
 held() { MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$conf" held "$@"; }
@@ -118,8 +137,8 @@ notice_for() {
 submit nolist-msg "$LOCAL" "$PEER"
 check "no list in force: a local submission is held" wait_ours 1 no-whitelist
 ID_NOLIST=$(held_id_of no-whitelist)
-check "postcat shows the reason in X-MSSante-Held" eval \
-    'postcat -c "$H_PF_ETC" -h -q "$ID_NOLIST" | grep -q "^X-MSSante-Held: no-whitelist; submission=local; Liste blanche MSSante indisponible"'
+check "postcat shows the reason in X-MSSante-Held, after its MAC" eval \
+    'postcat -c "$H_PF_ETC" -h -q "$ID_NOLIST" | grep -q -E "^X-MSSante-Held: no-whitelist; submission=local; mac=[0-9a-f]{64}; Liste blanche MSSante indisponible"'
 check "the verdict line says hold, rule no-whitelist" \
     verdict_logged "$ID_NOLIST" "verdict=hold rule=no-whitelist submission=local"
 NOTICE=
@@ -177,6 +196,81 @@ got=$(ours_json "[(m['rule'], m['sender'], m['recipients'], m['submission'], m['
 check "held list --json: rule, reason, sender, recipients, age" \
     test "$got" = "[('forward-classic-only', '$PEER', ['$CLASSIC'], 'local', True, True)]"
 
+# ---------------------------------------------------------------- planted headers, held by others
+
+# Two messages from outside to $WAITING, each with an X-MSSante-Held of
+# its own that says submission=local: the old form (no mac), and a copy of
+# the daemon's own header of $ID_FWD (a real MAC, made for another queue
+# id).  Ordinary inbound mail: accepted at DATA, so the daemon never sees
+# the header.  Postfix defers them; an administrator holds them.
+real=$(postcat -c "$H_PF_ETC" -h -q "$ID_FWD" | sed -n 's/^X-MSSante-Held: //p' | head -1)
+send_outside planted-old "$PEER" "$WAITING" \
+    --add-header "X-MSSante-Held: no-whitelist; submission=local; planted"
+ID_OLD=$(queue_id_of "$LAST_TRANSCRIPT")
+send_outside planted-copy "$PEER" "$WAITING" --add-header "X-MSSante-Held: $real"
+ID_COPY=$(queue_id_of "$LAST_TRANSCRIPT")
+deferred() {
+    local i
+    for i in $(seq 1 200); do
+        queue_json | grep "\"queue_id\": \"$1\"" | grep -q '"queue_name": *"deferred"' && return 0
+        sleep 0.1
+    done
+    h_fail "$1 is not in the deferred queue: $(queue_json)"
+}
+check "two messages from outside with a planted header: accepted, deferred by Postfix" \
+    eval '[ -n "$real" ] && [ -n "$ID_OLD" ] && [ -n "$ID_COPY" ] && deferred "$ID_OLD" && deferred "$ID_COPY"'
+check "... accepted at DATA: the daemon never deleted their header" eval \
+    'postcat -c "$H_PF_ETC" -h -q "$ID_OLD" | grep -q -x -F "X-MSSante-Held: no-whitelist; submission=local; planted" &&
+     postcat -c "$H_PF_ETC" -h -q "$ID_COPY" | grep -q -x -F "X-MSSante-Held: $real"'
+postsuper -c "$H_PF_ETC" -h "$ID_OLD" >/dev/null 2>&1
+postsuper -c "$H_PF_ETC" -h "$ID_COPY" >/dev/null 2>&1
+check "... and held by an administrator (postsuper -h)" eval \
+    'queue_json | grep "\"$ID_OLD\"" | grep -q "\"hold\"" && queue_json | grep "\"$ID_COPY\"" | grep -q "\"hold\""'
+out=$(held list 2>&1)
+check "held list: both among the others, each with why it is not the daemon's" eval \
+    'printf "%s\n" "$out" | sed -n "/other message(s) in the hold queue/,\$p" | grep -q "^$ID_OLD " &&
+     printf "%s\n" "$out" | sed -n "/other message(s) in the hold queue/,\$p" | grep -q "^$ID_COPY " &&
+     contains "$out" "not the daemon'"'"'s: its X-MSSante-Held header has no mac" &&
+     contains "$out" "not the daemon'"'"'s: its X-MSSante-Held header has no valid mac" &&
+     contains "$out" "2 message(s) held by mssante-milter"'
+got=$(ours_json "sorted((m['queue_id'], m.get('held_header')) for m in d['others'] if m['queue_id'] in ('$ID_OLD', '$ID_COPY'))")
+want=$(python3 -c "print(sorted([('$ID_OLD', 'no-mac'), ('$ID_COPY', 'bad-mac')]))")
+check "held list --json: among the others, held_header no-mac and bad-mac" test "$got" = "$want"
+check "... and the daemon's own still listed as its own" \
+    eval '[ "$(held_id_of forward-classic-only)" = "$ID_FWD" ]'
+for id in "$ID_OLD" "$ID_COPY"; do
+    out=$(held resubmit "$id" 2>&1)
+    rc=$?
+    check "held resubmit of a planted header ($id) is refused, saying why" eval \
+        '[ "$rc" = 1 ] && contains "$out" "$id: held, but not by mssante-milter (its X-MSSante-Held header has no" &&
+         in_queue "$id"'
+done
+check "... never delivered to $WAITING" eval '[ "$(copies planted-old "$WAITING")" = 0 ] && [ "$(copies planted-copy "$WAITING")" = 0 ]'
+
+# Another key: not one message is the daemon's.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/other.key"
+sed "s|^HeldKeyFile .*|HeldKeyFile $W/other.key|" "$conf" >"$W/other-key.conf"
+got=$(MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$W/other-key.conf" held list --json 2>/dev/null |
+      python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["count"], sorted(set(m.get("held_header") for m in d["others"]) - {None}))')
+check "with another key, none of the daemon's messages is taken for its own" \
+    test "$got" = "0 ['bad-mac', 'no-mac']"
+out=$(MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$W/other-key.conf" held resubmit "$ID_FWD" 2>&1)
+rc=$?
+check "... nor resubmitted" eval '[ "$rc" = 1 ] && in_queue "$ID_FWD"'
+# No key: a clear error naming the file and what to do.
+sed "s|^HeldKeyFile .*|HeldKeyFile $W/no-such.key|" "$conf" >"$W/no-key.conf"
+for cmd in "list" "resubmit $ID_FWD" "delete --all"; do
+    # shellcheck disable=SC2086
+    out=$(MAIL_CONFIG=$H_PF_ETC "$CTL_BIN" -c "$W/no-key.conf" held $cmd 2>&1)
+    rc=$?
+    check "held $cmd without a readable key: exit 3, naming the file and what to do" eval \
+        '[ "$rc" = 3 ] && contains "$out" "HeldKeyFile $W/no-such.key: No such file or directory" &&
+         contains "$out" "run mssantectl as root with the daemon'"'"'s configuration file"'
+done
+check "... and nothing was done" eval 'in_queue "$ID_FWD"'
+postsuper -c "$H_PF_ETC" -d "$ID_OLD" hold >/dev/null 2>&1
+postsuper -c "$H_PF_ETC" -d "$ID_COPY" hold >/dev/null 2>&1
+
 # ---------------------------------------------------------------- resubmit
 
 out=$(held resubmit "$ID_FWD" 2>&1)
@@ -212,7 +306,8 @@ check "... no longer held" eval '[ -z "$(held_id_of no-whitelist)" ] && ! in_que
 out=$(held resubmit "$ID_OTHER" 2>&1)
 rc=$?
 check "resubmit of a message held by Postfix itself is refused" eval \
-    '[ "$rc" = 1 ] && contains "$out" "held, but not by mssante-milter" && in_queue "$ID_OTHER"'
+    '[ "$rc" = 1 ] && contains "$out" "held, but not by mssante-milter (it carries no X-MSSante-Held header)" &&
+     in_queue "$ID_OTHER"'
 out=$(held delete "$ID_OTHER" 2>&1)
 rc=$?
 check "delete of a message held by Postfix itself is refused" eval \

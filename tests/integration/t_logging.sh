@@ -41,6 +41,7 @@ LogLevel info
 WhitelistFile $FIXTURES/it-list.xml
 LogFile $LOG
 LogPatientIdKeyFile $W/state/logid.key
+HeldKeyFile $W/state/held.key
 PidFile $W/state/m.pid
 EOF
 chmod 644 "$conf"

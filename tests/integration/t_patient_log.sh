@@ -47,6 +47,7 @@ WhitelistFile $FIXTURES/it-list.xml
 Redis 127.0.0.1:$REDIS_PORT
 RedisTimeout 500ms
 LogPatientIdKeyFile $KEY
+HeldKeyFile $W/state/held.key
 StatsFile $W/state/stats.prom
 StatsInterval 1s
 NotifySMTP smtp://127.0.0.1:$NOTIFY_PORT
@@ -94,6 +95,9 @@ start_as_user || exit 1
 check "the key is made at the first start: mode 0600, owned by the service user" \
     eval '[ "$(stat -c "%U %a" "$KEY" 2>/dev/null)" = "nobody 600" ]'
 check "... 64 hex digits" grep -q -x -E '[0-9a-f]{64}' "$KEY"
+check "the HeldKeyFile key too: made at the first start, 0600, the service user's, 64 hex digits" \
+    eval '[ "$(stat -c "%U %a" "$W/state/held.key" 2>/dev/null)" = "nobody 600" ] &&
+          grep -q -x -E "[0-9a-f]{64}" "$W/state/held.key"'
 check "mssantectl whitelist load" ctl_ok -c "$conf" whitelist load "$FIXTURES/it-list.xml"
 check "the doctor's mailbox sends notices to $HOME_ADDR" \
     ctl_ok -c "$conf" forwards add "$DR" copy "$HOME_ADDR"

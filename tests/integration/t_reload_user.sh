@@ -41,6 +41,7 @@ LogLevel info
 Redis 127.0.0.1:$REDIS_PORT
 WhitelistFile $FIXTURES/it-list.xml
 LogPatientIdKeyFile $W/state/logid.key
+HeldKeyFile $W/state/held.key
 PidFile $W/state/m.pid
 StatsFile $W/state/stats.prom
 StatsInterval 1s

@@ -54,6 +54,7 @@ write_conf() {
         echo "StatsInterval 1s"
         echo "SocketMode $mode"
         echo "LogPatientIdKeyFile $W/state/logid.key"
+        echo "HeldKeyFile $W/state/held.key"
         if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
     } >"$conf.new" && chmod 644 "$conf.new" && mv "$conf.new" "$conf"
 }

@@ -36,6 +36,7 @@ nconf() {
         echo "LocalDomains chu-test.mssante.fr"
         echo "UserID nobody"
         echo "LogPatientIdKeyFile $W/state/logid.key"
+        echo "HeldKeyFile $W/state/held.key"
         if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
     } >"$f"
     chmod 644 "$f"
@@ -166,6 +167,23 @@ chmod 600 "$W/rootonly/logid.key"
 n_check "-n: a LogPatientId key nobody cannot read: exit 1" 1 \
     "error: LogPatientIdKeyFile $W/rootonly/logid.key: Permission denied \\(as nobody" "$c"
 
+c=$W/heldkey-private.conf
+nconf "$c" "WhitelistFile $W/state/list.xml"
+sed -i "s|^HeldKeyFile .*|HeldKeyFile $W/rootonly/held.key|" "$c"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/rootonly/held.key"
+chmod 600 "$W/rootonly/held.key"
+n_check "-n: a HeldKeyFile key nobody cannot read: exit 1" 1 \
+    "error: HeldKeyFile $W/rootonly/held.key: Permission denied \\(as nobody" "$c"
+c=$W/heldkey-nodir.conf
+nconf "$c" "WhitelistFile $W/state/list.xml"
+sed -i "s|^HeldKeyFile .*|HeldKeyFile $W/rootonly/sub/held.key|" "$c"
+n_check "-n: a HeldKeyFile key that cannot be made: exit 1, naming the directory" 1 \
+    "error: HeldKeyFile $W/rootonly/sub/held.key: missing, and it cannot be made in $W/rootonly/sub" "$c"
+out=$(timeout 30 "$MILTER_BIN" -f -c "$c" 2>&1 </dev/null)
+rc=$?
+check "started with it: the start fails, naming HeldKeyFile" \
+    eval '[ "$rc" != 0 ] && grep -q "HeldKeyFile $W/rootonly/sub/held.key" <<<"$out"'
+
 mkdir -p "$W/state/loose"
 chown nobody "$W/state/loose"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/state/loose/logid.key"
@@ -196,6 +214,7 @@ sed -e "s|^UserID .*|UserID nobody|" \
     -e "s|^WhitelistFile .*|WhitelistFile $W/state/example/listeblanchemssante.xml|" \
     "$H_ROOT/postfix-examples/mssante-milter.conf" >"$ex"
 echo "LogPatientIdKeyFile $W/state/example/logid.key" >>"$ex"
+echo "HeldKeyFile $W/state/example/held.key" >>"$ex"
 mkdir -p "$W/state/example"
 chown nobody "$W/state/example"
 n_check "the shipped example: -n fails until the ANS list is there, and says so" 1 \

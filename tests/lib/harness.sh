@@ -538,6 +538,7 @@ milter_conf() {
 LocalDomains ${H_LOCAL_DOMAINS// /, }
 LogLevel info
 LogPatientIdKeyFile $W/milter/logid.key
+HeldKeyFile $W/milter/held.key
 EOF
 }
 

@@ -273,6 +273,7 @@ NotifyRetryMax 2s
 NotifyTimeout 5s
 StatsFile $W/state/stats.prom
 LogPatientIdKeyFile $W/state/logid.key
+HeldKeyFile $W/state/held.key
 StatsInterval 2s
 ShutdownTimeout ${SHUTDOWN_S}s
 EOF

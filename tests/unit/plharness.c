@@ -145,7 +145,10 @@ static int held_notice_queue(void *arg, const char *sender, const char *qid, str
 
 static struct pl_store store;
 
-struct pl_services plh_svc = { { lists_enter, lists_leave, NULL }, &store, NULL };
+/* The HeldKeyFile key of the tests (PLH_HELD_KEY). */
+const unsigned char plh_held_key[HELD_KEY_BYTES] = PLH_HELD_KEY;
+
+struct pl_services plh_svc = { { lists_enter, lists_leave, NULL }, &store, NULL, plh_held_key };
 
 void plh_store_without_forwarding(void)
 {

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "pipeline/pipeline.h"
+#include "policy/held.h"
 
 #define PLH_LOCAL_DOMAIN "hopital-exemple.mssante.fr"
 
@@ -41,7 +42,11 @@ extern const struct plh_client PLH_OUTSIDE, PLH_INTERNAL, PLH_AUTH, PLH_LOCAL;
 
 extern const struct policy_env *plh_env;   /* the whitelist in force (plh_init keeps it) */
 extern struct rules_settings plh_rules;
-extern struct pl_services plh_svc;
+extern struct pl_services plh_svc;     /* its held_key is plh_held_key */
+/* The HeldKeyFile key of the tests: bytes 0x01, 0x02 ... 0x20. */
+#define PLH_HELD_KEY { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, \
+                       21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 }
+extern const unsigned char plh_held_key[HELD_KEY_BYTES];
 extern int plh_conv;                       /* conv_is_open: 1, 0, -1 (down) */
 extern unsigned plh_records, plh_closures, plh_notices, plh_held_notices;
 extern unsigned plh_rules_reads;           /* rules_get calls */

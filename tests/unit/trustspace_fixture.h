@@ -149,6 +149,7 @@ static TS_UNUSED void run_local(struct outcome *o, const struct policy_env *e,
     }
     CHECK(pl_data(&c).code == PL_CONTINUE);
     plh_content(&c, NULL, NULL);
+    pl_queue_id(&c, "4F3A2B1C0D");   /* cleanup's queue id: a hold is signed with it */
     a = pl_eom(&c, &plh_mta);
     o->mp = c.msg.mp;
     if (a.code == PL_REJECT || a.code == PL_TEMPFAIL) {

@@ -5,10 +5,12 @@
  * is asked to change at end of message, and the verdict line.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/logid.h"
+#include "policy/held.h"
 #include "tests/unit/plharness.h"
 #include "tests/unit/testlib.h"
 
@@ -28,11 +30,30 @@ static const struct policy_env whitelist = {
 
 static struct pl_conn c;
 
+#define HELD_QID "4F3A2B1C0D"
+static const char *eom_qid;        /* the queue id the MTA gives at end of message */
+
 /* A fresh harness with the whitelist in force. */
 static void start(void)
 {
     plh_init();
     plh_env = &whitelist;
+    eom_qid = NULL;
+}
+
+/* The X-MSSante-Held header the MTA was asked to add, checked with the
+ * harness's key for HELD_QID. */
+static enum held_check held_in_log(void)
+{
+    const char *p = strstr(plh_mta_log, "add_header X-MSSante-Held: ");
+    char value[HELD_VALUE_MAX + 64];
+    struct held_mark m;
+
+    if (p == NULL)
+        return HELD_MALFORMED;
+    p += strlen("add_header X-MSSante-Held: ");
+    snprintf(value, sizeof(value), "%.*s", (int)strcspn(p, "\n"), p);
+    return held_header_check(value, plh_held_key, HELD_QID, &m);
 }
 
 /* Is NEEDLE in the last verdict line? */
@@ -55,6 +76,7 @@ static struct pl_answer message(const struct plh_client *cl, const char *sender,
         CHECK(pl_rcpt(&c, rcpts[i], mailer).code == PL_CONTINUE);
     CHECK(pl_data(&c).code == PL_CONTINUE);
     plh_content(&c, headers, body);
+    pl_queue_id(&c, eom_qid);
     return pl_eom(&c, &plh_mta);
 }
 
@@ -171,13 +193,16 @@ static void test_no_whitelist(void)
     CHECK_STR(rule_name(a.reply.rule), "no-whitelist");
     pl_close(&c);
 
-    /* a local submission is held: never refused, never let out */
+    /* a local submission is held: never refused, never let out; the
+     * header is signed for its queue id */
     start();
     plh_env = NULL;
+    eom_qid = HELD_QID;
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
     CHECK(a.code == PL_ACCEPT);
-    CHECK(strncmp(plh_mta_log, "add_header X-MSSante-Held: no-whitelist; submission=local; ",
-                  59) == 0);
+    CHECK(strncmp(plh_mta_log, "add_header X-MSSante-Held: no-whitelist; submission=local; mac=",
+                  63) == 0);
+    CHECK(held_in_log() == HELD_OURS);
     CHECK(strstr(plh_mta_log, "\nquarantine mssante-milter no-whitelist: ") != NULL);
     CHECK(plh_held_notices == 1);
     CHECK(line_has(" verdict=hold rule=no-whitelist"));
@@ -192,6 +217,25 @@ static void test_no_whitelist(void)
     CHECK(a.code == PL_TEMPFAIL);
     CHECK_STR(a.reply.xcode, "4.7.1");
     CHECK(strstr(plh_log, "internal error: cannot add the X-MSSante-Held header") != NULL);
+    pl_close(&c);
+
+    /* no key, or no queue id: deferred, never held unsigned */
+    start();
+    plh_env = NULL;
+    eom_qid = HELD_QID;
+    plh_svc.held_key = NULL;
+    a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
+    plh_svc.held_key = plh_held_key;
+    CHECK(a.code == PL_TEMPFAIL && strcmp(a.reply.xcode, "4.7.1") == 0);
+    CHECK(strstr(plh_log, "no HeldKeyFile key") != NULL);
+    CHECK(strstr(plh_mta_log, "quarantine") == NULL);
+    pl_close(&c);
+    start();
+    plh_env = NULL;
+    a = message(&PLH_LOCAL, LOCAL_MAILBOX, rcpt, 1, NULL, "x\r\n");
+    CHECK(a.code == PL_TEMPFAIL);
+    CHECK(strstr(plh_log, "no queue id") != NULL);
+    CHECK(strstr(plh_mta_log, "quarantine") == NULL);
     pl_close(&c);
 }
 
@@ -594,6 +638,7 @@ static void test_forward_made_elsewhere(void)
 
     /* no recipient would be left: held, nothing removed */
     start();
+    eom_qid = HELD_QID;
     a = message(&PLH_LOCAL, LOCAL_MAILBOX, classic, 1, NULL, "x\r\n");
     CHECK(a.code == PL_ACCEPT);
     CHECK(strstr(plh_mta_log, "\nquarantine mssante-milter forward-classic-only: ") != NULL);
