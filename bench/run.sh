@@ -319,7 +319,7 @@ report_scale() {
     printf '\nScale: one fresh mssante-milter (unix socket)\n'
     printf '  idle: RSS %s MiB, %s threads\n' "$(awk -v k="$(kv idle rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" \
         "$(kv idle threads)"
-    printf '  %s sessions held open through Postfix (smtp-source -d -w 1), %s messages in %s s:\n' \
+    printf '  %s sessions held open through Postfix (smtp-source -d -w 2), %s messages in %s s:\n' \
         "$SCALE_SESSIONS" "$(kv postfix messages)" "$(kv postfix seconds)"
     printf '    peak RSS %s MiB, peak %s threads, %s sockets; after: RSS %s MiB, %s threads (settled: %s)\n' \
         "$(awk -v k="$(kv postfix peak_rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }')" "$(kv postfix peak_threads)" \
@@ -756,8 +756,8 @@ measure_daemon_100k() {
 
 # A fresh mssante-milter (so that its idle level is its own) under
 # SCALE_SESSIONS SMTP sessions held open through Postfix (smtp-source -d:
-# several messages per connection; -w 1: a second between two of them, so
-# that a session lives ten seconds and all of them are open at the same
+# several messages per connection; -w 2: two seconds between two of them, so
+# that a session lives twenty seconds and all of them are open at the same
 # time, not opened faster than they end), then SCALE_CONNS connections from
 # loadgen directly.  Its RSS and thread count are read idle (after a few
 # messages), sampled at their peak during each load, and read again once
@@ -844,7 +844,7 @@ measure_scale() {
     sink=$!
     wait_listen "$P_SINK" || die "smtp-sink did not start"
     t0=$(now)
-    scale_step postfix "$pid" "$idle_thr" timeout "$STEP_TIMEOUT" smtp-source -4 -d -w 1 \
+    scale_step postfix "$pid" "$idle_thr" timeout "$STEP_TIMEOUT" smtp-source -4 -d -w 2 \
         -s "$SCALE_SESSIONS" -m "$n" -l "$BODY_BYTES" -r "$RCPTS" -f "$SENDER" \
         -t "dr.martin@$RCPT_DOMAIN" "127.0.0.1:$P_SMTP"
     wait "$sink"
