@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/keyfile.h"
+#include "common/path.h"
 
 #define KEY_HEX (2 * KEYFILE_BYTES)
 
@@ -87,19 +88,6 @@ static int read_key(const struct keyfile_use *use, const char *path, unsigned ch
     return 0;
 }
 
-/* DIR of PATH into BUF ("." when PATH has no slash). */
-static void dir_of(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        snprintf(buf, size, ".");
-    else if (slash == path)
-        snprintf(buf, size, "/");
-    else
-        snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
 static int write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
@@ -130,7 +118,7 @@ static int make_key(const struct keyfile_use *use, const char *path, struct err 
         snprintf(hex + 2 * i, 3, "%02x", raw[i]);
     hex[KEY_HEX] = '\n';
     hex[KEY_HEX + 1] = '\0';
-    dir_of(path, dir, sizeof(dir));
+    path_dir(path, dir, sizeof(dir));
     snprintf(tmp, sizeof(tmp), "%s/.key.XXXXXX", dir);
     if ((fd = mkstemp(tmp)) < 0) {
         err_set(err, "%s %s: cannot create it in %s: %s", use->name, path, dir,
@@ -187,7 +175,7 @@ int keyfile_check(const struct keyfile_use *use, const char *path, bool *loose,
             err_set(err, "%s %s: %s", use->name, path, strerror(errno));
             return -1;
         }
-        dir_of(path, dir, sizeof(dir));
+        path_dir(path, dir, sizeof(dir));
         if (access(dir, W_OK | X_OK) < 0) {
             err_set(err, "%s %s: missing, and it cannot be made in %s: %s", use->name, path,
                     dir, strerror(errno));

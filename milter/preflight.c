@@ -30,6 +30,7 @@
 #include "common/keyfile.h"
 #include "common/log.h"
 #include "common/logid.h"
+#include "common/path.h"
 #include "common/pidfile.h"
 #include "common/redis.h"
 #include "common/sockspec.h"
@@ -94,22 +95,10 @@ static void pf_note(struct pf *p, const char *fmt, ...)
 
 /* ---- files as the user -------------------------------------------------- */
 
-static void dir_of(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        snprintf(buf, size, ".");
-    else if (slash == path)
-        snprintf(buf, size, "/");
-    else
-        snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
 /* May we create and remove files in the directory of PATH?  NULL, or why not. */
 static const char *dir_unwritable(const char *path, char *dir, size_t size)
 {
-    dir_of(path, dir, size);
+    path_dir(path, dir, size);
     return access(dir, W_OK | X_OK) == 0 ? NULL : strerror(errno);
 }
 
@@ -158,7 +147,7 @@ static void check_socket(struct pf *p)
 
     if (path == NULL)
         return;
-    dir_of(path, dir, sizeof(dir));
+    path_dir(path, dir, sizeof(dir));
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         why = access(dir, F_OK) < 0 ? strerror(errno) : "not a directory";
         pf_error(p, "Socket %s: directory %s: %s: the daemon cannot create its socket; create "
