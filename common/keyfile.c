@@ -20,19 +20,9 @@
 
 #include "common/keyfile.h"
 #include "common/path.h"
+#include "common/text.h"
 
 #define KEY_HEX (2 * KEYFILE_BYTES)
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* "64 hex digits" and optional trailing white space into OUT. */
 static int decode_key(const char *text, size_t len, unsigned char *out)
@@ -43,7 +33,7 @@ static int decode_key(const char *text, size_t len, unsigned char *out)
     if (len != KEY_HEX)
         return -1;
     for (size_t i = 0; i < KEYFILE_BYTES; i++) {
-        int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+        int hi = text_hexval(text[2 * i]), lo = text_hexval(text[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

@@ -1,5 +1,5 @@
 /*
- * text.c - white space in header values (see text.h).
+ * text.c - white space in header values, hex digits (see text.h).
  */
 #include "common/text.h"
 
@@ -18,4 +18,15 @@ const char *text_skip_ws(const char *s)
 bool text_is_blank(const char *s)
 {
     return *text_skip_ws(s) == '\0';
+}
+
+int text_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }

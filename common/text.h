@@ -1,5 +1,6 @@
 /*
- * text.h - white space in header values and MIME parameters.
+ * text.h - character tests the parsers share: white space in header
+ * values and MIME parameters, hexadecimal digits.
  *
  * "White space" here is what folds and pads a header value as libmilter
  * hands it over: space, tab, and the CR LF of a folded line.  The
@@ -18,5 +19,8 @@ const char *text_skip_ws(const char *s);
 
 /* True when S holds nothing but white space. */
 bool text_is_blank(const char *s);
+
+/* The value of the hexadecimal digit C (either case), or -1. */
+int text_hexval(char c);
 
 #endif

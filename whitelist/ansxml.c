@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "common/text.h"
 #include "whitelist/ansxml.h"
 
 #define NS_SEP    ' '           /* cannot occur in a namespace URI */
@@ -118,17 +119,6 @@ static const char *trim(const char *s, size_t *len)
     return s;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Find the CN in a distinguished name and copy its value, unescaped and
  * trimmed, into OUT.  Accepts the RFC 4514 form ("CN=a,OU=b", with or
@@ -163,8 +153,8 @@ static size_t dn_find_cn(const char *dn, size_t len, char *out, size_t outlen)
                 char c = dn[i++];
 
                 if (c == '\\' && i < len) {
-                    if (i + 1 < len && hexval(dn[i]) >= 0 && hexval(dn[i + 1]) >= 0) {
-                        c = (char)(hexval(dn[i]) * 16 + hexval(dn[i + 1]));
+                    if (i + 1 < len && text_hexval(dn[i]) >= 0 && text_hexval(dn[i + 1]) >= 0) {
+                        c = (char)(text_hexval(dn[i]) * 16 + text_hexval(dn[i + 1]));
                         i += 2;
                     } else {
                         c = dn[i++];

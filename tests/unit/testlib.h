@@ -97,6 +97,26 @@ static inline int testlib_run(const char *file, const struct test_case *cases, s
         return testlib_run(__FILE__, cases, sizeof(cases) / sizeof((cases)[0])); \
     }
 
+/* The same, inside a fresh directory: DIR, a char array of the program
+ * that its cases read, gets "/tmp/NAME.XXXXXX" made by mkdtemp(), and is
+ * removed with all it holds once the cases have run. */
+#define TEST_MAIN_TMPDIR(cases, dir, name) \
+    int main(void) \
+    { \
+        char testlib_cmd[sizeof(dir) + 16]; \
+        int testlib_rc; \
+        snprintf(dir, sizeof(dir), "/tmp/%s.XXXXXX", name); \
+        if (mkdtemp(dir) == NULL) { \
+            printf("not ok - %s: set-up (mkdtemp)\n", __FILE__); \
+            return 1; \
+        } \
+        testlib_rc = TEST_RUN(cases); \
+        snprintf(testlib_cmd, sizeof(testlib_cmd), "rm -rf '%s'", dir); \
+        if (system(testlib_cmd) != 0) \
+            fprintf(stderr, "cannot remove %s\n", dir); \
+        return testlib_rc; \
+    }
+
 /* The old ending of a program without a case table (one report line). */
 #define TEST_DONE() do { \
         printf("%s: %d checks, %d failed\n", __FILE__, testlib_checks, testlib_failures); \

@@ -140,17 +140,4 @@ static const struct test_case cases[] = {
     { "bad files refused, each said", test_bad_files },
 };
 
-int main(void)
-{
-    char cmd[128];
-    int rc;
-
-    snprintf(dir, sizeof(dir), "/tmp/test_keyfile.XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return 1;
-    rc = TEST_RUN(cases);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-    return rc;
-}
+TEST_MAIN_TMPDIR(cases, dir, "test_keyfile")

@@ -142,17 +142,4 @@ static const struct test_case cases[] = {
     { "a planted link refused, its target untouched", test_link },
 };
 
-int main(void)
-{
-    char cmd[128];
-    int rc;
-
-    snprintf(dir, sizeof(dir), "/tmp/test_pidfile.XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return 1;
-    rc = TEST_RUN(cases);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-    return rc;
-}
+TEST_MAIN_TMPDIR(cases, dir, "test_pidfile")
