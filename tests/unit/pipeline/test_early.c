@@ -19,23 +19,12 @@
 #include "pipeline/early.h"
 #include "tests/unit/plharness.h"
 #include "tests/unit/testlib.h"
+#include "tests/unit/pipeline_fixture.h"
 
-#define LOCAL_MAILBOX "<cardio@" PLH_LOCAL_DOMAIN ">"
-#define PATIENT       "<279035121518989@patient.mssante.fr>"
 #define QID           "4XyZ1Q2w3e"
 /* a message from outside that carries an X-MSSante-Held of its own */
 #define PLANTED_CASE  "a planted X-MSSante-Held header: deleted by the whole path only"
 
-static bool listed(const void *ctx, const char *domain)
-{
-    (void)ctx;
-    return strcmp(domain, "medecin.mssante.fr") == 0;
-}
-
-static const char *const locals[] = { PLH_LOCAL_DOMAIN };
-static const struct policy_env whitelist = {
-    listed, NULL, locals, 1, "patient.mssante.fr", NULL
-};
 static const struct policy_env no_list = {
     NULL, NULL, locals, 1, "patient.mssante.fr", NULL
 };
@@ -44,8 +33,6 @@ static const struct plh_rule rules[] = {
     { "cardio@" PLH_LOCAL_DOMAIN, false, { "dr@medecin.mssante.fr", NULL } },
     { NULL, false, { NULL } },
 };
-
-static struct pl_conn c;
 
 /* ---- the decision alone ------------------------------------------------- */
 
