@@ -30,7 +30,13 @@
  * Usage: loadgen -s SOCKET [-c CONNS] [-m MESSAGES] [-k PER_CONN]
  *                [-r RCPTS] [-b BODY_BYTES] [-d DOMAINS_FILE]
  *                [-f SENDER_DOMAIN] [-t TIMEOUT_S] [-P MILTER_PID]
- *                [--nodelay] [--json]
+ *                [--nodelay] [--hold] [--json]
+ *
+ * --hold: every worker opens its connection, and none sends a message
+ * until all are open, so that CONNS connections are open at the same
+ * time at least once (the scale step of bench/run.sh).  Without it a
+ * worker sends as soon as it is connected, and with fast replies the
+ * first connections may be done before the last ones open.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +64,7 @@ struct opts {
     const char *sender_domain;
     int timeout_s;
     long cpu_pid;
+    bool hold;
     bool nodelay;
     bool json;
 };
@@ -291,12 +298,50 @@ static int open_counted(struct conn *c)
     return rc;
 }
 
+/* --hold: the workers that opened their first connection, and whether
+ * they may go on (main() says so once all have). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int opened;
+    bool go;
+} HOLD = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
+
+/* A worker: its first connection is open (or failed, counted); wait. */
+static void hold_arrive(void)
+{
+    pthread_mutex_lock(&HOLD.mu);
+    HOLD.opened++;
+    pthread_cond_broadcast(&HOLD.cv);
+    while (!HOLD.go)
+        pthread_cond_wait(&HOLD.cv, &HOLD.mu);
+    pthread_mutex_unlock(&HOLD.mu);
+}
+
+/* main(): once the STARTED workers have arrived, let them all go. */
+static void hold_release(int started)
+{
+    pthread_mutex_lock(&HOLD.mu);
+    while (HOLD.opened < started)
+        pthread_cond_wait(&HOLD.cv, &HOLD.mu);
+    HOLD.go = true;
+    pthread_cond_broadcast(&HOLD.cv);
+    pthread_mutex_unlock(&HOLD.mu);
+}
+
 static void *worker(void *arg)
 {
     struct conn c = { .to = &TARGET, .fd = -1 };
     int on_conn = 0;
 
     c.rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t) (uintptr_t) arg * 0xBF58476D1CE4E5B9ULL);
+    if (O.hold) {
+        if (open_counted(&c) < 0) {
+            record_error(&c);
+            conn_close(&c, false);
+        }
+        hold_arrive();
+    }
     for (;;) {
         long n = atomic_fetch_add(&R.next_msg, 1);
         if (n >= O.messages)
@@ -471,7 +516,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen -s SOCKET [-c CONNS] [-m MESSAGES] [-k PER_CONN] [-r RCPTS]\n"
             "               [-b BODY_BYTES] [-d DOMAINS_FILE] [-f SENDER_DOMAIN]\n"
-            "               [-t TIMEOUT_S] [-P MILTER_PID] [--nodelay] [--json]\n"
+            "               [-t TIMEOUT_S] [-P MILTER_PID] [--nodelay] [--hold] [--json]\n"
             "  SOCKET: unix:/path | inet:PORT@127.0.0.1 | inet:127.0.0.1:PORT\n");
     exit(2);
 }
@@ -490,6 +535,7 @@ static void parse_args(int argc, char **argv)
 {
     static const struct option lopts[] = {
         { "json", no_argument, NULL, 'J' }, { "nodelay", no_argument, NULL, 'N' },
+        { "hold", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     int ch;
@@ -508,6 +554,7 @@ static void parse_args(int argc, char **argv)
         case 'P': O.cpu_pid = num_arg(optarg, 1, 1L << 30); break;
         case 'J': O.json = true; break;
         case 'N': O.nodelay = true; break;
+        case 'H': O.hold = true; break;
         default: usage();
         }
     }
@@ -543,6 +590,8 @@ int main(int argc, char **argv)
         started++;
     }
     pthread_attr_destroy(&attr);
+    if (O.hold)
+        hold_release(started);
     if (started == 0)
         die("cannot start any thread");
     if (started < O.conns) {        /* fewer connections than asked: an error, said */
