@@ -20,8 +20,8 @@
 # pages, the include layers...) run as any user.
 # PATTERN, when given, keeps only the tests whose file name contains it.
 #
-# -j N runs N integration scripts at a time ("make check" passes JOBS,
-# nproc by default, at least 2): most of a script's time is spent waiting
+# -j N runs N integration scripts at a time ("make check" passes JOBS, one
+# more than the CPUs by default): most of a script's time is spent waiting
 # for Postfix, Redis, Sentinel or a timeout, not on the CPU.  Each
 # script's output is kept until it ends, then printed whole, so the lines
 # of two scripts never mix; scripts are reported in the order they end,
@@ -254,14 +254,21 @@ run_parallel() {
     done
 }
 
-# On an interrupt, the scripts still running get SIGTERM (their traps stop
-# what they started) and are waited for.
+# On an interrupt, every process of the sessions still running gets
+# SIGTERM (the scripts' traps stop what they started, a script's script
+# too: tests/soak/soak.sh) but timeout(1) itself, which would SIGKILL its
+# script 10 s later, in the middle of its clean-up; then they are waited
+# for.
 stop_jobs() {
     local pid
     for pid in "${!JOB_SCRIPT[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
+        # shellcheck disable=SC2046  # one pid per word
+        kill -TERM $(pgrep -s "$pid" | grep -v -x "$pid") 2>/dev/null
     done
     wait
+    for pid in "${!JOB_SCRIPT[@]}"; do
+        pkill -KILL -s "$pid" 2>/dev/null
+    done
     rm -f "${JOB_LOG[@]}"
     exit 130
 }
