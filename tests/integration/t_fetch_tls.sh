@@ -104,7 +104,10 @@ start_server abrupt "${SRV[@]}" --mode truncate-abrupt
 start_server error500 "${SRV[@]}" --mode error500
 start_server hang "${SRV[@]}" --mode hang
 start_server redirect "${SRV[@]}" --mode redirect-http
-start_server gone "${SRV[@]}"
+# A port of this script's own (free_port), not one the kernel picks: no
+# other script's server can take it once this one is gone.
+free_port GONE_PORT || exit 1
+start_server gone "${SRV[@]}" --port "$GONE_PORT"
 kill "${SERVER_PIDS[-1]}" && wait "${SERVER_PIDS[-1]}" 2>/dev/null   # its port now refuses
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 # removed (set MSSANTE_KEEP_TMP=1 to keep it for a post-mortem).
 #
 # Everything listens on 127.0.0.1 only, on ports picked at random among the
-# free ones below the kernel's ephemeral range.
+# free ones below the kernel's ephemeral range (free_port).
 #
 # Output protocol (read by tests/run-all.sh), one line per case:
 #   ok - NAME
@@ -204,12 +204,21 @@ h_cleanup() {
 # ---------------------------------------------------------------- ports
 
 # free_port VAR: a port nobody listens on or connects from, not handed out
-# before in this test, stored in VAR.
+# before in this test, stored in VAR.  Ports come from 20000-31999 (below
+# the kernel's ephemeral range), or from MSSANTE_PORT_RANGE ("LO-HI"):
+# tests/run-all.sh -j gives each script running at the same time a range
+# of its own, so that a port one script lets go of for a while (a Redis
+# killed and restarted, a "dead" port that must refuse connections, a
+# Sentinel's master) cannot be taken by another script meanwhile.
 free_port() {
-    local var=$1 p i used
+    local var=$1 p i used lo=20000 n=12000
+    if [[ ${MSSANTE_PORT_RANGE:-} =~ ^([0-9]+)-([0-9]+)$ ]]; then
+        lo=${BASH_REMATCH[1]}
+        n=$((BASH_REMATCH[2] - lo + 1))
+    fi
     used=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
     for i in $(seq 1 500); do
-        p=$((20000 + RANDOM % 12000))
+        p=$((lo + RANDOM % n))
         grep -qx "$p" <<<"$used" && continue
         grep -qx "$p" "$W/ports" && continue
         echo "$p" >>"$W/ports"
