@@ -21,9 +21,9 @@
 #   ctl-unix    control milter (bench/ctlmilter.c) on a unix socket
 #   ctl-inet    control milter on inet 127.0.0.1
 #   floor-unix  control milter accepting every message at DATA (ctlmilter
-#               -a data): the least any milter that judges the envelope
-#               (MAIL, RCPT, DATA) can cost; mssante-milter's ordinary mail
-#               takes exactly these steps since issue 12
+#   floor-inet  -a data), on each socket: the least any milter that judges
+#               the envelope (MAIL, RCPT, DATA) can cost; mssante-milter's
+#               ordinary mail takes exactly these steps since issue 12
 #   prod-unix   mssante-milter on a unix socket
 #   prod-inet   mssante-milter on inet 127.0.0.1
 #   full-unix   mssante-milter with EarlyAccept no (every message read to
@@ -184,14 +184,15 @@ report() {
         next
     }
     END {
-        nc = split("none hash ctl-unix ctl-inet floor-unix prod-unix prod-inet full-unix full-inet", C, " ")
+        nc = split("none hash ctl-unix ctl-inet floor-unix floor-inet prod-unix prod-inet full-unix full-inet", C, " ")
         label["none"] = "1 no milter"; label["hash"] = "2 check_recipient_access hash"
         label["ctl-unix"] = "3 control milter, unix"; label["ctl-inet"] = "3 control milter, inet"
         label["floor-unix"] = "3 control accepting at DATA, unix"
+        label["floor-inet"] = "3 control accepting at DATA, inet"
         label["prod-unix"] = "4 mssante-milter, unix"; label["prod-inet"] = "4 mssante-milter, inet"
         label["full-unix"] = "5 EarlyAccept no, unix"; label["full-inet"] = "5 EarlyAccept no, inet"
         ctl["ctl-unix"] = ctl["prod-unix"] = ctl["full-unix"] = ctl["floor-unix"] = "ctl-unix"
-        ctl["ctl-inet"] = ctl["prod-inet"] = ctl["full-inet"] = "ctl-inet"
+        ctl["ctl-inet"] = ctl["prod-inet"] = ctl["full-inet"] = ctl["floor-inet"] = "ctl-inet"
         for (i = 1; i <= nc; i++) {
             c = C[i]
             PR[c] = med(RATE, c); VN[c] = medratio(RATE, c, "none")
@@ -288,13 +289,14 @@ report() {
         if (wrong > 0) printf "  WRONG ANSWERS during swaps: %d\n", wrong
         if (D[1] != "") printf "  mssante-milter serving a %d-domain list: RSS %s MiB (peak %s MiB)\n", big, mib(D[1]), mib(D[2])
 
-        n_u = VN["prod-unix"]; n_i = VN["prod-inet"]; n_f = VN["floor-unix"]
+        n_u = VN["prod-unix"]; n_i = VN["prod-inet"]; n_f = VN["floor-unix"]; n_fi = VN["floor-inet"]
         printf "\nTargets (issue 12: ordinary mail decided at DATA)\n"
         printf "  Postfix throughput >= 1.0 x control: unix %s, inet %s  %s\n", f(t_unix, "%.2f"), f(t_inet, "%.2f"),
             verdict(isnum(t_unix) && isnum(t_inet), t_unix >= 1.0 && t_inet >= 1.0)
         printf "  Postfix throughput >= 0.90 x no milter: unix %s, inet %s  %s\n", f(n_u, "%.2f"), f(n_i, "%.2f"),
             verdict(isnum(n_u) && isnum(n_i), n_u >= 0.90 && n_i >= 0.90)
-        printf "    (the least a milter judging the envelope costs, row 3 at DATA: %s x no milter)\n", f(n_f, "%.2f")
+        printf "    (the least a milter judging the envelope costs, row 3 at DATA: unix %s, inet %s x no milter)\n",
+            f(n_f, "%.2f"), f(n_fi, "%.2f")
         printf "  milter CPU per message <= control: Postfix unix %s, inet %s us; loadgen unix %s, inet %s us  %s\n",
             f(dc_u, "%+.0f"), f(dc_i, "%+.0f"), f(dc_g, "%+.1f"), f(dc_gi, "%+.1f"),
             verdict(isnum(dc_u) && isnum(dc_i) && isnum(dc_g) && isnum(dc_gi),
@@ -503,6 +505,7 @@ chmod 755 "$WORK/sock"
 P_CTL=$(free_port)
 P_PROD=$(free_port)
 P_FULL=$(free_port)
+P_FLOOR=$(free_port)
 
 cat > "$WORK/mssante-milter.conf" <<EOF
 # mssante-milter benchmark configuration (no Redis: the file is the list)
@@ -526,12 +529,14 @@ start_milter() {
 start_milter ctl-unix "$CTL" -p "unix:$WORK/sock/ctl.sock"
 start_milter ctl-inet "$CTL" -p "inet:$P_CTL@127.0.0.1"
 start_milter floor-unix "$CTL" -a data -p "unix:$WORK/sock/floor.sock"
+start_milter floor-inet "$CTL" -a data -p "inet:$P_FLOOR@127.0.0.1"
 start_milter prod-unix "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "unix:$WORK/sock/prod.sock"
 start_milter prod-inet "$DAEMON" -f -c "$WORK/mssante-milter.conf" -p "inet:$P_PROD@127.0.0.1"
 start_milter full-unix "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "unix:$WORK/sock/full.sock"
 start_milter full-inet "$DAEMON" -f -c "$WORK/mssante-full.conf" -p "inet:$P_FULL@127.0.0.1"
 wait_unix "$WORK/sock/ctl.sock" || die "control milter (unix) did not start: $(cat "$WORK/log/ctl-unix.log")"
 wait_unix "$WORK/sock/floor.sock" || die "control milter (-a data) did not start: $(cat "$WORK/log/floor-unix.log")"
+wait_listen "$P_FLOOR" || die "control milter (-a data, inet) did not start: $(cat "$WORK/log/floor-inet.log")"
 wait_unix "$WORK/sock/prod.sock" || die "mssante-milter (unix) did not start: $(tail -5 "$WORK/log/prod-unix.log")"
 wait_listen "$P_CTL" || die "control milter (inet) did not start: $(cat "$WORK/log/ctl-inet.log")"
 wait_listen "$P_PROD" || die "mssante-milter (inet) did not start: $(tail -5 "$WORK/log/prod-inet.log")"
@@ -540,7 +545,7 @@ wait_listen "$P_FULL" || die "mssante-milter (EarlyAccept no, inet) did not star
 
 declare -A MSPEC=(
     [ctl-unix]="unix:$WORK/sock/ctl.sock" [ctl-inet]="inet:127.0.0.1:$P_CTL"
-    [floor-unix]="unix:$WORK/sock/floor.sock"
+    [floor-unix]="unix:$WORK/sock/floor.sock" [floor-inet]="inet:127.0.0.1:$P_FLOOR"
     [prod-unix]="unix:$WORK/sock/prod.sock" [prod-inet]="inet:127.0.0.1:$P_PROD"
     [full-unix]="unix:$WORK/sock/full.sock" [full-inet]="inet:127.0.0.1:$P_FULL"
 )
@@ -879,7 +884,7 @@ measure_scale() {
 
 # ---- the runs --------------------------------------------------------------------
 
-CONFIGS=(none hash full-unix ctl-unix prod-unix floor-unix prod-inet ctl-inet full-inet)
+CONFIGS=(none hash full-unix ctl-unix prod-unix floor-unix floor-inet prod-inet ctl-inet full-inet)
 if [ "$SCALE_ONLY" = 1 ]; then
     measure_scale
     report_scale "$WORK"
