@@ -159,19 +159,22 @@ n_check "-n: a configuration file nobody cannot read: a warning (every reload wo
     "warning: $c is not readable by nobody .*every reload \\(SIGHUP\\) would fail" "$c"
 
 cp "$W/state/list.xml" "$W/key-list.xml"
+# rootonly_key KEY FILE CONF: CONF with KEY (a key-file setting) pointing
+# at a key made by root in the directory nobody cannot enter.
+rootonly_key() {
+    nconf "$3" "WhitelistFile $W/state/list.xml"
+    sed -i "s|^$1 .*|$1 $W/rootonly/$2|" "$3"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/rootonly/$2"
+    chmod 600 "$W/rootonly/$2"
+}
+
 c=$W/key-private.conf
-nconf "$c" "WhitelistFile $W/state/list.xml"
-sed -i "s|^LogPatientIdKeyFile .*|LogPatientIdKeyFile $W/rootonly/logid.key|" "$c"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/rootonly/logid.key"
-chmod 600 "$W/rootonly/logid.key"
+rootonly_key LogPatientIdKeyFile logid.key "$c"
 n_check "-n: a LogPatientId key nobody cannot read: exit 1" 1 \
     "error: LogPatientIdKeyFile $W/rootonly/logid.key: Permission denied \\(as nobody" "$c"
 
 c=$W/heldkey-private.conf
-nconf "$c" "WhitelistFile $W/state/list.xml"
-sed -i "s|^HeldKeyFile .*|HeldKeyFile $W/rootonly/held.key|" "$c"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/rootonly/held.key"
-chmod 600 "$W/rootonly/held.key"
+rootonly_key HeldKeyFile held.key "$c"
 n_check "-n: a HeldKeyFile key nobody cannot read: exit 1" 1 \
     "error: HeldKeyFile $W/rootonly/held.key: Permission denied \\(as nobody" "$c"
 c=$W/heldkey-nodir.conf
